@@ -1,0 +1,204 @@
+//! Why a packet got the verdict it got: the index of the per-CPU counters, and the one source of
+//! the names that statistics and metrics show.
+//!
+//! Each reason implies one verdict ([`Reason::verdict`]), so a stage that fails with a reason
+//! needs no second decision about what to do with the packet. Parse errors found by `bpf-net`
+//! are reasons too: a program that wants another verdict for one of them maps it explicitly.
+//! Indices are part of the ABI: append new reasons, never reorder (and bump
+//! [`crate::ABI_VERSION`] if one is removed).
+
+/// What the program does with the packet.
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Verdict {
+    /// Hand the packet to the kernel stack unchanged.
+    Pass = 0,
+    /// Discard the packet.
+    Drop = 1,
+    /// Send the (rewritten) packet back out of the interface it came in on.
+    Tx = 2,
+}
+
+impl Verdict {
+    /// Lower-case name used in statistics and metrics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Drop => "drop",
+            Verdict::Tx => "tx",
+        }
+    }
+}
+
+macro_rules! reasons {
+    ($( $(#[$doc:meta])* $variant:ident = $idx:literal, $name:literal, $verdict:ident; )*) => {
+        /// An outcome of a packet in an eBPF program (see the module documentation).
+        #[repr(u32)]
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub enum Reason {
+            $( $(#[$doc])* $variant = $idx, )*
+        }
+
+        impl Reason {
+            /// Every reason, in index order.
+            pub const ALL: &'static [Reason] = &[ $( Reason::$variant, )* ];
+            /// Number of reasons: the size of the counters map.
+            pub const COUNT: u32 = Self::ALL.len() as u32;
+
+            /// Stable snake_case name, used for statistics and metric labels.
+            pub const fn name(self) -> &'static str {
+                match self { $( Reason::$variant => $name, )* }
+            }
+
+            /// The verdict a packet with this outcome gets.
+            #[inline(always)]
+            pub const fn verdict(self) -> Verdict {
+                match self { $( Reason::$variant => Verdict::$verdict, )* }
+            }
+
+            /// The reason with index `idx`, if there is one.
+            pub const fn from_index(idx: u32) -> Option<Reason> {
+                match idx { $( $idx => Some(Reason::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+reasons! {
+    // --- Passed to the kernel ---------------------------------------------------------------
+    /// EtherType is neither IPv4 nor IPv6 (ARP, LLDP, ...).
+    NotIp = 0, "not_ip", Pass;
+    /// IP, but not UDP (ICMP to the N3 address, routing protocols, ...).
+    NotUdp = 1, "not_udp", Pass;
+    /// UDP, but not to the GTP-U port 2152 (TS 29.281 4.4.2).
+    NotGtpuPort = 2, "not_gtpu_port", Pass;
+    /// An IPv4 or IPv6 fragment: the kernel reassembles it.
+    IpFragment = 3, "ip_fragment", Pass;
+    /// A well-formed GTP-U message this program does not handle yet (G-PDU, Error Indication,
+    /// End Marker, Echo Response, ...).
+    GtpuOther = 4, "gtpu_other", Pass;
+
+    // --- Answered -----------------------------------------------------------------------------
+    /// A GTP-U Echo Request answered in place with an Echo Response (TS 29.281 7.2).
+    GtpuEchoResponse = 5, "gtpu_echo_response", Tx;
+
+    // --- Malformed L2/L3/L4 -------------------------------------------------------------------
+    /// Shorter than an Ethernet header.
+    EthTruncated = 6, "eth_truncated", Drop;
+    /// An 802.1Q/802.1ad tag cut short.
+    VlanTruncated = 7, "vlan_truncated", Drop;
+    /// More VLAN tags than the two of QinQ.
+    VlanTooDeep = 8, "vlan_too_deep", Drop;
+    /// Shorter than the IPv4 header its IHL announces.
+    Ipv4Truncated = 9, "ipv4_truncated", Drop;
+    /// EtherType IPv4 but the version field is not 4.
+    Ipv4BadVersion = 10, "ipv4_bad_version", Drop;
+    /// IHL below 5.
+    Ipv4BadIhl = 11, "ipv4_bad_ihl", Drop;
+    /// Total Length below the header length or beyond the frame.
+    Ipv4BadTotalLength = 12, "ipv4_bad_total_length", Drop;
+    /// Header checksum does not verify.
+    Ipv4BadChecksum = 13, "ipv4_bad_checksum", Drop;
+    /// Shorter than the fixed IPv6 header.
+    Ipv6Truncated = 14, "ipv6_truncated", Drop;
+    /// EtherType IPv6 but the version field is not 6.
+    Ipv6BadVersion = 15, "ipv6_bad_version", Drop;
+    /// Payload Length beyond the frame.
+    Ipv6BadPayloadLength = 16, "ipv6_bad_payload_length", Drop;
+    /// An IPv6 extension header cut short.
+    Ipv6ExtTruncated = 17, "ipv6_ext_truncated", Drop;
+    /// More IPv6 extension headers than the walk's bound.
+    Ipv6ExtTooMany = 18, "ipv6_ext_too_many", Drop;
+    /// Shorter than a UDP header.
+    UdpTruncated = 19, "udp_truncated", Drop;
+    /// UDP Length below 8 or beyond the IP payload.
+    UdpBadLength = 20, "udp_bad_length", Drop;
+    /// Shorter than a TCP header, or than its Data Offset.
+    TcpTruncated = 21, "tcp_truncated", Drop;
+    /// TCP Data Offset below 5.
+    TcpBadDataOffset = 22, "tcp_bad_data_offset", Drop;
+    /// Shorter than an ICMP/ICMPv6 header.
+    IcmpTruncated = 23, "icmp_truncated", Drop;
+
+    // --- Malformed GTP-U (TS 29.281 5) ---------------------------------------------------------
+    /// Shorter than the GTP-U header and the optional fields its flags announce.
+    GtpuTruncated = 24, "gtpu_truncated", Drop;
+    /// Version is not 1.
+    GtpuBadVersion = 25, "gtpu_bad_version", Drop;
+    /// Protocol Type 0 (GTP') on the GTP-U port.
+    GtpuNotGtp = 26, "gtpu_not_gtp", Drop;
+    /// Length field beyond the UDP payload, or too short for the optional fields.
+    GtpuBadLength = 27, "gtpu_bad_length", Drop;
+    /// An extension header runs past the GTP-U message.
+    GtpuExtTruncated = 28, "gtpu_ext_truncated", Drop;
+    /// An extension header with Length 0.
+    GtpuExtBadLength = 29, "gtpu_ext_bad_length", Drop;
+    /// More extension headers than the walk's bound.
+    GtpuExtTooMany = 30, "gtpu_ext_too_many", Drop;
+    /// An unknown extension header whose type says comprehension is required (TS 29.281 5.2.1).
+    GtpuExtUnknownRequired = 31, "gtpu_ext_unknown_required", Drop;
+    /// A PDU Session Container whose PDU Type is neither DL (0) nor UL (1) (TS 38.415 5.5.3.1).
+    GtpuPscBadPduType = 32, "gtpu_psc_bad_pdu_type", Drop;
+    /// A PDU Session Container too short for the fields its flags announce.
+    GtpuPscTruncated = 33, "gtpu_psc_truncated", Drop;
+    /// An Echo Request without a sequence number (S = 0; TS 29.281 5.1 requires S = 1).
+    GtpuEchoNoSequence = 34, "gtpu_echo_no_sequence", Drop;
+    /// An Echo Request with a TEID other than 0 (TS 29.281 5.1).
+    GtpuEchoBadTeid = 35, "gtpu_echo_bad_teid", Drop;
+
+    // --- Other protocols parsed by bpf-net ----------------------------------------------------
+    /// Shorter than the fixed part of a Segment Routing Header, or than its Hdr Ext Len.
+    SrhTruncated = 36, "srh_truncated", Drop;
+    /// Last Entry beyond the segments the Hdr Ext Len holds (RFC 8754 2, RFC 8986 4.1).
+    SrhBadLastEntry = 37, "srh_bad_last_entry", Drop;
+    /// A routing header that is not of type 4 where an SRH was expected.
+    SrhNotSegmentRouting = 38, "srh_not_segment_routing", Drop;
+    /// Shorter than the SCTP common header.
+    SctpTruncated = 39, "sctp_truncated", Drop;
+    /// An SCTP chunk runs past the packet.
+    SctpChunkTruncated = 40, "sctp_chunk_truncated", Drop;
+    /// An SCTP chunk Length below 4 (RFC 9260 3.2).
+    SctpChunkBadLength = 41, "sctp_chunk_bad_length", Drop;
+    /// More SCTP chunks than the walk's bound.
+    SctpTooManyChunks = 42, "sctp_too_many_chunks", Drop;
+
+    // --- Internal -----------------------------------------------------------------------------
+    /// A helper that resizes the packet failed (no tailroom, ...).
+    AdjustFailed = 43, "adjust_failed", Drop;
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn indices_are_dense_and_in_order() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(*r as u32, i as u32, "{r:?} out of place");
+            assert_eq!(Reason::from_index(i as u32), Some(*r));
+        }
+        assert_eq!(Reason::from_index(Reason::COUNT), None);
+    }
+
+    #[test]
+    fn names_are_unique_snake_case() {
+        let mut seen = HashSet::new();
+        for r in Reason::ALL {
+            let n = r.name();
+            assert!(seen.insert(n), "duplicate name {n}");
+            assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_never_passed_or_answered() {
+        for r in Reason::ALL {
+            let n = r.name();
+            if n.contains("truncated") || n.contains("bad") || n.contains("too_") {
+                assert_eq!(r.verdict(), Verdict::Drop, "{n}");
+            }
+        }
+    }
+}
