@@ -1,0 +1,72 @@
+//! N3/N9 ingress: from the Ethernet frame to the GTP-U message, then to the stage that owns its
+//! message type. Today the one stage is the Echo responder; everything else that is well formed
+//! goes to the kernel.
+
+use crate::echo;
+use aya_ebpf::programs::XdpContext;
+use bpf_abi::Reason;
+use bpf_net::{
+    Cursor,
+    eth::{ETH_P_IPV4, ETH_P_IPV6, parse_eth},
+    gtpu::{GTPU_PORT, msg, parse_gtpu},
+    ipv4, ipv6, proto,
+    udp::parse_udp,
+};
+
+/// The outer IP header of a GTP-U packet, as far as the stages need it.
+#[derive(Clone, Copy)]
+pub enum OuterIp {
+    /// IPv4, with its Type of Service byte.
+    V4 { src: [u8; 4], dst: [u8; 4], tos: u8 },
+    /// IPv6, with its Traffic Class and Flow Label.
+    V6 { src: [u8; 16], dst: [u8; 16], traffic_class: u8, flow_label: u32 },
+}
+
+/// Parses the frame down to GTP-U and hands it to the stage for its message type.
+/// `Ok` and `Err` both carry the outcome; `Err` is an early exit.
+#[inline(always)]
+pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    let (ip, l4_off, ip_end) = match eth.ethertype {
+        ETH_P_IPV4 => {
+            let ip = ipv4::parse_ipv4(&cur, eth.l3_off)?;
+            if !ipv4::verify_checksum(&cur, &ip) {
+                return Err(Reason::Ipv4BadChecksum);
+            }
+            if ip.fragment {
+                return Err(Reason::IpFragment);
+            }
+            if ip.protocol != proto::UDP {
+                return Err(Reason::NotUdp);
+            }
+            (OuterIp::V4 { src: ip.src, dst: ip.dst, tos: ip.tos }, ip.l4_off, ip.end)
+        }
+        ETH_P_IPV6 => {
+            let ip = ipv6::parse_ipv6(&cur, eth.l3_off)?;
+            if ip.fragment {
+                return Err(Reason::IpFragment);
+            }
+            if ip.protocol != proto::UDP {
+                return Err(Reason::NotUdp);
+            }
+            let outer = OuterIp::V6 {
+                src: ip.src,
+                dst: ip.dst,
+                traffic_class: ip.traffic_class,
+                flow_label: ip.flow_label,
+            };
+            (outer, ip.l4_off, ip.end)
+        }
+        _ => return Err(Reason::NotIp),
+    };
+    let udp = parse_udp(&cur, l4_off, ip_end)?;
+    if udp.dst != GTPU_PORT {
+        return Err(Reason::NotGtpuPort);
+    }
+    let gtpu = parse_gtpu(&cur, udp.payload_off, udp.end)?;
+    match gtpu.msg_type {
+        msg::ECHO_REQUEST => echo::respond(ctx, eth.l3_off, &ip, &udp, &gtpu),
+        _ => Err(Reason::GtpuOther),
+    }
+}
