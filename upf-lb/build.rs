@@ -2,9 +2,14 @@
 //! where `southbound::objects` embeds them.
 
 fn main() -> anyhow::Result<()> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../bpf-gtp");
+    let dir = env!("CARGO_MANIFEST_DIR");
+    // aya-build watches the eBPF crate itself; the libraries it is built from are watched here.
+    for lib in ["bpf-net", "bpf-abi"] {
+        println!("cargo:rerun-if-changed={dir}/../{lib}");
+    }
+    let root = format!("{dir}/../bpf-gtp");
     aya_build::build_ebpf(
-        [aya_build::Package { name: "bpf-gtp", root_dir: root, ..Default::default() }],
+        [aya_build::Package { name: "bpf-gtp", root_dir: &root, ..Default::default() }],
         aya_build::Toolchain::Nightly,
     )
 }

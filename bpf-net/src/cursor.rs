@@ -68,7 +68,12 @@ impl Cursor {
             return Err(err);
         }
         let start = self.data + off;
-        if start + size_of::<T>() > self.data_end {
+        // Verifier workaround (kernel 6.18, LLVM 22): for a 1-byte read LLVM rewrites
+        // `start + 1 > data_end` as `start >= data_end`, from which the verifier derives no
+        // range ("invalid access to packet, off=0 size=1"). Hiding the constant keeps the
+        // `start + size > data_end` form, which the verifier understands for every size.
+        let size = core::hint::black_box(size_of::<T>());
+        if start + size > self.data_end {
             return Err(err);
         }
         Ok(start)

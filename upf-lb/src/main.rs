@@ -1,1 +1,78 @@
-fn main(){}
+//! The upf-lb command.
+
+use anyhow::{Context, bail};
+use bpf_abi::names;
+use clap::{Parser, Subcommand};
+use upf_lb::{bench, demo, fixtures, southbound::GtpDatapath};
+
+#[derive(Parser)]
+#[command(version, about = "upf-lb: 5G user plane and edge load balancer in eBPF")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the demo: GTP-U Echo through the XDP responder in network namespaces.
+    Demo {
+        /// Echo Requests per address family.
+        #[arg(long, default_value_t = 3)]
+        count: u16,
+    },
+    /// Per-packet cost of a program on a fixture (BPF_PROG_TEST_RUN, kernel run-time stats).
+    Bench {
+        /// Program to measure.
+        #[arg(long, default_value = names::PROG_XDP_N3)]
+        program: String,
+        /// Fixture name, or "all".
+        #[arg(long, default_value = "all")]
+        fixture: String,
+        /// Runs per round.
+        #[arg(long, default_value_t = 20_000)]
+        runs: u32,
+        /// Rounds (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// List the fixtures the benchmark knows.
+    Fixtures,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Demo { count } => demo::run(count),
+        Cmd::Fixtures => {
+            for f in fixtures::bench_fixtures() {
+                println!("{:<16} {} bytes, expect {}", f.name, f.input.len(), f.reason.name());
+            }
+            Ok(())
+        }
+        Cmd::Bench { program, fixture, runs, rounds } => {
+            let dp = GtpDatapath::load().context("loading bpf-gtp")?;
+            let Some(&prog_name) = upf_lb::southbound::loader::GTP_PROGRAMS.iter().find(|p| **p == program)
+            else {
+                bail!("unknown program {program}; known: {:?}", upf_lb::southbound::loader::GTP_PROGRAMS);
+            };
+            let prog = dp.xdp(prog_name)?;
+            let noop = dp.xdp(names::PROG_XDP_NOOP)?;
+            let all = fixtures::bench_fixtures();
+            let chosen: Vec<_> = all.iter().filter(|f| fixture == "all" || f.name == fixture).collect();
+            if chosen.is_empty() {
+                bail!("unknown fixture {fixture}; see `upf-lb fixtures`");
+            }
+            println!("machine: {}", bench::machine());
+            println!("method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop");
+            println!("{:<16} {:<10} {:>10} {:>12} {:>10} {:>14}", "fixture", "program", "gross ns", "baseline ns", "net ns", "net pkts/s");
+            for f in chosen {
+                let r = bench::measure(prog, noop, f, runs, rounds)?;
+                let pps = if r.net_ns() > 0.0 { 1e9 / r.net_ns() } else { f64::INFINITY };
+                println!(
+                    "{:<16} {:<10} {:>10.1} {:>12.1} {:>10.1} {:>14.0}",
+                    r.fixture, prog_name, r.gross_ns, r.baseline_ns, r.net_ns(), pps
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Loads an eBPF object, has the kernel verify every program in it, and reads its counters.
+
+use crate::southbound::objects;
+use aya::{
+    Ebpf,
+    maps::PerCpuArray,
+    programs::{ProgramError, Xdp},
+};
+use bpf_abi::{Counter, Reason, names};
+
+/// Why loading failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The object could not be parsed or its maps created.
+    #[error("loading eBPF object {object}: {source}")]
+    Object {
+        /// Object name.
+        object: &'static str,
+        /// Cause.
+        #[source]
+        source: aya::EbpfError,
+    },
+    /// A program the object must have is missing or of another type.
+    #[error("program {0} missing from the object or not an XDP program")]
+    MissingProgram(&'static str),
+    /// The kernel refused a program (the verifier log is in the source).
+    #[error("kernel refused program {name}: {source}")]
+    Verifier {
+        /// Program name.
+        name: &'static str,
+        /// Cause, with the verifier log.
+        #[source]
+        source: ProgramError,
+    },
+    /// A map the object must have is missing or of another type.
+    #[error("map {name}: {source}")]
+    Map {
+        /// Map name.
+        name: &'static str,
+        /// Cause.
+        #[source]
+        source: aya::maps::MapError,
+    },
+}
+
+/// The GTP-U datapath object, loaded and verified.
+pub struct GtpDatapath {
+    ebpf: Ebpf,
+}
+
+/// Programs of bpf-gtp, all XDP.
+pub const GTP_PROGRAMS: &[&str] = &[names::PROG_XDP_N3, names::PROG_XDP_NOOP];
+
+impl GtpDatapath {
+    /// Loads bpf-gtp and every program in it: the kernel verifier runs here.
+    pub fn load() -> Result<Self, LoadError> {
+        let mut ebpf = Ebpf::load(objects::BPF_GTP)
+            .map_err(|source| LoadError::Object { object: "bpf-gtp", source })?;
+        for &name in GTP_PROGRAMS {
+            let prog: &mut Xdp = ebpf
+                .program_mut(name)
+                .and_then(|p| p.try_into().ok())
+                .ok_or(LoadError::MissingProgram(name))?;
+            prog.load().map_err(|source| LoadError::Verifier { name, source })?;
+        }
+        Ok(GtpDatapath { ebpf })
+    }
+
+    /// A loaded XDP program by name.
+    pub fn xdp(&self, name: &'static str) -> Result<&Xdp, LoadError> {
+        self.ebpf
+            .program(name)
+            .and_then(|p| p.try_into().ok())
+            .ok_or(LoadError::MissingProgram(name))
+    }
+
+    /// A loaded XDP program by name, for attaching.
+    pub fn xdp_mut(&mut self, name: &'static str) -> Result<&mut Xdp, LoadError> {
+        self.ebpf
+            .program_mut(name)
+            .and_then(|p| p.try_into().ok())
+            .ok_or(LoadError::MissingProgram(name))
+    }
+
+    /// The outcome counters, summed over CPUs, one per reason in index order.
+    pub fn counters(&self) -> Result<Vec<(Reason, Counter)>, LoadError> {
+        let name = names::MAP_COUNTERS;
+        let map = self.ebpf.map(name).ok_or(LoadError::Map {
+            name,
+            source: aya::maps::MapError::InvalidName { name: name.to_string() },
+        })?;
+        let arr: PerCpuArray<_, Counter> =
+            PerCpuArray::try_from(map).map_err(|source| LoadError::Map { name, source })?;
+        let mut out = Vec::with_capacity(Reason::ALL.len());
+        for &r in Reason::ALL {
+            let per_cpu = arr.get(&(r as u32), 0).map_err(|source| LoadError::Map { name, source })?;
+            let sum = per_cpu.iter().fold(Counter::default(), |a, c| a.plus(*c));
+            out.push((r, sum));
+        }
+        Ok(out)
+    }
+}

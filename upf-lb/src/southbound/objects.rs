@@ -1,0 +1,4 @@
+//! The eBPF objects, built by build.rs (aya-build) and embedded in the binary.
+
+/// The bpf-gtp object: XDP programs of the GTP-U user plane.
+pub static BPF_GTP: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/bpf-gtp"));
