@@ -1,1 +1,143 @@
+//! The test harness of tiers 2 and 3 (see shared/STYLE.md, Tests).
+//!
+//! - [`run_xdp_fixtures`]: a fixture table through BPF_PROG_TEST_RUN: expected action, output
+//!   bytes and counters. On a mismatch it writes input, expected and actual frames to a pcap under
+//!   target/fixture-failures/ and prints a hex diff, then fails naming every bad row.
+//! - [`require_root`]: tests that need root say so and fail when not root; nothing is skipped.
+//! - [`tshark_fields`]: decodes a pcap with tshark, an independent dissector.
+//!
+//! Packets come from `upf_lb::packet`, namespaces from `upf_lb::netns`.
 
+use aya::programs::{TestRun, TestRunOptions};
+use bpf_abi::{Counter, Reason};
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::Command,
+};
+use upf_lb::{fixtures::Fixture, southbound::GtpDatapath};
+
+/// Fails the test unless it runs as root: eBPF loading and namespaces need it. Never skips.
+pub fn require_root() {
+    assert!(
+        upf_lb::netns::is_root(),
+        "this test loads eBPF programs or creates network namespaces and must run as root \
+         (it fails rather than pass silently)"
+    );
+}
+
+/// The workspace's target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// A side-by-side hex dump of two frames, rows that differ marked with `!`.
+pub fn hex_diff(expected: &[u8], actual: &[u8]) -> String {
+    let mut s = String::new();
+    let rows = expected.len().max(actual.len()).div_ceil(16);
+    let hex = |b: &[u8], r: usize| -> String {
+        (r * 16..r * 16 + 16)
+            .map(|i| b.get(i).map_or("  ".to_string(), |x| format!("{x:02x}")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = writeln!(s, "       {:<47}   {}", "expected", "actual");
+    for r in 0..rows {
+        let (e, a) = (hex(expected, r), hex(actual, r));
+        let mark = if e == a { ' ' } else { '!' };
+        let _ = writeln!(s, "{mark}{:04x}  {e}   {a}", r * 16);
+    }
+    s
+}
+
+fn counters(dp: &GtpDatapath) -> Vec<(Reason, Counter)> {
+    dp.counters().expect("read COUNTERS")
+}
+
+/// Runs every fixture through `prog` of `dp` with BPF_PROG_TEST_RUN and checks the action, the
+/// output frame and that exactly the fixture's counter moved by one packet of the input's length.
+/// Panics after the whole table, listing every failing row.
+pub fn run_xdp_fixtures(dp: &GtpDatapath, prog: &'static str, fixtures: &[Fixture]) {
+    let p = dp.xdp(prog).expect("program loaded");
+    let mut failures = Vec::new();
+    for fx in fixtures {
+        let before = counters(dp);
+        let mut out = vec![0u8; fx.input.len() + 512];
+        let r = p
+            .test_run(TestRunOptions {
+                data_in: Some(&fx.input),
+                data_out: Some(&mut out),
+                ..TestRunOptions::new()
+            })
+            .unwrap_or_else(|e| panic!("{}: BPF_PROG_TEST_RUN: {e}", fx.name));
+        out.truncate(r.data_size_out as usize);
+        let after = counters(dp);
+        let mut why = Vec::new();
+        if r.return_value != fx.action {
+            why.push(format!("action {} (expected {})", r.return_value, fx.action));
+        }
+        if out != fx.output {
+            let path = target_dir().join("fixture-failures").join(format!("{}.pcap", fx.name));
+            upf_lb::pcap::write_frames(&path, &[&fx.input, &fx.output, &out])
+                .expect("write failure pcap");
+            why.push(format!(
+                "output differs (input, expected, actual in {}):\n{}",
+                path.display(),
+                hex_diff(&fx.output, &out)
+            ));
+        }
+        for ((reason, b), (_, a)) in before.iter().zip(&after) {
+            let (dp_, db) = (a.packets - b.packets, a.bytes - b.bytes);
+            let want = if *reason == fx.reason { (1, fx.input.len() as u64) } else { (0, 0) };
+            if (dp_, db) != want {
+                why.push(format!(
+                    "counter {} moved by {dp_} pkts {db} bytes (expected {} pkts {} bytes)",
+                    reason.name(),
+                    want.0,
+                    want.1
+                ));
+            }
+        }
+        if !why.is_empty() {
+            failures.push(format!("fixture {}:\n  {}", fx.name, why.join("\n  ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), fixtures.len(), failures.join("\n"));
+}
+
+/// Decodes `pcap` with tshark and returns, per frame, the values of `fields` (tab-separated
+/// output of `-T fields`, first occurrence of repeated fields). `opts` are extra `-o` settings.
+pub fn tshark_fields(pcap: &Path, fields: &[&str], opts: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(pcap).args(["-T", "fields", "-E", "occurrence=f"]);
+    for o in opts {
+        cmd.args(["-o", o]);
+    }
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("run tshark (installed by scripts/bootstrap.sh)");
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_diff_marks_only_differing_rows() {
+        let a: Vec<u8> = (0..40).collect();
+        let mut b = a.clone();
+        b[20] = 0xff;
+        let d = hex_diff(&a, &b);
+        let marked: Vec<_> = d.lines().filter(|l| l.starts_with('!')).collect();
+        assert_eq!(marked.len(), 1);
+        assert!(marked[0].starts_with("!0010"));
+    }
+}
