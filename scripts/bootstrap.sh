@@ -63,11 +63,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # --- Python venv with the test oracles -------------------------------------------------------
-SCAPY_VERSION=2.6.1
-if ! "$UPF_LB_VENV/bin/python" -c 'import scapy' 2>/dev/null; then
+SCAPY_VERSION=2.8.0
+if ! "$UPF_LB_VENV/bin/python" -c "import scapy, sys; sys.exit(scapy.VERSION != '$SCAPY_VERSION')" 2>/dev/null; then
     log "creating venv $UPF_LB_VENV with scapy"
     python3 -m venv "$UPF_LB_VENV"
-    "$UPF_LB_VENV/bin/pip" install -q --disable-pip-version-check "scapy>=2.6"
+    "$UPF_LB_VENV/bin/pip" install -q --disable-pip-version-check "scapy==$SCAPY_VERSION"
 fi
 
 log "done in $(( $(date +%s) - t0 )) s"

@@ -126,6 +126,48 @@ pub fn tshark_fields(pcap: &Path, fields: &[&str], opts: &[&str]) -> Vec<Vec<Str
         .collect()
 }
 
+/// The Python of the venv that scripts/bootstrap.sh made (scapy, an independent encoder and
+/// decoder).
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var_os("UPF_LB_VENV").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").expect("HOME");
+        Path::new(&home).join(".local/share/upf-lb-tools/venv")
+    });
+    let py = venv.join("bin/python");
+    assert!(py.exists(), "{} missing: run scripts/bootstrap.sh", py.display());
+    py
+}
+
+/// Runs `script` with the venv's Python and `args`; returns its stdout as `key=value` lines
+/// grouped per record (records separated by a line `--`).
+pub fn python_records(script: &str, args: &[&Path]) -> Vec<std::collections::BTreeMap<String, String>> {
+    let out = Command::new(venv_python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
+    let mut recs = vec![std::collections::BTreeMap::new()];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line == "--" {
+            recs.push(Default::default());
+        } else if let Some((k, v)) = line.split_once('=') {
+            recs.last_mut().unwrap().insert(k.to_string(), v.to_string());
+        }
+    }
+    recs.retain(|r| !r.is_empty());
+    recs
+}
+
+/// The shared folder of public captures (../shared/pcaps beside the checkout; CI lays a copy
+/// there). Fails, rather than skips, when it is missing.
+pub fn shared_pcaps() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
+    assert!(p.is_dir(), "{} missing: the shared captures are laid beside the checkout", p.display());
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
