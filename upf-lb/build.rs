@@ -9,7 +9,11 @@ fn main() -> anyhow::Result<()> {
     }
     let root = format!("{dir}/../bpf-gtp");
     aya_build::build_ebpf(
-        [aya_build::Package { name: "bpf-gtp", root_dir: &root, ..Default::default() }],
+        [aya_build::Package {
+            name: "bpf-gtp",
+            root_dir: &root,
+            ..Default::default()
+        }],
         aya_build::Toolchain::Nightly,
     )
 }

@@ -188,7 +188,10 @@ mod tests {
         for r in Reason::ALL {
             let n = r.name();
             assert!(seen.insert(n), "duplicate name {n}");
-            assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(
+                n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
         }
     }
 

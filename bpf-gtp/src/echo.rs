@@ -66,11 +66,7 @@ pub fn respond(
 
     let eth = cur.get_mut::<EthHdr>(0, Reason::AdjustFailed)?;
     // SAFETY: the cursor proved 14 bytes at offset 0; EthHdr has alignment 1.
-    unsafe {
-        let src = (*eth).src;
-        (*eth).src = (*eth).dst;
-        (*eth).dst = src;
-    }
+    unsafe { core::mem::swap(&mut (*eth).src, &mut (*eth).dst) };
 
     let mut l4 = [0u8; UDP_REPLY_LEN];
     l4[0..2].copy_from_slice(&udp.dst.to_be_bytes());
@@ -102,7 +98,12 @@ pub fn respond(
             write(&cur, l3_off, &h)?;
             write(&cur, l3_off + 20, &l4)?;
         }
-        OuterIp::V6 { src, dst, traffic_class, flow_label } => {
+        OuterIp::V6 {
+            src,
+            dst,
+            traffic_class,
+            flow_label,
+        } => {
             let mut h = [0u8; 40];
             let vtc = (6u32 << 28) | (u32::from(traffic_class & 0xfc) << 20) | flow_label;
             h[0..4].copy_from_slice(&vtc.to_be_bytes());

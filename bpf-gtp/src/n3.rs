@@ -19,7 +19,12 @@ pub enum OuterIp {
     /// IPv4, with its Type of Service byte.
     V4 { src: [u8; 4], dst: [u8; 4], tos: u8 },
     /// IPv6, with its Traffic Class and Flow Label.
-    V6 { src: [u8; 16], dst: [u8; 16], traffic_class: u8, flow_label: u32 },
+    V6 {
+        src: [u8; 16],
+        dst: [u8; 16],
+        traffic_class: u8,
+        flow_label: u32,
+    },
 }
 
 /// Parses the frame down to GTP-U and hands it to the stage for its message type.
@@ -40,7 +45,15 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
             if ip.protocol != proto::UDP {
                 return Err(Reason::NotUdp);
             }
-            (OuterIp::V4 { src: ip.src, dst: ip.dst, tos: ip.tos }, ip.l4_off, ip.end)
+            (
+                OuterIp::V4 {
+                    src: ip.src,
+                    dst: ip.dst,
+                    tos: ip.tos,
+                },
+                ip.l4_off,
+                ip.end,
+            )
         }
         ETH_P_IPV6 => {
             let ip = ipv6::parse_ipv6(&cur, eth.l3_off)?;

@@ -88,7 +88,11 @@ mod tests {
         let c = inet_csum(&hdr);
         hdr[10..12].copy_from_slice(&c.to_be_bytes());
         // TTL 64 -> 63 changes the word (ttl, proto).
-        let c2 = replace16(c, u16::from_be_bytes([64, 17]), u16::from_be_bytes([63, 17]));
+        let c2 = replace16(
+            c,
+            u16::from_be_bytes([64, 17]),
+            u16::from_be_bytes([63, 17]),
+        );
         hdr[8] = 63;
         hdr[10..12].copy_from_slice(&[0, 0]);
         assert_eq!(c2, inet_csum(&hdr));

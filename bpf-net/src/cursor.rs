@@ -32,21 +32,30 @@ impl Cursor {
     #[cfg(target_arch = "bpf")]
     #[inline(always)]
     pub fn from_xdp(ctx: &aya_ebpf::programs::XdpContext) -> Self {
-        Self { data: ctx.data(), data_end: ctx.data_end() }
+        Self {
+            data: ctx.data(),
+            data_end: ctx.data_end(),
+        }
     }
 
     /// A cursor over the linear part of a TC socket buffer.
     #[cfg(target_arch = "bpf")]
     #[inline(always)]
     pub fn from_tc(ctx: &aya_ebpf::programs::TcContext) -> Self {
-        Self { data: ctx.data(), data_end: ctx.data_end() }
+        Self {
+            data: ctx.data(),
+            data_end: ctx.data_end(),
+        }
     }
 
     /// A cursor over a host buffer (tests, userspace tools).
     #[cfg(not(target_arch = "bpf"))]
     pub fn from_slice(buf: &mut [u8]) -> Self {
         let data = buf.as_mut_ptr() as usize;
-        Self { data, data_end: data + buf.len() }
+        Self {
+            data,
+            data_end: data + buf.len(),
+        }
     }
 
     /// Bytes in the window.
@@ -108,7 +117,8 @@ impl Cursor {
     /// The big-endian 16-bit word at `off`.
     #[inline(always)]
     pub fn be16_at(&self, off: usize, err: Reason) -> Result<u16, Reason> {
-        self.get::<[u8; 2]>(off, err).map(|b| u16::from_be_bytes(*b))
+        self.get::<[u8; 2]>(off, err)
+            .map(|b| u16::from_be_bytes(*b))
     }
 }
 
@@ -122,9 +132,15 @@ mod tests {
         let c = Cursor::from_slice(&mut buf);
         assert_eq!(c.len(), 4);
         assert_eq!(c.be16_at(2, Reason::EthTruncated), Ok(0x0304));
-        assert_eq!(c.be16_at(3, Reason::EthTruncated), Err(Reason::EthTruncated));
+        assert_eq!(
+            c.be16_at(3, Reason::EthTruncated),
+            Err(Reason::EthTruncated)
+        );
         assert_eq!(c.u8_at(4, Reason::UdpTruncated), Err(Reason::UdpTruncated));
-        assert_eq!(c.u8_at(MAX_OFFSET + 1, Reason::UdpTruncated), Err(Reason::UdpTruncated));
+        assert_eq!(
+            c.u8_at(MAX_OFFSET + 1, Reason::UdpTruncated),
+            Err(Reason::UdpTruncated)
+        );
         assert!(c.get::<[u8; 4]>(0, Reason::EthTruncated).is_ok());
         assert!(c.get::<[u8; 5]>(0, Reason::EthTruncated).is_err());
     }

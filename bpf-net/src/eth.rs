@@ -91,7 +91,15 @@ mod tests {
         let mut p = eth(ETH_P_IPV4, &[]);
         p.extend_from_slice(&[0x45; 20]);
         let e = parse_each_prefix(&p, parse_eth, |n| (n < 14).then_some(Reason::EthTruncated));
-        assert_eq!(e, Eth { ethertype: ETH_P_IPV4, l3_off: 14, vlan_count: 0, vlan_ids: [0, 0] });
+        assert_eq!(
+            e,
+            Eth {
+                ethertype: ETH_P_IPV4,
+                l3_off: 14,
+                vlan_count: 0,
+                vlan_ids: [0, 0]
+            }
+        );
     }
 
     #[test]
@@ -102,7 +110,15 @@ mod tests {
             14..18 => Some(Reason::VlanTruncated),
             _ => None,
         });
-        assert_eq!(e, Eth { ethertype: ETH_P_IPV6, l3_off: 18, vlan_count: 1, vlan_ids: [100, 0] });
+        assert_eq!(
+            e,
+            Eth {
+                ethertype: ETH_P_IPV6,
+                l3_off: 18,
+                vlan_count: 1,
+                vlan_ids: [100, 0]
+            }
+        );
     }
 
     #[test]
@@ -113,7 +129,15 @@ mod tests {
             14..22 => Some(Reason::VlanTruncated),
             _ => None,
         });
-        assert_eq!(e, Eth { ethertype: ETH_P_IPV4, l3_off: 22, vlan_count: 2, vlan_ids: [16, 32] });
+        assert_eq!(
+            e,
+            Eth {
+                ethertype: ETH_P_IPV4,
+                l3_off: 22,
+                vlan_count: 2,
+                vlan_ids: [16, 32]
+            }
+        );
     }
 
     #[test]
@@ -123,6 +147,9 @@ mod tests {
             &[(ETH_P_8021AD, 1), (ETH_P_8021Q, 2), (ETH_P_8021Q, 3)],
         );
         let mut buf = p.clone();
-        assert_eq!(parse_eth(&Cursor::from_slice(&mut buf)), Err(Reason::VlanTooDeep));
+        assert_eq!(
+            parse_eth(&Cursor::from_slice(&mut buf)),
+            Err(Reason::VlanTooDeep)
+        );
     }
 }

@@ -256,7 +256,14 @@ fn parse_psc(cur: &Cursor, at: usize, len: usize) -> Result<Psc, Reason> {
     let content = len - 2;
     let b: &[u8; 2] = cur.get(at + 1, Reason::GtpuPscTruncated)?;
     let ty = b[0] >> 4;
-    let mut psc = Psc { off: at, pdu_type: ty, qfi: b[1] & 0x3f, rqi: false, ppp: false, ppi: 0 };
+    let mut psc = Psc {
+        off: at,
+        pdu_type: ty,
+        qfi: b[1] & 0x3f,
+        rqi: false,
+        ppp: false,
+        ppi: 0,
+    };
     match ty {
         pdu_type::DL => {
             // Octet 1: PDU Type | QMP | SNP | MSNP | spare; octet 2: PPP | RQI | QFI.
@@ -320,7 +327,11 @@ mod tests {
         let want = parse_all(&mut whole).expect("full message parses");
         for n in 0..full.len() {
             let mut b = full[..n].to_vec();
-            let expect = if n < 8 { Reason::GtpuTruncated } else { Reason::GtpuBadLength };
+            let expect = if n < 8 {
+                Reason::GtpuTruncated
+            } else {
+                Reason::GtpuBadLength
+            };
             assert_eq!(parse_all(&mut b), Err(expect), "UDP payload cut to {n}");
         }
         let real_len = full.len() - 8;
@@ -338,16 +349,29 @@ mod tests {
 
     #[test]
     fn plain_gpdu() {
-        let full = gtpu(0x30, msg::G_PDU, 0x0102_0304, [0; 4], &[], &[0x45, 0, 0, 20]);
+        let full = gtpu(
+            0x30,
+            msg::G_PDU,
+            0x0102_0304,
+            [0; 4],
+            &[],
+            &[0x45, 0, 0, 20],
+        );
         let g = check_truncations(&full, |_| None);
-        assert_eq!((g.msg_type, g.teid, g.seq, g.payload_off, g.end), (255, 0x01020304, None, 8, 12));
+        assert_eq!(
+            (g.msg_type, g.teid, g.seq, g.payload_off, g.end),
+            (255, 0x01020304, None, 8, 12)
+        );
     }
 
     #[test]
     fn echo_request_with_sequence_number() {
         let full = gtpu(0x32, msg::ECHO_REQUEST, 0, [0x12, 0x34, 0, 0], &[], &[]);
         let g = check_truncations(&full, |_| Some(Reason::GtpuBadLength));
-        assert_eq!((g.msg_type, g.seq, g.npdu, g.payload_off), (1, Some(0x1234), None, 12));
+        assert_eq!(
+            (g.msg_type, g.seq, g.npdu, g.payload_off),
+            (1, Some(0x1234), None, 12)
+        );
     }
 
     #[test]
@@ -360,10 +384,20 @@ mod tests {
             4..8 => Some(Reason::GtpuExtTruncated),
             _ => None,
         });
-        assert_eq!((g.seq, g.npdu, g.ext_count, g.payload_off), (Some(5), Some(0x42), 1, 16));
+        assert_eq!(
+            (g.seq, g.npdu, g.ext_count, g.payload_off),
+            (Some(5), Some(0x42), 1, 16)
+        );
         assert_eq!(
             g.psc,
-            Some(Psc { off: 12, pdu_type: 1, qfi: 9, rqi: false, ppp: false, ppi: 0 })
+            Some(Psc {
+                off: 12,
+                pdu_type: 1,
+                qfi: 9,
+                rqi: false,
+                ppp: false,
+                ppi: 0
+            })
         );
     }
 
@@ -371,7 +405,9 @@ mod tests {
     fn dl_psc_with_rqi_and_ppi_behind_an_unknown_optional_header() {
         // Unknown type 0x3f (comprehension not required), 4 bytes, then DL PSC with PPP, RQI,
         // QFI 5, PPI 6 (Length 2 = 8 bytes: len, 2 octets, PPI octet, 3 padding, next).
-        let exts = [0x01, 0xaa, 0xbb, 0x85, 0x02, 0x00, 0xc5, 0xc0, 0, 0, 0, 0x00];
+        let exts = [
+            0x01, 0xaa, 0xbb, 0x85, 0x02, 0x00, 0xc5, 0xc0, 0, 0, 0, 0x00,
+        ];
         let full = gtpu(0x34, msg::G_PDU, 1, [0, 0, 0, 0x3f], &exts, &[0x60; 4]);
         let g = check_truncations(&full, |k| match k {
             0..4 => Some(Reason::GtpuBadLength),
@@ -382,13 +418,27 @@ mod tests {
         assert_eq!(g.payload_off, 24);
         assert_eq!(
             g.psc,
-            Some(Psc { off: 16, pdu_type: 0, qfi: 5, rqi: true, ppp: true, ppi: 6 })
+            Some(Psc {
+                off: 16,
+                pdu_type: 0,
+                qfi: 5,
+                rqi: true,
+                ppp: true,
+                ppi: 6
+            })
         );
     }
 
     #[test]
     fn bad_headers_are_named() {
-        let base = gtpu(0x34, msg::G_PDU, 1, [0, 0, 0, 0x85], &[0x01, 0x10, 0x01, 0x00], &[]);
+        let base = gtpu(
+            0x34,
+            msg::G_PDU,
+            1,
+            [0, 0, 0, 0x85],
+            &[0x01, 0x10, 0x01, 0x00],
+            &[],
+        );
         let set = |at: usize, v: u8| {
             let mut b = base.clone();
             b[at] = v;
@@ -421,6 +471,9 @@ mod tests {
         let mut b = gtpu(0x34, msg::G_PDU, 1, [0, 0, 0, 0x20], &exts, &[]);
         assert_eq!(parse_all(&mut b), Err(Reason::GtpuExtTooMany));
         let mut ok = gtpu(0x34, msg::G_PDU, 1, [0, 0, 0, 0x20], &exts[4..], &[]);
-        assert_eq!(parse_all(&mut ok).map(|g| g.ext_count), Ok(MAX_GTPU_EXT as u8));
+        assert_eq!(
+            parse_all(&mut ok).map(|g| g.ext_count),
+            Ok(MAX_GTPU_EXT as u8)
+        );
     }
 }

@@ -73,7 +73,12 @@ pub fn parse_icmp(cur: &Cursor, off: usize, ip_end: usize) -> Result<Icmp, Reaso
         return Err(Reason::IcmpTruncated);
     }
     let h: &IcmpHdr = cur.get(off, Reason::IcmpTruncated)?;
-    Ok(Icmp { off, ty: h.ty, code: h.code, rest: h.rest })
+    Ok(Icmp {
+        off,
+        ty: h.ty,
+        code: h.code,
+        rest: h.rest,
+    })
 }
 
 #[cfg(test)]
@@ -82,7 +87,17 @@ mod tests {
 
     #[test]
     fn echo_request_at_every_truncation() {
-        let full = [ICMP_ECHO_REQUEST, 0, 0xf7, 0xfe, 0x12, 0x34, 0x00, 0x07, 0xaa];
+        let full = [
+            ICMP_ECHO_REQUEST,
+            0,
+            0xf7,
+            0xfe,
+            0x12,
+            0x34,
+            0x00,
+            0x07,
+            0xaa,
+        ];
         for n in 0..=full.len() {
             let mut b = full[..n].to_vec();
             let got = parse_icmp(&Cursor::from_slice(&mut b), 0, n);

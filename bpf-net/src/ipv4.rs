@@ -140,7 +140,10 @@ mod tests {
             20..28 => Some(Reason::Ipv4BadTotalLength),
             _ => None,
         });
-        assert_eq!((ip.hdr_len, ip.total_len, ip.protocol, ip.l4_off), (20, 28, 17, 20));
+        assert_eq!(
+            (ip.hdr_len, ip.total_len, ip.protocol, ip.l4_off),
+            (20, 28, 17, 20)
+        );
         assert!(!ip.fragment);
         assert_eq!(ip.src, [192, 0, 2, 1]);
         assert!(verify_checksum(&Cursor::from_slice(&mut p), &ip));
@@ -171,7 +174,11 @@ mod tests {
         for (at, val, want) in cases {
             let mut p = base.clone();
             p[at] = val;
-            assert_eq!(parse0(&Cursor::from_slice(&mut p)), Err(want), "byte {at} = {val:#x}");
+            assert_eq!(
+                parse0(&Cursor::from_slice(&mut p)),
+                Err(want),
+                "byte {at} = {val:#x}"
+            );
         }
     }
 

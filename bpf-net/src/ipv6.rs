@@ -178,7 +178,10 @@ mod tests {
             40..48 => Some(Reason::Ipv6BadPayloadLength),
             _ => None,
         });
-        assert_eq!((ip.protocol, ip.l4_off, ip.end, ip.ext_count), (proto::UDP, 40, 48, 0));
+        assert_eq!(
+            (ip.protocol, ip.l4_off, ip.end, ip.ext_count),
+            (proto::UDP, 40, 48, 0)
+        );
         assert_eq!((ip.traffic_class, ip.flow_label), (0x0b, 0x81234));
     }
 
@@ -187,7 +190,24 @@ mod tests {
         // HBH (8 bytes, PadN) -> DestOpts (16 bytes) -> Fragment (offset 0, M) -> SRH (24) -> UDP
         let mut ext = Vec::new();
         ext.extend_from_slice(&[proto::IPV6_OPTS, 0, 1, 4, 0, 0, 0, 0]);
-        ext.extend_from_slice(&[proto::IPV6_FRAG, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        ext.extend_from_slice(&[
+            proto::IPV6_FRAG,
+            1,
+            1,
+            12,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]);
         ext.extend_from_slice(&[proto::IPV6_ROUTE, 0, 0, 1, 0, 0, 0, 7]);
         let mut srh = vec![proto::UDP, 2, 4, 0, 0, 0, 0, 0];
         srh.extend_from_slice(&[0x20; 16]);
@@ -232,23 +252,40 @@ mod tests {
         let n = MAX_IPV6_EXT + 1;
         let mut p = ipv6(proto::IPV6_OPTS, n * 8);
         for i in 0..n {
-            let next = if i + 1 == n { proto::UDP } else { proto::IPV6_OPTS };
+            let next = if i + 1 == n {
+                proto::UDP
+            } else {
+                proto::IPV6_OPTS
+            };
             p.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
         }
-        assert_eq!(parse0(&Cursor::from_slice(&mut p)), Err(Reason::Ipv6ExtTooMany));
+        assert_eq!(
+            parse0(&Cursor::from_slice(&mut p)),
+            Err(Reason::Ipv6ExtTooMany)
+        );
         // Exactly the bound is fine.
         let mut q = ipv6(proto::IPV6_OPTS, MAX_IPV6_EXT * 8);
         for i in 0..MAX_IPV6_EXT {
-            let next = if i + 1 == MAX_IPV6_EXT { proto::IPV6_NONXT } else { proto::IPV6_OPTS };
+            let next = if i + 1 == MAX_IPV6_EXT {
+                proto::IPV6_NONXT
+            } else {
+                proto::IPV6_OPTS
+            };
             q.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
         }
-        assert_eq!(parse0(&Cursor::from_slice(&mut q)).map(|i| i.ext_count), Ok(8));
+        assert_eq!(
+            parse0(&Cursor::from_slice(&mut q)).map(|i| i.ext_count),
+            Ok(8)
+        );
     }
 
     #[test]
     fn bad_version() {
         let mut p = ipv6(proto::UDP, 0);
         p[0] = 0x40;
-        assert_eq!(parse0(&Cursor::from_slice(&mut p)), Err(Reason::Ipv6BadVersion));
+        assert_eq!(
+            parse0(&Cursor::from_slice(&mut p)),
+            Err(Reason::Ipv6BadVersion)
+        );
     }
 }

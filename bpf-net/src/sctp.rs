@@ -143,8 +143,43 @@ mod tests {
     /// (padded to 20).
     fn packet() -> Vec<u8> {
         let mut v = vec![0x0b, 0x59, 0x0b, 0x59, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0];
-        v.extend_from_slice(&[chunk::SACK, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0xff, 0xff, 0, 0, 0, 0]);
-        v.extend_from_slice(&[chunk::DATA, 3, 0, 17, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0, 46, 0x61]);
+        v.extend_from_slice(&[
+            chunk::SACK,
+            0,
+            0,
+            16,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0xff,
+            0xff,
+            0,
+            0,
+            0,
+            0,
+        ]);
+        v.extend_from_slice(&[
+            chunk::DATA,
+            3,
+            0,
+            17,
+            0,
+            0,
+            0,
+            2,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            46,
+            0x61,
+        ]);
         v.extend_from_slice(&[0, 0, 0]);
         v
     }
@@ -163,11 +198,18 @@ mod tests {
                 29..45 => Err(Reason::SctpChunkTruncated),
                 _ => Ok((2, 1 << chunk::SACK | 1 << chunk::DATA)),
             };
-            assert_eq!(got.map(|s| (s.chunk_count, s.chunk_types)), want, "prefix {n}");
+            assert_eq!(
+                got.map(|s| (s.chunk_count, s.chunk_types)),
+                want,
+                "prefix {n}"
+            );
         }
         let mut b = full.clone();
         let s = parse_sctp(&Cursor::from_slice(&mut b), 0, full.len()).unwrap();
-        assert_eq!((s.src, s.dst, s.vtag, s.first_chunk_type), (2905, 2905, 0xdeadbeef, 3));
+        assert_eq!(
+            (s.src, s.dst, s.vtag, s.first_chunk_type),
+            (2905, 2905, 0xdeadbeef, 3)
+        );
     }
 
     #[test]
@@ -175,7 +217,10 @@ mod tests {
         let mut b = packet();
         b[15] = 3;
         let n = b.len();
-        assert_eq!(parse_sctp(&Cursor::from_slice(&mut b), 0, n), Err(Reason::SctpChunkBadLength));
+        assert_eq!(
+            parse_sctp(&Cursor::from_slice(&mut b), 0, n),
+            Err(Reason::SctpChunkBadLength)
+        );
     }
 
     #[test]
@@ -185,8 +230,14 @@ mod tests {
             v.extend_from_slice(&[chunk::HEARTBEAT_ACK, 0, 0, 4]);
         }
         let n = v.len();
-        assert_eq!(parse_sctp(&Cursor::from_slice(&mut v), 0, n), Err(Reason::SctpTooManyChunks));
+        assert_eq!(
+            parse_sctp(&Cursor::from_slice(&mut v), 0, n),
+            Err(Reason::SctpTooManyChunks)
+        );
         let n = n - 4;
-        assert_eq!(parse_sctp(&Cursor::from_slice(&mut v), 0, n).map(|s| s.chunk_count), Ok(16));
+        assert_eq!(
+            parse_sctp(&Cursor::from_slice(&mut v), 0, n).map(|s| s.chunk_count),
+            Ok(16)
+        );
     }
 }

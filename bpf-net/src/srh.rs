@@ -122,7 +122,10 @@ mod tests {
                 assert_eq!(got, Err(Reason::SrhTruncated), "prefix {n}");
             } else {
                 let s = got.unwrap();
-                assert_eq!((s.next_header, s.hdr_len, s.segments_left, s.last_entry), (41, 48, 1, 1));
+                assert_eq!(
+                    (s.next_header, s.hdr_len, s.segments_left, s.last_entry),
+                    (41, 48, 1, 1)
+                );
                 assert_eq!((s.tag, s.tlv_off, s.end), (0x1234, 40, 48));
                 assert_eq!(s.segment_off(1), 24);
                 assert_eq!(b[s.segment_off(1) + 15], 0xb2);
@@ -135,9 +138,15 @@ mod tests {
         let mut b = srh_two_segments_with_tlv();
         b[4] = 2; // three segments need 56 bytes, the header has 48
         let n = b.len();
-        assert_eq!(parse_srh(&Cursor::from_slice(&mut b), 0, n), Err(Reason::SrhBadLastEntry));
+        assert_eq!(
+            parse_srh(&Cursor::from_slice(&mut b), 0, n),
+            Err(Reason::SrhBadLastEntry)
+        );
         b[4] = 1;
         b[2] = 0; // Routing Type 0 (deprecated)
-        assert_eq!(parse_srh(&Cursor::from_slice(&mut b), 0, n), Err(Reason::SrhNotSegmentRouting));
+        assert_eq!(
+            parse_srh(&Cursor::from_slice(&mut b), 0, n),
+            Err(Reason::SrhNotSegmentRouting)
+        );
     }
 }

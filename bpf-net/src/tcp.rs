@@ -84,7 +84,9 @@ mod tests {
     use super::*;
 
     fn syn_with_mss() -> Vec<u8> {
-        let mut v = vec![0xc3, 0x50, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, TCP_SYN];
+        let mut v = vec![
+            0xc3, 0x50, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, TCP_SYN,
+        ];
         v.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0, 2, 4, 0x05, 0xb4]);
         v
     }
@@ -98,7 +100,14 @@ mod tests {
             let want = if n < 24 {
                 Err(Reason::TcpTruncated)
             } else {
-                Ok(Tcp { off: 0, src: 50000, dst: 80, flags: TCP_SYN, hdr_len: 24, payload_off: 24 })
+                Ok(Tcp {
+                    off: 0,
+                    src: 50000,
+                    dst: 80,
+                    flags: TCP_SYN,
+                    hdr_len: 24,
+                    payload_off: 24,
+                })
             };
             assert_eq!(got, want, "prefix {n}");
         }
@@ -108,6 +117,9 @@ mod tests {
     fn data_offset_below_five_is_bad() {
         let mut b = syn_with_mss();
         b[12] = 0x40;
-        assert_eq!(parse_tcp(&Cursor::from_slice(&mut b), 0, 24), Err(Reason::TcpBadDataOffset));
+        assert_eq!(
+            parse_tcp(&Cursor::from_slice(&mut b), 0, 24),
+            Err(Reason::TcpBadDataOffset)
+        );
     }
 }

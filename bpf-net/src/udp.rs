@@ -47,7 +47,13 @@ pub fn parse_udp(cur: &Cursor, off: usize, ip_end: usize) -> Result<Udp, Reason>
     if len < UDP_HLEN || off + len > ip_end {
         return Err(Reason::UdpBadLength);
     }
-    Ok(Udp { off, src: h.src.get(), dst: h.dst.get(), payload_off: off + UDP_HLEN, end: off + len })
+    Ok(Udp {
+        off,
+        src: h.src.get(),
+        dst: h.dst.get(),
+        payload_off: off + UDP_HLEN,
+        end: off + len,
+    })
 }
 
 #[cfg(test)]
@@ -65,7 +71,13 @@ mod tests {
             let want = match n {
                 0..8 => Err(Reason::UdpTruncated),
                 8..12 => Err(Reason::UdpBadLength),
-                _ => Ok(Udp { off: 0, src: 40000, dst: 2152, payload_off: 8, end: 12 }),
+                _ => Ok(Udp {
+                    off: 0,
+                    src: 40000,
+                    dst: 2152,
+                    payload_off: 8,
+                    end: 12,
+                }),
             };
             assert_eq!(got, want, "prefix {n}");
         }
@@ -75,13 +87,19 @@ mod tests {
     fn length_below_header_is_bad() {
         let mut b = udp(1, 2, 0);
         b[5] = 7;
-        assert_eq!(parse_udp(&Cursor::from_slice(&mut b), 0, 8), Err(Reason::UdpBadLength));
+        assert_eq!(
+            parse_udp(&Cursor::from_slice(&mut b), 0, 8),
+            Err(Reason::UdpBadLength)
+        );
     }
 
     #[test]
     fn ip_end_bounds_the_header_even_with_bytes_behind_it() {
         let mut b = udp(1, 2, 0);
         b.extend_from_slice(&[0; 10]);
-        assert_eq!(parse_udp(&Cursor::from_slice(&mut b), 0, 7), Err(Reason::UdpTruncated));
+        assert_eq!(
+            parse_udp(&Cursor::from_slice(&mut b), 0, 7),
+            Err(Reason::UdpTruncated)
+        );
     }
 }

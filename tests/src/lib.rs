@@ -43,7 +43,7 @@ pub fn hex_diff(expected: &[u8], actual: &[u8]) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let _ = writeln!(s, "       {:<47}   {}", "expected", "actual");
+    let _ = writeln!(s, "       {:<47}   actual", "expected");
     for r in 0..rows {
         let (e, a) = (hex(expected, r), hex(actual, r));
         let mark = if e == a { ' ' } else { '!' };
@@ -76,10 +76,15 @@ pub fn run_xdp_fixtures(dp: &GtpDatapath, prog: &'static str, fixtures: &[Fixtur
         let after = counters(dp);
         let mut why = Vec::new();
         if r.return_value != fx.action {
-            why.push(format!("action {} (expected {})", r.return_value, fx.action));
+            why.push(format!(
+                "action {} (expected {})",
+                r.return_value, fx.action
+            ));
         }
         if out != fx.output {
-            let path = target_dir().join("fixture-failures").join(format!("{}.pcap", fx.name));
+            let path = target_dir()
+                .join("fixture-failures")
+                .join(format!("{}.pcap", fx.name));
             upf_lb::pcap::write_frames(&path, &[&fx.input, &fx.output, &out])
                 .expect("write failure pcap");
             why.push(format!(
@@ -90,7 +95,11 @@ pub fn run_xdp_fixtures(dp: &GtpDatapath, prog: &'static str, fixtures: &[Fixtur
         }
         for ((reason, b), (_, a)) in before.iter().zip(&after) {
             let (dp_, db) = (a.packets - b.packets, a.bytes - b.bytes);
-            let want = if *reason == fx.reason { (1, fx.input.len() as u64) } else { (0, 0) };
+            let want = if *reason == fx.reason {
+                (1, fx.input.len() as u64)
+            } else {
+                (0, 0)
+            };
             if (dp_, db) != want {
                 why.push(format!(
                     "counter {} moved by {dp_} pkts {db} bytes (expected {} pkts {} bytes)",
@@ -104,22 +113,36 @@ pub fn run_xdp_fixtures(dp: &GtpDatapath, prog: &'static str, fixtures: &[Fixtur
             failures.push(format!("fixture {}:\n  {}", fx.name, why.join("\n  ")));
         }
     }
-    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), fixtures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        fixtures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Decodes `pcap` with tshark and returns, per frame, the values of `fields` (tab-separated
 /// output of `-T fields`, first occurrence of repeated fields). `opts` are extra `-o` settings.
 pub fn tshark_fields(pcap: &Path, fields: &[&str], opts: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(pcap).args(["-T", "fields", "-E", "occurrence=f"]);
+    cmd.args(["-n", "-r"])
+        .arg(pcap)
+        .args(["-T", "fields", "-E", "occurrence=f"]);
     for o in opts {
         cmd.args(["-o", o]);
     }
     for f in fields {
         cmd.args(["-e", f]);
     }
-    let out = cmd.output().expect("run tshark (installed by scripts/bootstrap.sh)");
-    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .expect("run tshark (installed by scripts/bootstrap.sh)");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.split('\t').map(str::to_string).collect())
@@ -129,31 +152,46 @@ pub fn tshark_fields(pcap: &Path, fields: &[&str], opts: &[&str]) -> Vec<Vec<Str
 /// The Python of the venv that scripts/bootstrap.sh made (scapy, an independent encoder and
 /// decoder).
 pub fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("UPF_LB_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").expect("HOME");
-        Path::new(&home).join(".local/share/upf-lb-tools/venv")
-    });
+    let venv = std::env::var_os("UPF_LB_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME");
+            Path::new(&home).join(".local/share/upf-lb-tools/venv")
+        });
     let py = venv.join("bin/python");
-    assert!(py.exists(), "{} missing: run scripts/bootstrap.sh", py.display());
+    assert!(
+        py.exists(),
+        "{} missing: run scripts/bootstrap.sh",
+        py.display()
+    );
     py
 }
 
 /// Runs `script` with the venv's Python and `args`; returns its stdout as `key=value` lines
 /// grouped per record (records separated by a line `--`).
-pub fn python_records(script: &str, args: &[&Path]) -> Vec<std::collections::BTreeMap<String, String>> {
+pub fn python_records(
+    script: &str,
+    args: &[&Path],
+) -> Vec<std::collections::BTreeMap<String, String>> {
     let out = Command::new(venv_python())
         .arg("-c")
         .arg(script)
         .args(args)
         .output()
         .expect("run python");
-    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut recs = vec![std::collections::BTreeMap::new()];
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if line == "--" {
             recs.push(Default::default());
         } else if let Some((k, v)) = line.split_once('=') {
-            recs.last_mut().unwrap().insert(k.to_string(), v.to_string());
+            recs.last_mut()
+                .unwrap()
+                .insert(k.to_string(), v.to_string());
         }
     }
     recs.retain(|r| !r.is_empty());
@@ -164,7 +202,11 @@ pub fn python_records(script: &str, args: &[&Path]) -> Vec<std::collections::BTr
 /// there). Fails, rather than skips, when it is missing.
 pub fn shared_pcaps() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
-    assert!(p.is_dir(), "{} missing: the shared captures are laid beside the checkout", p.display());
+    assert!(
+        p.is_dir(),
+        "{} missing: the shared captures are laid beside the checkout",
+        p.display()
+    );
     p
 }
 

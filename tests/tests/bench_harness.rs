@@ -12,7 +12,10 @@ fn bench_checks_every_run_against_the_fixture() {
     let dp = GtpDatapath::load().expect("load bpf-gtp");
     let prog = dp.xdp(names::PROG_XDP_N3).unwrap();
     let noop = dp.xdp(names::PROG_XDP_NOOP).unwrap();
-    let fx = fixtures::bench_fixtures().into_iter().find(|f| f.name == "echo-ipv4").unwrap();
+    let fx = fixtures::bench_fixtures()
+        .into_iter()
+        .find(|f| f.name == "echo-ipv4")
+        .unwrap();
     let r = bench::measure(prog, noop, &fx, 200, 3).expect("measure");
     assert!(r.gross_ns.is_finite() && r.baseline_ns.is_finite());
     assert!(r.gross_ns > 0.0 && r.baseline_ns > 0.0, "{r:?}");

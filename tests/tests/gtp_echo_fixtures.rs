@@ -17,7 +17,11 @@ fn load() -> GtpDatapath {
 
 /// A frame from the gNB to the UPF carrying `g` over IPv4.
 fn gtpu_v4(g: &Gtpu) -> Frame {
-    Frame::new(IpPacket::v4(fixtures::GNB_V4, fixtures::UPF_V4, L4::gtpu(2152, g)))
+    Frame::new(IpPacket::v4(
+        fixtures::GNB_V4,
+        fixtures::UPF_V4,
+        L4::gtpu(2152, g),
+    ))
 }
 
 /// Recomputes the IPv4 header checksum of a frame at `l3` after a patch.
@@ -35,7 +39,10 @@ fn echo_requests_are_answered_in_place() {
         echo_fixture("echo-ipv4", &echo_request_v4(0x1234)),
         echo_fixture("echo-ipv6", &echo_request_v6(0xfffe)),
         echo_fixture("echo-ipv4-vlan", &echo_request_v4(7).vlan(0x8100, 100)),
-        echo_fixture("echo-ipv6-qinq", &echo_request_v6(8).vlan(0x88a8, 10).vlan(0x8100, 20)),
+        echo_fixture(
+            "echo-ipv6-qinq",
+            &echo_request_v6(8).vlan(0x88a8, 10).vlan(0x8100, 20),
+        ),
     ];
 
     // IPv4 options and DSCP EF with ECN: the reply has IHL 5, DSCP kept, ECN cleared.
@@ -51,7 +58,10 @@ fn echo_requests_are_answered_in_place() {
     // IPv6 with Hop-by-Hop and Destination Options, Traffic Class and Flow Label.
     let mut f = echo_request_v6(10);
     if let Ip::V6(h) = &mut f.ip.ip {
-        h.ext = vec![Ipv6Ext::HopByHop(vec![]), Ipv6Ext::DestOpts(vec![1, 2, 0, 0])];
+        h.ext = vec![
+            Ipv6Ext::HopByHop(vec![]),
+            Ipv6Ext::DestOpts(vec![1, 2, 0, 0]),
+        ];
         h.traffic_class = 0xb9;
         h.flow_label = 0xabcde;
     }
@@ -65,7 +75,10 @@ fn echo_requests_are_answered_in_place() {
     // N-PDU Number and a UDP Port extension header (TS 29.281 5.2.2.1).
     let mut g = Gtpu::echo_request(12);
     g.npdu = Some(0x55);
-    g.ext.push(GtpuExt::Raw { ty: 0x40, content: vec![0x9c, 0x40] });
+    g.ext.push(GtpuExt::Raw {
+        ty: 0x40,
+        content: vec![0x9c, 0x40],
+    });
     table.push(echo_fixture("echo-with-npdu-and-ext-header", &gtpu_v4(&g)));
 
     // From an ephemeral source port: the reply goes back to it (TS 29.281 4.4.2.2).
@@ -98,7 +111,11 @@ fn malformed_gtpu_and_ip_are_dropped_with_their_reason() {
     let f = Frame::new(IpPacket::v4(
         fixtures::GNB_V4,
         fixtures::UPF_V4,
-        L4::Udp { src: 2152, dst: 2152, payload: vec![0x32, 1, 0, 4, 0, 0] },
+        L4::Udp {
+            src: 2152,
+            dst: 2152,
+            payload: vec![0x32, 1, 0, 4, 0, 0],
+        },
     ));
     t.push(drop("gtpu-truncated", f.to_bytes(), Reason::GtpuTruncated));
 
@@ -114,12 +131,20 @@ fn malformed_gtpu_and_ip_are_dropped_with_their_reason() {
     let mut g = Gtpu::echo_request(1);
     g.flags = 0x22;
     g.raw_flags = true;
-    t.push(drop("gtpu-pt-0", gtpu_v4(&g).to_bytes(), Reason::GtpuNotGtp));
+    t.push(drop(
+        "gtpu-pt-0",
+        gtpu_v4(&g).to_bytes(),
+        Reason::GtpuNotGtp,
+    ));
 
     // Length field beyond the UDP payload.
     let mut g = Gtpu::echo_request(1);
     g.length = Some(40);
-    t.push(drop("gtpu-length-beyond-udp", gtpu_v4(&g).to_bytes(), Reason::GtpuBadLength));
+    t.push(drop(
+        "gtpu-length-beyond-udp",
+        gtpu_v4(&g).to_bytes(),
+        Reason::GtpuBadLength,
+    ));
 
     // S set but Length 0: no room for the optional fields.
     let mut g = Gtpu::echo_request(1);
@@ -130,11 +155,18 @@ fn malformed_gtpu_and_ip_are_dropped_with_their_reason() {
     b[38..40].copy_from_slice(&((l - 34) as u16).to_be_bytes()); // UDP length
     b[16..18].copy_from_slice(&((l - 14) as u16).to_be_bytes()); // IPv4 total length
     fix_ipv4_checksum(&mut b, 14);
-    t.push(drop("gtpu-length-below-optional-fields", b, Reason::GtpuBadLength));
+    t.push(drop(
+        "gtpu-length-below-optional-fields",
+        b,
+        Reason::GtpuBadLength,
+    ));
 
     // Extension header with Length 0.
     let mut g = Gtpu::echo_request(1);
-    g.ext.push(GtpuExt::Raw { ty: 0x40, content: vec![0x9c, 0x40] });
+    g.ext.push(GtpuExt::Raw {
+        ty: 0x40,
+        content: vec![0x9c, 0x40],
+    });
     let mut b = gtpu_v4(&g).to_bytes();
     b[42 + 12] = 0;
     t.push(drop("gtpu-ext-length-0", b, Reason::GtpuExtBadLength));
@@ -146,28 +178,57 @@ fn malformed_gtpu_and_ip_are_dropped_with_their_reason() {
 
     // Unknown extension header, comprehension required (type 0xbf).
     let mut g2 = Gtpu::gpdu(1, vec![0x45; 20]);
-    g2.ext.push(GtpuExt::Raw { ty: 0xbf, content: vec![0, 0] });
-    t.push(drop("gtpu-ext-unknown-required", gtpu_v4(&g2).to_bytes(), Reason::GtpuExtUnknownRequired));
+    g2.ext.push(GtpuExt::Raw {
+        ty: 0xbf,
+        content: vec![0, 0],
+    });
+    t.push(drop(
+        "gtpu-ext-unknown-required",
+        gtpu_v4(&g2).to_bytes(),
+        Reason::GtpuExtUnknownRequired,
+    ));
 
     // Nine extension headers.
     let mut g3 = Gtpu::gpdu(1, vec![0x45; 20]);
     for _ in 0..9 {
-        g3.ext.push(GtpuExt::Raw { ty: 0x20, content: vec![0, 0] });
+        g3.ext.push(GtpuExt::Raw {
+            ty: 0x20,
+            content: vec![0, 0],
+        });
     }
-    t.push(drop("gtpu-ext-too-many", gtpu_v4(&g3).to_bytes(), Reason::GtpuExtTooMany));
+    t.push(drop(
+        "gtpu-ext-too-many",
+        gtpu_v4(&g3).to_bytes(),
+        Reason::GtpuExtTooMany,
+    ));
 
     // PDU Session Container with PDU Type 2.
     let mut g4 = Gtpu::gpdu(1, vec![0x45; 20]);
-    g4.ext.push(GtpuExt::Raw { ty: 0x85, content: vec![0x20, 0x01] });
-    t.push(drop("gtpu-psc-pdu-type-2", gtpu_v4(&g4).to_bytes(), Reason::GtpuPscBadPduType));
+    g4.ext.push(GtpuExt::Raw {
+        ty: 0x85,
+        content: vec![0x20, 0x01],
+    });
+    t.push(drop(
+        "gtpu-psc-pdu-type-2",
+        gtpu_v4(&g4).to_bytes(),
+        Reason::GtpuPscBadPduType,
+    ));
 
     // Echo Request without a sequence number, and with a TEID.
     let mut g = Gtpu::echo_request(1);
     g.seq = None;
-    t.push(drop("echo-without-sequence", gtpu_v4(&g).to_bytes(), Reason::GtpuEchoNoSequence));
+    t.push(drop(
+        "echo-without-sequence",
+        gtpu_v4(&g).to_bytes(),
+        Reason::GtpuEchoNoSequence,
+    ));
     let mut g = Gtpu::echo_request(1);
     g.teid = 0x1234;
-    t.push(drop("echo-with-teid", gtpu_v4(&g).to_bytes(), Reason::GtpuEchoBadTeid));
+    t.push(drop(
+        "echo-with-teid",
+        gtpu_v4(&g).to_bytes(),
+        Reason::GtpuEchoBadTeid,
+    ));
 
     // IPv4: bad header checksum, Total Length beyond the frame, IHL 4.
     let mut b = echo_request_v4(1).to_bytes();
@@ -176,7 +237,11 @@ fn malformed_gtpu_and_ip_are_dropped_with_their_reason() {
     let mut b = echo_request_v4(1).to_bytes();
     b[16..18].copy_from_slice(&200u16.to_be_bytes());
     fix_ipv4_checksum(&mut b, 14);
-    t.push(drop("ipv4-total-length-beyond-frame", b, Reason::Ipv4BadTotalLength));
+    t.push(drop(
+        "ipv4-total-length-beyond-frame",
+        b,
+        Reason::Ipv4BadTotalLength,
+    ));
     let mut b = echo_request_v4(1).to_bytes();
     b[14] = 0x44;
     t.push(drop("ipv4-ihl-4", b, Reason::Ipv4BadIhl));
@@ -189,10 +254,18 @@ fn malformed_gtpu_and_ip_are_dropped_with_their_reason() {
     // IPv6 Payload Length beyond the frame.
     let mut b = echo_request_v6(1).to_bytes();
     b[18..20].copy_from_slice(&500u16.to_be_bytes());
-    t.push(drop("ipv6-payload-length-beyond-frame", b, Reason::Ipv6BadPayloadLength));
+    t.push(drop(
+        "ipv6-payload-length-beyond-frame",
+        b,
+        Reason::Ipv6BadPayloadLength,
+    ));
 
     // Three VLAN tags; a VLAN tag cut short.
-    let b = echo_request_v4(1).vlan(0x88a8, 1).vlan(0x8100, 2).vlan(0x8100, 3).to_bytes();
+    let b = echo_request_v4(1)
+        .vlan(0x88a8, 1)
+        .vlan(0x8100, 2)
+        .vlan(0x8100, 3)
+        .to_bytes();
     t.push(drop("vlan-three-tags", b, Reason::VlanTooDeep));
     let mut b = echo_request_v4(1).vlan(0x8100, 5).to_bytes();
     b.truncate(16);
@@ -218,43 +291,99 @@ fn everything_else_is_passed_to_the_kernel() {
     let icmp = IpPacket::v4(
         fixtures::GNB_V4,
         fixtures::UPF_V4,
-        L4::Icmp { ty: 8, code: 0, rest: [0, 1, 0, 1], payload: vec![0; 8] },
+        L4::Icmp {
+            ty: 8,
+            code: 0,
+            rest: [0, 1, 0, 1],
+            payload: vec![0; 8],
+        },
     );
-    t.push(Fixture::unchanged("icmp-echo", Frame::new(icmp).to_bytes(), Reason::NotUdp));
+    t.push(Fixture::unchanged(
+        "icmp-echo",
+        Frame::new(icmp).to_bytes(),
+        Reason::NotUdp,
+    ));
     let dns = IpPacket::v4(
         fixtures::GNB_V4,
         fixtures::UPF_V4,
-        L4::Udp { src: 5353, dst: 53, payload: vec![0; 12] },
+        L4::Udp {
+            src: 5353,
+            dst: 53,
+            payload: vec![0; 12],
+        },
     );
-    t.push(Fixture::unchanged("udp-other-port", Frame::new(dns).to_bytes(), Reason::NotGtpuPort));
+    t.push(Fixture::unchanged(
+        "udp-other-port",
+        Frame::new(dns).to_bytes(),
+        Reason::NotGtpuPort,
+    ));
 
     // Fragments go to the kernel for reassembly, IPv4 and IPv6.
     let mut f = echo_request_v4(1);
     if let Ip::V4(h) = &mut f.ip.ip {
         h.frag = 0x2000;
     }
-    t.push(Fixture::unchanged("ipv4-first-fragment", f.to_bytes(), Reason::IpFragment));
+    t.push(Fixture::unchanged(
+        "ipv4-first-fragment",
+        f.to_bytes(),
+        Reason::IpFragment,
+    ));
     let mut f = echo_request_v6(1);
     if let Ip::V6(h) = &mut f.ip.ip {
-        h.ext = vec![Ipv6Ext::Fragment { offset: 0, more: true, id: 9 }];
+        h.ext = vec![Ipv6Ext::Fragment {
+            offset: 0,
+            more: true,
+            id: 9,
+        }];
     }
-    t.push(Fixture::unchanged("ipv6-first-fragment", f.to_bytes(), Reason::IpFragment));
+    t.push(Fixture::unchanged(
+        "ipv6-first-fragment",
+        f.to_bytes(),
+        Reason::IpFragment,
+    ));
 
     // Well-formed GTP-U other than Echo Request: G-PDU with a PSC, Echo Response, End Marker.
-    t.push(Fixture::unchanged("gpdu-ul-psc", fixtures::gpdu_ul_v4(0x100).to_bytes(), Reason::GtpuOther));
-    t.push(Fixture::unchanged("echo-response", gtpu_v4(&Gtpu::echo_response(3)).to_bytes(), Reason::GtpuOther));
-    let em = Gtpu { msg_type: 254, ..Gtpu::gpdu(0x100, Vec::new()) };
-    t.push(Fixture::unchanged("end-marker", gtpu_v4(&em).to_bytes(), Reason::GtpuOther));
+    t.push(Fixture::unchanged(
+        "gpdu-ul-psc",
+        fixtures::gpdu_ul_v4(0x100).to_bytes(),
+        Reason::GtpuOther,
+    ));
+    t.push(Fixture::unchanged(
+        "echo-response",
+        gtpu_v4(&Gtpu::echo_response(3)).to_bytes(),
+        Reason::GtpuOther,
+    ));
+    let em = Gtpu {
+        msg_type: 254,
+        ..Gtpu::gpdu(0x100, Vec::new())
+    };
+    t.push(Fixture::unchanged(
+        "end-marker",
+        gtpu_v4(&em).to_bytes(),
+        Reason::GtpuOther,
+    ));
 
     // A G-PDU over IPv6 carrying IPv4 from the UE.
-    let inner = IpPacket::v4(fixtures::UE_V4, Ipv4Addr::new(203, 0, 113, 5), L4::Udp {
-        src: 1,
-        dst: 2,
-        payload: vec![1, 2, 3],
-    });
+    let inner = IpPacket::v4(
+        fixtures::UE_V4,
+        Ipv4Addr::new(203, 0, 113, 5),
+        L4::Udp {
+            src: 1,
+            dst: 2,
+            payload: vec![1, 2, 3],
+        },
+    );
     let g = Gtpu::gpdu(0x200, inner.to_bytes());
-    let f = Frame::new(IpPacket::v6(fixtures::GNB_V6, fixtures::UPF_V6, L4::gtpu(2152, &g)));
-    t.push(Fixture::unchanged("gpdu-over-ipv6", f.to_bytes(), Reason::GtpuOther));
+    let f = Frame::new(IpPacket::v6(
+        fixtures::GNB_V6,
+        fixtures::UPF_V6,
+        L4::gtpu(2152, &g),
+    ));
+    t.push(Fixture::unchanged(
+        "gpdu-over-ipv6",
+        f.to_bytes(),
+        Reason::GtpuOther,
+    ));
 
     for fx in &t {
         assert_eq!(fx.action, xdp::PASS, "{}", fx.name);

@@ -53,17 +53,34 @@ fn tshark_decodes_the_ipv4_echo_response() {
     let pcap = target_dir().join("tshark").join("echo-ipv4.pcap");
     upf_lb::pcap::write_frames(&pcap, &[&req.to_bytes(), &reply]).expect("write pcap");
     let mut fields = FIELDS.to_vec();
-    fields.extend(["ip.checksum.status", "ip.src", "ip.dst", "ip.ttl", "ip.flags.df"]);
+    fields.extend([
+        "ip.checksum.status",
+        "ip.src",
+        "ip.dst",
+        "ip.ttl",
+        "ip.flags.df",
+    ]);
     let rows = tshark_fields(&pcap, &fields, OPTS);
     assert_eq!(rows.len(), 2, "{rows:?}");
     let r = &rows[1];
     // version 1, PT 1, S 1; Echo Response (2); TEID 0; Length 6; seq copied; Restart Counter 0.
-    assert_eq!(&r[..8], &["1", "1", "1", "0x02", "0x00000000", "6", "0xbeef", "0"], "{r:?}");
+    assert_eq!(
+        &r[..8],
+        &["1", "1", "1", "0x02", "0x00000000", "6", "0xbeef", "0"],
+        "{r:?}"
+    );
     // Ports swapped; UDP and IP checksums Good (status 1; 0 is Bad); nothing malformed.
     assert_eq!(&r[8..12], &["2152", "2152", "1", ""], "{r:?}");
-    assert_eq!(&r[12..], &["1", "192.0.2.2", "192.0.2.1", "64", "1"], "{r:?}");
+    assert_eq!(
+        &r[12..],
+        &["1", "192.0.2.2", "192.0.2.1", "64", "1"],
+        "{r:?}"
+    );
     // The request decodes as an Echo Request (1) with the same sequence number.
-    assert_eq!((rows[0][3].as_str(), rows[0][6].as_str()), ("0x01", "0xbeef"));
+    assert_eq!(
+        (rows[0][3].as_str(), rows[0][6].as_str()),
+        ("0x01", "0xbeef")
+    );
 
     // The oracle does check: a corrupted UDP checksum decodes as Bad (0).
     let mut bad = reply.clone();
@@ -87,7 +104,15 @@ fn tshark_decodes_the_ipv6_echo_response() {
     let rows = tshark_fields(&pcap, &fields, OPTS);
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
-    assert_eq!(&r[..8], &["1", "1", "1", "0x02", "0x00000000", "6", "0x0007", "0"], "{r:?}");
+    assert_eq!(
+        &r[..8],
+        &["1", "1", "1", "0x02", "0x00000000", "6", "0x0007", "0"],
+        "{r:?}"
+    );
     assert_eq!(&r[8..12], &["2152", "2152", "1", ""], "{r:?}");
-    assert_eq!(&r[12..], &["2001:db8:0:3::2", "2001:db8:0:3::1", "64"], "{r:?}");
+    assert_eq!(
+        &r[12..],
+        &["2001:db8:0:3::2", "2001:db8:0:3::1", "64"],
+        "{r:?}"
+    );
 }

@@ -4,7 +4,10 @@ use upf_lb::netns::{Netns, unique_name, veth};
 use upf_lb_tests::require_root;
 
 fn namespaces() -> String {
-    let out = std::process::Command::new("ip").args(["netns", "list"]).output().expect("ip");
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use upf_lb::{
     fixtures::{self, echo_request_v4, echo_response_for},
-    packet::{Frame, Gtpu, IpPacket, GtpuExt, L4, Psc},
+    packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc},
 };
 use upf_lb_tests::{python_records, target_dir};
 
@@ -56,27 +56,55 @@ fn scapy_decodes_echo_request_and_response_as_built() {
 
 #[test]
 fn scapy_decodes_pdu_session_containers_as_built() {
-    let inner = IpPacket::v4(fixtures::DN_V4, fixtures::UE_V4, L4::Udp {
-        src: 53,
-        dst: 5000,
-        payload: vec![7; 10],
-    });
+    let inner = IpPacket::v4(
+        fixtures::DN_V4,
+        fixtures::UE_V4,
+        L4::Udp {
+            src: 53,
+            dst: 5000,
+            payload: vec![7; 10],
+        },
+    );
     let mut dl = Gtpu::gpdu(0xabcdef, inner.to_bytes());
     dl.seq = Some(77);
-    dl.ext.push(GtpuExt::Psc(Psc { pdu_type: 0, qfi: 5, rqi: true, ppi: Some(6) }));
-    let dl = Frame::new(IpPacket::v4(fixtures::UPF_V4, fixtures::GNB_V4, L4::gtpu(2152, &dl)));
+    dl.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 0,
+        qfi: 5,
+        rqi: true,
+        ppi: Some(6),
+    }));
+    let dl = Frame::new(IpPacket::v4(
+        fixtures::UPF_V4,
+        fixtures::GNB_V4,
+        L4::gtpu(2152, &dl),
+    ));
     let mut ul = Gtpu::gpdu(0x42, inner.to_bytes());
     ul.npdu = Some(3);
-    ul.ext.push(GtpuExt::Psc(Psc { pdu_type: 1, qfi: 9, rqi: false, ppi: None }));
-    let ul = Frame::new(IpPacket::v6(fixtures::GNB_V6, fixtures::UPF_V6, L4::gtpu(2152, &ul)));
+    ul.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
+    let ul = Frame::new(IpPacket::v6(
+        fixtures::GNB_V6,
+        fixtures::UPF_V6,
+        L4::gtpu(2152, &ul),
+    ));
     let recs = decode("psc", &[dl, ul]);
     // DL: E and S; PSC length 2 (PPI octet), type 0, QFI 5, PPP 1, RQI 1, PPI 6, no next.
-    assert_eq!(recs[0]["gtp"], format!("1,1,1,1,0,255,{},{}", 4 + 8 + 38, 0xabcdef));
+    assert_eq!(
+        recs[0]["gtp"],
+        format!("1,1,1,1,0,255,{},{}", 4 + 8 + 38, 0xabcdef)
+    );
     assert_eq!(recs[0]["opt"], "77,0,133");
     assert_eq!(recs[0]["psc"], "2,0,5,1,1,6,0");
     // UL: E and PN; PSC length 1, type 1, QFI 9.
     assert_eq!(recs[1]["gtp"], format!("1,1,1,0,1,255,{},66", 4 + 4 + 38));
     assert_eq!(recs[1]["opt"], "0,3,133");
-    assert_eq!(recs[1]["psc"].split(',').take(3).collect::<Vec<_>>(), ["1", "1", "9"]);
+    assert_eq!(
+        recs[1]["psc"].split(',').take(3).collect::<Vec<_>>(),
+        ["1", "1", "9"]
+    );
     assert!(recs.iter().all(|r| r["csum"] == "True"), "{recs:?}");
 }

@@ -55,8 +55,18 @@ pub fn run_checked(prog: &Xdp, fx: &Fixture, out: &mut [u8]) -> anyhow::Result<(
         })
         .context("BPF_PROG_TEST_RUN")?;
     let n = r.data_size_out as usize;
-    ensure!(r.return_value == fx.action, "{}: action {} != {}", fx.name, r.return_value, fx.action);
-    ensure!(out[..n] == fx.output[..], "{}: output differs from the fixture", fx.name);
+    ensure!(
+        r.return_value == fx.action,
+        "{}: action {} != {}",
+        fx.name,
+        r.return_value,
+        fx.action
+    );
+    ensure!(
+        out[..n] == fx.output[..],
+        "{}: output differs from the fixture",
+        fx.name
+    );
     Ok(())
 }
 
@@ -75,17 +85,30 @@ fn round(prog: &Xdp, fx: &Fixture, runs: u32, out: &mut [u8], check: bool) -> an
     }
     let (t1, c1) = stats(prog)?;
     if c1 - c0 != u64::from(runs) {
-        bail!("run_cnt moved by {} for {runs} runs: is another user of the program?", c1 - c0);
+        bail!(
+            "run_cnt moved by {} for {runs} runs: is another user of the program?",
+            c1 - c0
+        );
     }
     Ok((t1 - t0) as f64 / f64::from(runs))
 }
 
 /// Measures `prog` on `fx` against `noop`.
-pub fn measure(prog: &Xdp, noop: &Xdp, fx: &Fixture, runs: u32, rounds: usize) -> anyhow::Result<BenchResult> {
+pub fn measure(
+    prog: &Xdp,
+    noop: &Xdp,
+    fx: &Fixture,
+    runs: u32,
+    rounds: usize,
+) -> anyhow::Result<BenchResult> {
     ensure!(runs > 0 && rounds > 0, "runs and rounds must be positive");
     // Keep the statistics on while this fd lives.
     let _stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).context("BPF_ENABLE_STATS")?;
-    let noop_fx = Fixture { action: crate::fixtures::xdp::PASS, output: fx.input.clone(), ..fx.clone() };
+    let noop_fx = Fixture {
+        action: crate::fixtures::xdp::PASS,
+        output: fx.input.clone(),
+        ..fx.clone()
+    };
     let mut out = vec![0u8; fx.input.len().max(fx.output.len()) + 256];
     // Warm-up round of each, not counted.
     round(prog, fx, runs.min(1000), &mut out, true)?;
@@ -109,9 +132,9 @@ pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("model name")).map(|l| {
-                l.split_once(':').map_or("", |(_, v)| v).trim().to_string()
-            })
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split_once(':').map_or("", |(_, v)| v).trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());

@@ -50,9 +50,11 @@ impl N3Topology {
             ns.ip(&["addr", "add", &format!("{v6}/64"), "dev", ifname, "nodad"])?;
         }
         let n3 = dp.xdp_mut(names::PROG_XDP_N3)?;
-        upf.run(|| n3.attach(N3_IF, XdpMode::Driver)).context("attaching xdp_n3 to n3")?;
+        upf.run(|| n3.attach(N3_IF, XdpMode::Driver))
+            .context("attaching xdp_n3 to n3")?;
         let noop = dp.xdp_mut(names::PROG_XDP_NOOP)?;
-        gnb.run(|| noop.attach(GNB_IF, XdpMode::Driver)).context("attaching xdp_noop")?;
+        gnb.run(|| noop.attach(GNB_IF, XdpMode::Driver))
+            .context("attaching xdp_noop")?;
         Ok(N3Topology { gnb, upf })
     }
 }
@@ -83,21 +85,34 @@ pub fn echo(
         let t0 = Instant::now();
         s.send_to(&Gtpu::echo_request(seq).to_bytes(), remote)?;
         let mut buf = [0u8; 2048];
-        let (n, from) = s.recv_from(&mut buf).with_context(|| format!("no reply from {remote}"))?;
-        Ok(EchoExchange { reply: buf[..n].to_vec(), from, rtt: t0.elapsed() })
+        let (n, from) = s
+            .recv_from(&mut buf)
+            .with_context(|| format!("no reply from {remote}"))?;
+        Ok(EchoExchange {
+            reply: buf[..n].to_vec(),
+            from,
+            rtt: t0.elapsed(),
+        })
     })
 }
 
 /// The main job until the controller exists: builds the topology, exchanges GTP-U Echo over
 /// IPv4 and IPv6 through the XDP responder, and prints what happened and the counters.
 pub fn run(count: u16) -> anyhow::Result<()> {
-    ensure!(crate::netns::is_root(), "the demo needs root (namespaces and eBPF)");
+    ensure!(
+        crate::netns::is_root(),
+        "the demo needs root (namespaces and eBPF)"
+    );
     println!("upf-lb demo: GTP-U Echo on N3, answered by XDP (TS 29.281 7.2)");
     println!("(the PFCP N4 controller is not built yet: this shows the datapath that exists)\n");
     let mut dp = GtpDatapath::load().context("loading bpf-gtp")?;
     println!("loaded bpf-gtp: the kernel verifier accepted xdp_n3 and xdp_noop");
     let topo = N3Topology::new(&mut dp)?;
-    println!("topology: netns {} ({GNB_IF}) <-> netns {} ({N3_IF}, xdp_n3)\n", topo.gnb.name(), topo.upf.name());
+    println!(
+        "topology: netns {} ({GNB_IF}) <-> netns {} ({N3_IF}, xdp_n3)\n",
+        topo.gnb.name(),
+        topo.upf.name()
+    );
     let pairs: [(IpAddr, IpAddr); 2] = [
         (fixtures::GNB_V4.into(), fixtures::UPF_V4.into()),
         (fixtures::GNB_V6.into(), fixtures::UPF_V6.into()),
@@ -127,11 +142,21 @@ pub fn run(count: u16) -> anyhow::Result<()> {
     println!("\ncounters of bpf-gtp (all CPUs):");
     for (r, c) in dp.counters()? {
         if c.packets > 0 {
-            println!("  {:<28} {:<5} {:>8} pkts {:>10} bytes", r.name(), r.verdict().name(), c.packets, c.bytes);
+            println!(
+                "  {:<28} {:<5} {:>8} pkts {:>10} bytes",
+                r.name(),
+                r.verdict().name(),
+                c.packets,
+                c.bytes
+            );
         }
     }
     let answered = dp.counters()?[Reason::GtpuEchoResponse as usize].1.packets;
-    ensure!(answered == 2 * u64::from(count), "{answered} answered, expected {}", 2 * count);
+    ensure!(
+        answered == 2 * u64::from(count),
+        "{answered} answered, expected {}",
+        2 * count
+    );
     drop(topo);
     println!("\nnamespaces deleted; demo done");
     Ok(())

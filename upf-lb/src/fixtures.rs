@@ -55,18 +55,32 @@ impl Fixture {
             bpf_abi::Verdict::Drop => xdp::DROP,
             bpf_abi::Verdict::Tx => xdp::TX,
         };
-        Fixture { name: name.to_string(), output: input.clone(), input, action, reason }
+        Fixture {
+            name: name.to_string(),
+            output: input.clone(),
+            input,
+            action,
+            reason,
+        }
     }
 }
 
 /// An Echo Request from the gNB to the UPF over IPv4.
 pub fn echo_request_v4(seq: u16) -> Frame {
-    Frame::new(IpPacket::v4(GNB_V4, UPF_V4, L4::gtpu(GNB_PORT, &Gtpu::echo_request(seq))))
+    Frame::new(IpPacket::v4(
+        GNB_V4,
+        UPF_V4,
+        L4::gtpu(GNB_PORT, &Gtpu::echo_request(seq)),
+    ))
 }
 
 /// An Echo Request from the gNB to the UPF over IPv6.
 pub fn echo_request_v6(seq: u16) -> Frame {
-    Frame::new(IpPacket::v6(GNB_V6, UPF_V6, L4::gtpu(GNB_PORT, &Gtpu::echo_request(seq))))
+    Frame::new(IpPacket::v6(
+        GNB_V6,
+        UPF_V6,
+        L4::gtpu(GNB_PORT, &Gtpu::echo_request(seq)),
+    ))
 }
 
 /// The Echo Response the UPF must send for `request` (TS 29.281 7.2.2, 4.4.2.2), following the
@@ -79,7 +93,11 @@ pub fn echo_response_for(request: &Frame) -> Frame {
         L4::Udp { src, payload, .. } => (*src, u16::from_be_bytes([payload[8], payload[9]])),
         other => panic!("not a UDP Echo Request: {other:?}"),
     };
-    let l4 = L4::Udp { src: 2152, dst: sport, payload: Gtpu::echo_response(seq).to_bytes() };
+    let l4 = L4::Udp {
+        src: 2152,
+        dst: sport,
+        payload: Gtpu::echo_response(seq).to_bytes(),
+    };
     let ip = match &request.ip.ip {
         Ip::V4(h) => {
             let mut r = Ipv4::new(h.dst, h.src);
@@ -114,9 +132,22 @@ pub fn echo_fixture(name: &str, request: &Frame) -> Fixture {
 
 /// An uplink G-PDU with a UL PDU Session Container (QFI 9) carrying UDP from the UE.
 pub fn gpdu_ul_v4(teid: u32) -> Frame {
-    let inner = IpPacket::v4(UE_V4, DN_V4, L4::Udp { src: 5000, dst: 53, payload: vec![0; 32] });
+    let inner = IpPacket::v4(
+        UE_V4,
+        DN_V4,
+        L4::Udp {
+            src: 5000,
+            dst: 53,
+            payload: vec![0; 32],
+        },
+    );
     let mut g = Gtpu::gpdu(teid, inner.to_bytes());
-    g.ext.push(GtpuExt::Psc(Psc { pdu_type: 1, qfi: 9, rqi: false, ppi: None }));
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
     Frame::new(IpPacket::v4(GNB_V4, UPF_V4, L4::gtpu(GNB_PORT, &g)))
 }
 
@@ -125,6 +156,10 @@ pub fn bench_fixtures() -> Vec<Fixture> {
     vec![
         echo_fixture("echo-ipv4", &echo_request_v4(0x1234)),
         echo_fixture("echo-ipv6", &echo_request_v6(0x1234)),
-        Fixture::unchanged("gpdu-ipv4-psc", gpdu_ul_v4(0x100).to_bytes(), Reason::GtpuOther),
+        Fixture::unchanged(
+            "gpdu-ipv4-psc",
+            gpdu_ul_v4(0x100).to_bytes(),
+            Reason::GtpuOther,
+        ),
     ]
 }

@@ -6,7 +6,10 @@ use clap::{Parser, Subcommand};
 use upf_lb::{bench, demo, fixtures, southbound::GtpDatapath};
 
 #[derive(Parser)]
-#[command(version, about = "upf-lb: 5G user plane and edge load balancer in eBPF")]
+#[command(
+    version,
+    about = "upf-lb: 5G user plane and edge load balancer in eBPF"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -44,32 +47,64 @@ fn main() -> anyhow::Result<()> {
         Cmd::Demo { count } => demo::run(count),
         Cmd::Fixtures => {
             for f in fixtures::bench_fixtures() {
-                println!("{:<16} {} bytes, expect {}", f.name, f.input.len(), f.reason.name());
+                println!(
+                    "{:<16} {} bytes, expect {}",
+                    f.name,
+                    f.input.len(),
+                    f.reason.name()
+                );
             }
             Ok(())
         }
-        Cmd::Bench { program, fixture, runs, rounds } => {
+        Cmd::Bench {
+            program,
+            fixture,
+            runs,
+            rounds,
+        } => {
             let dp = GtpDatapath::load().context("loading bpf-gtp")?;
-            let Some(&prog_name) = upf_lb::southbound::loader::GTP_PROGRAMS.iter().find(|p| **p == program)
+            let Some(&prog_name) = upf_lb::southbound::loader::GTP_PROGRAMS
+                .iter()
+                .find(|p| **p == program)
             else {
-                bail!("unknown program {program}; known: {:?}", upf_lb::southbound::loader::GTP_PROGRAMS);
+                bail!(
+                    "unknown program {program}; known: {:?}",
+                    upf_lb::southbound::loader::GTP_PROGRAMS
+                );
             };
             let prog = dp.xdp(prog_name)?;
             let noop = dp.xdp(names::PROG_XDP_NOOP)?;
             let all = fixtures::bench_fixtures();
-            let chosen: Vec<_> = all.iter().filter(|f| fixture == "all" || f.name == fixture).collect();
+            let chosen: Vec<_> = all
+                .iter()
+                .filter(|f| fixture == "all" || f.name == fixture)
+                .collect();
             if chosen.is_empty() {
                 bail!("unknown fixture {fixture}; see `upf-lb fixtures`");
             }
             println!("machine: {}", bench::machine());
-            println!("method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop");
-            println!("{:<16} {:<10} {:>10} {:>12} {:>10} {:>14}", "fixture", "program", "gross ns", "baseline ns", "net ns", "net pkts/s");
+            println!(
+                "method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop"
+            );
+            println!(
+                "{:<16} {:<10} {:>10} {:>12} {:>10} {:>14}",
+                "fixture", "program", "gross ns", "baseline ns", "net ns", "net pkts/s"
+            );
             for f in chosen {
                 let r = bench::measure(prog, noop, f, runs, rounds)?;
-                let pps = if r.net_ns() > 0.0 { 1e9 / r.net_ns() } else { f64::INFINITY };
+                let pps = if r.net_ns() > 0.0 {
+                    1e9 / r.net_ns()
+                } else {
+                    f64::INFINITY
+                };
                 println!(
                     "{:<16} {:<10} {:>10.1} {:>12.1} {:>10.1} {:>14.0}",
-                    r.fixture, prog_name, r.gross_ns, r.baseline_ns, r.net_ns(), pps
+                    r.fixture,
+                    prog_name,
+                    r.gross_ns,
+                    r.baseline_ns,
+                    r.net_ns(),
+                    pps
                 );
             }
             Ok(())

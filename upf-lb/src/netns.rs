@@ -15,9 +15,16 @@ use std::{
 
 /// Runs `ip` with `args`, failing with its stderr.
 pub fn ip(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("ip").args(args).output().context("running ip (iproute2)")?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip (iproute2)")?;
     if !out.status.success() {
-        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -49,7 +56,10 @@ impl Netns {
                 return Err(e).context("opening the new namespace");
             }
         };
-        let ns = Netns { name: name.to_string(), fd };
+        let ns = Netns {
+            name: name.to_string(),
+            fd,
+        };
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
     }
@@ -97,7 +107,17 @@ impl Drop for Netns {
 /// Creates a veth pair with `a` in `ns_a` and `b` in `ns_b`, both up.
 pub fn veth(ns_a: &Netns, a: &str, ns_b: &Netns, b: &str) -> anyhow::Result<()> {
     ip(&[
-        "link", "add", a, "netns", ns_a.name(), "type", "veth", "peer", "name", b, "netns",
+        "link",
+        "add",
+        a,
+        "netns",
+        ns_a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b,
+        "netns",
         ns_b.name(),
     ])?;
     ns_a.ip(&["link", "set", a, "up"])?;

@@ -45,7 +45,12 @@ pub struct Frame {
 impl Frame {
     /// An untagged frame between two locally administered MACs.
     pub fn new(ip: IpPacket) -> Self {
-        Frame { dst: [2, 0, 0, 0, 0, 2], src: [2, 0, 0, 0, 0, 1], vlans: Vec::new(), ip }
+        Frame {
+            dst: [2, 0, 0, 0, 0, 2],
+            src: [2, 0, 0, 0, 0, 1],
+            vlans: Vec::new(),
+            ip,
+        }
     }
 
     /// Adds a VLAN tag inside the existing ones (TPID 0x8100 unless `tpid` says otherwise).
@@ -113,7 +118,15 @@ pub struct Ipv4 {
 impl Ipv4 {
     /// A header with DF set and TTL 64.
     pub fn new(src: Ipv4Addr, dst: Ipv4Addr) -> Self {
-        Ipv4 { src, dst, tos: 0, id: 0, frag: 0x4000, ttl: 64, options: Vec::new() }
+        Ipv4 {
+            src,
+            dst,
+            tos: 0,
+            id: 0,
+            frag: 0x4000,
+            ttl: 64,
+            options: Vec::new(),
+        }
     }
 }
 
@@ -137,7 +150,14 @@ pub struct Ipv6 {
 impl Ipv6 {
     /// A header with Hop Limit 64 and no extension headers.
     pub fn new(src: Ipv6Addr, dst: Ipv6Addr) -> Self {
-        Ipv6 { src, dst, traffic_class: 0, flow_label: 0, hop_limit: 64, ext: Vec::new() }
+        Ipv6 {
+            src,
+            dst,
+            traffic_class: 0,
+            flow_label: 0,
+            hop_limit: 64,
+            ext: Vec::new(),
+        }
     }
 }
 
@@ -202,10 +222,23 @@ impl Ipv6Ext {
                 v.extend_from_slice(&id.to_be_bytes());
                 v
             }
-            Ipv6Ext::Srh { segments_left, segments, tlvs } => {
+            Ipv6Ext::Srh {
+                segments_left,
+                segments,
+                tlvs,
+            } => {
                 let len = 8 + segments.len() * 16 + tlvs.len();
                 let last_entry = segments.len().saturating_sub(1) as u8;
-                let mut v = vec![next, (len / 8 - 1) as u8, 4, *segments_left, last_entry, 0, 0, 0];
+                let mut v = vec![
+                    next,
+                    (len / 8 - 1) as u8,
+                    4,
+                    *segments_left,
+                    last_entry,
+                    0,
+                    0,
+                    0,
+                ];
                 for s in segments {
                     v.extend_from_slice(&s.octets());
                 }
@@ -274,7 +307,11 @@ pub enum L4 {
 impl L4 {
     /// UDP carrying GTP-U, from `sport` to 2152.
     pub fn gtpu(sport: u16, g: &Gtpu) -> L4 {
-        L4::Udp { src: sport, dst: 2152, payload: g.to_bytes() }
+        L4::Udp {
+            src: sport,
+            dst: 2152,
+            payload: g.to_bytes(),
+        }
     }
 
     fn proto(&self, v6: bool) -> u8 {
@@ -300,7 +337,12 @@ impl L4 {
                 v.extend_from_slice(payload);
                 (v, Some(6))
             }
-            L4::Tcp { src, dst, flags, payload } => {
+            L4::Tcp {
+                src,
+                dst,
+                flags,
+                payload,
+            } => {
                 let mut v = Vec::new();
                 v.extend_from_slice(&src.to_be_bytes());
                 v.extend_from_slice(&dst.to_be_bytes());
@@ -309,13 +351,23 @@ impl L4 {
                 v.extend_from_slice(payload);
                 (v, Some(16))
             }
-            L4::Icmp { ty, code, rest, payload } => {
+            L4::Icmp {
+                ty,
+                code,
+                rest,
+                payload,
+            } => {
                 let mut v = vec![*ty, *code, 0, 0];
                 v.extend_from_slice(rest);
                 v.extend_from_slice(payload);
                 (v, Some(2))
             }
-            L4::Sctp { src, dst, vtag, chunks } => {
+            L4::Sctp {
+                src,
+                dst,
+                vtag,
+                chunks,
+            } => {
                 let mut v = Vec::new();
                 v.extend_from_slice(&src.to_be_bytes());
                 v.extend_from_slice(&dst.to_be_bytes());
@@ -346,12 +398,18 @@ impl L4 {
 impl IpPacket {
     /// An IPv4 packet.
     pub fn v4(src: Ipv4Addr, dst: Ipv4Addr, l4: L4) -> Self {
-        IpPacket { ip: Ip::V4(Ipv4::new(src, dst)), l4 }
+        IpPacket {
+            ip: Ip::V4(Ipv4::new(src, dst)),
+            l4,
+        }
     }
 
     /// An IPv6 packet.
     pub fn v6(src: Ipv6Addr, dst: Ipv6Addr, l4: L4) -> Self {
-        IpPacket { ip: Ip::V6(Ipv6::new(src, dst)), l4 }
+        IpPacket {
+            ip: Ip::V6(Ipv6::new(src, dst)),
+            l4,
+        }
     }
 
     /// The packet's bytes, lengths and checksums computed.
@@ -541,7 +599,11 @@ impl Gtpu {
 
     /// An Echo Request with sequence number `seq` (TS 29.281 7.2.1).
     pub fn echo_request(seq: u16) -> Self {
-        Gtpu { msg_type: gtpu_msg::ECHO_REQUEST, seq: Some(seq), ..Gtpu::gpdu(0, Vec::new()) }
+        Gtpu {
+            msg_type: gtpu_msg::ECHO_REQUEST,
+            seq: Some(seq),
+            ..Gtpu::gpdu(0, Vec::new())
+        }
     }
 
     /// An Echo Response with sequence number `seq` and the Recovery IE with Restart Counter 0
@@ -620,8 +682,16 @@ mod tests {
     #[test]
     fn gtpu_extension_headers_are_padded_and_chained() {
         let mut g = Gtpu::gpdu(7, vec![0x45]);
-        g.ext.push(GtpuExt::Psc(Psc { pdu_type: 0, qfi: 5, rqi: true, ppi: Some(6) }));
-        g.ext.push(GtpuExt::Raw { ty: 0x20, content: vec![9, 9] });
+        g.ext.push(GtpuExt::Psc(Psc {
+            pdu_type: 0,
+            qfi: 5,
+            rqi: true,
+            ppi: Some(6),
+        }));
+        g.ext.push(GtpuExt::Raw {
+            ty: 0x20,
+            content: vec![9, 9],
+        });
         let b = g.to_bytes();
         // flags E, opt next = 0x85; PSC: len 2, [0x00, 0xc5, 0xc0, 0,0,0], next 0x20; SCI: len 1.
         assert_eq!(b[0], 0x34);
@@ -633,10 +703,24 @@ mod tests {
 
     #[test]
     fn ipv6_extension_chain_links_next_headers() {
-        let mut h = Ipv6::new("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        let mut h = Ipv6::new(
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        );
         h.ext.push(Ipv6Ext::HopByHop(vec![]));
-        h.ext.push(Ipv6Ext::Fragment { offset: 0, more: true, id: 1 });
-        let p = IpPacket { ip: Ip::V6(h), l4: L4::Udp { src: 1, dst: 2, payload: vec![] } };
+        h.ext.push(Ipv6Ext::Fragment {
+            offset: 0,
+            more: true,
+            id: 1,
+        });
+        let p = IpPacket {
+            ip: Ip::V6(h),
+            l4: L4::Udp {
+                src: 1,
+                dst: 2,
+                payload: vec![],
+            },
+        };
         let b = p.to_bytes();
         assert_eq!(b[6], 0); // HBH first
         assert_eq!(&b[40..42], &[44, 0]); // HBH -> Fragment, 8 bytes

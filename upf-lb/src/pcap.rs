@@ -16,7 +16,10 @@ pub fn write_frames(path: &Path, frames: &[&[u8]]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let header = PcapHeader { datalink: DataLink::ETHERNET, ..Default::default() };
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        ..Default::default()
+    };
     let mut w = PcapWriter::with_header(File::create(path)?, header)?;
     for (i, f) in frames.iter().enumerate() {
         let ts = Duration::from_micros(i as u64);
@@ -29,7 +32,9 @@ pub fn write_frames(path: &Path, frames: &[&[u8]]) -> anyhow::Result<()> {
 pub fn read_frames(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     let ctx = || format!("reading {}", path.display());
     let mut magic = [0u8; 4];
-    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).with_context(ctx)?;
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .with_context(ctx)?;
     let file = File::open(path).with_context(ctx)?;
     let mut out = Vec::new();
     if magic == PCAPNG_MAGIC {

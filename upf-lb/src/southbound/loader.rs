@@ -54,14 +54,17 @@ pub const GTP_PROGRAMS: &[&str] = &[names::PROG_XDP_N3, names::PROG_XDP_NOOP];
 impl GtpDatapath {
     /// Loads bpf-gtp and every program in it: the kernel verifier runs here.
     pub fn load() -> Result<Self, LoadError> {
-        let mut ebpf = Ebpf::load(objects::BPF_GTP)
-            .map_err(|source| LoadError::Object { object: "bpf-gtp", source })?;
+        let mut ebpf = Ebpf::load(objects::BPF_GTP).map_err(|source| LoadError::Object {
+            object: "bpf-gtp",
+            source,
+        })?;
         for &name in GTP_PROGRAMS {
             let prog: &mut Xdp = ebpf
                 .program_mut(name)
                 .and_then(|p| p.try_into().ok())
                 .ok_or(LoadError::MissingProgram(name))?;
-            prog.load().map_err(|source| LoadError::Verifier { name, source })?;
+            prog.load()
+                .map_err(|source| LoadError::Verifier { name, source })?;
         }
         Ok(GtpDatapath { ebpf })
     }
@@ -87,13 +90,17 @@ impl GtpDatapath {
         let name = names::MAP_COUNTERS;
         let map = self.ebpf.map(name).ok_or(LoadError::Map {
             name,
-            source: aya::maps::MapError::InvalidName { name: name.to_string() },
+            source: aya::maps::MapError::InvalidName {
+                name: name.to_string(),
+            },
         })?;
         let arr: PerCpuArray<_, Counter> =
             PerCpuArray::try_from(map).map_err(|source| LoadError::Map { name, source })?;
         let mut out = Vec::with_capacity(Reason::ALL.len());
         for &r in Reason::ALL {
-            let per_cpu = arr.get(&(r as u32), 0).map_err(|source| LoadError::Map { name, source })?;
+            let per_cpu = arr
+                .get(&(r as u32), 0)
+                .map_err(|source| LoadError::Map { name, source })?;
             let sum = per_cpu.iter().fold(Counter::default(), |a, c| a.plus(*c));
             out.push((r, sum));
         }

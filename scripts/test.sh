@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: bootstrap, rustfmt, clippy (host and eBPF), then all test tiers.
+# Tiers 2 and 3 load eBPF programs and create network namespaces: run as root.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+t0=$(date +%s)
+stamp() { printf '[test] %s (%d s)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+bash scripts/bootstrap.sh
+source scripts/env.sh
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: tiers 2 and 3 need root (eBPF, network namespaces); run it as root" >&2
+    exit 1
+fi
+
+stamp "rustfmt"
+cargo fmt --all -- --check
+
+stamp "clippy (host crates)"
+cargo clippy --all-targets --locked -- -D warnings
+
+stamp "clippy (eBPF crates, bpfel-unknown-none)"
+(cd bpf-gtp && cargo +nightly clippy --locked --release --target bpfel-unknown-none -Z build-std=core -- -D warnings)
+
+stamp "tests (tier 1: host; tier 2: BPF_PROG_TEST_RUN; tier 3: network namespaces)"
+cargo test --locked --no-fail-fast
+
+stamp "all passed"
