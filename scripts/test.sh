@@ -24,6 +24,12 @@ stamp "clippy (eBPF crates, bpfel-unknown-none)"
 (cd bpf-gtp && cargo +nightly clippy --locked --release --target bpfel-unknown-none -Z build-std=core -- -D warnings)
 
 stamp "tests (tier 1: host; tier 2: BPF_PROG_TEST_RUN; tier 3: network namespaces)"
-cargo test --locked --no-fail-fast
-
-stamp "all passed"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary (cargo prints one `test result:` per binary).
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "[test] total: %d passed, %d failed, %d ignored\n", p, f, i;
+           printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
