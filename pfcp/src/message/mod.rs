@@ -165,6 +165,12 @@ macro_rules! messages {
                 match message_type { $( $code => Some($seid), )* _ => None }
             }
 
+            /// The top-level IEs kept as received because this message does not define them
+            /// (unknown, vendor-specific, or a surplus instance of a single IE).
+            pub fn unknown(&self) -> &[crate::wire::RawIe] {
+                match self { $( Body::$variant(b) => &b.unknown, )* }
+            }
+
             fn decode(message_type: u8, value: &[u8], at: usize) -> Result<Body, Error> {
                 Ok(match message_type {
                     $( $code => Body::$variant($variant::decode(value, at)?), )*
