@@ -227,51 +227,54 @@ impl<'a> IeIter<'a> {
     }
 }
 
+impl<'a> IeIter<'a> {
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, e: Error) -> Option<Result<IeRef<'a>, Error>> {
+        self.failed = true;
+        Some(Err(e))
+    }
+}
+
 impl<'a> Iterator for IeIter<'a> {
     type Item = Result<IeRef<'a>, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.pos >= self.buf.len() {
             return None;
         }
         let at = self.base + self.pos;
         let rest = &self.buf[self.pos..];
-        let fail = |e: Error| Some(Err(e));
-        if rest.len() < 4 {
-            self.failed = true;
-            return fail(Error::new(
+        let Some(&[t0, t1, l0, l1]) = rest.first_chunk::<4>() else {
+            return self.fail(Error::new(
                 ErrorKind::Truncated {
                     need: 4,
                     have: rest.len(),
                 },
                 at,
             ));
-        }
-        let ty = u16::from_be_bytes([rest[0], rest[1]]);
-        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
-        if rest.len() < 4 + len {
-            self.failed = true;
-            return fail(
-                Error::new(
-                    ErrorKind::Truncated {
-                        need: 4 + len,
-                        have: rest.len(),
-                    },
-                    at,
-                )
-                .in_ie(ty),
+        };
+        let ty = u16::from_be_bytes([t0, t1]);
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let Some(mut value) = rest.get(4..4 + len) else {
+            let e = Error::new(
+                ErrorKind::Truncated {
+                    need: 4 + len,
+                    have: rest.len(),
+                },
+                at,
             );
-        }
-        let mut value = &rest[4..4 + len];
+            return self.fail(e.in_ie(ty));
+        };
         let mut value_offset = at + 4;
         let mut enterprise = None;
         if is_vendor(ty) {
-            if len < 2 {
-                self.failed = true;
-                return fail(Error::short(2, len, at + 4).in_ie(ty));
-            }
-            enterprise = Some(u16::from_be_bytes([value[0], value[1]]));
-            value = &value[2..];
+            let Some((e, v)) = value.split_first_chunk::<2>() else {
+                return self.fail(Error::short(2, len, at + 4).in_ie(ty));
+            };
+            enterprise = Some(u16::from_be_bytes(*e));
+            value = v;
             value_offset += 2;
         }
         self.pos += 4 + len;

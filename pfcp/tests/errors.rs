@@ -50,10 +50,10 @@ fn find_ie(b: &[u8], from: usize, to: usize, ty: u16) -> Option<usize> {
         if it == ty {
             return Some(o);
         }
-        if GROUPED.contains(&it) {
-            if let Some(x) = find_ie(b, o + 4, o + 4 + l, ty) {
-                return Some(x);
-            }
+        if GROUPED.contains(&it)
+            && let Some(x) = find_ie(b, o + 4, o + 4 + l, ty)
+        {
+            return Some(x);
         }
         o += 4 + l;
     }

@@ -8,7 +8,7 @@ use pfcp::{
     Body, Error, ErrorKind, Message,
     ie::{
         addr::{FTeid, NodeId},
-        ohc::ohc,
+        ohc::creation,
         sdf::{AddrMatch, FlowDescription},
         simple::{ApplyAction, ReportingTriggers, UpFunctionFeatures, UsageReportTrigger},
         types as t,
@@ -117,7 +117,7 @@ fn session_establishment_request_decodes_to_what_scapy_encoded() {
     assert_eq!(
         (ohc_.description, ohc_.teid, ohc_.ipv4),
         (
-            ohc::GTPU_UDP_IPV4,
+            creation::GTPU_UDP_IPV4,
             Some(0xabc),
             Some(Ipv4Addr::new(192, 0, 2, 20))
         )

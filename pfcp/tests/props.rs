@@ -9,7 +9,7 @@ use pfcp::{
     ie::{
         addr::{FSeid, FTeid, NodeId, UeIpAddress},
         grouped::{CreateFar, CreatePdr, CreateQer, CreateUrr, ForwardingParameters, Pdi},
-        ohc::{OuterHeaderCreation, ohc},
+        ohc::{OuterHeaderCreation, creation},
         sdf::SdfFilter,
         simple::*,
         usage::Volume,
@@ -146,7 +146,7 @@ fn far() -> impl Strategy<Value = CreateFar> {
                 network_instance: None,
                 redirect_information: None,
                 outer_header_creation: Some(OuterHeaderCreation {
-                    description: ohc::GTPU_UDP_IPV4,
+                    description: creation::GTPU_UDP_IPV4,
                     teid: Some(teid),
                     ipv4: Some(a),
                     ipv6: None,

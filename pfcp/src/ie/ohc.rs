@@ -7,7 +7,7 @@ use crate::{
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Outer Header Creation Description bits (octet 5 is the high byte of the 16-bit field).
-pub mod ohc {
+pub mod creation {
     /// GTP-U/UDP/IPv4.
     pub const GTPU_UDP_IPV4: u16 = 0x0100;
     /// GTP-U/UDP/IPv6.
@@ -33,7 +33,7 @@ pub mod ohc {
 /// Outer Header Creation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OuterHeaderCreation {
-    /// The 16-bit Outer Header Creation Description ([`ohc`] bits).
+    /// The 16-bit Outer Header Creation Description ([`creation`] bits).
     pub description: u16,
     /// TEID (GTP-U descriptions).
     pub teid: Option<u32>,
@@ -62,32 +62,32 @@ impl Ie for OuterHeaderCreation {
                 at,
             ));
         }
-        let teid = if has(ohc::GTPU_UDP_IPV4 | ohc::GTPU_UDP_IPV6) {
+        let teid = if has(creation::GTPU_UDP_IPV4 | creation::GTPU_UDP_IPV6) {
             Some(r.u32()?)
         } else {
             None
         };
-        let ipv4 = if has(ohc::GTPU_UDP_IPV4 | ohc::UDP_IPV4 | ohc::IPV4) {
+        let ipv4 = if has(creation::GTPU_UDP_IPV4 | creation::UDP_IPV4 | creation::IPV4) {
             Some(Ipv4Addr::from(r.array::<4>()?))
         } else {
             None
         };
-        let ipv6 = if has(ohc::GTPU_UDP_IPV6 | ohc::UDP_IPV6 | ohc::IPV6) {
+        let ipv6 = if has(creation::GTPU_UDP_IPV6 | creation::UDP_IPV6 | creation::IPV6) {
             Some(Ipv6Addr::from(r.array::<16>()?))
         } else {
             None
         };
-        let port = if has(ohc::UDP_IPV4 | ohc::UDP_IPV6) {
+        let port = if has(creation::UDP_IPV4 | creation::UDP_IPV6) {
             Some(r.u16()?)
         } else {
             None
         };
-        let c_tag = if has(ohc::C_TAG) {
+        let c_tag = if has(creation::C_TAG) {
             Some(r.array()?)
         } else {
             None
         };
-        let s_tag = if has(ohc::S_TAG) {
+        let s_tag = if has(creation::S_TAG) {
             Some(r.array()?)
         } else {
             None
@@ -137,7 +137,7 @@ impl Ie for OuterHeaderCreation {
 }
 
 /// Outer Header Removal description values.
-pub mod ohr {
+pub mod removal {
     /// GTP-U/UDP/IPv4.
     pub const GTPU_UDP_IPV4: u8 = 0;
     /// GTP-U/UDP/IPv6.
@@ -161,7 +161,7 @@ pub mod ohr {
 /// Outer Header Removal, with the optional GTP-U Extension Header Deletion octet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct OuterHeaderRemoval {
-    /// Outer Header Removal Description ([`ohr`]).
+    /// Outer Header Removal Description ([`removal`]).
     pub description: u8,
     /// GTP-U Extension Header Deletion (bit 1: PDU Session Container to be deleted).
     pub ext_header_deletion: Option<u8>,

@@ -28,65 +28,65 @@ macro_rules! uint_ie {
 }
 
 uint_ie! {
-    /// PDR ID (8.2.36): Rule ID.
+    /// PDR ID: Rule ID.
     PdrId(u16, 2, u16, u16);
-    /// Offending IE (8.2.22): the type of the IE at fault.
+    /// Offending IE: the type of the IE at fault.
     OffendingIe(u16, 2, u16, u16);
-    /// Precedence (8.2.11): lower values first.
+    /// Precedence: lower values first.
     Precedence(u32, 4, u32, u32);
-    /// FAR ID (8.2.74).
+    /// FAR ID.
     FarId(u32, 4, u32, u32);
-    /// QER ID (8.2.75).
+    /// QER ID.
     QerId(u32, 4, u32, u32);
-    /// URR ID (8.2.54).
+    /// URR ID.
     UrrId(u32, 4, u32, u32);
-    /// Linked URR ID (8.2.55).
+    /// Linked URR ID.
     LinkedUrrId(u32, 4, u32, u32);
-    /// UR-SEQN (8.2.70).
+    /// UR-SEQN.
     UrSeqn(u32, 4, u32, u32);
-    /// Measurement Period (8.2.42), seconds.
+    /// Measurement Period, seconds.
     MeasurementPeriod(u32, 4, u32, u32);
-    /// Time Threshold (8.2.14), seconds.
+    /// Time Threshold, seconds.
     TimeThreshold(u32, 4, u32, u32);
-    /// Time Quota (8.2.51), seconds.
+    /// Time Quota, seconds.
     TimeQuota(u32, 4, u32, u32);
-    /// Quota Holding Time (8.2.49), seconds.
+    /// Quota Holding Time, seconds.
     QuotaHoldingTime(u32, 4, u32, u32);
-    /// Inactivity Detection Time (8.2.66), seconds.
+    /// Inactivity Detection Time, seconds.
     InactivityDetectionTime(u32, 4, u32, u32);
-    /// Monitoring Time (8.2.16), 3GPP NTP seconds.
+    /// Monitoring Time, 3GPP NTP seconds.
     MonitoringTime(u32, 4, u32, u32);
-    /// Subsequent Time Threshold (8.2.18), seconds.
+    /// Subsequent Time Threshold, seconds.
     SubsequentTimeThreshold(u32, 4, u32, u32);
-    /// Subsequent Time Quota (8.2.??), seconds.
+    /// Subsequent Time Quota, seconds.
     SubsequentTimeQuota(u32, 4, u32, u32);
-    /// Start Time (8.2.52), 3GPP NTP seconds.
+    /// Start Time, 3GPP NTP seconds.
     StartTime(u32, 4, u32, u32);
-    /// End Time (8.2.53), 3GPP NTP seconds.
+    /// End Time, 3GPP NTP seconds.
     EndTime(u32, 4, u32, u32);
-    /// Time of First Packet (8.2.47).
+    /// Time of First Packet.
     TimeOfFirstPacket(u32, 4, u32, u32);
-    /// Time of Last Packet (8.2.48).
+    /// Time of Last Packet.
     TimeOfLastPacket(u32, 4, u32, u32);
-    /// Duration Measurement (8.2.45), seconds.
+    /// Duration Measurement, seconds.
     DurationMeasurement(u32, 4, u32, u32);
-    /// Recovery Time Stamp (8.2.65), 3GPP NTP seconds of the last start.
+    /// Recovery Time Stamp, 3GPP NTP seconds of the last start.
     RecoveryTimeStamp(u32, 4, u32, u32);
-    /// QER Correlation ID (8.2.10).
+    /// QER Correlation ID.
     QerCorrelationId(u32, 4, u32, u32);
-    /// Averaging Window (8.2.123), milliseconds.
+    /// Averaging Window, milliseconds.
     AveragingWindow(u32, 4, u32, u32);
-    /// User Plane Inactivity Timer (8.2.83), seconds.
+    /// User Plane Inactivity Timer, seconds.
     UserPlaneInactivityTimer(u32, 4, u32, u32);
-    /// Sequence Number (8.2.33) of load/overload control.
+    /// Sequence Number of load/overload control.
     SequenceNumber(u32, 4, u32, u32);
-    /// BAR ID (8.2.88).
+    /// BAR ID.
     BarId(u8, 1, u8, u8);
-    /// Metric (8.2.34), 0 to 100.
+    /// Metric, 0 to 100.
     Metric(u8, 1, u8, u8);
-    /// Suggested Buffering Packets Count (8.2.110).
+    /// Suggested Buffering Packets Count.
     SuggestedBufferingPacketsCount(u8, 1, u8, u8);
-    /// Downlink Data Notification Delay (8.2.28), in multiples of 50 ms.
+    /// Downlink Data Notification Delay, in multiples of 50 ms.
     DownlinkDataNotificationDelay(u8, 1, u8, u8);
 }
 
@@ -112,31 +112,31 @@ macro_rules! masked_ie {
 }
 
 masked_ie! {
-    /// Cause (8.2.1): see [`crate::Cause`].
+    /// Cause: see [`crate::Cause`].
     CauseIe(0xff);
-    /// QFI (8.2.89): QoS Flow Identifier, 6 bits.
+    /// QFI: QoS Flow Identifier, 6 bits.
     Qfi(0x3f);
-    /// Paging Policy Indicator (8.2.116), 3 bits.
+    /// Paging Policy Indicator, 3 bits.
     PagingPolicyIndicator(0x07);
-    /// RQI (8.2.88): Reflective QoS, bit 1.
+    /// RQI: Reflective QoS, bit 1.
     Rqi(0x01);
-    /// PDN Type (8.2.79): 1 IPv4, 2 IPv6, 3 IPv4v6, 4 Non-IP, 5 Ethernet.
+    /// PDN Type: 1 IPv4, 2 IPv6, 3 IPv4v6, 4 Non-IP, 5 Ethernet.
     PdnType(0x07);
-    /// Source Interface (8.2.2): 0 Access, 1 Core, 2 SGi-LAN/N6-LAN, 3 CP-function,
+    /// Source Interface: 0 Access, 1 Core, 2 SGi-LAN/N6-LAN, 3 CP-function,
     /// 4 5G VN Internal.
     SourceInterface(0x0f);
-    /// Destination Interface (8.2.24): 0 Access, 1 Core, 2 SGi-LAN/N6-LAN, 3 CP-function,
+    /// Destination Interface: 0 Access, 1 Core, 2 SGi-LAN/N6-LAN, 3 CP-function,
     /// 4 LI Function, 5 5G VN Internal.
     DestinationInterface(0x0f);
-    /// 3GPP Interface Type (8.2.118), 6 bits.
+    /// 3GPP Interface Type, 6 bits.
     InterfaceType3gpp(0x3f);
-    /// Timer (8.2.35): unit (3 bits) and value (5 bits).
+    /// Timer: unit (3 bits) and value (5 bits).
     Timer(0xff);
-    /// DL Buffering Duration (8.2.30): timer format.
+    /// DL Buffering Duration: timer format.
     DlBufferingDuration(0xff);
-    /// Graceful Release Period (8.2.78): timer format.
+    /// Graceful Release Period: timer format.
     GracefulReleasePeriod(0xff);
-    /// Gate Status (8.2.7): UL gate in bits 4-3, DL gate in bits 2-1 (0 open, 1 closed).
+    /// Gate Status: UL gate in bits 4-3, DL gate in bits 2-1 (0 open, 1 closed).
     GateStatus(0x0f);
 }
 
@@ -184,30 +184,48 @@ impl From<crate::Cause> for CauseIe {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Flag(pub usize, pub u8);
 
+/// Octets a flags IE keeps: more than any release defines for the longest of them (UP Function
+/// Features). Octets beyond are not kept (future feature bits this codec cannot act on).
+pub const MAX_FLAG_OCTETS: usize = 16;
+
 macro_rules! flags_ie {
     ($( $(#[$m:meta])* $name:ident (min $min:literal) { $( $(#[$fm:meta])* $flag:ident = ($o:literal, $b:literal), )* } )*) => {$(
         $(#[$m])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-        pub struct $name(pub Vec<u8>);
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $name {
+            octets: [u8; MAX_FLAG_OCTETS],
+            len: u8,
+        }
 
         impl $name {
             $( $(#[$fm])* pub const $flag: Flag = Flag($o, 1 << ($b - 1)); )*
 
-            /// No flag set, `$min` octets.
+            /// No flag set, the minimum number of octets.
             pub fn empty() -> Self {
-                $name(vec![0; $min])
+                $name { octets: [0; MAX_FLAG_OCTETS], len: $min }
             }
             /// True when `f` is set.
             pub fn has(&self, f: Flag) -> bool {
-                self.0.get(f.0).is_some_and(|o| o & f.1 != 0)
+                self.octets().get(f.0).is_some_and(|o| o & f.1 != 0)
             }
             /// Sets `f`, growing the octets if needed.
             pub fn with(mut self, f: Flag) -> Self {
-                if self.0.len() <= f.0 {
-                    self.0.resize(f.0 + 1, 0);
+                if f.0 < MAX_FLAG_OCTETS {
+                    self.len = self.len.max(f.0 as u8 + 1);
+                    self.octets[f.0] |= f.1;
                 }
-                self.0[f.0] |= f.1;
                 self
+            }
+            /// The octets as on the wire.
+            pub fn octets(&self) -> &[u8] {
+                &self.octets[..usize::from(self.len)]
+            }
+            /// From octets as on the wire (at most [`MAX_FLAG_OCTETS`] are kept).
+            pub fn from_octets(b: &[u8]) -> Self {
+                let n = b.len().min(MAX_FLAG_OCTETS);
+                let mut octets = [0; MAX_FLAG_OCTETS];
+                octets[..n].copy_from_slice(&b[..n]);
+                $name { octets, len: n as u8 }
             }
         }
 
@@ -222,20 +240,20 @@ macro_rules! flags_ie {
                 if value.len() < $min {
                     return Err(Error::short($min, value.len(), at));
                 }
-                Ok($name(value.to_vec()))
+                Ok($name::from_octets(value))
             }
             fn value_len(&self) -> usize {
-                self.0.len()
+                usize::from(self.len)
             }
             fn encode_value(&self, w: &mut Writer<'_>) {
-                w.put(&self.0);
+                w.put(self.octets());
             }
         }
     )*};
 }
 
 flags_ie! {
-    /// Apply Action (8.2.26).
+    /// Apply Action.
     ApplyAction (min 1) {
         /// Drop.
         DROP = (0, 1),
@@ -265,7 +283,7 @@ flags_ie! {
         MBSU = (1, 5),
     }
 
-    /// Reporting Triggers (8.2.19).
+    /// Reporting Triggers.
     ReportingTriggers (min 2) {
         /// Periodic Reporting.
         PERIO = (0, 1),
@@ -305,7 +323,7 @@ flags_ie! {
         UPINT = (2, 2),
     }
 
-    /// Usage Report Trigger (8.2.41).
+    /// Usage Report Trigger.
     UsageReportTrigger (min 2) {
         /// Periodic Reporting.
         PERIO = (0, 1),
@@ -353,7 +371,7 @@ flags_ie! {
         UPINT = (2, 6),
     }
 
-    /// UP Function Features (8.2.25): what the UP function supports.
+    /// UP Function Features: what the UP function supports.
     UpFunctionFeatures (min 2) {
         /// Downlink Data Buffering in CP function.
         BUCP = (0, 1),
@@ -405,7 +423,7 @@ flags_ie! {
         GCOM = (2, 8),
     }
 
-    /// CP Function Features (8.2.58).
+    /// CP Function Features.
     CpFunctionFeatures (min 1) {
         /// Load Control.
         LOAD = (0, 1),
@@ -425,7 +443,7 @@ flags_ie! {
         UIAUR = (0, 8),
     }
 
-    /// Measurement Method (8.2.40).
+    /// Measurement Method.
     MeasurementMethod (min 1) {
         /// Duration.
         DURAT = (0, 1),
@@ -435,7 +453,7 @@ flags_ie! {
         EVENT = (0, 3),
     }
 
-    /// Measurement Information (8.2.68).
+    /// Measurement Information.
     MeasurementInformation (min 1) {
         /// Measurement Before QoS Enforcement.
         MBQE = (0, 1),
@@ -449,7 +467,7 @@ flags_ie! {
         MNOP = (0, 5),
     }
 
-    /// Report Type (8.2.21).
+    /// Report Type.
     ReportType (min 1) {
         /// Downlink Data Report.
         DLDR = (0, 1),
@@ -467,7 +485,7 @@ flags_ie! {
         UISR = (0, 7),
     }
 
-    /// PFCPSMReq-Flags (8.2.31).
+    /// PFCPSMReq-Flags.
     PfcpSmReqFlags (min 1) {
         /// Drop Buffered Packets.
         DROBU = (0, 1),
@@ -477,13 +495,13 @@ flags_ie! {
         QAURR = (0, 3),
     }
 
-    /// PFCPSRRsp-Flags (8.2.32).
+    /// PFCPSRRsp-Flags.
     PfcpSrRspFlags (min 1) {
         /// Drop Buffered Packets.
         DROBU = (0, 1),
     }
 
-    /// Node Report Type (8.2.69).
+    /// Node Report Type.
     NodeReportType (min 1) {
         /// User Plane Path Failure Report.
         UPFR = (0, 1),
@@ -495,13 +513,13 @@ flags_ie! {
         GPQR = (0, 4),
     }
 
-    /// OCI Flags (8.2.76).
+    /// OCI Flags.
     OciFlags (min 1) {
         /// Associate OCI with Node ID.
         AOCI = (0, 1),
     }
 
-    /// PFCP Association Release Request (8.2.77).
+    /// PFCP Association Release Request.
     AssociationReleaseRequestFlags (min 1) {
         /// PFCP Association Release Request.
         SARR = (0, 1),
@@ -510,8 +528,8 @@ flags_ie! {
     }
 }
 
-/// Bytes IEs: Network Instance (8.2.4, an APN-like name or plain text), Application ID
-/// (8.2.6), APN/DNN (8.2.103).
+/// Bytes IEs: Network Instance, Application ID
+///, APN/DNN.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Bytes(pub Vec<u8>);
 
@@ -527,12 +545,12 @@ impl Ie for Bytes {
     }
 }
 
-/// Network Instance (8.2.4).
+/// Network Instance.
 pub type NetworkInstance = Bytes;
-/// Application ID (8.2.6).
+/// Application ID.
 pub type ApplicationId = Bytes;
 
-/// Forwarding Policy (8.2.23): an identifier of 1 to 255 octets, length-prefixed.
+/// Forwarding Policy: an identifier of 1 to 255 octets, length-prefixed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ForwardingPolicy(pub Vec<u8>);
 
@@ -557,7 +575,7 @@ impl Ie for ForwardingPolicy {
     }
 }
 
-/// Transport Level Marking (8.2.12): ToS/Traffic Class value and mask.
+/// Transport Level Marking: ToS/Traffic Class value and mask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TransportLevelMarking {
     /// ToS / Traffic Class.
@@ -579,7 +597,7 @@ impl Ie for TransportLevelMarking {
     }
 }
 
-/// MBR (8.2.8) and GBR (8.2.9): uplink and downlink bit rates in kbps, 40 bits each.
+/// MBR and GBR: uplink and downlink bit rates in kbps, 40 bits each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BitRate {
     /// Uplink, kbps.
@@ -605,7 +623,7 @@ impl Ie for BitRate {
     }
 }
 
-/// DL Buffering Suggested Packet Count (8.2.31 of Update BAR): 1 or 2 octets.
+/// DL Buffering Suggested Packet Count: 1 or 2 octets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DlBufferingSuggestedPacketCount(pub u16);
 
