@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod counters;
+pub mod gtp;
 pub mod names;
 pub mod reason;
 pub mod wire;

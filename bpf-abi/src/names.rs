@@ -5,6 +5,17 @@ pub const MAP_COUNTERS: &str = "COUNTERS";
 
 /// XDP program on the N3 (access) interface: GTP-U ingress from the gNB (TS 29.281).
 pub const PROG_XDP_N3: &str = "xdp_n3";
+/// XDP program that handles a G-PDU found by `xdp_n3` (tail call): PDR detection and the
+/// FAR/QER/URR of the uplink. Split from `xdp_n3` so that the verifier sees the two walks
+/// (outer GTP-U extension headers, inner IPv6 extension headers) one at a time.
+pub const PROG_XDP_N3_GPDU: &str = "xdp_n3_gpdu";
+/// Program array of the N3 tail calls ([`JUMP_N3_GPDU`]).
+pub const MAP_N3_JUMP: &str = "N3_JUMP";
+/// Index of `xdp_n3_gpdu` in [`MAP_N3_JUMP`].
+pub const JUMP_N3_GPDU: u32 = 0;
+/// Per-CPU scratch that `xdp_n3` fills for `xdp_n3_gpdu` (`bpf_abi::gtp::N3Scratch`).
+pub const MAP_N3_SCRATCH: &str = "N3_SCRATCH";
+
 /// XDP program that returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.
 pub const PROG_XDP_NOOP: &str = "xdp_noop";
 

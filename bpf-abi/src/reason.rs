@@ -17,6 +17,9 @@ pub enum Verdict {
     Drop = 1,
     /// Send the (rewritten) packet back out of the interface it came in on.
     Tx = 2,
+    /// Send the (rewritten) packet out of another interface (the stage called the redirect
+    /// helper).
+    Redirect = 3,
 }
 
 impl Verdict {
@@ -26,6 +29,7 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Drop => "drop",
             Verdict::Tx => "tx",
+            Verdict::Redirect => "redirect",
         }
     }
 }
@@ -165,6 +169,44 @@ reasons! {
     // --- Internal -----------------------------------------------------------------------------
     /// A helper that resizes the packet failed (no tailroom, ...).
     AdjustFailed = 43, "adjust_failed", Drop;
+
+    // --- User plane (TS 29.244 5.2) -----------------------------------------------------------
+    /// A G-PDU for a TEID with no session (TS 29.281 7.3.1: answered with Error Indication).
+    GtpuUnknownTeid = 44, "gtpu_unknown_teid", Drop;
+    /// No PDR of the session matched the packet.
+    PdrNoMatch = 45, "pdr_no_match", Drop;
+    /// The FAR says DROP.
+    FarDrop = 46, "far_drop", Drop;
+    /// The FAR says BUFF or NOCP (buffering in userspace is not built yet).
+    FarBuffer = 47, "far_buffer", Drop;
+    /// The FAR says DUPL, which is not supported yet.
+    FarDuplicateNotSupported = 48, "far_duplicate_not_supported", Drop;
+    /// The QER gate of the packet's direction is closed.
+    QerGateClosed = 49, "qer_gate_closed", Drop;
+    /// The QER's MBR token bucket of the packet's direction is empty.
+    QerMbrExceeded = 50, "qer_mbr_exceeded", Drop;
+    /// Uplink: decapsulated and redirected out of the interface the FIB chose.
+    UplinkRedirect = 51, "uplink_redirect", Redirect;
+    /// Uplink: decapsulated and handed to the kernel (FIB: neighbour not resolved, or no route
+    /// seen from XDP).
+    UplinkToKernel = 52, "uplink_to_kernel", Pass;
+    /// Downlink: encapsulated and redirected out of the interface the FIB chose.
+    DownlinkRedirect = 53, "downlink_redirect", Redirect;
+    /// Downlink: encapsulated and handed to the kernel.
+    DownlinkToKernel = 54, "downlink_to_kernel", Pass;
+    /// The FIB says blackhole, unreachable or prohibit.
+    FibBlackhole = 55, "fib_blackhole", Drop;
+    /// N6: the destination is not a UE with a session (traffic for the UPF itself, or stray).
+    DlNoSession = 56, "dl_no_session", Pass;
+    /// A G-PDU whose T-PDU is neither IPv4 nor IPv6 (Ethernet and Unstructured PDU sessions are
+    /// not supported).
+    InnerNotIp = 57, "inner_not_ip", Drop;
+    /// A FAR the datapath cannot apply (FORW without the outer header the direction needs).
+    FarInvalid = 58, "far_invalid", Drop;
+    /// A map entry the controller must have written is missing (a FAR, QER or PDR slot).
+    RuleMissing = 59, "rule_missing", Drop;
+    /// A tail call to the next stage failed (program array not filled by the loader).
+    TailCallFailed = 60, "tail_call_failed", Drop;
 }
 
 #[cfg(test)]
@@ -199,7 +241,11 @@ mod tests {
     fn malformed_input_is_never_passed_or_answered() {
         for r in Reason::ALL {
             let n = r.name();
-            if n.contains("truncated") || n.contains("bad") || n.contains("too_") {
+            if n.contains("truncated")
+                || n.contains("bad")
+                || n.contains("too_")
+                || n.contains("invalid")
+            {
                 assert_eq!(r.verdict(), Verdict::Drop, "{n}");
             }
         }

@@ -5,7 +5,13 @@
 
 mod counters;
 mod echo;
+mod fib;
+mod maps;
 mod n3;
+mod pdr;
+mod qer;
+mod uplink;
+mod urr;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 use bpf_abi::{Reason, Verdict};
@@ -15,6 +21,17 @@ use bpf_abi::{Reason, Verdict};
 pub fn xdp_n3(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
     let reason = match n3::ingress(&ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    counters::count(reason, len);
+    xdp_verdict(reason)
+}
+
+/// Second stage of N3 for G-PDUs, reached only by tail call from `xdp_n3`.
+#[xdp]
+pub fn xdp_n3_gpdu(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match uplink::gpdu_stage(&ctx) {
         Ok(r) | Err(r) => r,
     };
     counters::count(reason, len);
@@ -33,6 +50,7 @@ fn xdp_verdict(reason: Reason) -> u32 {
         Verdict::Pass => xdp_action::XDP_PASS,
         Verdict::Drop => xdp_action::XDP_DROP,
         Verdict::Tx => xdp_action::XDP_TX,
+        Verdict::Redirect => xdp_action::XDP_REDIRECT,
     }
 }
 

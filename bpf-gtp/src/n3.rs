@@ -2,7 +2,7 @@
 //! message type. Today the one stage is the Echo responder; everything else that is well formed
 //! goes to the kernel.
 
-use crate::echo;
+use crate::{echo, maps::launder, uplink};
 use aya_ebpf::programs::XdpContext;
 use bpf_abi::Reason;
 use bpf_net::{
@@ -10,7 +10,7 @@ use bpf_net::{
     eth::{ETH_P_IPV4, ETH_P_IPV6, parse_eth},
     gtpu::{GTPU_PORT, msg, parse_gtpu},
     ipv4, ipv6, proto,
-    udp::parse_udp,
+    udp::{Udp, parse_udp},
 };
 
 /// The outer IP header of a GTP-U packet, as far as the stages need it.
@@ -77,9 +77,26 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     if udp.dst != GTPU_PORT {
         return Err(Reason::NotGtpuPort);
     }
+    // Stage boundary: forget which VLAN / extension-header path led here (see maps::launder).
+    let [l3_off, payload_off, end, ports] = launder([
+        eth.l3_off as u64,
+        udp.payload_off as u64,
+        udp.end as u64,
+        (u64::from(udp.src) << 16) | u64::from(udp.dst),
+    ])
+    .ok_or(Reason::AdjustFailed)?;
+    let (l3_off, payload_off, end) = (l3_off as usize, payload_off as usize, end as usize);
+    let udp = Udp {
+        off: payload_off.wrapping_sub(8),
+        src: (ports >> 16) as u16,
+        dst: ports as u16,
+        payload_off,
+        end,
+    };
     let gtpu = parse_gtpu(&cur, udp.payload_off, udp.end)?;
     match gtpu.msg_type {
-        msg::ECHO_REQUEST => echo::respond(ctx, eth.l3_off, &ip, &udp, &gtpu),
+        msg::ECHO_REQUEST => echo::respond(ctx, l3_off, &ip, &udp, &gtpu),
+        msg::G_PDU => uplink::gpdu(ctx, &gtpu),
         _ => Err(Reason::GtpuOther),
     }
 }

@@ -216,10 +216,14 @@ pub fn parse_gtpu(cur: &Cursor, off: usize, udp_end: usize) -> Result<Gtpu, Reas
         return Ok(out);
     }
     let mut next = o.next_ext;
+    // The PDU Session Container is located in the walk and parsed after it: keeping its fields
+    // out of the loop keeps the verifier's state count linear in the number of headers.
+    let mut psc_at = 0;
+    let mut psc_len = 0;
     let mut i = 0;
     while i < MAX_GTPU_EXT {
         if next == ext::NONE {
-            return Ok(out);
+            break;
         }
         let at = out.payload_off;
         if at + 1 > end {
@@ -233,7 +237,8 @@ pub fn parse_gtpu(cur: &Cursor, off: usize, udp_end: usize) -> Result<Gtpu, Reas
             return Err(Reason::GtpuExtTruncated);
         }
         if next == ext::PDU_SESSION_CONTAINER {
-            out.psc = Some(parse_psc(cur, at, len)?);
+            psc_at = at;
+            psc_len = len;
         } else if !ext::is_known(next) && next & ext::COMPREHENSION_REQUIRED != 0 {
             return Err(Reason::GtpuExtUnknownRequired);
         }
@@ -244,6 +249,9 @@ pub fn parse_gtpu(cur: &Cursor, off: usize, udp_end: usize) -> Result<Gtpu, Reas
     }
     if next != ext::NONE {
         return Err(Reason::GtpuExtTooMany);
+    }
+    if psc_len != 0 {
+        out.psc = Some(parse_psc(cur, psc_at, psc_len)?);
     }
     Ok(out)
 }

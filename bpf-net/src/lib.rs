@@ -8,10 +8,17 @@
 //! Header types are `#[repr(C)]` structs of byte arrays (alignment 1), so a view may sit at any
 //! offset. The crate is `no_std` and builds for the host too, where its tests run over slices.
 #![cfg_attr(not(test), no_std)]
+#![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
+#![cfg_attr(
+    target_arch = "bpf",
+    expect(internal_features, reason = "BPF atomics, see atomic.rs")
+)]
 
+pub mod atomic;
 pub mod csum;
 pub mod cursor;
 pub mod eth;
+pub mod flow;
 pub mod gtpu;
 pub mod icmp;
 pub mod ipv4;

@@ -342,12 +342,7 @@ fn everything_else_is_passed_to_the_kernel() {
         Reason::IpFragment,
     ));
 
-    // Well-formed GTP-U other than Echo Request: G-PDU with a PSC, Echo Response, End Marker.
-    t.push(Fixture::unchanged(
-        "gpdu-ul-psc",
-        fixtures::gpdu_ul_v4(0x100).to_bytes(),
-        Reason::GtpuOther,
-    ));
+    // Well-formed GTP-U other than Echo Request and G-PDU: Echo Response, End Marker.
     t.push(Fixture::unchanged(
         "echo-response",
         gtpu_v4(&Gtpu::echo_response(3)).to_bytes(),
@@ -363,6 +358,20 @@ fn everything_else_is_passed_to_the_kernel() {
         Reason::GtpuOther,
     ));
 
+    for fx in &t {
+        assert_eq!(fx.action, xdp::PASS, "{}", fx.name);
+    }
+    run_xdp_fixtures(&dp, names::PROG_XDP_N3, &t);
+}
+
+#[test]
+fn gpdus_without_a_session_are_dropped_as_unknown_teid() {
+    let dp = load();
+    let mut t = vec![Fixture::unchanged(
+        "gpdu-ul-psc-no-session",
+        fixtures::gpdu_ul_v4(0x100).to_bytes(),
+        Reason::GtpuUnknownTeid,
+    )];
     // A G-PDU over IPv6 carrying IPv4 from the UE.
     let inner = IpPacket::v4(
         fixtures::UE_V4,
@@ -380,13 +389,10 @@ fn everything_else_is_passed_to_the_kernel() {
         L4::gtpu(2152, &g),
     ));
     t.push(Fixture::unchanged(
-        "gpdu-over-ipv6",
+        "gpdu-over-ipv6-no-session",
         f.to_bytes(),
-        Reason::GtpuOther,
+        Reason::GtpuUnknownTeid,
     ));
 
-    for fx in &t {
-        assert_eq!(fx.action, xdp::PASS, "{}", fx.name);
-    }
     run_xdp_fixtures(&dp, names::PROG_XDP_N3, &t);
 }

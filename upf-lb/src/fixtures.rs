@@ -30,6 +30,8 @@ pub mod xdp {
     pub const PASS: u32 = 2;
     /// XDP_TX.
     pub const TX: u32 = 3;
+    /// XDP_REDIRECT.
+    pub const REDIRECT: u32 = 4;
 }
 
 /// An input frame and what the program must do with it.
@@ -54,6 +56,7 @@ impl Fixture {
             bpf_abi::Verdict::Pass => xdp::PASS,
             bpf_abi::Verdict::Drop => xdp::DROP,
             bpf_abi::Verdict::Tx => xdp::TX,
+            bpf_abi::Verdict::Redirect => xdp::REDIRECT,
         };
         Fixture {
             name: name.to_string(),

@@ -49,7 +49,11 @@ pub struct GtpDatapath {
 }
 
 /// Programs of bpf-gtp, all XDP.
-pub const GTP_PROGRAMS: &[&str] = &[names::PROG_XDP_N3, names::PROG_XDP_NOOP];
+pub const GTP_PROGRAMS: &[&str] = &[
+    names::PROG_XDP_N3,
+    names::PROG_XDP_N3_GPDU,
+    names::PROG_XDP_NOOP,
+];
 
 impl GtpDatapath {
     /// Loads bpf-gtp and every program in it: the kernel verifier runs here.

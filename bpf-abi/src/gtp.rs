@@ -1,0 +1,301 @@
+//! Maps of the GTP-U user plane (bpf-gtp), written by the controller's southbound module and read
+//! by the datapath (TS 29.244 5.2: PDR, FAR, QER, URR).
+//!
+//! Lookup is two-level so that a session's rules change atomically: a key (local TEID for
+//! uplink, UE address for downlink) maps to a [`PdrList`] naming a run of slots in [`MAP_PDRS`];
+//! the controller writes a new run into free slots, then swaps the list in one map update, then
+//! frees the old run. PDRs point at FARs, QERs, URRs and SDF filters by array index. All sizes are
+//! set at load time from configuration (`max_entries`), never at build time.
+
+use crate::wire::{Be16, Be32};
+
+/// Uplink lookup: local TEID -> [`PdrList`]. Hash map, key [`TeidKey`]. Written by the
+/// controller per session; read by `xdp_n3` for every G-PDU.
+pub const MAP_UL_TEID: &str = "UL_TEID";
+/// Downlink lookup: UE IPv4 address -> [`PdrList`]. Hash map, key [`Ue4Key`].
+pub const MAP_DL_UE4: &str = "DL_UE4";
+/// Downlink lookup: UE IPv6 /64 prefix -> [`PdrList`]. Hash map, key [`Ue6Key`].
+pub const MAP_DL_UE6: &str = "DL_UE6";
+/// PDR slots: array of [`Pdr`], runs of them named by a [`PdrList`].
+pub const MAP_PDRS: &str = "PDRS";
+/// SDF filter slots: array of [`SdfFilter`], runs of them named by a [`Pdr`].
+pub const MAP_SDFS: &str = "SDFS";
+/// FARs: array of [`Far`].
+pub const MAP_FARS: &str = "FARS";
+/// QERs: array of [`Qer`] (configuration, written by the controller).
+pub const MAP_QERS: &str = "QERS";
+/// QER token buckets: array of [`QerState`] (written by the datapath with atomic operations).
+pub const MAP_QER_STATE: &str = "QER_STATE";
+/// URR counters: array of [`UrrCounters`] (written by the datapath with atomic operations, read
+/// and reset by the controller).
+pub const MAP_URR_COUNTERS: &str = "URR_COUNTERS";
+
+/// PDRs one lookup key may have (TS 29.244 allows more per session; per F-TEID or UE address
+/// eight cover the SMF deployments seen).
+pub const MAX_PDRS_PER_KEY: u32 = 8;
+/// SDF filters one PDR may have.
+pub const MAX_SDF_PER_PDR: u32 = 8;
+/// URRs one PDR may point at.
+pub const MAX_URRS_PER_PDR: usize = 4;
+/// Index value meaning "none" in rule references.
+pub const NONE: u32 = u32::MAX;
+
+/// Key of [`MAP_UL_TEID`]: the local TEID (allocated unique per UP function).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TeidKey {
+    /// TEID, network order.
+    pub teid: Be32,
+}
+
+/// Key of [`MAP_DL_UE4`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ue4Key {
+    /// UE IPv4 address.
+    pub addr: [u8; 4],
+}
+
+/// Key of [`MAP_DL_UE6`]: the /64 prefix of the UE (TS 23.501 5.8.2.2.3: one /64 per PDU
+/// session).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ue6Key {
+    /// The first 8 bytes of the address.
+    pub prefix: [u8; 8],
+}
+
+/// A run of PDR slots, in precedence order (lowest Precedence value first).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PdrList {
+    /// First slot in [`MAP_PDRS`].
+    pub first: u32,
+    /// Number of slots (at most [`MAX_PDRS_PER_KEY`]).
+    pub count: u32,
+}
+
+/// Outer Header Removal of a PDR: none.
+pub const OHR_NONE: u8 = 0xff;
+
+/// A PDR as the datapath needs it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pdr {
+    /// PDR ID (for reports).
+    pub pdr_id: u16,
+    /// QFI the PDI matches (0: any).
+    pub qfi: u8,
+    /// Outer Header Removal description ([`OHR_NONE`]: none).
+    pub ohr: u8,
+    /// SDF filters of the PDI: first slot in [`MAP_SDFS`].
+    pub sdf_first: u32,
+    /// SDF filter count (0: match any packet).
+    pub sdf_count: u32,
+    /// FAR slot in [`MAP_FARS`].
+    pub far: u32,
+    /// QER slot in [`MAP_QERS`], or [`NONE`].
+    pub qer: u32,
+    /// URR slots in [`MAP_URR_COUNTERS`], [`NONE`] where unused.
+    pub urrs: [u32; MAX_URRS_PER_PDR],
+    /// Session index, for events.
+    pub session: u32,
+}
+
+/// SDF filter flag: match the protocol.
+pub const SDF_PROTO: u8 = 0x01;
+/// SDF filter flag: match ToS / Traffic Class under mask.
+pub const SDF_TOS: u8 = 0x02;
+/// SDF filter flag: match the IPsec SPI.
+pub const SDF_SPI: u8 = 0x04;
+/// SDF filter flag: match the IPv6 Flow Label.
+pub const SDF_FLOW_LABEL: u8 = 0x08;
+/// SDF filter flag: addresses are IPv6 (else IPv4 in the first 4 bytes).
+pub const SDF_IPV6: u8 = 0x10;
+
+/// One SDF filter, normalised by the controller for the direction of its PDR: `src`/`dst` are
+/// the packet's source and destination (TS 29.244 5.2.1A.2A). A flow description with several
+/// port ranges becomes several filters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SdfFilter {
+    /// `SDF_*` flags.
+    pub flags: u8,
+    /// IP protocol (with [`SDF_PROTO`]).
+    pub proto: u8,
+    /// ToS / Traffic Class value.
+    pub tos: u8,
+    /// ToS / Traffic Class mask.
+    pub tos_mask: u8,
+    /// Security Parameter Index.
+    pub spi: Be32,
+    /// Flow Label (20 bits, host order).
+    pub flow_label: u32,
+    /// Source port range, inclusive (0-65535: any).
+    pub sport: [u16; 2],
+    /// Destination port range, inclusive.
+    pub dport: [u16; 2],
+    /// Source address.
+    pub src: [u8; 16],
+    /// Source mask.
+    pub src_mask: [u8; 16],
+    /// Destination address.
+    pub dst: [u8; 16],
+    /// Destination mask.
+    pub dst_mask: [u8; 16],
+}
+
+/// FAR action: forward.
+pub const FAR_FORW: u8 = 0x01;
+/// FAR action: drop.
+pub const FAR_DROP: u8 = 0x02;
+/// FAR action: buffer.
+pub const FAR_BUFF: u8 = 0x04;
+/// FAR action: notify the CP function.
+pub const FAR_NOCP: u8 = 0x08;
+/// FAR action: duplicate.
+pub const FAR_DUPL: u8 = 0x10;
+
+/// Outer Header Creation of a FAR: none.
+pub const OHC_NONE: u8 = 0;
+/// Outer Header Creation: GTP-U/UDP/IPv4.
+pub const OHC_GTPU_IPV4: u8 = 1;
+/// Outer Header Creation: GTP-U/UDP/IPv6.
+pub const OHC_GTPU_IPV6: u8 = 2;
+
+/// FAR flag: Transport Level Marking present.
+pub const FAR_TLM: u8 = 0x01;
+
+/// A FAR as the datapath needs it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Far {
+    /// `FAR_FORW` etc.
+    pub action: u8,
+    /// `OHC_*`.
+    pub ohc: u8,
+    /// `FAR_TLM` etc.
+    pub flags: u8,
+    /// Transport Level Marking: the ToS / Traffic Class to set on the outer header.
+    pub tos: u8,
+    /// TEID of the peer (Outer Header Creation).
+    pub teid: Be32,
+    /// Peer address (IPv4 in the first 4 bytes).
+    pub peer: [u8; 16],
+    /// Local address the tunnel leaves from (IPv4 in the first 4 bytes).
+    pub local: [u8; 16],
+    /// UDP destination port of the tunnel (2152).
+    pub port: Be16,
+    /// Padding.
+    pub _pad: [u8; 2],
+}
+
+/// QER gate bit: uplink closed.
+pub const GATE_UL_CLOSED: u8 = 0x01;
+/// QER gate bit: downlink closed.
+pub const GATE_DL_CLOSED: u8 = 0x02;
+/// QER Paging Policy Indicator: none.
+pub const PPI_NONE: u8 = 0xff;
+
+/// A QER's configuration.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Qer {
+    /// `GATE_*` bits.
+    pub gate: u8,
+    /// QFI to mark in a DL PDU Session Container (0: none).
+    pub qfi: u8,
+    /// RQI to mark (0 or 1).
+    pub rqi: u8,
+    /// Paging Policy Indicator ([`PPI_NONE`]: none).
+    pub ppi: u8,
+    /// Padding.
+    pub _pad: [u8; 4],
+    /// Uplink MBR, bits per second (0: no limit).
+    pub mbr_ul: u64,
+    /// Downlink MBR, bits per second (0: no limit).
+    pub mbr_dl: u64,
+    /// Uplink burst, bytes.
+    pub burst_ul: u64,
+    /// Downlink burst, bytes.
+    pub burst_dl: u64,
+}
+
+/// A QER's token buckets, one per direction: `[uplink, downlink]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QerState {
+    /// Tokens (bytes) available.
+    pub tokens: [i64; 2],
+    /// Time of the last refill (ns, bpf_ktime_get_ns).
+    pub last_ns: [u64; 2],
+}
+
+/// Counters of one URR.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UrrCounters {
+    /// Uplink packets.
+    pub ul_packets: u64,
+    /// Uplink bytes.
+    pub ul_bytes: u64,
+    /// Downlink packets.
+    pub dl_packets: u64,
+    /// Downlink bytes.
+    pub dl_bytes: u64,
+}
+
+/// What `xdp_n3` found, for `xdp_n3_gpdu` (per-CPU, valid only across the tail call).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct N3Scratch {
+    /// The session's PDRs.
+    pub list: PdrList,
+    /// Offset of the T-PDU in the frame.
+    pub payload_off: u32,
+    /// QFI of the PDU Session Container (0: none).
+    pub qfi: u8,
+    /// Padding.
+    pub _pad: [u8; 3],
+}
+
+impl Default for PdrList {
+    fn default() -> Self {
+        PdrList { first: 0, count: 0 }
+    }
+}
+
+const _: () = assert!(size_of::<N3Scratch>() == 16);
+const _: () = assert!(size_of::<TeidKey>() == 4 && size_of::<Ue4Key>() == 4);
+const _: () = assert!(size_of::<Ue6Key>() == 8 && size_of::<PdrList>() == 8);
+const _: () = assert!(size_of::<Pdr>() == 40);
+const _: () = assert!(size_of::<SdfFilter>() == 84);
+const _: () = assert!(size_of::<Far>() == 44);
+const _: () = assert!(size_of::<Qer>() == 40);
+const _: () = assert!(size_of::<QerState>() == 32 && size_of::<UrrCounters>() == 32);
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    // SAFETY (each impl): repr(C) with fixed-width integers and byte arrays only, no implicit
+    // padding (sizes asserted above), valid for any bit pattern.
+    macro_rules! pod {
+        ($($t:ty),*) => {$(
+            // SAFETY: see above.
+            unsafe impl aya::Pod for $t {}
+        )*};
+    }
+    pod!(
+        N3Scratch,
+        TeidKey,
+        Ue4Key,
+        Ue6Key,
+        PdrList,
+        Pdr,
+        SdfFilter,
+        Far,
+        Qer,
+        QerState,
+        UrrCounters
+    );
+}

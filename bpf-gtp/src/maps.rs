@@ -1,0 +1,67 @@
+//! The maps of bpf-gtp (layouts and contracts in `bpf_abi::gtp`). Sizes here are placeholders:
+//! the controller sets every `max_entries` at load time from its configuration.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, PerCpuArray, ProgramArray},
+};
+use bpf_abi::gtp::{
+    Far, N3Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters,
+};
+
+/// Tail calls of the N3 program (filled by the loader).
+#[map(name = "N3_JUMP")]
+pub static N3_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+/// Hand-over from `xdp_n3` to `xdp_n3_gpdu`.
+#[map(name = "N3_SCRATCH")]
+pub static N3_SCRATCH: PerCpuArray<N3Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// Uplink lookup by local TEID.
+#[map(name = "UL_TEID")]
+pub static UL_TEID: HashMap<TeidKey, PdrList> = HashMap::with_max_entries(1, 0);
+/// Downlink lookup by UE IPv4 address.
+#[map(name = "DL_UE4")]
+pub static DL_UE4: HashMap<Ue4Key, PdrList> = HashMap::with_max_entries(1, 0);
+/// Downlink lookup by UE IPv6 /64.
+#[map(name = "DL_UE6")]
+pub static DL_UE6: HashMap<Ue6Key, PdrList> = HashMap::with_max_entries(1, 0);
+/// PDR slots.
+#[map(name = "PDRS")]
+pub static PDRS: Array<Pdr> = Array::with_max_entries(1, 0);
+/// SDF filter slots.
+#[map(name = "SDFS")]
+pub static SDFS: Array<SdfFilter> = Array::with_max_entries(1, 0);
+/// FARs.
+#[map(name = "FARS")]
+pub static FARS: Array<Far> = Array::with_max_entries(1, 0);
+/// QER configuration.
+#[map(name = "QERS")]
+pub static QERS: Array<Qer> = Array::with_max_entries(1, 0);
+/// QER token buckets.
+#[map(name = "QER_STATE")]
+pub static QER_STATE: Array<QerState> = Array::with_max_entries(1, 0);
+/// URR counters.
+#[map(name = "URR_COUNTERS")]
+pub static URR_COUNTERS: Array<UrrCounters> = Array::with_max_entries(1, 0);
+
+/// One per-CPU slot of four words that [`launder`] passes values through.
+#[map(name = "LAUNDER")]
+pub static LAUNDER: PerCpuArray<[u64; 4]> = PerCpuArray::with_max_entries(1, 0);
+
+/// Returns `v` unchanged, but through map memory, so the verifier forgets what it knew about
+/// the values (it tracks registers and the stack, not map contents).
+///
+/// Verifier workaround (kernel 6.18): header offsets that come out of bounded walks (VLAN tags,
+/// IPv6 extension headers) are tracked as distinct precise values, so every later stage is
+/// verified once per combination and the program exceeds the 1M-instruction budget. Laundering
+/// the offsets at a stage boundary makes all those paths one state. Cost: one inlined per-CPU
+/// array lookup and four stores and loads.
+#[inline(always)]
+pub fn launder(v: [u64; 4]) -> Option<[u64; 4]> {
+    let p = LAUNDER.get_ptr_mut(0)?;
+    // SAFETY: `p` is this CPU's slot of a per-CPU array, valid for this program run.
+    unsafe {
+        core::ptr::write_volatile(p, v);
+        Some(core::ptr::read_volatile(p))
+    }
+}

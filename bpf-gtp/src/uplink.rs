@@ -1,0 +1,152 @@
+//! Uplink on N3/N9 (TS 29.244 5.2.1, TS 29.281): a G-PDU is matched to its session by local
+//! TEID, to a PDR by QFI and SDF filters, then its FAR, QER and URRs apply: the outer
+//! Ethernet/IP/UDP/GTP-U headers (and any VLAN tags) are removed and the T-PDU is routed by the
+//! FIB.
+
+use crate::{
+    fib::{self, Fwd, Lookup},
+    maps::{FARS, N3_JUMP, N3_SCRATCH, UL_TEID},
+    pdr,
+    qer::{self, Dir},
+    urr,
+};
+use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext};
+use bpf_abi::{
+    Be32, Reason,
+    gtp::{FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, OHC_NONE, OHR_NONE, TeidKey},
+    names::JUMP_N3_GPDU,
+};
+use bpf_net::{
+    Cursor, csum,
+    eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, EthHdr},
+    flow::{Flow, parse_flow},
+    gtpu::Gtpu,
+};
+
+/// Handles a G-PDU in `xdp_n3`: finds the session by TEID, hands what it found to
+/// `xdp_n3_gpdu` and tail-calls it. Returns only if the tail call fails.
+#[inline(always)]
+pub fn gpdu(ctx: &XdpContext, g: &Gtpu) -> Result<Reason, Reason> {
+    let Some(list) = UL_TEID.get_ptr(TeidKey {
+        teid: Be32::new(g.teid),
+    }) else {
+        return Err(Reason::GtpuUnknownTeid);
+    };
+    let Some(s) = N3_SCRATCH.get_ptr_mut(0) else {
+        return Err(Reason::TailCallFailed);
+    };
+    let qfi = match g.psc {
+        Some(p) => p.qfi,
+        None => 0,
+    };
+    // SAFETY: both pointers are map values valid for this program run; the scratch is this
+    // CPU's slot.
+    unsafe {
+        (*s).list = *list;
+        (*s).payload_off = g.payload_off as u32;
+        (*s).qfi = qfi;
+        N3_JUMP.tail_call(ctx, JUMP_N3_GPDU);
+    }
+    Err(Reason::TailCallFailed)
+}
+
+/// The G-PDU stage (`xdp_n3_gpdu`): PDR detection, FAR, QER, URR, decapsulation, forwarding.
+#[inline(always)]
+pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let Some(s) = N3_SCRATCH.get(0) else {
+        return Err(Reason::TailCallFailed);
+    };
+    let (list, payload_off, qfi) = (s.list, s.payload_off as usize, s.qfi);
+    let cur = Cursor::from_xdp(ctx);
+    let flow = parse_flow(&cur, payload_off)?;
+    let pdr = pdr::find(&list, &flow, qfi)?;
+    let Some(far) = FARS.get(pdr.far) else {
+        return Err(Reason::RuleMissing);
+    };
+    let action = far.action;
+    if action & FAR_DROP != 0 {
+        return Err(Reason::FarDrop);
+    }
+    if action & (FAR_BUFF | FAR_NOCP) != 0 {
+        return Err(Reason::FarBuffer);
+    }
+    if action & FAR_DUPL != 0 {
+        return Err(Reason::FarDuplicateNotSupported);
+    }
+    if action & FAR_FORW == 0 || pdr.ohr == OHR_NONE || far.ohc != OHC_NONE {
+        // N9 relaying (removal then creation) arrives with the encapsulation path.
+        return Err(Reason::FarInvalid);
+    }
+    let len = flow.len as u64;
+    qer::enforce(pdr.qer, Dir::Ul, len)?;
+    urr::count(&pdr, Dir::Ul, len);
+    decap(ctx, &cur, payload_off, &flow)?;
+    if flow_ttl_expiring(ctx, &flow)? {
+        return Ok(Reason::UplinkToKernel);
+    }
+    let l = Lookup {
+        v6: flow.v6,
+        src: &flow.src,
+        dst: &flow.dst,
+        tos: flow.tos,
+        len: flow.len as u16,
+    };
+    match fib::forward(ctx, &l)? {
+        Fwd::Redirected => Ok(Reason::UplinkRedirect),
+        Fwd::Kernel => Ok(Reason::UplinkToKernel),
+    }
+}
+
+/// Removes everything between the Ethernet header and the T-PDU, keeping the MAC addresses and
+/// setting the EtherType of the inner packet.
+#[inline(always)]
+fn decap(ctx: &XdpContext, cur: &Cursor, payload_off: usize, flow: &Flow) -> Result<(), Reason> {
+    let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
+    let (dst, src) = (eth.dst, eth.src);
+    let delta = payload_off.wrapping_sub(ETH_HLEN) as i32;
+    // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) } != 0 {
+        return Err(Reason::AdjustFailed);
+    }
+    let cur = Cursor::from_xdp(ctx);
+    let eth = cur.get_mut::<EthHdr>(0, Reason::AdjustFailed)?;
+    let et = if flow.v6 { ETH_P_IPV6 } else { ETH_P_IPV4 };
+    // SAFETY: the cursor proved 14 bytes at offset 0; EthHdr has alignment 1.
+    unsafe {
+        (*eth).dst = dst;
+        (*eth).src = src;
+        (*eth).ethertype = bpf_abi::Be16::new(et);
+    }
+    Ok(())
+}
+
+/// Decrements the TTL / Hop Limit of the packet at offset 14 as a router does; true when it is
+/// about to expire (the kernel then answers with ICMP Time Exceeded).
+#[inline(always)]
+fn flow_ttl_expiring(ctx: &XdpContext, flow: &Flow) -> Result<bool, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    if flow.v6 {
+        let p = cur.get_mut::<[u8; 8]>(ETH_HLEN, Reason::Ipv6Truncated)?;
+        // SAFETY: the cursor proved 8 bytes at offset 14; nothing else refers to them.
+        let h = unsafe { &mut *p };
+        if h[7] <= 1 {
+            return Ok(true);
+        }
+        h[7] -= 1;
+    } else {
+        let p = cur.get_mut::<[u8; 12]>(ETH_HLEN, Reason::Ipv4Truncated)?;
+        // SAFETY: the cursor proved 12 bytes at offset 14 (TTL at 8, checksum at 10); nothing
+        // else refers to them during this program run.
+        let h = unsafe { &mut *p };
+        let ttl = h[8];
+        if ttl <= 1 {
+            return Ok(true);
+        }
+        let old = u16::from_be_bytes([ttl, h[9]]);
+        let new = u16::from_be_bytes([ttl - 1, h[9]]);
+        let c = csum::replace16(u16::from_be_bytes([h[10], h[11]]), old, new);
+        h[8] = ttl - 1;
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+    }
+    Ok(false)
+}
