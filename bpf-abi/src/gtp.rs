@@ -67,7 +67,7 @@ pub struct Ue6Key {
 
 /// A run of PDR slots, in precedence order (lowest Precedence value first).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PdrList {
     /// First slot in [`MAP_PDRS`].
     pub first: u32,
@@ -257,12 +257,6 @@ pub struct N3Scratch {
     pub qfi: u8,
     /// Padding.
     pub _pad: [u8; 3],
-}
-
-impl Default for PdrList {
-    fn default() -> Self {
-        PdrList { first: 0, count: 0 }
-    }
 }
 
 const _: () = assert!(size_of::<N3Scratch>() == 16);

@@ -52,9 +52,15 @@ pub fn enforce(idx: u32, dir: Dir, len: u64) -> Result<Option<Qer>, Reason> {
     Ok(Some(*q))
 }
 
+/// Compare-exchange attempts before a contended bucket counts as empty.
+const CAS_TRIES: usize = 8;
+
 /// Token bucket shared by all CPUs: refill by elapsed time (one CPU wins the refill with a
-/// compare-exchange of the time stamp), then take `len` bytes or give them back. Tokens are a
-/// two's-complement i64 kept in a u64 cell.
+/// compare-exchange of the time stamp), then take `len` bytes with a compare-exchange.
+///
+/// Compiler workaround (LLVM 22 BPF backend, bpf-linker 0.13): an atomic fetch-add whose result
+/// is used was emitted as the non-fetch `lock +=`, leaving the register holding the addend, so
+/// the bucket only uses compare-exchange (emitted correctly) where it needs the old value.
 #[inline(always)]
 fn take_tokens(idx: u32, d: usize, mbr_bps: u64, burst: u64, len: u64) -> bool {
     let Some(st) = QER_STATE.get_ptr_mut(idx) else {
@@ -76,16 +82,31 @@ fn take_tokens(idx: u32, d: usize, mbr_bps: u64, burst: u64, len: u64) -> bool {
             };
             // bits/s * ns / 8e9 = bytes; elapsed <= 1e9 and mbr < 2^40 keep it in range.
             let add = (mbr_bps / 8) * elapsed / 1_000_000_000;
-            let had = atomic::fetch_add(tokens, add) as i64 + add as i64;
-            if had > burst as i64 {
-                atomic::store(tokens, burst);
+            let mut i = 0;
+            while i < CAS_TRIES {
+                let cur = atomic::load(tokens) as i64;
+                let new = if cur + add as i64 > burst as i64 {
+                    burst as i64
+                } else {
+                    cur + add as i64
+                };
+                if atomic::compare_exchange(tokens, cur as u64, new as u64) {
+                    break;
+                }
+                i += 1;
             }
         }
-        let before = atomic::fetch_add(tokens, len.wrapping_neg()) as i64;
-        if before < len as i64 {
-            atomic::fetch_add(tokens, len);
-            return false;
+        let mut i = 0;
+        while i < CAS_TRIES {
+            let cur = atomic::load(tokens) as i64;
+            if cur < len as i64 {
+                return false;
+            }
+            if atomic::compare_exchange(tokens, cur as u64, (cur - len as i64) as u64) {
+                return true;
+            }
+            i += 1;
         }
     }
-    true
+    false
 }

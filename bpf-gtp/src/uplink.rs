@@ -81,7 +81,8 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     qer::enforce(pdr.qer, Dir::Ul, len)?;
     urr::count(&pdr, Dir::Ul, len);
     decap(ctx, &cur, payload_off, &flow)?;
-    if flow_ttl_expiring(ctx, &flow)? {
+    if ttl(ctx, &flow, false)? {
+        // About to expire: the kernel answers with ICMP Time Exceeded.
         return Ok(Reason::UplinkToKernel);
     }
     let l = Lookup {
@@ -92,7 +93,12 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         len: flow.len as u16,
     };
     match fib::forward(ctx, &l)? {
-        Fwd::Redirected => Ok(Reason::UplinkRedirect),
+        Fwd::Redirected => {
+            // Forwarded here, so decremented here, as a router does; the kernel decrements
+            // what it forwards itself.
+            ttl(ctx, &flow, true)?;
+            Ok(Reason::UplinkRedirect)
+        }
         Fwd::Kernel => Ok(Reason::UplinkToKernel),
     }
 }
@@ -120,10 +126,10 @@ fn decap(ctx: &XdpContext, cur: &Cursor, payload_off: usize, flow: &Flow) -> Res
     Ok(())
 }
 
-/// Decrements the TTL / Hop Limit of the packet at offset 14 as a router does; true when it is
-/// about to expire (the kernel then answers with ICMP Time Exceeded).
+/// True when the TTL / Hop Limit of the packet at offset 14 is 1 or 0; with `decrement`,
+/// decrements it (and the IPv4 header checksum) otherwise.
 #[inline(always)]
-fn flow_ttl_expiring(ctx: &XdpContext, flow: &Flow) -> Result<bool, Reason> {
+fn ttl(ctx: &XdpContext, flow: &Flow, decrement: bool) -> Result<bool, Reason> {
     let cur = Cursor::from_xdp(ctx);
     if flow.v6 {
         let p = cur.get_mut::<[u8; 8]>(ETH_HLEN, Reason::Ipv6Truncated)?;
@@ -132,7 +138,9 @@ fn flow_ttl_expiring(ctx: &XdpContext, flow: &Flow) -> Result<bool, Reason> {
         if h[7] <= 1 {
             return Ok(true);
         }
-        h[7] -= 1;
+        if decrement {
+            h[7] -= 1;
+        }
     } else {
         let p = cur.get_mut::<[u8; 12]>(ETH_HLEN, Reason::Ipv4Truncated)?;
         // SAFETY: the cursor proved 12 bytes at offset 14 (TTL at 8, checksum at 10); nothing
@@ -141,6 +149,9 @@ fn flow_ttl_expiring(ctx: &XdpContext, flow: &Flow) -> Result<bool, Reason> {
         let ttl = h[8];
         if ttl <= 1 {
             return Ok(true);
+        }
+        if !decrement {
+            return Ok(false);
         }
         let old = u16::from_be_bytes([ttl, h[9]]);
         let new = u16::from_be_bytes([ttl - 1, h[9]]);

@@ -10,6 +10,10 @@ use core::intrinsics::{self, AtomicOrdering::Relaxed};
 
 /// Adds `v` to `*p`; returns the previous value.
 ///
+/// Do not use the returned value in BPF programs built with LLVM 22 / bpf-linker 0.13: it was
+/// seen compiled to the non-fetch `lock +=` (the result register keeps `v`). Counters that ignore
+/// the result are fine; code that needs the old value uses [`compare_exchange`].
+///
 /// # Safety
 /// `p` is valid, 8-byte aligned, and accessed only atomically by others.
 #[inline(always)]

@@ -15,6 +15,8 @@ pub const GNB_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
 pub const UPF_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 2);
 /// UE address inside G-PDUs (benchmarking range).
 pub const UE_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+/// UE IPv6 address inside G-PDUs (documentation prefix).
+pub const UE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 5, 0, 0, 0, 1);
 /// Data network host inside G-PDUs.
 pub const DN_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 /// UDP source port of the gNB's GTP-U messages.
@@ -160,9 +162,9 @@ pub fn bench_fixtures() -> Vec<Fixture> {
         echo_fixture("echo-ipv4", &echo_request_v4(0x1234)),
         echo_fixture("echo-ipv6", &echo_request_v6(0x1234)),
         Fixture::unchanged(
-            "gpdu-ipv4-psc",
+            "gpdu-unknown-teid",
             gpdu_ul_v4(0x100).to_bytes(),
-            Reason::GtpuOther,
+            Reason::GtpuUnknownTeid,
         ),
     ]
 }

@@ -1,9 +1,12 @@
 //! Loads an eBPF object, has the kernel verify every program in it, and reads its counters.
 
-use crate::southbound::objects;
+use crate::southbound::{
+    gtp::{Allocators, MapSizes},
+    objects,
+};
 use aya::{
-    Ebpf,
-    maps::PerCpuArray,
+    Ebpf, EbpfLoader,
+    maps::{PerCpuArray, ProgramArray},
     programs::{ProgramError, Xdp},
 };
 use bpf_abi::{Counter, Reason, names};
@@ -43,9 +46,11 @@ pub enum LoadError {
     },
 }
 
-/// The GTP-U datapath object, loaded and verified.
+/// The GTP-U datapath object, loaded and verified, with the allocators of its rule slots: the
+/// one owner of its maps.
 pub struct GtpDatapath {
     ebpf: Ebpf,
+    pub(crate) alloc: Allocators,
 }
 
 /// Programs of bpf-gtp, all XDP.
@@ -56,12 +61,24 @@ pub const GTP_PROGRAMS: &[&str] = &[
 ];
 
 impl GtpDatapath {
-    /// Loads bpf-gtp and every program in it: the kernel verifier runs here.
+    /// Loads bpf-gtp with maps for a few thousand sessions (tests, benchmarks, the demo).
     pub fn load() -> Result<Self, LoadError> {
-        let mut ebpf = Ebpf::load(objects::BPF_GTP).map_err(|source| LoadError::Object {
-            object: "bpf-gtp",
-            source,
-        })?;
+        Self::load_with(&MapSizes::for_sessions(4096))
+    }
+
+    /// Loads bpf-gtp with maps of `sizes` and every program in it (the kernel verifier runs
+    /// here), and links the tail calls.
+    pub fn load_with(sizes: &MapSizes) -> Result<Self, LoadError> {
+        let mut loader = EbpfLoader::new();
+        for (name, n) in sizes.entries() {
+            loader.map_max_entries(name, n);
+        }
+        let mut ebpf = loader
+            .load(objects::BPF_GTP)
+            .map_err(|source| LoadError::Object {
+                object: "bpf-gtp",
+                source,
+            })?;
         for &name in GTP_PROGRAMS {
             let prog: &mut Xdp = ebpf
                 .program_mut(name)
@@ -70,7 +87,44 @@ impl GtpDatapath {
             prog.load()
                 .map_err(|source| LoadError::Verifier { name, source })?;
         }
-        Ok(GtpDatapath { ebpf })
+        let gpdu_name = names::PROG_XDP_N3_GPDU;
+        let gpdu = {
+            let p: &Xdp = ebpf
+                .program(gpdu_name)
+                .and_then(|p| p.try_into().ok())
+                .ok_or(LoadError::MissingProgram(gpdu_name))?;
+            let fd = p.fd().map_err(|source| LoadError::Verifier {
+                name: gpdu_name,
+                source,
+            })?;
+            fd.try_clone().map_err(|e| LoadError::Verifier {
+                name: gpdu_name,
+                source: ProgramError::IOError(e),
+            })?
+        };
+        let name = names::MAP_N3_JUMP;
+        let map = ebpf.map_mut(name).ok_or(LoadError::Map {
+            name,
+            source: aya::maps::MapError::InvalidName {
+                name: name.to_string(),
+            },
+        })?;
+        let mut jump =
+            ProgramArray::try_from(map).map_err(|source| LoadError::Map { name, source })?;
+        jump.set(names::JUMP_N3_GPDU, &gpdu, 0)
+            .map_err(|source| LoadError::Map { name, source })?;
+        Ok(GtpDatapath {
+            ebpf,
+            alloc: Allocators::new(sizes),
+        })
+    }
+
+    pub(crate) fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
+    pub(crate) fn ebpf_mut(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
     }
 
     /// A loaded XDP program by name.

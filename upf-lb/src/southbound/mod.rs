@@ -1,6 +1,8 @@
 //! The southbound side: the eBPF objects, loading them into the kernel, and reading their maps.
 
+pub mod gtp;
 pub mod loader;
 pub mod objects;
 
+pub use gtp::{Installed, Key, MapSizes, PdrSpec, SessionSpec, SouthboundError};
 pub use loader::{GtpDatapath, LoadError};

@@ -1,0 +1,393 @@
+//! Tier 2: the uplink (N3 ingress) through BPF_PROG_TEST_RUN, with sessions installed through the
+//! southbound API and the FIB of a namespace the test builds: G-PDUs decapsulated and redirected
+//! to the next hop, every PDR/FAR/QER outcome, and the negative rows.
+
+use bpf_abi::{
+    Reason,
+    gtp::{GATE_UL_CLOSED, Qer},
+    names,
+};
+use std::net::{IpAddr, Ipv4Addr};
+use upf_lb::{
+    fixtures::{self, Fixture, xdp},
+    packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, L4, Psc},
+    southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
+};
+use upf_lb_tests::{FibNs, require_root, run_xdp_fixtures_in};
+
+const OHR_GTPU_V4: u8 = 0;
+
+fn udp_to(dst: IpAddr, dport: u16, ttl: u8) -> IpPacket {
+    let mut p = match dst {
+        IpAddr::V4(d) => IpPacket::v4(
+            fixtures::UE_V4,
+            d,
+            L4::Udp {
+                src: 40000,
+                dst: dport,
+                payload: vec![0xab; 24],
+            },
+        ),
+        IpAddr::V6(d) => IpPacket::v6(
+            fixtures::UE_V6,
+            d,
+            L4::Udp {
+                src: 40000,
+                dst: dport,
+                payload: vec![0xab; 24],
+            },
+        ),
+    };
+    match &mut p.ip {
+        Ip::V4(h) => h.ttl = ttl,
+        Ip::V6(h) => h.hop_limit = ttl,
+    }
+    p
+}
+
+/// A G-PDU from the gNB for `teid` carrying `inner`, with a UL PDU Session Container of `qfi`.
+fn gpdu(teid: u32, qfi: Option<u8>, inner: &IpPacket) -> Frame {
+    let mut g = Gtpu::gpdu(teid, inner.to_bytes());
+    if let Some(q) = qfi {
+        g.ext.push(GtpuExt::Psc(Psc {
+            pdu_type: 1,
+            qfi: q,
+            rqi: false,
+            ppi: None,
+        }));
+    }
+    Frame::new(IpPacket::v4(
+        fixtures::GNB_V4,
+        fixtures::UPF_V4,
+        L4::gtpu(2152, &g),
+    ))
+}
+
+/// The frame xdp_n3 must redirect: the inner packet with TTL-1 behind the N6 MACs.
+fn redirected(mut inner: IpPacket) -> Vec<u8> {
+    match &mut inner.ip {
+        Ip::V4(h) => h.ttl -= 1,
+        Ip::V6(h) => h.hop_limit -= 1,
+    }
+    Frame {
+        dst: FibNs::NH_MAC,
+        src: FibNs::N6_MAC,
+        vlans: vec![],
+        ip: inner,
+    }
+    .to_bytes()
+}
+
+/// The frame handed to the kernel: the inner packet, TTL unchanged, behind the original MACs.
+fn to_kernel(input: &Frame, inner: IpPacket) -> Vec<u8> {
+    Frame {
+        dst: input.dst,
+        src: input.src,
+        vlans: vec![],
+        ip: inner,
+    }
+    .to_bytes()
+}
+
+fn fx(name: &str, input: &Frame, action: u32, output: Vec<u8>, reason: Reason) -> Fixture {
+    Fixture {
+        name: name.into(),
+        input: input.to_bytes(),
+        action,
+        output,
+        reason,
+    }
+}
+
+fn pdr(
+    id: u16,
+    precedence: u32,
+    qfi: u8,
+    sdfs: Vec<bpf_abi::gtp::SdfFilter>,
+    far: u32,
+    qer: Option<u32>,
+) -> PdrSpec {
+    PdrSpec {
+        pdr_id: id,
+        precedence,
+        qfi,
+        ohr: Some(OHR_GTPU_V4),
+        sdfs,
+        far_id: far,
+        qer_id: qer,
+        urr_ids: vec![1],
+    }
+}
+
+#[test]
+fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let any4 = (IpAddr::from(Ipv4Addr::UNSPECIFIED), 0);
+    let dn = (IpAddr::from(Ipv4Addr::new(203, 0, 113, 0)), 24);
+    let dns_to_dn = build::sdf(Some(17), any4, (0, 65535), dn, (53, 53));
+
+    // Session 1 (TEID 0x100): QFI 9 DNS to the DN forwarded; everything else dropped.
+    let s1 = dp
+        .install(&SessionSpec {
+            session: 1,
+            fars: vec![(1, build::far_forward()), (2, build::far_drop())],
+            qers: vec![(1, build::qer_open())],
+            urrs: vec![1],
+            pdrs: vec![
+                (Key::UlTeid(0x100), pdr(2, 200, 0, vec![], 2, None)),
+                (
+                    Key::UlTeid(0x100),
+                    pdr(1, 100, 9, vec![dns_to_dn], 1, Some(1)),
+                ),
+            ],
+        })
+        .expect("install session 1");
+    // Session 2 (TEID 0x200): everything forwarded, IPv6 too; session 3 (0x300): UL gate closed;
+    // session 4 (0x400): MBR 8 kbit/s with a 100-byte burst.
+    dp.install(&SessionSpec {
+        session: 2,
+        fars: vec![(1, build::far_forward())],
+        urrs: vec![1],
+        pdrs: vec![(Key::UlTeid(0x200), pdr(1, 1, 0, vec![], 1, None))],
+        ..Default::default()
+    })
+    .expect("install session 2");
+    let closed = Qer {
+        gate: GATE_UL_CLOSED,
+        ..build::qer_open()
+    };
+    let slow = Qer {
+        mbr_ul: 8_000,
+        burst_ul: 100,
+        ..build::qer_open()
+    };
+    let s3 = dp
+        .install(&SessionSpec {
+            session: 3,
+            fars: vec![(1, build::far_forward())],
+            qers: vec![(1, closed), (2, slow)],
+            urrs: vec![1],
+            pdrs: vec![
+                (Key::UlTeid(0x300), pdr(1, 1, 0, vec![], 1, Some(1))),
+                (Key::UlTeid(0x400), pdr(1, 1, 0, vec![], 1, Some(2))),
+            ],
+        })
+        .expect("install session 3");
+
+    let nh4 = IpAddr::from(FibNs::NH4);
+    let mut t = Vec::new();
+
+    let inner = udp_to(nh4, 53, 64);
+    let f = gpdu(0x100, Some(9), &inner);
+    t.push(fx(
+        "ul-qfi9-dns-redirected",
+        &f,
+        xdp::REDIRECT,
+        redirected(inner),
+        Reason::UplinkRedirect,
+    ));
+
+    // Sequence number, N-PDU number and an unknown not-required header before the PSC.
+    let inner = udp_to(nh4, 53, 64);
+    let mut g = Gtpu::gpdu(0x100, inner.to_bytes());
+    g.seq = Some(77);
+    g.npdu = Some(3);
+    g.ext.push(GtpuExt::Raw {
+        ty: 0x3f,
+        content: vec![1, 2],
+    });
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
+    let f = Frame::new(IpPacket::v4(
+        fixtures::GNB_V4,
+        fixtures::UPF_V4,
+        L4::gtpu(2152, &g),
+    ));
+    t.push(fx(
+        "ul-seq-npdu-ext-chain-redirected",
+        &f,
+        xdp::REDIRECT,
+        redirected(inner),
+        Reason::UplinkRedirect,
+    ));
+
+    let f = gpdu(0x100, Some(9), &udp_to(nh4, 80, 64));
+    t.push(Fixture::unchanged(
+        "ul-other-port-far-drop",
+        f.to_bytes(),
+        Reason::FarDrop,
+    ));
+    let f = gpdu(0x100, Some(5), &udp_to(nh4, 53, 64));
+    t.push(Fixture::unchanged(
+        "ul-other-qfi-far-drop",
+        f.to_bytes(),
+        Reason::FarDrop,
+    ));
+    let f = gpdu(0x100, None, &udp_to(nh4, 53, 64));
+    t.push(Fixture::unchanged(
+        "ul-no-psc-far-drop",
+        f.to_bytes(),
+        Reason::FarDrop,
+    ));
+
+    // No route in the namespace for 198.51.100.77: handed to the kernel, decapsulated.
+    let inner = udp_to(IpAddr::from(Ipv4Addr::new(198, 51, 100, 77)), 9, 64);
+    let f = gpdu(0x200, None, &inner);
+    t.push(fx(
+        "ul-no-route-to-kernel",
+        &f,
+        xdp::PASS,
+        to_kernel(&f, inner),
+        Reason::UplinkToKernel,
+    ));
+    // TTL 1: the kernel answers with Time Exceeded.
+    let inner = udp_to(nh4, 9, 1);
+    let f = gpdu(0x200, None, &inner);
+    t.push(fx(
+        "ul-ttl-1-to-kernel",
+        &f,
+        xdp::PASS,
+        to_kernel(&f, inner),
+        Reason::UplinkToKernel,
+    ));
+    // IPv6 T-PDU.
+    let inner = udp_to(IpAddr::from(FibNs::NH6), 443, 64);
+    let f = gpdu(0x200, Some(1), &inner);
+    t.push(fx(
+        "ul-ipv6-inner-redirected",
+        &f,
+        xdp::REDIRECT,
+        redirected(inner),
+        Reason::UplinkRedirect,
+    ));
+    // GTP-U over IPv6 to the UPF.
+    let inner = udp_to(nh4, 9, 64);
+    let g = Gtpu::gpdu(0x200, inner.to_bytes());
+    let f = Frame::new(IpPacket::v6(
+        fixtures::GNB_V6,
+        fixtures::UPF_V6,
+        L4::gtpu(2152, &g),
+    ));
+    t.push(fx(
+        "ul-ipv6-outer-redirected",
+        &f,
+        xdp::REDIRECT,
+        redirected(inner),
+        Reason::UplinkRedirect,
+    ));
+
+    t.push(Fixture::unchanged(
+        "ul-gate-closed",
+        gpdu(0x300, None, &udp_to(nh4, 9, 64)).to_bytes(),
+        Reason::QerGateClosed,
+    ));
+    // The bucket starts with its 100-byte burst: one 52-byte packet passes, the next does not.
+    let inner = udp_to(nh4, 9, 64);
+    let f = gpdu(0x400, None, &inner);
+    t.push(fx(
+        "ul-mbr-within-burst",
+        &f,
+        xdp::REDIRECT,
+        redirected(inner.clone()),
+        Reason::UplinkRedirect,
+    ));
+    t.push(Fixture::unchanged(
+        "ul-mbr-exceeded",
+        f.to_bytes(),
+        Reason::QerMbrExceeded,
+    ));
+
+    t.push(Fixture::unchanged(
+        "ul-unknown-teid",
+        gpdu(0x999, None, &udp_to(nh4, 9, 64)).to_bytes(),
+        Reason::GtpuUnknownTeid,
+    ));
+    let g = Gtpu::gpdu(0x200, vec![0x00; 20]);
+    let f = Frame::new(IpPacket::v4(
+        fixtures::GNB_V4,
+        fixtures::UPF_V4,
+        L4::gtpu(2152, &g),
+    ));
+    t.push(Fixture::unchanged(
+        "ul-inner-not-ip",
+        f.to_bytes(),
+        Reason::InnerNotIp,
+    ));
+    let mut bad = udp_to(nh4, 9, 64).to_bytes();
+    bad[2..4].copy_from_slice(&500u16.to_be_bytes());
+    let g = Gtpu::gpdu(0x200, bad);
+    let f = Frame::new(IpPacket::v4(
+        fixtures::GNB_V4,
+        fixtures::UPF_V4,
+        L4::gtpu(2152, &g),
+    ));
+    t.push(Fixture::unchanged(
+        "ul-inner-total-length-beyond",
+        f.to_bytes(),
+        Reason::Ipv4BadTotalLength,
+    ));
+
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N3, &t);
+    // The MBR bucket took the one packet it let through: 100 - 52 bytes left.
+    let q = dp.qer_state(s3.qer_slot(2).unwrap()).unwrap();
+    assert_eq!(q.tokens[0], 100 - 52);
+
+    // URR 1 of session 1 counted the two redirected DNS packets (inner bytes).
+    let c = dp.urr_counters(s1.urr_slot(1).unwrap()).unwrap();
+    let dns_len = udp_to(nh4, 53, 64).to_bytes().len() as u64;
+    assert_eq!(
+        (c.ul_packets, c.ul_bytes, c.dl_packets),
+        (2, 2 * dns_len, 0)
+    );
+
+    // Removing session 1 makes its TEID unknown again.
+    dp.remove(s1);
+    let f = gpdu(0x100, Some(9), &udp_to(nh4, 53, 64));
+    run_xdp_fixtures_in(
+        Some((&fib.ns, fib.n3_ifindex)),
+        &dp,
+        names::PROG_XDP_N3,
+        &[Fixture::unchanged(
+            "ul-after-removal",
+            f.to_bytes(),
+            Reason::GtpuUnknownTeid,
+        )],
+    );
+}
+
+#[test]
+fn install_refuses_inconsistent_sessions_and_leaves_nothing_behind() {
+    require_root();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let before = dp.slots_in_use();
+    let e = dp
+        .install(&SessionSpec {
+            session: 9,
+            fars: vec![(1, build::far_forward())],
+            pdrs: vec![(Key::UlTeid(0x900), pdr(1, 1, 0, vec![], 7, None))],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("FAR 7"), "{e}");
+    assert_eq!(dp.slots_in_use(), before);
+    let nine = (0..9)
+        .map(|i| (Key::UlTeid(0x901), pdr(i, u32::from(i), 0, vec![], 1, None)))
+        .collect();
+    let e = dp
+        .install(&SessionSpec {
+            session: 9,
+            fars: vec![(1, build::far_forward())],
+            urrs: vec![1],
+            pdrs: nine,
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("at most 8"), "{e}");
+    assert_eq!(dp.slots_in_use(), before);
+}

@@ -1,0 +1,645 @@
+//! Installs and removes a session's rules in the bpf-gtp maps (layouts in `bpf_abi::gtp`).
+//!
+//! Order (make before break): FARs, QERs (with fresh token buckets) and URR counters first, then
+//! SDF filters and PDR runs, and the lookup keys last, each key in one map update, so the
+//! datapath sees the whole new rule set or none of it. Removal goes the other way: keys first.
+//! A failed install rolls back what it wrote. Slot indices come from allocators owned here.
+
+use super::loader::GtpDatapath;
+use aya::maps::{Array, HashMap, MapError};
+use bpf_abi::gtp::{
+    Far, MAP_DL_UE4, MAP_DL_UE6, MAP_FARS, MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS,
+    MAP_UL_TEID, MAP_URR_COUNTERS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE,
+    OHR_NONE, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters,
+};
+use std::{
+    collections::{BTreeMap, HashMap as StdHashMap},
+    net::Ipv4Addr,
+};
+
+/// Why installing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SouthboundError {
+    /// A map has no free slot of the size needed.
+    #[error("map {0} is full")]
+    Full(&'static str),
+    /// A PDR refers to a FAR, QER or URR the session does not define.
+    #[error("PDR {pdr_id} refers to {what} {id}, which the session does not define")]
+    UnknownRule {
+        /// The PDR.
+        pdr_id: u16,
+        /// "FAR", "QER" or "URR".
+        what: &'static str,
+        /// The missing ID.
+        id: u32,
+    },
+    /// More PDRs on one key, SDF filters on one PDR, or URRs on one PDR than the datapath holds.
+    #[error("{0}")]
+    Limit(String),
+    /// A map operation failed.
+    #[error("map {name}: {source}")]
+    Map {
+        /// Map.
+        name: &'static str,
+        /// Cause.
+        #[source]
+        source: MapError,
+    },
+}
+
+fn map_err(name: &'static str) -> impl FnOnce(MapError) -> SouthboundError {
+    move |source| SouthboundError::Map { name, source }
+}
+
+/// Where a session's PDRs are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    /// Uplink: the local TEID.
+    UlTeid(u32),
+    /// Downlink: the UE's IPv4 address.
+    DlUe4(Ipv4Addr),
+    /// Downlink: the UE's IPv6 /64 prefix (first 8 bytes).
+    DlUe6([u8; 8]),
+}
+
+/// A PDR as the controller hands it to the southbound.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PdrSpec {
+    /// PDR ID.
+    pub pdr_id: u16,
+    /// Precedence (lower first).
+    pub precedence: u32,
+    /// QFI the PDI matches (0: any).
+    pub qfi: u8,
+    /// Outer Header Removal description.
+    pub ohr: Option<u8>,
+    /// SDF filters, normalised for the direction (empty: match any).
+    pub sdfs: Vec<SdfFilter>,
+    /// FAR ID.
+    pub far_id: u32,
+    /// QER ID.
+    pub qer_id: Option<u32>,
+    /// URR IDs.
+    pub urr_ids: Vec<u32>,
+}
+
+/// A session's rules.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionSpec {
+    /// Session index (reported in events).
+    pub session: u32,
+    /// FARs by FAR ID.
+    pub fars: Vec<(u32, Far)>,
+    /// QERs by QER ID.
+    pub qers: Vec<(u32, Qer)>,
+    /// URR IDs.
+    pub urrs: Vec<u32>,
+    /// PDRs with the key they are found by.
+    pub pdrs: Vec<(Key, PdrSpec)>,
+}
+
+/// What an installed session occupies; give it back to [`GtpDatapath::remove`].
+#[derive(Debug, Default)]
+pub struct Installed {
+    keys: Vec<Key>,
+    pdr_runs: Vec<(u32, u32)>,
+    sdf_runs: Vec<(u32, u32)>,
+    fars: BTreeMap<u32, u32>,
+    qers: BTreeMap<u32, u32>,
+    urrs: BTreeMap<u32, u32>,
+}
+
+impl Installed {
+    /// The counter slot of URR `id`.
+    pub fn urr_slot(&self, id: u32) -> Option<u32> {
+        self.urrs.get(&id).copied()
+    }
+    /// The QER slot of QER `id`.
+    pub fn qer_slot(&self, id: u32) -> Option<u32> {
+        self.qers.get(&id).copied()
+    }
+    /// The FAR slot of FAR `id`.
+    pub fn far_slot(&self, id: u32) -> Option<u32> {
+        self.fars.get(&id).copied()
+    }
+}
+
+/// A run allocator over `cap` slots: free runs kept by length, then a bump pointer.
+#[derive(Debug)]
+pub struct Slots {
+    name: &'static str,
+    cap: u32,
+    next: u32,
+    free: StdHashMap<u32, Vec<u32>>,
+}
+
+impl Slots {
+    /// An allocator over the slots of map `name` with `cap` entries.
+    pub fn new(name: &'static str, cap: u32) -> Self {
+        Slots {
+            name,
+            cap,
+            next: 0,
+            free: StdHashMap::new(),
+        }
+    }
+
+    /// A run of `len` consecutive slots.
+    pub fn alloc(&mut self, len: u32) -> Result<u32, SouthboundError> {
+        if let Some(first) = self.free.get_mut(&len).and_then(Vec::pop) {
+            return Ok(first);
+        }
+        if self.cap - self.next < len {
+            return Err(SouthboundError::Full(self.name));
+        }
+        let first = self.next;
+        self.next += len;
+        Ok(first)
+    }
+
+    /// Gives a run back.
+    pub fn free(&mut self, first: u32, len: u32) {
+        self.free.entry(len).or_default().push(first);
+    }
+
+    /// Slots in use.
+    pub fn in_use(&self) -> u32 {
+        self.next
+            - self
+                .free
+                .iter()
+                .map(|(len, v)| len * v.len() as u32)
+                .sum::<u32>()
+    }
+}
+
+/// Entries of each map, set at load time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapSizes {
+    /// Uplink keys (local TEIDs).
+    pub ul_keys: u32,
+    /// Downlink IPv4 keys.
+    pub dl4_keys: u32,
+    /// Downlink IPv6 keys.
+    pub dl6_keys: u32,
+    /// PDR slots.
+    pub pdrs: u32,
+    /// SDF filter slots.
+    pub sdfs: u32,
+    /// FAR slots.
+    pub fars: u32,
+    /// QER slots.
+    pub qers: u32,
+    /// URR slots.
+    pub urrs: u32,
+}
+
+impl MapSizes {
+    /// Sizes for `n` sessions of a typical shape (2 uplink and 2 downlink PDRs, 4 SDF filters,
+    /// 2 FARs, 2 QERs, 2 URRs per session).
+    pub fn for_sessions(n: u32) -> Self {
+        let n = n.max(1);
+        MapSizes {
+            ul_keys: n,
+            dl4_keys: n,
+            dl6_keys: n,
+            pdrs: n.saturating_mul(4),
+            sdfs: n.saturating_mul(4),
+            fars: n.saturating_mul(2),
+            qers: n.saturating_mul(2),
+            urrs: n.saturating_mul(2),
+        }
+    }
+
+    /// (map name, entries) for the loader.
+    pub fn entries(&self) -> [(&'static str, u32); 9] {
+        [
+            (MAP_UL_TEID, self.ul_keys),
+            (MAP_DL_UE4, self.dl4_keys),
+            (MAP_DL_UE6, self.dl6_keys),
+            (MAP_PDRS, self.pdrs),
+            (MAP_SDFS, self.sdfs),
+            (MAP_FARS, self.fars),
+            (MAP_QERS, self.qers),
+            (MAP_QER_STATE, self.qers),
+            (MAP_URR_COUNTERS, self.urrs),
+        ]
+    }
+}
+
+/// The slot allocators of the GTP maps.
+#[derive(Debug)]
+pub struct Allocators {
+    pdrs: Slots,
+    sdfs: Slots,
+    fars: Slots,
+    qers: Slots,
+    urrs: Slots,
+}
+
+impl Allocators {
+    /// Allocators for maps of `sizes`.
+    pub fn new(sizes: &MapSizes) -> Self {
+        Allocators {
+            pdrs: Slots::new(MAP_PDRS, sizes.pdrs),
+            sdfs: Slots::new(MAP_SDFS, sizes.sdfs),
+            fars: Slots::new(MAP_FARS, sizes.fars),
+            qers: Slots::new(MAP_QERS, sizes.qers),
+            urrs: Slots::new(MAP_URR_COUNTERS, sizes.urrs),
+        }
+    }
+}
+
+impl GtpDatapath {
+    /// Installs `spec`; on error nothing of it stays in the maps.
+    pub fn install(&mut self, spec: &SessionSpec) -> Result<Installed, SouthboundError> {
+        let mut inst = Installed::default();
+        match self.install_inner(spec, &mut inst) {
+            Ok(()) => Ok(inst),
+            Err(e) => {
+                self.remove(inst);
+                Err(e)
+            }
+        }
+    }
+
+    fn install_inner(
+        &mut self,
+        spec: &SessionSpec,
+        inst: &mut Installed,
+    ) -> Result<(), SouthboundError> {
+        // Group PDRs by key, in precedence order, and check the limits before touching a map.
+        let mut by_key: BTreeMap<Key, Vec<&PdrSpec>> = BTreeMap::new();
+        for (k, p) in &spec.pdrs {
+            by_key.entry(*k).or_default().push(p);
+        }
+        for (k, v) in &mut by_key {
+            v.sort_by_key(|p| p.precedence);
+            if v.len() > MAX_PDRS_PER_KEY as usize {
+                return Err(SouthboundError::Limit(format!(
+                    "{} PDRs on {k:?}, at most {MAX_PDRS_PER_KEY}",
+                    v.len()
+                )));
+            }
+            for p in v.iter() {
+                if p.sdfs.len() > MAX_SDF_PER_PDR as usize {
+                    return Err(SouthboundError::Limit(format!(
+                        "PDR {} has {} SDF filters, at most {MAX_SDF_PER_PDR}",
+                        p.pdr_id,
+                        p.sdfs.len()
+                    )));
+                }
+                if p.urr_ids.len() > MAX_URRS_PER_PDR {
+                    return Err(SouthboundError::Limit(format!(
+                        "PDR {} has {} URRs, at most {MAX_URRS_PER_PDR}",
+                        p.pdr_id,
+                        p.urr_ids.len()
+                    )));
+                }
+            }
+        }
+
+        // FARs, QERs, URRs.
+        for (id, far) in &spec.fars {
+            let slot = self.alloc.fars.alloc(1)?;
+            inst.fars.insert(*id, slot);
+            self.array::<Far>(MAP_FARS)?
+                .set(slot, far, 0)
+                .map_err(map_err(MAP_FARS))?;
+        }
+        for (id, qer) in &spec.qers {
+            let slot = self.alloc.qers.alloc(1)?;
+            inst.qers.insert(*id, slot);
+            self.array::<QerState>(MAP_QER_STATE)?
+                .set(slot, QerState::default(), 0)
+                .map_err(map_err(MAP_QER_STATE))?;
+            self.array::<Qer>(MAP_QERS)?
+                .set(slot, qer, 0)
+                .map_err(map_err(MAP_QERS))?;
+        }
+        for id in &spec.urrs {
+            let slot = self.alloc.urrs.alloc(1)?;
+            inst.urrs.insert(*id, slot);
+            self.array::<UrrCounters>(MAP_URR_COUNTERS)?
+                .set(slot, UrrCounters::default(), 0)
+                .map_err(map_err(MAP_URR_COUNTERS))?;
+        }
+
+        // SDF filters and PDR runs, then the keys.
+        for (key, pdrs) in &by_key {
+            let first = self.alloc.pdrs.alloc(pdrs.len() as u32)?;
+            inst.pdr_runs.push((first, pdrs.len() as u32));
+            for (i, p) in pdrs.iter().enumerate() {
+                let sdf_first = if p.sdfs.is_empty() {
+                    0
+                } else {
+                    let f = self.alloc.sdfs.alloc(p.sdfs.len() as u32)?;
+                    inst.sdf_runs.push((f, p.sdfs.len() as u32));
+                    let mut sdfs = self.array::<SdfFilter>(MAP_SDFS)?;
+                    for (j, s) in p.sdfs.iter().enumerate() {
+                        sdfs.set(f + j as u32, s, 0).map_err(map_err(MAP_SDFS))?;
+                    }
+                    f
+                };
+                let far = *inst
+                    .fars
+                    .get(&p.far_id)
+                    .ok_or(SouthboundError::UnknownRule {
+                        pdr_id: p.pdr_id,
+                        what: "FAR",
+                        id: p.far_id,
+                    })?;
+                let qer = match p.qer_id {
+                    None => NONE,
+                    Some(q) => *inst.qers.get(&q).ok_or(SouthboundError::UnknownRule {
+                        pdr_id: p.pdr_id,
+                        what: "QER",
+                        id: q,
+                    })?,
+                };
+                let mut urrs = [NONE; MAX_URRS_PER_PDR];
+                for (k, u) in p.urr_ids.iter().enumerate() {
+                    urrs[k] = *inst.urrs.get(u).ok_or(SouthboundError::UnknownRule {
+                        pdr_id: p.pdr_id,
+                        what: "URR",
+                        id: *u,
+                    })?;
+                }
+                let pdr = Pdr {
+                    pdr_id: p.pdr_id,
+                    qfi: p.qfi,
+                    ohr: p.ohr.unwrap_or(OHR_NONE),
+                    sdf_first,
+                    sdf_count: p.sdfs.len() as u32,
+                    far,
+                    qer,
+                    urrs,
+                    session: spec.session,
+                };
+                self.array::<Pdr>(MAP_PDRS)?
+                    .set(first + i as u32, pdr, 0)
+                    .map_err(map_err(MAP_PDRS))?;
+            }
+            let list = PdrList {
+                first,
+                count: pdrs.len() as u32,
+            };
+            self.set_key(*key, Some(list))?;
+            inst.keys.push(*key);
+        }
+        Ok(())
+    }
+
+    /// Removes an installed session: keys first, then its slots are freed.
+    pub fn remove(&mut self, inst: Installed) {
+        for k in &inst.keys {
+            // A key that is already gone is what we want; nothing else can fail here.
+            let _ = self.set_key(*k, None);
+        }
+        for (first, len) in inst.pdr_runs {
+            self.alloc.pdrs.free(first, len);
+        }
+        for (first, len) in inst.sdf_runs {
+            self.alloc.sdfs.free(first, len);
+        }
+        for slot in inst.fars.values() {
+            self.alloc.fars.free(*slot, 1);
+        }
+        for slot in inst.qers.values() {
+            self.alloc.qers.free(*slot, 1);
+        }
+        for slot in inst.urrs.values() {
+            self.alloc.urrs.free(*slot, 1);
+        }
+    }
+
+    /// Counters of the URR in `slot`.
+    pub fn urr_counters(&self, slot: u32) -> Result<UrrCounters, SouthboundError> {
+        let map = self
+            .ebpf()
+            .map(MAP_URR_COUNTERS)
+            .ok_or(SouthboundError::Full(MAP_URR_COUNTERS))?;
+        let a: Array<_, UrrCounters> = Array::try_from(map).map_err(map_err(MAP_URR_COUNTERS))?;
+        a.get(&slot, 0).map_err(map_err(MAP_URR_COUNTERS))
+    }
+
+    /// Token buckets of the QER in `slot`.
+    pub fn qer_state(&self, slot: u32) -> Result<QerState, SouthboundError> {
+        let map = self
+            .ebpf()
+            .map(MAP_QER_STATE)
+            .ok_or(SouthboundError::Full(MAP_QER_STATE))?;
+        let a: Array<_, QerState> = Array::try_from(map).map_err(map_err(MAP_QER_STATE))?;
+        a.get(&slot, 0).map_err(map_err(MAP_QER_STATE))
+    }
+
+    /// Slots in use per map: (PDRs, SDF filters, FARs, QERs, URRs).
+    pub fn slots_in_use(&self) -> (u32, u32, u32, u32, u32) {
+        let a = &self.alloc;
+        (
+            a.pdrs.in_use(),
+            a.sdfs.in_use(),
+            a.fars.in_use(),
+            a.qers.in_use(),
+            a.urrs.in_use(),
+        )
+    }
+
+    fn array<V: aya::Pod>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Array<&mut aya::maps::MapData, V>, SouthboundError> {
+        let map = self
+            .ebpf_mut()
+            .map_mut(name)
+            .ok_or(SouthboundError::Full(name))?;
+        Array::try_from(map).map_err(map_err(name))
+    }
+
+    fn set_key(&mut self, key: Key, list: Option<PdrList>) -> Result<(), SouthboundError> {
+        macro_rules! op {
+            ($name:expr, $k:ty, $key:expr) => {{
+                let map = self
+                    .ebpf_mut()
+                    .map_mut($name)
+                    .ok_or(SouthboundError::Full($name))?;
+                let mut h: HashMap<_, $k, PdrList> =
+                    HashMap::try_from(map).map_err(map_err($name))?;
+                match list {
+                    Some(l) => h.insert($key, l, 0).map_err(map_err($name)),
+                    None => h.remove(&$key).map_err(map_err($name)),
+                }
+            }};
+        }
+        match key {
+            Key::UlTeid(t) => op!(
+                MAP_UL_TEID,
+                TeidKey,
+                TeidKey {
+                    teid: bpf_abi::Be32::new(t)
+                }
+            ),
+            Key::DlUe4(a) => op!(MAP_DL_UE4, Ue4Key, Ue4Key { addr: a.octets() }),
+            Key::DlUe6(p) => op!(MAP_DL_UE6, Ue6Key, Ue6Key { prefix: p }),
+        }
+    }
+}
+
+/// Builders of the datapath's rule types, for the controller and tests.
+pub mod build {
+    use bpf_abi::{
+        Be16, Be32,
+        gtp::{
+            FAR_DROP, FAR_FORW, Far, OHC_GTPU_IPV4, OHC_NONE, PPI_NONE, Qer, SDF_IPV6, SDF_PROTO,
+            SdfFilter,
+        },
+    };
+    use std::net::IpAddr;
+
+    fn mask(len: u8, v6: bool) -> [u8; 16] {
+        let bits = if v6 { len.min(128) } else { len.min(32) };
+        let mut m = [0u8; 16];
+        for (i, b) in m.iter_mut().enumerate() {
+            let left = i32::from(bits) - (i as i32) * 8;
+            *b = if left >= 8 {
+                0xff
+            } else if left <= 0 {
+                0
+            } else {
+                0xffu8 << (8 - left)
+            };
+        }
+        m
+    }
+
+    fn bytes(a: IpAddr) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        match a {
+            IpAddr::V4(v) => b[..4].copy_from_slice(&v.octets()),
+            IpAddr::V6(v) => b = v.octets(),
+        }
+        b
+    }
+
+    /// An SDF filter on the packet's source and destination networks, protocol (None: any) and
+    /// port ranges (inclusive).
+    pub fn sdf(
+        proto: Option<u8>,
+        src: (IpAddr, u8),
+        sport: (u16, u16),
+        dst: (IpAddr, u8),
+        dport: (u16, u16),
+    ) -> SdfFilter {
+        let v6 = src.0.is_ipv6();
+        SdfFilter {
+            flags: if v6 { SDF_IPV6 } else { 0 } | if proto.is_some() { SDF_PROTO } else { 0 },
+            proto: proto.unwrap_or(0),
+            tos: 0,
+            tos_mask: 0,
+            spi: Be32::new(0),
+            flow_label: 0,
+            sport: [sport.0, sport.1],
+            dport: [dport.0, dport.1],
+            src: bytes(src.0),
+            src_mask: mask(src.1, v6),
+            dst: bytes(dst.0),
+            dst_mask: mask(dst.1, v6),
+        }
+    }
+
+    /// A FAR that forwards without a new outer header (uplink to N6).
+    pub fn far_forward() -> Far {
+        Far {
+            action: FAR_FORW,
+            ohc: OHC_NONE,
+            flags: 0,
+            tos: 0,
+            teid: Be32::new(0),
+            peer: [0; 16],
+            local: [0; 16],
+            port: Be16::new(0),
+            _pad: [0; 2],
+        }
+    }
+
+    /// A FAR that forwards into a GTP-U/UDP/IPv4 tunnel to `peer` with `teid`, from `local`.
+    pub fn far_gtpu_v4(teid: u32, local: std::net::Ipv4Addr, peer: std::net::Ipv4Addr) -> Far {
+        let mut f = far_forward();
+        f.ohc = OHC_GTPU_IPV4;
+        f.teid = Be32::new(teid);
+        f.peer[..4].copy_from_slice(&peer.octets());
+        f.local[..4].copy_from_slice(&local.octets());
+        f.port = Be16::new(2152);
+        f
+    }
+
+    /// A FAR that drops.
+    pub fn far_drop() -> Far {
+        Far {
+            action: FAR_DROP,
+            ..far_forward()
+        }
+    }
+
+    /// A QER with both gates open and no MBR.
+    pub fn qer_open() -> Qer {
+        Qer {
+            gate: 0,
+            qfi: 0,
+            rqi: 0,
+            ppi: PPI_NONE,
+            _pad: [0; 4],
+            mbr_ul: 0,
+            mbr_dl: 0,
+            burst_ul: 0,
+            burst_dl: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdf_masks_follow_the_prefix_length() {
+        let f = build::sdf(
+            Some(17),
+            ("198.51.100.0".parse().unwrap(), 22),
+            (0, 65535),
+            ("0.0.0.0".parse().unwrap(), 0),
+            (53, 53),
+        );
+        assert_eq!(&f.src_mask[..4], &[0xff, 0xff, 0xfc, 0]);
+        assert_eq!(f.dst_mask, [0; 16]);
+        let g = build::sdf(
+            None,
+            ("2001:db8::".parse().unwrap(), 33),
+            (0, 65535),
+            ("::".parse().unwrap(), 0),
+            (0, 65535),
+        );
+        assert_eq!(&g.src_mask[..5], &[0xff, 0xff, 0xff, 0xff, 0x80]);
+    }
+
+    #[test]
+    fn slots_reuse_freed_runs_of_the_same_length() {
+        let mut s = Slots::new("T", 10);
+        let a = s.alloc(4).unwrap();
+        let b = s.alloc(4).unwrap();
+        assert_eq!((a, b), (0, 4));
+        assert!(matches!(s.alloc(3), Err(SouthboundError::Full("T"))));
+        s.free(a, 4);
+        assert_eq!(s.in_use(), 4);
+        assert_eq!(s.alloc(4).unwrap(), 0);
+        assert_eq!(s.alloc(2).unwrap(), 8);
+        assert_eq!(s.in_use(), 10);
+    }
+
+    #[test]
+    fn sizes_scale_with_sessions() {
+        let m = MapSizes::for_sessions(1000);
+        assert_eq!((m.ul_keys, m.pdrs, m.fars), (1000, 4000, 2000));
+        assert!(m.entries().iter().all(|(_, n)| *n >= 1000));
+    }
+}
