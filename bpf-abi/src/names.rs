@@ -5,6 +5,8 @@ pub const MAP_COUNTERS: &str = "COUNTERS";
 
 /// XDP program on the N3 (access) interface: GTP-U ingress from the gNB (TS 29.281).
 pub const PROG_XDP_N3: &str = "xdp_n3";
+/// XDP program on the N6 (data network) interface: downlink to UEs, encapsulated in GTP-U.
+pub const PROG_XDP_N6: &str = "xdp_n6";
 /// XDP program that handles a G-PDU found by `xdp_n3` (tail call): PDR detection and the
 /// FAR/QER/URR of the uplink. Split from `xdp_n3` so that the verifier sees the two walks
 /// (outer GTP-U extension headers, inner IPv6 extension headers) one at a time.

@@ -207,6 +207,8 @@ reasons! {
     RuleMissing = 59, "rule_missing", Drop;
     /// A tail call to the next stage failed (program array not filled by the loader).
     TailCallFailed = 60, "tail_call_failed", Drop;
+    /// After encapsulation the packet would exceed the egress MTU (the outer header has DF).
+    MtuExceeded = 61, "mtu_exceeded", Drop;
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 
 use aya_ebpf::{
     bindings::{
-        BPF_FIB_LKUP_RET_BLACKHOLE, BPF_FIB_LKUP_RET_PROHIBIT, BPF_FIB_LKUP_RET_SUCCESS,
-        BPF_FIB_LKUP_RET_UNREACHABLE, bpf_fib_lookup as FibParams,
+        BPF_FIB_LKUP_RET_BLACKHOLE, BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_PROHIBIT,
+        BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LKUP_RET_UNREACHABLE, bpf_fib_lookup as FibParams,
     },
     helpers::generated::{bpf_fib_lookup, bpf_redirect},
     programs::XdpContext,
@@ -23,6 +23,8 @@ pub enum Fwd {
     Redirected,
     /// Leave it to the kernel.
     Kernel,
+    /// Larger than the egress MTU.
+    TooBig,
 }
 
 /// The packet as the FIB needs it.
@@ -79,6 +81,7 @@ pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
         BPF_FIB_LKUP_RET_BLACKHOLE | BPF_FIB_LKUP_RET_UNREACHABLE | BPF_FIB_LKUP_RET_PROHIBIT => {
             Err(Reason::FibBlackhole)
         }
+        BPF_FIB_LKUP_RET_FRAG_NEEDED => Ok(Fwd::TooBig),
         _ => Ok(Fwd::Kernel),
     }
 }

@@ -4,6 +4,7 @@
 #![no_main]
 
 mod counters;
+mod downlink;
 mod echo;
 mod fib;
 mod maps;
@@ -32,6 +33,17 @@ pub fn xdp_n3(ctx: XdpContext) -> u32 {
 pub fn xdp_n3_gpdu(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
     let reason = match uplink::gpdu_stage(&ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    counters::count(reason, len);
+    xdp_verdict(reason)
+}
+
+/// N6 ingress: downlink from the data network to UEs.
+#[xdp]
+pub fn xdp_n6(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match downlink::ingress(&ctx) {
         Ok(r) | Err(r) => r,
     };
     counters::count(reason, len);

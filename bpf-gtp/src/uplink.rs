@@ -99,7 +99,8 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
             ttl(ctx, &flow, true)?;
             Ok(Reason::UplinkRedirect)
         }
-        Fwd::Kernel => Ok(Reason::UplinkToKernel),
+        // Too big for the egress: the kernel fragments or answers with ICMP.
+        Fwd::Kernel | Fwd::TooBig => Ok(Reason::UplinkToKernel),
     }
 }
 

@@ -251,6 +251,12 @@ pub struct FibNs {
 impl FibNs {
     /// MAC of the N6 interface.
     pub const N6_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x06, 0x01];
+    /// MAC of the N3 interface.
+    pub const N3_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x03, 0x01];
+    /// MAC of the gNB on N3.
+    pub const GNB_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0b, 0x01];
+    /// MTU of the N3 interface.
+    pub const N3_MTU: u16 = 1400;
     /// MAC of the next hops.
     pub const NH_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0d, 0x01];
     /// IPv4 next hop (a data-network host).
@@ -272,10 +278,32 @@ impl FibNs {
             "link", "add", "n3", "type", "veth", "peer", "name", "n3peer",
         ])
         .unwrap();
-        ns.ip(&["link", "set", "n3", "up"]).unwrap();
+        ns.ip(&[
+            "link",
+            "set",
+            "n3",
+            "address",
+            &mac(Self::N3_MAC),
+            "mtu",
+            &Self::N3_MTU.to_string(),
+            "up",
+        ])
+        .unwrap();
         ns.ip(&["link", "set", "n3peer", "up"]).unwrap();
         ns.ip(&["addr", "add", "192.0.2.2/24", "dev", "n3"])
             .unwrap();
+        ns.ip(&[
+            "neigh",
+            "add",
+            "192.0.2.1",
+            "lladdr",
+            &mac(Self::GNB_MAC),
+            "dev",
+            "n3",
+            "nud",
+            "permanent",
+        ])
+        .unwrap();
         ns.ip(&[
             "link", "add", "n6", "type", "veth", "peer", "name", "n6peer",
         ])

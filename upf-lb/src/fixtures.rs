@@ -95,7 +95,9 @@ pub fn echo_request_v6(seq: u16) -> Frame {
 /// Restart Counter 0.
 pub fn echo_response_for(request: &Frame) -> Frame {
     let (sport, seq) = match &request.ip.l4 {
-        L4::Udp { src, payload, .. } => (*src, u16::from_be_bytes([payload[8], payload[9]])),
+        L4::Udp { src, payload, .. } | L4::UdpZeroChecksum { src, payload, .. } => {
+            (*src, u16::from_be_bytes([payload[8], payload[9]]))
+        }
         other => panic!("not a UDP Echo Request: {other:?}"),
     };
     let l4 = L4::Udp {

@@ -261,6 +261,15 @@ pub enum L4 {
         /// Payload.
         payload: Vec<u8>,
     },
+    /// UDP with a zero checksum (none; IPv4 only), as GTP-U encapsulation sends it.
+    UdpZeroChecksum {
+        /// Source port.
+        src: u16,
+        /// Destination port.
+        dst: u16,
+        /// Payload.
+        payload: Vec<u8>,
+    },
     /// TCP (no options).
     Tcp {
         /// Source port.
@@ -316,7 +325,7 @@ impl L4 {
 
     fn proto(&self, v6: bool) -> u8 {
         match self {
-            L4::Udp { .. } => 17,
+            L4::Udp { .. } | L4::UdpZeroChecksum { .. } => 17,
             L4::Tcp { .. } => 6,
             L4::Icmp { .. } if v6 => 58,
             L4::Icmp { .. } => 1,
@@ -328,14 +337,14 @@ impl L4 {
     /// Bytes with the checksum computed over `pseudo` (the pseudo-header, empty for ICMPv4).
     fn to_bytes(&self, pseudo: &dyn Fn(usize) -> Vec<u8>) -> Vec<u8> {
         let (mut v, csum_at) = match self {
-            L4::Udp { src, dst, payload } => {
+            L4::Udp { src, dst, payload } | L4::UdpZeroChecksum { src, dst, payload } => {
                 let mut v = Vec::new();
                 v.extend_from_slice(&src.to_be_bytes());
                 v.extend_from_slice(&dst.to_be_bytes());
                 v.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
                 v.extend_from_slice(&[0, 0]);
                 v.extend_from_slice(payload);
-                (v, Some(6))
+                (v, matches!(self, L4::Udp { .. }).then_some(6))
             }
             L4::Tcp {
                 src,

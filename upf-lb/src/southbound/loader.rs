@@ -56,6 +56,7 @@ pub struct GtpDatapath {
 /// Programs of bpf-gtp, all XDP.
 pub const GTP_PROGRAMS: &[&str] = &[
     names::PROG_XDP_N3,
+    names::PROG_XDP_N6,
     names::PROG_XDP_N3_GPDU,
     names::PROG_XDP_NOOP,
 ];

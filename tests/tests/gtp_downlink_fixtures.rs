@@ -1,0 +1,233 @@
+//! Tier 2: the downlink (N6 ingress) through BPF_PROG_TEST_RUN, sessions installed through the
+//! southbound API, the FIB of a namespace the test builds: packets for UEs encapsulated in
+//! GTP-U/UDP/IPv4 with the DL PDU Session Container of their QER and redirected to the gNB.
+
+use bpf_abi::{
+    Reason,
+    gtp::{FAR_BUFF, FAR_NOCP, FAR_TLM, GATE_DL_CLOSED, Qer},
+    names,
+};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use upf_lb::{
+    fixtures::{self, Fixture, xdp},
+    packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, Ipv4, L4, Psc},
+    southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
+};
+use upf_lb_tests::{FibNs, require_root, run_xdp_fixtures_in};
+
+const UPF_N3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const GNB: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const DN: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+
+fn ue(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, n)
+}
+
+fn from_dn(dst: IpAddr, ttl: u8, payload: usize) -> IpPacket {
+    let l4 = L4::Udp {
+        src: 53,
+        dst: 40000,
+        payload: vec![0xcd; payload],
+    };
+    let mut p = match dst {
+        IpAddr::V4(d) => IpPacket::v4(DN, d, l4),
+        IpAddr::V6(d) => IpPacket::v6(Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10), d, l4),
+    };
+    match &mut p.ip {
+        Ip::V4(h) => h.ttl = ttl,
+        Ip::V6(h) => h.hop_limit = ttl,
+    }
+    p
+}
+
+/// The frame the UPF must send towards the gNB for `inner`: TTL-1, GTP-U to `teid` with the PDU
+/// Session Container `psc`, outer DSCP `tos`, MACs of the N3 FIB entry.
+fn encapsulated(
+    mut inner: IpPacket,
+    teid: u32,
+    psc: Option<Psc>,
+    tos: u8,
+    macs: Option<([u8; 6], [u8; 6])>,
+) -> Vec<u8> {
+    match &mut inner.ip {
+        Ip::V4(h) => h.ttl -= 1,
+        Ip::V6(h) => h.hop_limit -= 1,
+    }
+    let mut g = Gtpu::gpdu(teid, inner.to_bytes());
+    if let Some(p) = psc {
+        g.ext.push(GtpuExt::Psc(p));
+    }
+    let mut outer = Ipv4::new(UPF_N3, GNB);
+    outer.tos = tos;
+    let ip = IpPacket {
+        ip: Ip::V4(outer),
+        l4: L4::UdpZeroChecksum {
+            src: 2152,
+            dst: 2152,
+            payload: g.to_bytes(),
+        },
+    };
+    let (dst, src) = macs.unwrap_or((FibNs::GNB_MAC, FibNs::N3_MAC));
+    Frame {
+        dst,
+        src,
+        vlans: vec![],
+        ip,
+    }
+    .to_bytes()
+}
+
+fn pdr(id: u16, far: u32, qer: Option<u32>) -> PdrSpec {
+    PdrSpec {
+        pdr_id: id,
+        precedence: 10,
+        qfi: 0,
+        ohr: None,
+        sdfs: vec![],
+        far_id: far,
+        qer_id: qer,
+        urr_ids: vec![1],
+    }
+}
+
+#[test]
+fn downlink_packets_are_encapsulated_with_their_qfi_and_sent_to_the_gnb() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let mut tunnel = build::far_gtpu_v4(0xabc, UPF_N3, GNB);
+    tunnel.flags |= FAR_TLM;
+    tunnel.tos = 0xb8;
+    let with_ppi = Qer {
+        qfi: 5,
+        rqi: 1,
+        ppi: 3,
+        ..build::qer_open()
+    };
+    let plain_qfi = Qer {
+        qfi: 9,
+        ..build::qer_open()
+    };
+    let closed = Qer {
+        gate: GATE_DL_CLOSED,
+        qfi: 9,
+        ..build::qer_open()
+    };
+    let buffer = bpf_abi::gtp::Far {
+        action: FAR_BUFF | FAR_NOCP,
+        ..build::far_gtpu_v4(0xabc, UPF_N3, GNB)
+    };
+    let mut v6prefix = [0u8; 8];
+    v6prefix.copy_from_slice(&fixtures::UE_V6.octets()[..8]);
+    let s1 = dp
+        .install(&SessionSpec {
+            session: 1,
+            fars: vec![
+                (1, tunnel),
+                (2, build::far_gtpu_v4(0xdef, UPF_N3, GNB)),
+                (3, buffer),
+            ],
+            qers: vec![(1, with_ppi), (2, plain_qfi), (3, closed)],
+            urrs: vec![1],
+            pdrs: vec![
+                (Key::DlUe4(ue(1)), pdr(1, 1, Some(1))),
+                (Key::DlUe4(ue(2)), pdr(2, 2, Some(2))),
+                (Key::DlUe4(ue(3)), pdr(3, 2, None)),
+                (Key::DlUe4(ue(4)), pdr(4, 3, Some(2))),
+                (Key::DlUe4(ue(5)), pdr(5, 2, Some(3))),
+                (Key::DlUe6(v6prefix), pdr(6, 2, Some(2))),
+            ],
+        })
+        .expect("install");
+
+    let fx = |name: &str, inner: &IpPacket, action: u32, output: Vec<u8>, reason: Reason| Fixture {
+        name: name.into(),
+        input: Frame::new(inner.clone()).to_bytes(),
+        action,
+        output,
+        reason,
+    };
+    let psc = |qfi, rqi, ppi| {
+        Some(Psc {
+            pdu_type: 0,
+            qfi,
+            rqi,
+            ppi,
+        })
+    };
+    let mut t = Vec::new();
+    let p = from_dn(ue(1).into(), 64, 32);
+    t.push(fx(
+        "dl-psc-with-rqi-ppi-tlm",
+        &p,
+        xdp::REDIRECT,
+        encapsulated(p.clone(), 0xabc, psc(5, true, Some(3)), 0xb8, None),
+        Reason::DownlinkRedirect,
+    ));
+    let p = from_dn(ue(2).into(), 64, 32);
+    t.push(fx(
+        "dl-psc-qfi-only",
+        &p,
+        xdp::REDIRECT,
+        encapsulated(p.clone(), 0xdef, psc(9, false, None), 0, None),
+        Reason::DownlinkRedirect,
+    ));
+    let p = from_dn(ue(3).into(), 64, 32);
+    t.push(fx(
+        "dl-no-qer-no-psc",
+        &p,
+        xdp::REDIRECT,
+        encapsulated(p.clone(), 0xdef, None, 0, None),
+        Reason::DownlinkRedirect,
+    ));
+    let p = from_dn(fixtures::UE_V6.into(), 64, 32);
+    t.push(fx(
+        "dl-ipv6-ue-in-ipv4-tunnel",
+        &p,
+        xdp::REDIRECT,
+        encapsulated(p.clone(), 0xdef, psc(9, false, None), 0, None),
+        Reason::DownlinkRedirect,
+    ));
+    t.push(Fixture::unchanged(
+        "dl-far-buffer",
+        Frame::new(from_dn(ue(4).into(), 64, 32)).to_bytes(),
+        Reason::FarBuffer,
+    ));
+    t.push(Fixture::unchanged(
+        "dl-gate-closed",
+        Frame::new(from_dn(ue(5).into(), 64, 32)).to_bytes(),
+        Reason::QerGateClosed,
+    ));
+    t.push(Fixture::unchanged(
+        "dl-unknown-ue",
+        Frame::new(from_dn(ue(99).into(), 64, 32)).to_bytes(),
+        Reason::DlNoSession,
+    ));
+    t.push(Fixture::unchanged(
+        "dl-ttl-1-to-kernel",
+        Frame::new(from_dn(ue(2).into(), 1, 32)).to_bytes(),
+        Reason::DownlinkToKernel,
+    ));
+    // Too big for the N3 MTU once encapsulated: dropped (DF is set on the outer header).
+    let big = from_dn(ue(3).into(), 64, usize::from(FibNs::N3_MTU) - 28 - 20);
+    let f = Frame::new(big.clone());
+    t.push(Fixture {
+        name: "dl-mtu-exceeded".into(),
+        input: f.to_bytes(),
+        action: xdp::DROP,
+        output: encapsulated(big, 0xdef, None, 0, Some((f.dst, f.src))),
+        reason: Reason::MtuExceeded,
+    });
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+    arp.extend_from_slice(&[0; 28]);
+    t.push(Fixture::unchanged("dl-arp", arp, Reason::NotIp));
+
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
+
+    let c = dp.urr_counters(s1.urr_slot(1).unwrap()).unwrap();
+    let n = from_dn(ue(1).into(), 64, 32).to_bytes().len() as u64;
+    // Four packets forwarded (the MTU drop was counted before encapsulation: one more).
+    assert_eq!((c.dl_packets, c.ul_packets), (5, 0));
+    assert!(c.dl_bytes >= 4 * n, "{c:?}");
+}
