@@ -25,7 +25,7 @@ fn ue(n: u8) -> Ipv4Addr {
 
 fn from_dn(dst: IpAddr, ttl: u8, payload: usize) -> IpPacket {
     let l4 = L4::Udp {
-        src: 53,
+        src: 50000,
         dst: 40000,
         payload: vec![0xcd; payload],
     };
@@ -230,4 +230,73 @@ fn downlink_packets_are_encapsulated_with_their_qfi_and_sent_to_the_gnb() {
     // Four packets forwarded (the MTU drop was counted before encapsulation: one more).
     assert_eq!((c.dl_packets, c.ul_packets), (5, 0));
     assert!(c.dl_bytes >= 4 * n, "{c:?}");
+}
+
+#[test]
+fn tshark_decodes_the_downlink_encapsulation() {
+    use aya::programs::{TestRun, TestRunOptions};
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let q = Qer {
+        qfi: 7,
+        rqi: 1,
+        ppi: 5,
+        ..build::qer_open()
+    };
+    dp.install(&SessionSpec {
+        session: 1,
+        fars: vec![(1, build::far_gtpu_v4(0x0102_0304, UPF_N3, GNB))],
+        qers: vec![(1, q)],
+        urrs: vec![1],
+        pdrs: vec![(Key::DlUe4(ue(1)), pdr(1, 1, Some(1)))],
+    })
+    .expect("install");
+    let input = Frame::new(from_dn(ue(1).into(), 64, 100)).to_bytes();
+    let mut out = vec![0u8; 512];
+    let mut ctx = [0u8; 24];
+    ctx[4..8].copy_from_slice(&(input.len() as u32).to_ne_bytes());
+    ctx[12..16].copy_from_slice(&fib.n3_ifindex.to_ne_bytes());
+    let prog = dp.xdp(names::PROG_XDP_N6).unwrap();
+    let r = fib
+        .ns
+        .run(|| {
+            prog.test_run(TestRunOptions {
+                data_in: Some(&input),
+                data_out: Some(&mut out),
+                ctx_in: Some(&ctx),
+                ..TestRunOptions::new()
+            })
+        })
+        .expect("test run");
+    assert_eq!(r.return_value, xdp::REDIRECT);
+    out.truncate(r.data_size_out as usize);
+    let pcap = upf_lb_tests::target_dir()
+        .join("tshark")
+        .join("downlink-encap.pcap");
+    upf_lb::pcap::write_frames(&pcap, &[&out]).unwrap();
+    let rows = upf_lb_tests::tshark_fields(
+        &pcap,
+        &[
+            "gtp.teid",
+            "gtp.ext_hdr.pdu_ses_con.pdu_type",
+            "gtp.ext_hdr.pdu_ses_con.qos_flow_id",
+            "gtp.ext_hdr.pdu_ses_cont.rqi",
+            "gtp.ext_hdr.pdu_ses_cont.ppi",
+            "ip.checksum.status",
+            "ip.src",
+            "ip.dst",
+            "ip.ttl",
+            "_ws.malformed",
+        ],
+        &["ip.check_checksum:TRUE", "udp.check_checksum:TRUE"],
+    );
+    // TEID, DL PDU SESSION INFORMATION (0), QFI 7, RQI, PPI 5; outer checksum Good; the first
+    // ip.* occurrence is the outer header (UPF -> gNB); nothing malformed.
+    assert_eq!(rows[0][..5], ["0x01020304", "0", "7", "1", "5"], "{rows:?}");
+    assert_eq!(
+        rows[0][5..],
+        ["1", "192.0.2.2", "192.0.2.1", "64", ""],
+        "{rows:?}"
+    );
 }
