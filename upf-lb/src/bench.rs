@@ -13,6 +13,15 @@ use crate::fixtures::Fixture;
 use anyhow::{Context, bail, ensure};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 
+/// The `struct xdp_md` given as BPF_PROG_TEST_RUN context: the packet's length and the
+/// interface it "arrived" on (data, data_meta, rx queue and egress must be 0).
+pub fn xdp_md(len: usize, ingress_ifindex: u32) -> [u8; 24] {
+    let mut c = [0u8; 24];
+    c[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
+    c[12..16].copy_from_slice(&ingress_ifindex.to_ne_bytes());
+    c
+}
+
 /// Outcome of one benchmark.
 #[derive(Debug, Clone)]
 pub struct BenchResult {
@@ -45,12 +54,15 @@ fn stats(prog: &Xdp) -> anyhow::Result<(u64, u64)> {
     Ok((info.run_time().as_nanos() as u64, info.run_count()))
 }
 
-/// Runs `prog` once on `fx.input` and checks its action and output against the fixture.
-pub fn run_checked(prog: &Xdp, fx: &Fixture, out: &mut [u8]) -> anyhow::Result<()> {
+/// Runs `prog` once on `fx.input` (arriving on `ifindex`, 0 for loopback) and checks its action
+/// and output against the fixture.
+pub fn run_checked(prog: &Xdp, fx: &Fixture, out: &mut [u8], ifindex: u32) -> anyhow::Result<()> {
+    let ctx = xdp_md(fx.input.len(), ifindex);
     let r = prog
         .test_run(TestRunOptions {
             data_in: Some(&fx.input),
             data_out: Some(&mut *out),
+            ctx_in: (ifindex != 0).then_some(&ctx[..]),
             ..TestRunOptions::new()
         })
         .context("BPF_PROG_TEST_RUN")?;
@@ -70,18 +82,10 @@ pub fn run_checked(prog: &Xdp, fx: &Fixture, out: &mut [u8]) -> anyhow::Result<(
     Ok(())
 }
 
-fn round(prog: &Xdp, fx: &Fixture, runs: u32, out: &mut [u8], check: bool) -> anyhow::Result<f64> {
+fn round(prog: &Xdp, fx: &Fixture, runs: u32, out: &mut [u8], ifindex: u32) -> anyhow::Result<f64> {
     let (t0, c0) = stats(prog)?;
     for _ in 0..runs {
-        if check {
-            run_checked(prog, fx, out)?;
-        } else {
-            prog.test_run(TestRunOptions {
-                data_in: Some(&fx.input),
-                data_out: Some(&mut *out),
-                ..TestRunOptions::new()
-            })?;
-        }
+        run_checked(prog, fx, out, ifindex)?;
     }
     let (t1, c1) = stats(prog)?;
     if c1 - c0 != u64::from(runs) {
@@ -101,6 +105,18 @@ pub fn measure(
     runs: u32,
     rounds: usize,
 ) -> anyhow::Result<BenchResult> {
+    measure_in(prog, noop, fx, runs, rounds, 0)
+}
+
+/// As [`measure`], with the packets arriving on interface `ifindex` of the caller's namespace.
+pub fn measure_in(
+    prog: &Xdp,
+    noop: &Xdp,
+    fx: &Fixture,
+    runs: u32,
+    rounds: usize,
+    ifindex: u32,
+) -> anyhow::Result<BenchResult> {
     ensure!(runs > 0 && rounds > 0, "runs and rounds must be positive");
     // Keep the statistics on while this fd lives.
     let _stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).context("BPF_ENABLE_STATS")?;
@@ -111,12 +127,12 @@ pub fn measure(
     };
     let mut out = vec![0u8; fx.input.len().max(fx.output.len()) + 256];
     // Warm-up round of each, not counted.
-    round(prog, fx, runs.min(1000), &mut out, true)?;
-    round(noop, &noop_fx, runs.min(1000), &mut out, true)?;
+    round(prog, fx, runs.min(1000), &mut out, ifindex)?;
+    round(noop, &noop_fx, runs.min(1000), &mut out, ifindex)?;
     let (mut gross, mut base) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        gross.push(round(prog, fx, runs, &mut out, true)?);
-        base.push(round(noop, &noop_fx, runs, &mut out, true)?);
+        gross.push(round(prog, fx, runs, &mut out, ifindex)?);
+        base.push(round(noop, &noop_fx, runs, &mut out, ifindex)?);
     }
     Ok(BenchResult {
         fixture: fx.name.clone(),
@@ -140,4 +156,181 @@ pub fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cpu}, {cpus} CPUs, kernel {}", kernel.trim())
+}
+
+/// Per-packet cost of the user plane with `levels` sessions installed (uplink decapsulation and
+/// downlink encapsulation, both with FIB lookup and redirect, in a [`FibNs`]), plus an uplink
+/// PDR whose match is its 8th SDF filter. Prints a table; every run's output is checked.
+pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()> {
+    use crate::{
+        fixtures::{self, Fixture, encapsulated, routed, udp, xdp},
+        packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc},
+        southbound::{GtpDatapath, Key, MapSizes, PdrSpec, SessionSpec, gtp::build},
+        testbed::FibNs,
+    };
+    use bpf_abi::{Reason, gtp::Qer, names};
+    use std::{
+        net::{IpAddr, Ipv4Addr, Ipv6Addr},
+        time::Instant,
+    };
+
+    let max = levels.iter().copied().max().unwrap_or(1);
+    let fib = FibNs::new();
+    let ifindex = fib.n3_ifindex;
+    let mut dp = GtpDatapath::load_with(&MapSizes::for_sessions(max + 1))?;
+    let (n3, gnb) = (Ipv4Addr::new(192, 0, 2, 2), Ipv4Addr::new(192, 0, 2, 1));
+    let ue6 = |i: u32| Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1);
+    let qer = Qer {
+        qfi: 9,
+        ..build::qer_open()
+    };
+    let session = |i: u32| {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&ue6(i).octets()[..8]);
+        let pdr = |id, ohr, far| PdrSpec {
+            pdr_id: id,
+            precedence: 10,
+            qfi: 0,
+            ohr,
+            sdfs: vec![],
+            far_id: far,
+            qer_id: Some(1),
+            urr_ids: vec![1],
+        };
+        SessionSpec {
+            session: i,
+            fars: vec![
+                (1, build::far_forward()),
+                (2, build::far_gtpu_v4(0x8000_0000 | i, n3, gnb)),
+            ],
+            qers: vec![(1, qer)],
+            urrs: vec![1],
+            pdrs: vec![
+                (Key::UlTeid(0x1000 + i), pdr(1, Some(0), 1)),
+                (Key::DlUe6(prefix), pdr(2, None, 2)),
+            ],
+        }
+    };
+    // One more session whose uplink PDR matches on the last of 8 SDF filters.
+    let sdf_teid = 0x0f00_0000;
+    let any = (IpAddr::from(Ipv4Addr::UNSPECIFIED), 0);
+    let dn = (IpAddr::from(FibNs::NH4), 32);
+    let mut sdfs: Vec<_> = (0..7)
+        .map(|p| build::sdf(Some(6), any, (0, 65535), dn, (1000 + p, 1000 + p)))
+        .collect();
+    sdfs.push(build::sdf(Some(17), any, (0, 65535), dn, (7000, 7000)));
+    dp.install(&SessionSpec {
+        session: u32::MAX,
+        fars: vec![(1, build::far_forward())],
+        urrs: vec![1],
+        pdrs: vec![(
+            Key::UlTeid(sdf_teid),
+            PdrSpec {
+                pdr_id: 1,
+                precedence: 1,
+                qfi: 0,
+                ohr: Some(0),
+                sdfs,
+                far_id: 1,
+                qer_id: None,
+                urr_ids: vec![1],
+            },
+        )],
+        ..Default::default()
+    })?;
+
+    let ul_fixture = |teid: u32, dport: u16, name: &str| {
+        let inner = udp(fixtures::UE_V4.into(), FibNs::NH4.into(), 5000, dport);
+        let mut g = Gtpu::gpdu(teid, inner.to_bytes());
+        g.ext.push(GtpuExt::Psc(Psc {
+            pdu_type: 1,
+            qfi: 9,
+            rqi: false,
+            ppi: None,
+        }));
+        let f = Frame::new(IpPacket::v4(gnb, n3, L4::gtpu(2152, &g)));
+        Fixture {
+            name: name.into(),
+            input: f.to_bytes(),
+            action: xdp::REDIRECT,
+            output: routed(inner, FibNs::NH_MAC, FibNs::N6_MAC),
+            reason: Reason::UplinkRedirect,
+        }
+    };
+    let dl_fixture = |i: u32| {
+        let inner = udp(FibNs::NH6.into(), ue6(i).into(), 7000, 5000);
+        let out = encapsulated(
+            inner.clone(),
+            0x8000_0000 | i,
+            Some(Psc {
+                pdu_type: 0,
+                qfi: 9,
+                rqi: false,
+                ppi: None,
+            }),
+            0,
+            (n3, gnb),
+            (FibNs::GNB_MAC, FibNs::N3_MAC),
+        );
+        Fixture {
+            name: "dl-encap".into(),
+            input: Frame::new(inner).to_bytes(),
+            action: xdp::REDIRECT,
+            output: out,
+            reason: Reason::DownlinkRedirect,
+        }
+    };
+
+    println!("machine: {}", machine());
+    println!(
+        "method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop"
+    );
+    println!(
+        "paths: uplink G-PDU (PSC) -> TEID -> PDR -> FAR -> decap -> FIB -> redirect; downlink IPv6 UE -> /64 -> PDR -> QER -> encap GTP-U/IPv4 + PSC -> FIB -> redirect"
+    );
+    println!(
+        "{:>10} {:>14} {:>12} {:>12} {:>14}",
+        "sessions", "install/s", "uplink ns", "downlink ns", "ul 8-SDF ns"
+    );
+    let mut installed = 0u32;
+    for &n in levels {
+        let t0 = Instant::now();
+        let start = installed;
+        while installed < n {
+            dp.install(&session(installed))?;
+            installed += 1;
+        }
+        let rate = f64::from(installed - start) / t0.elapsed().as_secs_f64().max(1e-9);
+        let probe = n / 2;
+        let (ul, dl, sdf) = fib.ns.run(|| -> anyhow::Result<_> {
+            let prog3 = dp.xdp(names::PROG_XDP_N3)?;
+            let prog6 = dp.xdp(names::PROG_XDP_N6)?;
+            let noop = dp.xdp(names::PROG_XDP_NOOP)?;
+            let ul = measure_in(
+                prog3,
+                noop,
+                &ul_fixture(0x1000 + probe, 7000, "ul-decap"),
+                runs,
+                rounds,
+                ifindex,
+            )?;
+            let dl = measure_in(prog6, noop, &dl_fixture(probe), runs, rounds, ifindex)?;
+            let sdf = measure_in(
+                prog3,
+                noop,
+                &ul_fixture(sdf_teid, 7000, "ul-8-sdf"),
+                runs,
+                rounds,
+                ifindex,
+            )?;
+            Ok((ul.net_ns(), dl.net_ns(), sdf.net_ns()))
+        })?;
+        let rate = if start == installed {
+            "-".to_string()
+        } else {
+            format!("{rate:.0}")
+        };
+        println!("{n:>10} {rate:>14} {ul:>12.1} {dl:>12.1} {sdf:>14.1}");
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 use crate::packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, Ipv4, Ipv6, L4, Psc};
 use bpf_abi::Reason;
+use std::net::IpAddr;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// gNB N3 address in the fixtures (TEST-NET-1).
@@ -169,4 +170,70 @@ pub fn bench_fixtures() -> Vec<Fixture> {
             Reason::GtpuUnknownTeid,
         ),
     ]
+}
+
+/// `inner` as a router forwards it: TTL / Hop Limit one less, behind `dst`/`src` MACs.
+pub fn routed(mut inner: IpPacket, dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+    match &mut inner.ip {
+        Ip::V4(h) => h.ttl -= 1,
+        Ip::V6(h) => h.hop_limit -= 1,
+    }
+    Frame {
+        dst,
+        src,
+        vlans: vec![],
+        ip: inner,
+    }
+    .to_bytes()
+}
+
+/// `inner` (TTL one less) as the UPF sends it down a GTP-U/UDP/IPv4 tunnel from `local` to
+/// `peer` with `teid`, the DL PDU Session Container `psc`, outer DSCP `tos`, behind the MACs.
+pub fn encapsulated(
+    mut inner: IpPacket,
+    teid: u32,
+    psc: Option<Psc>,
+    tos: u8,
+    (local, peer): (Ipv4Addr, Ipv4Addr),
+    (dst, src): ([u8; 6], [u8; 6]),
+) -> Vec<u8> {
+    match &mut inner.ip {
+        Ip::V4(h) => h.ttl -= 1,
+        Ip::V6(h) => h.hop_limit -= 1,
+    }
+    let mut g = Gtpu::gpdu(teid, inner.to_bytes());
+    if let Some(p) = psc {
+        g.ext.push(GtpuExt::Psc(p));
+    }
+    let mut outer = Ipv4::new(local, peer);
+    outer.tos = tos;
+    let l4 = L4::UdpZeroChecksum {
+        src: 2152,
+        dst: 2152,
+        payload: g.to_bytes(),
+    };
+    Frame {
+        dst,
+        src,
+        vlans: vec![],
+        ip: IpPacket {
+            ip: Ip::V4(outer),
+            l4,
+        },
+    }
+    .to_bytes()
+}
+
+/// A UDP datagram between `src` and `dst` with a 32-byte payload.
+pub fn udp(src: IpAddr, dst: IpAddr, sport: u16, dport: u16) -> IpPacket {
+    let l4 = L4::Udp {
+        src: sport,
+        dst: dport,
+        payload: vec![0x5a; 32],
+    };
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => IpPacket::v4(s, d, l4),
+        (IpAddr::V6(s), IpAddr::V6(d)) => IpPacket::v6(s, d, l4),
+        _ => panic!("mixed address families"),
+    }
 }

@@ -11,3 +11,4 @@ pub mod netns;
 pub mod packet;
 pub mod pcap;
 pub mod southbound;
+pub mod testbed;

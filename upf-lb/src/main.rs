@@ -37,6 +37,10 @@ enum Cmd {
         /// Rounds (the median is reported).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Instead of the fixtures: the user plane with this many sessions installed, e.g.
+        /// `--sessions 1,10000,1000000`.
+        #[arg(long, value_delimiter = ',')]
+        sessions: Vec<u32>,
     },
     /// List the fixtures the benchmark knows.
     Fixtures,
@@ -57,10 +61,17 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Bench {
+            sessions,
+            runs,
+            rounds,
+            ..
+        } if !sessions.is_empty() => bench::user_plane(&sessions, runs, rounds),
+        Cmd::Bench {
             program,
             fixture,
             runs,
             rounds,
+            ..
         } => {
             let dp = GtpDatapath::load().context("loading bpf-gtp")?;
             let Some(&prog_name) = upf_lb::southbound::loader::GTP_PROGRAMS

@@ -1,0 +1,142 @@
+//! A namespace with a known FIB for BPF_PROG_TEST_RUN: fixture tables and benchmarks run the
+//! datapath inside it (BPF_PROG_TEST_RUN looks routes up in the caller's namespace), so the
+//! outcome never depends on the machine's own routes and neighbours.
+
+/// A namespace whose FIB the datapath consults in fixture runs and benchmarks: an N6
+/// interface with fixed MACs, routes to 203.0.113.0/24 and 2001:db8:0:6::/64, permanent neighbours
+/// for the next hops [`FibNs::NH4`] and [`FibNs::NH6`], forwarding on.
+pub struct FibNs {
+    /// The namespace.
+    pub ns: crate::netns::Netns,
+    /// Index of its N3 interface, where fixture packets arrive.
+    pub n3_ifindex: u32,
+}
+
+impl FibNs {
+    /// MAC of the N6 interface.
+    pub const N6_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x06, 0x01];
+    /// MAC of the N3 interface.
+    pub const N3_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x03, 0x01];
+    /// MAC of the gNB on N3.
+    pub const GNB_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0b, 0x01];
+    /// MTU of the N3 interface.
+    pub const N3_MTU: u16 = 1400;
+    /// MAC of the next hops.
+    pub const NH_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0d, 0x01];
+    /// IPv4 next hop (a data-network host).
+    pub const NH4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(203, 0, 113, 10);
+    /// IPv6 next hop.
+    pub const NH6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10);
+
+    /// Builds it.
+    pub fn new() -> FibNs {
+        let name = crate::netns::unique_name("fib");
+        let ns = crate::netns::Netns::create(&name).expect("namespace");
+        let mac = |m: [u8; 6]| {
+            m.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        };
+        ns.ip(&[
+            "link", "add", "n3", "type", "veth", "peer", "name", "n3peer",
+        ])
+        .unwrap();
+        ns.ip(&[
+            "link",
+            "set",
+            "n3",
+            "address",
+            &mac(Self::N3_MAC),
+            "mtu",
+            &Self::N3_MTU.to_string(),
+            "up",
+        ])
+        .unwrap();
+        ns.ip(&["link", "set", "n3peer", "up"]).unwrap();
+        ns.ip(&["addr", "add", "192.0.2.2/24", "dev", "n3"])
+            .unwrap();
+        ns.ip(&[
+            "neigh",
+            "add",
+            "192.0.2.1",
+            "lladdr",
+            &mac(Self::GNB_MAC),
+            "dev",
+            "n3",
+            "nud",
+            "permanent",
+        ])
+        .unwrap();
+        ns.ip(&[
+            "link", "add", "n6", "type", "veth", "peer", "name", "n6peer",
+        ])
+        .unwrap();
+        ns.ip(&["link", "set", "n6", "address", &mac(Self::N6_MAC), "up"])
+            .unwrap();
+        ns.ip(&["link", "set", "n6peer", "up"]).unwrap();
+        ns.ip(&["addr", "add", "203.0.113.1/24", "dev", "n6"])
+            .unwrap();
+        ns.ip(&["addr", "add", "2001:db8:0:6::1/64", "dev", "n6", "nodad"])
+            .unwrap();
+        ns.ip(&[
+            "neigh",
+            "add",
+            &Self::NH4.to_string(),
+            "lladdr",
+            &mac(Self::NH_MAC),
+            "dev",
+            "n6",
+            "nud",
+            "permanent",
+        ])
+        .unwrap();
+        ns.ip(&[
+            "neigh",
+            "add",
+            &Self::NH6.to_string(),
+            "lladdr",
+            &mac(Self::NH_MAC),
+            "dev",
+            "n6",
+            "nud",
+            "permanent",
+        ])
+        .unwrap();
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &name, "sh", "-c"])
+            .arg("echo 1 > /proc/sys/net/ipv4/ip_forward && echo 1 > /proc/sys/net/ipv6/conf/all/forwarding")
+            .output()
+            .expect("ip netns exec");
+        assert!(
+            out.status.success(),
+            "forwarding: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let n3_ifindex = ns
+            .run(|| std::fs::read_to_string("/sys/class/net/n3/ifindex"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| ifindex_via_ip(&ns, "n3"));
+        FibNs { ns, n3_ifindex }
+    }
+}
+
+/// The index of `dev` in `ns`, from `ip -o link show`.
+fn ifindex_via_ip(ns: &crate::netns::Netns, dev: &str) -> u32 {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns.name(), "-o", "link", "show", dev])
+        .output()
+        .expect("ip");
+    let s = String::from_utf8_lossy(&out.stdout);
+    s.split(':')
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ifindex for {dev}: {s}"))
+}
+
+impl Default for FibNs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
