@@ -7,14 +7,14 @@ use std::{
     time::Duration,
 };
 use upf_lb::{
-    demo::{N3Topology, echo},
+    demo::{Topology, echo},
     fixtures,
     packet::Gtpu,
     southbound::GtpDatapath,
 };
 use upf_lb_tests::require_root;
 
-fn exchange(topo: &N3Topology, gnb: IpAddr, upf: IpAddr, seq: u16) {
+fn exchange(topo: &Topology, gnb: IpAddr, upf: IpAddr, seq: u16) {
     let x = echo(
         &topo.gnb,
         SocketAddr::new(gnb, fixtures::GNB_PORT),
@@ -33,7 +33,7 @@ fn exchange(topo: &N3Topology, gnb: IpAddr, upf: IpAddr, seq: u16) {
 fn echo_request_from_a_socket_is_answered_over_veth_ipv4_and_ipv6() {
     require_root();
     let mut dp = GtpDatapath::load().expect("load bpf-gtp");
-    let topo = N3Topology::new(&mut dp).expect("topology");
+    let topo = Topology::new(&mut dp).expect("topology");
     for seq in [1u16, 2, 0xffff] {
         exchange(&topo, fixtures::GNB_V4.into(), fixtures::UPF_V4.into(), seq);
         exchange(&topo, fixtures::GNB_V6.into(), fixtures::UPF_V6.into(), seq);
