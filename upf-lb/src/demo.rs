@@ -86,6 +86,11 @@ impl Topology {
             &upf,
             "echo 1 > /proc/sys/net/ipv4/ip_forward; for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > $f; done",
         )?;
+        // A local sender on a veth leaves the transport checksum to "hardware" (CHECKSUM_PARTIAL)
+        // and XDP on the peer sees it unfinished; on a wire it is always complete. The far ends
+        // compute checksums in software, as traffic from a real gNB and data network arrives.
+        sh(&gnb, &format!("ethtool -K {GNB_IF} tx off >/dev/null"))?;
+        sh(&dn, &format!("ethtool -K {DN_IF} tx off >/dev/null"))?;
         for (ns, ifname, prog) in [
             (&upf, N3_IF, names::PROG_XDP_N3),
             (&upf, N6_IF, names::PROG_XDP_N6),
