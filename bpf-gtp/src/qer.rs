@@ -15,10 +15,6 @@ pub enum Dir {
     /// Uplink (from the UE).
     Ul = 0,
     /// Downlink (to the UE).
-    #[expect(
-        dead_code,
-        reason = "the downlink path uses it; it arrives with the N6 program"
-    )]
     Dl = 1,
 }
 
