@@ -171,7 +171,7 @@ reasons! {
     AdjustFailed = 43, "adjust_failed", Drop;
 
     // --- User plane (TS 29.244 5.2) -----------------------------------------------------------
-    /// A G-PDU for a TEID with no session (TS 29.281 7.3.1: answered with Error Indication).
+    /// A G-PDU for a TEID with no session, dropped without an Error Indication (rate limit).
     GtpuUnknownTeid = 44, "gtpu_unknown_teid", Drop;
     /// No PDR of the session matched the packet.
     PdrNoMatch = 45, "pdr_no_match", Drop;
@@ -209,6 +209,9 @@ reasons! {
     TailCallFailed = 60, "tail_call_failed", Drop;
     /// After encapsulation the packet would exceed the egress MTU (the outer header has DF).
     MtuExceeded = 61, "mtu_exceeded", Drop;
+    /// A G-PDU for an unknown TEID answered with an Error Indication (TS 29.281 7.3.1); when
+    /// the rate limit is reached the G-PDU is only dropped ([`Reason::GtpuUnknownTeid`]).
+    GtpuErrorIndication = 62, "gtpu_error_indication", Tx;
 }
 
 #[cfg(test)]

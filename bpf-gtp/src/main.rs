@@ -6,11 +6,13 @@
 mod counters;
 mod downlink;
 mod echo;
+mod errind;
 mod fib;
 mod maps;
 mod n3;
 mod pdr;
 mod qer;
+mod reply;
 mod uplink;
 mod urr;
 

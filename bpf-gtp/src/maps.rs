@@ -44,6 +44,10 @@ pub static QER_STATE: Array<QerState> = Array::with_max_entries(1, 0);
 #[map(name = "URR_COUNTERS")]
 pub static URR_COUNTERS: Array<UrrCounters> = Array::with_max_entries(1, 0);
 
+/// Error Indication rate limit: per CPU, [window start ns, sent in the window].
+#[map(name = "ERRIND_LIMIT")]
+pub static ERRIND_LIMIT: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
+
 /// One per-CPU slot of four words that [`launder`] passes values through.
 #[map(name = "LAUNDER")]
 pub static LAUNDER: PerCpuArray<[u64; 4]> = PerCpuArray::with_max_entries(1, 0);

@@ -2,7 +2,7 @@
 //! message type. Today the one stage is the Echo responder; everything else that is well formed
 //! goes to the kernel.
 
-use crate::{echo, maps::launder, uplink};
+use crate::{echo, errind, maps::launder, uplink};
 use aya_ebpf::programs::XdpContext;
 use bpf_abi::Reason;
 use bpf_net::{
@@ -96,7 +96,10 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     let gtpu = parse_gtpu(&cur, udp.payload_off, udp.end)?;
     match gtpu.msg_type {
         msg::ECHO_REQUEST => echo::respond(ctx, l3_off, &ip, &udp, &gtpu),
-        msg::G_PDU => uplink::gpdu(ctx, &gtpu),
+        msg::G_PDU => match uplink::gpdu(ctx, &gtpu) {
+            Err(Reason::GtpuUnknownTeid) => errind::respond(ctx, l3_off, &ip, &udp, gtpu.teid),
+            other => other,
+        },
         _ => Err(Reason::GtpuOther),
     }
 }

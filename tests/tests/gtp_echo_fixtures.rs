@@ -365,14 +365,15 @@ fn everything_else_is_passed_to_the_kernel() {
 }
 
 #[test]
-fn gpdus_without_a_session_are_dropped_as_unknown_teid() {
+fn gpdus_without_a_session_are_answered_with_error_indication() {
     let dp = load();
-    let mut t = vec![Fixture::unchanged(
-        "gpdu-ul-psc-no-session",
-        fixtures::gpdu_ul_v4(0x100).to_bytes(),
-        Reason::GtpuUnknownTeid,
-    )];
-    // A G-PDU over IPv6 carrying IPv4 from the UE.
+    let ei = |name: &str, f: Frame, teid: u32| Fixture {
+        name: name.into(),
+        input: f.to_bytes(),
+        action: xdp::TX,
+        output: fixtures::error_indication_for(&f, teid).to_bytes(),
+        reason: Reason::GtpuErrorIndication,
+    };
     let inner = IpPacket::v4(
         fixtures::UE_V4,
         Ipv4Addr::new(203, 0, 113, 5),
@@ -383,16 +384,76 @@ fn gpdus_without_a_session_are_dropped_as_unknown_teid() {
         },
     );
     let g = Gtpu::gpdu(0x200, inner.to_bytes());
-    let f = Frame::new(IpPacket::v6(
-        fixtures::GNB_V6,
-        fixtures::UPF_V6,
-        L4::gtpu(2152, &g),
-    ));
-    t.push(Fixture::unchanged(
-        "gpdu-over-ipv6-no-session",
-        f.to_bytes(),
-        Reason::GtpuUnknownTeid,
-    ));
-
+    let t = vec![
+        ei("gpdu-ul-psc-no-session", fixtures::gpdu_ul_v4(0x100), 0x100),
+        ei(
+            "gpdu-over-ipv6-no-session",
+            Frame::new(IpPacket::v6(
+                fixtures::GNB_V6,
+                fixtures::UPF_V6,
+                L4::gtpu(2152, &g),
+            )),
+            0x200,
+        ),
+        // From a port other than 2152: the UDP Port extension header names it.
+        ei(
+            "gpdu-from-ephemeral-port",
+            Frame::new(IpPacket::v4(
+                fixtures::GNB_V4,
+                fixtures::UPF_V4,
+                L4::gtpu(40000, &g),
+            )),
+            0x200,
+        ),
+    ];
     run_xdp_fixtures(&dp, names::PROG_XDP_N3, &t);
+}
+
+#[test]
+fn error_indications_are_rate_limited() {
+    let dp = load();
+    let limit = 100;
+    let f = fixtures::gpdu_ul_v4(0x999).to_bytes();
+    let p = dp.xdp(names::PROG_XDP_N3).unwrap();
+    let mut out = vec![0u8; 512];
+    let (mut answered, mut dropped) = (0, 0);
+    // The limit is per CPU: keep every run on one CPU.
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET and sched_setaffinity on this thread only.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
+    }
+    let t0 = std::time::Instant::now();
+    for _ in 0..limit + 20 {
+        let r = aya::programs::TestRun::test_run(
+            p,
+            aya::programs::TestRunOptions {
+                data_in: Some(&f),
+                data_out: Some(&mut out),
+                ..aya::programs::TestRunOptions::new()
+            },
+        )
+        .unwrap();
+        match r.return_value {
+            xdp::TX => answered += 1,
+            xdp::DROP => dropped += 1,
+            other => panic!("action {other}"),
+        }
+    }
+    // All runs happen on one CPU well inside one second: exactly the limit is answered.
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(900),
+        "too slow to judge the window"
+    );
+    assert_eq!((answered, dropped), (limit, 20));
+    let c = dp.counters().unwrap();
+    assert_eq!(
+        c[Reason::GtpuErrorIndication as usize].1.packets,
+        limit as u64
+    );
+    assert_eq!(c[Reason::GtpuUnknownTeid as usize].1.packets, 20);
 }

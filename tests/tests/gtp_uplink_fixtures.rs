@@ -303,10 +303,13 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         Reason::QerMbrExceeded,
     ));
 
-    t.push(Fixture::unchanged(
-        "ul-unknown-teid",
-        gpdu(0x999, None, &udp_to(nh4, 9, 64)).to_bytes(),
-        Reason::GtpuUnknownTeid,
+    let f = gpdu(0x999, None, &udp_to(nh4, 9, 64));
+    t.push(fx(
+        "ul-unknown-teid-error-indication",
+        &f,
+        xdp::TX,
+        fixtures::error_indication_for(&f, 0x999).to_bytes(),
+        Reason::GtpuErrorIndication,
     ));
     let g = Gtpu::gpdu(0x200, vec![0x00; 20]);
     let f = Frame::new(IpPacket::v4(
@@ -353,10 +356,12 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         Some((&fib.ns, fib.n3_ifindex)),
         &dp,
         names::PROG_XDP_N3,
-        &[Fixture::unchanged(
+        &[fx(
             "ul-after-removal",
-            f.to_bytes(),
-            Reason::GtpuUnknownTeid,
+            &f,
+            xdp::TX,
+            fixtures::error_indication_for(&f, 0x100).to_bytes(),
+            Reason::GtpuErrorIndication,
         )],
     );
 }
