@@ -30,6 +30,58 @@ pub const MAP_QER_STATE: &str = "QER_STATE";
 /// and reset by the controller).
 pub const MAP_URR_COUNTERS: &str = "URR_COUNTERS";
 
+/// Events for the controller: a BPF ring buffer of [`Event`] records. Written by the datapath
+/// (BUFF/NOCP packets, URR thresholds crossed), read by the controller.
+pub const MAP_EVENTS: &str = "EVENTS";
+/// Per-session limit of BUFF/NOCP packets handed to userspace: LRU hash, session index ->
+/// `[window start ns, packets in the window]`, per CPU.
+pub const MAP_BUFF_LIMIT: &str = "BUFF_LIMIT";
+/// URR thresholds: array of [`UrrThreshold`] (written by the controller).
+pub const MAP_URR_THRESHOLDS: &str = "URR_THRESHOLDS";
+
+/// Bytes of a packet an event carries at most.
+pub const EVENT_DATA_LEN: usize = 2048;
+/// BUFF/NOCP packets handed to userspace per session per second per CPU at most.
+pub const BUFF_LIMIT_PER_SEC: u64 = 1024;
+/// Event kind: a downlink packet hit a FAR with BUFF and/or NOCP; `data` holds the frame.
+pub const EVENT_BUFFERED: u32 = 1;
+/// Event kind: a URR's total volume reached its threshold.
+pub const EVENT_URR_THRESHOLD: u32 = 2;
+
+/// A record of [`MAP_EVENTS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// `EVENT_*`.
+    pub kind: u32,
+    /// Session index.
+    pub session: u32,
+    /// PDR ID (BUFFERED) or URR slot (URR_THRESHOLD).
+    pub id: u32,
+    /// FAR action bits (BUFFERED).
+    pub action: u32,
+    /// Total bytes counted (URR_THRESHOLD), or the frame length (BUFFERED).
+    pub value: u64,
+    /// Bytes of `data` that are valid.
+    pub len: u32,
+    /// QFI of the packet's QER (BUFFERED), for the Downlink Data Service Information.
+    pub qfi: u8,
+    /// Paging Policy Indicator of the QER ([`PPI_NONE`]: none).
+    pub ppi: u8,
+    /// Padding.
+    pub _pad: [u8; 2],
+    /// The frame's first bytes (BUFFERED).
+    pub data: [u8; EVENT_DATA_LEN],
+}
+
+/// A URR's threshold (TS 29.244 Volume Threshold, total volume).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UrrThreshold {
+    /// Total bytes (UL + DL) at which to report; 0: none.
+    pub total_bytes: u64,
+}
+
 /// PDRs one lookup key may have (TS 29.244 allows more per session; per F-TEID or UE address
 /// eight cover the SMF deployments seen).
 pub const MAX_PDRS_PER_KEY: u32 = 8;
@@ -235,6 +287,9 @@ pub struct QerState {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UrrCounters {
+    /// Set (to 1, by compare-exchange) when the threshold event was sent; the controller
+    /// clears it to re-arm.
+    pub threshold_reported: u64,
     /// Uplink packets.
     pub ul_packets: u64,
     /// Uplink bytes.
@@ -266,7 +321,8 @@ const _: () = assert!(size_of::<Pdr>() == 40);
 const _: () = assert!(size_of::<SdfFilter>() == 84);
 const _: () = assert!(size_of::<Far>() == 44);
 const _: () = assert!(size_of::<Qer>() == 40);
-const _: () = assert!(size_of::<QerState>() == 32 && size_of::<UrrCounters>() == 32);
+const _: () = assert!(size_of::<QerState>() == 32 && size_of::<UrrCounters>() == 40);
+const _: () = assert!(size_of::<Event>() == 32 + EVENT_DATA_LEN && size_of::<UrrThreshold>() == 8);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -280,6 +336,8 @@ mod pod {
         )*};
     }
     pod!(
+        Event,
+        UrrThreshold,
         N3Scratch,
         TeidKey,
         Ue4Key,

@@ -177,7 +177,8 @@ reasons! {
     PdrNoMatch = 45, "pdr_no_match", Drop;
     /// The FAR says DROP.
     FarDrop = 46, "far_drop", Drop;
-    /// The FAR says BUFF or NOCP (buffering in userspace is not built yet).
+    /// The FAR says BUFF or NOCP: downlink packets are handed to the controller over the
+    /// event ring buffer (uplink ones are dropped).
     FarBuffer = 47, "far_buffer", Drop;
     /// The FAR says DUPL, which is not supported yet.
     FarDuplicateNotSupported = 48, "far_duplicate_not_supported", Drop;
@@ -212,6 +213,8 @@ reasons! {
     /// A G-PDU for an unknown TEID answered with an Error Indication (TS 29.281 7.3.1); when
     /// the rate limit is reached the G-PDU is only dropped ([`Reason::GtpuUnknownTeid`]).
     GtpuErrorIndication = 62, "gtpu_error_indication", Tx;
+    /// A BUFF/NOCP packet not handed over: the session's rate limit, or the ring buffer full.
+    FarBufferLimited = 63, "far_buffer_limited", Drop;
 }
 
 #[cfg(test)]

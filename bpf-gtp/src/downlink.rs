@@ -5,8 +5,9 @@
 //! and the Transport Level Marking as the outer DSCP, and is routed by the FIB to the peer.
 
 use crate::{
+    buffer,
     fib::{self, Fwd, Lookup},
-    maps::{DL_UE4, DL_UE6, FARS},
+    maps::{DL_UE4, DL_UE6, FARS, QERS},
     pdr,
     qer::{self, Dir},
     urr,
@@ -15,8 +16,8 @@ use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext};
 use bpf_abi::{
     Reason,
     gtp::{
-        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, FAR_TLM, Far, OHC_GTPU_IPV4, PPI_NONE,
-        PdrList, Qer, Ue4Key, Ue6Key,
+        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, FAR_TLM, Far, NONE, OHC_GTPU_IPV4,
+        PPI_NONE, PdrList, Qer, Ue4Key, Ue6Key,
     },
 };
 use bpf_net::{
@@ -59,7 +60,15 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Err(Reason::FarDrop);
     }
     if far.action & (FAR_BUFF | FAR_NOCP) != 0 {
-        return Err(Reason::FarBuffer);
+        // Buffering is a downlink matter (TS 29.244 5.2.3). The QER tells the controller the
+        // QFI and PPI for the notification; its MBR and the URRs apply when the controller
+        // sends the packet on, not now (no double charging).
+        let q = if pdr.qer == NONE {
+            None
+        } else {
+            QERS.get(pdr.qer).copied()
+        };
+        return Err(buffer::hand_over(ctx, &pdr, far.action, q.as_ref()));
     }
     if far.action & FAR_DUPL != 0 {
         return Err(Reason::FarDuplicateNotSupported);

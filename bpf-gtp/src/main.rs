@@ -3,6 +3,7 @@
 #![no_std]
 #![no_main]
 
+mod buffer;
 mod counters;
 mod downlink;
 mod echo;

@@ -3,10 +3,11 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, ProgramArray},
+    maps::{Array, HashMap, LruPerCpuHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use bpf_abi::gtp::{
     Far, N3Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters,
+    UrrThreshold,
 };
 
 /// Tail calls of the N3 program (filled by the loader).
@@ -43,6 +44,16 @@ pub static QER_STATE: Array<QerState> = Array::with_max_entries(1, 0);
 /// URR counters.
 #[map(name = "URR_COUNTERS")]
 pub static URR_COUNTERS: Array<UrrCounters> = Array::with_max_entries(1, 0);
+
+/// Events for the controller (`bpf_abi::gtp::Event`).
+#[map(name = "EVENTS")]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(4096, 0);
+/// Per-session limit of packets handed to userspace.
+#[map(name = "BUFF_LIMIT")]
+pub static BUFF_LIMIT: LruPerCpuHashMap<u32, [u64; 2]> = LruPerCpuHashMap::with_max_entries(1, 0);
+/// URR thresholds.
+#[map(name = "URR_THRESHOLDS")]
+pub static URR_THRESHOLDS: Array<UrrThreshold> = Array::with_max_entries(1, 0);
 
 /// Error Indication rate limit: per CPU, [window start ns, sent in the window].
 #[map(name = "ERRIND_LIMIT")]

@@ -1,8 +1,11 @@
 //! URR measurement (TS 29.244 5.2.2): packet and byte counters per URR and direction, added
 //! atomically (several CPUs may count one session's packets).
 
-use crate::{maps::URR_COUNTERS, qer::Dir};
-use bpf_abi::gtp::{MAX_URRS_PER_PDR, NONE, Pdr};
+use crate::{
+    maps::{EVENTS, URR_COUNTERS, URR_THRESHOLDS},
+    qer::Dir,
+};
+use bpf_abi::gtp::{EVENT_URR_THRESHOLD, Event, MAX_URRS_PER_PDR, NONE, Pdr};
 use bpf_net::atomic;
 
 /// Counts a packet of `len` bytes on every URR of `pdr`.
@@ -29,8 +32,48 @@ pub fn count(pdr: &Pdr, dir: Dir, len: u64) {
                 };
                 atomic::fetch_add(p, 1);
                 atomic::fetch_add(b, len);
+                check_threshold(pdr.session, idx, c);
             }
         }
         i += 1;
+    }
+}
+
+/// Sends one URR_THRESHOLD event when the URR's total volume has reached its threshold (the
+/// `threshold_reported` flag, set by compare-exchange, makes it once until the controller
+/// re-arms it).
+///
+/// # Safety
+/// `c` points to the URR's counters in the array map.
+#[inline(always)]
+unsafe fn check_threshold(session: u32, idx: u32, c: *mut bpf_abi::gtp::UrrCounters) {
+    let Some(t) = URR_THRESHOLDS.get(idx) else {
+        return;
+    };
+    if t.total_bytes == 0 {
+        return;
+    }
+    // SAFETY: the caller's contract; the fields are 8-byte aligned counters.
+    unsafe {
+        let total = atomic::load(core::ptr::addr_of!((*c).ul_bytes))
+            + atomic::load(core::ptr::addr_of!((*c).dl_bytes));
+        if total < t.total_bytes
+            || !atomic::compare_exchange(core::ptr::addr_of_mut!((*c).threshold_reported), 0, 1)
+        {
+            return;
+        }
+        if let Some(mut e) = EVENTS.reserve::<Event>(0) {
+            let p = e.as_mut_ptr();
+            (*p).kind = EVENT_URR_THRESHOLD;
+            (*p).session = session;
+            (*p).id = idx;
+            (*p).action = 0;
+            (*p).value = total;
+            (*p).len = 0;
+            (*p).qfi = 0;
+            (*p).ppi = 0;
+            (*p)._pad = [0; 2];
+            e.submit(0);
+        }
     }
 }

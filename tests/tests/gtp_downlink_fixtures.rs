@@ -129,6 +129,7 @@ fn downlink_packets_are_encapsulated_with_their_qfi_and_sent_to_the_gnb() {
             ],
             qers: vec![(1, with_ppi), (2, plain_qfi), (3, closed)],
             urrs: vec![1],
+            urr_thresholds: vec![],
             pdrs: vec![
                 (Key::DlUe4(ue(1)), pdr(1, 1, Some(1))),
                 (Key::DlUe4(ue(2)), pdr(2, 2, Some(2))),
@@ -249,6 +250,7 @@ fn tshark_decodes_the_downlink_encapsulation() {
         fars: vec![(1, build::far_gtpu_v4(0x0102_0304, UPF_N3, GNB))],
         qers: vec![(1, q)],
         urrs: vec![1],
+        urr_thresholds: vec![],
         pdrs: vec![(Key::DlUe4(ue(1)), pdr(1, 1, Some(1)))],
     })
     .expect("install");
@@ -299,4 +301,73 @@ fn tshark_decodes_the_downlink_encapsulation() {
         ["1", "192.0.2.2", "192.0.2.1", "64", ""],
         "{rows:?}"
     );
+}
+
+#[test]
+fn buffered_packets_and_crossed_thresholds_reach_the_controller_as_events() {
+    use bpf_abi::gtp::{EVENT_BUFFERED, EVENT_URR_THRESHOLD};
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let buffer = bpf_abi::gtp::Far {
+        action: FAR_BUFF | FAR_NOCP,
+        ..build::far_gtpu_v4(0xabc, UPF_N3, GNB)
+    };
+    let q = Qer {
+        qfi: 6,
+        ppi: 2,
+        ..build::qer_open()
+    };
+    let s = dp
+        .install(&SessionSpec {
+            session: 42,
+            fars: vec![(1, buffer), (2, build::far_gtpu_v4(0xdef, UPF_N3, GNB))],
+            qers: vec![(1, q)],
+            urrs: vec![1],
+            // Two 60-byte packets cross 100 bytes.
+            urr_thresholds: vec![(1, 100)],
+            pdrs: vec![
+                (Key::DlUe4(ue(1)), pdr(7, 1, Some(1))),
+                (Key::DlUe4(ue(2)), pdr(8, 2, None)),
+            ],
+        })
+        .expect("install");
+    let buffered = Frame::new(from_dn(ue(1).into(), 64, 32)).to_bytes();
+    let sent = |inner: &IpPacket| encapsulated(inner.clone(), 0xdef, None, 0, None);
+    let p2 = from_dn(ue(2).into(), 64, 32);
+    let mut t = vec![Fixture::unchanged(
+        "dl-buffered",
+        buffered.clone(),
+        Reason::FarBuffer,
+    )];
+    for i in 0..3 {
+        t.push(Fixture {
+            name: format!("dl-counted-{i}"),
+            input: Frame::new(p2.clone()).to_bytes(),
+            action: xdp::REDIRECT,
+            output: sent(&p2),
+            reason: Reason::DownlinkRedirect,
+        });
+    }
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
+
+    let ev = dp.drain_events(16).unwrap();
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    let b = &ev[0];
+    assert_eq!(
+        (b.kind, b.session, b.id, b.qfi, b.ppi),
+        (EVENT_BUFFERED, 42, 7, 6, 2)
+    );
+    assert_eq!(b.action, u32::from(FAR_BUFF | FAR_NOCP));
+    assert_eq!(b.data, buffered, "the whole frame is handed over");
+    let th = &ev[1];
+    let len = p2.to_bytes().len() as u64;
+    assert_eq!(
+        (th.kind, th.session, th.id, th.value),
+        (EVENT_URR_THRESHOLD, 42, s.urr_slot(1).unwrap(), 2 * len)
+    );
+    // Reported once: the third packet raised nothing; buffered packets were not counted.
+    let c = dp.urr_counters(s.urr_slot(1).unwrap()).unwrap();
+    assert_eq!((c.dl_packets, c.threshold_reported), (3, 1));
+    assert!(dp.drain_events(16).unwrap().is_empty());
 }

@@ -205,6 +205,7 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
             ],
             qers: vec![(1, qer)],
             urrs: vec![1],
+            urr_thresholds: vec![],
             pdrs: vec![
                 (Key::UlTeid(0x1000 + i), pdr(1, Some(0), 1)),
                 (Key::DlUe6(prefix), pdr(2, None, 2)),
@@ -223,6 +224,7 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         session: u32::MAX,
         fars: vec![(1, build::far_forward())],
         urrs: vec![1],
+        urr_thresholds: vec![],
         pdrs: vec![(
             Key::UlTeid(sdf_teid),
             PdrSpec {

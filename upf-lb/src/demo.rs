@@ -175,6 +175,7 @@ pub fn install_session(
         ],
         qers: vec![(1, qer)],
         urrs: vec![1],
+        urr_thresholds: vec![],
         pdrs: vec![
             (Key::UlTeid(ul_teid), pdr(1, Some(0), 1)),
             (Key::DlUe4(ue), pdr(2, None, 2)),

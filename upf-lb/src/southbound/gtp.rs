@@ -8,9 +8,10 @@
 use super::loader::GtpDatapath;
 use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
-    Far, MAP_DL_UE4, MAP_DL_UE6, MAP_FARS, MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS,
-    MAP_UL_TEID, MAP_URR_COUNTERS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE,
-    OHR_NONE, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters,
+    EVENT_DATA_LEN, Event, Far, MAP_BUFF_LIMIT, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_FARS,
+    MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_URR_COUNTERS, MAP_URR_THRESHOLDS,
+    MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr, PdrList, Qer,
+    QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
 use std::{
     collections::{BTreeMap, HashMap as StdHashMap},
@@ -94,8 +95,31 @@ pub struct SessionSpec {
     pub qers: Vec<(u32, Qer)>,
     /// URR IDs.
     pub urrs: Vec<u32>,
+    /// Total-volume thresholds (bytes) of URRs, by URR ID; URRs not named have none.
+    pub urr_thresholds: Vec<(u32, u64)>,
     /// PDRs with the key they are found by.
     pub pdrs: Vec<(Key, PdrSpec)>,
+}
+
+/// An event from the datapath (`bpf_abi::gtp::Event`), with its frame bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatapathEvent {
+    /// `EVENT_*` of bpf_abi::gtp.
+    pub kind: u32,
+    /// Session index.
+    pub session: u32,
+    /// PDR ID or URR slot.
+    pub id: u32,
+    /// FAR action bits.
+    pub action: u32,
+    /// Total bytes (threshold) or frame length (buffered).
+    pub value: u64,
+    /// QFI.
+    pub qfi: u8,
+    /// PPI.
+    pub ppi: u8,
+    /// The frame's bytes (buffered).
+    pub data: Vec<u8>,
 }
 
 /// What an installed session occupies; give it back to [`GtpDatapath::remove`].
@@ -192,6 +216,8 @@ pub struct MapSizes {
     pub qers: u32,
     /// URR slots.
     pub urrs: u32,
+    /// Bytes of the event ring buffer (a power of two, at least a page).
+    pub events_bytes: u32,
 }
 
 impl MapSizes {
@@ -208,12 +234,16 @@ impl MapSizes {
             fars: n.saturating_mul(2),
             qers: n.saturating_mul(2),
             urrs: n.saturating_mul(2),
+            events_bytes: 4 << 20,
         }
     }
 
     /// (map name, entries) for the loader.
-    pub fn entries(&self) -> [(&'static str, u32); 9] {
+    pub fn entries(&self) -> [(&'static str, u32); 12] {
         [
+            (MAP_EVENTS, self.events_bytes),
+            (MAP_BUFF_LIMIT, self.dl4_keys.saturating_add(self.dl6_keys)),
+            (MAP_URR_THRESHOLDS, self.urrs),
             (MAP_UL_TEID, self.ul_keys),
             (MAP_DL_UE4, self.dl4_keys),
             (MAP_DL_UE6, self.dl6_keys),
@@ -320,6 +350,14 @@ impl GtpDatapath {
         for id in &spec.urrs {
             let slot = self.alloc.urrs.alloc(1)?;
             inst.urrs.insert(*id, slot);
+            let total_bytes = spec
+                .urr_thresholds
+                .iter()
+                .find(|(u, _)| u == id)
+                .map_or(0, |(_, t)| *t);
+            self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
+                .set(slot, UrrThreshold { total_bytes }, 0)
+                .map_err(map_err(MAP_URR_THRESHOLDS))?;
             self.array::<UrrCounters>(MAP_URR_COUNTERS)?
                 .set(slot, UrrCounters::default(), 0)
                 .map_err(map_err(MAP_URR_COUNTERS))?;
@@ -421,6 +459,37 @@ impl GtpDatapath {
             .ok_or(SouthboundError::Full(MAP_URR_COUNTERS))?;
         let a: Array<_, UrrCounters> = Array::try_from(map).map_err(map_err(MAP_URR_COUNTERS))?;
         a.get(&slot, 0).map_err(map_err(MAP_URR_COUNTERS))
+    }
+
+    /// Takes up to `max` events from the ring buffer.
+    pub fn drain_events(&mut self, max: usize) -> Result<Vec<DatapathEvent>, SouthboundError> {
+        let map = self
+            .ebpf_mut()
+            .map_mut(MAP_EVENTS)
+            .ok_or(SouthboundError::Full(MAP_EVENTS))?;
+        let mut rb = aya::maps::RingBuf::try_from(map).map_err(map_err(MAP_EVENTS))?;
+        let mut out = Vec::new();
+        while out.len() < max {
+            let Some(item) = rb.next() else { break };
+            if item.len() < size_of::<Event>() {
+                continue;
+            }
+            // SAFETY: the record holds an Event written by the datapath (size checked above);
+            // read_unaligned copes with the ring buffer's 8-byte alignment.
+            let e: Event = unsafe { std::ptr::read_unaligned(item.as_ptr() as *const Event) };
+            let n = (e.len as usize).min(EVENT_DATA_LEN);
+            out.push(DatapathEvent {
+                kind: e.kind,
+                session: e.session,
+                id: e.id,
+                action: e.action,
+                value: e.value,
+                qfi: e.qfi,
+                ppi: e.ppi,
+                data: e.data[..n].to_vec(),
+            });
+        }
+        Ok(out)
     }
 
     /// Token buckets of the QER in `slot`.
