@@ -135,6 +135,7 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
             fars: vec![(1, build::far_forward()), (2, build::far_drop())],
             qers: vec![(1, build::qer_open())],
             urrs: vec![1],
+            urr_thresholds: vec![],
             pdrs: vec![
                 (Key::UlTeid(0x100), pdr(2, 200, 0, vec![], 2, None)),
                 (
@@ -169,6 +170,7 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
             fars: vec![(1, build::far_forward())],
             qers: vec![(1, closed), (2, slow)],
             urrs: vec![1],
+            urr_thresholds: vec![],
             pdrs: vec![
                 (Key::UlTeid(0x300), pdr(1, 1, 0, vec![], 1, Some(1))),
                 (Key::UlTeid(0x400), pdr(1, 1, 0, vec![], 1, Some(2))),
