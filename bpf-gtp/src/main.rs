@@ -7,6 +7,7 @@ mod buffer;
 mod counters;
 mod downlink;
 mod echo;
+mod encap;
 mod errind;
 mod fib;
 mod maps;

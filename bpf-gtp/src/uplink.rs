@@ -4,6 +4,7 @@
 //! FIB.
 
 use crate::{
+    encap::{self, Container},
     fib::{self, Fwd, Lookup},
     maps::{FARS, N3_JUMP, N3_SCRATCH, UL_TEID},
     pdr,
@@ -13,7 +14,10 @@ use crate::{
 use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext};
 use bpf_abi::{
     Be32, Reason,
-    gtp::{FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, OHC_NONE, OHR_NONE, TeidKey},
+    gtp::{
+        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, OHC_GTPU_IPV4, OHC_NONE, OHR_NONE,
+        TeidKey,
+    },
     names::JUMP_N3_GPDU,
 };
 use bpf_net::{
@@ -73,13 +77,45 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     if action & FAR_DUPL != 0 {
         return Err(Reason::FarDuplicateNotSupported);
     }
-    if action & FAR_FORW == 0 || pdr.ohr == OHR_NONE || far.ohc != OHC_NONE {
-        // N9 relaying (removal then creation) arrives with the encapsulation path.
+    if action & FAR_FORW == 0 || pdr.ohr == OHR_NONE {
+        // A G-PDU that arrived here always has its GTP-U header removed.
         return Err(Reason::FarInvalid);
     }
     let len = flow.len as u64;
-    qer::enforce(pdr.qer, Dir::Ul, len)?;
+    let q = qer::enforce(pdr.qer, Dir::Ul, len)?;
     urr::count(&pdr, Dir::Ul, len);
+    if far.ohc == OHC_GTPU_IPV4 {
+        // N9 relaying (an intermediate UPF): the T-PDU goes on in a new tunnel, with a UL PDU
+        // Session Container of the QER's QFI, or of the one it arrived with. Not an IP hop for
+        // the T-PDU: its TTL is left alone.
+        let qfi = match q {
+            Some(q) if q.qfi != 0 => q.qfi,
+            _ => qfi,
+        };
+        let c = if qfi == 0 {
+            Container::None
+        } else {
+            Container::Ul { qfi }
+        };
+        let far = *far;
+        let outer_len = encap::gtpu_v4(ctx, payload_off, flow.len, &far, c)?;
+        let l = Lookup {
+            v6: false,
+            src: &far.local,
+            dst: &far.peer,
+            tos: encap::outer_tos(&far),
+            len: outer_len,
+        };
+        return match fib::forward(ctx, &l)? {
+            Fwd::Redirected => Ok(Reason::UplinkRedirect),
+            Fwd::Kernel => Ok(Reason::UplinkToKernel),
+            Fwd::TooBig => Err(Reason::MtuExceeded),
+        };
+    }
+    if far.ohc != OHC_NONE {
+        // GTP-U/UDP/IPv6 outer headers are not built yet.
+        return Err(Reason::FarInvalid);
+    }
     decap(ctx, &cur, payload_off, &flow)?;
     if ttl(ctx, &flow, false)? {
         // About to expire: the kernel answers with ICMP Time Exceeded.

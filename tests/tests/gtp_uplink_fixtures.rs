@@ -178,6 +178,24 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         })
         .expect("install session 3");
 
+    // Session 5 (TEID 0x600): N9 relaying to the next UPF (here the gNB address on N3) with
+    // the QER's QFI 7 in a UL PDU Session Container.
+    let relay_qer = Qer {
+        qfi: 7,
+        ..build::qer_open()
+    };
+    dp.install(&SessionSpec {
+        session: 5,
+        fars: vec![(
+            1,
+            build::far_gtpu_v4(0x7777, fixtures::UPF_V4, fixtures::GNB_V4),
+        )],
+        qers: vec![(1, relay_qer)],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs: vec![(Key::UlTeid(0x600), pdr(1, 1, 0, vec![], 1, Some(1)))],
+    })
+    .expect("install session 5");
     let nh4 = IpAddr::from(FibNs::NH4);
     let mut t = Vec::new();
 
@@ -284,6 +302,41 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         Reason::UplinkRedirect,
     ));
 
+    // N9: the T-PDU (TTL unchanged) in a new GTP-U/UDP/IPv4 tunnel, UL container with QFI 7.
+    let inner = udp_to(nh4, 9, 64);
+    let f = gpdu(0x600, Some(9), &inner);
+    let mut g = Gtpu::gpdu(0x7777, inner.to_bytes());
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 7,
+        rqi: false,
+        ppi: None,
+    }));
+    let outer = IpPacket {
+        ip: Ip::V4(upf_lb::packet::Ipv4::new(
+            fixtures::UPF_V4,
+            fixtures::GNB_V4,
+        )),
+        l4: L4::UdpZeroChecksum {
+            src: 2152,
+            dst: 2152,
+            payload: g.to_bytes(),
+        },
+    };
+    let n9 = Frame {
+        dst: FibNs::GNB_MAC,
+        src: FibNs::N3_MAC,
+        vlans: vec![],
+        ip: outer,
+    }
+    .to_bytes();
+    t.push(fx(
+        "ul-n9-relayed",
+        &f,
+        xdp::REDIRECT,
+        n9,
+        Reason::UplinkRedirect,
+    ));
     t.push(Fixture::unchanged(
         "ul-gate-closed",
         gpdu(0x300, None, &udp_to(nh4, 9, 64)).to_bytes(),

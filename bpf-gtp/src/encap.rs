@@ -1,0 +1,139 @@
+//! Outer Header Creation GTP-U/UDP/IPv4 (TS 29.244 8.2.56, TS 29.281 5): the downlink towards
+//! the gNB, and N9 relaying to another UPF.
+
+use crate::reply::write;
+use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext};
+use bpf_abi::{
+    Reason,
+    gtp::{FAR_TLM, Far, PPI_NONE},
+};
+use bpf_net::{
+    Cursor, csum,
+    eth::{ETH_HLEN, ETH_P_IPV4, EthHdr},
+};
+
+/// Outer IPv4 + UDP + mandatory GTP-U header.
+const OUTER_V4: usize = 20 + 8 + 8;
+
+/// The PDU Session Container to put in the new header (TS 38.415 5.5.2).
+#[derive(Clone, Copy)]
+pub enum Container {
+    /// None (no QFI to carry).
+    None,
+    /// DL PDU SESSION INFORMATION: QFI, RQI, and the PPI when it is not `PPI_NONE`.
+    Dl {
+        /// QFI.
+        qfi: u8,
+        /// RQI.
+        rqi: u8,
+        /// PPI.
+        ppi: u8,
+    },
+    /// UL PDU SESSION INFORMATION with the QFI (N9 uplink).
+    Ul {
+        /// QFI.
+        qfi: u8,
+    },
+}
+
+/// The outer DSCP: the FAR's Transport Level Marking, else 0.
+#[inline(always)]
+pub fn outer_tos(far: &Far) -> u8 {
+    if far.flags & FAR_TLM != 0 { far.tos } else { 0 }
+}
+
+/// Replaces everything in front of the IP packet at `l3` (of `inner_len` bytes) with Ethernet +
+/// IPv4 + UDP + GTP-U (+ container) for `far`'s tunnel, keeping the MAC addresses (the FIB
+/// rewrites them). Returns the outer IP packet's length. The outer header has DF set (an atomic
+/// datagram: ID 0, RFC 6864), TTL 64, UDP from 2152 with checksum 0 (allowed over IPv4).
+#[inline(always)]
+pub fn gtpu_v4(
+    ctx: &XdpContext,
+    l3: usize,
+    inner_len: usize,
+    far: &Far,
+    c: Container,
+) -> Result<u16, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
+    let (dmac, smac) = (eth.dst, eth.src);
+    let psc_len = match c {
+        Container::None => 0,
+        Container::Dl { ppi, .. } if ppi != PPI_NONE => 8,
+        _ => 4,
+    };
+    let gtp_opt = if psc_len == 0 { 0 } else { 4 };
+    let gtp_len = gtp_opt + psc_len + inner_len;
+    let outer_ip_len = OUTER_V4 + gtp_opt + psc_len + inner_len;
+    if outer_ip_len > 0xffff {
+        return Err(Reason::MtuExceeded);
+    }
+    let push = OUTER_V4 + gtp_opt + psc_len;
+    let delta = l3 as i32 - ETH_HLEN as i32 - push as i32;
+    // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) } != 0 {
+        return Err(Reason::AdjustFailed);
+    }
+    let cur = Cursor::from_xdp(ctx);
+
+    let mut h = [0u8; ETH_HLEN + OUTER_V4 + 4];
+    h[0..6].copy_from_slice(&dmac);
+    h[6..12].copy_from_slice(&smac);
+    h[12..14].copy_from_slice(&ETH_P_IPV4.to_be_bytes());
+    let ip = ETH_HLEN;
+    h[ip] = 0x45;
+    h[ip + 1] = outer_tos(far);
+    h[ip + 2..ip + 4].copy_from_slice(&(outer_ip_len as u16).to_be_bytes());
+    h[ip + 6] = 0x40;
+    h[ip + 8] = 64;
+    h[ip + 9] = bpf_net::proto::UDP;
+    h[ip + 12..ip + 16].copy_from_slice(&far.local[..4]);
+    h[ip + 16..ip + 20].copy_from_slice(&far.peer[..4]);
+    let mut ip_hdr = [0u8; 20];
+    ip_hdr.copy_from_slice(&h[ip..ip + 20]);
+    let sum = csum::finish(csum::add_bytes(0, &ip_hdr));
+    h[ip + 10..ip + 12].copy_from_slice(&sum.to_be_bytes());
+    let udp = ip + 20;
+    h[udp..udp + 2].copy_from_slice(&2152u16.to_be_bytes());
+    h[udp + 2..udp + 4].copy_from_slice(&far.port.0);
+    h[udp + 4..udp + 6].copy_from_slice(&((8 + 8 + gtp_len) as u16).to_be_bytes());
+    // GTP-U: version 1, PT 1, E when a container follows; G-PDU; TEID.
+    let g = udp + 8;
+    h[g] = if psc_len == 0 { 0x30 } else { 0x34 };
+    h[g + 1] = 255;
+    h[g + 2..g + 4].copy_from_slice(&(gtp_len as u16).to_be_bytes());
+    h[g + 4..g + 8].copy_from_slice(&far.teid.0);
+    if psc_len == 0 {
+        let mut short = [0u8; ETH_HLEN + OUTER_V4];
+        short.copy_from_slice(&h[..ETH_HLEN + OUTER_V4]);
+        write(&cur, 0, &short)?;
+        return Ok(outer_ip_len as u16);
+    }
+    // Optional fields: Sequence Number 0, N-PDU 0, Next Extension Header Type PSC.
+    h[g + 11] = 0x85;
+    write(&cur, 0, &h)?;
+    let at = ETH_HLEN + OUTER_V4 + 4;
+    match c {
+        Container::Dl { qfi, rqi, ppi } if ppi != PPI_NONE => {
+            // Length 2; PDU Type 0; PPP, RQI, QFI; the PPI octet; padding; no next header.
+            let psc = [
+                2u8,
+                0x00,
+                0x80 | (rqi & 1) << 6 | (qfi & 0x3f),
+                (ppi & 0x07) << 5,
+                0,
+                0,
+                0,
+                0,
+            ];
+            write(&cur, at, &psc)
+        }
+        Container::Dl { qfi, rqi, .. } => {
+            write(&cur, at, &[1u8, 0x00, (rqi & 1) << 6 | (qfi & 0x3f), 0])
+        }
+        // Length 1; PDU Type 1; QFI.
+        Container::Ul { qfi } => write(&cur, at, &[1u8, 0x10, qfi & 0x3f, 0]),
+        Container::None => Ok(()),
+    }?;
+    Ok(outer_ip_len as u16)
+}
