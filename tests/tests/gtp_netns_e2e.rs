@@ -59,3 +59,43 @@ fn udp_from_a_ue_reaches_the_dn_and_replies_come_back_encapsulated() {
         (u64::from(COUNT), u64::from(COUNT))
     );
 }
+
+#[test]
+fn end_markers_reach_the_gnb_on_the_old_path() {
+    use std::{net::UdpSocket, time::Duration};
+    use upf_lb::{
+        fixtures::{GNB_V4, UPF_V4},
+        southbound::signalling,
+    };
+    require_root();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let topo = Topology::new(&mut dp).expect("topology");
+    let got = std::thread::scope(|sc| {
+        let rx = sc.spawn(|| {
+            topo.gnb.run(|| {
+                let s = UdpSocket::bind((GNB_V4, 2152)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 64];
+                while got.len() < 3 {
+                    let Ok((n, from)) = s.recv_from(&mut buf) else {
+                        break;
+                    };
+                    got.push((buf[..n].to_vec(), from));
+                }
+                got
+            })
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        topo.upf
+            .run(|| signalling::send_end_markers(UPF_V4.into(), GNB_V4.into(), 0x200, 3))
+            .expect("send");
+        rx.join().unwrap()
+    });
+    assert_eq!(got.len(), 3);
+    for (m, from) in got {
+        // TS 29.281 7.3.2: End Marker (254) for the old tunnel's TEID, from the UPF's N3 address.
+        assert_eq!(m, [0x30, 254, 0, 0, 0, 0, 2, 0]);
+        assert_eq!(from, SocketAddr::from((UPF_V4, 2152)));
+    }
+}

@@ -3,6 +3,7 @@
 pub mod gtp;
 pub mod loader;
 pub mod objects;
+pub mod signalling;
 
 pub use gtp::{Installed, Key, MapSizes, PdrSpec, SessionSpec, SouthboundError};
 pub use loader::{GtpDatapath, LoadError};
