@@ -82,6 +82,47 @@ pub struct UrrThreshold {
     pub total_bytes: u64,
 }
 
+/// Next-hop cache: per-CPU LRU hash, [`NhKey`] -> [`NhEntry`], written and read by the datapath
+/// (successful FIB lookups, valid for [`NH_CACHE_TTL_NS`]).
+pub const MAP_NH_CACHE: &str = "NH_CACHE";
+/// How long a cached FIB result is used before the FIB is asked again: the longest a route or
+/// neighbour change takes to reach the fast path.
+pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
+
+/// Key of [`MAP_NH_CACHE`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NhKey {
+    /// Destination address (IPv4 in the first 4 bytes).
+    pub dst: [u8; 16],
+    /// Interface the packet arrived on (the FIB may depend on it).
+    pub ifindex: u32,
+    /// 4 or 6.
+    pub family: u8,
+    /// Padding.
+    pub _pad: [u8; 3],
+}
+
+/// Value of [`MAP_NH_CACHE`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NhEntry {
+    /// When the entry stops being used (bpf_ktime_get_coarse_ns).
+    pub expires_ns: u64,
+    /// Egress interface.
+    pub ifindex: u32,
+    /// Longest packet the FIB accepted for this destination (the MTU check).
+    pub ok_len: u16,
+    /// Source MAC.
+    pub smac: [u8; 6],
+    /// Destination (next hop) MAC.
+    pub dmac: [u8; 6],
+    /// Padding.
+    pub _pad: [u8; 6],
+}
+
+const _: () = assert!(size_of::<NhKey>() == 24 && size_of::<NhEntry>() == 32);
+
 /// PDRs one lookup key may have (TS 29.244 allows more per session; per F-TEID or UE address
 /// eight cover the SMF deployments seen).
 pub const MAX_PDRS_PER_KEY: u32 = 8;
@@ -339,6 +380,8 @@ mod pod {
         Event,
         UrrThreshold,
         N3Scratch,
+        NhKey,
+        NhEntry,
         TeidKey,
         Ue4Key,
         Ue6Key,

@@ -2,16 +2,24 @@
 //! next hop's MAC; the frame is redirected there. Where XDP cannot finish the job (neighbour
 //! not resolved, destination local, forwarding disabled, packet too big for the egress MTU) the
 //! packet goes to the kernel, which resolves, delivers, or answers with ICMP.
+//!
+//! Successful lookups are cached per CPU and destination for `NH_CACHE_TTL_NS` (a FIB lookup
+//! costs about as much as the rest of the user plane): a route or neighbour change reaches the
+//! fast path within that time.
 
+use crate::maps::NH_CACHE;
 use aya_ebpf::{
     bindings::{
         BPF_FIB_LKUP_RET_BLACKHOLE, BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_PROHIBIT,
         BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LKUP_RET_UNREACHABLE, bpf_fib_lookup as FibParams,
     },
-    helpers::generated::{bpf_fib_lookup, bpf_redirect},
+    helpers::generated::{bpf_fib_lookup, bpf_ktime_get_coarse_ns, bpf_redirect},
     programs::XdpContext,
 };
-use bpf_abi::Reason;
+use bpf_abi::{
+    Reason,
+    gtp::{NH_CACHE_TTL_NS, NhEntry, NhKey},
+};
 use bpf_net::{Cursor, eth::EthHdr};
 
 const AF_INET: u8 = 2;
@@ -41,9 +49,85 @@ pub struct Lookup<'a> {
     pub len: u16,
 }
 
-/// Looks up `l` and, on success, rewrites the Ethernet header at offset 0 and redirects.
+/// Rewrites the Ethernet header at offset 0 and redirects to `ifindex`.
+#[inline(always)]
+fn redirect(ctx: &XdpContext, smac: [u8; 6], dmac: [u8; 6], ifindex: u32) -> Result<Fwd, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = cur.get_mut::<EthHdr>(0, Reason::EthTruncated)?;
+    // SAFETY: the cursor proved 14 bytes at offset 0; EthHdr has alignment 1.
+    unsafe {
+        (*eth).dst = dmac;
+        (*eth).src = smac;
+    }
+    // SAFETY: bpf_redirect only records the target for XDP_REDIRECT.
+    unsafe { bpf_redirect(ifindex, 0) };
+    Ok(Fwd::Redirected)
+}
+
+/// Forwards by the next-hop cache when it has a fresh entry for the destination that accepted
+/// a packet this long, else by the FIB (filling the cache on success).
 #[inline(always)]
 pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
+    let mut key = NhKey {
+        dst: [0; 16],
+        ifindex: ctx.ingress_ifindex() as u32,
+        family: 4,
+        _pad: [0; 3],
+    };
+    if l.v6 {
+        key.dst = *l.dst;
+        key.family = 6;
+    } else {
+        key.dst[..4].copy_from_slice(&l.dst[..4]);
+    }
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    if let Some(e) = NH_CACHE.get_ptr(key) {
+        // SAFETY: a per-CPU hash value of this CPU, valid for this program run.
+        let e = unsafe { *e };
+        if now < e.expires_ns && l.len <= e.ok_len {
+            return redirect(ctx, e.smac, e.dmac, e.ifindex);
+        }
+    }
+    let fwd = lookup(ctx, l)?;
+    if let Lookup2::Success {
+        ifindex,
+        smac,
+        dmac,
+    } = fwd
+    {
+        let entry = NhEntry {
+            expires_ns: now + NH_CACHE_TTL_NS,
+            ifindex,
+            ok_len: l.len,
+            smac,
+            dmac,
+            _pad: [0; 6],
+        };
+        let _ = NH_CACHE.insert(key, entry, 0);
+        return redirect(ctx, smac, dmac, ifindex);
+    }
+    match fwd {
+        Lookup2::Kernel => Ok(Fwd::Kernel),
+        Lookup2::TooBig => Ok(Fwd::TooBig),
+        Lookup2::Success { .. } => Ok(Fwd::Kernel),
+    }
+}
+
+/// What the FIB said.
+enum Lookup2 {
+    Success {
+        ifindex: u32,
+        smac: [u8; 6],
+        dmac: [u8; 6],
+    },
+    Kernel,
+    TooBig,
+}
+
+/// Asks the kernel's FIB.
+#[inline(always)]
+fn lookup(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Lookup2, Reason> {
     // SAFETY: an all-zero bpf_fib_lookup is a valid value of this plain C struct.
     let mut p: FibParams = unsafe { core::mem::zeroed() };
     p.family = if l.v6 { AF_INET6 } else { AF_INET };
@@ -66,23 +150,16 @@ pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
     let rc = unsafe { bpf_fib_lookup(ctx.ctx as *mut _, &mut p, size_of::<FibParams>() as i32, 0) }
         as u32;
     match rc {
-        BPF_FIB_LKUP_RET_SUCCESS => {
-            let cur = Cursor::from_xdp(ctx);
-            let eth = cur.get_mut::<EthHdr>(0, Reason::EthTruncated)?;
-            // SAFETY: the cursor proved 14 bytes at offset 0; EthHdr has alignment 1.
-            unsafe {
-                (*eth).dst = p.dmac;
-                (*eth).src = p.smac;
-            }
-            // SAFETY: bpf_redirect only records the target for XDP_REDIRECT.
-            unsafe { bpf_redirect(p.ifindex, 0) };
-            Ok(Fwd::Redirected)
-        }
+        BPF_FIB_LKUP_RET_SUCCESS => Ok(Lookup2::Success {
+            ifindex: p.ifindex,
+            smac: p.smac,
+            dmac: p.dmac,
+        }),
         BPF_FIB_LKUP_RET_BLACKHOLE | BPF_FIB_LKUP_RET_UNREACHABLE | BPF_FIB_LKUP_RET_PROHIBIT => {
             Err(Reason::FibBlackhole)
         }
-        BPF_FIB_LKUP_RET_FRAG_NEEDED => Ok(Fwd::TooBig),
-        _ => Ok(Fwd::Kernel),
+        BPF_FIB_LKUP_RET_FRAG_NEEDED => Ok(Lookup2::TooBig),
+        _ => Ok(Lookup2::Kernel),
     }
 }
 

@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruPerCpuHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use bpf_abi::gtp::{
-    Far, N3Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters,
-    UrrThreshold,
+    Far, N3Scratch, NhEntry, NhKey, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey, Ue4Key,
+    Ue6Key, UrrCounters, UrrThreshold,
 };
 
 /// Tail calls of the N3 program (filled by the loader).
@@ -54,6 +54,10 @@ pub static BUFF_LIMIT: LruPerCpuHashMap<u32, [u64; 2]> = LruPerCpuHashMap::with_
 /// URR thresholds.
 #[map(name = "URR_THRESHOLDS")]
 pub static URR_THRESHOLDS: Array<UrrThreshold> = Array::with_max_entries(1, 0);
+
+/// Next-hop cache (`bpf_abi::gtp::NhKey` -> `NhEntry`).
+#[map(name = "NH_CACHE")]
+pub static NH_CACHE: LruPerCpuHashMap<NhKey, NhEntry> = LruPerCpuHashMap::with_max_entries(1, 0);
 
 /// Error Indication rate limit: per CPU, [window start ns, sent in the window].
 #[map(name = "ERRIND_LIMIT")]
