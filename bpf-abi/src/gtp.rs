@@ -356,6 +356,28 @@ pub struct N3Scratch {
 }
 
 const _: () = assert!(size_of::<N3Scratch>() == 16);
+
+/// What `xdp_n6` decided, for `xdp_n6_encap6` (per-CPU, valid only across the tail call).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct N6Scratch {
+    /// Offset of the packet's IP header.
+    pub l3_off: u32,
+    /// Length of the IP packet.
+    pub inner_len: u32,
+    /// FAR slot.
+    pub far: u32,
+    /// Container: 0 none, 1 DL.
+    pub container: u8,
+    /// QFI.
+    pub qfi: u8,
+    /// RQI.
+    pub rqi: u8,
+    /// PPI (`PPI_NONE`: none).
+    pub ppi: u8,
+}
+
+const _: () = assert!(size_of::<N6Scratch>() == 16);
 const _: () = assert!(size_of::<TeidKey>() == 4 && size_of::<Ue4Key>() == 4);
 const _: () = assert!(size_of::<Ue6Key>() == 8 && size_of::<PdrList>() == 8);
 const _: () = assert!(size_of::<Pdr>() == 40);
@@ -380,6 +402,7 @@ mod pod {
         Event,
         UrrThreshold,
         N3Scratch,
+        N6Scratch,
         NhKey,
         NhEntry,
         TeidKey,

@@ -11,6 +11,17 @@ pub const PROG_XDP_N6: &str = "xdp_n6";
 /// FAR/QER/URR of the uplink. Split from `xdp_n3` so that the verifier sees the two walks
 /// (outer GTP-U extension headers, inner IPv6 extension headers) one at a time.
 pub const PROG_XDP_N3_GPDU: &str = "xdp_n3_gpdu";
+/// XDP program that puts a GTP-U/UDP/IPv6 outer header on a downlink packet `xdp_n6` matched
+/// (tail call): split from `xdp_n6` for the verifier's budget (the outer UDP checksum sums the
+/// whole packet in a bounded loop).
+pub const PROG_XDP_N6_ENCAP6: &str = "xdp_n6_encap6";
+/// Program array of the N6 tail calls ([`JUMP_N6_ENCAP6`]).
+pub const MAP_N6_JUMP: &str = "N6_JUMP";
+/// Index of `xdp_n6_encap6` in [`MAP_N6_JUMP`].
+pub const JUMP_N6_ENCAP6: u32 = 0;
+/// Per-CPU scratch that `xdp_n6` fills for `xdp_n6_encap6` (`bpf_abi::gtp::N6Scratch`).
+pub const MAP_N6_SCRATCH: &str = "N6_SCRATCH";
+
 /// Program array of the N3 tail calls ([`JUMP_N3_GPDU`]).
 pub const MAP_N3_JUMP: &str = "N3_JUMP";
 /// Index of `xdp_n3_gpdu` in [`MAP_N3_JUMP`].

@@ -8,7 +8,7 @@ use crate::{
     buffer,
     encap::{self, Container},
     fib::{self, Fwd, Lookup},
-    maps::{DL_UE4, DL_UE6, FARS, QERS},
+    maps::{DL_UE4, DL_UE6, FARS, N6_JUMP, N6_SCRATCH, QERS},
     pdr,
     qer::{self, Dir},
     urr,
@@ -17,9 +17,10 @@ use aya_ebpf::programs::XdpContext;
 use bpf_abi::{
     Reason,
     gtp::{
-        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, NONE, OHC_GTPU_IPV4, PdrList, Ue4Key,
-        Ue6Key,
+        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, N6Scratch, NONE, OHC_GTPU_IPV4,
+        OHC_GTPU_IPV6, PdrList, Ue4Key, Ue6Key,
     },
+    names::JUMP_N6_ENCAP6,
 };
 use bpf_net::{
     Cursor, csum,
@@ -71,8 +72,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     if far.action & FAR_DUPL != 0 {
         return Err(Reason::FarDuplicateNotSupported);
     }
-    if far.action & FAR_FORW == 0 || far.ohc != OHC_GTPU_IPV4 {
-        // GTP-U/UDP/IPv6 outer headers are not built yet.
+    if far.action & FAR_FORW == 0 || (far.ohc != OHC_GTPU_IPV4 && far.ohc != OHC_GTPU_IPV6) {
         return Err(Reason::FarInvalid);
     }
     let len = flow.len as u64;
@@ -89,6 +89,9 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         },
         _ => Container::None,
     };
+    if far.ohc == OHC_GTPU_IPV6 {
+        return encap6_tail_call(ctx, eth.l3_off, flow.len, pdr.far, psc);
+    }
     let outer_len = encap::gtpu_v4(ctx, eth.l3_off, flow.len, &far, psc)?;
     let l = Lookup {
         v6: false,
@@ -131,4 +134,71 @@ fn inner_ttl_expiring(cur: &Cursor, l3: usize, flow: &Flow) -> Result<bool, Reas
         h[10..12].copy_from_slice(&c.to_be_bytes());
     }
     Ok(false)
+}
+
+/// Hands the packet to `xdp_n6_encap6` (tail call); returns only if the call fails.
+#[inline(always)]
+fn encap6_tail_call(
+    ctx: &XdpContext,
+    l3_off: usize,
+    inner_len: usize,
+    far: u32,
+    c: Container,
+) -> Result<Reason, Reason> {
+    let Some(s) = N6_SCRATCH.get_ptr_mut(0) else {
+        return Err(Reason::TailCallFailed);
+    };
+    let (container, qfi, rqi, ppi) = match c {
+        Container::Dl { qfi, rqi, ppi } => (1, qfi, rqi, ppi),
+        _ => (0, 0, 0, bpf_abi::gtp::PPI_NONE),
+    };
+    // SAFETY: this CPU's scratch slot, valid for this program run.
+    unsafe {
+        *s = N6Scratch {
+            l3_off: l3_off as u32,
+            inner_len: inner_len as u32,
+            far,
+            container,
+            qfi,
+            rqi,
+            ppi,
+        };
+        N6_JUMP.tail_call(ctx, JUMP_N6_ENCAP6);
+    }
+    Err(Reason::TailCallFailed)
+}
+
+/// The IPv6-outer stage (`xdp_n6_encap6`): GTP-U/UDP/IPv6 creation, then the FIB.
+#[inline(always)]
+pub fn encap6_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let Some(s) = N6_SCRATCH.get(0) else {
+        return Err(Reason::TailCallFailed);
+    };
+    let s = *s;
+    let Some(far) = FARS.get(s.far) else {
+        return Err(Reason::RuleMissing);
+    };
+    let far = *far;
+    let c = if s.container == 1 {
+        Container::Dl {
+            qfi: s.qfi,
+            rqi: s.rqi,
+            ppi: s.ppi,
+        }
+    } else {
+        Container::None
+    };
+    let outer_len = encap::gtpu_v6(ctx, s.l3_off as usize, s.inner_len as usize, &far, c)?;
+    let l = Lookup {
+        v6: true,
+        src: &far.local,
+        dst: &far.peer,
+        tos: encap::outer_tos(&far),
+        len: outer_len,
+    };
+    match fib::forward(ctx, &l)? {
+        Fwd::Redirected => Ok(Reason::DownlinkRedirect),
+        Fwd::Kernel => Ok(Reason::DownlinkToKernel),
+        Fwd::TooBig => Err(Reason::MtuExceeded),
+    }
 }

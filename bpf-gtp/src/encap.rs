@@ -137,3 +137,136 @@ pub fn gtpu_v4(
     }?;
     Ok(outer_ip_len as u16)
 }
+
+/// Outer IPv6 + UDP + mandatory GTP-U header.
+const OUTER_V6: usize = 40 + 8 + 8;
+/// Longest UDP datagram whose bytes the IPv6 outer UDP checksum sums (longer: MTU exceeded).
+const MAX_SUMMED: usize = 2048;
+
+/// As [`gtpu_v4`] with an IPv6 outer header (Hop Limit 64, Traffic Class from the Transport Level
+/// Marking, Flow Label 0). UDP over IPv6 needs its checksum (RFC 8200 8.1): the datagram is
+/// summed 8 bytes at a time, at most [`MAX_SUMMED`]. Runs in its own program
+/// (`xdp_n6_encap6`, a tail call) for the verifier's budget; headers are written straight into
+/// the packet to keep the stack small.
+#[inline(always)]
+pub fn gtpu_v6(
+    ctx: &XdpContext,
+    l3: usize,
+    inner_len: usize,
+    far: &Far,
+    c: Container,
+) -> Result<u16, Reason> {
+    let psc_len = match c {
+        Container::None => 0,
+        Container::Dl { ppi, .. } if ppi != PPI_NONE => 8,
+        _ => 4,
+    };
+    let gtp_opt = if psc_len == 0 { 0 } else { 4 };
+    let gtp_len = gtp_opt + psc_len + inner_len;
+    let udp_len = 8 + 8 + gtp_len;
+    if udp_len > MAX_SUMMED {
+        return Err(Reason::MtuExceeded);
+    }
+    let cur = Cursor::from_xdp(ctx);
+    let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
+    let (dmac, smac) = (eth.dst, eth.src);
+    let push = OUTER_V6 + gtp_opt + psc_len;
+    let delta = l3 as i32 - ETH_HLEN as i32 - push as i32;
+    // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) } != 0 {
+        return Err(Reason::AdjustFailed);
+    }
+    let cur = Cursor::from_xdp(ctx);
+    let p = cur.get_mut::<[u8; ETH_HLEN + OUTER_V6]>(0, Reason::AdjustFailed)?;
+    // SAFETY: the cursor proved these bytes at offset 0; nothing else refers to them.
+    let h = unsafe { &mut *p };
+    h[0..6].copy_from_slice(&dmac);
+    h[6..12].copy_from_slice(&smac);
+    h[12..14].copy_from_slice(&bpf_net::eth::ETH_P_IPV6.to_be_bytes());
+    let ip = ETH_HLEN;
+    let vtc = (6u32 << 28) | (u32::from(outer_tos(far)) << 20);
+    h[ip..ip + 4].copy_from_slice(&vtc.to_be_bytes());
+    h[ip + 4..ip + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    h[ip + 6] = bpf_net::proto::UDP;
+    h[ip + 7] = 64;
+    h[ip + 8..ip + 24].copy_from_slice(&far.local);
+    h[ip + 24..ip + 40].copy_from_slice(&far.peer);
+    let udp = ip + 40;
+    h[udp..udp + 2].copy_from_slice(&2152u16.to_be_bytes());
+    h[udp + 2..udp + 4].copy_from_slice(&far.port.0);
+    h[udp + 4..udp + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    h[udp + 6..udp + 8].copy_from_slice(&[0, 0]);
+    let g = udp + 8;
+    h[g] = if psc_len == 0 { 0x30 } else { 0x34 };
+    h[g + 1] = 255;
+    h[g + 2..g + 4].copy_from_slice(&(gtp_len as u16).to_be_bytes());
+    h[g + 4..g + 8].copy_from_slice(&far.teid.0);
+    let at = ETH_HLEN + OUTER_V6;
+    match c {
+        Container::Dl { qfi, rqi, ppi } if ppi != PPI_NONE => write(
+            &cur,
+            at,
+            &[
+                0,
+                0,
+                0,
+                0x85,
+                2,
+                0x00,
+                0x80 | (rqi & 1) << 6 | (qfi & 0x3f),
+                (ppi & 0x07) << 5,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )?,
+        Container::Dl { qfi, rqi, .. } => write(
+            &cur,
+            at,
+            &[0, 0, 0, 0x85, 1, 0x00, (rqi & 1) << 6 | (qfi & 0x3f), 0],
+        )?,
+        Container::Ul { qfi } => write(&cur, at, &[0, 0, 0, 0x85, 1, 0x10, qfi & 0x3f, 0])?,
+        Container::None => {}
+    }
+    let pseudo = csum::pseudo_v6(&far.local, &far.peer, bpf_net::proto::UDP, udp_len as u32);
+    let sum = sum_bytes(&cur, ETH_HLEN + 40, udp_len, pseudo)?;
+    let c = match csum::finish(sum) {
+        0 => 0xffff,
+        c => c,
+    };
+    write(&cur, ETH_HLEN + 40 + 6, &c.to_be_bytes())?;
+    Ok((40 + udp_len) as u16)
+}
+
+/// Adds the `len` bytes at `off` to `sum`: big-endian 32-bit words 8 bytes at a time into a
+/// 64-bit accumulator (the ones'-complement sum of 32-bit words folds to that of 16-bit words),
+/// then the tail (a last odd byte padded with zero, as the checksum ends there).
+#[inline(always)]
+fn sum_bytes(cur: &Cursor, off: usize, len: usize, sum: u32) -> Result<u32, Reason> {
+    let words = len / 8;
+    let mut acc = u64::from(sum);
+    let mut i = 0;
+    while i < MAX_SUMMED / 8 {
+        if i >= words {
+            break;
+        }
+        let w: &[u8; 8] = cur.get(off + i * 8, Reason::AdjustFailed)?;
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+        acc += u64::from(u32::from_be_bytes([w[4], w[5], w[6], w[7]]));
+        i += 1;
+    }
+    let base = words * 8;
+    let mut j = 0;
+    while j < 8 {
+        if base + j >= len {
+            break;
+        }
+        let b = u64::from(cur.u8_at(off + base + j, Reason::AdjustFailed)?);
+        acc += if j % 2 == 0 { b << 8 } else { b };
+        j += 1;
+    }
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    Ok(((acc & 0xffff) + (acc >> 16)) as u32)
+}

@@ -6,13 +6,20 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruPerCpuHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use bpf_abi::gtp::{
-    Far, N3Scratch, NhEntry, NhKey, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey, Ue4Key,
-    Ue6Key, UrrCounters, UrrThreshold,
+    Far, N3Scratch, N6Scratch, NhEntry, NhKey, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey,
+    Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
 
 /// Tail calls of the N3 program (filled by the loader).
 #[map(name = "N3_JUMP")]
 pub static N3_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+/// Tail calls of the N6 program (filled by the loader).
+#[map(name = "N6_JUMP")]
+pub static N6_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+/// Hand-over from `xdp_n6` to `xdp_n6_encap6`.
+#[map(name = "N6_SCRATCH")]
+pub static N6_SCRATCH: PerCpuArray<N6Scratch> = PerCpuArray::with_max_entries(1, 0);
+
 /// Hand-over from `xdp_n3` to `xdp_n3_gpdu`.
 #[map(name = "N3_SCRATCH")]
 pub static N3_SCRATCH: PerCpuArray<N3Scratch> = PerCpuArray::with_max_entries(1, 0);

@@ -371,3 +371,99 @@ fn buffered_packets_and_crossed_thresholds_reach_the_controller_as_events() {
     assert_eq!((c.dl_packets, c.threshold_reported), (3, 1));
     assert!(dp.drain_events(16).unwrap().is_empty());
 }
+
+#[test]
+fn downlink_over_an_ipv6_transport_gets_a_gtpu_udp_ipv6_header_with_a_valid_checksum() {
+    use upf_lb::packet::Ipv6;
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let mut tunnel = build::far_gtpu_v6(0x0a0b, fixtures::UPF_V6, fixtures::GNB_V6);
+    tunnel.flags |= FAR_TLM;
+    tunnel.tos = 0x88;
+    let q = Qer {
+        qfi: 5,
+        rqi: 1,
+        ppi: 3,
+        ..build::qer_open()
+    };
+    dp.install(&SessionSpec {
+        session: 1,
+        fars: vec![
+            (1, tunnel),
+            (
+                2,
+                build::far_gtpu_v6(0x0c0d, fixtures::UPF_V6, fixtures::GNB_V6),
+            ),
+        ],
+        qers: vec![(1, q)],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs: vec![
+            (Key::DlUe4(ue(1)), pdr(1, 1, Some(1))),
+            (Key::DlUe4(ue(2)), pdr(2, 2, None)),
+        ],
+    })
+    .expect("install");
+    let expect = |inner: &IpPacket, teid: u32, psc: Option<Psc>, tc: u8| {
+        let mut inner = inner.clone();
+        if let Ip::V4(h) = &mut inner.ip {
+            h.ttl -= 1;
+        }
+        let mut g = Gtpu::gpdu(teid, inner.to_bytes());
+        if let Some(p) = psc {
+            g.ext.push(GtpuExt::Psc(p));
+        }
+        let mut outer = Ipv6::new(fixtures::UPF_V6, fixtures::GNB_V6);
+        outer.traffic_class = tc;
+        // The builder computes the UDP checksum itself: an independent check of the datapath's.
+        let ip = IpPacket {
+            ip: Ip::V6(outer),
+            l4: L4::Udp {
+                src: 2152,
+                dst: 2152,
+                payload: g.to_bytes(),
+            },
+        };
+        Frame {
+            dst: FibNs::GNB_MAC,
+            src: FibNs::N3_MAC,
+            vlans: vec![],
+            ip,
+        }
+        .to_bytes()
+    };
+    let mut t = Vec::new();
+    for (name, n, payload) in [
+        ("dl-v6-transport-psc-ppi", 1, 33),
+        ("dl-v6-transport-odd-length", 1, 1001),
+    ] {
+        let p = from_dn(ue(n).into(), 64, payload);
+        t.push(Fixture {
+            name: name.into(),
+            input: Frame::new(p.clone()).to_bytes(),
+            action: xdp::REDIRECT,
+            output: expect(
+                &p,
+                0x0a0b,
+                Some(Psc {
+                    pdu_type: 0,
+                    qfi: 5,
+                    rqi: true,
+                    ppi: Some(3),
+                }),
+                0x88,
+            ),
+            reason: Reason::DownlinkRedirect,
+        });
+    }
+    let p = from_dn(ue(2).into(), 64, 64);
+    t.push(Fixture {
+        name: "dl-v6-transport-no-psc".into(),
+        input: Frame::new(p.clone()).to_bytes(),
+        action: xdp::REDIRECT,
+        output: expect(&p, 0x0c0d, None, 0),
+        reason: Reason::DownlinkRedirect,
+    });
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
+}

@@ -68,6 +68,18 @@ impl FibNs {
             "permanent",
         ])
         .unwrap();
+        ns.ip(&["addr", "add", "2001:db8:0:3::2/64", "dev", "n3", "nodad"])
+            .unwrap();
+        let gnb6 = [
+            "neigh",
+            "add",
+            "2001:db8:0:3::1",
+            "lladdr",
+            &mac(Self::GNB_MAC),
+            "dev",
+            "n3",
+        ];
+        ns.ip(&[&gnb6[..], &["nud", "permanent"]].concat()).unwrap();
         ns.ip(&[
             "link", "add", "n6", "type", "veth", "peer", "name", "n6peer",
         ])

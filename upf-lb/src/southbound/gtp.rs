@@ -643,6 +643,17 @@ pub mod build {
         f
     }
 
+    /// A FAR that forwards into a GTP-U/UDP/IPv6 tunnel to `peer` with `teid`, from `local`.
+    pub fn far_gtpu_v6(teid: u32, local: std::net::Ipv6Addr, peer: std::net::Ipv6Addr) -> Far {
+        let mut f = far_forward();
+        f.ohc = bpf_abi::gtp::OHC_GTPU_IPV6;
+        f.teid = Be32::new(teid);
+        f.peer = peer.octets();
+        f.local = local.octets();
+        f.port = Be16::new(2152);
+        f
+    }
+
     /// A FAR that drops.
     pub fn far_drop() -> Far {
         Far {

@@ -58,6 +58,7 @@ pub const GTP_PROGRAMS: &[&str] = &[
     names::PROG_XDP_N3,
     names::PROG_XDP_N6,
     names::PROG_XDP_N3_GPDU,
+    names::PROG_XDP_N6_ENCAP6,
     names::PROG_XDP_NOOP,
 ];
 
@@ -88,32 +89,43 @@ impl GtpDatapath {
             prog.load()
                 .map_err(|source| LoadError::Verifier { name, source })?;
         }
-        let gpdu_name = names::PROG_XDP_N3_GPDU;
-        let gpdu = {
-            let p: &Xdp = ebpf
-                .program(gpdu_name)
-                .and_then(|p| p.try_into().ok())
-                .ok_or(LoadError::MissingProgram(gpdu_name))?;
-            let fd = p.fd().map_err(|source| LoadError::Verifier {
-                name: gpdu_name,
-                source,
+        // Link the tail calls: (program, its program array, its index).
+        for (prog, jump, index) in [
+            (
+                names::PROG_XDP_N3_GPDU,
+                names::MAP_N3_JUMP,
+                names::JUMP_N3_GPDU,
+            ),
+            (
+                names::PROG_XDP_N6_ENCAP6,
+                names::MAP_N6_JUMP,
+                names::JUMP_N6_ENCAP6,
+            ),
+        ] {
+            let fd = {
+                let p: &Xdp = ebpf
+                    .program(prog)
+                    .and_then(|p| p.try_into().ok())
+                    .ok_or(LoadError::MissingProgram(prog))?;
+                let fd = p
+                    .fd()
+                    .map_err(|source| LoadError::Verifier { name: prog, source })?;
+                fd.try_clone().map_err(|e| LoadError::Verifier {
+                    name: prog,
+                    source: ProgramError::IOError(e),
+                })?
+            };
+            let map = ebpf.map_mut(jump).ok_or(LoadError::Map {
+                name: jump,
+                source: aya::maps::MapError::InvalidName {
+                    name: jump.to_string(),
+                },
             })?;
-            fd.try_clone().map_err(|e| LoadError::Verifier {
-                name: gpdu_name,
-                source: ProgramError::IOError(e),
-            })?
-        };
-        let name = names::MAP_N3_JUMP;
-        let map = ebpf.map_mut(name).ok_or(LoadError::Map {
-            name,
-            source: aya::maps::MapError::InvalidName {
-                name: name.to_string(),
-            },
-        })?;
-        let mut jump =
-            ProgramArray::try_from(map).map_err(|source| LoadError::Map { name, source })?;
-        jump.set(names::JUMP_N3_GPDU, &gpdu, 0)
-            .map_err(|source| LoadError::Map { name, source })?;
+            let mut arr = ProgramArray::try_from(map)
+                .map_err(|source| LoadError::Map { name: jump, source })?;
+            arr.set(index, &fd, 0)
+                .map_err(|source| LoadError::Map { name: jump, source })?;
+        }
         Ok(GtpDatapath {
             ebpf,
             alloc: Allocators::new(sizes),
