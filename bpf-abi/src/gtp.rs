@@ -357,7 +357,8 @@ pub struct N3Scratch {
 
 const _: () = assert!(size_of::<N3Scratch>() == 16);
 
-/// What `xdp_n6` decided, for `xdp_n6_encap6` (per-CPU, valid only across the tail call).
+/// What `xdp_n6` (or `xdp_n3_gpdu`, for N9) decided, for `xdp_n6_encap6` (per-CPU, valid only
+/// across the tail call).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct N6Scratch {
@@ -367,7 +368,7 @@ pub struct N6Scratch {
     pub inner_len: u32,
     /// FAR slot.
     pub far: u32,
-    /// Container: 0 none, 1 DL.
+    /// Container: 0 none, 1 DL, 2 UL.
     pub container: u8,
     /// QFI.
     pub qfi: u8,
@@ -375,9 +376,13 @@ pub struct N6Scratch {
     pub rqi: u8,
     /// PPI (`PPI_NONE`: none).
     pub ppi: u8,
+    /// 1 when the packet is uplink being relayed on N9 (from `xdp_n3_gpdu`), 0 for downlink.
+    pub uplink: u8,
+    /// Padding.
+    pub _pad: [u8; 3],
 }
 
-const _: () = assert!(size_of::<N6Scratch>() == 16);
+const _: () = assert!(size_of::<N6Scratch>() == 20);
 const _: () = assert!(size_of::<TeidKey>() == 4 && size_of::<Ue4Key>() == 4);
 const _: () = assert!(size_of::<Ue6Key>() == 8 && size_of::<PdrList>() == 8);
 const _: () = assert!(size_of::<Pdr>() == 40);

@@ -90,7 +90,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         _ => Container::None,
     };
     if far.ohc == OHC_GTPU_IPV6 {
-        return encap6_tail_call(ctx, eth.l3_off, flow.len, pdr.far, psc);
+        return encap6_tail_call(ctx, eth.l3_off, flow.len, pdr.far, psc, false);
     }
     let outer_len = encap::gtpu_v4(ctx, eth.l3_off, flow.len, &far, psc)?;
     let l = Lookup {
@@ -136,21 +136,24 @@ fn inner_ttl_expiring(cur: &Cursor, l3: usize, flow: &Flow) -> Result<bool, Reas
     Ok(false)
 }
 
-/// Hands the packet to `xdp_n6_encap6` (tail call); returns only if the call fails.
+/// Hands the packet to `xdp_n6_encap6` (tail call) for a GTP-U/UDP/IPv6 outer header: downlink
+/// from here, N9 relaying from the uplink. Returns only if the call fails.
 #[inline(always)]
-fn encap6_tail_call(
+pub fn encap6_tail_call(
     ctx: &XdpContext,
     l3_off: usize,
     inner_len: usize,
     far: u32,
     c: Container,
+    uplink: bool,
 ) -> Result<Reason, Reason> {
     let Some(s) = N6_SCRATCH.get_ptr_mut(0) else {
         return Err(Reason::TailCallFailed);
     };
     let (container, qfi, rqi, ppi) = match c {
         Container::Dl { qfi, rqi, ppi } => (1, qfi, rqi, ppi),
-        _ => (0, 0, 0, bpf_abi::gtp::PPI_NONE),
+        Container::Ul { qfi } => (2, qfi, 0, bpf_abi::gtp::PPI_NONE),
+        Container::None => (0, 0, 0, bpf_abi::gtp::PPI_NONE),
     };
     // SAFETY: this CPU's scratch slot, valid for this program run.
     unsafe {
@@ -162,6 +165,8 @@ fn encap6_tail_call(
             qfi,
             rqi,
             ppi,
+            uplink: u8::from(uplink),
+            _pad: [0; 3],
         };
         N6_JUMP.tail_call(ctx, JUMP_N6_ENCAP6);
     }
@@ -179,14 +184,14 @@ pub fn encap6_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Err(Reason::RuleMissing);
     };
     let far = *far;
-    let c = if s.container == 1 {
-        Container::Dl {
+    let c = match s.container {
+        1 => Container::Dl {
             qfi: s.qfi,
             rqi: s.rqi,
             ppi: s.ppi,
-        }
-    } else {
-        Container::None
+        },
+        2 => Container::Ul { qfi: s.qfi },
+        _ => Container::None,
     };
     let outer_len = encap::gtpu_v6(ctx, s.l3_off as usize, s.inner_len as usize, &far, c)?;
     let l = Lookup {
@@ -196,8 +201,11 @@ pub fn encap6_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         tos: encap::outer_tos(&far),
         len: outer_len,
     };
+    let up = s.uplink != 0;
     match fib::forward(ctx, &l)? {
+        Fwd::Redirected if up => Ok(Reason::UplinkRedirect),
         Fwd::Redirected => Ok(Reason::DownlinkRedirect),
+        Fwd::Kernel if up => Ok(Reason::UplinkToKernel),
         Fwd::Kernel => Ok(Reason::DownlinkToKernel),
         Fwd::TooBig => Err(Reason::MtuExceeded),
     }

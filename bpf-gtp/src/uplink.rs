@@ -15,8 +15,8 @@ use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext};
 use bpf_abi::{
     Be32, Reason,
     gtp::{
-        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, OHC_GTPU_IPV4, OHC_NONE, OHR_NONE,
-        TeidKey,
+        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, OHC_GTPU_IPV4, OHC_GTPU_IPV6, OHC_NONE,
+        OHR_NONE, TeidKey,
     },
     names::JUMP_N3_GPDU,
 };
@@ -112,8 +112,19 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
             Fwd::TooBig => Err(Reason::MtuExceeded),
         };
     }
+    if far.ohc == OHC_GTPU_IPV6 {
+        let qfi = match q {
+            Some(q) if q.qfi != 0 => q.qfi,
+            _ => qfi,
+        };
+        let c = if qfi == 0 {
+            Container::None
+        } else {
+            Container::Ul { qfi }
+        };
+        return crate::downlink::encap6_tail_call(ctx, payload_off, flow.len, pdr.far, c, true);
+    }
     if far.ohc != OHC_NONE {
-        // GTP-U/UDP/IPv6 outer headers are not built yet.
         return Err(Reason::FarInvalid);
     }
     decap(ctx, &cur, payload_off, &flow)?;

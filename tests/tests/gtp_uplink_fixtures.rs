@@ -196,6 +196,19 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         pdrs: vec![(Key::UlTeid(0x600), pdr(1, 1, 0, vec![], 1, Some(1)))],
     })
     .expect("install session 5");
+    // Session 6 (TEID 0x700): N9 relaying over an IPv6 transport.
+    dp.install(&SessionSpec {
+        session: 6,
+        fars: vec![(
+            1,
+            build::far_gtpu_v6(0x8888, fixtures::UPF_V6, fixtures::GNB_V6),
+        )],
+        qers: vec![(1, relay_qer)],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs: vec![(Key::UlTeid(0x700), pdr(1, 1, 0, vec![], 1, Some(1)))],
+    })
+    .expect("install session 6");
     let nh4 = IpAddr::from(FibNs::NH4);
     let mut t = Vec::new();
 
@@ -335,6 +348,41 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         &f,
         xdp::REDIRECT,
         n9,
+        Reason::UplinkRedirect,
+    ));
+    // N9 over IPv6: the builder computes the outer UDP checksum the datapath must match.
+    let inner = udp_to(nh4, 9, 64);
+    let f = gpdu(0x700, Some(9), &inner);
+    let mut g = Gtpu::gpdu(0x8888, inner.to_bytes());
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 7,
+        rqi: false,
+        ppi: None,
+    }));
+    let outer = IpPacket {
+        ip: Ip::V6(upf_lb::packet::Ipv6::new(
+            fixtures::UPF_V6,
+            fixtures::GNB_V6,
+        )),
+        l4: L4::Udp {
+            src: 2152,
+            dst: 2152,
+            payload: g.to_bytes(),
+        },
+    };
+    let n9v6 = Frame {
+        dst: FibNs::GNB_MAC,
+        src: FibNs::N3_MAC,
+        vlans: vec![],
+        ip: outer,
+    }
+    .to_bytes();
+    t.push(fx(
+        "ul-n9-relayed-over-ipv6",
+        &f,
+        xdp::REDIRECT,
+        n9v6,
         Reason::UplinkRedirect,
     ));
     t.push(Fixture::unchanged(
