@@ -123,6 +123,22 @@ pub struct NhEntry {
 
 const _: () = assert!(size_of::<NhKey>() == 24 && size_of::<NhEntry>() == 32);
 
+/// Addresses of the UP function the datapath needs: array of one [`GtpConfig`], written by the
+/// controller at start-up.
+pub const MAP_GTP_CONFIG: &str = "GTP_CONFIG";
+
+/// The UP function's own addresses.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GtpConfig {
+    /// IPv4 address on N6: the source of ICMP the datapath sends to the data network (0: none).
+    pub n6_v4: [u8; 4],
+    /// Padding.
+    pub _pad: [u8; 12],
+}
+
+const _: () = assert!(size_of::<GtpConfig>() == 16);
+
 /// PDRs one lookup key may have (TS 29.244 allows more per session; per F-TEID or UE address
 /// eight cover the SMF deployments seen).
 pub const MAX_PDRS_PER_KEY: u32 = 8;
@@ -406,6 +422,7 @@ mod pod {
     pod!(
         Event,
         UrrThreshold,
+        GtpConfig,
         N3Scratch,
         N6Scratch,
         NhKey,

@@ -215,6 +215,9 @@ reasons! {
     GtpuErrorIndication = 62, "gtpu_error_indication", Tx;
     /// A BUFF/NOCP packet not handed over: the session's rate limit, or the ring buffer full.
     FarBufferLimited = 63, "far_buffer_limited", Drop;
+    /// A downlink packet too big for the egress MTU once encapsulated, answered with ICMP
+    /// Fragmentation Needed to its source (RFC 1191).
+    IcmpFragNeeded = 64, "icmp_frag_needed", Tx;
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::{
     buffer,
     encap::{self, Container},
     fib::{self, Fwd, Lookup},
+    icmp,
     maps::{DL_UE4, DL_UE6, FARS, N6_JUMP, N6_SCRATCH, QERS},
     pdr,
     qer::{self, Dir},
@@ -24,7 +25,7 @@ use bpf_abi::{
 };
 use bpf_net::{
     Cursor, csum,
-    eth::{ETH_P_IPV4, ETH_P_IPV6, parse_eth},
+    eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, parse_eth},
     flow::{Flow, parse_flow},
 };
 
@@ -93,6 +94,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         return encap6_tail_call(ctx, eth.l3_off, flow.len, pdr.far, psc, false);
     }
     let outer_len = encap::gtpu_v4(ctx, eth.l3_off, flow.len, &far, psc)?;
+    let overhead = outer_len.saturating_sub(flow.len as u16);
     let l = Lookup {
         v6: false,
         src: &far.local,
@@ -103,7 +105,12 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     match fib::forward(ctx, &l)? {
         Fwd::Redirected => Ok(Reason::DownlinkRedirect),
         Fwd::Kernel => Ok(Reason::DownlinkToKernel),
-        Fwd::TooBig => Err(Reason::MtuExceeded),
+        Fwd::TooBig(mtu) => icmp::frag_needed(
+            ctx,
+            ETH_HLEN + usize::from(overhead),
+            flow.v6,
+            mtu.saturating_sub(overhead),
+        ),
     }
 }
 
@@ -207,6 +214,6 @@ pub fn encap6_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         Fwd::Redirected => Ok(Reason::DownlinkRedirect),
         Fwd::Kernel if up => Ok(Reason::UplinkToKernel),
         Fwd::Kernel => Ok(Reason::DownlinkToKernel),
-        Fwd::TooBig => Err(Reason::MtuExceeded),
+        Fwd::TooBig(_) => Err(Reason::MtuExceeded),
     }
 }

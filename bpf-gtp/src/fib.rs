@@ -31,8 +31,8 @@ pub enum Fwd {
     Redirected,
     /// Leave it to the kernel.
     Kernel,
-    /// Larger than the egress MTU.
-    TooBig,
+    /// Larger than the egress MTU (the MTU).
+    TooBig(u16),
 }
 
 /// The packet as the FIB needs it.
@@ -109,7 +109,7 @@ pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
     }
     match fwd {
         Lookup2::Kernel => Ok(Fwd::Kernel),
-        Lookup2::TooBig => Ok(Fwd::TooBig),
+        Lookup2::TooBig(mtu) => Ok(Fwd::TooBig(mtu)),
         Lookup2::Success { .. } => Ok(Fwd::Kernel),
     }
 }
@@ -122,7 +122,7 @@ enum Lookup2 {
         dmac: [u8; 6],
     },
     Kernel,
-    TooBig,
+    TooBig(u16),
 }
 
 /// Asks the kernel's FIB.
@@ -158,7 +158,11 @@ fn lookup(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Lookup2, Reason> {
         BPF_FIB_LKUP_RET_BLACKHOLE | BPF_FIB_LKUP_RET_UNREACHABLE | BPF_FIB_LKUP_RET_PROHIBIT => {
             Err(Reason::FibBlackhole)
         }
-        BPF_FIB_LKUP_RET_FRAG_NEEDED => Ok(Lookup2::TooBig),
+        BPF_FIB_LKUP_RET_FRAG_NEEDED => {
+            // SAFETY: on FRAG_NEEDED the kernel wrote the MTU into this union member.
+            let mtu = unsafe { p.__bindgen_anon_1.mtu_result };
+            Ok(Lookup2::TooBig(mtu))
+        }
         _ => Ok(Lookup2::Kernel),
     }
 }

@@ -10,6 +10,7 @@ mod echo;
 mod encap;
 mod errind;
 mod fib;
+mod icmp;
 mod maps;
 mod n3;
 mod pdr;

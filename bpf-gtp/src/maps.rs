@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruPerCpuHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use bpf_abi::gtp::{
-    Far, N3Scratch, N6Scratch, NhEntry, NhKey, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey,
-    Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
+    Far, GtpConfig, N3Scratch, N6Scratch, NhEntry, NhKey, Pdr, PdrList, Qer, QerState, SdfFilter,
+    TeidKey, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
 
 /// Tail calls of the N3 program (filled by the loader).
@@ -65,6 +65,10 @@ pub static URR_THRESHOLDS: Array<UrrThreshold> = Array::with_max_entries(1, 0);
 /// Next-hop cache (`bpf_abi::gtp::NhKey` -> `NhEntry`).
 #[map(name = "NH_CACHE")]
 pub static NH_CACHE: LruPerCpuHashMap<NhKey, NhEntry> = LruPerCpuHashMap::with_max_entries(1, 0);
+
+/// The UP function's own addresses (`bpf_abi::gtp::GtpConfig`), written by the controller.
+#[map(name = "GTP_CONFIG")]
+pub static GTP_CONFIG: Array<GtpConfig> = Array::with_max_entries(1, 0);
 
 /// Error Indication rate limit: per CPU, [window start ns, sent in the window].
 #[map(name = "ERRIND_LIMIT")]

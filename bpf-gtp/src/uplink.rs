@@ -109,7 +109,7 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         return match fib::forward(ctx, &l)? {
             Fwd::Redirected => Ok(Reason::UplinkRedirect),
             Fwd::Kernel => Ok(Reason::UplinkToKernel),
-            Fwd::TooBig => Err(Reason::MtuExceeded),
+            Fwd::TooBig(_) => Err(Reason::MtuExceeded),
         };
     }
     if far.ohc == OHC_GTPU_IPV6 {
@@ -147,7 +147,7 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
             Ok(Reason::UplinkRedirect)
         }
         // Too big for the egress: the kernel fragments or answers with ICMP.
-        Fwd::Kernel | Fwd::TooBig => Ok(Reason::UplinkToKernel),
+        Fwd::Kernel | Fwd::TooBig(_) => Ok(Reason::UplinkToKernel),
     }
 }
 

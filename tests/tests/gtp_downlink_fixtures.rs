@@ -467,3 +467,97 @@ fn downlink_over_an_ipv6_transport_gets_a_gtpu_udp_ipv6_header_with_a_valid_chec
     });
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
 }
+
+#[test]
+fn downlink_packets_too_big_for_the_tunnel_get_icmp_fragmentation_needed_back() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let upf_n6 = Ipv4Addr::new(203, 0, 113, 1);
+    dp.set_n6_address(upf_n6).expect("n6 address");
+    let mut v6prefix = [0u8; 8];
+    v6prefix.copy_from_slice(&fixtures::UE_V6.octets()[..8]);
+    dp.install(&SessionSpec {
+        session: 1,
+        fars: vec![(1, build::far_gtpu_v4(0xdef, UPF_N3, GNB))],
+        qers: vec![],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs: vec![
+            (Key::DlUe4(ue(3)), pdr(3, 1, None)),
+            (Key::DlUe6(v6prefix), pdr(6, 1, None)),
+        ],
+    })
+    .expect("install");
+    // Outer IPv4 (20) + UDP (8) + GTP-U (8): what the tunnel leaves for the T-PDU.
+    let room = FibNs::N3_MTU - 36;
+    let mut t = Vec::new();
+    for (name, ihl_options, tcp) in [
+        ("dl-too-big-udp-icmp-frag-needed", 0usize, false),
+        ("dl-too-big-ip-options-tcp", 8, true),
+    ] {
+        let mut big = from_dn(ue(3).into(), 64, usize::from(room) - 28 - ihl_options + 1);
+        if let Ip::V4(h) = &mut big.ip {
+            h.options = vec![1; ihl_options];
+            h.id = 0x1234;
+        }
+        if tcp {
+            big.l4 = L4::Tcp {
+                src: 443,
+                dst: 40001,
+                flags: 0x18,
+                payload: vec![0xee; usize::from(room) - 40 - ihl_options + 1],
+            };
+        }
+        let f = Frame::new(big.clone());
+        let bytes = big.to_bytes();
+        assert_eq!(bytes.len(), usize::from(room) + 1, "{name}: one byte over");
+        // RFC 792: the original IP header (options included) and the first 8 bytes of its data.
+        let quote = bytes[..20 + ihl_options + 8].to_vec();
+        let icmp = IpPacket {
+            ip: Ip::V4(Ipv4 {
+                frag: 0,
+                ..Ipv4::new(upf_n6, DN)
+            }),
+            l4: L4::Icmp {
+                ty: 3,
+                code: 4,
+                rest: [0, 0, (room >> 8) as u8, room as u8],
+                payload: quote,
+            },
+        };
+        t.push(Fixture {
+            name: name.into(),
+            input: f.to_bytes(),
+            action: xdp::TX,
+            output: Frame {
+                dst: f.src,
+                src: f.dst,
+                vlans: vec![],
+                ip: icmp,
+            }
+            .to_bytes(),
+            reason: Reason::IcmpFragNeeded,
+        });
+    }
+    // Exactly the room left: forwarded.
+    let fits = from_dn(ue(3).into(), 64, usize::from(room) - 28);
+    t.push(Fixture {
+        name: "dl-exactly-fits".into(),
+        input: Frame::new(fits.clone()).to_bytes(),
+        action: xdp::REDIRECT,
+        output: encapsulated(fits, 0xdef, None, 0, None),
+        reason: Reason::DownlinkRedirect,
+    });
+    // IPv6 T-PDUs would need ICMPv6 Packet Too Big from an N6 IPv6 address: dropped, counted.
+    let big6 = from_dn(fixtures::UE_V6.into(), 64, usize::from(room) - 48 + 1);
+    let f = Frame::new(big6.clone());
+    t.push(Fixture {
+        name: "dl-too-big-ipv6-ue-dropped".into(),
+        input: f.to_bytes(),
+        action: xdp::DROP,
+        output: encapsulated(big6, 0xdef, None, 0, Some((f.dst, f.src))),
+        reason: Reason::MtuExceeded,
+    });
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
+}

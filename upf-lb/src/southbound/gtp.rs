@@ -462,6 +462,17 @@ impl GtpDatapath {
         a.get(&slot, 0).map_err(map_err(MAP_URR_COUNTERS))
     }
 
+    /// Tells the datapath the UP function's N6 IPv4 address (the source of the ICMP it sends).
+    pub fn set_n6_address(&mut self, a: std::net::Ipv4Addr) -> Result<(), SouthboundError> {
+        let cfg = bpf_abi::gtp::GtpConfig {
+            n6_v4: a.octets(),
+            _pad: [0; 12],
+        };
+        self.array::<bpf_abi::gtp::GtpConfig>(bpf_abi::gtp::MAP_GTP_CONFIG)?
+            .set(0, cfg, 0)
+            .map_err(map_err(bpf_abi::gtp::MAP_GTP_CONFIG))
+    }
+
     /// Takes up to `max` events from the ring buffer.
     pub fn drain_events(&mut self, max: usize) -> Result<Vec<DatapathEvent>, SouthboundError> {
         let map = self
