@@ -135,9 +135,12 @@ pub struct GtpConfig {
     pub n6_v4: [u8; 4],
     /// Padding.
     pub _pad: [u8; 12],
+    /// IPv6 address on N6: the source of ICMPv6 the datapath sends to the data network (all
+    /// zero: none).
+    pub n6_v6: [u8; 16],
 }
 
-const _: () = assert!(size_of::<GtpConfig>() == 16);
+const _: () = assert!(size_of::<GtpConfig>() == 32);
 
 /// PDRs one lookup key may have (TS 29.244 allows more per session; per F-TEID or UE address
 /// eight cover the SMF deployments seen).

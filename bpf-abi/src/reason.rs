@@ -218,6 +218,9 @@ reasons! {
     /// A downlink packet too big for the egress MTU once encapsulated, answered with ICMP
     /// Fragmentation Needed to its source (RFC 1191).
     IcmpFragNeeded = 64, "icmp_frag_needed", Tx;
+    /// A downlink IPv6 packet too big for the egress MTU once encapsulated, answered with ICMPv6
+    /// Packet Too Big to its source (RFC 4443 3.2).
+    IcmpPacketTooBig = 65, "icmpv6_pkt_toobig", Tx;
 }
 
 #[cfg(test)]

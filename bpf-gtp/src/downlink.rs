@@ -105,7 +105,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     match fib::forward(ctx, &l)? {
         Fwd::Redirected => Ok(Reason::DownlinkRedirect),
         Fwd::Kernel => Ok(Reason::DownlinkToKernel),
-        Fwd::TooBig(mtu) => icmp::frag_needed(
+        Fwd::TooBig(mtu) => icmp::too_big(
             ctx,
             ETH_HLEN + usize::from(overhead),
             flow.v6,

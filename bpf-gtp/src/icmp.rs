@@ -1,7 +1,9 @@
-//! ICMP Destination Unreachable / Fragmentation Needed (RFC 792, RFC 1191) for downlink packets
-//! that would exceed the egress MTU once encapsulated (the outer header has DF): sent back out
-//! of N6 to the packet's source, from the UPF's N6 address (`GTP_CONFIG`), with the MTU left for
-//! the T-PDU. IPv6 T-PDUs (ICMPv6 Packet Too Big) and an unset N6 address: dropped and counted.
+//! "Too big" for downlink packets that would exceed the egress MTU once encapsulated (the outer
+//! header has DF; the tunnel does not fragment): ICMP Destination Unreachable / Fragmentation
+//! Needed (RFC 792, RFC 1191) for IPv4 T-PDUs, ICMPv6 Packet Too Big (RFC 4443 3.2) for IPv6
+//! ones, sent back out of N6 to the packet's source from the UPF's N6 address of that family
+//! (`GTP_CONFIG`), with the MTU left for the T-PDU. No N6 address of the family: dropped and
+//! counted (`mtu_exceeded`).
 
 use crate::{maps::GTP_CONFIG, reply::write};
 use aya_ebpf::{
@@ -11,15 +13,23 @@ use aya_ebpf::{
 use bpf_abi::Reason;
 use bpf_net::{
     Cursor, csum,
-    eth::{ETH_HLEN, ETH_P_IPV4, EthHdr},
+    eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, EthHdr},
+    icmp::{ICMP_DEST_UNREACH, ICMPV6_PKT_TOOBIG},
 };
 
 /// Ethernet, IPv4 and ICMP headers in front of the quoted packet.
 const HEAD: usize = ETH_HLEN + 20 + 8;
 
-/// Turns the frame, whose T-PDU (an IPv4 packet) starts at `inner_off`, into the ICMP message.
+/// Ethernet, IPv6 and ICMPv6 headers in front of the quoted packet.
+const HEAD6: usize = ETH_HLEN + 40 + 8;
+/// The most of the packet an ICMPv6 error quotes: the message must fit the IPv6 minimum MTU
+/// (RFC 4443 2.4 (c)): 1280 - 40 - 8.
+const QUOTE6_MAX: usize = 1232;
+
+/// Turns the frame, whose T-PDU starts at `inner_off`, into the "too big" message for the T-PDU's
+/// family, telling `mtu`.
 #[inline(always)]
-pub fn frag_needed(
+pub fn too_big(
     ctx: &XdpContext,
     inner_off: usize,
     inner_v6: bool,
@@ -28,10 +38,28 @@ pub fn frag_needed(
     let Some(cfg) = GTP_CONFIG.get(0) else {
         return Err(Reason::MtuExceeded);
     };
-    let ours = [cfg.n6_v4[0], cfg.n6_v4[1], cfg.n6_v4[2], cfg.n6_v4[3]];
-    if inner_v6 || ours == [0; 4] {
+    if inner_v6 {
+        let ours = cfg.n6_v6;
+        if ours == [0; 16] {
+            return Err(Reason::MtuExceeded);
+        }
+        return packet_too_big(ctx, inner_off, &ours, mtu);
+    }
+    let ours = cfg.n6_v4;
+    if ours == [0; 4] {
         return Err(Reason::MtuExceeded);
     }
+    frag_needed(ctx, inner_off, &ours, mtu)
+}
+
+/// ICMP Fragmentation Needed for an IPv4 T-PDU at `inner_off`.
+#[inline(always)]
+fn frag_needed(
+    ctx: &XdpContext,
+    inner_off: usize,
+    ours: &[u8; 4],
+    mtu: u16,
+) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
     let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
     let (dmac, smac) = (eth.src, eth.dst);
@@ -78,14 +106,14 @@ pub fn frag_needed(
     h[ip + 2..ip + 4].copy_from_slice(&((20 + 8 + quote) as u16).to_be_bytes());
     h[ip + 8] = 64;
     h[ip + 9] = bpf_net::proto::ICMP;
-    h[ip + 12..ip + 16].copy_from_slice(&ours);
+    h[ip + 12..ip + 16].copy_from_slice(ours);
     h[ip + 16..ip + 20].copy_from_slice(&src);
     let mut iph = [0u8; 20];
     iph.copy_from_slice(&h[ip..ip + 20]);
     let c = csum::finish(csum::add_bytes(0, &iph));
     h[ip + 10..ip + 12].copy_from_slice(&c.to_be_bytes());
     let icmp = ip + 20;
-    h[icmp] = 3; // Destination Unreachable
+    h[icmp] = ICMP_DEST_UNREACH;
     h[icmp + 1] = 4; // Fragmentation Needed and DF set
     h[icmp + 6..icmp + 8].copy_from_slice(&mtu.to_be_bytes());
     // ICMP checksum: its header, then the quote (at most 68 bytes), 4 bytes at a time.
@@ -105,4 +133,76 @@ pub fn frag_needed(
     h[icmp + 2..icmp + 4].copy_from_slice(&c.to_be_bytes());
     write(&cur, 0, &h)?;
     Ok(Reason::IcmpFragNeeded)
+}
+
+/// ICMPv6 Packet Too Big for an IPv6 T-PDU at `inner_off`: quotes as much of it as fits the IPv6
+/// minimum MTU, in whole 4-byte words (at most 3 bytes fewer than RFC 4443 allows, and only when
+/// the whole packet is shorter than the limit).
+#[inline(always)]
+fn packet_too_big(
+    ctx: &XdpContext,
+    inner_off: usize,
+    ours: &[u8; 16],
+    mtu: u16,
+) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
+    let (dmac, smac) = (eth.src, eth.dst);
+    // Bounded so the verifier keeps the packet range on the reads below.
+    let inner_off = inner_off & 0x1ff;
+    let s: &[u8; 16] = cur.get(inner_off + 8, Reason::Ipv6Truncated)?;
+    let src = *s;
+    // SAFETY: ctx.ctx is this invocation's xdp_md; the helpers check the new head and tail.
+    let quote = unsafe {
+        if bpf_xdp_adjust_head(ctx.ctx, inner_off as i32 - HEAD6 as i32) != 0 {
+            return Err(Reason::AdjustFailed);
+        }
+        // Compared as 64 bits first: the verifier refuses 32-bit packet pointer arithmetic.
+        let len = ctx.data_end() - ctx.data();
+        if !(HEAD6 + 40..=0xffff).contains(&len) {
+            return Err(Reason::AdjustFailed);
+        }
+        let quote = (len - HEAD6).min(QUOTE6_MAX) & !3;
+        if bpf_xdp_adjust_tail(ctx.ctx, (HEAD6 + quote) as i32 - len as i32) != 0 {
+            return Err(Reason::AdjustFailed);
+        }
+        quote
+    };
+    let cur = Cursor::from_xdp(ctx);
+    // Quote the packet as it arrived: the downlink path already took one off its Hop Limit.
+    let q = cur.get_mut::<[u8; 8]>(HEAD6, Reason::Ipv6Truncated)?;
+    // SAFETY: the cursor proved 8 bytes at `HEAD6`; nothing else refers to them.
+    unsafe { (*q)[7] = (*q)[7].wrapping_add(1) };
+    let mut h = [0u8; HEAD6];
+    h[0..6].copy_from_slice(&dmac);
+    h[6..12].copy_from_slice(&smac);
+    h[12..14].copy_from_slice(&ETH_P_IPV6.to_be_bytes());
+    let ip = ETH_HLEN;
+    h[ip] = 0x60;
+    h[ip + 4..ip + 6].copy_from_slice(&((8 + quote) as u16).to_be_bytes());
+    h[ip + 6] = bpf_net::proto::ICMPV6;
+    h[ip + 7] = 64;
+    h[ip + 8..ip + 24].copy_from_slice(ours);
+    h[ip + 24..ip + 40].copy_from_slice(&src);
+    let icmp = ip + 40;
+    h[icmp] = ICMPV6_PKT_TOOBIG;
+    h[icmp + 4..icmp + 8].copy_from_slice(&u32::from(mtu).to_be_bytes());
+    // Checksum: the pseudo-header, the ICMPv6 header, then the quote 4 bytes at a time.
+    let mut hdr = [0u8; 8];
+    hdr.copy_from_slice(&h[icmp..icmp + 8]);
+    let mut sum = csum::pseudo_v6(ours, &src, bpf_net::proto::ICMPV6, (8 + quote) as u32);
+    sum = csum::add_bytes(sum, &hdr);
+    let mut i = 0;
+    while i < QUOTE6_MAX / 4 {
+        if i * 4 >= quote {
+            break;
+        }
+        let w: &[u8; 4] = cur.get(HEAD6 + i * 4, Reason::AdjustFailed)?;
+        sum = csum::add_bytes(sum, w);
+        i += 1;
+    }
+    let c = csum::finish(sum);
+    h[icmp + 2..icmp + 4].copy_from_slice(&c.to_be_bytes());
+    write(&cur, 0, &h)?;
+    Ok(Reason::IcmpPacketTooBig)
 }

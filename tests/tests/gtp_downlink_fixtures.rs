@@ -474,7 +474,7 @@ fn downlink_packets_too_big_for_the_tunnel_get_icmp_fragmentation_needed_back() 
     let fib = FibNs::new();
     let mut dp = GtpDatapath::load().expect("load bpf-gtp");
     let upf_n6 = Ipv4Addr::new(203, 0, 113, 1);
-    dp.set_n6_address(upf_n6).expect("n6 address");
+    dp.set_n6_address(upf_n6.into()).expect("n6 address");
     let mut v6prefix = [0u8; 8];
     v6prefix.copy_from_slice(&fixtures::UE_V6.octets()[..8]);
     dp.install(&SessionSpec {
@@ -549,15 +549,85 @@ fn downlink_packets_too_big_for_the_tunnel_get_icmp_fragmentation_needed_back() 
         output: encapsulated(fits, 0xdef, None, 0, None),
         reason: Reason::DownlinkRedirect,
     });
-    // IPv6 T-PDUs would need ICMPv6 Packet Too Big from an N6 IPv6 address: dropped, counted.
+    // No N6 IPv6 address set yet: an IPv6 T-PDU too big is dropped and counted.
     let big6 = from_dn(fixtures::UE_V6.into(), 64, usize::from(room) - 48 + 1);
     let f = Frame::new(big6.clone());
     t.push(Fixture {
-        name: "dl-too-big-ipv6-ue-dropped".into(),
+        name: "dl-too-big-ipv6-no-n6-address".into(),
         input: f.to_bytes(),
         action: xdp::DROP,
         output: encapsulated(big6, 0xdef, None, 0, Some((f.dst, f.src))),
         reason: Reason::MtuExceeded,
+    });
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
+
+    // With one: ICMPv6 Packet Too Big (RFC 4443 3.2) quoting as much as fits 1280 bytes.
+    let upf_n6_v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 1);
+    dp.set_n6_address(upf_n6_v6.into()).expect("n6 v6 address");
+    let mut t = Vec::new();
+    for (name, payload, quote) in [
+        // One byte over: 1365 bytes, the quote stops at 1232.
+        (
+            "dl-too-big-ipv6-packet-too-big",
+            usize::from(room) - 48 + 1,
+            1232,
+        ),
+        ("dl-far-too-big-ipv6", 1452 - 48, 1232),
+    ] {
+        let p = from_dn(fixtures::UE_V6.into(), 64, payload);
+        let f = Frame::new(p.clone());
+        let Ip::V6(inner) = &p.ip else { unreachable!() };
+        let icmp = IpPacket {
+            ip: Ip::V6(upf_lb::packet::Ipv6::new(upf_n6_v6, inner.src)),
+            l4: L4::Icmp {
+                ty: 2,
+                code: 0,
+                rest: u32::from(room).to_be_bytes(),
+                payload: p.to_bytes()[..quote].to_vec(),
+            },
+        };
+        t.push(Fixture {
+            name: name.into(),
+            input: f.to_bytes(),
+            action: xdp::TX,
+            output: Frame {
+                dst: f.src,
+                src: f.dst,
+                vlans: vec![],
+                ip: icmp,
+            }
+            .to_bytes(),
+            reason: Reason::IcmpPacketTooBig,
+        });
+    }
+    // The IPv4 answer is unchanged by the second address.
+    let big = from_dn(ue(3).into(), 64, usize::from(room) - 28 + 1);
+    let f = Frame::new(big.clone());
+    let mut quote = big.to_bytes();
+    quote.truncate(28);
+    t.push(Fixture {
+        name: "dl-too-big-ipv4-after-ipv6-address".into(),
+        input: f.to_bytes(),
+        action: xdp::TX,
+        output: Frame {
+            dst: f.src,
+            src: f.dst,
+            vlans: vec![],
+            ip: IpPacket {
+                ip: Ip::V4(Ipv4 {
+                    frag: 0,
+                    ..Ipv4::new(upf_n6, DN)
+                }),
+                l4: L4::Icmp {
+                    ty: 3,
+                    code: 4,
+                    rest: [0, 0, (room >> 8) as u8, room as u8],
+                    payload: quote,
+                },
+            },
+        }
+        .to_bytes(),
+        reason: Reason::IcmpFragNeeded,
     });
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
 }

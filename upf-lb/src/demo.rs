@@ -272,8 +272,12 @@ pub fn run(count: u16) -> anyhow::Result<()> {
     let mut dp = GtpDatapath::load().context("loading bpf-gtp")?;
     println!("loaded bpf-gtp: the kernel verifier accepted xdp_n3, xdp_n3_gpdu, xdp_n6, xdp_noop");
     // The source of ICMP Fragmentation Needed for downlink packets too big for the tunnel.
-    dp.set_n6_address(std::net::Ipv4Addr::new(203, 0, 113, 1))
-        .context("setting the N6 address")?;
+    for a in [
+        IpAddr::from([203, 0, 113, 1]),
+        IpAddr::from([0x2001, 0xdb8, 0, 6, 0, 0, 0, 1]),
+    ] {
+        dp.set_n6_address(a).context("setting the N6 address")?;
+    }
     let topo = Topology::new(&mut dp)?;
     println!(
         "topology: {} (gnb0 192.0.2.1) <-> {} (n3 192.0.2.2 | n6 203.0.113.1) <-> {} (dn0 203.0.113.10)\n",

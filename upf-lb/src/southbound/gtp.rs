@@ -462,14 +462,18 @@ impl GtpDatapath {
         a.get(&slot, 0).map_err(map_err(MAP_URR_COUNTERS))
     }
 
-    /// Tells the datapath the UP function's N6 IPv4 address (the source of the ICMP it sends).
-    pub fn set_n6_address(&mut self, a: std::net::Ipv4Addr) -> Result<(), SouthboundError> {
-        let cfg = bpf_abi::gtp::GtpConfig {
-            n6_v4: a.octets(),
-            _pad: [0; 12],
-        };
-        self.array::<bpf_abi::gtp::GtpConfig>(bpf_abi::gtp::MAP_GTP_CONFIG)?
-            .set(0, cfg, 0)
+    /// Tells the datapath one of the UP function's N6 addresses (the source of the ICMP or
+    /// ICMPv6 it sends to the data network); the other family's address is kept.
+    pub fn set_n6_address(&mut self, a: std::net::IpAddr) -> Result<(), SouthboundError> {
+        let mut map = self.array::<bpf_abi::gtp::GtpConfig>(bpf_abi::gtp::MAP_GTP_CONFIG)?;
+        let mut cfg = map
+            .get(&0, 0)
+            .map_err(map_err(bpf_abi::gtp::MAP_GTP_CONFIG))?;
+        match a {
+            std::net::IpAddr::V4(a) => cfg.n6_v4 = a.octets(),
+            std::net::IpAddr::V6(a) => cfg.n6_v6 = a.octets(),
+        }
+        map.set(0, cfg, 0)
             .map_err(map_err(bpf_abi::gtp::MAP_GTP_CONFIG))
     }
 
