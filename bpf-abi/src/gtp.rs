@@ -93,14 +93,13 @@ pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NhKey {
-    /// Destination address (IPv4 in the first 4 bytes).
-    pub dst: [u8; 16],
+    /// Destination address as native-endian words (IPv4 in the first, the rest 0). Words, not
+    /// bytes, here and below: zeroing byte arrays compiles to a byte-loop `memset` call in eBPF.
+    pub dst: [u32; 4],
     /// Interface the packet arrived on (the FIB may depend on it).
     pub ifindex: u32,
     /// 4 or 6.
-    pub family: u8,
-    /// Padding.
-    pub _pad: [u8; 3],
+    pub family: u32,
 }
 
 /// Value of [`MAP_NH_CACHE`].
@@ -113,12 +112,14 @@ pub struct NhEntry {
     pub ifindex: u32,
     /// Longest packet the FIB accepted for this destination (the MTU check).
     pub ok_len: u16,
+    /// Padding.
+    pub _pad0: u16,
     /// Source MAC.
     pub smac: [u8; 6],
     /// Destination (next hop) MAC.
     pub dmac: [u8; 6],
     /// Padding.
-    pub _pad: [u8; 6],
+    pub _pad: u32,
 }
 
 const _: () = assert!(size_of::<NhKey>() == 24 && size_of::<NhEntry>() == 32);
@@ -397,8 +398,10 @@ pub struct N6Scratch {
     pub ppi: u8,
     /// 1 when the packet is uplink being relayed on N9 (from `xdp_n3_gpdu`), 0 for downlink.
     pub uplink: u8,
+    /// Padding (not a byte array: zeroing one compiles to a byte-loop `memset` call).
+    pub _pad0: u8,
     /// Padding.
-    pub _pad: [u8; 3],
+    pub _pad: u16,
 }
 
 const _: () = assert!(size_of::<N6Scratch>() == 20);

@@ -173,7 +173,8 @@ pub fn encap6_tail_call(
             rqi,
             ppi,
             uplink: u8::from(uplink),
-            _pad: [0; 3],
+            _pad0: 0,
+            _pad: 0,
         };
         N6_JUMP.tail_call(ctx, JUMP_N6_ENCAP6);
     }

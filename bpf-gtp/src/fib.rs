@@ -68,18 +68,17 @@ fn redirect(ctx: &XdpContext, smac: [u8; 6], dmac: [u8; 6], ifindex: u32) -> Res
 /// a packet this long, else by the FIB (filling the cache on success).
 #[inline(always)]
 pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
-    let mut key = NhKey {
-        dst: [0; 16],
+    let d = l.dst;
+    let w = |i: usize| u32::from_ne_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
+    let key = NhKey {
+        dst: if l.v6 {
+            [w(0), w(4), w(8), w(12)]
+        } else {
+            [w(0), 0, 0, 0]
+        },
         ifindex: ctx.ingress_ifindex() as u32,
-        family: 4,
-        _pad: [0; 3],
+        family: if l.v6 { 6 } else { 4 },
     };
-    if l.v6 {
-        key.dst = *l.dst;
-        key.family = 6;
-    } else {
-        key.dst[..4].copy_from_slice(&l.dst[..4]);
-    }
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
     if let Some(e) = NH_CACHE.get_ptr(key) {
@@ -100,9 +99,10 @@ pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
             expires_ns: now + NH_CACHE_TTL_NS,
             ifindex,
             ok_len: l.len,
+            _pad0: 0,
             smac,
             dmac,
-            _pad: [0; 6],
+            _pad: 0,
         };
         let _ = NH_CACHE.insert(key, entry, 0);
         return redirect(ctx, smac, dmac, ifindex);
