@@ -82,9 +82,15 @@ pub struct UrrThreshold {
     pub total_bytes: u64,
 }
 
-/// Next-hop cache: per-CPU LRU hash, [`NhKey`] -> [`NhEntry`], written and read by the datapath
-/// (successful FIB lookups, valid for [`NH_CACHE_TTL_NS`]).
+/// Next-hop cache: a direct-mapped per-CPU array of [`NH_CACHE_SLOTS`] [`NhSlot`]s indexed by
+/// [`NhKey::slot`], written and read by the datapath (successful FIB lookups, valid for
+/// [`NH_CACHE_TTL_NS`]). Direct-mapped rather than a hash map: the lookup is an inlined array
+/// access and a compare of six words, no hashing helper (the kernel's hash lookup was about a
+/// tenth of the uplink's time); two destinations sharing a slot take turns, the loser asking
+/// the FIB.
 pub const MAP_NH_CACHE: &str = "NH_CACHE";
+/// Slots of [`MAP_NH_CACHE`] (a power of two: the index is masked).
+pub const NH_CACHE_SLOTS: u32 = 4096;
 /// How long a cached FIB result is used before the FIB is asked again: the longest a route or
 /// neighbour change takes to reach the fast path.
 pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
@@ -122,7 +128,44 @@ pub struct NhEntry {
     pub _pad: u32,
 }
 
+/// One slot of [`MAP_NH_CACHE`] (`key.family == 0`: empty).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NhSlot {
+    /// Whose entry this is.
+    pub key: NhKey,
+    /// The cached FIB result.
+    pub entry: NhEntry,
+}
+
+impl NhKey {
+    /// True when `self` and `other` are the same key (word by word: a derived compare of
+    /// arrays becomes a byte-loop `memcmp` call in eBPF).
+    #[inline(always)]
+    pub fn same(&self, other: &NhKey) -> bool {
+        let (a, b) = (&self.dst, &other.dst);
+        ((a[0] ^ b[0])
+            | (a[1] ^ b[1])
+            | (a[2] ^ b[2])
+            | (a[3] ^ b[3])
+            | (self.ifindex ^ other.ifindex)
+            | (self.family ^ other.family))
+            == 0
+    }
+
+    /// The slot of [`MAP_NH_CACHE`] for this key: the words folded and spread by a
+    /// multiplicative (Fibonacci) hash, top bits kept.
+    #[inline(always)]
+    pub fn slot(&self) -> u32 {
+        let d = &self.dst;
+        let f =
+            d[0] ^ d[1].rotate_left(7) ^ d[2].rotate_left(13) ^ d[3].rotate_left(19) ^ self.ifindex;
+        f.wrapping_mul(0x9e37_79b1) >> (32 - NH_CACHE_SLOTS.trailing_zeros())
+    }
+}
+
 const _: () = assert!(size_of::<NhKey>() == 24 && size_of::<NhEntry>() == 32);
+const _: () = assert!(size_of::<NhSlot>() == 56 && NH_CACHE_SLOTS.is_power_of_two());
 
 /// Addresses of the UP function the datapath needs: array of one [`GtpConfig`], written by the
 /// controller at start-up.
@@ -433,6 +476,7 @@ mod pod {
         N6Scratch,
         NhKey,
         NhEntry,
+        NhSlot,
         TeidKey,
         Ue4Key,
         Ue6Key,
@@ -444,4 +488,48 @@ mod pod {
         QerState,
         UrrCounters
     );
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::collections::HashSet;
+
+    fn key(d: [u32; 4], ifindex: u32, family: u32) -> NhKey {
+        NhKey {
+            dst: d,
+            ifindex,
+            family,
+        }
+    }
+
+    #[test]
+    fn next_hop_keys_compare_every_word() {
+        let k = key([1, 2, 3, 4], 7, 6);
+        assert!(k.same(&k));
+        for i in 0..4 {
+            let mut d = k.dst;
+            d[i] ^= 0x100;
+            assert!(!k.same(&key(d, 7, 6)), "word {i}");
+        }
+        assert!(!k.same(&key(k.dst, 8, 6)));
+        assert!(!k.same(&key(k.dst, 7, 4)));
+        // An empty slot (all zero) matches no real key.
+        assert!(!key([0; 4], 0, 0).same(&key([0; 4], 0, 4)));
+    }
+
+    #[test]
+    fn next_hop_slots_are_in_range_and_spread() {
+        let mut seen = HashSet::new();
+        for host in 0..1024u32 {
+            // 198.18.x.y in native-endian words, as the datapath builds them.
+            let a = u32::from_ne_bytes([198, 18, (host >> 8) as u8, host as u8]);
+            let s = key([a, 0, 0, 0], 3, 4).slot();
+            assert!(s < NH_CACHE_SLOTS);
+            seen.insert(s);
+        }
+        // 1024 neighbouring addresses over 4096 slots: most get a slot of their own.
+        assert!(seen.len() > 800, "{} distinct slots", seen.len());
+    }
 }

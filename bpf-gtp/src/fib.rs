@@ -4,8 +4,8 @@
 //! packet goes to the kernel, which resolves, delivers, or answers with ICMP.
 //!
 //! Successful lookups are cached per CPU and destination for `NH_CACHE_TTL_NS` (a FIB lookup
-//! costs about as much as the rest of the user plane): a route or neighbour change reaches the
-//! fast path within that time.
+//! costs about as much as the rest of the user plane) in a direct-mapped array (no hashing
+//! helper on the fast path): a route or neighbour change reaches the fast path within that time.
 
 use crate::maps::NH_CACHE;
 use aya_ebpf::{
@@ -18,7 +18,7 @@ use aya_ebpf::{
 };
 use bpf_abi::{
     Reason,
-    gtp::{NH_CACHE_TTL_NS, NhEntry, NhKey},
+    gtp::{NH_CACHE_SLOTS, NH_CACHE_TTL_NS, NhEntry, NhKey, NhSlot},
 };
 use bpf_net::{Cursor, eth::EthHdr};
 
@@ -81,11 +81,13 @@ pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
     };
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
-    if let Some(e) = NH_CACHE.get_ptr(key) {
-        // SAFETY: a per-CPU hash value of this CPU, valid for this program run.
-        let e = unsafe { *e };
-        if now < e.expires_ns && l.len <= e.ok_len {
-            return redirect(ctx, e.smac, e.dmac, e.ifindex);
+    let slot = NH_CACHE.get_ptr_mut(key.slot() & (NH_CACHE_SLOTS - 1));
+    if let Some(p) = slot {
+        // SAFETY: this CPU's element of a per-CPU array, valid for this program run; an XDP
+        // run is not preempted on its CPU, so nothing writes the element meanwhile.
+        let e = unsafe { &*p };
+        if e.key.same(&key) && now < e.entry.expires_ns && l.len <= e.entry.ok_len {
+            return redirect(ctx, e.entry.smac, e.entry.dmac, e.entry.ifindex);
         }
     }
     let fwd = lookup(ctx, l)?;
@@ -95,16 +97,19 @@ pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
         dmac,
     } = fwd
     {
-        let entry = NhEntry {
-            expires_ns: now + NH_CACHE_TTL_NS,
-            ifindex,
-            ok_len: l.len,
-            _pad0: 0,
-            smac,
-            dmac,
-            _pad: 0,
-        };
-        let _ = NH_CACHE.insert(key, entry, 0);
+        if let Some(p) = slot {
+            let entry = NhEntry {
+                expires_ns: now + NH_CACHE_TTL_NS,
+                ifindex,
+                ok_len: l.len,
+                _pad0: 0,
+                smac,
+                dmac,
+                _pad: 0,
+            };
+            // SAFETY: as above.
+            unsafe { *p = NhSlot { key, entry } };
+        }
         return redirect(ctx, smac, dmac, ifindex);
     }
     match fwd {

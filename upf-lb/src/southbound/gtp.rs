@@ -9,9 +9,9 @@ use super::loader::GtpDatapath;
 use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
     EVENT_DATA_LEN, Event, Far, MAP_BUFF_LIMIT, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_FARS,
-    MAP_NH_CACHE, MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_URR_COUNTERS,
-    MAP_URR_THRESHOLDS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr,
-    PdrList, Qer, QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
+    MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_URR_COUNTERS, MAP_URR_THRESHOLDS,
+    MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr, PdrList, Qer,
+    QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
 use std::{
     collections::{BTreeMap, HashMap as StdHashMap},
@@ -239,9 +239,8 @@ impl MapSizes {
     }
 
     /// (map name, entries) for the loader.
-    pub fn entries(&self) -> [(&'static str, u32); 13] {
+    pub fn entries(&self) -> [(&'static str, u32); 12] {
         [
-            (MAP_NH_CACHE, 65536),
             (MAP_EVENTS, self.events_bytes),
             (MAP_BUFF_LIMIT, self.dl4_keys.saturating_add(self.dl6_keys)),
             (MAP_URR_THRESHOLDS, self.urrs),
