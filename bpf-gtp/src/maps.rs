@@ -7,7 +7,7 @@ use aya_ebpf::{
 };
 use bpf_abi::gtp::{
     Far, GtpConfig, N3Scratch, N6Scratch, NH_CACHE_SLOTS, NhSlot, Pdr, PdrList, Qer, QerState,
-    SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
+    SdfFilter, TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
 
 /// Tail calls of the N3 program (filled by the loader).
@@ -27,6 +27,9 @@ pub static N3_SCRATCH: PerCpuArray<N3Scratch> = PerCpuArray::with_max_entries(1,
 /// Uplink lookup by local TEID.
 #[map(name = "UL_TEID")]
 pub static UL_TEID: HashMap<TeidKey, PdrList> = HashMap::with_max_entries(1, 0);
+/// Uplink lookup by direct local TEID (`bpf_abi::gtp::TEID_DIRECT`).
+#[map(name = "UL_TEID_DIRECT")]
+pub static UL_TEID_DIRECT: Array<TeidSlot> = Array::with_max_entries(1, 0);
 /// Downlink lookup by UE IPv4 address.
 #[map(name = "DL_UE4")]
 pub static DL_UE4: HashMap<Ue4Key, PdrList> = HashMap::with_max_entries(1, 0);

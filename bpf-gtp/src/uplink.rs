@@ -6,7 +6,7 @@
 use crate::{
     encap::{self, Container},
     fib::{self, Fwd, Lookup},
-    maps::{FARS, N3_JUMP, N3_SCRATCH, UL_TEID},
+    maps::{FARS, N3_JUMP, N3_SCRATCH, UL_TEID, UL_TEID_DIRECT},
     pdr,
     qer::{self, Dir},
     urr,
@@ -16,7 +16,7 @@ use bpf_abi::{
     Be32, Reason,
     gtp::{
         FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, OHC_GTPU_IPV4, OHC_GTPU_IPV6, OHC_NONE,
-        OHR_NONE, TeidKey,
+        OHR_NONE, PdrList, TEID_DIRECT, TeidKey,
     },
     names::JUMP_N3_GPDU,
 };
@@ -31,10 +31,19 @@ use bpf_net::{
 /// `xdp_n3_gpdu` and tail-calls it. Returns only if the tail call fails.
 #[inline(always)]
 pub fn gpdu(ctx: &XdpContext, g: &Gtpu) -> Result<Reason, Reason> {
-    let Some(list) = UL_TEID.get_ptr(TeidKey {
-        teid: Be32::new(g.teid),
-    }) else {
-        return Err(Reason::GtpuUnknownTeid);
+    let list = match UL_TEID_DIRECT.get(g.teid & !TEID_DIRECT) {
+        Some(slot) if g.teid & TEID_DIRECT != 0 => {
+            if slot.teid != g.teid {
+                return Err(Reason::GtpuUnknownTeid);
+            }
+            &slot.list as *const PdrList
+        }
+        _ => match UL_TEID.get_ptr(TeidKey {
+            teid: Be32::new(g.teid),
+        }) {
+            Some(l) => l,
+            None => return Err(Reason::GtpuUnknownTeid),
+        },
     };
     let Some(s) = N3_SCRATCH.get_ptr_mut(0) else {
         return Err(Reason::TailCallFailed);

@@ -499,3 +499,78 @@ fn install_refuses_inconsistent_sessions_and_leaves_nothing_behind() {
     assert!(e.to_string().contains("at most 8"), "{e}");
     assert_eq!(dp.slots_in_use(), before);
 }
+
+#[test]
+fn direct_teids_are_found_by_index_and_the_rest_by_hash() {
+    use bpf_abi::gtp::TEID_DIRECT;
+    require_root();
+    let fib = FibNs::new();
+    // 4096 direct TEIDs (GtpDatapath::load's sizes).
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let nh4: IpAddr = FibNs::NH4.into();
+    let direct = TEID_DIRECT | 5;
+    // In the direct range by its top bit, but beyond the array: kept in the hash map.
+    let beyond = TEID_DIRECT | 5000;
+    let plain = 0x77;
+    let mut sessions = Vec::new();
+    for (i, teid) in [direct, beyond, plain].into_iter().enumerate() {
+        sessions.push(
+            dp.install(&SessionSpec {
+                session: i as u32 + 1,
+                fars: vec![(1, build::far_forward())],
+                urrs: vec![1],
+                pdrs: vec![(Key::UlTeid(teid), pdr(1, 1, 0, vec![], 1, None))],
+                ..Default::default()
+            })
+            .expect("install"),
+        );
+    }
+    let inner = udp_to(nh4, 53, 64);
+    let mut t = Vec::new();
+    for (name, teid) in [
+        ("ul-direct-teid", direct),
+        ("ul-direct-range-beyond-array", beyond),
+        ("ul-hashed-teid", plain),
+    ] {
+        t.push(fx(
+            name,
+            &gpdu(teid, None, &inner),
+            xdp::REDIRECT,
+            redirected(inner.clone()),
+            Reason::UplinkRedirect,
+        ));
+    }
+    // An empty direct slot, and the direct slot of `direct` asked for by its index without the
+    // direct bit (a different TEID, not installed).
+    for (name, teid) in [
+        ("ul-direct-empty-slot", TEID_DIRECT | 6),
+        ("ul-index-without-bit", 5),
+    ] {
+        let f = gpdu(teid, None, &inner);
+        t.push(fx(
+            name,
+            &f,
+            xdp::TX,
+            fixtures::error_indication_for(&f, teid).to_bytes(),
+            Reason::GtpuErrorIndication,
+        ));
+    }
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N3, &t);
+
+    // Removal empties the slot.
+    let s1 = sessions.remove(0);
+    dp.remove(s1);
+    let f = gpdu(direct, None, &inner);
+    run_xdp_fixtures_in(
+        Some((&fib.ns, fib.n3_ifindex)),
+        &dp,
+        names::PROG_XDP_N3,
+        &[fx(
+            "ul-direct-after-removal",
+            &f,
+            xdp::TX,
+            fixtures::error_indication_for(&f, direct).to_bytes(),
+            Reason::GtpuErrorIndication,
+        )],
+    );
+}

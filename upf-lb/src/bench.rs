@@ -168,7 +168,11 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         southbound::{GtpDatapath, Key, MapSizes, PdrSpec, SessionSpec, gtp::build},
         testbed::FibNs,
     };
-    use bpf_abi::{Reason, gtp::Qer, names};
+    use bpf_abi::{
+        Reason,
+        gtp::{Qer, TEID_DIRECT},
+        names,
+    };
     use std::{
         net::{IpAddr, Ipv4Addr, Ipv6Addr},
         time::Instant,
@@ -208,6 +212,7 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
             urr_thresholds: vec![],
             pdrs: vec![
                 (Key::UlTeid(0x1000 + i), pdr(1, Some(0), 1)),
+                (Key::UlTeid(TEID_DIRECT | i), pdr(3, Some(0), 1)),
                 (Key::DlUe6(prefix), pdr(2, None, 2)),
             ],
         }
@@ -288,11 +293,11 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         "method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop"
     );
     println!(
-        "paths: uplink G-PDU (PSC) -> TEID -> PDR -> FAR -> decap -> FIB -> redirect; downlink IPv6 UE -> /64 -> PDR -> QER -> encap GTP-U/IPv4 + PSC -> FIB -> redirect"
+        "paths: uplink G-PDU (PSC) -> TEID (hash; \"direct\": TEID the UPF allocated, array index) -> PDR -> FAR -> decap -> FIB -> redirect; downlink IPv6 UE -> /64 -> PDR -> QER -> encap GTP-U/IPv4 + PSC -> FIB -> redirect"
     );
     println!(
-        "{:>10} {:>14} {:>12} {:>12} {:>14}",
-        "sessions", "install/s", "uplink ns", "downlink ns", "ul 8-SDF ns"
+        "{:>10} {:>14} {:>12} {:>12} {:>14} {:>14}",
+        "sessions", "install/s", "uplink ns", "downlink ns", "ul 8-SDF ns", "ul direct ns"
     );
     let mut installed = 0u32;
     for &n in levels {
@@ -304,7 +309,7 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         }
         let rate = f64::from(installed - start) / t0.elapsed().as_secs_f64().max(1e-9);
         let probe = n / 2;
-        let (ul, dl, sdf) = fib.ns.run(|| -> anyhow::Result<_> {
+        let (ul, dl, sdf, direct) = fib.ns.run(|| -> anyhow::Result<_> {
             let prog3 = dp.xdp(names::PROG_XDP_N3)?;
             let prog6 = dp.xdp(names::PROG_XDP_N6)?;
             let noop = dp.xdp(names::PROG_XDP_NOOP)?;
@@ -325,14 +330,22 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
                 rounds,
                 ifindex,
             )?;
-            Ok((ul.net_ns(), dl.net_ns(), sdf.net_ns()))
+            let direct = measure_in(
+                prog3,
+                noop,
+                &ul_fixture(TEID_DIRECT | probe, 7000, "ul-direct-teid"),
+                runs,
+                rounds,
+                ifindex,
+            )?;
+            Ok((ul.net_ns(), dl.net_ns(), sdf.net_ns(), direct.net_ns()))
         })?;
         let rate = if start == installed {
             "-".to_string()
         } else {
             format!("{rate:.0}")
         };
-        println!("{n:>10} {rate:>14} {ul:>12.1} {dl:>12.1} {sdf:>14.1}");
+        println!("{n:>10} {rate:>14} {ul:>12.1} {dl:>12.1} {sdf:>14.1} {direct:>14.1}");
     }
     Ok(())
 }

@@ -9,9 +9,10 @@ use super::loader::GtpDatapath;
 use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
     EVENT_DATA_LEN, Event, Far, MAP_BUFF_LIMIT, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_FARS,
-    MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_URR_COUNTERS, MAP_URR_THRESHOLDS,
-    MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr, PdrList, Qer,
-    QerState, SdfFilter, TeidKey, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
+    MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_UL_TEID_DIRECT, MAP_URR_COUNTERS,
+    MAP_URR_THRESHOLDS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr,
+    PdrList, Qer, QerState, SdfFilter, TEID_DIRECT, TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters,
+    UrrThreshold,
 };
 use std::{
     collections::{BTreeMap, HashMap as StdHashMap},
@@ -200,8 +201,11 @@ impl Slots {
 /// Entries of each map, set at load time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapSizes {
-    /// Uplink keys (local TEIDs).
+    /// Uplink keys (local TEIDs) that are not direct.
     pub ul_keys: u32,
+    /// Direct local TEIDs (`bpf_abi::gtp::TEID_DIRECT`): TEIDs `TEID_DIRECT | i` for `i` below
+    /// this live in an array, the fastest uplink lookup.
+    pub ul_direct: u32,
     /// Downlink IPv4 keys.
     pub dl4_keys: u32,
     /// Downlink IPv6 keys.
@@ -227,6 +231,7 @@ impl MapSizes {
         let n = n.max(1);
         MapSizes {
             ul_keys: n,
+            ul_direct: n,
             dl4_keys: n,
             dl6_keys: n,
             pdrs: n.saturating_mul(4),
@@ -239,8 +244,9 @@ impl MapSizes {
     }
 
     /// (map name, entries) for the loader.
-    pub fn entries(&self) -> [(&'static str, u32); 12] {
+    pub fn entries(&self) -> [(&'static str, u32); 13] {
         [
+            (bpf_abi::gtp::MAP_UL_TEID_DIRECT, self.ul_direct.max(1)),
             (MAP_EVENTS, self.events_bytes),
             (MAP_BUFF_LIMIT, self.dl4_keys.saturating_add(self.dl6_keys)),
             (MAP_URR_THRESHOLDS, self.urrs),
@@ -260,6 +266,8 @@ impl MapSizes {
 /// The slot allocators of the GTP maps.
 #[derive(Debug)]
 pub struct Allocators {
+    /// Size of the direct TEID array.
+    ul_direct: u32,
     pdrs: Slots,
     sdfs: Slots,
     fars: Slots,
@@ -271,6 +279,7 @@ impl Allocators {
     /// Allocators for maps of `sizes`.
     pub fn new(sizes: &MapSizes) -> Self {
         Allocators {
+            ul_direct: sizes.ul_direct.max(1),
             pdrs: Slots::new(MAP_PDRS, sizes.pdrs),
             sdfs: Slots::new(MAP_SDFS, sizes.sdfs),
             fars: Slots::new(MAP_FARS, sizes.fars),
@@ -556,6 +565,21 @@ impl GtpDatapath {
             }};
         }
         match key {
+            Key::UlTeid(t) if t & TEID_DIRECT != 0 && t & !TEID_DIRECT < self.alloc.ul_direct => {
+                let slot = TeidSlot {
+                    teid: t,
+                    _pad: 0,
+                    list: list.unwrap_or_default(),
+                };
+                let slot = if list.is_some() {
+                    slot
+                } else {
+                    TeidSlot::default()
+                };
+                self.array::<TeidSlot>(MAP_UL_TEID_DIRECT)?
+                    .set(t & !TEID_DIRECT, slot, 0)
+                    .map_err(map_err(MAP_UL_TEID_DIRECT))
+            }
             Key::UlTeid(t) => op!(
                 MAP_UL_TEID,
                 TeidKey,
