@@ -215,6 +215,13 @@ pub fn encap6_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         Fwd::Redirected => Ok(Reason::DownlinkRedirect),
         Fwd::Kernel if up => Ok(Reason::UplinkToKernel),
         Fwd::Kernel => Ok(Reason::DownlinkToKernel),
-        Fwd::TooBig(_) => Err(Reason::MtuExceeded),
+        Fwd::TooBig(_) if up => Err(Reason::MtuExceeded),
+        Fwd::TooBig(mtu) => {
+            let overhead = outer_len.saturating_sub(s.inner_len as u16);
+            let inner = ETH_HLEN + usize::from(overhead);
+            let cur = Cursor::from_xdp(ctx);
+            let v: &[u8; 1] = cur.get(inner & 0x1ff, Reason::Ipv4Truncated)?;
+            icmp::too_big(ctx, inner, v[0] >> 4 == 6, mtu.saturating_sub(overhead))
+        }
     }
 }

@@ -466,6 +466,50 @@ fn downlink_over_an_ipv6_transport_gets_a_gtpu_udp_ipv6_header_with_a_valid_chec
         reason: Reason::DownlinkRedirect,
     });
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
+
+    // Too big for the IPv6 tunnel (IPv6 40 + UDP 8 + GTP-U 8 without a container): ICMP
+    // Fragmentation Needed from the N6 address, telling what the tunnel leaves.
+    let upf_n6 = Ipv4Addr::new(203, 0, 113, 1);
+    dp.set_n6_address(upf_n6.into()).expect("n6 address");
+    let room = FibNs::N3_MTU - 56;
+    let big = from_dn(ue(2).into(), 64, usize::from(room) - 28 + 1);
+    let f = Frame::new(big.clone());
+    let quote = big.to_bytes()[..28].to_vec();
+    let icmp = Frame {
+        dst: f.src,
+        src: f.dst,
+        vlans: vec![],
+        ip: IpPacket {
+            ip: Ip::V4(Ipv4 {
+                frag: 0,
+                ..Ipv4::new(upf_n6, DN)
+            }),
+            l4: L4::Icmp {
+                ty: 3,
+                code: 4,
+                rest: [0, 0, (room >> 8) as u8, room as u8],
+                payload: quote,
+            },
+        },
+    };
+    let fits = from_dn(ue(2).into(), 64, usize::from(room) - 28);
+    let t = [
+        Fixture {
+            name: "dl-v6-transport-too-big-icmp".into(),
+            input: f.to_bytes(),
+            action: xdp::TX,
+            output: icmp.to_bytes(),
+            reason: Reason::IcmpFragNeeded,
+        },
+        Fixture {
+            name: "dl-v6-transport-exactly-fits".into(),
+            input: Frame::new(fits.clone()).to_bytes(),
+            action: xdp::REDIRECT,
+            output: expect(&fits, 0x0c0d, None, 0),
+            reason: Reason::DownlinkRedirect,
+        },
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
 }
 
 #[test]
