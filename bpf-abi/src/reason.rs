@@ -221,6 +221,9 @@ reasons! {
     /// A downlink IPv6 packet too big for the egress MTU once encapsulated, answered with ICMPv6
     /// Packet Too Big to its source (RFC 4443 3.2).
     IcmpPacketTooBig = 65, "icmpv6_pkt_toobig", Tx;
+    /// A downlink packet too big for the tunnel, dropped without an ICMP/ICMPv6 error: this
+    /// CPU sent its second's worth already (RFC 4443 2.4 (f)).
+    IcmpRateLimited = 66, "icmp_rate_limited", Drop;
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! plus the UDP Port extension header with the G-PDU's source port when that is not 2152
 //! (TS 29.281 5.2.2.1). At most [`LIMIT_PER_SEC`] per second per CPU: the rest are dropped.
 
-use crate::{maps::ERRIND_LIMIT, n3::OuterIp, reply};
-use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use crate::{n3::OuterIp, ratelimit, reply};
+use aya_ebpf::programs::XdpContext;
 use bpf_abi::Reason;
 use bpf_net::{
     gtpu::{GTPU_FLAG_E, GTPU_FLAG_PT, GTPU_FLAG_S, GTPU_PORT, GTPU_VERSION_1, ext, msg},
@@ -19,27 +19,6 @@ const IE_TEID_DATA_I: u8 = 16;
 /// GTP-U Peer Address IE type (TLV).
 const IE_PEER_ADDRESS: u8 = 133;
 
-/// True when this CPU may send one more Error Indication in the current second.
-#[inline(always)]
-fn allowed() -> bool {
-    let Some(w) = ERRIND_LIMIT.get_ptr_mut(0) else {
-        return false;
-    };
-    // SAFETY: bpf_ktime_get_ns has no preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
-    // SAFETY: this CPU's slot of a per-CPU array; [window start ns, count].
-    let w = unsafe { &mut *w };
-    if now.wrapping_sub(w[0]) >= 1_000_000_000 {
-        w[0] = now;
-        w[1] = 0;
-    }
-    if w[1] >= LIMIT_PER_SEC {
-        return false;
-    }
-    w[1] += 1;
-    true
-}
-
 /// Answers the G-PDU for unknown `teid` carried in `udp` over `ip` at `l3_off`; `Err` when the
 /// rate limit or the reply fails (the G-PDU is then dropped).
 #[inline(always)]
@@ -50,7 +29,7 @@ pub fn respond(
     udp: &Udp,
     teid: u32,
 ) -> Result<Reason, Reason> {
-    if !allowed() {
+    if !ratelimit::allowed(ratelimit::ERROR_INDICATION, LIMIT_PER_SEC) {
         return Err(Reason::GtpuUnknownTeid);
     }
     let port_ext = udp.src != GTPU_PORT;

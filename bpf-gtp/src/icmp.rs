@@ -5,7 +5,7 @@
 //! (`GTP_CONFIG`), with the MTU left for the T-PDU. No N6 address of the family: dropped and
 //! counted (`mtu_exceeded`).
 
-use crate::{maps::GTP_CONFIG, reply::write};
+use crate::{maps::GTP_CONFIG, ratelimit, reply::write};
 use aya_ebpf::{
     helpers::generated::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail},
     programs::XdpContext,
@@ -16,6 +16,10 @@ use bpf_net::{
     eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, EthHdr},
     icmp::{ICMP_DEST_UNREACH, ICMPV6_PKT_TOOBIG},
 };
+
+/// ICMP and ICMPv6 errors sent per second per CPU at most (the rest: dropped, counted
+/// `icmp_rate_limited`); Linux's default for a whole host is 1000 (`icmp_msgs_per_sec`).
+pub const ICMP_PER_SEC: u64 = 1000;
 
 /// Ethernet, IPv4 and ICMP headers in front of the quoted packet.
 const HEAD: usize = ETH_HLEN + 20 + 8;
@@ -43,11 +47,17 @@ pub fn too_big(
         if ours == [0; 16] {
             return Err(Reason::MtuExceeded);
         }
+        if !ratelimit::allowed(ratelimit::ICMP, ICMP_PER_SEC) {
+            return Err(Reason::IcmpRateLimited);
+        }
         return packet_too_big(ctx, inner_off, &ours, mtu);
     }
     let ours = cfg.n6_v4;
     if ours == [0; 4] {
         return Err(Reason::MtuExceeded);
+    }
+    if !ratelimit::allowed(ratelimit::ICMP, ICMP_PER_SEC) {
+        return Err(Reason::IcmpRateLimited);
     }
     frag_needed(ctx, inner_off, &ours, mtu)
 }

@@ -15,6 +15,7 @@ mod maps;
 mod n3;
 mod pdr;
 mod qer;
+mod ratelimit;
 mod reply;
 mod uplink;
 mod urr;

@@ -73,9 +73,10 @@ pub static NH_CACHE: PerCpuArray<NhSlot> = PerCpuArray::with_max_entries(NH_CACH
 #[map(name = "GTP_CONFIG")]
 pub static GTP_CONFIG: Array<GtpConfig> = Array::with_max_entries(1, 0);
 
-/// Error Indication rate limit: per CPU, [window start ns, sent in the window].
-#[map(name = "ERRIND_LIMIT")]
-pub static ERRIND_LIMIT: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
+/// Rate limits of the messages the datapath sends (`ratelimit`): per CPU and kind, [window
+/// start ns, sent in the window].
+#[map(name = "REPLY_LIMIT")]
+pub static REPLY_LIMIT: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(2, 0);
 
 /// One per-CPU slot of four words that [`launder`] passes values through.
 #[map(name = "LAUNDER")]

@@ -675,3 +675,66 @@ fn downlink_packets_too_big_for_the_tunnel_get_icmp_fragmentation_needed_back() 
     });
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
 }
+
+#[test]
+fn icmp_too_big_errors_are_rate_limited_per_cpu() {
+    use aya::programs::{TestRun, TestRunOptions};
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    dp.set_n6_address(Ipv4Addr::new(203, 0, 113, 1).into())
+        .expect("n6 address");
+    dp.install(&SessionSpec {
+        session: 1,
+        fars: vec![(1, build::far_gtpu_v4(0xdef, UPF_N3, GNB))],
+        urrs: vec![1],
+        pdrs: vec![(Key::DlUe4(ue(3)), pdr(3, 1, None))],
+        ..Default::default()
+    })
+    .expect("install");
+    let room = usize::from(FibNs::N3_MTU - 36);
+    let input = Frame::new(from_dn(ue(3).into(), 64, room - 28 + 1)).to_bytes();
+    let limit = 1000u64;
+    let extra = 20u64;
+    let p = dp.xdp(names::PROG_XDP_N6).unwrap();
+    let ctx = upf_lb::bench::xdp_md(input.len(), fib.n3_ifindex);
+    let mut out = vec![0u8; input.len() + 512];
+    // The limit is per CPU: keep every run on one CPU.
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET and sched_setaffinity on this thread only.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
+    }
+    let t0 = std::time::Instant::now();
+    let (mut answered, mut dropped) = (0u64, 0u64);
+    fib.ns.run(|| {
+        for _ in 0..limit + extra {
+            let r = p
+                .test_run(TestRunOptions {
+                    data_in: Some(&input),
+                    data_out: Some(&mut out),
+                    ctx_in: Some(&ctx[..]),
+                    ..TestRunOptions::new()
+                })
+                .expect("BPF_PROG_TEST_RUN");
+            match r.return_value {
+                xdp::TX => answered += 1,
+                xdp::DROP => dropped += 1,
+                other => panic!("action {other}"),
+            }
+        }
+    });
+    // All runs on one CPU well inside one second: exactly the limit is answered.
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(900),
+        "too slow to judge the window"
+    );
+    assert_eq!((answered, dropped), (limit, extra));
+    let c = dp.counters().unwrap();
+    assert_eq!(c[Reason::IcmpFragNeeded as usize].1.packets, limit);
+    assert_eq!(c[Reason::IcmpRateLimited as usize].1.packets, extra);
+}
