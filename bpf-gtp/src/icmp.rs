@@ -80,20 +80,7 @@ fn frag_needed(
     let quote = usize::from(vihl[0] & 0x0f) * 4 + 8;
     let s: &[u8; 4] = cur.get(inner_off + 12, Reason::Ipv4Truncated)?;
     let src = *s;
-    // SAFETY: ctx.ctx is this invocation's xdp_md; the helpers check the new head and tail.
-    unsafe {
-        if bpf_xdp_adjust_head(ctx.ctx, inner_off as i32 - HEAD as i32) != 0 {
-            return Err(Reason::AdjustFailed);
-        }
-        // Compared as 64 bits first: the verifier refuses 32-bit packet pointer arithmetic.
-        let len = ctx.data_end() - ctx.data();
-        if len > 0xffff {
-            return Err(Reason::AdjustFailed);
-        }
-        if bpf_xdp_adjust_tail(ctx.ctx, (HEAD + quote) as i32 - len as i32) != 0 {
-            return Err(Reason::AdjustFailed);
-        }
-    }
+    let quote = reframe(ctx, inner_off, HEAD, quote)?;
     let cur = Cursor::from_xdp(ctx);
     // Quote the packet as it arrived: the downlink path already took one off its TTL.
     let q = cur.get_mut::<[u8; 12]>(HEAD, Reason::Ipv4Truncated)?;
@@ -129,16 +116,7 @@ fn frag_needed(
     // ICMP checksum: its header, then the quote (at most 68 bytes), 4 bytes at a time.
     let mut hdr = [0u8; 8];
     hdr.copy_from_slice(&h[icmp..icmp + 8]);
-    let mut sum = csum::add_bytes(0, &hdr);
-    let mut i = 0;
-    while i < 17 {
-        if i * 4 >= quote {
-            break;
-        }
-        let w: &[u8; 4] = cur.get(HEAD + i * 4, Reason::AdjustFailed)?;
-        sum = csum::add_bytes(sum, w);
-        i += 1;
-    }
+    let sum = add_quote::<17>(&cur, HEAD, quote, csum::add_bytes(0, &hdr))?;
     let c = csum::finish(sum);
     h[icmp + 2..icmp + 4].copy_from_slice(&c.to_be_bytes());
     write(&cur, 0, &h)?;
@@ -162,22 +140,7 @@ fn packet_too_big(
     let inner_off = inner_off & 0x1ff;
     let s: &[u8; 16] = cur.get(inner_off + 8, Reason::Ipv6Truncated)?;
     let src = *s;
-    // SAFETY: ctx.ctx is this invocation's xdp_md; the helpers check the new head and tail.
-    let quote = unsafe {
-        if bpf_xdp_adjust_head(ctx.ctx, inner_off as i32 - HEAD6 as i32) != 0 {
-            return Err(Reason::AdjustFailed);
-        }
-        // Compared as 64 bits first: the verifier refuses 32-bit packet pointer arithmetic.
-        let len = ctx.data_end() - ctx.data();
-        if !(HEAD6 + 40..=0xffff).contains(&len) {
-            return Err(Reason::AdjustFailed);
-        }
-        let quote = (len - HEAD6).min(QUOTE6_MAX) & !3;
-        if bpf_xdp_adjust_tail(ctx.ctx, (HEAD6 + quote) as i32 - len as i32) != 0 {
-            return Err(Reason::AdjustFailed);
-        }
-        quote
-    };
+    let quote = reframe(ctx, inner_off, HEAD6, QUOTE6_MAX)?;
     let cur = Cursor::from_xdp(ctx);
     // Quote the packet as it arrived: the downlink path already took one off its Hop Limit.
     let q = cur.get_mut::<[u8; 8]>(HEAD6, Reason::Ipv6Truncated)?;
@@ -200,19 +163,58 @@ fn packet_too_big(
     // Checksum: the pseudo-header, the ICMPv6 header, then the quote 4 bytes at a time.
     let mut hdr = [0u8; 8];
     hdr.copy_from_slice(&h[icmp..icmp + 8]);
-    let mut sum = csum::pseudo_v6(ours, &src, bpf_net::proto::ICMPV6, (8 + quote) as u32);
-    sum = csum::add_bytes(sum, &hdr);
-    let mut i = 0;
-    while i < QUOTE6_MAX / 4 {
-        if i * 4 >= quote {
-            break;
-        }
-        let w: &[u8; 4] = cur.get(HEAD6 + i * 4, Reason::AdjustFailed)?;
-        sum = csum::add_bytes(sum, w);
-        i += 1;
-    }
+    let sum = csum::pseudo_v6(ours, &src, bpf_net::proto::ICMPV6, (8 + quote) as u32);
+    let sum = add_quote::<{ QUOTE6_MAX / 4 }>(&cur, HEAD6, quote, csum::add_bytes(sum, &hdr))?;
     let c = csum::finish(sum);
     h[icmp + 2..icmp + 4].copy_from_slice(&c.to_be_bytes());
     write(&cur, 0, &h)?;
     Ok(Reason::IcmpPacketTooBig)
+}
+
+/// Moves the frame's start to `head` bytes before the T-PDU at `inner_off` (room for the new
+/// headers) and cuts it after the quote: at most `max_quote` bytes of the T-PDU, in whole 4-byte
+/// words. Returns the quote's length.
+#[inline(always)]
+fn reframe(
+    ctx: &XdpContext,
+    inner_off: usize,
+    head: usize,
+    max_quote: usize,
+) -> Result<usize, Reason> {
+    // SAFETY: ctx.ctx is this invocation's xdp_md; the helpers check the new head and tail.
+    unsafe {
+        if bpf_xdp_adjust_head(ctx.ctx, inner_off as i32 - head as i32) != 0 {
+            return Err(Reason::AdjustFailed);
+        }
+        // Compared as 64 bits first: the verifier refuses 32-bit packet pointer arithmetic.
+        let len = ctx.data_end() - ctx.data();
+        if !(head + 28..=0xffff).contains(&len) {
+            return Err(Reason::AdjustFailed);
+        }
+        let quote = (len - head).min(max_quote) & !3;
+        if bpf_xdp_adjust_tail(ctx.ctx, (head + quote) as i32 - len as i32) != 0 {
+            return Err(Reason::AdjustFailed);
+        }
+        Ok(quote)
+    }
+}
+
+/// Adds the quote (`quote` bytes at `at`, at most `MAX_WORDS` words) to the checksum `sum`.
+#[inline(always)]
+fn add_quote<const MAX_WORDS: usize>(
+    cur: &Cursor,
+    at: usize,
+    quote: usize,
+    mut sum: u32,
+) -> Result<u32, Reason> {
+    let mut i = 0;
+    while i < MAX_WORDS {
+        if i * 4 >= quote {
+            break;
+        }
+        let w: &[u8; 4] = cur.get(at + i * 4, Reason::AdjustFailed)?;
+        sum = csum::add_bytes(sum, w);
+        i += 1;
+    }
+    Ok(sum)
 }

@@ -90,6 +90,30 @@ fn pdr(id: u16, far: u32, qer: Option<u32>) -> PdrSpec {
     }
 }
 
+/// What the UPF sends back for `input`, an IPv4 packet from the DN too big for the tunnel: ICMP
+/// Fragmentation Needed (RFC 792, RFC 1191) from `upf_n6` telling `mtu`, quoting the first
+/// `quote` bytes of the packet, out of the interface it came in on.
+fn frag_needed_reply(input: &Frame, upf_n6: Ipv4Addr, mtu: u16, quote: usize) -> Vec<u8> {
+    Frame {
+        dst: input.src,
+        src: input.dst,
+        vlans: vec![],
+        ip: IpPacket {
+            ip: Ip::V4(Ipv4 {
+                frag: 0,
+                ..Ipv4::new(upf_n6, DN)
+            }),
+            l4: L4::Icmp {
+                ty: 3,
+                code: 4,
+                rest: [0, 0, (mtu >> 8) as u8, mtu as u8],
+                payload: input.ip.to_bytes()[..quote].to_vec(),
+            },
+        },
+    }
+    .to_bytes()
+}
+
 #[test]
 fn downlink_packets_are_encapsulated_with_their_qfi_and_sent_to_the_gnb() {
     require_root();
@@ -474,31 +498,13 @@ fn downlink_over_an_ipv6_transport_gets_a_gtpu_udp_ipv6_header_with_a_valid_chec
     let room = FibNs::N3_MTU - 56;
     let big = from_dn(ue(2).into(), 64, usize::from(room) - 28 + 1);
     let f = Frame::new(big.clone());
-    let quote = big.to_bytes()[..28].to_vec();
-    let icmp = Frame {
-        dst: f.src,
-        src: f.dst,
-        vlans: vec![],
-        ip: IpPacket {
-            ip: Ip::V4(Ipv4 {
-                frag: 0,
-                ..Ipv4::new(upf_n6, DN)
-            }),
-            l4: L4::Icmp {
-                ty: 3,
-                code: 4,
-                rest: [0, 0, (room >> 8) as u8, room as u8],
-                payload: quote,
-            },
-        },
-    };
     let fits = from_dn(ue(2).into(), 64, usize::from(room) - 28);
     let t = [
         Fixture {
             name: "dl-v6-transport-too-big-icmp".into(),
             input: f.to_bytes(),
             action: xdp::TX,
-            output: icmp.to_bytes(),
+            output: frag_needed_reply(&f, upf_n6, room, 28),
             reason: Reason::IcmpFragNeeded,
         },
         Fixture {
@@ -556,31 +562,13 @@ fn downlink_packets_too_big_for_the_tunnel_get_icmp_fragmentation_needed_back() 
         let f = Frame::new(big.clone());
         let bytes = big.to_bytes();
         assert_eq!(bytes.len(), usize::from(room) + 1, "{name}: one byte over");
-        // RFC 792: the original IP header (options included) and the first 8 bytes of its data.
-        let quote = bytes[..20 + ihl_options + 8].to_vec();
-        let icmp = IpPacket {
-            ip: Ip::V4(Ipv4 {
-                frag: 0,
-                ..Ipv4::new(upf_n6, DN)
-            }),
-            l4: L4::Icmp {
-                ty: 3,
-                code: 4,
-                rest: [0, 0, (room >> 8) as u8, room as u8],
-                payload: quote,
-            },
-        };
         t.push(Fixture {
             name: name.into(),
             input: f.to_bytes(),
             action: xdp::TX,
-            output: Frame {
-                dst: f.src,
-                src: f.dst,
-                vlans: vec![],
-                ip: icmp,
-            }
-            .to_bytes(),
+            // RFC 792: the original IP header (options included) and the first 8 bytes of its
+            // data.
+            output: frag_needed_reply(&f, upf_n6, room, 20 + ihl_options + 8),
             reason: Reason::IcmpFragNeeded,
         });
     }
@@ -647,30 +635,11 @@ fn downlink_packets_too_big_for_the_tunnel_get_icmp_fragmentation_needed_back() 
     // The IPv4 answer is unchanged by the second address.
     let big = from_dn(ue(3).into(), 64, usize::from(room) - 28 + 1);
     let f = Frame::new(big.clone());
-    let mut quote = big.to_bytes();
-    quote.truncate(28);
     t.push(Fixture {
         name: "dl-too-big-ipv4-after-ipv6-address".into(),
         input: f.to_bytes(),
         action: xdp::TX,
-        output: Frame {
-            dst: f.src,
-            src: f.dst,
-            vlans: vec![],
-            ip: IpPacket {
-                ip: Ip::V4(Ipv4 {
-                    frag: 0,
-                    ..Ipv4::new(upf_n6, DN)
-                }),
-                l4: L4::Icmp {
-                    ty: 3,
-                    code: 4,
-                    rest: [0, 0, (room >> 8) as u8, room as u8],
-                    payload: quote,
-                },
-            },
-        }
-        .to_bytes(),
+        output: frag_needed_reply(&f, upf_n6, room, 28),
         reason: Reason::IcmpFragNeeded,
     });
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, names::PROG_XDP_N6, &t);
