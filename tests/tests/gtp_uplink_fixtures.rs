@@ -315,76 +315,44 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         Reason::UplinkRedirect,
     ));
 
-    // N9: the T-PDU (TTL unchanged) in a new GTP-U/UDP/IPv4 tunnel, UL container with QFI 7.
-    let inner = udp_to(nh4, 9, 64);
-    let f = gpdu(0x600, Some(9), &inner);
-    let mut g = Gtpu::gpdu(0x7777, inner.to_bytes());
-    g.ext.push(GtpuExt::Psc(Psc {
-        pdu_type: 1,
-        qfi: 7,
-        rqi: false,
-        ppi: None,
-    }));
-    let outer = IpPacket {
-        ip: Ip::V4(upf_lb::packet::Ipv4::new(
-            fixtures::UPF_V4,
-            fixtures::GNB_V4,
-        )),
-        l4: L4::UdpZeroChecksum {
-            src: 2152,
-            dst: 2152,
-            payload: g.to_bytes(),
-        },
-    };
-    let n9 = Frame {
-        dst: FibNs::GNB_MAC,
-        src: FibNs::N3_MAC,
-        vlans: vec![],
-        ip: outer,
-    }
-    .to_bytes();
-    t.push(fx(
-        "ul-n9-relayed",
-        &f,
-        xdp::REDIRECT,
-        n9,
-        Reason::UplinkRedirect,
+    // N9: the T-PDU (TTL unchanged) in a new GTP-U tunnel, UL container with QFI 7; over IPv4
+    // (zero UDP checksum) and IPv6 (the builder computes the outer UDP checksum the datapath
+    // must match).
+    let v4 = Ip::V4(upf_lb::packet::Ipv4::new(
+        fixtures::UPF_V4,
+        fixtures::GNB_V4,
     ));
-    // N9 over IPv6: the builder computes the outer UDP checksum the datapath must match.
-    let inner = udp_to(nh4, 9, 64);
-    let f = gpdu(0x700, Some(9), &inner);
-    let mut g = Gtpu::gpdu(0x8888, inner.to_bytes());
-    g.ext.push(GtpuExt::Psc(Psc {
-        pdu_type: 1,
-        qfi: 7,
-        rqi: false,
-        ppi: None,
-    }));
-    let outer = IpPacket {
-        ip: Ip::V6(upf_lb::packet::Ipv6::new(
-            fixtures::UPF_V6,
-            fixtures::GNB_V6,
-        )),
-        l4: L4::Udp {
-            src: 2152,
-            dst: 2152,
-            payload: g.to_bytes(),
-        },
-    };
-    let n9v6 = Frame {
-        dst: FibNs::GNB_MAC,
-        src: FibNs::N3_MAC,
-        vlans: vec![],
-        ip: outer,
-    }
-    .to_bytes();
-    t.push(fx(
-        "ul-n9-relayed-over-ipv6",
-        &f,
-        xdp::REDIRECT,
-        n9v6,
-        Reason::UplinkRedirect,
+    let v6 = Ip::V6(upf_lb::packet::Ipv6::new(
+        fixtures::UPF_V6,
+        fixtures::GNB_V6,
     ));
+    for (name, teid, next_teid, outer) in [
+        ("ul-n9-relayed", 0x600, 0x7777, v4),
+        ("ul-n9-relayed-over-ipv6", 0x700, 0x8888, v6),
+    ] {
+        let inner = udp_to(nh4, 9, 64);
+        let f = gpdu(teid, Some(9), &inner);
+        let mut g = Gtpu::gpdu(next_teid, inner.to_bytes());
+        g.ext.push(GtpuExt::Psc(Psc {
+            pdu_type: 1,
+            qfi: 7,
+            rqi: false,
+            ppi: None,
+        }));
+        let (src, dst, payload) = (2152, 2152, g.to_bytes());
+        let l4 = match outer {
+            Ip::V4(_) => L4::UdpZeroChecksum { src, dst, payload },
+            Ip::V6(_) => L4::Udp { src, dst, payload },
+        };
+        let relayed = Frame {
+            dst: FibNs::GNB_MAC,
+            src: FibNs::N3_MAC,
+            vlans: vec![],
+            ip: IpPacket { ip: outer, l4 },
+        }
+        .to_bytes();
+        t.push(fx(name, &f, xdp::REDIRECT, relayed, Reason::UplinkRedirect));
+    }
     t.push(Fixture::unchanged(
         "ul-gate-closed",
         gpdu(0x300, None, &udp_to(nh4, 9, 64)).to_bytes(),
