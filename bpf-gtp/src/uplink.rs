@@ -31,8 +31,13 @@ use bpf_net::{
 /// `xdp_n3_gpdu` and tail-calls it. Returns only if the tail call fails.
 #[inline(always)]
 pub fn gpdu(ctx: &XdpContext, g: &Gtpu) -> Result<Reason, Reason> {
-    let list = match UL_TEID_DIRECT.get(g.teid & !TEID_DIRECT) {
-        Some(slot) if g.teid & TEID_DIRECT != 0 => {
+    let direct = if g.teid & TEID_DIRECT != 0 {
+        UL_TEID_DIRECT.get(g.teid & !TEID_DIRECT)
+    } else {
+        None
+    };
+    let list = match direct {
+        Some(slot) => {
             if slot.teid != g.teid {
                 return Err(Reason::GtpuUnknownTeid);
             }
