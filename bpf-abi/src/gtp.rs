@@ -409,6 +409,18 @@ pub struct QerState {
     pub last_ns: [u64; 2],
 }
 
+impl QerState {
+    /// Buckets holding the whole burst of `q` (a new QER, or one whose rate changed, may send
+    /// its burst at once). The refill time 0 lets the datapath credit the first packet with up
+    /// to a second of the rate, capped at the burst.
+    pub const fn full(q: &Qer) -> QerState {
+        QerState {
+            tokens: [q.burst_ul as i64, q.burst_dl as i64],
+            last_ns: [0, 0],
+        }
+    }
+}
+
 /// Counters of one URR.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -65,6 +65,19 @@ fn sh(ns: &Netns, script: &str) -> anyhow::Result<()> {
 impl Topology {
     /// Builds the topology and attaches `xdp_n3`, `xdp_n6` (UPF) and `xdp_noop` (far ends).
     pub fn new(dp: &mut GtpDatapath) -> anyhow::Result<Self> {
+        let topo = Self::bare(dp)?;
+        for (ifname, prog) in [(N3_IF, names::PROG_XDP_N3), (N6_IF, names::PROG_XDP_N6)] {
+            let p = dp.xdp_mut(prog)?;
+            topo.upf
+                .run(|| p.attach(ifname, XdpMode::Driver))
+                .with_context(|| format!("attaching {prog} to {ifname}"))?;
+        }
+        Ok(topo)
+    }
+
+    /// Builds the topology with `xdp_noop` of `dp` on the far ends and nothing on the UPF's
+    /// interfaces (for a daemon that attaches its own programs).
+    pub fn bare(dp: &mut GtpDatapath) -> anyhow::Result<Self> {
         let gnb = Netns::create(&unique_name("gnb"))?;
         let upf = Netns::create(&unique_name("upf"))?;
         let dn = Netns::create(&unique_name("dn"))?;
@@ -92,8 +105,6 @@ impl Topology {
         sh(&gnb, &format!("ethtool -K {GNB_IF} tx off >/dev/null"))?;
         sh(&dn, &format!("ethtool -K {DN_IF} tx off >/dev/null"))?;
         for (ns, ifname, prog) in [
-            (&upf, N3_IF, names::PROG_XDP_N3),
-            (&upf, N6_IF, names::PROG_XDP_N6),
             (&gnb, GNB_IF, names::PROG_XDP_NOOP),
             (&dn, DN_IF, names::PROG_XDP_NOOP),
         ] {
@@ -201,12 +212,26 @@ pub fn ue_exchange(
     ul_teid: u32,
     count: u16,
 ) -> anyhow::Result<UeExchange> {
+    ue_exchange_with(topo, ue, ul_teid, count, 0, Duration::from_secs(2))
+}
+
+/// As [`ue_exchange`], with UDP payloads padded to at least `payload_len` bytes and `wait` for
+/// each reply (the echo server gives up after `count` times that).
+pub fn ue_exchange_with(
+    topo: &Topology,
+    ue: Ipv4Addr,
+    ul_teid: u32,
+    count: u16,
+    payload_len: usize,
+    wait: Duration,
+) -> anyhow::Result<UeExchange> {
+    let server_wait = (wait * u32::from(count)).max(Duration::from_secs(1)) + wait;
     std::thread::scope(|sc| {
         let server = sc.spawn(|| {
             topo.dn
                 .run(|| -> anyhow::Result<Vec<(Vec<u8>, SocketAddr)>> {
                     let s = UdpSocket::bind((DN, DN_PORT))?;
-                    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                    s.set_read_timeout(Some(server_wait))?;
                     let mut got = Vec::new();
                     let mut buf = [0u8; 2048];
                     while got.len() < usize::from(count) {
@@ -222,10 +247,13 @@ pub fn ue_exchange(
         std::thread::sleep(Duration::from_millis(200));
         let at_gnb = topo.gnb.run(|| -> anyhow::Result<Vec<Vec<u8>>> {
             let s = UdpSocket::bind((fixtures::GNB_V4, 2152))?;
-            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.set_read_timeout(Some(wait))?;
             let mut replies = Vec::new();
             for i in 0..count {
-                let payload = format!("ue datagram {i}").into_bytes();
+                let mut payload = format!("ue datagram {i}").into_bytes();
+                if payload.len() < payload_len {
+                    payload.resize(payload_len, b'.');
+                }
                 let inner = IpPacket::v4(
                     ue,
                     DN,

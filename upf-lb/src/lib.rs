@@ -1,14 +1,21 @@
 //! upf-lb: the controller of the eBPF user plane and load balancer.
 //!
-//! Today: the southbound loader of the eBPF objects, the packet builder and pcap I/O shared by
-//! tests, benchmarks and the demo, network-namespace helpers, and the benchmark harness. The
-//! PFCP N4 daemon arrives with its issue.
+//! The PFCP N4 endpoint ([`n4`]) over the session model ([`state`]) and the southbound loader
+//! and installer of the eBPF objects ([`southbound`]); the daemon ([`daemon`]) and its
+//! configuration ([`config`]); pcap replay ([`replay`]); an SMF-side PFCP client ([`smf`]) for the
+//! demo and tests; the packet builder and pcap I/O shared by tests, benchmarks and the demo;
+//! network-namespace helpers; the benchmark harness.
 
 pub mod bench;
+pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod fixtures;
+pub mod n4;
 pub mod netns;
 pub mod packet;
 pub mod pcap;
+pub mod smf;
 pub mod southbound;
+pub mod state;
 pub mod testbed;

@@ -3,7 +3,8 @@
 use anyhow::{Context, bail};
 use bpf_abi::names;
 use clap::{Parser, Subcommand};
-use upf_lb::{bench, demo, fixtures, southbound::GtpDatapath};
+use std::path::PathBuf;
+use upf_lb::{bench, config::Config, daemon, demo, fixtures, southbound::GtpDatapath};
 
 #[derive(Parser)]
 #[command(
@@ -17,6 +18,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run the UP function: the PFCP N4 endpoint and the eBPF user plane on the configured
+    /// interfaces, until SIGINT or SIGTERM.
+    Run {
+        /// Configuration file (TOML; see config/upf-lb.toml). Without it: the embedded default.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Logs as JSON lines.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Check a configuration file and print what it resolves to.
+    CheckConfig {
+        /// Configuration file.
+        config: PathBuf,
+    },
     /// Run the demo: GTP-U Echo through the XDP responder in network namespaces.
     Demo {
         /// Echo Requests per address family.
@@ -46,8 +62,42 @@ enum Cmd {
     Fixtures,
 }
 
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        None => Ok(Config::default_embedded()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading the configuration {}", p.display()))?;
+            Config::parse(&text).with_context(|| format!("in {}", p.display()))
+        }
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
+        Cmd::Run { config, log_json } => {
+            init_logs(log_json);
+            let cfg = load_config(config.as_ref())?;
+            daemon::run(cfg)
+        }
+        Cmd::CheckConfig { config } => {
+            let cfg = load_config(Some(&config))?;
+            println!("{cfg:#?}");
+            Ok(())
+        }
         Cmd::Demo { count } => demo::run(count),
         Cmd::Fixtures => {
             for f in fixtures::bench_fixtures() {

@@ -12,6 +12,7 @@ use crate::{group, wire::Opaque};
 
 group! {
     /// Create PDR (Table 7.5.2.2-1).
+    #[derive(Default)]
     pub struct CreatePdr(Some(t::CREATE_PDR)) {
         /// PDR ID.
         pdr_id: one PdrId = t::PDR_ID,
@@ -34,6 +35,7 @@ group! {
 
 group! {
     /// PDI (Table 7.5.2.2-2): what a PDR matches.
+    #[derive(Default)]
     pub struct Pdi(Some(t::PDI)) {
         /// Source Interface.
         source_interface: one SourceInterface = t::SOURCE_INTERFACE,
@@ -68,6 +70,7 @@ group! {
 
 group! {
     /// Create FAR (Table 7.5.2.3-1).
+    #[derive(Default)]
     pub struct CreateFar(Some(t::CREATE_FAR)) {
         /// FAR ID.
         far_id: one FarId = t::FAR_ID,
@@ -84,6 +87,7 @@ group! {
 
 group! {
     /// Forwarding Parameters (Table 7.5.2.3-2).
+    #[derive(Default)]
     pub struct ForwardingParameters(Some(t::FORWARDING_PARAMETERS)) {
         /// Destination Interface.
         destination_interface: one DestinationInterface = t::DESTINATION_INTERFACE,
@@ -110,6 +114,7 @@ group! {
 
 group! {
     /// Duplicating Parameters (Table 7.5.2.3-3).
+    #[derive(Default)]
     pub struct DuplicatingParameters(Some(t::DUPLICATING_PARAMETERS)) {
         /// Destination Interface.
         destination_interface: one DestinationInterface = t::DESTINATION_INTERFACE,
@@ -124,6 +129,7 @@ group! {
 
 group! {
     /// Create URR (Table 7.5.2.4-1).
+    #[derive(Default)]
     pub struct CreateUrr(Some(t::CREATE_URR)) {
         /// URR ID.
         urr_id: one UrrId = t::URR_ID,
@@ -176,6 +182,7 @@ group! {
 
 group! {
     /// Create QER (Table 7.5.2.5-1).
+    #[derive(Default)]
     pub struct CreateQer(Some(t::CREATE_QER)) {
         /// QER ID.
         qer_id: one QerId = t::QER_ID,
@@ -204,6 +211,7 @@ group! {
 
 group! {
     /// Create BAR (Table 7.5.2.6-1).
+    #[derive(Default)]
     pub struct CreateBar(Some(t::CREATE_BAR)) {
         /// BAR ID.
         bar_id: one BarId = t::BAR_ID,
@@ -216,6 +224,7 @@ group! {
 
 group! {
     /// Created PDR (Table 7.5.3.2-1), in Establishment and Modification Responses.
+    #[derive(Default)]
     pub struct CreatedPdr(Some(t::CREATED_PDR)) {
         /// PDR ID.
         pdr_id: one PdrId = t::PDR_ID,
@@ -228,6 +237,7 @@ group! {
 
 group! {
     /// Load Control Information (Table 7.5.3.3-1).
+    #[derive(Default)]
     pub struct LoadControlInformation(Some(t::LOAD_CONTROL_INFORMATION)) {
         /// Load Control Sequence Number.
         sequence_number: one SequenceNumber = t::SEQUENCE_NUMBER,
@@ -238,6 +248,7 @@ group! {
 
 group! {
     /// Overload Control Information (Table 7.5.3.4-1).
+    #[derive(Default)]
     pub struct OverloadControlInformation(Some(t::OVERLOAD_CONTROL_INFORMATION)) {
         /// Overload Control Sequence Number.
         sequence_number: one SequenceNumber = t::SEQUENCE_NUMBER,
@@ -252,6 +263,7 @@ group! {
 
 group! {
     /// Update PDR (Table 7.5.4.2-1).
+    #[derive(Default)]
     pub struct UpdatePdr(Some(t::UPDATE_PDR)) {
         /// PDR ID.
         pdr_id: one PdrId = t::PDR_ID,
@@ -276,6 +288,7 @@ group! {
 
 group! {
     /// Update FAR (Table 7.5.4.3-1).
+    #[derive(Default)]
     pub struct UpdateFar(Some(t::UPDATE_FAR)) {
         /// FAR ID.
         far_id: one FarId = t::FAR_ID,
@@ -292,6 +305,7 @@ group! {
 
 group! {
     /// Update Forwarding Parameters (Table 7.5.4.3-2).
+    #[derive(Default)]
     pub struct UpdateForwardingParameters(Some(t::UPDATE_FORWARDING_PARAMETERS)) {
         /// Destination Interface.
         destination_interface: opt DestinationInterface = t::DESTINATION_INTERFACE,
@@ -318,6 +332,7 @@ group! {
 
 group! {
     /// Update Duplicating Parameters (Table 7.5.4.3-3).
+    #[derive(Default)]
     pub struct UpdateDuplicatingParameters(Some(t::UPDATE_DUPLICATING_PARAMETERS)) {
         /// Destination Interface.
         destination_interface: opt DestinationInterface = t::DESTINATION_INTERFACE,
@@ -332,6 +347,7 @@ group! {
 
 group! {
     /// Update URR (Table 7.5.4.4-1).
+    #[derive(Default)]
     pub struct UpdateUrr(Some(t::UPDATE_URR)) {
         /// URR ID.
         urr_id: one UrrId = t::URR_ID,
@@ -380,6 +396,7 @@ group! {
 
 group! {
     /// Update QER (Table 7.5.4.5-1).
+    #[derive(Default)]
     pub struct UpdateQer(Some(t::UPDATE_QER)) {
         /// QER ID.
         qer_id: one QerId = t::QER_ID,
@@ -408,6 +425,7 @@ group! {
 
 group! {
     /// Update BAR in a Session Modification Request (Table 7.5.4.8-1, IE type 86).
+    #[derive(Default)]
     pub struct UpdateBar(Some(t::UPDATE_BAR)) {
         /// BAR ID.
         bar_id: one BarId = t::BAR_ID,
@@ -420,6 +438,7 @@ group! {
 
 group! {
     /// Update BAR in a Session Report Response (Table 7.5.9.2-1, IE type 12).
+    #[derive(Default)]
     pub struct UpdateBarReportResponse(Some(t::UPDATE_BAR_SESSION_REPORT_RESPONSE)) {
         /// BAR ID.
         bar_id: one BarId = t::BAR_ID,
@@ -436,6 +455,7 @@ group! {
 
 group! {
     /// Remove PDR (Table 7.5.4.6-1).
+    #[derive(Default)]
     pub struct RemovePdr(Some(t::REMOVE_PDR)) {
         /// PDR ID.
         pdr_id: one PdrId = t::PDR_ID,
@@ -444,6 +464,7 @@ group! {
 
 group! {
     /// Remove FAR (Table 7.5.4.7-1).
+    #[derive(Default)]
     pub struct RemoveFar(Some(t::REMOVE_FAR)) {
         /// FAR ID.
         far_id: one FarId = t::FAR_ID,
@@ -452,6 +473,7 @@ group! {
 
 group! {
     /// Remove URR (Table 7.5.4.8-1).
+    #[derive(Default)]
     pub struct RemoveUrr(Some(t::REMOVE_URR)) {
         /// URR ID.
         urr_id: one UrrId = t::URR_ID,
@@ -460,6 +482,7 @@ group! {
 
 group! {
     /// Remove QER (Table 7.5.4.9-1).
+    #[derive(Default)]
     pub struct RemoveQer(Some(t::REMOVE_QER)) {
         /// QER ID.
         qer_id: one QerId = t::QER_ID,
@@ -468,6 +491,7 @@ group! {
 
 group! {
     /// Remove BAR (Table 7.5.4.12-1).
+    #[derive(Default)]
     pub struct RemoveBar(Some(t::REMOVE_BAR)) {
         /// BAR ID.
         bar_id: one BarId = t::BAR_ID,
@@ -476,6 +500,7 @@ group! {
 
 group! {
     /// Query URR (Table 7.5.4.10-1).
+    #[derive(Default)]
     pub struct QueryUrr(Some(t::QUERY_URR)) {
         /// URR ID.
         urr_id: one UrrId = t::URR_ID,
@@ -485,6 +510,7 @@ group! {
 group! {
     /// Usage Report (Tables 7.5.5.2-1, 7.5.7.2-1, 7.5.8.3-1): one structure for IE types 78
     /// (Modification Response), 79 (Deletion Response) and 80 (Report Request).
+    #[derive(Default)]
     pub struct UsageReport(None) {
         /// URR ID.
         urr_id: one UrrId = t::URR_ID,
@@ -523,6 +549,7 @@ group! {
 
 group! {
     /// Downlink Data Report (Table 7.5.8.2-1).
+    #[derive(Default)]
     pub struct DownlinkDataReport(Some(t::DOWNLINK_DATA_REPORT)) {
         /// PDR ID.
         pdr_id: one PdrId = t::PDR_ID,
@@ -533,6 +560,7 @@ group! {
 
 group! {
     /// Error Indication Report (Table 7.5.8.4-1).
+    #[derive(Default)]
     pub struct ErrorIndicationReport(Some(t::ERROR_INDICATION_REPORT)) {
         /// Remote F-TEIDs.
         remote_fteids: many FTeid = t::F_TEID,
@@ -541,6 +569,7 @@ group! {
 
 group! {
     /// User Plane Path Failure Report (Table 7.4.5.1.2-1).
+    #[derive(Default)]
     pub struct UserPlanePathFailureReport(Some(t::USER_PLANE_PATH_FAILURE_REPORT)) {
         /// Remote GTP-U Peers.
         remote_gtpu_peers: many Opaque = t::REMOTE_GTP_U_PEER,

@@ -12,6 +12,7 @@ use crate::{
 
 group! {
     /// Heartbeat Request (Table 7.4.2.1-1).
+    #[derive(Default)]
     pub struct HeartbeatRequest(None) {
         /// Recovery Time Stamp.
         recovery_time_stamp: one RecoveryTimeStamp = t::RECOVERY_TIME_STAMP,
@@ -20,6 +21,7 @@ group! {
 
 group! {
     /// Heartbeat Response (Table 7.4.2.2-1).
+    #[derive(Default)]
     pub struct HeartbeatResponse(None) {
         /// Recovery Time Stamp.
         recovery_time_stamp: one RecoveryTimeStamp = t::RECOVERY_TIME_STAMP,
@@ -112,6 +114,7 @@ group! {
 
 group! {
     /// PFCP Version Not Supported Response (7.4.4.7): no IEs.
+    #[derive(Default)]
     pub struct VersionNotSupportedResponse(None) {}
 }
 

@@ -73,6 +73,7 @@ group! {
 
 group! {
     /// PFCP Session Modification Request (Table 7.5.4.1-1).
+    #[derive(Default)]
     pub struct SessionModificationRequest(None) {
         /// CP F-SEID.
         cp_fseid: opt FSeid = t::F_SEID,
@@ -129,6 +130,7 @@ group! {
 
 group! {
     /// PFCP Session Modification Response (Table 7.5.5.1-1).
+    #[derive(Default)]
     pub struct SessionModificationResponse(None) {
         /// Cause.
         cause: one CauseIe = t::CAUSE,
@@ -153,11 +155,13 @@ group! {
 
 group! {
     /// PFCP Session Deletion Request (7.5.6): no IEs needed by the UP function.
+    #[derive(Default)]
     pub struct SessionDeletionRequest(None) {}
 }
 
 group! {
     /// PFCP Session Deletion Response (Table 7.5.7.1-1).
+    #[derive(Default)]
     pub struct SessionDeletionResponse(None) {
         /// Cause.
         cause: one CauseIe = t::CAUSE,
@@ -174,6 +178,7 @@ group! {
 
 group! {
     /// PFCP Session Report Request (Table 7.5.8.1-1).
+    #[derive(Default)]
     pub struct SessionReportRequest(None) {
         /// Report Type.
         report_type: one ReportType = t::REPORT_TYPE,
@@ -194,6 +199,7 @@ group! {
 
 group! {
     /// PFCP Session Report Response (Table 7.5.9.1-1).
+    #[derive(Default)]
     pub struct SessionReportResponse(None) {
         /// Cause.
         cause: one CauseIe = t::CAUSE,

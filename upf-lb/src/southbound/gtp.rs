@@ -123,18 +123,29 @@ pub struct DatapathEvent {
     pub data: Vec<u8>,
 }
 
-/// What an installed session occupies; give it back to [`GtpDatapath::remove`].
+/// What an installed session occupies; give it back to [`GtpDatapath::remove`] or
+/// [`GtpDatapath::replace`].
 #[derive(Debug, Default)]
 pub struct Installed {
-    keys: Vec<Key>,
+    keys: Vec<(Key, PdrList)>,
     pdr_runs: Vec<(u32, u32)>,
     sdf_runs: Vec<(u32, u32)>,
     fars: BTreeMap<u32, u32>,
     qers: BTreeMap<u32, u32>,
     urrs: BTreeMap<u32, u32>,
+    /// QER and URR slots taken over from the session this one replaced (not freed on rollback).
+    carried_qers: Vec<u32>,
+    carried_urrs: Vec<u32>,
+    /// Values overwritten in carried slots, restored on rollback.
+    restore_qers: Vec<(u32, Qer)>,
+    restore_thresholds: Vec<(u32, UrrThreshold)>,
 }
 
 impl Installed {
+    /// URR IDs with their counter slots.
+    pub fn urr_slots(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.urrs.iter().map(|(id, slot)| (*id, *slot))
+    }
     /// The counter slot of URR `id`.
     pub fn urr_slot(&self, id: u32) -> Option<u32> {
         self.urrs.get(&id).copied()
@@ -293,7 +304,7 @@ impl GtpDatapath {
     /// Installs `spec`; on error nothing of it stays in the maps.
     pub fn install(&mut self, spec: &SessionSpec) -> Result<Installed, SouthboundError> {
         let mut inst = Installed::default();
-        match self.install_inner(spec, &mut inst) {
+        match self.install_inner(spec, None, &mut inst) {
             Ok(()) => Ok(inst),
             Err(e) => {
                 self.remove(inst);
@@ -302,9 +313,82 @@ impl GtpDatapath {
         }
     }
 
+    /// Replaces the rules of an installed session by `spec` (a Session Modification), make
+    /// before break: the new FARs, PDR runs and SDF filters are written beside the old ones,
+    /// each lookup key is switched in one map update, keys the new set lacks are removed, and
+    /// only then are the old slots freed. URRs and QERs present in both keep their slots, so
+    /// usage counters and token buckets go on (a QER's new values are written in place). On
+    /// error the old session is given back as it was, with the error.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the old session goes back to the caller by value, once per Modification"
+    )]
+    pub fn replace(
+        &mut self,
+        old: Installed,
+        spec: &SessionSpec,
+    ) -> Result<Installed, (Installed, SouthboundError)> {
+        let mut inst = Installed::default();
+        if let Err(e) = self.install_inner(spec, Some(&old), &mut inst) {
+            self.rollback(&old, inst);
+            return Err((old, e));
+        }
+        let new_keys: Vec<Key> = inst.keys.iter().map(|(k, _)| *k).collect();
+        for (k, _) in &old.keys {
+            if !new_keys.contains(k) {
+                // Already gone is what we want; nothing else can fail here.
+                let _ = self.set_key(*k, None);
+            }
+        }
+        self.free_slots(&old, &inst.carried_qers, &inst.carried_urrs);
+        Ok(inst)
+    }
+
+    /// Undoes a failed replacement: keys back to the old lists, carried values restored, the
+    /// new slots freed.
+    fn rollback(&mut self, old: &Installed, new: Installed) {
+        for (k, _) in &new.keys {
+            let prev = old.keys.iter().find(|(o, _)| o == k).map(|(_, l)| *l);
+            let _ = self.set_key(*k, prev);
+        }
+        if let Ok(mut a) = self.array::<Qer>(MAP_QERS) {
+            for (slot, q) in &new.restore_qers {
+                let _ = a.set(*slot, q, 0);
+            }
+        }
+        if let Ok(mut a) = self.array::<UrrThreshold>(MAP_URR_THRESHOLDS) {
+            for (slot, t) in &new.restore_thresholds {
+                let _ = a.set(*slot, t, 0);
+            }
+        }
+        let keep_q = new.carried_qers.clone();
+        let keep_u = new.carried_urrs.clone();
+        self.free_slots(&new, &keep_q, &keep_u);
+    }
+
+    /// Frees the slots of `inst` but the QER and URR slots in `keep_qers` / `keep_urrs`.
+    fn free_slots(&mut self, inst: &Installed, keep_qers: &[u32], keep_urrs: &[u32]) {
+        for (first, len) in &inst.pdr_runs {
+            self.alloc.pdrs.free(*first, *len);
+        }
+        for (first, len) in &inst.sdf_runs {
+            self.alloc.sdfs.free(*first, *len);
+        }
+        for slot in inst.fars.values() {
+            self.alloc.fars.free(*slot, 1);
+        }
+        for slot in inst.qers.values().filter(|s| !keep_qers.contains(s)) {
+            self.alloc.qers.free(*slot, 1);
+        }
+        for slot in inst.urrs.values().filter(|s| !keep_urrs.contains(s)) {
+            self.alloc.urrs.free(*slot, 1);
+        }
+    }
+
     fn install_inner(
         &mut self,
         spec: &SessionSpec,
+        old: Option<&Installed>,
         inst: &mut Installed,
     ) -> Result<(), SouthboundError> {
         // Group PDRs by key, in precedence order, and check the limits before touching a map.
@@ -347,23 +431,52 @@ impl GtpDatapath {
                 .map_err(map_err(MAP_FARS))?;
         }
         for (id, qer) in &spec.qers {
+            if let Some(&slot) = old.and_then(|o| o.qers.get(id)) {
+                // Carried over: new values in place, the token buckets go on.
+                inst.qers.insert(*id, slot);
+                inst.carried_qers.push(slot);
+                let mut a = self.array::<Qer>(MAP_QERS)?;
+                let prev = a.get(&slot, 0).map_err(map_err(MAP_QERS))?;
+                inst.restore_qers.push((slot, prev));
+                a.set(slot, qer, 0).map_err(map_err(MAP_QERS))?;
+                if (prev.mbr_ul, prev.mbr_dl, prev.burst_ul, prev.burst_dl)
+                    != (qer.mbr_ul, qer.mbr_dl, qer.burst_ul, qer.burst_dl)
+                {
+                    // A new rate or burst starts with a full bucket, as a new QER does.
+                    self.array::<QerState>(MAP_QER_STATE)?
+                        .set(slot, QerState::full(qer), 0)
+                        .map_err(map_err(MAP_QER_STATE))?;
+                }
+                continue;
+            }
             let slot = self.alloc.qers.alloc(1)?;
             inst.qers.insert(*id, slot);
             self.array::<QerState>(MAP_QER_STATE)?
-                .set(slot, QerState::default(), 0)
+                .set(slot, QerState::full(qer), 0)
                 .map_err(map_err(MAP_QER_STATE))?;
             self.array::<Qer>(MAP_QERS)?
                 .set(slot, qer, 0)
                 .map_err(map_err(MAP_QERS))?;
         }
         for id in &spec.urrs {
-            let slot = self.alloc.urrs.alloc(1)?;
-            inst.urrs.insert(*id, slot);
             let total_bytes = spec
                 .urr_thresholds
                 .iter()
                 .find(|(u, _)| u == id)
                 .map_or(0, |(_, t)| *t);
+            if let Some(&slot) = old.and_then(|o| o.urrs.get(id)) {
+                // Carried over: the counters go on; the threshold may change.
+                inst.urrs.insert(*id, slot);
+                inst.carried_urrs.push(slot);
+                let mut a = self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?;
+                let prev = a.get(&slot, 0).map_err(map_err(MAP_URR_THRESHOLDS))?;
+                inst.restore_thresholds.push((slot, prev));
+                a.set(slot, UrrThreshold { total_bytes }, 0)
+                    .map_err(map_err(MAP_URR_THRESHOLDS))?;
+                continue;
+            }
+            let slot = self.alloc.urrs.alloc(1)?;
+            inst.urrs.insert(*id, slot);
             self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
                 .set(slot, UrrThreshold { total_bytes }, 0)
                 .map_err(map_err(MAP_URR_THRESHOLDS))?;
@@ -431,33 +544,19 @@ impl GtpDatapath {
                 first,
                 count: pdrs.len() as u32,
             };
+            inst.keys.push((*key, list));
             self.set_key(*key, Some(list))?;
-            inst.keys.push(*key);
         }
         Ok(())
     }
 
     /// Removes an installed session: keys first, then its slots are freed.
     pub fn remove(&mut self, inst: Installed) {
-        for k in &inst.keys {
+        for (k, _) in &inst.keys {
             // A key that is already gone is what we want; nothing else can fail here.
             let _ = self.set_key(*k, None);
         }
-        for (first, len) in inst.pdr_runs {
-            self.alloc.pdrs.free(first, len);
-        }
-        for (first, len) in inst.sdf_runs {
-            self.alloc.sdfs.free(first, len);
-        }
-        for slot in inst.fars.values() {
-            self.alloc.fars.free(*slot, 1);
-        }
-        for slot in inst.qers.values() {
-            self.alloc.qers.free(*slot, 1);
-        }
-        for slot in inst.urrs.values() {
-            self.alloc.urrs.free(*slot, 1);
-        }
+        self.free_slots(&inst, &[], &[]);
     }
 
     /// Counters of the URR in `slot`.

@@ -1,0 +1,533 @@
+//! The daemon's configuration: a TOML file (documented field by field in
+//! `config/upf-lb.toml`, which is also the embedded default), checked whole at start-up. A bad
+//! file stops start-up with an error that names the field and says why.
+
+use pfcp::ie::addr::NodeId;
+use serde::Deserialize;
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    time::Duration,
+};
+
+/// The embedded default configuration (the demo's topology).
+pub const DEFAULT: &str = include_str!("../../config/upf-lb.toml");
+
+/// A configuration that cannot be used: which field, and why.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration: {field}: {why}")]
+pub struct ConfigError {
+    /// The field, as a TOML path (`n3.ipv4`, `ue_pool[1].cidr`).
+    pub field: String,
+    /// Why it is wrong.
+    pub why: String,
+}
+
+fn bad(field: impl Into<String>, why: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.into(),
+        why: why.into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    node: RawNode,
+    n3: RawIface,
+    n6: RawIface,
+    n4: RawN4,
+    #[serde(default)]
+    ue_pool: Vec<RawPool>,
+    #[serde(default)]
+    fteid: Option<RawFteid>,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    qer: Option<RawQer>,
+    #[serde(default)]
+    telemetry: Option<RawTelemetry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    node_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIface {
+    interface: String,
+    ipv4: Option<String>,
+    ipv6: Option<String>,
+    xdp_mode: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawN4 {
+    listen: Vec<String>,
+    allowed_peers: Vec<String>,
+    heartbeat_interval_s: Option<u64>,
+    t1_ms: Option<u64>,
+    n1: Option<u32>,
+    response_cache: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool {
+    network_instance: String,
+    cidr: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFteid {
+    first: u32,
+    last: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_sessions: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQer {
+    mbr_burst_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTelemetry {
+    otlp_endpoint: Option<String>,
+}
+
+/// How an XDP program is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpMode {
+    /// Native, in the driver.
+    Driver,
+    /// Generic, after the SKB is built.
+    Skb,
+}
+
+/// An interface with its addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Iface {
+    /// Interface name.
+    pub interface: String,
+    /// IPv4 address.
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address.
+    pub ipv6: Option<Ipv6Addr>,
+    /// Attach mode.
+    pub xdp_mode: XdpMode,
+}
+
+/// An IP network (address and prefix length, host bits zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// Network address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub len: u8,
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a full-length prefix).
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (a, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => max,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("prefix length {l:?} is not 0 to {max}"))?,
+        };
+        let c = Cidr { addr, len };
+        if c.network() != addr {
+            return Err(format!(
+                "{s} has host bits set (network is {})",
+                c.network()
+            ));
+        }
+        Ok(c)
+    }
+
+    fn mask(&self) -> u128 {
+        let max = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.len == 0 {
+            0
+        } else {
+            (u128::MAX << (128 - u32::from(self.len))) >> (128 - max)
+        }
+    }
+
+    fn bits(a: IpAddr) -> u128 {
+        match a {
+            IpAddr::V4(v) => u128::from(u32::from(v)),
+            IpAddr::V6(v) => u128::from(v),
+        }
+    }
+
+    fn network(&self) -> IpAddr {
+        let n = Self::bits(self.addr) & self.mask();
+        match self.addr {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(n as u32)),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(n)),
+        }
+    }
+
+    /// True when `a` is inside.
+    pub fn contains(&self, a: IpAddr) -> bool {
+        let a = match a {
+            IpAddr::V6(v) => v.to_ipv4_mapped().map_or(a, IpAddr::V4),
+            a => a,
+        };
+        a.is_ipv4() == self.addr.is_ipv4() && Self::bits(a) & self.mask() == Self::bits(self.addr)
+    }
+}
+
+/// A UE IP pool of a network instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UePool {
+    /// Network Instance (as text; matched against the PDI's Network Instance).
+    pub network_instance: String,
+    /// The pool: IPv4 addresses, or IPv6 /64 prefixes.
+    pub cidr: Cidr,
+}
+
+/// The checked configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// PFCP Node ID.
+    pub node_id: NodeId,
+    /// N3/N9.
+    pub n3: Iface,
+    /// N6.
+    pub n6: Iface,
+    /// PFCP listen addresses.
+    pub listen: Vec<SocketAddr>,
+    /// SMF peers allowed.
+    pub allowed_peers: Vec<Cidr>,
+    /// Heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// T1.
+    pub t1: Duration,
+    /// N1.
+    pub n1: u32,
+    /// Responses kept for retransmitted requests.
+    pub response_cache: usize,
+    /// UE IP pools.
+    pub ue_pools: Vec<UePool>,
+    /// F-TEID range (inclusive).
+    pub fteid: (u32, u32),
+    /// Sessions.
+    pub max_sessions: u32,
+    /// MBR bucket depth, ms.
+    pub mbr_burst_ms: u64,
+    /// OTLP collector.
+    pub otlp_endpoint: Option<String>,
+}
+
+fn opt_addr<T: std::str::FromStr>(
+    v: &Option<String>,
+    field: &str,
+    what: &str,
+) -> Result<Option<T>, ConfigError> {
+    v.as_ref()
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|_| bad(field, format!("{s:?} is not an {what} address")))
+        })
+        .transpose()
+}
+
+fn iface(r: &RawIface, name: &str) -> Result<Iface, ConfigError> {
+    if r.interface.is_empty() || r.interface.len() > 15 || r.interface.contains('/') {
+        return Err(bad(
+            format!("{name}.interface"),
+            format!("{:?} is not an interface name (1 to 15 bytes)", r.interface),
+        ));
+    }
+    let ipv4 = opt_addr(&r.ipv4, &format!("{name}.ipv4"), "IPv4")?;
+    let ipv6 = opt_addr(&r.ipv6, &format!("{name}.ipv6"), "IPv6")?;
+    if ipv4.is_none() && ipv6.is_none() {
+        return Err(bad(
+            format!("{name}.ipv4"),
+            "at least one of ipv4 and ipv6 is needed",
+        ));
+    }
+    let xdp_mode = match r.xdp_mode.as_deref() {
+        None | Some("driver") => XdpMode::Driver,
+        Some("skb") => XdpMode::Skb,
+        Some(o) => {
+            return Err(bad(
+                format!("{name}.xdp_mode"),
+                format!("{o:?} is neither \"driver\" nor \"skb\""),
+            ));
+        }
+    };
+    Ok(Iface {
+        interface: r.interface.clone(),
+        ipv4,
+        ipv6,
+        xdp_mode,
+    })
+}
+
+impl Config {
+    /// Parses and checks a configuration file's text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            // toml names the key and the line; keep its message whole.
+            let field = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].lines().count().max(1);
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "file".into());
+            bad(field, e.message().to_string())
+        })?;
+        let node_id = match raw.node.node_id.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => NodeId::Ipv4(a),
+            Ok(IpAddr::V6(a)) => NodeId::Ipv6(a),
+            Err(_) => {
+                let n = &raw.node.node_id;
+                let ok = !n.is_empty()
+                    && n.len() <= 253
+                    && n.split('.').all(|l| {
+                        !l.is_empty()
+                            && l.len() <= 63
+                            && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                    });
+                if !ok {
+                    return Err(bad(
+                        "node.node_id",
+                        format!("{n:?} is neither an IP address nor an FQDN"),
+                    ));
+                }
+                NodeId::Fqdn(n.clone())
+            }
+        };
+        let n3 = iface(&raw.n3, "n3")?;
+        let n6 = iface(&raw.n6, "n6")?;
+        if n3.interface == n6.interface {
+            return Err(bad(
+                "n6.interface",
+                "N3 and N6 must be different interfaces",
+            ));
+        }
+        if raw.n4.listen.is_empty() {
+            return Err(bad("n4.listen", "at least one address to listen on"));
+        }
+        let mut listen = Vec::new();
+        for (i, l) in raw.n4.listen.iter().enumerate() {
+            listen.push(l.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    format!("n4.listen[{i}]"),
+                    format!("{l:?} is not a socket address (192.0.2.2:8805, [2001:db8::2]:8805)"),
+                )
+            })?);
+        }
+        let mut allowed_peers = Vec::new();
+        for (i, p) in raw.n4.allowed_peers.iter().enumerate() {
+            allowed_peers
+                .push(Cidr::parse(p).map_err(|w| bad(format!("n4.allowed_peers[{i}]"), w))?);
+        }
+        if allowed_peers.is_empty() {
+            return Err(bad(
+                "n4.allowed_peers",
+                "no peer would be allowed (use 0.0.0.0/0 and ::/0 to allow everyone)",
+            ));
+        }
+        let heartbeat = raw.n4.heartbeat_interval_s.unwrap_or(10);
+        if !(1..=3600).contains(&heartbeat) {
+            return Err(bad("n4.heartbeat_interval_s", "must be 1 to 3600"));
+        }
+        let t1 = raw.n4.t1_ms.unwrap_or(3000);
+        if !(10..=60_000).contains(&t1) {
+            return Err(bad("n4.t1_ms", "must be 10 to 60000"));
+        }
+        let n1 = raw.n4.n1.unwrap_or(3);
+        if !(1..=10).contains(&n1) {
+            return Err(bad("n4.n1", "must be 1 to 10"));
+        }
+        let response_cache = raw.n4.response_cache.unwrap_or(4096);
+        if !(16..=1 << 20).contains(&response_cache) {
+            return Err(bad("n4.response_cache", "must be 16 to 1048576"));
+        }
+        let mut ue_pools = Vec::new();
+        for (i, p) in raw.ue_pool.iter().enumerate() {
+            let cidr = Cidr::parse(&p.cidr).map_err(|w| bad(format!("ue_pool[{i}].cidr"), w))?;
+            if cidr.addr.is_ipv6() && cidr.len > 64 {
+                return Err(bad(
+                    format!("ue_pool[{i}].cidr"),
+                    "an IPv6 pool gives /64 prefixes: its prefix must be /64 or shorter",
+                ));
+            }
+            if p.network_instance.is_empty() {
+                return Err(bad(
+                    format!("ue_pool[{i}].network_instance"),
+                    "must not be empty",
+                ));
+            }
+            ue_pools.push(UePool {
+                network_instance: p.network_instance.clone(),
+                cidr,
+            });
+        }
+        let max_sessions = raw.limits.map_or(65536, |l| l.max_sessions);
+        if !(1..=16 << 20).contains(&max_sessions) {
+            return Err(bad("limits.max_sessions", "must be 1 to 16777216"));
+        }
+        let fteid = match raw.fteid {
+            Some(f) => {
+                if f.first == 0 {
+                    return Err(bad("fteid.first", "TEID 0 is reserved (TS 29.281 5.1)"));
+                }
+                if f.last < f.first {
+                    return Err(bad("fteid.last", "must not be below fteid.first"));
+                }
+                (f.first, f.last)
+            }
+            None => (
+                bpf_abi::gtp::TEID_DIRECT,
+                bpf_abi::gtp::TEID_DIRECT + max_sessions.saturating_mul(2) - 1,
+            ),
+        };
+        let mbr_burst_ms = raw.qer.map_or(100, |q| q.mbr_burst_ms);
+        if !(1..=1000).contains(&mbr_burst_ms) {
+            // The datapath credits at most a second of the rate at once (bpf-gtp qer.rs).
+            return Err(bad("qer.mbr_burst_ms", "must be 1 to 1000"));
+        }
+        Ok(Config {
+            node_id,
+            n3,
+            n6,
+            listen,
+            allowed_peers,
+            heartbeat_interval: Duration::from_secs(heartbeat),
+            t1: Duration::from_millis(t1),
+            n1,
+            response_cache,
+            ue_pools,
+            fteid,
+            max_sessions,
+            mbr_burst_ms,
+            otlp_endpoint: raw.telemetry.and_then(|t| t.otlp_endpoint),
+        })
+    }
+
+    /// The embedded default.
+    pub fn default_embedded() -> Config {
+        Config::parse(DEFAULT).expect("the embedded default configuration is valid")
+    }
+
+    /// True when `a` may talk to us.
+    pub fn peer_allowed(&self, a: IpAddr) -> bool {
+        self.allowed_peers.iter().any(|c| c.contains(a))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_default_is_valid() {
+        let c = Config::default_embedded();
+        assert_eq!(c.n3.interface, "n3");
+        assert_eq!(c.listen.len(), 2);
+        assert!(c.peer_allowed("192.0.2.1".parse().unwrap()));
+        assert!(!c.peer_allowed("198.51.100.1".parse().unwrap()));
+        assert_eq!(c.fteid, (0x8000_0000, 0x8001_ffff));
+    }
+
+    fn with(from: &str, to: &str) -> Result<Config, ConfigError> {
+        assert!(DEFAULT.contains(from), "{from}");
+        Config::parse(&DEFAULT.replacen(from, to, 1))
+    }
+
+    #[test]
+    fn a_bad_field_is_named() {
+        let cases = [
+            ("ipv4 = \"192.0.2.2\"", "ipv4 = \"192.0.2.300\"", "n3.ipv4"),
+            ("\"192.0.2.2:8805\",", "\"192.0.2.2\",", "n4.listen[0]"),
+            (
+                "\"192.0.2.0/24\",",
+                "\"192.0.2.1/24\",",
+                "n4.allowed_peers[0]",
+            ),
+            (
+                "cidr = \"198.18.0.0/16\"",
+                "cidr = \"198.18.0.0/33\"",
+                "ue_pool[0].cidr",
+            ),
+            (
+                "cidr = \"2001:db8:1000::/48\"",
+                "cidr = \"2001:db8:1000::/96\"",
+                "ue_pool[1].cidr",
+            ),
+            ("last = 0x8001ffff", "last = 0x10", "fteid.last"),
+            (
+                "max_sessions = 65536",
+                "max_sessions = 0",
+                "limits.max_sessions",
+            ),
+            ("t1_ms = 3000", "t1_ms = 1", "n4.t1_ms"),
+            (
+                "node_id = \"192.0.2.2\"",
+                "node_id = \"bad name!\"",
+                "node.node_id",
+            ),
+            (
+                "xdp_mode = \"driver\"",
+                "xdp_mode = \"fast\"",
+                "n3.xdp_mode",
+            ),
+            ("interface = \"n6\"", "interface = \"n3\"", "n6.interface"),
+        ];
+        for (from, to, field) in cases {
+            let e = with(from, to).expect_err(to);
+            assert_eq!(e.field, field, "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_mistyped_keys_stop_start_up_with_the_key_named() {
+        let e = with("n1 = 3", "n1 = 3\nretries = 4").unwrap_err();
+        assert!(e.why.contains("retries"), "{e}");
+        let e = with("n1 = 3", "n1 = \"three\"").unwrap_err();
+        assert!(e.to_string().contains("line"), "{e}");
+    }
+
+    #[test]
+    fn cidrs_match_their_members_only() {
+        let c = Cidr::parse("198.18.0.0/15").unwrap();
+        assert!(c.contains("198.19.255.255".parse().unwrap()));
+        assert!(!c.contains("198.20.0.0".parse().unwrap()));
+        assert!(c.contains("::ffff:198.18.0.1".parse().unwrap()));
+        let c = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(c.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!c.contains("2001:db9::1".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("203.0.113.9".parse().unwrap())
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! `upf-lb run`: loads the datapath sized by the configuration, attaches `xdp_n3` and `xdp_n6`,
+//! and serves PFCP on the N4 sockets. One task owns the [`N4`] endpoint (and through it every
+//! map); socket tasks only pass datagrams to it over a channel, and it sends what it answers.
+
+use crate::{
+    config::{Config, XdpMode},
+    n4::{N4, Outgoing, ntp_now},
+    southbound::{GtpDatapath, MapSizes},
+};
+use anyhow::Context;
+use bpf_abi::{gtp::TEID_DIRECT, names};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::{net::UdpSocket, sync::mpsc};
+
+/// Largest PFCP datagram we accept (a UDP payload over a 9000-byte MTU fits).
+const MAX_DATAGRAM: usize = 65535;
+
+/// Map sizes for a configuration: `max_sessions` of the typical shape, and a direct TEID
+/// array covering the part of the F-TEID range from `TEID_DIRECT` up.
+pub fn map_sizes(cfg: &Config) -> MapSizes {
+    let mut m = MapSizes::for_sessions(cfg.max_sessions);
+    let (first, last) = cfg.fteid;
+    m.ul_direct = if last >= TEID_DIRECT {
+        let lo = first.max(TEID_DIRECT);
+        (last - TEID_DIRECT + 1)
+            .min(16 << 20)
+            .max(lo - TEID_DIRECT + 1)
+    } else {
+        1
+    };
+    m
+}
+
+/// Loads the datapath for `cfg` and attaches it to the configured interfaces (in the calling
+/// thread's network namespace).
+pub fn load_and_attach(cfg: &Config) -> anyhow::Result<GtpDatapath> {
+    let mut dp = GtpDatapath::load_with(&map_sizes(cfg)).context("loading bpf-gtp")?;
+    for (prog, iface) in [(names::PROG_XDP_N3, &cfg.n3), (names::PROG_XDP_N6, &cfg.n6)] {
+        let mode = match iface.xdp_mode {
+            XdpMode::Driver => aya::programs::XdpMode::Driver,
+            XdpMode::Skb => aya::programs::XdpMode::Skb,
+        };
+        dp.xdp_mut(prog)?
+            .attach(&iface.interface, mode)
+            .with_context(|| format!("attaching {prog} to {}", iface.interface))?;
+    }
+    Ok(dp)
+}
+
+/// Runs the daemon until SIGINT/SIGTERM.
+pub fn run(cfg: Config) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let dp = load_and_attach(&cfg)?;
+        let n4 = N4::new(cfg, dp, ntp_now())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let stop = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        serve(n4, stop).await
+    })
+}
+
+/// A daemon running on its own thread (tests and the demo run it inside a namespace).
+pub struct Handle {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<N4>>>,
+}
+
+impl Handle {
+    /// Stops the daemon and gives back its endpoint (with its datapath, still loaded).
+    pub fn stop(mut self) -> anyhow::Result<N4> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => anyhow::bail!("the daemon thread panicked"),
+            None => anyhow::bail!("stopped already"),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the daemon for `cfg` on a new thread inside the network namespace opened at
+/// `netns` (a `/run/netns/NAME` path), with Recovery Time Stamp `recovery`; returns once it
+/// listens.
+pub fn spawn(netns: &str, cfg: Config, recovery: u32) -> anyhow::Result<Handle> {
+    let ns = std::fs::File::open(netns).with_context(|| format!("opening {netns}"))?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
+    let thread = std::thread::spawn(move || -> anyhow::Result<N4> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: ns is an open namespace file; setns changes only this thread's namespace.
+        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            let e = anyhow::anyhow!("setns: {}", std::io::Error::last_os_error());
+            let _ = ready_tx.send(Err(anyhow::anyhow!("{e}")));
+            return Err(e);
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let started = (|| {
+                let dp = load_and_attach(&cfg)?;
+                N4::new(cfg, dp, recovery).map_err(anyhow::Error::from)
+            })();
+            let n4 = match started {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(anyhow::anyhow!("{e:#}")));
+                    return Err(e);
+                }
+            };
+            serve_with_ready(
+                n4,
+                async move {
+                    let _ = stop_rx.await;
+                },
+                Some(ready_tx),
+            )
+            .await
+        })
+    });
+    match ready_rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(())) => Ok(Handle {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => anyhow::bail!("the daemon did not start within 60 s"),
+    }
+}
+
+/// Serves N4 until `stop` completes; returns the endpoint.
+pub async fn serve(n4: N4, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    serve_with_ready(n4, stop, None).await.map(|_| ())
+}
+
+async fn serve_with_ready(
+    mut n4: N4,
+    stop: impl std::future::Future<Output = ()>,
+    ready: Option<std::sync::mpsc::Sender<anyhow::Result<()>>>,
+) -> anyhow::Result<N4> {
+    let mut sockets = Vec::new();
+    for a in n4.config().listen.clone() {
+        let s = match UdpSocket::bind(a).await {
+            Ok(s) => s,
+            Err(e) => {
+                let e = anyhow::anyhow!("binding the N4 socket {a}: {e}");
+                if let Some(r) = &ready {
+                    let _ = r.send(Err(anyhow::anyhow!("{e}")));
+                }
+                return Err(e);
+            }
+        };
+        sockets.push(Arc::new(s));
+    }
+    let (tx, mut rx) = mpsc::channel::<(usize, SocketAddr, Vec<u8>)>(1024);
+    let mut tasks = Vec::new();
+    for (i, s) in sockets.iter().enumerate() {
+        let s = s.clone();
+        let tx = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            loop {
+                match s.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        if tx.send((i, from, buf[..n].to_vec())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "N4 receive"),
+                }
+            }
+        }));
+    }
+    drop(tx);
+    let listen: Vec<String> = n4.config().listen.iter().map(|a| a.to_string()).collect();
+    tracing::info!(listen = ?listen, "N4 listening");
+    println!("upf-lb: N4 listening on {}", listen.join(", "));
+    if let Some(r) = ready {
+        let _ = r.send(Ok(()));
+    }
+    tokio::pin!(stop);
+    loop {
+        let wake = n4.next_tick(Instant::now());
+        let out = tokio::select! {
+            _ = &mut stop => break,
+            m = rx.recv() => match m {
+                Some((i, from, bytes)) => {
+                    let out = n4.handle(from, &bytes, Instant::now());
+                    send(&sockets, Some(i), &out).await;
+                    continue;
+                }
+                None => break,
+            },
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => n4.tick(Instant::now()),
+        };
+        send(&sockets, None, &out).await;
+    }
+    for t in tasks {
+        t.abort();
+    }
+    tracing::info!(sessions = n4.session_count(), "N4 stopped");
+    Ok(n4)
+}
+
+/// Sends `out`, each from the socket it came in on when it is of the destination's family,
+/// else from the first socket of that family.
+async fn send(sockets: &[Arc<UdpSocket>], came_in: Option<usize>, out: &[Outgoing]) {
+    for o in out {
+        let fam = |s: &Arc<UdpSocket>| s.local_addr().is_ok_and(|a| a.is_ipv6() == o.to.is_ipv6());
+        let s = came_in
+            .and_then(|i| sockets.get(i))
+            .filter(|s| fam(s))
+            .or_else(|| sockets.iter().find(|s| fam(s)));
+        match s {
+            Some(s) => {
+                if let Err(e) = s.send_to(&o.bytes, o.to).await {
+                    tracing::warn!(to = %o.to, error = %e, "N4 send");
+                }
+            }
+            None => tracing::warn!(to = %o.to, "no N4 socket of this address family"),
+        }
+    }
+}

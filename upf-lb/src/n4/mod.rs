@@ -1,0 +1,530 @@
+//! The PFCP N4 endpoint of the UP function (TS 29.244), without I/O: bytes from a peer go in
+//! ([`N4::handle`]), bytes to peers come out; [`N4::tick`] drives heartbeats and
+//! retransmissions. The daemon ferries datagrams between sockets and this; `upf-lb replay`
+//! feeds it a capture. It is the one owner of the session state and of the datapath's maps.
+//!
+//! Data flows one way: a request is decoded and checked (`pfcp::validate`), applied to a copy
+//! of the session's desired state ([`crate::state::Rules`]), translated into the datapath's
+//! rule set, and handed to the southbound, which applies it make-before-break or rolls back.
+//! Every failure answers with a Cause and, where one IE is at fault, an Offending IE.
+
+mod alloc;
+mod node;
+pub mod reliable;
+mod session;
+
+pub use alloc::{Range, UeIpPool};
+
+use crate::{
+    config::Config,
+    southbound::{GtpDatapath, Key},
+    state::Local,
+};
+use pfcp::{
+    Body, Cause, ErrorKind, Header, Message,
+    ie::{
+        addr::NodeId,
+        simple::{CauseIe, OffendingIe, RecoveryTimeStamp, UpFunctionFeatures},
+    },
+    message::{self as msg, message_type as mt},
+};
+use reliable::{Outstanding, ResponseCache};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+/// The PFCP port (TS 29.244 7.1): requests are sent to it.
+pub const PFCP_PORT: u16 = 8805;
+
+/// Seconds between 1900-01-01 (the NTP era of PFCP time stamps) and 1970-01-01.
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+/// Messages of one datagram we look at (FO chains them); more are ignored.
+const MAX_MESSAGES_PER_DATAGRAM: usize = 16;
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Destination.
+    pub to: SocketAddr,
+    /// PFCP message(s).
+    pub bytes: Vec<u8>,
+}
+
+/// Now, in 3GPP NTP seconds (TS 29.244 8.2.65: seconds since 1900, wrapping).
+pub fn ntp_now() -> u32 {
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (unix + NTP_UNIX_OFFSET) as u32
+}
+
+/// What a request we sent was for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A Heartbeat Request to an associated peer.
+    Heartbeat(NodeId),
+}
+
+/// A PFCP association with a CP function (TS 29.244 6.2.6).
+#[derive(Debug)]
+pub struct Association {
+    /// The CP function's Node ID.
+    pub node_id: NodeId,
+    /// Where it sent its Association Setup Request from.
+    pub addr: SocketAddr,
+    /// Its Recovery Time Stamp.
+    pub recovery: u32,
+    /// When we send it the next Heartbeat Request.
+    next_heartbeat: Instant,
+    /// A Heartbeat Request of ours is outstanding.
+    heartbeat_pending: bool,
+}
+
+/// Counts of what the endpoint did, for tests, the demo and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Requests answered from the response cache.
+    pub retransmissions_answered: u64,
+    /// Messages discarded (unknown type, header unreadable, unexpected response).
+    pub discarded: u64,
+    /// Requests refused because the peer is not allowed.
+    pub refused_peers: u64,
+    /// Peers found restarted (a new Recovery Time Stamp).
+    pub peer_restarts: u64,
+    /// Peers declared dead (no Heartbeat Response after N1 retransmissions).
+    pub dead_peers: u64,
+}
+
+/// The N4 endpoint.
+pub struct N4 {
+    cfg: Config,
+    /// The datapath it programs.
+    pub dp: GtpDatapath,
+    local: Local,
+    /// Our Recovery Time Stamp.
+    recovery: u32,
+    n4_v4: Option<Ipv4Addr>,
+    n4_v6: Option<Ipv6Addr>,
+    assocs: HashMap<NodeId, Association>,
+    sessions: HashMap<u64, session::Session>,
+    /// Datapath keys and the session (UP SEID) that owns each.
+    keys: HashMap<Key, u64>,
+    teids: Range,
+    pools: Vec<UeIpPool>,
+    indices: Range,
+    next_seid: u64,
+    cache: ResponseCache,
+    outstanding: Outstanding<Request>,
+    /// What it did.
+    pub stats: Stats,
+}
+
+impl N4 {
+    /// An endpoint for `cfg` programming `dp` (loaded with `crate::daemon::map_sizes(cfg)`),
+    /// with Recovery Time Stamp `recovery`.
+    pub fn new(
+        cfg: Config,
+        mut dp: GtpDatapath,
+        recovery: u32,
+    ) -> Result<N4, crate::southbound::SouthboundError> {
+        for a in [cfg.n6.ipv4.map(IpAddr::V4), cfg.n6.ipv6.map(IpAddr::V6)]
+            .into_iter()
+            .flatten()
+        {
+            dp.set_n6_address(a)?;
+        }
+        let local = Local {
+            gtpu_v4: cfg.n3.ipv4,
+            gtpu_v6: cfg.n3.ipv6,
+            mbr_burst_ms: cfg.mbr_burst_ms,
+        };
+        let pick = |v6: bool| {
+            cfg.listen
+                .iter()
+                .map(|s| s.ip())
+                .find(|a| a.is_ipv6() == v6 && !a.is_unspecified())
+        };
+        let n4_v4 = match pick(false) {
+            Some(IpAddr::V4(a)) => Some(a),
+            _ => cfg.n3.ipv4,
+        };
+        let n4_v6 = match pick(true) {
+            Some(IpAddr::V6(a)) => Some(a),
+            _ => cfg.n3.ipv6,
+        };
+        let ttl = cfg.t1 * (cfg.n1 + 2);
+        Ok(N4 {
+            teids: Range::new(u128::from(cfg.fteid.0), u128::from(cfg.fteid.1)),
+            pools: cfg.ue_pools.iter().map(UeIpPool::new).collect(),
+            indices: Range::new(0, u128::from(cfg.max_sessions) - 1),
+            cache: ResponseCache::new(cfg.response_cache, ttl),
+            outstanding: Outstanding::new(cfg.t1, cfg.n1),
+            local,
+            recovery,
+            n4_v4,
+            n4_v6,
+            assocs: HashMap::new(),
+            sessions: HashMap::new(),
+            keys: HashMap::new(),
+            next_seid: 1,
+            stats: Stats::default(),
+            cfg,
+            dp,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Our Recovery Time Stamp.
+    pub fn recovery(&self) -> u32 {
+        self.recovery
+    }
+
+    /// Associated CP functions.
+    pub fn associations(&self) -> impl Iterator<Item = &Association> {
+        self.assocs.values()
+    }
+
+    /// Sessions held.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Responses in the retransmission cache.
+    pub fn cached_responses(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// What we support, exactly (TS 29.244 8.2.25): F-TEID allocation (FTUP), UE IP allocation
+    /// (UEIP), End Marker sending (EMPU: the southbound sends End Markers; wired to SNDEM by
+    /// the usage and buffering issue, so not claimed yet), number of packets in usage reports
+    /// (MNOP).
+    pub fn up_function_features() -> UpFunctionFeatures {
+        UpFunctionFeatures::empty()
+            .with(UpFunctionFeatures::FTUP)
+            .with(UpFunctionFeatures::UEIP)
+            .with(UpFunctionFeatures::MNOP)
+    }
+
+    fn node_id(&self) -> NodeId {
+        self.cfg.node_id.clone()
+    }
+
+    /// Handles one datagram from `from`; returns what to send.
+    pub fn handle(&mut self, from: SocketAddr, buf: &[u8], now: Instant) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        for _ in 0..MAX_MESSAGES_PER_DATAGRAM {
+            let rest = &buf[off.min(buf.len())..];
+            if rest.is_empty() {
+                break;
+            }
+            let (h, total) = match Header::decode(rest) {
+                Ok((h, _, total)) => (h, total),
+                Err(e) => {
+                    if matches!(e.kind, ErrorKind::UnsupportedVersion(_)) && rest.len() >= 8 {
+                        // TS 29.244 7.2.3: answered with Version Not Supported Response.
+                        let seq = u32::from_be_bytes([0, rest[4], rest[5], rest[6]]);
+                        let m = Message::new(
+                            Body::VersionNotSupportedResponse(Default::default()),
+                            None,
+                            seq,
+                        );
+                        out.push(Outgoing {
+                            to: from,
+                            bytes: m.to_vec(),
+                        });
+                    } else {
+                        tracing::debug!(%from, error = %e, "PFCP header unreadable, discarded");
+                        self.stats.discarded += 1;
+                    }
+                    break;
+                }
+            };
+            self.one(from, &rest[..total], h, now, &mut out);
+            if !h.follow_on {
+                break;
+            }
+            off += total;
+        }
+        out
+    }
+
+    fn one(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+        h: Header,
+        now: Instant,
+        out: &mut Vec<Outgoing>,
+    ) {
+        let request = is_request(h.message_type);
+        if request && let Some(r) = self.cache.get(from, h.sequence) {
+            self.stats.retransmissions_answered += 1;
+            tracing::debug!(%from, seq = h.sequence, "retransmitted request answered from the cache");
+            out.push(Outgoing {
+                to: from,
+                bytes: r.to_vec(),
+            });
+            return;
+        }
+        let response = if request && !self.cfg.peer_allowed(from.ip()) {
+            self.stats.refused_peers += 1;
+            tracing::warn!(%from, "PFCP request from a peer not allowed");
+            if h.message_type == mt::HEARTBEAT_REQUEST {
+                None
+            } else {
+                self.error_response(&h, Cause::RequestRejected, None)
+            }
+        } else {
+            match Message::decode(bytes) {
+                Ok((m, _)) => self.dispatch(from, m, now, out),
+                Err(e) if matches!(e.kind, ErrorKind::UnknownMessageType(_)) => {
+                    tracing::debug!(%from, ty = h.message_type, "unknown PFCP message type, discarded");
+                    self.stats.discarded += 1;
+                    None
+                }
+                Err(e) => {
+                    tracing::info!(%from, seq = h.sequence, error = %e, "malformed PFCP message");
+                    if request {
+                        self.error_response(&h, e.cause(), e.offending_ie())
+                    } else {
+                        self.stats.discarded += 1;
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(m) = response {
+            let b = m.to_vec();
+            if request {
+                self.cache.put(from, h.sequence, b.clone(), now);
+            }
+            out.push(Outgoing { to: from, bytes: b });
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        from: SocketAddr,
+        m: Message,
+        now: Instant,
+        out: &mut Vec<Outgoing>,
+    ) -> Option<Message> {
+        let seq = m.header.sequence;
+        let seid = m.header.seid;
+        match m.body {
+            Body::HeartbeatRequest(r) => Some(self.heartbeat_request(from, &r, seq, now)),
+            Body::HeartbeatResponse(r) => {
+                self.heartbeat_response(from, &r, seq, now);
+                None
+            }
+            Body::AssociationSetupRequest(r) => Some(self.association_setup(from, r, seq, now)),
+            Body::AssociationUpdateRequest(r) => Some(self.association_update(from, r, seq)),
+            Body::AssociationReleaseRequest(r) => Some(self.association_release(r, seq)),
+            Body::SessionSetDeletionRequest(_) => {
+                // FQ-CSIDs are not kept, so no session set can be found by them.
+                Some(Message::new(
+                    Body::SessionSetDeletionResponse(msg::SessionSetDeletionResponse {
+                        node_id: self.node_id(),
+                        cause: CauseIe::from(Cause::ServiceNotSupported),
+                        offending_ie: None,
+                        unknown: vec![],
+                    }),
+                    None,
+                    seq,
+                ))
+            }
+            Body::SessionEstablishmentRequest(r) => {
+                Some(self.session_establishment(from, r, seq, now))
+            }
+            Body::SessionModificationRequest(r) => {
+                Some(self.session_modification(from, seid.unwrap_or(0), r, seq, now))
+            }
+            Body::SessionDeletionRequest(_) => {
+                Some(self.session_deletion(from, seid.unwrap_or(0), seq))
+            }
+            Body::SessionReportResponse(_) => {
+                let _ = self.outstanding.answered(from, seq);
+                None
+            }
+            _ => {
+                let _ = out;
+                tracing::debug!(%from, "PFCP message not expected by a UP function, discarded");
+                self.stats.discarded += 1;
+                None
+            }
+        }
+    }
+
+    /// The response to a request of header `h` that failed with `cause`.
+    fn error_response(&self, h: &Header, cause: Cause, offending: Option<u16>) -> Option<Message> {
+        let c = CauseIe::from(cause);
+        let o = offending.map(OffendingIe);
+        let node_id = self.node_id();
+        let seq = h.sequence;
+        // A session request: answered with the CP's SEID when the session is known, else 0
+        // (TS 29.244 7.2.2.4.2).
+        let cp_seid = h
+            .seid
+            .and_then(|s| self.sessions.get(&s))
+            .map_or(0, |s| s.cp.seid);
+        let body = match h.message_type {
+            mt::HEARTBEAT_REQUEST => Body::HeartbeatResponse(msg::HeartbeatResponse {
+                recovery_time_stamp: RecoveryTimeStamp(self.recovery),
+                unknown: vec![],
+            }),
+            mt::ASSOCIATION_SETUP_REQUEST => {
+                Body::AssociationSetupResponse(msg::AssociationSetupResponse {
+                    node_id,
+                    cause: c,
+                    recovery_time_stamp: RecoveryTimeStamp(self.recovery),
+                    up_function_features: Some(Self::up_function_features()),
+                    cp_function_features: None,
+                    user_plane_ip_resource_information: vec![],
+                    unknown: vec![],
+                })
+            }
+            mt::ASSOCIATION_UPDATE_REQUEST => {
+                Body::AssociationUpdateResponse(msg::AssociationUpdateResponse {
+                    node_id,
+                    cause: c,
+                    up_function_features: None,
+                    cp_function_features: None,
+                    unknown: vec![],
+                })
+            }
+            mt::ASSOCIATION_RELEASE_REQUEST => {
+                Body::AssociationReleaseResponse(msg::AssociationReleaseResponse {
+                    node_id,
+                    cause: c,
+                    unknown: vec![],
+                })
+            }
+            mt::SESSION_SET_DELETION_REQUEST => {
+                Body::SessionSetDeletionResponse(msg::SessionSetDeletionResponse {
+                    node_id,
+                    cause: c,
+                    offending_ie: o,
+                    unknown: vec![],
+                })
+            }
+            mt::SESSION_ESTABLISHMENT_REQUEST => {
+                return Some(Message::new(
+                    Body::SessionEstablishmentResponse(session::establishment_error(
+                        node_id, cause, offending, None,
+                    )),
+                    Some(0),
+                    seq,
+                ));
+            }
+            mt::SESSION_MODIFICATION_REQUEST => {
+                return Some(Message::new(
+                    Body::SessionModificationResponse(msg::SessionModificationResponse {
+                        cause: c,
+                        offending_ie: o,
+                        ..Default::default()
+                    }),
+                    Some(cp_seid),
+                    seq,
+                ));
+            }
+            mt::SESSION_DELETION_REQUEST => {
+                return Some(Message::new(
+                    Body::SessionDeletionResponse(msg::SessionDeletionResponse {
+                        cause: c,
+                        offending_ie: o,
+                        ..Default::default()
+                    }),
+                    Some(cp_seid),
+                    seq,
+                ));
+            }
+            _ => return None,
+        };
+        Some(Message::new(body, None, seq))
+    }
+
+    /// Sends what is due: Heartbeat Requests to associated peers, retransmissions; declares
+    /// peers dead after N1 retransmissions without an answer.
+    pub fn tick(&mut self, now: Instant) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        self.cache.expire(now);
+        let due: Vec<NodeId> = self
+            .assocs
+            .values()
+            .filter(|a| !a.heartbeat_pending && a.next_heartbeat <= now)
+            .map(|a| a.node_id.clone())
+            .collect();
+        for n in due {
+            let seq = self.outstanding.next_seq();
+            let Some(a) = self.assocs.get_mut(&n) else {
+                continue;
+            };
+            let m = Message::new(
+                Body::HeartbeatRequest(msg::HeartbeatRequest {
+                    recovery_time_stamp: RecoveryTimeStamp(self.recovery),
+                    unknown: vec![],
+                }),
+                None,
+                seq,
+            );
+            let to = SocketAddr::new(a.addr.ip(), PFCP_PORT);
+            let bytes = m.to_vec();
+            a.heartbeat_pending = true;
+            self.outstanding
+                .sent(seq, to, bytes.clone(), Request::Heartbeat(n), now);
+            out.push(Outgoing { to, bytes });
+        }
+        for d in self.outstanding.poll(now) {
+            match d {
+                reliable::Due::Resend(to, bytes) => out.push(Outgoing { to, bytes }),
+                reliable::Due::GaveUp(p) => match p.kind {
+                    Request::Heartbeat(n) => {
+                        tracing::warn!(peer = %p.peer, "no Heartbeat Response after N1 retransmissions: peer dead");
+                        self.stats.dead_peers += 1;
+                        self.drop_association(&n);
+                    }
+                },
+            }
+        }
+        out
+    }
+
+    /// When [`N4::tick`] has something to do next.
+    pub fn next_tick(&self, now: Instant) -> Instant {
+        let hb = self
+            .assocs
+            .values()
+            .filter(|a| !a.heartbeat_pending)
+            .map(|a| a.next_heartbeat);
+        hb.chain(self.outstanding.next_due())
+            .min()
+            .unwrap_or(now + Duration::from_secs(1))
+            .min(now + Duration::from_secs(1))
+    }
+}
+
+/// True for the message types that are requests (odd types, and the requests of Table 7.3-1).
+fn is_request(t: u8) -> bool {
+    matches!(
+        t,
+        mt::HEARTBEAT_REQUEST
+            | 3 // PFD Management Request
+            | mt::ASSOCIATION_SETUP_REQUEST
+            | mt::ASSOCIATION_UPDATE_REQUEST
+            | mt::ASSOCIATION_RELEASE_REQUEST
+            | mt::NODE_REPORT_REQUEST
+            | mt::SESSION_SET_DELETION_REQUEST
+            | mt::SESSION_ESTABLISHMENT_REQUEST
+            | mt::SESSION_MODIFICATION_REQUEST
+            | mt::SESSION_DELETION_REQUEST
+            | mt::SESSION_REPORT_REQUEST
+    )
+}

@@ -1,0 +1,488 @@
+//! The desired state of one PFCP session (TS 29.244 5.2): its rules as the SMF gave them, with
+//! what the UP function chose in place of CHOOSE, and the pure translation of that state into
+//! the datapath's rule set ([`SessionSpec`]).
+//!
+//! No I/O here. The N4 handlers apply a request to a copy of [`Rules`]; [`Rules::check`] and
+//! [`Rules::to_spec`] either give the whole new rule set or a [`RuleError`] with the Cause, the
+//! Offending IE and the Failed Rule ID to answer with; the southbound then applies the spec.
+
+use crate::southbound::{Key, PdrSpec, SessionSpec, gtp::build};
+use bpf_abi::gtp::{
+    FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, FAR_TLM, Far, GATE_DL_CLOSED, GATE_UL_CLOSED,
+    MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, PPI_NONE, Qer, SDF_FLOW_LABEL, SDF_SPI,
+    SDF_TOS, SdfFilter,
+};
+use pfcp::{
+    Cause,
+    ie::{
+        addr::FTeid,
+        grouped::{CreateBar, CreateFar, CreatePdr, CreateQer, CreateUrr},
+        ohc::creation,
+        sdf::{AddrMatch, Endpoint, FlowDescription},
+        simple::{ApplyAction, ReportingTriggers},
+        types as t,
+        usage::{FailedRuleId, rule_type},
+    },
+};
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
+
+/// A session's rules, by rule ID, as created and updated over N4.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rules {
+    /// PDRs (F-TEID and UE IP Address CHOOSE already resolved).
+    pub pdrs: BTreeMap<u16, CreatePdr>,
+    /// FARs.
+    pub fars: BTreeMap<u32, CreateFar>,
+    /// QERs.
+    pub qers: BTreeMap<u32, CreateQer>,
+    /// URRs.
+    pub urrs: BTreeMap<u32, CreateUrr>,
+    /// The BAR.
+    pub bar: Option<CreateBar>,
+}
+
+/// A rule set that does not hang together or that the datapath cannot hold: what to answer.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{why}")]
+pub struct RuleError {
+    /// Cause.
+    pub cause: Cause,
+    /// Offending IE.
+    pub offending_ie: Option<u16>,
+    /// Failed Rule ID.
+    pub failed_rule: Option<FailedRuleId>,
+    /// For the log.
+    pub why: String,
+}
+
+impl RuleError {
+    /// Rule creation/modification failure of rule `id` of `kind` (`rule_type::*`), at IE `ie`.
+    pub fn rule(kind: u8, id: u32, ie: u16, why: impl Into<String>) -> Self {
+        RuleError {
+            cause: Cause::RuleCreationModificationFailure,
+            offending_ie: Some(ie),
+            failed_rule: Some(FailedRuleId {
+                rule_type: kind,
+                id,
+            }),
+            why: why.into(),
+        }
+    }
+
+    /// An error with a Cause and an Offending IE and no rule.
+    pub fn new(cause: Cause, ie: Option<u16>, why: impl Into<String>) -> Self {
+        RuleError {
+            cause,
+            offending_ie: ie,
+            failed_rule: None,
+            why: why.into(),
+        }
+    }
+}
+
+/// What the translation needs to know of the UP function itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Local {
+    /// Source address of GTP-U/UDP/IPv4 tunnels we create (N3/N9).
+    pub gtpu_v4: Option<Ipv4Addr>,
+    /// Source address of GTP-U/UDP/IPv6 tunnels we create.
+    pub gtpu_v6: Option<Ipv6Addr>,
+    /// Token bucket depth of an MBR, in milliseconds of the rate (TS 29.244 leaves the burst to
+    /// the UP function).
+    pub mbr_burst_ms: u64,
+}
+
+/// Smallest token bucket: two full-size frames, so one packet is never refused for the burst
+/// alone.
+const MIN_BURST_BYTES: u64 = 2 * 1514;
+
+fn pdr_err(id: u16, ie: u16, why: impl Into<String>) -> RuleError {
+    RuleError::rule(rule_type::PDR, u32::from(id), ie, why)
+}
+
+impl Rules {
+    /// Checks what a Modification can break: every PDR's FAR, QERs and URRs exist, every
+    /// Linked URR exists.
+    pub fn check(&self) -> Result<(), RuleError> {
+        for (id, p) in &self.pdrs {
+            let Some(far) = p.far_id else {
+                return Err(pdr_err(*id, t::FAR_ID, "PDR without a FAR ID"));
+            };
+            if !self.fars.contains_key(&far.0) {
+                return Err(pdr_err(
+                    *id,
+                    t::FAR_ID,
+                    format!("FAR {} does not exist", far.0),
+                ));
+            }
+            if let Some(q) = p.qer_ids.iter().find(|q| !self.qers.contains_key(&q.0)) {
+                return Err(pdr_err(
+                    *id,
+                    t::QER_ID,
+                    format!("QER {} does not exist", q.0),
+                ));
+            }
+            if let Some(u) = p.urr_ids.iter().find(|u| !self.urrs.contains_key(&u.0)) {
+                return Err(pdr_err(
+                    *id,
+                    t::URR_ID,
+                    format!("URR {} does not exist", u.0),
+                ));
+            }
+        }
+        for (id, u) in &self.urrs {
+            if let Some(l) = u
+                .linked_urr_ids
+                .iter()
+                .find(|l| !self.urrs.contains_key(&l.0))
+            {
+                return Err(RuleError::rule(
+                    rule_type::URR,
+                    *id,
+                    t::LINKED_URR_ID,
+                    format!("Linked URR {} does not exist", l.0),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The UE addresses the session's PDRs name (for `assigned` in flow descriptions).
+    pub fn ue_addresses(&self) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+        let mut v4 = None;
+        let mut v6 = None;
+        for p in self.pdrs.values() {
+            for u in &p.pdi.ue_ip_addresses {
+                v4 = v4.or(u.ipv4);
+                v6 = v6.or(u.ipv6);
+            }
+        }
+        (v4, v6)
+    }
+
+    /// The datapath's rule set for these rules, or why they cannot be installed.
+    pub fn to_spec(&self, session: u32, local: &Local) -> Result<SessionSpec, RuleError> {
+        self.check()?;
+        let ue = self.ue_addresses();
+        let mut spec = SessionSpec {
+            session,
+            ..SessionSpec::default()
+        };
+        for (id, f) in &self.fars {
+            spec.fars.push((*id, far(f, local)?));
+        }
+        for (id, q) in &self.qers {
+            spec.qers.push((*id, qer(q, local)));
+        }
+        for (id, u) in &self.urrs {
+            spec.urrs.push(*id);
+            if u.reporting_triggers.has(ReportingTriggers::VOLTH)
+                && let Some(total) = u.volume_threshold.and_then(|v| v.total)
+            {
+                spec.urr_thresholds.push((*id, total));
+            }
+        }
+        let mut per_key: BTreeMap<Key, usize> = BTreeMap::new();
+        for (id, p) in &self.pdrs {
+            let keys = keys(p)?;
+            let uplink = matches!(keys.first(), Some(Key::UlTeid(_)));
+            let pdr = PdrSpec {
+                pdr_id: *id,
+                precedence: p.precedence.0,
+                qfi: qfi(p)?,
+                ohr: p.outer_header_removal.map(|o| o.description),
+                sdfs: sdfs(p, uplink, ue)?,
+                far_id: p.far_id.map_or(0, |f| f.0),
+                qer_id: match p.qer_ids.as_slice() {
+                    [] => None,
+                    [q] => Some(q.0),
+                    _ => {
+                        return Err(pdr_err(
+                            *id,
+                            t::QER_ID,
+                            "more than one QER on a PDR: the datapath enforces one",
+                        ));
+                    }
+                },
+                urr_ids: p.urr_ids.iter().map(|u| u.0).collect(),
+            };
+            if pdr.urr_ids.len() > MAX_URRS_PER_PDR {
+                return Err(pdr_err(
+                    *id,
+                    t::URR_ID,
+                    format!("more than {MAX_URRS_PER_PDR} URRs on a PDR"),
+                ));
+            }
+            for k in keys {
+                let n = per_key.entry(k).or_default();
+                *n += 1;
+                if *n > MAX_PDRS_PER_KEY as usize {
+                    return Err(pdr_err(
+                        *id,
+                        t::PDI,
+                        format!("more than {MAX_PDRS_PER_KEY} PDRs on one F-TEID or UE address"),
+                    ));
+                }
+                spec.pdrs.push((k, pdr.clone()));
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Where the datapath finds a PDR: its local F-TEID, else its UE address(es).
+fn keys(p: &CreatePdr) -> Result<Vec<Key>, RuleError> {
+    let id = p.pdr_id.0;
+    match p.pdi.local_fteid {
+        Some(FTeid::Assigned { teid, .. }) => return Ok(vec![Key::UlTeid(teid)]),
+        Some(FTeid::Choose { .. }) => {
+            return Err(pdr_err(id, t::F_TEID, "F-TEID CHOOSE left unresolved"));
+        }
+        None => {}
+    }
+    let mut out = Vec::new();
+    for u in &p.pdi.ue_ip_addresses {
+        if let Some(a) = u.ipv4 {
+            out.push(Key::DlUe4(a));
+        }
+        if let Some(a) = u.ipv6 {
+            let mut prefix = [0u8; 8];
+            prefix.copy_from_slice(&a.octets()[..8]);
+            out.push(Key::DlUe6(prefix));
+        }
+    }
+    if out.is_empty() {
+        return Err(pdr_err(
+            id,
+            t::PDI,
+            "a PDI needs a local F-TEID or a UE IP address",
+        ));
+    }
+    Ok(out)
+}
+
+fn qfi(p: &CreatePdr) -> Result<u8, RuleError> {
+    match p.pdi.qfis.as_slice() {
+        [] => Ok(0),
+        [q] => Ok(q.0),
+        _ => Err(pdr_err(
+            p.pdr_id.0,
+            t::QFI,
+            "more than one QFI in a PDI: the datapath matches one",
+        )),
+    }
+}
+
+fn far(f: &CreateFar, local: &Local) -> Result<Far, RuleError> {
+    let id = f.far_id.0;
+    let err = |ie, why: &str| RuleError::rule(rule_type::FAR, id, ie, why);
+    let action = action_bits(&f.apply_action);
+    let mut out = build::far_forward();
+    out.action = action;
+    if out.action & (FAR_FORW | FAR_DROP | FAR_BUFF) == 0 {
+        return Err(err(
+            t::APPLY_ACTION,
+            "Apply Action without FORW, DROP or BUFF",
+        ));
+    }
+    let Some(fp) = &f.forwarding_parameters else {
+        return Ok(out);
+    };
+    if let Some(ohc) = &fp.outer_header_creation {
+        let d = ohc.description;
+        let teid = ohc.teid.unwrap_or(0);
+        out = if d & creation::GTPU_UDP_IPV4 != 0
+            && let (Some(peer), Some(l)) = (ohc.ipv4, local.gtpu_v4)
+        {
+            build::far_gtpu_v4(teid, l, peer)
+        } else if d & creation::GTPU_UDP_IPV6 != 0
+            && let (Some(peer), Some(l)) = (ohc.ipv6, local.gtpu_v6)
+        {
+            build::far_gtpu_v6(teid, l, peer)
+        } else if d & (creation::GTPU_UDP_IPV4 | creation::GTPU_UDP_IPV6) != 0 {
+            return Err(err(
+                t::OUTER_HEADER_CREATION,
+                "GTP-U outer header of a family without a peer address or a local N3/N9 address",
+            ));
+        } else {
+            return Err(err(
+                t::OUTER_HEADER_CREATION,
+                "only GTP-U/UDP/IPv4 and GTP-U/UDP/IPv6 outer headers are supported",
+            ));
+        };
+        if let Some(p) = ohc.port {
+            out.port = bpf_abi::Be16::new(p);
+        }
+        out.action = action;
+    }
+    if let Some(tlm) = fp.transport_level_marking {
+        out.flags |= FAR_TLM;
+        out.tos = tlm.tos & tlm.mask;
+    }
+    Ok(out)
+}
+
+/// The datapath's FAR action bits of an Apply Action.
+fn action_bits(a: &ApplyAction) -> u8 {
+    let mut b = 0;
+    for (flag, bit) in [
+        (ApplyAction::FORW, FAR_FORW),
+        (ApplyAction::DROP, FAR_DROP),
+        (ApplyAction::BUFF, FAR_BUFF),
+        (ApplyAction::NOCP, FAR_NOCP),
+        (ApplyAction::DUPL, FAR_DUPL),
+    ] {
+        if a.has(flag) {
+            b |= bit;
+        }
+    }
+    b
+}
+
+fn qer(q: &CreateQer, local: &Local) -> Qer {
+    let mut out = build::qer_open();
+    if !q.gate_status.ul_open() {
+        out.gate |= GATE_UL_CLOSED;
+    }
+    if !q.gate_status.dl_open() {
+        out.gate |= GATE_DL_CLOSED;
+    }
+    if let Some(m) = q.mbr {
+        out.mbr_ul = m.ul_kbps.saturating_mul(1000);
+        out.mbr_dl = m.dl_kbps.saturating_mul(1000);
+        let burst = |bps: u64| (bps / 8).saturating_mul(local.mbr_burst_ms) / 1000;
+        out.burst_ul = burst(out.mbr_ul).max(MIN_BURST_BYTES);
+        out.burst_dl = burst(out.mbr_dl).max(MIN_BURST_BYTES);
+    }
+    out.qfi = q.qfi.map_or(0, |v| v.0);
+    out.rqi = q.rqi.map_or(0, |v| v.0);
+    out.ppi = q.paging_policy_indicator.map_or(PPI_NONE, |v| v.0);
+    out
+}
+
+/// A side of a flow description as (address, prefix length) choices of one family.
+fn side(e: &Endpoint, v6: bool, ue: (Option<Ipv4Addr>, Option<Ipv6Addr>)) -> Option<(IpAddr, u8)> {
+    let any = if v6 {
+        (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+    } else {
+        (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+    };
+    match e.addr {
+        AddrMatch::Any => Some(any),
+        AddrMatch::Assigned => match (v6, ue) {
+            (false, (Some(a), _)) => Some((IpAddr::V4(a), 32)),
+            (true, (_, Some(a))) => Some((IpAddr::V6(a), 128)),
+            // The UE has no address of this family: nothing of it can match.
+            _ => None,
+        },
+        AddrMatch::Net(a, len) => (a.is_ipv6() == v6).then_some((a, len)),
+    }
+}
+
+fn ranges(e: &Endpoint) -> Vec<(u16, u16)> {
+    if e.ports.is_empty() {
+        vec![(0, u16::MAX)]
+    } else {
+        e.ports.clone()
+    }
+}
+
+/// The datapath filters of a PDR's SDF Filters, in the packet's direction: for an uplink PDR
+/// the packet's source is the flow description's `to` side (the UE) and its destination the
+/// `from` side (TS 29.244 5.2.1A.2A: flow descriptions are written for the downlink
+/// direction). A side with several port ranges becomes one filter per combination.
+fn sdfs(
+    p: &CreatePdr,
+    uplink: bool,
+    ue: (Option<Ipv4Addr>, Option<Ipv6Addr>),
+) -> Result<Vec<SdfFilter>, RuleError> {
+    let id = p.pdr_id.0;
+    let mut out = Vec::new();
+    for f in &p.pdi.sdf_filters {
+        let fd = match &f.flow_description {
+            Some(text) => FlowDescription::parse(text).map_err(|e| {
+                pdr_err(
+                    id,
+                    t::SDF_FILTER,
+                    format!("Flow Description {text:?}: {}", e.0),
+                )
+            })?,
+            None => FlowDescription {
+                protocol: None,
+                from: Endpoint {
+                    addr: AddrMatch::Any,
+                    ports: vec![],
+                },
+                to: Endpoint {
+                    addr: AddrMatch::Any,
+                    ports: vec![],
+                },
+            },
+        };
+        let (src, dst) = if uplink {
+            (&fd.to, &fd.from)
+        } else {
+            (&fd.from, &fd.to)
+        };
+        // Families: those the addresses name, else those the UE has.
+        let mut families = Vec::new();
+        for v6 in [false, true] {
+            let named = [src, dst]
+                .iter()
+                .any(|e| matches!(e.addr, AddrMatch::Net(a, _) if a.is_ipv6() == v6));
+            let other_named = [src, dst]
+                .iter()
+                .any(|e| matches!(e.addr, AddrMatch::Net(a, _) if a.is_ipv6() != v6));
+            let ue_has = if v6 { ue.1.is_some() } else { ue.0.is_some() };
+            let no_ue = ue.0.is_none() && ue.1.is_none();
+            if named || (!other_named && (ue_has || no_ue)) {
+                families.push(v6);
+            }
+        }
+        for v6 in families {
+            let (Some(s), Some(d)) = (side(src, v6, ue), side(dst, v6, ue)) else {
+                continue;
+            };
+            for sp in ranges(src) {
+                for dp in ranges(dst) {
+                    let mut x = build::sdf(fd.protocol, s, sp, d, dp);
+                    if let Some([tos, mask]) = f.tos_traffic_class {
+                        x.flags |= SDF_TOS;
+                        x.tos = tos & mask;
+                        x.tos_mask = mask;
+                    }
+                    if let Some(spi) = f.spi {
+                        x.flags |= SDF_SPI;
+                        x.spi = bpf_abi::Be32::new(spi);
+                    }
+                    if let Some(fl) = f.flow_label {
+                        x.flags |= SDF_FLOW_LABEL;
+                        x.flow_label = fl;
+                    }
+                    out.push(x);
+                }
+            }
+        }
+    }
+    if !p.pdi.sdf_filters.is_empty() && out.is_empty() {
+        return Err(pdr_err(
+            id,
+            t::SDF_FILTER,
+            "SDF filters that can match no packet of the UE's address families",
+        ));
+    }
+    if out.len() > MAX_SDF_PER_PDR as usize {
+        return Err(pdr_err(
+            id,
+            t::SDF_FILTER,
+            format!(
+                "{} datapath filters (after port-range expansion), at most {MAX_SDF_PER_PDR}",
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
