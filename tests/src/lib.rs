@@ -8,6 +8,8 @@
 //!
 //! Packets come from `upf_lb::packet`, namespaces from `upf_lb::netns`.
 
+pub mod n4;
+
 use aya::programs::{TestRun, TestRunOptions};
 use bpf_abi::{Counter, Reason};
 use std::{

@@ -13,69 +13,18 @@ use pfcp::{
     message as msg,
 };
 use std::{
-    net::{Ipv4Addr, SocketAddr},
+    net::Ipv4Addr,
     time::{Duration, Instant},
 };
 use upf_lb::{
-    config::{self, Config},
-    daemon,
-    demo::{Topology, ue_exchange_with},
+    demo::ue_exchange_with,
     fixtures::{GNB_V4, UPF_V4},
-    smf::{self, SessionPlan, Smf, Ue, ids},
-    southbound::GtpDatapath,
+    smf::{self, ids},
 };
-use upf_lb_tests::require_root;
-
-/// The daemon, its SMF and the namespaces; dropped in this order.
-struct Bed {
-    daemon: Option<daemon::Handle>,
-    smf: Smf,
-    topo: Topology,
-    _noop: GtpDatapath,
-}
-
-fn bed(edits: &[(&str, &str)]) -> Bed {
-    let mut noop = GtpDatapath::load().expect("load bpf-gtp");
-    let topo = Topology::bare(&mut noop).expect("topology");
-    let mut text = config::DEFAULT.to_string();
-    for (a, b) in edits {
-        assert!(text.contains(a), "{a}");
-        text = text.replacen(a, b, 1);
-    }
-    let cfg = Config::parse(&text).expect("config");
-    let daemon = daemon::spawn(&format!("/run/netns/{}", topo.upf.name()), cfg, 1000)
-        .expect("daemon starts");
-    let smf = topo
-        .gnb
-        .run(|| {
-            Smf::new(
-                SocketAddr::from((GNB_V4, 8805)),
-                SocketAddr::from((UPF_V4, 8805)),
-                7,
-            )
-        })
-        .expect("SMF socket");
-    Bed {
-        daemon: Some(daemon),
-        smf,
-        topo,
-        _noop: noop,
-    }
-}
-
-fn plan(cp_seid: u64, gnb_teid: u32) -> SessionPlan {
-    SessionPlan {
-        cp_seid,
-        cp_addr: GNB_V4,
-        ue: Ue::Choose,
-        gnb_teid,
-        gnb: GNB_V4,
-        qfi: 9,
-        mbr_kbps: None,
-        network_instance: "internet",
-        ul_filter: None,
-    }
-}
+use upf_lb_tests::{
+    n4::{bed, plan},
+    require_root,
+};
 
 fn cause(c: &pfcp::ie::simple::CauseIe) -> Cause {
     c.cause().expect("a known Cause")

@@ -41,6 +41,10 @@ pub const PFCP_PORT: u16 = 8805;
 /// Seconds between 1900-01-01 (the NTP era of PFCP time stamps) and 1970-01-01.
 const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 
+/// Associations held at most: an allowed peer cannot make the table grow without bound by
+/// inventing Node IDs.
+pub const MAX_ASSOCIATIONS: usize = 256;
+
 /// Messages of one datagram we look at (FO chains them); more are ignored.
 const MAX_MESSAGES_PER_DATAGRAM: usize = 16;
 

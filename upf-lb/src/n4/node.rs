@@ -93,6 +93,22 @@ impl N4 {
         now: Instant,
     ) -> Message {
         let stamp = r.recovery_time_stamp.0;
+        if !self.assocs.contains_key(&r.node_id) && self.assocs.len() >= super::MAX_ASSOCIATIONS {
+            tracing::warn!(%from, "Association Setup refused: {} associations held", self.assocs.len());
+            return self
+                .error_response(
+                    &pfcp::Header {
+                        message_type: pfcp::message_type::ASSOCIATION_SETUP_REQUEST,
+                        seid: None,
+                        sequence: seq,
+                        priority: None,
+                        follow_on: false,
+                    },
+                    Cause::NoResourcesAvailable,
+                    None,
+                )
+                .expect("an Association Setup Response");
+        }
         match self.assocs.get_mut(&r.node_id) {
             // TS 29.244 6.2.6.2.2: a new association replaces the old one; the sessions stay
             // unless the CP function restarted (another Recovery Time Stamp).
