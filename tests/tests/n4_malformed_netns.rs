@@ -46,16 +46,17 @@ fn edit(m: &[u8], f: impl Fn(u16, &[u8]) -> Option<Vec<u8>>) -> Vec<u8> {
     out
 }
 
-/// The Cause, Offending IE, Failed Rule ID (type, id) and SEID of a response.
-fn verdict(
-    m: &Message,
-) -> (
+/// Response type, Cause, Offending IE, Failed Rule ID (type, id) and SEID of a response.
+type Verdict = (
     u8,
     Option<Cause>,
     Option<u16>,
     Option<(u8, u32)>,
     Option<u64>,
-) {
+);
+
+/// The [`Verdict`] of a response.
+fn verdict(m: &Message) -> Verdict {
     let (c, o, f) = match &m.body {
         Body::SessionEstablishmentResponse(b) => (
             Some(b.cause),
@@ -85,14 +86,7 @@ fn verdict(
 struct Case {
     name: &'static str,
     bytes: Vec<u8>,
-    /// Response type, Cause, Offending IE, Failed Rule ID, SEID.
-    want: (
-        u8,
-        Option<Cause>,
-        Option<u16>,
-        Option<(u8, u32)>,
-        Option<u64>,
-    ),
+    want: Verdict,
 }
 
 fn establishment(smf: &mut Smf, req: msg::SessionEstablishmentRequest) -> Vec<u8> {
