@@ -15,6 +15,7 @@ pub mod n4;
 pub mod netns;
 pub mod packet;
 pub mod pcap;
+pub mod replay;
 pub mod smf;
 pub mod southbound;
 pub mod state;

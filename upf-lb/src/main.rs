@@ -28,6 +28,21 @@ enum Cmd {
         #[arg(long)]
         log_json: bool,
     },
+    /// Run a capture through the real UP function without a network: PFCP to the N4 endpoint,
+    /// other packets through the eBPF program of their interface (BPF_PROG_TEST_RUN).
+    Replay {
+        /// Input capture (pcap or pcapng, Ethernet).
+        input: PathBuf,
+        /// Output capture (pcap): PFCP answers and what the programs emitted, in order.
+        #[arg(long)]
+        output: PathBuf,
+        /// Configuration (default: the embedded one, as for the demo).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// One JSON line per input packet: path, verdict, reason, output length.
+        #[arg(long)]
+        verdicts: Option<PathBuf>,
+    },
     /// Check a configuration file and print what it resolves to.
     CheckConfig {
         /// Configuration file.
@@ -92,6 +107,26 @@ fn main() -> anyhow::Result<()> {
             init_logs(log_json);
             let cfg = load_config(config.as_ref())?;
             daemon::run(cfg)
+        }
+        Cmd::Replay {
+            input,
+            output,
+            config,
+            verdicts,
+        } => {
+            let cfg = load_config(config.as_ref())?;
+            let s = upf_lb::replay::run(&input, &output, Some(cfg), verdicts.as_deref())?;
+            println!(
+                "replayed {} packets: {} PFCP answered, {} through xdp_n3, {} through xdp_n6, {} skipped; {} packets written to {}",
+                s.input,
+                s.pfcp_answered,
+                s.n3,
+                s.n6,
+                s.skipped,
+                s.output,
+                output.display()
+            );
+            Ok(())
         }
         Cmd::CheckConfig { config } => {
             let cfg = load_config(Some(&config))?;

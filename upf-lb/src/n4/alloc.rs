@@ -102,6 +102,11 @@ impl UeIpPool {
         }
     }
 
+    /// True when `a` is inside the pool's network.
+    pub fn contains(&self, a: IpAddr) -> bool {
+        self.cidr.contains(a)
+    }
+
     /// IPv6 pool.
     pub fn is_v6(&self) -> bool {
         self.cidr.addr.is_ipv6()

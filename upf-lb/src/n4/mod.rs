@@ -216,6 +216,28 @@ impl N4 {
             .with(UpFunctionFeatures::MNOP)
     }
 
+    /// True when `a` is a UE's: in a UE IP pool, or the address (IPv4) or /64 (IPv6) of an
+    /// installed downlink PDR.
+    pub fn is_ue_address(&self, a: IpAddr) -> bool {
+        if self.pools.iter().any(|p| p.contains(a)) {
+            return true;
+        }
+        let k = match a {
+            IpAddr::V4(v) => Key::DlUe4(v),
+            IpAddr::V6(v) => {
+                let mut p = [0u8; 8];
+                p.copy_from_slice(&v.octets()[..8]);
+                Key::DlUe6(p)
+            }
+        };
+        self.keys.contains_key(&k)
+    }
+
+    /// Our N4 addresses (IPv4, IPv6).
+    pub fn n4_addresses(&self) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+        (self.n4_v4, self.n4_v6)
+    }
+
     fn node_id(&self) -> NodeId {
         self.cfg.node_id.clone()
     }
