@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job: builds upf-lb and runs its demo on the embedded default topology (two network
-# namespaces joined by veth; the N3 XDP program answers GTP-U Echo over IPv4 and IPv6).
+# The main job: builds upf-lb and runs its demo on the embedded default topology (three network
+# namespaces joined by veth: a gNB with an SMF, the UPF running `upf-lb run`, a data network).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh

@@ -28,6 +28,16 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+
+# The README's main command runs too: the demo (daemon, SMF, traffic) must succeed.
+stamp "demo (upf-lb demo: the daemon driven over PFCP in namespaces)"
+cargo build --locked -p upf-lb
+if ./target/debug/upf-lb demo --count 3; then
+    echo "test result: ok. 1 passed; 0 failed; 0 ignored (the demo)" >>"$log"
+else
+    echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (the demo)" >>"$log"
+    status=1
+fi
 # One closing line over every test binary (cargo prints one `test result:` per binary).
 awk '/^test result:/ { p += $4; f += $6; i += $8 }
      END { printf "[test] total: %d passed, %d failed, %d ignored\n", p, f, i;

@@ -18,7 +18,7 @@ use crate::{
 };
 use anyhow::{Context, ensure};
 use aya::programs::XdpMode;
-use bpf_abi::{Reason, gtp::Qer, names};
+use bpf_abi::{gtp::Qer, names};
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket},
     process::Command,
@@ -285,116 +285,357 @@ pub fn ue_exchange_with(
     })
 }
 
-/// The main job until the controller exists: builds the topology, answers GTP-U Echo over IPv4
-/// and IPv6, installs a session through the southbound API and carries UE traffic both ways,
-/// then prints what happened, the counters and the session's usage.
+/// `upf-lb run` as a child process inside a namespace; stopped (SIGTERM) when dropped.
+struct Daemon {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    fn start(
+        ns: &Netns,
+        config: &std::path::Path,
+        log: std::path::PathBuf,
+    ) -> anyhow::Result<Self> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().context("the upf-lb binary")?;
+        let err = std::fs::File::create(&log)?;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns.name()])
+            .arg(exe)
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .context("starting upf-lb run")?;
+        let out = child.stdout.take().context("daemon stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let d = Daemon { child, log };
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) if l.contains("N4 listening") => {
+                println!("  daemon: {l}");
+                Ok(d)
+            }
+            other => anyhow::bail!(
+                "upf-lb run did not start ({other:?}); its log:\n{}",
+                std::fs::read_to_string(&d.log).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// SIGTERM, then the exit status (SIGKILL after 10 s).
+    fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t0 = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait()? {
+                return Ok(st);
+            }
+            if t0.elapsed() > Duration::from_secs(10) {
+                self.child.kill()?;
+                return Ok(self.child.wait()?);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            std::thread::sleep(Duration::from_millis(500));
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sessions the demo sets up.
+const DEMO_SESSIONS: u64 = 3;
+/// Bytes each session's TCP connection echoes.
+const DEMO_TCP_BYTES: usize = 64 * 1024;
+
+fn usage_line(u: &pfcp::ie::grouped::UsageReport) -> String {
+    let v = u.volume_measurement.unwrap_or_default();
+    format!(
+        "URR {} UR-SEQN {}: uplink {} pkts / {} bytes, downlink {} pkts / {} bytes, {} s",
+        u.urr_id.0,
+        u.ur_seqn.0,
+        v.uplink_packets.unwrap_or(0),
+        v.uplink.unwrap_or(0),
+        v.downlink_packets.unwrap_or(0),
+        v.downlink.unwrap_or(0),
+        u.duration_measurement.map_or(0, |d| d.0)
+    )
+}
+
+/// The main job: the namespaces, `upf-lb run` on the embedded default configuration in the
+/// UPF's, an SMF (our PFCP client) in the gNB's that associates and establishes sessions with
+/// F-TEID and UE IP CHOOSE, a QER and a URR each; UDP and TCP through every session; usage
+/// queried, a gate closed and opened, the sessions deleted with their final usage, the
+/// association released. Every step checks what it expects and fails loudly otherwise.
 pub fn run(count: u16) -> anyhow::Result<()> {
+    use crate::smf::{self, SessionPlan, Smf, Ue};
+    use pfcp::{
+        Cause,
+        ie::{
+            grouped::{QueryUrr, UpdateQer},
+            simple::{GateStatus, QerId, UpFunctionFeatures, UrrId},
+        },
+        message as msg,
+    };
     ensure!(
         crate::netns::is_root(),
         "the demo needs root (namespaces and eBPF)"
     );
-    println!("upf-lb demo: the GTP-U user plane in XDP, in network namespaces");
+    println!("upf-lb demo: a 5G user plane driven over PFCP (TS 29.244), in network namespaces\n");
+    let mut noop = GtpDatapath::load().context("loading bpf-gtp")?;
+    let topo = Topology::bare(&mut noop)?;
     println!(
-        "(the PFCP N4 controller is not built yet: the session is installed through the southbound API)\n"
-    );
-    let mut dp = GtpDatapath::load().context("loading bpf-gtp")?;
-    println!("loaded bpf-gtp: the kernel verifier accepted xdp_n3, xdp_n3_gpdu, xdp_n6, xdp_noop");
-    // The source of ICMP Fragmentation Needed for downlink packets too big for the tunnel.
-    for a in [
-        IpAddr::from([203, 0, 113, 1]),
-        IpAddr::from([0x2001, 0xdb8, 0, 6, 0, 0, 0, 1]),
-    ] {
-        dp.set_n6_address(a).context("setting the N6 address")?;
-    }
-    let topo = Topology::new(&mut dp)?;
-    println!(
-        "topology: {} (gnb0 192.0.2.1) <-> {} (n3 192.0.2.2 | n6 203.0.113.1) <-> {} (dn0 203.0.113.10)\n",
+        "[1] topology: {} (gnb0 192.0.2.1, the gNB and the SMF) <-> {} (n3 192.0.2.2 | n6 203.0.113.1) <-> {} (dn0 203.0.113.10)",
         topo.gnb.name(),
         topo.upf.name(),
         topo.dn.name()
     );
-    println!("GTP-U Echo (TS 29.281 7.2), answered by xdp_n3:");
+    let dir = std::env::temp_dir().join(format!("upf-lb-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let cfg_path = dir.join("upf-lb.toml");
+    std::fs::write(&cfg_path, crate::config::DEFAULT)?;
+    println!(
+        "[2] starting `upf-lb run --config {}` (the embedded default configuration) in {}",
+        cfg_path.display(),
+        topo.upf.name()
+    );
+    let daemon = Daemon::start(&topo.upf, &cfg_path, dir.join("upf-lb.log"))?;
+    println!("  daemon log: {}", daemon.log.display());
+
+    let mut smf = topo.gnb.run(|| {
+        Smf::new(
+            SocketAddr::from((fixtures::GNB_V4, 8805)),
+            SocketAddr::from((fixtures::UPF_V4, 8805)),
+            crate::n4::ntp_now(),
+        )
+    })?;
+    println!("\n[3] the SMF at 192.0.2.1:8805 talks to the UPF at 192.0.2.2:8805");
+    let rts = smf.heartbeat()?;
+    println!("  Heartbeat: the UPF's Recovery Time Stamp is {rts} (NTP seconds)");
+    let a = smf.associate()?;
+    ensure!(
+        a.cause.cause() == Some(Cause::RequestAccepted),
+        "Association Setup refused: {a:?}"
+    );
+    let f = a.up_function_features.unwrap_or_default();
+    ensure!(
+        f.has(UpFunctionFeatures::FTUP) && f.has(UpFunctionFeatures::UEIP),
+        "UP Function Features without FTUP and UEIP: {f:?}"
+    );
+    println!(
+        "  Association Setup: Request accepted; UP Function Features {:02x?} (FTUP, UEIP, MNOP)",
+        f.octets()
+    );
+
+    println!("\n[4] GTP-U Echo (TS 29.281 7.2), answered in place by xdp_n3:");
     let pairs: [(IpAddr, IpAddr); 2] = [
         (fixtures::GNB_V4.into(), fixtures::UPF_V4.into()),
         (fixtures::GNB_V6.into(), fixtures::UPF_V6.into()),
     ];
     for (gnb, upf) in pairs {
-        for seq in 1..=count {
-            let x = echo(
-                &topo.gnb,
-                SocketAddr::new(gnb, fixtures::GNB_PORT),
-                SocketAddr::new(upf, 2152),
-                seq,
-                Duration::from_secs(2),
-            )?;
-            let r = &x.reply;
-            ensure!(r.len() >= 14 && r[1] == 2, "not an Echo Response: {r:02x?}");
-            let rseq = u16::from_be_bytes([r[8], r[9]]);
-            println!(
-                "  Echo Request seq {seq:>3} -> {upf:<18} Echo Response seq {rseq:>3}, Recovery IE {:02x?}, rtt {:>6.1} us",
-                &r[12..14],
-                x.rtt.as_secs_f64() * 1e6
-            );
-            ensure!(rseq == seq, "sequence number {rseq} != {seq}");
-        }
-    }
-
-    let ue = fixtures::UE_V4;
-    let (ul_teid, dl_teid) = (0x100, 0x200);
-    let session = install_session(&mut dp, ue, ul_teid, dl_teid)?;
-    println!(
-        "\nsession installed: UE {ue}, uplink TEID {ul_teid:#x} (PDU Session Container QFI 9), downlink TEID {dl_teid:#x} to the gNB, QER QFI 9, URR 1"
-    );
-    let x = ue_exchange(&topo, ue, ul_teid, count)?;
-    for (i, (payload, from)) in x.at_dn.iter().enumerate() {
+        let x = echo(
+            &topo.gnb,
+            SocketAddr::new(gnb, fixtures::GNB_PORT),
+            SocketAddr::new(upf, 2152),
+            1,
+            Duration::from_secs(2),
+        )?;
+        let r = &x.reply;
+        ensure!(r.len() >= 14 && r[1] == 2, "not an Echo Response: {r:02x?}");
         println!(
-            "  uplink   G-PDU TEID {ul_teid:#x} -> decapsulated -> DN got {:?} from {from}",
-            String::from_utf8_lossy(payload)
+            "  Echo Request -> {upf:<18} Echo Response, rtt {:>6.1} us",
+            x.rtt.as_secs_f64() * 1e6
         );
-        if let Some(g) = x.at_gnb.get(i) {
-            let teid = u32::from_be_bytes([g[4], g[5], g[6], g[7]]);
-            let qfi = if g[0] & 0x04 != 0 && g.len() > 14 {
-                g[14] & 0x3f
-            } else {
-                0
-            };
-            println!(
-                "  downlink DN reply -> encapsulated -> gNB got G-PDU TEID {teid:#x}, QFI {qfi}, {} bytes",
-                g.len()
-            );
-        }
     }
-    ensure!(
-        x.at_dn.len() == usize::from(count) && x.at_gnb.len() == usize::from(count),
-        "lost datagrams: {} up, {} down",
-        x.at_dn.len(),
-        x.at_gnb.len()
-    );
 
-    println!("\ncounters of bpf-gtp (all CPUs):");
-    for (r, c) in dp.counters()? {
-        if c.packets > 0 {
-            println!(
-                "  {:<28} {:<8} {:>8} pkts {:>10} bytes",
-                r.name(),
-                r.verdict().name(),
-                c.packets,
-                c.bytes
+    println!(
+        "\n[5] Session Establishment x {DEMO_SESSIONS}: F-TEID CHOOSE, UE IP CHOOSE, QER (QFI 9, MBR 100/200 Mbit/s), URR (volume)"
+    );
+    let mut sessions = Vec::new();
+    for i in 0..DEMO_SESSIONS {
+        let plan = SessionPlan {
+            cp_seid: 0x5000 + i,
+            cp_addr: fixtures::GNB_V4,
+            ue: Ue::Choose,
+            gnb_teid: 0x1000 + i as u32,
+            gnb: fixtures::GNB_V4,
+            qfi: 9,
+            mbr_kbps: Some((100_000, 200_000)),
+            network_instance: "internet",
+            ul_filter: None,
+        };
+        let (_, r) = smf.establish(smf::session_request(smf.node_id.clone(), &plan))?;
+        ensure!(
+            r.cause.cause() == Some(Cause::RequestAccepted),
+            "Session Establishment refused: {r:?}"
+        );
+        let (seid, teid, addr, ue) = smf::established(&r)?;
+        let ue = ue.context("no UE address chosen")?;
+        println!(
+            "  session {}: UP SEID {seid:#x}, uplink F-TEID {teid:#x}@{addr}, UE {ue}, downlink to the gNB TEID {:#x}",
+            i + 1,
+            plan.gnb_teid
+        );
+        sessions.push((seid, teid, ue, plan.gnb_teid));
+    }
+
+    println!(
+        "\n[6] traffic: {count} UDP datagrams and a {} KiB TCP echo per session",
+        DEMO_TCP_BYTES / 1024
+    );
+    let query = |smf: &mut Smf, seid| -> anyhow::Result<pfcp::ie::grouped::UsageReport> {
+        let r = smf.modify(
+            seid,
+            msg::SessionModificationRequest {
+                query_urrs: vec![QueryUrr {
+                    urr_id: UrrId(smf::ids::URR),
+                    unknown: vec![],
+                }],
+                ..Default::default()
+            },
+        )?;
+        ensure!(
+            r.cause.cause() == Some(Cause::RequestAccepted),
+            "Query URR: {r:?}"
+        );
+        r.usage_reports
+            .into_iter()
+            .next()
+            .context("no usage report")
+    };
+    for (i, &(seid, teid, ue, dl_teid)) in sessions.iter().enumerate() {
+        let x = ue_exchange(&topo, ue, teid, count)?;
+        ensure!(
+            x.at_dn.len() == usize::from(count) && x.at_gnb.len() == usize::from(count),
+            "session {}: lost UDP datagrams: {} of {count} up, {} down",
+            i + 1,
+            x.at_dn.len(),
+            x.at_gnb.len()
+        );
+        for g in &x.at_gnb {
+            let t = u32::from_be_bytes([g[4], g[5], g[6], g[7]]);
+            ensure!(
+                t == dl_teid,
+                "downlink on TEID {t:#x}, expected {dl_teid:#x}"
             );
         }
+        let u = query(&mut smf, seid)?;
+        let v = u.volume_measurement.unwrap_or_default();
+        let inner: u64 = (0..count)
+            .map(|k| 28 + format!("ue datagram {k}").len() as u64)
+            .sum();
+        ensure!(
+            v.uplink_packets == Some(u64::from(count))
+                && v.downlink_packets == Some(u64::from(count))
+                && v.uplink == Some(inner)
+                && v.downlink == Some(inner),
+            "session {}: usage {v:?} is not the {count} datagrams of {inner} bytes each way",
+            i + 1
+        );
+        println!(
+            "  session {} UDP: {count} up, {count} down; Query URR: {}",
+            i + 1,
+            usage_line(&u)
+        );
+        let t = crate::ue::tcp_echo(
+            &topo,
+            &format!("ue{i}"),
+            ue,
+            teid,
+            dl_teid,
+            9,
+            DEMO_TCP_BYTES,
+        )?;
+        println!(
+            "  session {} TCP: {} -> {}:{} echoed {} bytes intact in {:.1} ms",
+            i + 1,
+            t.local,
+            DN,
+            crate::ue::DN_TCP_PORT,
+            t.bytes,
+            t.elapsed.as_secs_f64() * 1e3
+        );
     }
-    let u = dp.urr_counters(session.urr_slot(1).context("URR slot")?)?;
-    println!(
-        "\nusage of URR 1: uplink {} pkts / {} bytes, downlink {} pkts / {} bytes",
-        u.ul_packets, u.ul_bytes, u.dl_packets, u.dl_bytes
-    );
-    let answered = dp.counters()?[Reason::GtpuEchoResponse as usize].1.packets;
+
+    println!("\n[7] Session Modification: session 1's gate closed, then opened again");
+    let (seid, teid, ue, _) = sessions[0];
+    let gate = |ul, dl| msg::SessionModificationRequest {
+        update_qers: vec![UpdateQer {
+            qer_id: QerId(smf::ids::QER),
+            gate_status: Some(GateStatus::new(ul, dl)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = smf.modify(seid, gate(false, false))?;
+    ensure!(r.cause.cause() == Some(Cause::RequestAccepted), "{r:?}");
+    let x = ue_exchange_with(&topo, ue, teid, 2, 0, Duration::from_millis(300))?;
     ensure!(
-        answered == 2 * u64::from(count),
-        "{answered} echoes answered, expected {}",
-        2 * count
+        x.at_dn.is_empty(),
+        "the closed gate let {} datagrams through",
+        x.at_dn.len()
     );
+    println!("  gate closed: 2 datagrams sent, 0 reached the DN");
+    let r = smf.modify(seid, gate(true, true))?;
+    ensure!(r.cause.cause() == Some(Cause::RequestAccepted), "{r:?}");
+    let x = ue_exchange(&topo, ue, teid, 2)?;
+    ensure!(
+        x.at_dn.len() == 2 && x.at_gnb.len() == 2,
+        "after opening: {x:?}"
+    );
+    println!("  gate open:   2 datagrams sent, 2 reached the DN and 2 replies came back");
+
+    println!("\n[8] Session Deletion with the final usage (since the last query)");
+    for (i, &(seid, ..)) in sessions.iter().enumerate() {
+        let d = smf.delete(seid)?;
+        ensure!(
+            d.cause.cause() == Some(Cause::RequestAccepted),
+            "Deletion: {d:?}"
+        );
+        let u = d.usage_reports.first().context("no final usage report")?;
+        let v = u.volume_measurement.unwrap_or_default();
+        ensure!(
+            v.uplink.unwrap_or(0) >= DEMO_TCP_BYTES as u64
+                && v.downlink.unwrap_or(0) >= DEMO_TCP_BYTES as u64,
+            "session {}: the final usage {v:?} misses the TCP bytes",
+            i + 1
+        );
+        println!("  session {}: {}", i + 1, usage_line(u));
+    }
+    let r = smf.request(
+        pfcp::Body::AssociationReleaseRequest(msg::AssociationReleaseRequest {
+            node_id: smf.node_id.clone(),
+            unknown: vec![],
+        }),
+        None,
+    )?;
+    ensure!(
+        matches!(&r.body, pfcp::Body::AssociationReleaseResponse(b) if b.cause.cause() == Some(Cause::RequestAccepted)),
+        "Association Release: {r:?}"
+    );
+    println!("  Association Release: Request accepted");
+    let st = daemon.stop()?;
+    ensure!(st.success(), "upf-lb run exited with {st}");
+    println!("\n[9] upf-lb run stopped on SIGTERM ({st}); namespaces deleted; demo done");
     drop(topo);
-    println!("\nnamespaces deleted; demo done");
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -20,3 +20,4 @@ pub mod smf;
 pub mod southbound;
 pub mod state;
 pub mod testbed;
+pub mod ue;

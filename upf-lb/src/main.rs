@@ -48,9 +48,10 @@ enum Cmd {
         /// Configuration file.
         config: PathBuf,
     },
-    /// Run the demo: GTP-U Echo through the XDP responder in network namespaces.
+    /// Run the demo: `upf-lb run` in network namespaces driven by an SMF over PFCP, with UDP
+    /// and TCP through its sessions.
     Demo {
-        /// Echo Requests per address family.
+        /// UDP datagrams per session.
         #[arg(long, default_value_t = 3)]
         count: u16,
     },
