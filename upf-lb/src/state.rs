@@ -486,3 +486,219 @@ fn sdfs(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pfcp::ie::{
+        addr::UeIpAddress,
+        grouped::{ForwardingParameters, Pdi},
+        ohc::OuterHeaderCreation,
+        simple::{
+            BitRate, DestinationInterface, FarId, GateStatus, PdrId, Precedence, QerId,
+            SourceInterface,
+        },
+    };
+
+    const UE4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 9);
+    const UE6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x1000, 7, 0, 0, 0, 0);
+    const LOCAL: Local = Local {
+        gtpu_v4: Some(Ipv4Addr::new(192, 0, 2, 2)),
+        gtpu_v6: None,
+        mbr_burst_ms: 100,
+    };
+
+    fn pdr(id: u16, uplink: bool, flows: &[&str]) -> CreatePdr {
+        CreatePdr {
+            pdr_id: PdrId(id),
+            precedence: Precedence(10),
+            pdi: Pdi {
+                source_interface: SourceInterface(if uplink { 0 } else { 1 }),
+                local_fteid: uplink.then_some(FTeid::Assigned {
+                    teid: 0x8000_0001,
+                    ipv4: Some(Ipv4Addr::new(192, 0, 2, 2)),
+                    ipv6: None,
+                }),
+                ue_ip_addresses: vec![UeIpAddress {
+                    ipv4: Some(UE4),
+                    ipv6: Some(UE6),
+                    destination: !uplink,
+                    ..Default::default()
+                }],
+                sdf_filters: flows
+                    .iter()
+                    .map(|f| pfcp::ie::sdf::SdfFilter {
+                        flow_description: Some(f.to_string()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            far_id: Some(FarId(1)),
+            ..Default::default()
+        }
+    }
+
+    fn rules(pdrs: Vec<CreatePdr>) -> Rules {
+        let mut r = Rules::default();
+        for p in pdrs {
+            r.pdrs.insert(p.pdr_id.0, p);
+        }
+        r.fars.insert(
+            1,
+            CreateFar {
+                far_id: FarId(1),
+                apply_action: ApplyAction::empty().with(ApplyAction::FORW),
+                forwarding_parameters: Some(ForwardingParameters {
+                    destination_interface: DestinationInterface(1),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        r
+    }
+
+    fn v4(b: &[u8; 16]) -> Ipv4Addr {
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
+    }
+
+    #[test]
+    fn flow_descriptions_are_turned_around_for_uplink_pdrs() {
+        let flow = "permit out 17 from 203.0.113.10 53 to assigned 1000-2000";
+        let s = rules(vec![pdr(1, true, &[flow]), pdr(2, false, &[flow])])
+            .to_spec(3, &LOCAL)
+            .unwrap();
+        let ul = &s
+            .pdrs
+            .iter()
+            .find(|(k, _)| matches!(k, Key::UlTeid(0x8000_0001)))
+            .unwrap()
+            .1;
+        let f = &ul.sdfs[0];
+        assert_eq!(
+            (f.proto, v4(&f.src), f.sport, v4(&f.dst), f.dport),
+            (
+                17,
+                UE4,
+                [1000, 2000],
+                Ipv4Addr::new(203, 0, 113, 10),
+                [53, 53]
+            )
+        );
+        let dl = &s
+            .pdrs
+            .iter()
+            .find(|(k, _)| matches!(k, Key::DlUe4(_)))
+            .unwrap()
+            .1;
+        let f = &dl.sdfs[0];
+        assert_eq!(
+            (v4(&f.src), f.sport, v4(&f.dst), f.dport),
+            (Ipv4Addr::new(203, 0, 113, 10), [53, 53], UE4, [1000, 2000])
+        );
+        // The downlink PDR is found by the UE's IPv4 address and its IPv6 /64.
+        let dl_keys: Vec<Key> = s
+            .pdrs
+            .iter()
+            .filter(|(_, p)| p.pdr_id == 2)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&UE6.octets()[..8]);
+        assert_eq!(dl_keys, [Key::DlUe4(UE4), Key::DlUe6(prefix)]);
+        // IPv6 packets match no IPv4 filter: the flow names an IPv4 address.
+        assert!(
+            dl.sdfs
+                .iter()
+                .all(|f| f.flags & bpf_abi::gtp::SDF_IPV6 == 0)
+        );
+    }
+
+    #[test]
+    fn port_lists_and_families_expand_into_several_filters() {
+        let s = rules(vec![pdr(
+            1,
+            true,
+            &["permit out 6 from any to assigned 80,443"],
+        )])
+        .to_spec(0, &LOCAL)
+        .unwrap();
+        // Two ports x two families (the UE has both; `any` names none).
+        assert_eq!(s.pdrs[0].1.sdfs.len(), 4);
+        let too_many = rules(vec![pdr(
+            1,
+            true,
+            &["permit out 6 from any 1,2,3 to assigned 4,5,6"],
+        )])
+        .to_spec(0, &LOCAL)
+        .unwrap_err();
+        assert_eq!(too_many.offending_ie, Some(t::SDF_FILTER));
+        assert_eq!(too_many.cause, Cause::RuleCreationModificationFailure);
+    }
+
+    #[test]
+    fn what_the_datapath_cannot_do_is_refused_with_the_ie_at_fault() {
+        let mut r = rules(vec![pdr(1, true, &[])]);
+        r.pdrs.get_mut(&1).unwrap().far_id = Some(FarId(7));
+        let e = r.to_spec(0, &LOCAL).unwrap_err();
+        assert_eq!(
+            (e.offending_ie, e.failed_rule.map(|f| f.id)),
+            (Some(t::FAR_ID), Some(1))
+        );
+
+        let mut r = rules(vec![pdr(1, true, &[])]);
+        r.fars.get_mut(&1).unwrap().forwarding_parameters = Some(ForwardingParameters {
+            destination_interface: DestinationInterface(0),
+            outer_header_creation: Some(OuterHeaderCreation {
+                description: creation::GTPU_UDP_IPV6,
+                teid: Some(5),
+                ipv4: None,
+                ipv6: Some(Ipv6Addr::LOCALHOST),
+                port: None,
+                c_tag: None,
+                s_tag: None,
+                extra: vec![],
+            }),
+            ..Default::default()
+        });
+        let e = r.to_spec(0, &LOCAL).unwrap_err();
+        assert_eq!(
+            e.offending_ie,
+            Some(t::OUTER_HEADER_CREATION),
+            "no local IPv6 N3 address"
+        );
+
+        let mut r = rules(vec![pdr(1, true, &[])]);
+        r.pdrs.get_mut(&1).unwrap().pdi.local_fteid = None;
+        r.pdrs.get_mut(&1).unwrap().pdi.ue_ip_addresses.clear();
+        assert_eq!(r.to_spec(0, &LOCAL).unwrap_err().offending_ie, Some(t::PDI));
+    }
+
+    #[test]
+    fn a_qer_becomes_gates_bit_rates_and_a_burst() {
+        let mut r = rules(vec![pdr(1, true, &[])]);
+        r.pdrs.get_mut(&1).unwrap().qer_ids = vec![QerId(4)];
+        r.qers.insert(
+            4,
+            CreateQer {
+                qer_id: QerId(4),
+                gate_status: GateStatus::new(true, false),
+                mbr: Some(BitRate {
+                    ul_kbps: 8_000,
+                    dl_kbps: 1,
+                }),
+                qfi: Some(pfcp::ie::simple::Qfi(5)),
+                ..Default::default()
+            },
+        );
+        let s = r.to_spec(0, &LOCAL).unwrap();
+        let q = s.qers[0].1;
+        assert_eq!(q.gate, GATE_DL_CLOSED);
+        assert_eq!((q.mbr_ul, q.mbr_dl), (8_000_000, 1000));
+        // 100 ms of 1 MB/s; the downlink's 12.5 bytes are raised to two full frames.
+        assert_eq!((q.burst_ul, q.burst_dl), (100_000, MIN_BURST_BYTES));
+        assert_eq!((q.qfi, q.ppi), (5, PPI_NONE));
+        assert_eq!(s.pdrs[0].1.qer_id, Some(4));
+    }
+}

@@ -219,6 +219,19 @@ impl N4 {
             .map(|b| network_instance(&b.0));
         for u in &mut p.pdi.ue_ip_addresses {
             if !(u.choose_v4 || u.choose_v6) {
+                // An address the SMF chose: if it is in one of our pools, it is taken there,
+                // so that CHOOSE never hands it out again (a collision with another session is
+                // caught by the key check).
+                for a in [u.ipv4.map(IpAddr::V4), u.ipv6.map(IpAddr::V6)]
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(pool) = self.pools.iter_mut().find(|pl| pl.contains(a))
+                        && pool.take(a)
+                    {
+                        claims.ue.push(a);
+                    }
+                }
                 continue;
             }
             for v6 in [false, true] {

@@ -1,0 +1,226 @@
+//! Tier 2: the N4 endpoint in-process on the real datapath, fed mutated PFCP (bit flips,
+//! truncations, insertions, wrong lengths) from several peers: it never panics, answers or
+//! discards every datagram, and its state stays within its bounds (sessions, cached responses,
+//! associations). Then a flood of establishments meets the session limit with a clear Cause,
+//! and deleting everything gives every datapath slot back.
+
+use pfcp::{Body, Cause, Message, ie::addr::NodeId, message as msg};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    time::{Duration, Instant},
+};
+use upf_lb::{
+    daemon,
+    n4::{MAX_ASSOCIATIONS, N4},
+    smf::{self, session_request},
+    southbound::GtpDatapath,
+};
+use upf_lb_tests::{
+    n4::{config_with, plan},
+    require_root,
+};
+
+/// xorshift64*: a reproducible stream.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn endpoint() -> N4 {
+    let cfg = config_with(&[
+        ("max_sessions = 65536", "max_sessions = 16"),
+        ("response_cache = 4096", "response_cache = 64"),
+        ("first = 0x80000000", "first = 0x80000000"),
+        ("last = 0x8001ffff", "last = 0x8000001f"),
+    ]);
+    let dp = GtpDatapath::load_with(&daemon::map_sizes(&cfg)).expect("load bpf-gtp");
+    N4::new(cfg, dp, 1000).expect("endpoint")
+}
+
+fn smf_addr(i: u8) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::new(192, 0, 2, 10 + i), 8805))
+}
+
+fn setup(node: Ipv4Addr, seq: u32) -> Vec<u8> {
+    Message::new(
+        Body::AssociationSetupRequest(msg::AssociationSetupRequest {
+            node_id: NodeId::Ipv4(node),
+            recovery_time_stamp: pfcp::ie::simple::RecoveryTimeStamp(5),
+            up_function_features: None,
+            cp_function_features: None,
+            user_plane_ip_resource_information: vec![],
+            unknown: vec![],
+        }),
+        None,
+        seq,
+    )
+    .to_vec()
+}
+
+#[test]
+fn mutated_pfcp_never_panics_and_state_stays_bounded() {
+    require_root();
+    let mut n4 = endpoint();
+    let now = Instant::now();
+    let mut corpus = Vec::new();
+    for i in 0..4u8 {
+        let node = Ipv4Addr::new(192, 0, 2, 10 + i);
+        corpus.push(setup(node, 1));
+        let est = session_request(NodeId::Ipv4(node), &plan(u64::from(i) + 1, 0x200));
+        corpus.push(Message::new(Body::SessionEstablishmentRequest(est), Some(0), 2).to_vec());
+        corpus.push(
+            Message::new(
+                Body::SessionModificationRequest(msg::SessionModificationRequest {
+                    update_fars: vec![smf::update_far_to_gnb(
+                        2,
+                        0x300,
+                        Ipv4Addr::new(192, 0, 2, 1),
+                    )],
+                    ..Default::default()
+                }),
+                Some(u64::from(i) + 1),
+                3,
+            )
+            .to_vec(),
+        );
+        corpus.push(
+            Message::new(
+                Body::SessionDeletionRequest(Default::default()),
+                Some(u64::from(i) + 1),
+                4,
+            )
+            .to_vec(),
+        );
+    }
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut answered = 0usize;
+    let rounds = 20_000;
+    for round in 0..rounds {
+        let mut m = corpus[rng.below(corpus.len())].clone();
+        match rng.below(5) {
+            0 => {
+                for _ in 0..1 + rng.below(4) {
+                    let i = rng.below(m.len());
+                    m[i] ^= 1 << rng.below(8);
+                }
+            }
+            1 => m.truncate(rng.below(m.len())),
+            2 => {
+                let i = rng.below(m.len());
+                let b = rng.next() as u8;
+                m.insert(i, b);
+            }
+            3 => {
+                // Lengths lie: the message's, or an IE's.
+                let i = if rng.below(2) == 0 {
+                    2
+                } else {
+                    8 + rng.below(m.len().saturating_sub(9).max(1))
+                };
+                if i + 1 < m.len() {
+                    m[i] = rng.next() as u8;
+                    m[i + 1] = rng.next() as u8;
+                }
+            }
+            _ => {}
+        }
+        // New sequence numbers so the response cache is exercised, not just hit.
+        if m.len() >= 8 {
+            let at = if m[0] & 1 != 0 && m.len() >= 16 {
+                12
+            } else {
+                4
+            };
+            let s = (round as u32).to_be_bytes();
+            m[at..at + 3].copy_from_slice(&s[1..]);
+        }
+        let from = smf_addr(rng.below(4) as u8);
+        let out = n4.handle(from, &m, now + Duration::from_millis(round as u64));
+        answered += usize::from(!out.is_empty());
+        assert!(out.len() <= 16);
+        for o in &out {
+            assert_eq!(o.to, from, "answers go back to the sender");
+            assert!(
+                Message::decode(&o.bytes).is_ok(),
+                "we only send what decodes"
+            );
+        }
+        assert!(n4.session_count() <= 16);
+        assert!(n4.cached_responses() <= 64);
+        assert!(n4.associations().count() <= MAX_ASSOCIATIONS);
+        if round % 1000 == 0 {
+            let _ = n4.tick(now + Duration::from_millis(round as u64));
+        }
+    }
+    println!(
+        "{rounds} mutated messages, {answered} answered, {} sessions",
+        n4.session_count()
+    );
+    assert!(
+        answered > rounds / 4,
+        "most mutations still get an answer: {answered}"
+    );
+}
+
+#[test]
+fn a_flood_of_establishments_meets_the_session_limit_and_deletion_frees_everything() {
+    require_root();
+    let mut n4 = endpoint();
+    let now = Instant::now();
+    let peer = smf_addr(0);
+    let node = Ipv4Addr::new(192, 0, 2, 10);
+    assert!(!n4.handle(peer, &setup(node, 1), now).is_empty());
+    let mut seids = Vec::new();
+    let mut refused = 0;
+    for i in 0..40u32 {
+        let est = session_request(NodeId::Ipv4(node), &plan(u64::from(i) + 100, 0x200 + i));
+        let m = Message::new(Body::SessionEstablishmentRequest(est), Some(0), 10 + i).to_vec();
+        let out = n4.handle(peer, &m, now);
+        let (r, _) = Message::decode(&out[0].bytes).expect("response");
+        let Body::SessionEstablishmentResponse(b) = r.body else {
+            panic!("{r:?}")
+        };
+        match b.cause.cause() {
+            Some(Cause::RequestAccepted) => seids.push(smf::established(&b).unwrap().0),
+            Some(Cause::NoResourcesAvailable) => refused += 1,
+            c => panic!("unexpected {c:?}: {b:?}"),
+        }
+    }
+    assert_eq!((seids.len(), refused), (16, 24));
+    for (i, s) in seids.iter().enumerate() {
+        let m = Message::new(
+            Body::SessionDeletionRequest(Default::default()),
+            Some(*s),
+            100 + i as u32,
+        )
+        .to_vec();
+        let out = n4.handle(peer, &m, now);
+        let (r, _) = Message::decode(&out[0].bytes).unwrap();
+        let Body::SessionDeletionResponse(b) = r.body else {
+            panic!()
+        };
+        assert_eq!(b.cause.cause(), Some(Cause::RequestAccepted));
+    }
+    assert_eq!(n4.session_count(), 0);
+    assert_eq!(n4.dp.slots_in_use(), (0, 0, 0, 0, 0));
+    // And the freed TEIDs and addresses are handed out again.
+    let est = session_request(NodeId::Ipv4(node), &plan(999, 0x999));
+    let m = Message::new(Body::SessionEstablishmentRequest(est), Some(0), 500).to_vec();
+    let (r, _) = Message::decode(&n4.handle(peer, &m, now)[0].bytes).unwrap();
+    let Body::SessionEstablishmentResponse(b) = r.body else {
+        panic!()
+    };
+    let (_, teid, _, ue) = smf::established(&b).unwrap();
+    assert_eq!(
+        (teid, ue),
+        (0x8000_0000, Some(Ipv4Addr::new(198, 18, 0, 1)))
+    );
+}
