@@ -341,3 +341,60 @@ fn a_dead_peer_loses_its_sessions_after_n1_unanswered_heartbeats() {
     assert_eq!((n4.session_count(), n4.stats.dead_peers), (0, 1));
     assert_eq!(n4.associations().count(), 0);
 }
+
+#[test]
+fn an_smf_over_ipv6_gets_ipv6_f_seids_and_f_teids() {
+    use pfcp::ie::addr::{FSeid, FTeid};
+    use upf_lb::fixtures::{GNB_V6, UPF_V6};
+    require_root();
+    let b = bed(&[("heartbeat_interval_s = 10", "heartbeat_interval_s = 1")]);
+    let mut smf = b
+        .topo
+        .gnb
+        .run(|| {
+            smf::Smf::new(
+                std::net::SocketAddr::from((GNB_V6, 8805)),
+                std::net::SocketAddr::from((UPF_V6, 8805)),
+                7,
+            )
+        })
+        .expect("SMF socket");
+    assert_eq!(
+        cause(&smf.associate().unwrap().cause),
+        Cause::RequestAccepted
+    );
+    let mut req = smf::session_request(smf.node_id.clone(), &plan(0xb0, 0x200));
+    req.cp_fseid = FSeid {
+        seid: 0xb0,
+        ipv4: None,
+        ipv6: Some(GNB_V6),
+    };
+    req.create_pdrs[0].pdi.local_fteid = Some(FTeid::Choose {
+        v4: true,
+        v6: true,
+        choose_id: Some(1),
+    });
+    let (m, r) = smf.establish(req).expect("establishment");
+    assert_eq!(cause(&r.cause), Cause::RequestAccepted, "{r:?}");
+    assert_eq!(m.header.seid, Some(0xb0));
+    let f = r.up_fseid.expect("UP F-SEID");
+    assert_eq!(
+        (f.ipv4, f.ipv6),
+        (None, Some(UPF_V6)),
+        "the family the CP used"
+    );
+    let Some(FTeid::Assigned { teid, ipv4, ipv6 }) = r.created_pdrs[0].local_fteid else {
+        panic!("{r:?}")
+    };
+    assert!(teid >= 0x8000_0000);
+    assert_eq!((ipv4, ipv6), (Some(UPF_V4), Some(UPF_V6)));
+    // The UP function's heartbeats reach the SMF over IPv6.
+    let t0 = Instant::now();
+    while smf.heartbeats_seen.is_empty() && t0.elapsed() < Duration::from_secs(5) {
+        smf.recv(Duration::from_millis(200)).unwrap();
+    }
+    assert!(!smf.heartbeats_seen.is_empty());
+    let d = smf.delete(f.seid).expect("deletion");
+    assert_eq!(cause(&d.cause), Cause::RequestAccepted);
+    drop(b);
+}

@@ -224,3 +224,122 @@ fn a_flood_of_establishments_meets_the_session_limit_and_deletion_frees_everythi
         (0x8000_0000, Some(Ipv4Addr::new(198, 18, 0, 1)))
     );
 }
+
+/// An uplink G-PDU from the gNB on `teid` with QFI 9, from the UE 198.18.0.1 to the DN.
+fn gpdu(teid: u32) -> Vec<u8> {
+    use upf_lb::packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc};
+    let inner = IpPacket::v4(
+        Ipv4Addr::new(198, 18, 0, 1),
+        Ipv4Addr::new(203, 0, 113, 10),
+        L4::Udp {
+            src: 5000,
+            dst: 7000,
+            payload: b"atomic".to_vec(),
+        },
+    );
+    let mut g = Gtpu::gpdu(teid, inner.to_bytes());
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
+    Frame::new(IpPacket::v4(
+        Ipv4Addr::new(192, 0, 2, 1),
+        Ipv4Addr::new(192, 0, 2, 2),
+        L4::gtpu(2152, &g),
+    ))
+    .to_bytes()
+}
+
+#[test]
+fn a_modification_that_fails_half_way_leaves_the_old_rules_in_force() {
+    use pfcp::ie::{
+        grouped::{CreateUrr, UpdateQer},
+        simple::{GateStatus, MeasurementMethod, QerId, UrrId},
+    };
+    require_root();
+    let cfg = config_with(&[("max_sessions = 65536", "max_sessions = 1")]);
+    let dp = GtpDatapath::load_with(&daemon::map_sizes(&cfg)).expect("load bpf-gtp");
+    let mut n4 = N4::new(cfg, dp, 1000).expect("endpoint");
+    let now = Instant::now();
+    let peer = smf_addr(0);
+    let node = Ipv4Addr::new(192, 0, 2, 10);
+    n4.handle(peer, &setup(node, 1), now);
+    let est = session_request(NodeId::Ipv4(node), &plan(1, 0x200));
+    let m = Message::new(Body::SessionEstablishmentRequest(est), Some(0), 2).to_vec();
+    let (r, _) = Message::decode(&n4.handle(peer, &m, now)[0].bytes).unwrap();
+    let Body::SessionEstablishmentResponse(b) = r.body else {
+        panic!()
+    };
+    let (seid, teid, ..) = smf::established(&b).unwrap();
+    let verdict = |n4: &mut N4| {
+        let (_, v) = upf_lb::replay::replay(n4, &[gpdu(teid)]).expect("test run");
+        (v[0].verdict.clone(), v[0].reason.clone())
+    };
+    let forwarded = ("XDP_PASS".to_string(), "uplink_to_kernel".to_string());
+    assert_eq!(verdict(&mut n4), forwarded);
+    let slots = n4.dp.slots_in_use();
+
+    // The gate closes in place (a carried QER) before the URRs run out of slots half way
+    // through 300 new ones: all of it must be undone.
+    let m = Message::new(
+        Body::SessionModificationRequest(msg::SessionModificationRequest {
+            update_qers: vec![UpdateQer {
+                qer_id: QerId(1),
+                gate_status: Some(GateStatus::new(false, false)),
+                ..Default::default()
+            }],
+            create_urrs: (100..400)
+                .map(|i| CreateUrr {
+                    urr_id: UrrId(i),
+                    measurement_method: MeasurementMethod::empty().with(MeasurementMethod::VOLUM),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        Some(seid),
+        3,
+    )
+    .to_vec();
+    let (r, _) = Message::decode(&n4.handle(peer, &m, now)[0].bytes).unwrap();
+    let Body::SessionModificationResponse(b) = r.body else {
+        panic!()
+    };
+    assert_eq!(b.cause.cause(), Some(Cause::NoResourcesAvailable));
+    assert_eq!(
+        n4.dp.slots_in_use(),
+        slots,
+        "every slot the failed request took is back"
+    );
+    assert_eq!(
+        verdict(&mut n4),
+        forwarded,
+        "the old rules, gate open, still forward"
+    );
+
+    // The same gate change alone applies whole.
+    let m = Message::new(
+        Body::SessionModificationRequest(msg::SessionModificationRequest {
+            update_qers: vec![UpdateQer {
+                qer_id: QerId(1),
+                gate_status: Some(GateStatus::new(false, false)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        Some(seid),
+        4,
+    )
+    .to_vec();
+    let (r, _) = Message::decode(&n4.handle(peer, &m, now)[0].bytes).unwrap();
+    let Body::SessionModificationResponse(b) = r.body else {
+        panic!()
+    };
+    assert_eq!(b.cause.cause(), Some(Cause::RequestAccepted));
+    assert_eq!(
+        verdict(&mut n4),
+        ("XDP_DROP".to_string(), "qer_gate_closed".to_string())
+    );
+}

@@ -209,6 +209,10 @@ impl Slots {
     }
 }
 
+/// Rules of each kind (PDRs, FARs, QERs, URRs; SDF filters eight times that) kept free beyond
+/// the sessions' own for the make-before-break of one Session Modification.
+pub const REPLACE_HEADROOM: u32 = 256;
+
 /// Entries of each map, set at load time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapSizes {
@@ -237,19 +241,23 @@ pub struct MapSizes {
 
 impl MapSizes {
     /// Sizes for `n` sessions of a typical shape (2 uplink and 2 downlink PDRs, 4 SDF filters,
-    /// 2 FARs, 2 QERs, 2 URRs per session).
+    /// 2 FARs, 2 QERs, 2 URRs per session), plus [`REPLACE_HEADROOM`] rules of each kind: a
+    /// Session Modification writes the new rule set beside the old one
+    /// ([`GtpDatapath::replace`]), so a full UP function can still modify a session of up to
+    /// that many rules.
     pub fn for_sessions(n: u32) -> Self {
         let n = n.max(1);
+        let h = REPLACE_HEADROOM;
         MapSizes {
             ul_keys: n,
             ul_direct: n,
             dl4_keys: n,
             dl6_keys: n,
-            pdrs: n.saturating_mul(4),
-            sdfs: n.saturating_mul(4),
-            fars: n.saturating_mul(2),
-            qers: n.saturating_mul(2),
-            urrs: n.saturating_mul(2),
+            pdrs: n.saturating_mul(4).saturating_add(h),
+            sdfs: n.saturating_mul(4).saturating_add(h * MAX_SDF_PER_PDR),
+            fars: n.saturating_mul(2).saturating_add(h),
+            qers: n.saturating_mul(2).saturating_add(h),
+            urrs: n.saturating_mul(2).saturating_add(h),
             events_bytes: 4 << 20,
         }
     }
@@ -857,7 +865,7 @@ mod tests {
     #[test]
     fn sizes_scale_with_sessions() {
         let m = MapSizes::for_sessions(1000);
-        assert_eq!((m.ul_keys, m.pdrs, m.fars), (1000, 4000, 2000));
+        assert_eq!((m.ul_keys, m.pdrs, m.fars), (1000, 4256, 2256));
         assert!(m.entries().iter().all(|(_, n)| *n >= 1000));
     }
 }
