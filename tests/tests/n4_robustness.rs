@@ -343,3 +343,52 @@ fn a_modification_that_fails_half_way_leaves_the_old_rules_in_force() {
         ("XDP_DROP".to_string(), "qer_gate_closed".to_string())
     );
 }
+
+#[test]
+fn pdrs_with_one_choose_id_share_one_f_teid() {
+    use pfcp::ie::{addr::FTeid, simple::PdrId};
+    require_root();
+    let mut n4 = endpoint();
+    let now = Instant::now();
+    let peer = smf_addr(0);
+    let node = Ipv4Addr::new(192, 0, 2, 10);
+    n4.handle(peer, &setup(node, 1), now);
+    let mut est = session_request(NodeId::Ipv4(node), &plan(1, 0x200));
+    // Three uplink PDRs: two with CHOOSE ID 5, one with CHOOSE ID 6 (another QoS flow).
+    let ul = est.create_pdrs[0].clone();
+    let mut second = ul.clone();
+    second.pdr_id = PdrId(3);
+    second.precedence = pfcp::ie::simple::Precedence(200);
+    let mut third = ul.clone();
+    third.pdr_id = PdrId(4);
+    for (p, chid) in [
+        (&mut est.create_pdrs[0], 5),
+        (&mut second, 5),
+        (&mut third, 6),
+    ] {
+        p.pdi.local_fteid = Some(FTeid::Choose {
+            v4: true,
+            v6: false,
+            choose_id: Some(chid),
+        });
+    }
+    est.create_pdrs.push(second);
+    est.create_pdrs.push(third);
+    let m = Message::new(Body::SessionEstablishmentRequest(est), Some(0), 2).to_vec();
+    let (r, _) = Message::decode(&n4.handle(peer, &m, now)[0].bytes).unwrap();
+    let Body::SessionEstablishmentResponse(b) = r.body else {
+        panic!()
+    };
+    assert_eq!(b.cause.cause(), Some(Cause::RequestAccepted), "{b:?}");
+    let teid = |id: u16| match b
+        .created_pdrs
+        .iter()
+        .find(|c| c.pdr_id.0 == id)
+        .and_then(|c| c.local_fteid)
+    {
+        Some(FTeid::Assigned { teid, .. }) => teid,
+        f => panic!("PDR {id}: {f:?}"),
+    };
+    assert_eq!(teid(1), teid(3), "CHOOSE ID 5 twice: one F-TEID");
+    assert_ne!(teid(1), teid(4), "CHOOSE ID 6: another");
+}
