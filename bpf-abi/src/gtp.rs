@@ -95,12 +95,17 @@ pub struct Event {
     pub data: [u8; EVENT_DATA_LEN],
 }
 
-/// A URR's threshold (TS 29.244 Volume Threshold, total volume).
+/// When a URR next tells the controller (TS 29.244 Volume Threshold and Volume Quota, total
+/// volume): an absolute point on the URR's cumulative byte count (UL + DL), set by the
+/// controller to the nearer of the threshold and the quota since the last usage report.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UrrThreshold {
-    /// Total bytes (UL + DL) at which to report; 0: none.
+    /// Cumulative total bytes at which to send an event; 0: none.
     pub total_bytes: u64,
+    /// Set to 1 by the datapath (compare-exchange) when it sent the event, so it is sent once;
+    /// the controller re-arms by writing the whole entry with a new point and 0 here.
+    pub reported: u64,
 }
 
 /// Next-hop cache: a direct-mapped per-CPU array of [`NH_CACHE_SLOTS`] [`NhSlot`]s indexed by
@@ -425,9 +430,9 @@ impl QerState {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UrrCounters {
-    /// Set (to 1, by compare-exchange) when the threshold event was sent; the controller
-    /// clears it to re-arm.
-    pub threshold_reported: u64,
+    /// Unused (the reported flag lives in [`UrrThreshold`], which the controller can rewrite
+    /// without racing the counters).
+    pub _reserved: u64,
     /// Uplink packets.
     pub ul_packets: u64,
     /// Uplink bytes.
@@ -489,7 +494,7 @@ const _: () = assert!(size_of::<SdfFilter>() == 84);
 const _: () = assert!(size_of::<Far>() == 44);
 const _: () = assert!(size_of::<Qer>() == 40);
 const _: () = assert!(size_of::<QerState>() == 32 && size_of::<UrrCounters>() == 40);
-const _: () = assert!(size_of::<Event>() == 32 + EVENT_DATA_LEN && size_of::<UrrThreshold>() == 8);
+const _: () = assert!(size_of::<Event>() == 32 + EVENT_DATA_LEN && size_of::<UrrThreshold>() == 16);
 
 #[cfg(feature = "user")]
 mod pod {

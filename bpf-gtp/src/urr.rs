@@ -39,26 +39,27 @@ pub fn count(pdr: &Pdr, dir: Dir, len: u64) {
     }
 }
 
-/// Sends one URR_THRESHOLD event when the URR's total volume has reached its threshold (the
-/// `threshold_reported` flag, set by compare-exchange, makes it once until the controller
-/// re-arms it).
+/// Sends one URR_THRESHOLD event when the URR's total volume has reached the point the
+/// controller set (the `reported` flag of the threshold entry, set by compare-exchange, makes
+/// it once until the controller re-arms it by rewriting the entry).
 ///
 /// # Safety
 /// `c` points to the URR's counters in the array map.
 #[inline(always)]
 unsafe fn check_threshold(session: u32, idx: u32, c: *mut bpf_abi::gtp::UrrCounters) {
-    let Some(t) = URR_THRESHOLDS.get(idx) else {
+    let Some(t) = URR_THRESHOLDS.get_ptr_mut(idx) else {
         return;
     };
-    if t.total_bytes == 0 {
-        return;
-    }
-    // SAFETY: the caller's contract; the fields are 8-byte aligned counters.
+    // SAFETY: the caller's contract for `c`; `t` points into an array map value; the fields
+    // are 8-byte aligned and `reported` is only changed atomically here.
     unsafe {
+        let target = atomic::load(core::ptr::addr_of!((*t).total_bytes));
+        if target == 0 {
+            return;
+        }
         let total = atomic::load(core::ptr::addr_of!((*c).ul_bytes))
             + atomic::load(core::ptr::addr_of!((*c).dl_bytes));
-        if total < t.total_bytes
-            || !atomic::compare_exchange(core::ptr::addr_of_mut!((*c).threshold_reported), 0, 1)
+        if total < target || !atomic::compare_exchange(core::ptr::addr_of_mut!((*t).reported), 0, 1)
         {
             return;
         }

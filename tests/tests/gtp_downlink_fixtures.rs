@@ -392,8 +392,29 @@ fn buffered_packets_and_crossed_thresholds_reach_the_controller_as_events() {
     );
     // Reported once: the third packet raised nothing; buffered packets were not counted.
     let c = dp.urr_counters(s.urr_slot(1).unwrap()).unwrap();
-    assert_eq!((c.dl_packets, c.threshold_reported), (3, 1));
+    assert_eq!(c.dl_packets, 3);
     assert!(dp.drain_events(16).unwrap().is_empty());
+    // Re-armed at a further point, the next crossing is reported again.
+    dp.set_urr_target(s.urr_slot(1).unwrap(), 3 * len + 1)
+        .unwrap();
+    let again = Fixture {
+        name: "dl-counted-3".into(),
+        input: Frame::new(p2.clone()).to_bytes(),
+        action: xdp::REDIRECT,
+        output: sent(&p2),
+        reason: Reason::DownlinkRedirect,
+    };
+    run_xdp_fixtures_in(
+        Some((&fib.ns, fib.n3_ifindex)),
+        &dp,
+        names::PROG_XDP_N6,
+        &[again],
+    );
+    let ev = dp.drain_events(16).unwrap();
+    assert_eq!(
+        (ev.len(), ev[0].kind, ev[0].value),
+        (1, EVENT_URR_THRESHOLD, 4 * len)
+    );
 }
 
 #[test]

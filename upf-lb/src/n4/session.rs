@@ -123,7 +123,7 @@ fn network_instance(b: &[u8]) -> String {
 
 fn sub(a: &UrrCounters, b: &UrrCounters) -> UrrCounters {
     UrrCounters {
-        threshold_reported: a.threshold_reported,
+        _reserved: 0,
         ul_packets: a.ul_packets.saturating_sub(b.ul_packets),
         ul_bytes: a.ul_bytes.saturating_sub(b.ul_bytes),
         dl_packets: a.dl_packets.saturating_sub(b.dl_packets),

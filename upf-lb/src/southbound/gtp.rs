@@ -96,7 +96,8 @@ pub struct SessionSpec {
     pub qers: Vec<(u32, Qer)>,
     /// URR IDs.
     pub urrs: Vec<u32>,
-    /// Total-volume thresholds (bytes) of URRs, by URR ID; URRs not named have none.
+    /// Event points of URRs, by URR ID: the cumulative total bytes (UL + DL) at which the
+    /// datapath tells the controller ([`bpf_abi::gtp::UrrThreshold`]); URRs not named have none.
     pub urr_thresholds: Vec<(u32, u64)>,
     /// PDRs with the key they are found by.
     pub pdrs: Vec<(Key, PdrSpec)>,
@@ -479,14 +480,28 @@ impl GtpDatapath {
                 let mut a = self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?;
                 let prev = a.get(&slot, 0).map_err(map_err(MAP_URR_THRESHOLDS))?;
                 inst.restore_thresholds.push((slot, prev));
-                a.set(slot, UrrThreshold { total_bytes }, 0)
-                    .map_err(map_err(MAP_URR_THRESHOLDS))?;
+                a.set(
+                    slot,
+                    UrrThreshold {
+                        total_bytes,
+                        reported: 0,
+                    },
+                    0,
+                )
+                .map_err(map_err(MAP_URR_THRESHOLDS))?;
                 continue;
             }
             let slot = self.alloc.urrs.alloc(1)?;
             inst.urrs.insert(*id, slot);
             self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
-                .set(slot, UrrThreshold { total_bytes }, 0)
+                .set(
+                    slot,
+                    UrrThreshold {
+                        total_bytes,
+                        reported: 0,
+                    },
+                    0,
+                )
                 .map_err(map_err(MAP_URR_THRESHOLDS))?;
             self.array::<UrrCounters>(MAP_URR_COUNTERS)?
                 .set(slot, UrrCounters::default(), 0)
@@ -575,6 +590,21 @@ impl GtpDatapath {
             .ok_or(SouthboundError::Full(MAP_URR_COUNTERS))?;
         let a: Array<_, UrrCounters> = Array::try_from(map).map_err(map_err(MAP_URR_COUNTERS))?;
         a.get(&slot, 0).map_err(map_err(MAP_URR_COUNTERS))
+    }
+
+    /// Re-arms URR `slot`: the next event when its cumulative total reaches `total_bytes` (0:
+    /// none). Only the threshold entry is written, never the counters the datapath adds to.
+    pub fn set_urr_target(&mut self, slot: u32, total_bytes: u64) -> Result<(), SouthboundError> {
+        self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
+            .set(
+                slot,
+                UrrThreshold {
+                    total_bytes,
+                    reported: 0,
+                },
+                0,
+            )
+            .map_err(map_err(MAP_URR_THRESHOLDS))
     }
 
     /// Tells the datapath one of the UP function's N6 addresses (the source of the ICMP or
