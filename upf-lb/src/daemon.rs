@@ -201,11 +201,29 @@ async fn serve_with_ready(
     if let Some(r) = ready {
         let _ = r.send(Ok(()));
     }
+    // The datapath's events (URR event points crossed, buffered packets) wake the owner.
+    // SAFETY: the OwnedFd is a fresh duplicate owned by the AsyncFd for its whole life; its
+    // raw descriptor never changes.
+    let events = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(
+            n4.dp.events_fd()?,
+            tokio::io::Interest::READABLE,
+        )
+    }
+    .map_err(|e| anyhow::anyhow!("watching the event ring buffer: {e}"))?;
     tokio::pin!(stop);
     loop {
         let wake = n4.next_tick(Instant::now());
         let out = tokio::select! {
             _ = &mut stop => break,
+            r = events.readable() => {
+                // Readiness cleared before reading: an event that arrives meanwhile wakes us
+                // again.
+                if let Ok(mut g) = r {
+                    g.clear_ready();
+                }
+                n4.on_datapath_events(Instant::now())
+            }
             m = rx.recv() => match m {
                 Some((i, from, bytes)) => {
                     let out = n4.handle(from, &bytes, Instant::now());

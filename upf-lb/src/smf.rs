@@ -46,6 +46,11 @@ pub struct Smf {
     pub answer_heartbeats: bool,
     /// Heartbeat Requests received from the UP function, with their Recovery Time Stamps.
     pub heartbeats_seen: Vec<u32>,
+    /// Session Report Requests received (when, SEID, the request), each answered with
+    /// [`Smf::report_cause`].
+    pub reports: Vec<(Instant, u64, msg::SessionReportRequest)>,
+    /// The Cause our Session Report Responses carry.
+    pub report_cause: pfcp::Cause,
 }
 
 impl Smf {
@@ -66,6 +71,8 @@ impl Smf {
             n1: 3,
             answer_heartbeats: true,
             heartbeats_seen: Vec::new(),
+            reports: Vec::new(),
+            report_cause: pfcp::Cause::RequestAccepted,
         })
     }
 
@@ -122,8 +129,36 @@ impl Smf {
                 }
                 continue;
             }
+            if let Body::SessionReportRequest(r) = &m.body {
+                let seid = m.header.seid.unwrap_or(0);
+                self.reports.push((Instant::now(), seid, r.clone()));
+                let resp = Message::new(
+                    Body::SessionReportResponse(msg::SessionReportResponse {
+                        cause: self.report_cause.into(),
+                        ..Default::default()
+                    }),
+                    Some(seid),
+                    m.header.sequence,
+                );
+                self.sock.send_to(&resp.to_vec(), from)?;
+                continue;
+            }
             return Ok(Some(m));
         }
+    }
+
+    /// Receives (and answers) until `n` Session Report Requests have arrived in all, or
+    /// `timeout`; returns how many there are.
+    pub fn wait_reports(&mut self, n: usize, timeout: Duration) -> anyhow::Result<usize> {
+        let until = Instant::now() + timeout;
+        while self.reports.len() < n {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let _ = self.recv(left.min(Duration::from_millis(100)))?;
+        }
+        Ok(self.reports.len())
     }
 
     /// Sends raw request bytes with Sequence Number `seq` and waits for the response with that

@@ -25,7 +25,7 @@ use pfcp::{
     },
 };
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
@@ -94,6 +94,10 @@ pub struct Local {
     /// the UP function).
     pub mbr_burst_ms: u64,
 }
+
+/// The FAR ID of the drop FAR that PDRs of an exhausted URR without a FAR ID for Quota Action
+/// take: the top of the FAR ID space, which TS 29.244 8.2.74 leaves to predefined FARs.
+pub const QUOTA_DROP_FAR: u32 = u32::MAX;
 
 /// Smallest token bucket: two full-size frames, so one packet is never refused for the burst
 /// alone.
@@ -165,6 +169,18 @@ impl Rules {
 
     /// The datapath's rule set for these rules, or why they cannot be installed.
     pub fn to_spec(&self, session: u32, local: &Local) -> Result<SessionSpec, RuleError> {
+        self.to_spec_with(session, local, &BTreeSet::new())
+    }
+
+    /// As [`Rules::to_spec`], with the URRs in `exhausted` out of quota: a PDR that counts on
+    /// one takes its FAR ID for Quota Action where the URR has one, else drops (TS 29.244
+    /// 5.2.2.2).
+    pub fn to_spec_with(
+        &self,
+        session: u32,
+        local: &Local,
+        exhausted: &BTreeSet<u32>,
+    ) -> Result<SessionSpec, RuleError> {
         self.check()?;
         let ue = self.ue_addresses();
         let mut spec = SessionSpec {
@@ -173,6 +189,9 @@ impl Rules {
         };
         for (id, f) in &self.fars {
             spec.fars.push((*id, far(f, local)?));
+        }
+        if !exhausted.is_empty() {
+            spec.fars.push((QUOTA_DROP_FAR, build::far_drop()));
         }
         for (id, q) in &self.qers {
             spec.qers.push((*id, qer(q, local)));
@@ -195,7 +214,16 @@ impl Rules {
                 qfi: qfi(p)?,
                 ohr: p.outer_header_removal.map(|o| o.description),
                 sdfs: sdfs(p, uplink, ue)?,
-                far_id: p.far_id.map_or(0, |f| f.0),
+                far_id: match p.urr_ids.iter().find(|u| exhausted.contains(&u.0)) {
+                    Some(u) => self
+                        .urrs
+                        .get(&u.0)
+                        .and_then(|x| x.far_id_for_quota_action)
+                        .map(|f| f.0)
+                        .filter(|f| self.fars.contains_key(f))
+                        .unwrap_or(QUOTA_DROP_FAR),
+                    None => p.far_id.map_or(0, |f| f.0),
+                },
                 qer_id: match p.qer_ids.as_slice() {
                     [] => None,
                     [q] => Some(q.0),

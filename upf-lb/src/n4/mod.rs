@@ -12,8 +12,10 @@ mod alloc;
 mod node;
 pub mod reliable;
 mod session;
+mod usage;
 
 pub use alloc::{Range, UeIpPool};
+pub use usage::TimerWheel;
 
 use crate::{
     config::Config,
@@ -70,6 +72,8 @@ pub fn ntp_now() -> u32 {
 pub enum Request {
     /// A Heartbeat Request to an associated peer.
     Heartbeat(NodeId),
+    /// A Session Report Request about the session with this UP SEID.
+    SessionReport(u64),
 }
 
 /// A PFCP association with a CP function (TS 29.244 6.2.6).
@@ -100,6 +104,12 @@ pub struct Stats {
     pub peer_restarts: u64,
     /// Peers declared dead (no Heartbeat Response after N1 retransmissions).
     pub dead_peers: u64,
+    /// Session Report Requests sent (first transmissions).
+    pub reports_sent: u64,
+    /// Session Report Requests the CP function never answered.
+    pub reports_unanswered: u64,
+    /// Datapath events of kinds not handled yet.
+    pub events_other: u64,
 }
 
 /// The N4 endpoint.
@@ -114,6 +124,10 @@ pub struct N4 {
     n4_v6: Option<Ipv6Addr>,
     assocs: HashMap<NodeId, Association>,
     sessions: HashMap<u64, session::Session>,
+    /// Session index (in datapath events) to UP SEID.
+    by_index: HashMap<u32, u64>,
+    /// Time triggers of URRs.
+    timers: TimerWheel,
     /// Datapath keys and the session (UP SEID) that owns each.
     keys: HashMap<Key, u64>,
     teids: Range,
@@ -172,6 +186,8 @@ impl N4 {
             n4_v6,
             assocs: HashMap::new(),
             sessions: HashMap::new(),
+            by_index: HashMap::new(),
+            timers: TimerWheel::new(Duration::from_millis(10), Instant::now()),
             keys: HashMap::new(),
             next_seid: 1,
             stats: Stats::default(),
@@ -374,10 +390,20 @@ impl N4 {
                 Some(self.session_modification(from, seid.unwrap_or(0), r, seq, now))
             }
             Body::SessionDeletionRequest(_) => {
-                Some(self.session_deletion(from, seid.unwrap_or(0), seq))
+                Some(self.session_deletion(from, seid.unwrap_or(0), seq, now))
             }
-            Body::SessionReportResponse(_) => {
-                let _ = self.outstanding.answered(from, seq);
+            Body::SessionReportResponse(r) => {
+                if let Some(p) = self.outstanding.answered(from, seq)
+                    && let Request::SessionReport(seid) = p.kind
+                    && r.cause.cause() == Some(Cause::SessionContextNotFound)
+                {
+                    // TS 29.244 6.3.?: the CP function no longer has the session.
+                    tracing::warn!(
+                        up_seid = seid,
+                        "the CP function does not know the session: deleted"
+                    );
+                    self.delete_session(seid);
+                }
                 None
             }
             _ => {
@@ -517,9 +543,14 @@ impl N4 {
                         self.stats.dead_peers += 1;
                         self.drop_association(&n);
                     }
+                    Request::SessionReport(seid) => {
+                        tracing::warn!(peer = %p.peer, up_seid = seid, "Session Report Request unanswered after N1 retransmissions");
+                        self.stats.reports_unanswered += 1;
+                    }
                 },
             }
         }
+        out.extend(self.on_timers(now));
         out
     }
 
@@ -530,7 +561,9 @@ impl N4 {
             .values()
             .filter(|a| !a.heartbeat_pending)
             .map(|a| a.next_heartbeat);
+        let wheel = (!self.timers.is_empty()).then(|| now + self.timers.tick());
         hb.chain(self.outstanding.next_due())
+            .chain(wheel)
             .min()
             .unwrap_or(now + Duration::from_secs(1))
             .min(now + Duration::from_secs(1))

@@ -44,7 +44,9 @@ impl N4 {
             self.stats.discarded += 1;
             return;
         };
-        let Request::Heartbeat(n) = p.kind;
+        let Request::Heartbeat(n) = p.kind else {
+            return;
+        };
         if let Some(a) = self.assocs.get_mut(&n) {
             a.heartbeat_pending = false;
             a.next_heartbeat = now + self.cfg.heartbeat_interval;

@@ -5,7 +5,7 @@
 //! F-TEID and UE IP Address CHOOSE are resolved here (FTUP, UEIP), and what a failed request
 //! allocated is given back.
 
-use super::N4;
+use super::{N4, usage::UrrState};
 use crate::{
     southbound::{Installed, Key, SouthboundError},
     state::{RuleError, Rules},
@@ -16,12 +16,9 @@ use pfcp::{
     ie::{
         addr::{FSeid, FTeid, NodeId, UeIpAddress, decode_labels},
         grouped::{CreatePdr, CreatedPdr, ForwardingParameters, UsageReport},
-        simple::{
-            CauseIe, DurationMeasurement, EndTime, OffendingIe, PfcpSmReqFlags, StartTime, UrSeqn,
-            UsageReportTrigger,
-        },
+        simple::{CauseIe, OffendingIe, PfcpSmReqFlags, UsageReportTrigger},
         types as t,
-        usage::{FailedRuleId, VolumeMeasurement, rule_type},
+        usage::{FailedRuleId, rule_type},
     },
     message as msg, validate,
 };
@@ -52,9 +49,8 @@ pub(super) struct Session {
     pub ue: BTreeSet<IpAddr>,
     /// Datapath keys it owns.
     pub keys: Vec<Key>,
-    /// Per URR: UR-SEQN of the next report, start of the current measurement (NTP seconds),
-    /// and the counters at its start.
-    pub measure: BTreeMap<u32, (u32, u32, UrrCounters)>,
+    /// Measurement state per URR.
+    pub urrs: BTreeMap<u32, UrrState>,
 }
 
 /// What a request allocated, given back if it fails.
@@ -119,16 +115,6 @@ fn codec_error(e: pfcp::Error) -> RuleError {
 /// A Network Instance as text: DNS labels (TS 29.244 8.2.4 encodes it like an APN) or plain.
 fn network_instance(b: &[u8]) -> String {
     decode_labels(b, 0).unwrap_or_else(|_| String::from_utf8_lossy(b).into_owned())
-}
-
-fn sub(a: &UrrCounters, b: &UrrCounters) -> UrrCounters {
-    UrrCounters {
-        _reserved: 0,
-        ul_packets: a.ul_packets.saturating_sub(b.ul_packets),
-        ul_bytes: a.ul_bytes.saturating_sub(b.ul_bytes),
-        dl_packets: a.dl_packets.saturating_sub(b.dl_packets),
-        dl_bytes: a.dl_bytes.saturating_sub(b.dl_bytes),
-    }
 }
 
 impl N4 {
@@ -341,7 +327,7 @@ impl N4 {
         from: SocketAddr,
         r: msg::SessionEstablishmentRequest,
         seq: u32,
-        _now: Instant,
+        now: Instant,
     ) -> Message {
         let cp = r.cp_fseid;
         let node = r.node_id.clone();
@@ -416,7 +402,8 @@ impl N4 {
             rules.qers = r.create_qers.into_iter().map(|q| (q.qer_id.0, q)).collect();
             rules.urrs = r.create_urrs.into_iter().map(|u| (u.urr_id.0, u)).collect();
             rules.bar = r.create_bar;
-            let spec = rules.to_spec(index, &self.local)?;
+            let states = fresh_states(&rules, now);
+            let spec = spec_for(&rules, &states, index, &self.local)?;
             self.check_keys(seid, &spec)?;
             let inst = self.dp.install(&spec).map_err(southbound_error)?;
             let keys: Vec<Key> = spec.pdrs.iter().map(|(k, _)| *k).collect();
@@ -434,12 +421,9 @@ impl N4 {
         for k in &keys {
             self.keys.insert(*k, seid);
         }
-        let start = super::ntp_now();
-        let measure = rules
-            .urrs
-            .keys()
-            .map(|u| (*u, (0, start, UrrCounters::default())))
-            .collect();
+        let urrs = fresh_states(&rules, now);
+        self.schedule(seid, &rules, &urrs);
+        self.by_index.insert(index, seid);
         let session = Session {
             cp,
             node,
@@ -450,7 +434,7 @@ impl N4 {
             chosen,
             ue: claims.ue.into_iter().collect(),
             keys,
-            measure,
+            urrs,
         };
         tracing::info!(%from, up_seid = seid, cp_seid = cp.seid, pdrs = session.rules.pdrs.len(), "session established");
         self.sessions.insert(seid, session);
@@ -473,44 +457,6 @@ impl N4 {
         )
     }
 
-    /// A usage report of URR `urr` of session `seid` for `trigger`: the usage since the last
-    /// report (TS 29.244 5.2.2.3.1), after which a new measurement starts.
-    fn usage_report(
-        &mut self,
-        seid: u64,
-        urr: u32,
-        trigger: pfcp::ie::simple::Flag,
-    ) -> Option<UsageReport> {
-        let s = self.sessions.get_mut(&seid)?;
-        let slot = s.installed.as_ref()?.urr_slot(urr)?;
-        let now_c = self.dp.urr_counters(slot).ok()?;
-        let end = super::ntp_now();
-        let m = s
-            .measure
-            .entry(urr)
-            .or_insert((0, end, UrrCounters::default()));
-        let d = sub(&now_c, &m.2);
-        let report = UsageReport {
-            urr_id: pfcp::ie::simple::UrrId(urr),
-            ur_seqn: UrSeqn(m.0),
-            usage_report_trigger: UsageReportTrigger::empty().with(trigger),
-            start_time: Some(StartTime(m.1)),
-            end_time: Some(EndTime(end)),
-            volume_measurement: Some(VolumeMeasurement {
-                total: Some(d.ul_bytes + d.dl_bytes),
-                uplink: Some(d.ul_bytes),
-                downlink: Some(d.dl_bytes),
-                total_packets: Some(d.ul_packets + d.dl_packets),
-                uplink_packets: Some(d.ul_packets),
-                downlink_packets: Some(d.dl_packets),
-            }),
-            duration_measurement: Some(DurationMeasurement(end.wrapping_sub(m.1))),
-            ..Default::default()
-        };
-        *m = (m.0.wrapping_add(1), end, now_c);
-        Some(report)
-    }
-
     /// Takes a session out of the datapath and gives back what it held.
     pub(super) fn delete_session(&mut self, seid: u64) -> Option<Session> {
         let mut s = self.sessions.remove(&seid)?;
@@ -531,10 +477,17 @@ impl N4 {
             }
         }
         self.indices.release(u128::from(s.index));
+        self.by_index.remove(&s.index);
         Some(s)
     }
 
-    pub(super) fn session_deletion(&mut self, from: SocketAddr, seid: u64, seq: u32) -> Message {
+    pub(super) fn session_deletion(
+        &mut self,
+        from: SocketAddr,
+        seid: u64,
+        seq: u32,
+        now: Instant,
+    ) -> Message {
         let Some(cp_seid) = self.sessions.get(&seid).map(|s| s.cp.seid) else {
             return Message::new(
                 Body::SessionDeletionResponse(msg::SessionDeletionResponse {
@@ -548,7 +501,7 @@ impl N4 {
         let urrs: Vec<u32> = self.sessions[&seid].rules.urrs.keys().copied().collect();
         let reports = urrs
             .into_iter()
-            .filter_map(|u| self.usage_report(seid, u, UsageReportTrigger::TERMR))
+            .filter_map(|u| self.report_usage(seid, u, &[UsageReportTrigger::TERMR], now))
             .collect();
         self.delete_session(seid);
         tracing::info!(%from, up_seid = seid, "session deleted");
@@ -569,7 +522,7 @@ impl N4 {
         seid: u64,
         r: msg::SessionModificationRequest,
         seq: u32,
-        _now: Instant,
+        now: Instant,
     ) -> Message {
         let Some(cp_seid) = self.sessions.get(&seid).map(|s| s.cp.seid) else {
             return Message::new(
@@ -598,6 +551,7 @@ impl N4 {
             return refuse(codec_error(e));
         }
         let s = &self.sessions[&seid];
+        let mut states = s.urrs.clone();
         let mut rules = s.rules.clone();
         let mut chosen = s.chosen.clone();
         let mut ue = rules.ue_addresses();
@@ -820,6 +774,13 @@ impl N4 {
                 if !u.linked_urr_ids.is_empty() {
                     x.linked_urr_ids = u.linked_urr_ids.clone();
                 }
+                // A new quota: forwarding resumes (TS 29.244 5.2.2.2).
+                if (u.volume_quota.is_some() || u.time_quota.is_some())
+                    && let Some(st) = states.get_mut(&id)
+                {
+                    st.exhausted = false;
+                    st.started = now;
+                }
             }
             if let Some(b) = &r.update_bar
                 && let Some(x) = rules.bar.as_mut().filter(|x| x.bar_id == b.bar_id)
@@ -836,7 +797,13 @@ impl N4 {
                     return rule(rule_type::URR, q.urr_id.0, t::QUERY_URR, "no such URR");
                 }
             }
-            let spec = rules.to_spec(index, &self.local)?;
+            states.retain(|id, _| rules.urrs.contains_key(id));
+            for (id, u) in &rules.urrs {
+                states
+                    .entry(*id)
+                    .or_insert_with(|| UrrState::new(u, UrrCounters::default(), now));
+            }
+            let spec = spec_for(&rules, &states, index, &self.local)?;
             self.check_keys(seid, &spec)?;
             Ok::<_, RuleError>((created, spec))
         })();
@@ -850,7 +817,7 @@ impl N4 {
         // Usage of removed URRs is reported before their counters go (TS 29.244 5.2.2.3.1).
         let mut reports: Vec<UsageReport> = removed_urrs
             .iter()
-            .filter_map(|u| self.usage_report(seid, *u, UsageReportTrigger::TERMR))
+            .filter_map(|u| self.report_usage(seid, *u, &[UsageReportTrigger::TERMR], now))
             .collect();
         let s = self
             .sessions
@@ -876,15 +843,21 @@ impl N4 {
         if let Some(f) = r.cp_fseid {
             s.cp = f;
         }
-        for u in &removed_urrs {
-            s.measure.remove(u);
+        // The states the request computed, but what reports since then changed.
+        for (id, st) in states {
+            match s.urrs.get(&id) {
+                Some(cur) if !removed_urrs.contains(&id) => {
+                    let mut cur = cur.clone();
+                    cur.exhausted = st.exhausted;
+                    cur.started = st.started;
+                    s.urrs.insert(id, cur);
+                }
+                _ => {
+                    s.urrs.insert(id, st);
+                }
+            }
         }
-        let start = super::ntp_now();
-        for u in s.rules.urrs.keys() {
-            s.measure
-                .entry(*u)
-                .or_insert((0, start, UrrCounters::default()));
-        }
+        s.urrs.retain(|id, _| s.rules.urrs.contains_key(id));
         // TEIDs and UE addresses no rule refers to any more go back.
         let used_teids: BTreeSet<u32> = s
             .rules
@@ -937,7 +910,11 @@ impl N4 {
             r.query_urrs.iter().map(|q| q.urr_id.0).collect()
         };
         for u in queried {
-            reports.extend(self.usage_report(seid, u, UsageReportTrigger::IMMER));
+            reports.extend(self.report_usage(seid, u, &[UsageReportTrigger::IMMER], now));
+        }
+        if let Some(s) = self.sessions.get(&seid) {
+            let (rules, urrs) = (s.rules.clone(), s.urrs.clone());
+            self.schedule(seid, &rules, &urrs);
         }
         tracing::info!(%from, up_seid = seid, "session modified");
         Message::new(
@@ -951,4 +928,63 @@ impl N4 {
             seq,
         )
     }
+
+    /// Wakes the time triggers of every URR of `rules`.
+    fn schedule(&mut self, seid: u64, rules: &Rules, states: &BTreeMap<u32, UrrState>) {
+        for (id, u) in &rules.urrs {
+            if let Some(at) = states.get(id).and_then(|st| st.next_due(u)) {
+                self.timers.insert(at, seid, *id);
+            }
+        }
+    }
+
+    /// Installs the session's rules again as they stand (after a quota ran out).
+    pub(super) fn reinstall(&mut self, seid: u64) -> Result<(), RuleError> {
+        let s = self.sessions.get_mut(&seid).ok_or_else(|| {
+            RuleError::new(Cause::SessionContextNotFound, None, "no such session")
+        })?;
+        let spec = spec_for(&s.rules, &s.urrs, s.index, &self.local)?;
+        let old = s.installed.take().expect("an installed session");
+        match self.dp.replace(old, &spec) {
+            Ok(i) => {
+                self.sessions.get_mut(&seid).expect("session").installed = Some(i);
+                Ok(())
+            }
+            Err((old, e)) => {
+                self.sessions.get_mut(&seid).expect("session").installed = Some(old);
+                Err(southbound_error(e))
+            }
+        }
+    }
+}
+
+/// Fresh measurement states for every URR of `rules` (new slots: counters at zero).
+fn fresh_states(rules: &Rules, now: Instant) -> BTreeMap<u32, UrrState> {
+    rules
+        .urrs
+        .iter()
+        .map(|(id, u)| (*id, UrrState::new(u, UrrCounters::default(), now)))
+        .collect()
+}
+
+/// The datapath's rule set for `rules` with the URR states: exhausted quotas applied, each
+/// URR's volume event point armed.
+fn spec_for(
+    rules: &Rules,
+    states: &BTreeMap<u32, UrrState>,
+    index: u32,
+    local: &crate::state::Local,
+) -> Result<crate::southbound::SessionSpec, RuleError> {
+    let exhausted: BTreeSet<u32> = states
+        .iter()
+        .filter(|(_, s)| s.exhausted)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut spec = rules.to_spec_with(index, local, &exhausted)?;
+    spec.urr_thresholds = rules
+        .urrs
+        .iter()
+        .filter_map(|(id, u)| Some((*id, states.get(id)?.event_point(u)?)))
+        .collect();
+    Ok(spec)
 }

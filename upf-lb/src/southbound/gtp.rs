@@ -622,6 +622,22 @@ impl GtpDatapath {
             .map_err(map_err(bpf_abi::gtp::MAP_GTP_CONFIG))
     }
 
+    /// A descriptor of the event ring buffer, readable (epoll) when events wait.
+    pub fn events_fd(&self) -> Result<std::os::fd::OwnedFd, SouthboundError> {
+        use std::os::fd::AsFd;
+        let map = self
+            .ebpf()
+            .map(MAP_EVENTS)
+            .ok_or(SouthboundError::Full(MAP_EVENTS))?;
+        let rb = aya::maps::RingBuf::try_from(map).map_err(map_err(MAP_EVENTS))?;
+        rb.as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| SouthboundError::Map {
+                name: MAP_EVENTS,
+                source: MapError::IoError(e),
+            })
+    }
+
     /// Takes up to `max` events from the ring buffer.
     pub fn drain_events(&mut self, max: usize) -> Result<Vec<DatapathEvent>, SouthboundError> {
         let map = self
