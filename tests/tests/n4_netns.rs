@@ -398,3 +398,99 @@ fn an_smf_over_ipv6_gets_ipv6_f_seids_and_f_teids() {
     assert_eq!(cause(&d.cause), Cause::RequestAccepted);
     drop(b);
 }
+
+#[test]
+fn a_switch_with_sndem_sends_an_end_marker_on_the_old_tunnel() {
+    use pfcp::ie::simple::PfcpSmReqFlags;
+    use std::io::{BufRead, BufReader};
+    require_root();
+    let mut b = bed(&[]);
+    let smf = &mut b.smf;
+    smf.associate().expect("association");
+    let a = smf.associate().unwrap();
+    assert!(
+        a.up_function_features
+            .unwrap()
+            .has(UpFunctionFeatures::EMPU)
+    );
+    let (_, r) = smf
+        .establish(smf::session_request(
+            smf.node_id.clone(),
+            &plan(0xc0, 0x200),
+        ))
+        .expect("establishment");
+    let (seid, teid, _, ue) = smf::established(&r).expect("created");
+    let ue = ue.unwrap();
+    // tshark on the gNB's interface sees what reaches the gNB.
+    let pcap = upf_lb_tests::target_dir().join("n4-end-marker.pcap");
+    let _ = std::fs::remove_file(&pcap);
+    let mut cap = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            b.topo.gnb.name(),
+            "tshark",
+            "-i",
+            "gnb0",
+            "-f",
+            "udp port 2152",
+            "-a",
+            "duration:5",
+            "-w",
+        ])
+        .arg(&pcap)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tshark");
+    let err = cap.stderr.take().unwrap();
+    let mut lines = BufReader::new(err).lines();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("Capturing on") => break,
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    // tshark says "Capturing on" a little before its capture sees packets (seen here: an End
+    // Marker sent right after that line was missing from the file).
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut far = smf::update_far_to_gnb(ids::FAR_DL, 0x300, GNB_V4);
+    far.update_forwarding_parameters
+        .as_mut()
+        .unwrap()
+        .pfcpsmreq_flags = Some(PfcpSmReqFlags::empty().with(PfcpSmReqFlags::SNDEM));
+    let m = smf
+        .modify(
+            seid,
+            msg::SessionModificationRequest {
+                update_fars: vec![far],
+                ..Default::default()
+            },
+        )
+        .expect("switch");
+    assert_eq!(cause(&m.cause), Cause::RequestAccepted);
+    let x = ue_exchange_with(&b.topo, ue, teid, 2, 0, Duration::from_secs(2)).expect("traffic");
+    assert_eq!(x.at_gnb.len(), 2);
+    let st = cap.wait().expect("tshark ends");
+    assert!(st.success());
+    let rows = upf_lb_tests::tshark_fields(&pcap, &["ip.src", "gtp.message", "gtp.teid"], &[]);
+    let gtp: Vec<(String, String, String)> = rows
+        .into_iter()
+        .filter(|r| r[0] == "192.0.2.2")
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect();
+    let em = gtp
+        .iter()
+        .position(|r| r.1 == "0xfe")
+        .unwrap_or_else(|| panic!("no End Marker: {gtp:?}"));
+    assert_eq!(gtp[em].2, "0x00000200", "on the old tunnel");
+    assert_eq!(gtp.iter().filter(|r| r.1 == "0xfe").count(), 1);
+    assert!(
+        gtp[em + 1..]
+            .iter()
+            .all(|r| r.1 == "0xff" && r.2 == "0x00000300"),
+        "after it, G-PDUs on the new tunnel only: {gtp:?}"
+    );
+    assert_eq!(gtp[em + 1..].len(), 2);
+}

@@ -392,3 +392,43 @@ fn pdrs_with_one_choose_id_share_one_f_teid() {
     assert_eq!(teid(1), teid(3), "CHOOSE ID 5 twice: one F-TEID");
     assert_ne!(teid(1), teid(4), "CHOOSE ID 6: another");
 }
+
+#[test]
+fn sndem_yields_one_end_marker_for_the_old_tunnel() {
+    use pfcp::ie::simple::PfcpSmReqFlags;
+    require_root();
+    let mut n4 = endpoint();
+    let now = Instant::now();
+    let peer = smf_addr(0);
+    let node = Ipv4Addr::new(192, 0, 2, 10);
+    n4.handle(peer, &setup(node, 1), now);
+    let est = session_request(NodeId::Ipv4(node), &plan(1, 0x200));
+    let m = Message::new(Body::SessionEstablishmentRequest(est), Some(0), 2).to_vec();
+    let (r, _) = Message::decode(&n4.handle(peer, &m, now)[0].bytes).unwrap();
+    let Body::SessionEstablishmentResponse(b) = r.body else {
+        panic!()
+    };
+    let seid = smf::established(&b).unwrap().0;
+    let mut far = smf::update_far_to_gnb(2, 0x300, Ipv4Addr::new(192, 0, 2, 1));
+    far.update_forwarding_parameters
+        .as_mut()
+        .unwrap()
+        .pfcpsmreq_flags = Some(PfcpSmReqFlags::empty().with(PfcpSmReqFlags::SNDEM));
+    let m = Message::new(
+        Body::SessionModificationRequest(msg::SessionModificationRequest {
+            update_fars: vec![far],
+            ..Default::default()
+        }),
+        Some(seid),
+        3,
+    )
+    .to_vec();
+    let out = n4.handle(peer, &m, now);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[1].gtpu_from, Some(Ipv4Addr::new(192, 0, 2, 2).into()));
+    assert_eq!(
+        out[1].to,
+        SocketAddr::from((Ipv4Addr::new(192, 0, 2, 1), 2152))
+    );
+    assert_eq!(out[1].bytes, [0x30, 254, 0, 0, 0, 0, 2, 0]);
+}

@@ -211,6 +211,7 @@ async fn serve_with_ready(
         )
     }
     .map_err(|e| anyhow::anyhow!("watching the event ring buffer: {e}"))?;
+    let mut gtpu = std::collections::HashMap::new();
     tokio::pin!(stop);
     loop {
         let wake = n4.next_tick(Instant::now());
@@ -227,14 +228,14 @@ async fn serve_with_ready(
             m = rx.recv() => match m {
                 Some((i, from, bytes)) => {
                     let out = n4.handle(from, &bytes, Instant::now());
-                    send(&sockets, Some(i), &out).await;
+                    send(&sockets, &mut gtpu, Some(i), &out).await;
                     continue;
                 }
                 None => break,
             },
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => n4.tick(Instant::now()),
         };
-        send(&sockets, None, &out).await;
+        send(&sockets, &mut gtpu, None, &out).await;
     }
     for t in tasks {
         t.abort();
@@ -243,10 +244,37 @@ async fn serve_with_ready(
     Ok(n4)
 }
 
-/// Sends `out`, each from the socket it came in on when it is of the destination's family,
-/// else from the first socket of that family.
-async fn send(sockets: &[Arc<UdpSocket>], came_in: Option<usize>, out: &[Outgoing]) {
+/// Sends `out`: PFCP from the socket it came in on when it is of the destination's family,
+/// else from the first socket of that family; GTP-U signalling from the local GTP-U address
+/// (port 2152 when free: XDP takes what arrives there before any socket does).
+async fn send(
+    sockets: &[Arc<UdpSocket>],
+    gtpu: &mut std::collections::HashMap<std::net::IpAddr, std::net::UdpSocket>,
+    came_in: Option<usize>,
+    out: &[Outgoing],
+) {
     for o in out {
+        if let Some(local) = o.gtpu_from {
+            if !gtpu.contains_key(&local) {
+                match std::net::UdpSocket::bind(SocketAddr::new(local, 2152))
+                    .or_else(|_| std::net::UdpSocket::bind(SocketAddr::new(local, 0)))
+                {
+                    Ok(s) => {
+                        gtpu.insert(local, s);
+                    }
+                    Err(e) => {
+                        tracing::warn!(%local, error = %e, "GTP-U socket");
+                        continue;
+                    }
+                }
+            }
+            if let Some(s) = gtpu.get(&local)
+                && let Err(e) = s.send_to(&o.bytes, o.to)
+            {
+                tracing::warn!(to = %o.to, error = %e, "GTP-U send");
+            }
+            continue;
+        }
         let fam = |s: &Arc<UdpSocket>| s.local_addr().is_ok_and(|a| a.is_ipv6() == o.to.is_ipv6());
         let s = came_in
             .and_then(|i| sockets.get(i))

@@ -156,16 +156,22 @@ pub fn replay(n4: &mut N4, frames: &[Vec<u8>]) -> anyhow::Result<(Vec<Vec<u8>>, 
                     "answered".into()
                 };
                 for a in answers {
-                    v.reason = a
-                        .bytes
-                        .get(1)
-                        .map_or(String::new(), |t| format!("message type {t}"));
-                    let ip = match (p.dst, a.to.ip()) {
+                    let (src, sport) = match a.gtpu_from {
+                        Some(l) => (l, 2152),
+                        None => (p.dst, crate::n4::PFCP_PORT),
+                    };
+                    if a.gtpu_from.is_none() {
+                        v.reason = a
+                            .bytes
+                            .get(1)
+                            .map_or(String::new(), |t| format!("message type {t}"));
+                    }
+                    let ip = match (src, a.to.ip()) {
                         (IpAddr::V4(s), IpAddr::V4(d)) => IpPacket::v4(
                             s,
                             d,
                             L4::Udp {
-                                src: crate::n4::PFCP_PORT,
+                                src: sport,
                                 dst: a.to.port(),
                                 payload: a.bytes,
                             },
@@ -174,7 +180,7 @@ pub fn replay(n4: &mut N4, frames: &[Vec<u8>]) -> anyhow::Result<(Vec<Vec<u8>>, 
                             s,
                             d,
                             L4::Udp {
-                                src: crate::n4::PFCP_PORT,
+                                src: sport,
                                 dst: a.to.port(),
                                 payload: a.bytes,
                             },

@@ -55,8 +55,22 @@ const MAX_MESSAGES_PER_DATAGRAM: usize = 16;
 pub struct Outgoing {
     /// Destination.
     pub to: SocketAddr,
-    /// PFCP message(s).
+    /// PFCP message(s), or a GTP-U message when `gtpu_from` is set.
     pub bytes: Vec<u8>,
+    /// GTP-U signalling (End Marker) to send from this local address, port 2152; None for PFCP
+    /// from the N4 socket.
+    pub gtpu_from: Option<IpAddr>,
+}
+
+impl Outgoing {
+    /// A PFCP datagram.
+    pub fn pfcp(to: SocketAddr, bytes: Vec<u8>) -> Self {
+        Outgoing {
+            to,
+            bytes,
+            gtpu_from: None,
+        }
+    }
 }
 
 /// Now, in 3GPP NTP seconds (TS 29.244 8.2.65: seconds since 1900, wrapping).
@@ -128,6 +142,8 @@ pub struct N4 {
     by_index: HashMap<u32, u64>,
     /// Time triggers of URRs.
     timers: TimerWheel,
+    /// What a handler produced beside its response (End Markers), sent after it.
+    pending: Vec<Outgoing>,
     /// Datapath keys and the session (UP SEID) that owns each.
     keys: HashMap<Key, u64>,
     teids: Range,
@@ -188,6 +204,7 @@ impl N4 {
             sessions: HashMap::new(),
             by_index: HashMap::new(),
             timers: TimerWheel::new(Duration::from_millis(10), Instant::now()),
+            pending: Vec::new(),
             keys: HashMap::new(),
             next_seid: 1,
             stats: Stats::default(),
@@ -222,13 +239,12 @@ impl N4 {
     }
 
     /// What we support, exactly (TS 29.244 8.2.25): F-TEID allocation (FTUP), UE IP allocation
-    /// (UEIP), End Marker sending (EMPU: the southbound sends End Markers; wired to SNDEM by
-    /// the usage and buffering issue, so not claimed yet), number of packets in usage reports
-    /// (MNOP).
+    /// (UEIP), End Marker sending on SNDEM (EMPU), number of packets in usage reports (MNOP).
     pub fn up_function_features() -> UpFunctionFeatures {
         UpFunctionFeatures::empty()
             .with(UpFunctionFeatures::FTUP)
             .with(UpFunctionFeatures::UEIP)
+            .with(UpFunctionFeatures::EMPU)
             .with(UpFunctionFeatures::MNOP)
     }
 
@@ -278,10 +294,7 @@ impl N4 {
                             None,
                             seq,
                         );
-                        out.push(Outgoing {
-                            to: from,
-                            bytes: m.to_vec(),
-                        });
+                        out.push(Outgoing::pfcp(from, m.to_vec()));
                     } else {
                         tracing::debug!(%from, error = %e, "PFCP header unreadable, discarded");
                         self.stats.discarded += 1;
@@ -295,6 +308,7 @@ impl N4 {
             }
             off += total;
         }
+        out.append(&mut self.pending);
         out
     }
 
@@ -310,10 +324,7 @@ impl N4 {
         if request && let Some(r) = self.cache.get(from, h.sequence) {
             self.stats.retransmissions_answered += 1;
             tracing::debug!(%from, seq = h.sequence, "retransmitted request answered from the cache");
-            out.push(Outgoing {
-                to: from,
-                bytes: r.to_vec(),
-            });
+            out.push(Outgoing::pfcp(from, r.to_vec()));
             return;
         }
         let response = if request && !self.cfg.peer_allowed(from.ip()) {
@@ -348,7 +359,7 @@ impl N4 {
             if request {
                 self.cache.put(from, h.sequence, b.clone(), now);
             }
-            out.push(Outgoing { to: from, bytes: b });
+            out.push(Outgoing::pfcp(from, b));
         }
     }
 
@@ -532,11 +543,11 @@ impl N4 {
             a.heartbeat_pending = true;
             self.outstanding
                 .sent(seq, to, bytes.clone(), Request::Heartbeat(n), now);
-            out.push(Outgoing { to, bytes });
+            out.push(Outgoing::pfcp(to, bytes));
         }
         for d in self.outstanding.poll(now) {
             match d {
-                reliable::Due::Resend(to, bytes) => out.push(Outgoing { to, bytes }),
+                reliable::Due::Resend(to, bytes) => out.push(Outgoing::pfcp(to, bytes)),
                 reliable::Due::GaveUp(p) => match p.kind {
                     Request::Heartbeat(n) => {
                         tracing::warn!(peer = %p.peer, "no Heartbeat Response after N1 retransmissions: peer dead");

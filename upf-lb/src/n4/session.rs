@@ -558,6 +558,8 @@ impl N4 {
         let index = s.index;
         let mut claims = Claims::default();
         let mut removed_urrs = Vec::new();
+        // FARs switched with SNDEM: their old tunnel gets an End Marker once the switch is in.
+        let mut end_markers: Vec<(u32, pfcp::ie::ohc::OuterHeaderCreation)> = Vec::new();
         let result = (|| {
             let rule = |kind, id: u32, ie, why: &str| Err(RuleError::rule(kind, id, ie, why));
             // Removals first, then creations, then updates (TS 29.244 7.5.4 lists them in
@@ -664,6 +666,10 @@ impl N4 {
                 if let Some(a) = u.apply_action {
                     f.apply_action = a;
                 }
+                let old_ohc = f
+                    .forwarding_parameters
+                    .as_ref()
+                    .and_then(|p| p.outer_header_creation.clone());
                 if let Some(up) = &u.update_forwarding_parameters {
                     let fp = f
                         .forwarding_parameters
@@ -689,12 +695,12 @@ impl N4 {
                     if up
                         .pfcpsmreq_flags
                         .is_some_and(|fl| fl.has(PfcpSmReqFlags::SNDEM))
+                        && let Some(old) = &old_ohc
+                        && up.outer_header_creation.as_ref().is_some_and(|new| {
+                            (new.teid, new.ipv4, new.ipv6) != (old.teid, old.ipv4, old.ipv6)
+                        })
                     {
-                        tracing::info!(
-                            up_seid = seid,
-                            far_id = id,
-                            "SNDEM: End Marker sending arrives with the buffering issue"
-                        );
+                        end_markers.push((id, old.clone()));
                     }
                 }
                 if let Some(b) = u.bar_id {
@@ -915,6 +921,24 @@ impl N4 {
         if let Some(s) = self.sessions.get(&seid) {
             let (rules, urrs) = (s.rules.clone(), s.urrs.clone());
             self.schedule(seid, &rules, &urrs);
+        }
+        // End Markers on the old path (TS 29.281 7.3.2, TS 29.244 5.2.1): the switch is in.
+        for (far_id, old) in end_markers {
+            let peer = old.ipv4.map(IpAddr::V4).or(old.ipv6.map(IpAddr::V6));
+            let (Some(teid), Some(peer)) = (old.teid, peer) else {
+                continue;
+            };
+            let local = match peer {
+                IpAddr::V4(_) => self.cfg.n3.ipv4.map(IpAddr::V4),
+                IpAddr::V6(_) => self.cfg.n3.ipv6.map(IpAddr::V6),
+            };
+            let Some(local) = local else { continue };
+            tracing::info!(up_seid = seid, far_id, teid, %peer, "End Marker on the old path");
+            self.pending.push(super::Outgoing {
+                to: SocketAddr::new(peer, old.port.unwrap_or(2152)),
+                bytes: crate::southbound::signalling::end_marker(teid).to_vec(),
+                gtpu_from: Some(local),
+            });
         }
         tracing::info!(%from, up_seid = seid, "session modified");
         Message::new(

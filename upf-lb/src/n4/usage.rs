@@ -408,7 +408,7 @@ impl N4 {
         self.stats.reports_sent += 1;
         self.outstanding
             .sent(seq, to, bytes.clone(), Request::SessionReport(seid), now);
-        Some(Outgoing { to, bytes })
+        Some(Outgoing::pfcp(to, bytes))
     }
 
     /// Fires the time triggers that are due.
