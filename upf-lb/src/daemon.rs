@@ -255,22 +255,21 @@ async fn send(
 ) {
     for o in out {
         if let Some(local) = o.gtpu_from {
-            if !gtpu.contains_key(&local) {
-                match std::net::UdpSocket::bind(SocketAddr::new(local, 2152))
-                    .or_else(|_| std::net::UdpSocket::bind(SocketAddr::new(local, 0)))
-                {
-                    Ok(s) => {
-                        gtpu.insert(local, s);
-                    }
-                    Err(e) => {
-                        tracing::warn!(%local, error = %e, "GTP-U socket");
-                        continue;
+            let s = match gtpu.entry(local) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    match std::net::UdpSocket::bind(SocketAddr::new(local, 2152))
+                        .or_else(|_| std::net::UdpSocket::bind(SocketAddr::new(local, 0)))
+                    {
+                        Ok(s) => v.insert(s),
+                        Err(e) => {
+                            tracing::warn!(%local, error = %e, "GTP-U socket");
+                            continue;
+                        }
                     }
                 }
-            }
-            if let Some(s) = gtpu.get(&local)
-                && let Err(e) = s.send_to(&o.bytes, o.to)
-            {
+            };
+            if let Err(e) = s.send_to(&o.bytes, o.to) {
                 tracing::warn!(to = %o.to, error = %e, "GTP-U send");
             }
             continue;
