@@ -46,6 +46,15 @@ struct RawConfig {
     qer: Option<RawQer>,
     #[serde(default)]
     telemetry: Option<RawTelemetry>,
+    #[serde(default)]
+    buffering: Option<RawBuffering>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuffering {
+    per_session: Option<usize>,
+    total: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +249,10 @@ pub struct Config {
     pub mbr_burst_ms: u64,
     /// OTLP collector.
     pub otlp_endpoint: Option<String>,
+    /// Downlink packets buffered per session (BUFF), at most.
+    pub buffer_per_session: usize,
+    /// Downlink packets buffered in all, at most.
+    pub buffer_total: usize,
 }
 
 fn opt_addr<T: std::str::FromStr>(
@@ -414,6 +427,25 @@ impl Config {
             // The datapath credits at most a second of the rate at once (bpf-gtp qer.rs).
             return Err(bad("qer.mbr_burst_ms", "must be 1 to 1000"));
         }
+        let per_session = raw
+            .buffering
+            .as_ref()
+            .and_then(|b| b.per_session)
+            .unwrap_or(64);
+        if !(1..=65_536).contains(&per_session) {
+            return Err(bad("buffering.per_session", "must be 1 to 65536"));
+        }
+        let total = raw
+            .buffering
+            .as_ref()
+            .and_then(|b| b.total)
+            .unwrap_or(65_536);
+        if !(per_session..=16 << 20).contains(&total) {
+            return Err(bad(
+                "buffering.total",
+                "must be at least buffering.per_session and at most 16777216",
+            ));
+        }
         Ok(Config {
             node_id,
             n3,
@@ -429,6 +461,8 @@ impl Config {
             max_sessions,
             mbr_burst_ms,
             otlp_endpoint: raw.telemetry.and_then(|t| t.otlp_endpoint),
+            buffer_per_session: per_session,
+            buffer_total: total,
         })
     }
 

@@ -51,14 +51,26 @@ pub fn load_and_attach(cfg: &Config) -> anyhow::Result<GtpDatapath> {
     Ok(dp)
 }
 
+/// The datapath loaded and attached for `cfg`, and its N4 endpoint.
+fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
+    let dp = load_and_attach(&cfg)?;
+    let n6 = cfg.n6.interface.clone();
+    let mut n4 = N4::new(cfg, dp, recovery)?;
+    let name = std::ffi::CString::new(n6.clone())?;
+    // SAFETY: if_nametoindex reads a NUL-terminated string that outlives the call.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    anyhow::ensure!(ifindex != 0, "no interface {n6}");
+    n4.set_n6_ifindex(ifindex);
+    Ok(n4)
+}
+
 /// Runs the daemon until SIGINT/SIGTERM.
 pub fn run(cfg: Config) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let dp = load_and_attach(&cfg)?;
-        let n4 = N4::new(cfg, dp, ntp_now())?;
+        let n4 = start(cfg, ntp_now())?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let stop = async move {
             tokio::select! {
@@ -120,10 +132,7 @@ pub fn spawn(netns: &str, cfg: Config, recovery: u32) -> anyhow::Result<Handle> 
             .enable_all()
             .build()?;
         rt.block_on(async move {
-            let started = (|| {
-                let dp = load_and_attach(&cfg)?;
-                N4::new(cfg, dp, recovery).map_err(anyhow::Error::from)
-            })();
+            let started = start(cfg, recovery);
             let n4 = match started {
                 Ok(n) => n,
                 Err(e) => {

@@ -194,6 +194,11 @@ pub fn replay(n4: &mut N4, frames: &[Vec<u8>]) -> anyhow::Result<(Vec<Vec<u8>>, 
                     v.output_len += b.len();
                     out.push(b);
                 }
+                // Buffered downlink packets a Modification sent on, encapsulated by xdp_n6.
+                for b in n4.take_injected() {
+                    v.output_len += b.len();
+                    out.push(b);
+                }
             }
             Some(p) => {
                 let prog = if ours_n3(p.dst) {

@@ -9,12 +9,14 @@
 //! Every failure answers with a Cause and, where one IE is at fault, an Offending IE.
 
 mod alloc;
+mod buffering;
 mod node;
 pub mod reliable;
 mod session;
 mod usage;
 
 pub use alloc::{Range, UeIpPool};
+pub use buffering::BufferStats;
 pub use usage::TimerWheel;
 
 use crate::{
@@ -144,6 +146,14 @@ pub struct N4 {
     timers: TimerWheel,
     /// What a handler produced beside its response (End Markers), sent after it.
     pending: Vec<Outgoing>,
+    /// The N6 interface (buffered packets are sent on as live frames arriving there).
+    n6_ifindex: Option<u32>,
+    /// Frames emitted for buffered packets when no N6 interface is known (replay).
+    injected: Vec<Vec<u8>>,
+    /// Downlink packets held, all sessions.
+    buffered_total: usize,
+    /// What buffering did.
+    pub buffer_stats: BufferStats,
     /// Datapath keys and the session (UP SEID) that owns each.
     keys: HashMap<Key, u64>,
     teids: Range,
@@ -205,6 +215,10 @@ impl N4 {
             by_index: HashMap::new(),
             timers: TimerWheel::new(Duration::from_millis(10), Instant::now()),
             pending: Vec::new(),
+            n6_ifindex: None,
+            injected: Vec::new(),
+            buffered_total: 0,
+            buffer_stats: BufferStats::default(),
             keys: HashMap::new(),
             next_seid: 1,
             stats: Stats::default(),
@@ -406,14 +420,22 @@ impl N4 {
             Body::SessionReportResponse(r) => {
                 if let Some(p) = self.outstanding.answered(from, seq)
                     && let Request::SessionReport(seid) = p.kind
-                    && r.cause.cause() == Some(Cause::SessionContextNotFound)
                 {
-                    // TS 29.244 6.3.?: the CP function no longer has the session.
-                    tracing::warn!(
-                        up_seid = seid,
-                        "the CP function does not know the session: deleted"
-                    );
-                    self.delete_session(seid);
+                    if r.cause.cause() == Some(Cause::SessionContextNotFound) {
+                        // The CP function no longer has the session (TS 29.244 6.3.4.2).
+                        tracing::warn!(
+                            up_seid = seid,
+                            "the CP function does not know the session: deleted"
+                        );
+                        self.delete_session(seid);
+                    } else {
+                        self.buffering_duration(seid, &r);
+                        if r.pfcpsrrsp_flags
+                            .is_some_and(|f| f.has(pfcp::ie::simple::PfcpSrRspFlags::DROBU))
+                        {
+                            self.after_modification(seid, true);
+                        }
+                    }
                 }
                 None
             }
@@ -562,6 +584,7 @@ impl N4 {
             }
         }
         out.extend(self.on_timers(now));
+        self.expire_buffers(now);
         out
     }
 

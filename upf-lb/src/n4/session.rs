@@ -51,6 +51,8 @@ pub(super) struct Session {
     pub keys: Vec<Key>,
     /// Measurement state per URR.
     pub urrs: BTreeMap<u32, UrrState>,
+    /// Downlink packets held for it.
+    pub buffer: super::buffering::Buffer,
 }
 
 /// What a request allocated, given back if it fails.
@@ -435,6 +437,7 @@ impl N4 {
             ue: claims.ue.into_iter().collect(),
             keys,
             urrs,
+            buffer: Default::default(),
         };
         tracing::info!(%from, up_seid = seid, cp_seid = cp.seid, pdrs = session.rules.pdrs.len(), "session established");
         self.sessions.insert(seid, session);
@@ -478,6 +481,7 @@ impl N4 {
         }
         self.indices.release(u128::from(s.index));
         self.by_index.remove(&s.index);
+        self.buffered_total -= s.buffer.frames.len();
         Some(s)
     }
 
@@ -922,6 +926,10 @@ impl N4 {
             let (rules, urrs) = (s.rules.clone(), s.urrs.clone());
             self.schedule(seid, &rules, &urrs);
         }
+        let drobu = r
+            .pfcpsmreq_flags
+            .is_some_and(|f| f.has(PfcpSmReqFlags::DROBU));
+        self.after_modification(seid, drobu);
         // End Markers on the old path (TS 29.281 7.3.2, TS 29.244 5.2.1): the switch is in.
         for (far_id, old) in end_markers {
             let peer = old.ipv4.map(IpAddr::V4).or(old.ipv6.map(IpAddr::V6));

@@ -299,6 +299,10 @@ impl N4 {
         };
         let mut out = Vec::new();
         for e in events {
+            if super::buffering::is_buffered(e.kind) {
+                out.extend(self.on_buffered(e, now));
+                continue;
+            }
             if e.kind != EVENT_URR_THRESHOLD {
                 self.stats.events_other += 1;
                 continue;
