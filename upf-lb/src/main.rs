@@ -74,6 +74,16 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         sessions: Vec<u32>,
     },
+    /// Sessions per second of the N4 daemon: a PFCP client establishing sessions over UDP on
+    /// loopback, in a namespace of its own.
+    BenchSessions {
+        /// Session counts, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sessions: Vec<u32>,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+    },
     /// List the fixtures the benchmark knows.
     Fixtures,
 }
@@ -135,6 +145,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Demo { count } => demo::run(count),
+        Cmd::BenchSessions { sessions, window } => upf_lb::bench_n4::run(&sessions, window),
         Cmd::Fixtures => {
             for f in fixtures::bench_fixtures() {
                 println!(

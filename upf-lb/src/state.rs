@@ -29,17 +29,19 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
-/// A session's rules, by rule ID, as created and updated over N4.
+/// A session's rules, by rule ID, as created and updated over N4. The rules are boxed: a
+/// B-tree leaf holds eleven values, and unboxed PFCP rules (150 to 500 bytes each) made a
+/// session of six rules take 17 KB (measured by the session-rate benchmark); boxed, 3 KB.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rules {
     /// PDRs (F-TEID and UE IP Address CHOOSE already resolved).
-    pub pdrs: BTreeMap<u16, CreatePdr>,
+    pub pdrs: BTreeMap<u16, Box<CreatePdr>>,
     /// FARs.
-    pub fars: BTreeMap<u32, CreateFar>,
+    pub fars: BTreeMap<u32, Box<CreateFar>>,
     /// QERs.
-    pub qers: BTreeMap<u32, CreateQer>,
+    pub qers: BTreeMap<u32, Box<CreateQer>>,
     /// URRs.
-    pub urrs: BTreeMap<u32, CreateUrr>,
+    pub urrs: BTreeMap<u32, Box<CreateUrr>>,
     /// The BAR.
     pub bar: Option<CreateBar>,
 }
@@ -570,11 +572,11 @@ mod tests {
     fn rules(pdrs: Vec<CreatePdr>) -> Rules {
         let mut r = Rules::default();
         for p in pdrs {
-            r.pdrs.insert(p.pdr_id.0, p);
+            r.pdrs.insert(p.pdr_id.0, Box::new(p));
         }
         r.fars.insert(
             1,
-            CreateFar {
+            Box::new(CreateFar {
                 far_id: FarId(1),
                 apply_action: ApplyAction::empty().with(ApplyAction::FORW),
                 forwarding_parameters: Some(ForwardingParameters {
@@ -582,7 +584,7 @@ mod tests {
                     ..Default::default()
                 }),
                 ..Default::default()
-            },
+            }),
         );
         r
     }
@@ -709,7 +711,7 @@ mod tests {
         r.pdrs.get_mut(&1).unwrap().qer_ids = vec![QerId(4)];
         r.qers.insert(
             4,
-            CreateQer {
+            Box::new(CreateQer {
                 qer_id: QerId(4),
                 gate_status: GateStatus::new(true, false),
                 mbr: Some(BitRate {
@@ -718,7 +720,7 @@ mod tests {
                 }),
                 qfi: Some(pfcp::ie::simple::Qfi(5)),
                 ..Default::default()
-            },
+            }),
         );
         let s = r.to_spec(0, &LOCAL).unwrap();
         let q = s.qers[0].1;

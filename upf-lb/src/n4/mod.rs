@@ -142,6 +142,8 @@ pub struct N4 {
     sessions: HashMap<u64, session::Session>,
     /// Session index (in datapath events) to UP SEID.
     by_index: HashMap<u32, u64>,
+    /// (CP Node ID, CP SEID) to UP SEID.
+    by_cp: HashMap<(NodeId, u64), u64>,
     /// Time triggers of URRs.
     timers: TimerWheel,
     /// What a handler produced beside its response (End Markers), sent after it.
@@ -213,6 +215,7 @@ impl N4 {
             assocs: HashMap::new(),
             sessions: HashMap::new(),
             by_index: HashMap::new(),
+            by_cp: HashMap::new(),
             timers: TimerWheel::new(Duration::from_millis(10), Instant::now()),
             pending: Vec::new(),
             n6_ifindex: None,

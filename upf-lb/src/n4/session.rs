@@ -361,12 +361,7 @@ impl N4 {
         }
         // The same CP F-SEID again (not a retransmission: those are answered from the cache):
         // the SMF lost the session, so the old one goes and the new one is set up.
-        if let Some(old) = self
-            .sessions
-            .iter()
-            .find(|(_, s)| s.node == node && s.cp.seid == cp.seid)
-            .map(|(k, _)| *k)
-        {
+        if let Some(&old) = self.by_cp.get(&(node.clone(), cp.seid)) {
             tracing::warn!(%from, cp_seid = cp.seid, "Establishment for an existing CP F-SEID: the old session is deleted");
             self.delete_session(old);
         }
@@ -398,11 +393,23 @@ impl N4 {
                 if let Some(c) = self.resolve(&mut p, &mut chosen, &mut ue, &mut claims)? {
                     created.push(c);
                 }
-                rules.pdrs.insert(p.pdr_id.0, p);
+                rules.pdrs.insert(p.pdr_id.0, Box::new(p));
             }
-            rules.fars = r.create_fars.into_iter().map(|f| (f.far_id.0, f)).collect();
-            rules.qers = r.create_qers.into_iter().map(|q| (q.qer_id.0, q)).collect();
-            rules.urrs = r.create_urrs.into_iter().map(|u| (u.urr_id.0, u)).collect();
+            rules.fars = r
+                .create_fars
+                .into_iter()
+                .map(|f| (f.far_id.0, Box::new(f)))
+                .collect();
+            rules.qers = r
+                .create_qers
+                .into_iter()
+                .map(|q| (q.qer_id.0, Box::new(q)))
+                .collect();
+            rules.urrs = r
+                .create_urrs
+                .into_iter()
+                .map(|u| (u.urr_id.0, Box::new(u)))
+                .collect();
             rules.bar = r.create_bar;
             let states = fresh_states(&rules, now);
             let spec = spec_for(&rules, &states, index, &self.local)?;
@@ -440,6 +447,7 @@ impl N4 {
             buffer: Default::default(),
         };
         tracing::info!(%from, up_seid = seid, cp_seid = cp.seid, pdrs = session.rules.pdrs.len(), "session established");
+        self.by_cp.insert((session.node.clone(), cp.seid), seid);
         self.sessions.insert(seid, session);
         Message::new(
             Body::SessionEstablishmentResponse(msg::SessionEstablishmentResponse {
@@ -463,6 +471,9 @@ impl N4 {
     /// Takes a session out of the datapath and gives back what it held.
     pub(super) fn delete_session(&mut self, seid: u64) -> Option<Session> {
         let mut s = self.sessions.remove(&seid)?;
+        if self.by_cp.get(&(s.node.clone(), s.cp.seid)) == Some(&seid) {
+            self.by_cp.remove(&(s.node.clone(), s.cp.seid));
+        }
         if let Some(inst) = s.installed.take() {
             self.dp.remove(inst);
         }
@@ -613,20 +624,20 @@ impl N4 {
                 if let Some(c) = self.resolve(&mut p, &mut chosen, &mut ue, &mut claims)? {
                     created.push(c);
                 }
-                rules.pdrs.insert(p.pdr_id.0, p);
+                rules.pdrs.insert(p.pdr_id.0, Box::new(p));
             }
             for f in &r.create_fars {
-                if rules.fars.insert(f.far_id.0, f.clone()).is_some() {
+                if rules.fars.insert(f.far_id.0, Box::new(f.clone())).is_some() {
                     return rule(rule_type::FAR, f.far_id.0, t::CREATE_FAR, "FAR ID exists");
                 }
             }
             for q in &r.create_qers {
-                if rules.qers.insert(q.qer_id.0, q.clone()).is_some() {
+                if rules.qers.insert(q.qer_id.0, Box::new(q.clone())).is_some() {
                     return rule(rule_type::QER, q.qer_id.0, t::CREATE_QER, "QER ID exists");
                 }
             }
             for u in &r.create_urrs {
-                if rules.urrs.insert(u.urr_id.0, u.clone()).is_some() {
+                if rules.urrs.insert(u.urr_id.0, Box::new(u.clone())).is_some() {
                     return rule(rule_type::URR, u.urr_id.0, t::CREATE_URR, "URR ID exists");
                 }
             }
@@ -851,6 +862,9 @@ impl N4 {
         s.teids.extend(claims.teids);
         s.ue.extend(claims.ue);
         if let Some(f) = r.cp_fseid {
+            let node = s.node.clone();
+            self.by_cp.remove(&(node.clone(), s.cp.seid));
+            self.by_cp.insert((node, f.seid), seid);
             s.cp = f;
         }
         // The states the request computed, but what reports since then changed.

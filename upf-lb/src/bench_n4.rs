@@ -1,0 +1,174 @@
+//! The session-rate benchmark: a PFCP client establishing sessions (2 PDRs, 2 FARs, 1 QER,
+//! 1 URR each, F-TEID and UE IP CHOOSE) as fast as the UP function answers, over UDP on
+//! loopback, against the real daemon (rules installed in the kernel's maps). It keeps a window
+//! of requests in flight, checks every answer is an acceptance, and prints sessions per second
+//! and the process's resident memory per session.
+
+use crate::{
+    config::Config,
+    daemon,
+    netns::{Netns, unique_name},
+    smf::{self, SessionPlan, Smf, Ue},
+};
+use anyhow::{Context, bail, ensure};
+use pfcp::{Body, Cause, Message};
+use std::{
+    collections::HashSet,
+    net::{Ipv4Addr, SocketAddr},
+    time::{Duration, Instant},
+};
+
+/// Resident memory of this process, bytes.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// One run's figures.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionRate {
+    /// Sessions established.
+    pub sessions: u32,
+    /// Wall time for all of them.
+    pub elapsed: Duration,
+    /// Resident memory the daemon (this process) grew by, per session, bytes.
+    pub rss_per_session: f64,
+}
+
+/// Establishes `n` sessions against a fresh daemon in a fresh namespace, `window` requests in
+/// flight.
+pub fn session_rate(n: u32, window: usize) -> anyhow::Result<SessionRate> {
+    let ns = Netns::create(&unique_name("bench"))?;
+    ns.ip(&["link", "add", "n3", "type", "veth", "peer", "name", "n6"])?;
+    ns.ip(&["addr", "add", "192.0.2.2/24", "dev", "n3"])?;
+    ns.ip(&["addr", "add", "203.0.113.1/24", "dev", "n6"])?;
+    ns.ip(&["link", "set", "n3", "up"])?;
+    ns.ip(&["link", "set", "n6", "up"])?;
+    let mut text = crate::config::DEFAULT.to_string();
+    for (a, b) in [
+        (
+            "listen = [\"192.0.2.2:8805\", \"[2001:db8:0:3::2]:8805\"]",
+            "listen = [\"127.0.0.1:8805\"]",
+        ),
+        (
+            "allowed_peers = [\"192.0.2.0/24\", \"2001:db8:0:3::/64\"]",
+            "allowed_peers = [\"127.0.0.0/8\"]",
+        ),
+        ("cidr = \"198.18.0.0/16\"", "cidr = \"198.18.0.0/15\""),
+        ("last = 0x8001ffff", "last = 0x8007ffff"),
+        (
+            "max_sessions = 65536",
+            &format!("max_sessions = {}", n.max(1000) + 1000),
+        ),
+    ] {
+        ensure!(text.contains(a), "embedded config changed: {a}");
+        text = text.replacen(a, b, 1);
+    }
+    let cfg = Config::parse(&text)?;
+    let rss0 = rss_bytes();
+    let d = daemon::spawn(&format!("/run/netns/{}", ns.name()), cfg, 1)?;
+    let mut c = ns.run(|| {
+        // Its own address and port 8805: the UP function's Heartbeat Requests go there.
+        Smf::new(
+            SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2), 8805)),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 8805)),
+            2,
+        )
+    })?;
+    let a = c.associate()?;
+    ensure!(
+        a.cause.cause() == Some(Cause::RequestAccepted),
+        "association"
+    );
+    // Every request encoded before the clock starts.
+    let reqs: Vec<(u32, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let plan = SessionPlan {
+                cp_seid: u64::from(i) + 1,
+                cp_addr: Ipv4Addr::new(127, 0, 0, 2),
+                ue: Ue::Choose,
+                gnb_teid: i + 1,
+                gnb: Ipv4Addr::new(192, 0, 2, 1),
+                qfi: 9,
+                mbr_kbps: Some((100_000, 100_000)),
+                network_instance: "internet",
+                ul_filter: None,
+            };
+            let seq = c.next_seq();
+            let r = smf::session_request(c.node_id.clone(), &plan);
+            (
+                seq,
+                Message::new(Body::SessionEstablishmentRequest(r), Some(0), seq).to_vec(),
+            )
+        })
+        .collect();
+    let t0 = Instant::now();
+    let mut next = 0;
+    let mut waiting: HashSet<u32> = HashSet::new();
+    let mut done = 0u32;
+    let deadline = t0 + Duration::from_secs(600);
+    while done < n {
+        while waiting.len() < window && next < reqs.len() {
+            c.send_raw(&reqs[next].1)?;
+            waiting.insert(reqs[next].0);
+            next += 1;
+        }
+        ensure!(Instant::now() < deadline, "benchmark over 600 s");
+        let Some(m) = c.recv(Duration::from_secs(5))? else {
+            bail!(
+                "no answer within 5 s ({done} of {n} done, {} waiting)",
+                waiting.len()
+            );
+        };
+        ensure!(
+            waiting.remove(&m.header.sequence),
+            "an answer to nothing we asked"
+        );
+        match &m.body {
+            Body::SessionEstablishmentResponse(r)
+                if r.cause.cause() == Some(Cause::RequestAccepted) => {}
+            b => bail!("refused: {b:?}"),
+        }
+        done += 1;
+    }
+    let elapsed = t0.elapsed();
+    let rss1 = rss_bytes();
+    let n4 = d.stop().context("stopping the daemon")?;
+    ensure!(n4.session_count() == n as usize, "sessions held");
+    drop(n4);
+    drop(ns);
+    Ok(SessionRate {
+        sessions: n,
+        elapsed,
+        rss_per_session: rss1.saturating_sub(rss0) as f64 / f64::from(n),
+    })
+}
+
+/// `upf-lb bench-sessions`: one run per count, printed as a table.
+pub fn run(counts: &[u32], window: usize) -> anyhow::Result<()> {
+    println!("machine: {}", crate::bench::machine());
+    println!(
+        "method: Session Establishment Requests (2 PDR, 2 FAR, 1 QER, 1 URR, F-TEID and UE IP CHOOSE) over UDP on loopback, {window} in flight, rules installed in the kernel maps; RSS of the process (daemon + client) per session"
+    );
+    println!(
+        "{:>10} {:>10} {:>14} {:>16}",
+        "sessions", "seconds", "sessions/s", "RSS/session B"
+    );
+    for &n in counts {
+        let r = session_rate(n, window)?;
+        println!(
+            "{:>10} {:>10.3} {:>14.0} {:>16.0}",
+            r.sessions,
+            r.elapsed.as_secs_f64(),
+            f64::from(r.sessions) / r.elapsed.as_secs_f64(),
+            r.rss_per_session
+        );
+    }
+    Ok(())
+}
