@@ -48,6 +48,25 @@ struct RawConfig {
     telemetry: Option<RawTelemetry>,
     #[serde(default)]
     buffering: Option<RawBuffering>,
+    #[serde(default)]
+    state: Option<RawState>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    pin_dir: String,
+    db: String,
+}
+
+/// Where the state that outlives the daemon lives (hitless restart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// Pinned maps and XDP links: the configured directory plus `abi-v<ABI_VERSION>`, so a
+    /// build with another layout never reuses them.
+    pub pin_dir: std::path::PathBuf,
+    /// The session store (a redb file).
+    pub db: std::path::PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +272,8 @@ pub struct Config {
     pub buffer_per_session: usize,
     /// Downlink packets buffered in all, at most.
     pub buffer_total: usize,
+    /// Hitless restart: pins and the session store; None to keep nothing across restarts.
+    pub state: Option<State>,
 }
 
 fn opt_addr<T: std::str::FromStr>(
@@ -446,6 +467,25 @@ impl Config {
                 "must be at least buffering.per_session and at most 16777216",
             ));
         }
+        let state = match raw.state {
+            None => None,
+            Some(st) => {
+                if !st.pin_dir.starts_with('/') {
+                    return Err(bad(
+                        "state.pin_dir",
+                        "must be an absolute path on a bpf filesystem",
+                    ));
+                }
+                if !st.db.starts_with('/') {
+                    return Err(bad("state.db", "must be an absolute path"));
+                }
+                Some(State {
+                    pin_dir: std::path::Path::new(&st.pin_dir)
+                        .join(format!("abi-v{}", bpf_abi::ABI_VERSION)),
+                    db: st.db.into(),
+                })
+            }
+        };
         Ok(Config {
             node_id,
             n3,
@@ -463,6 +503,7 @@ impl Config {
             otlp_endpoint: raw.telemetry.and_then(|t| t.otlp_endpoint),
             buffer_per_session: per_session,
             buffer_total: total,
+            state,
         })
     }
 

@@ -16,6 +16,9 @@ use std::{
 };
 use tokio::{net::UdpSocket, sync::mpsc};
 
+/// Requests handled before one store commit (group commit).
+const MAX_BATCH: usize = 256;
+
 /// Largest PFCP datagram we accept (a UDP payload over a 9000-byte MTU fits).
 const MAX_DATAGRAM: usize = 65535;
 
@@ -35,27 +38,114 @@ pub fn map_sizes(cfg: &Config) -> MapSizes {
     m
 }
 
+/// bpffs's statfs magic (linux/magic.h).
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+fn is_bpffs(p: &std::path::Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs writes into `st`, a zeroed statfs we own; `c` is NUL-terminated.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC
+    }
+}
+
+/// Makes sure `dir` exists on a bpf filesystem, mounting one on /sys/fs/bpf when that is
+/// where it goes and nothing is mounted there yet.
+fn prepare_pin_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let root = std::path::Path::new("/sys/fs/bpf");
+    if dir.starts_with(root) && !is_bpffs(root) {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+            .status()
+            .context("mount -t bpf")?;
+        anyhow::ensure!(
+            status.success(),
+            "state.pin_dir: mounting bpffs on /sys/fs/bpf failed"
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("state.pin_dir: creating {}", dir.display()))?;
+    anyhow::ensure!(
+        is_bpffs(dir),
+        "state.pin_dir: {} is not on a bpf filesystem (mount -t bpf bpf <dir>)",
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Loads the datapath for `cfg` and attaches it to the configured interfaces (in the calling
-/// thread's network namespace).
-pub fn load_and_attach(cfg: &Config) -> anyhow::Result<GtpDatapath> {
-    let mut dp = GtpDatapath::load_with(&map_sizes(cfg)).context("loading bpf-gtp")?;
+/// thread's network namespace). With `[state]`, maps are pinned (reused when pinned already)
+/// and the XDP links too: a link pinned by an earlier run gets the new program atomically
+/// (bpf_link_update), so forwarding never stops across a restart. Returns whether the maps
+/// were new.
+pub fn load_and_attach(cfg: &Config) -> anyhow::Result<(GtpDatapath, bool)> {
+    let pin_dir = cfg.state.as_ref().map(|s| s.pin_dir.clone());
+    if let Some(d) = &pin_dir {
+        prepare_pin_dir(d)?;
+    }
+    let (mut dp, fresh) =
+        GtpDatapath::load_pinned(&map_sizes(cfg), pin_dir.as_deref()).context("loading bpf-gtp")?;
     for (prog, iface) in [(names::PROG_XDP_N3, &cfg.n3), (names::PROG_XDP_N6, &cfg.n6)] {
         let mode = match iface.xdp_mode {
             XdpMode::Driver => aya::programs::XdpMode::Driver,
             XdpMode::Skb => aya::programs::XdpMode::Skb,
         };
-        dp.xdp_mut(prog)?
-            .attach(&iface.interface, mode)
-            .with_context(|| format!("attaching {prog} to {}", iface.interface))?;
+        let x = dp.xdp_mut(prog)?;
+        let Some(dir) = &pin_dir else {
+            x.attach(&iface.interface, mode)
+                .with_context(|| format!("attaching {prog} to {}", iface.interface))?;
+            continue;
+        };
+        let path = dir.join(format!("link_{prog}"));
+        if path.exists() {
+            let pinned = aya::programs::links::PinnedLink::from_pin(&path)
+                .with_context(|| format!("opening the pinned link {}", path.display()))?;
+            let link =
+                aya::programs::xdp::XdpLink::try_from(aya::programs::links::FdLink::from(pinned))
+                    .with_context(|| format!("{} is not an XDP link", path.display()))?;
+            x.attach_to_link(link)
+                .with_context(|| format!("replacing the program of {}", path.display()))?;
+            tracing::info!(%prog, link = %path.display(), "program replaced in the pinned link");
+        } else {
+            let id = x
+                .attach(&iface.interface, mode)
+                .with_context(|| format!("attaching {prog} to {}", iface.interface))?;
+            let link = x.take_link(id)?;
+            let fd = aya::programs::links::FdLink::try_from(link)
+                .context("an XDP link without a file descriptor (kernel without bpf_link)")?;
+            fd.pin(&path)
+                .with_context(|| format!("pinning the link at {}", path.display()))?;
+        }
     }
-    Ok(dp)
+    Ok((dp, fresh))
 }
 
 /// The datapath loaded and attached for `cfg`, and its N4 endpoint.
 fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
-    let dp = load_and_attach(&cfg)?;
+    // With [state]: the store first (its Recovery Time Stamp wins), then the datapath on the
+    // pinned maps, then everything the store holds taken back.
+    let store = match &cfg.state {
+        Some(st) => Some(crate::store::Store::open(&st.db).context("state.db")?),
+        None => None,
+    };
+    let snap = match &store {
+        Some(s) => s.load().context("reading the session store")?,
+        None => Default::default(),
+    };
+    let recovery = snap.meta.map_or(recovery, |m| m.recovery);
+    let (dp, fresh) = load_and_attach(&cfg)?;
     let n6 = cfg.n6.interface.clone();
     let mut n4 = N4::new(cfg, dp, recovery)?;
+    if let Some(store) = store {
+        n4.enable_persistence(store);
+        let n = n4.restore(snap, fresh, Instant::now())?;
+        n4.commit()?;
+        tracing::info!(sessions = n, recovery, fresh_maps = fresh, "state restored");
+        println!("upf-lb: restored {n} sessions (Recovery Time Stamp {recovery})");
+    }
     let name = std::ffi::CString::new(n6.clone())?;
     // SAFETY: if_nametoindex reads a NUL-terminated string that outlives the call.
     let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
@@ -236,14 +326,28 @@ async fn serve_with_ready(
             }
             m = rx.recv() => match m {
                 Some((i, from, bytes)) => {
-                    let out = n4.handle(from, &bytes, Instant::now());
-                    send(&sockets, &mut gtpu, Some(i), &out).await;
+                    // Group commit: everything that waits is handled, the changes are stored
+                    // in one transaction, then the answers go out.
+                    let mut batch = vec![(i, n4.handle(from, &bytes, Instant::now()))];
+                    while batch.len() < MAX_BATCH {
+                        let Ok((i, from, bytes)) = rx.try_recv() else { break };
+                        batch.push((i, n4.handle(from, &bytes, Instant::now())));
+                    }
+                    if let Err(e) = n4.commit() {
+                        tracing::error!(error = %e, "storing session state");
+                    }
+                    for (i, out) in batch {
+                        send(&sockets, &mut gtpu, Some(i), &out).await;
+                    }
                     continue;
                 }
                 None => break,
             },
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => n4.tick(Instant::now()),
         };
+        if let Err(e) = n4.commit() {
+            tracing::error!(error = %e, "storing session state");
+        }
         send(&sockets, &mut gtpu, None, &out).await;
     }
     for t in tasks {

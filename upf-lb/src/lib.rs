@@ -20,5 +20,6 @@ pub mod replay;
 pub mod smf;
 pub mod southbound;
 pub mod state;
+pub mod store;
 pub mod testbed;
 pub mod ue;

@@ -43,6 +43,13 @@ enum Cmd {
         #[arg(long)]
         verdicts: Option<PathBuf>,
     },
+    /// Removes what `[state]` keeps across restarts: the pinned XDP links (the programs are
+    /// detached), the pinned maps and the session store. Run it with the daemon stopped.
+    Cleanup {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Check a configuration file and print what it resolves to.
     CheckConfig {
         /// Configuration file.
@@ -136,6 +143,31 @@ fn main() -> anyhow::Result<()> {
                 s.skipped,
                 s.output,
                 output.display()
+            );
+            Ok(())
+        }
+        Cmd::Cleanup { config } => {
+            let cfg = load_config(Some(&config))?;
+            let Some(st) = cfg.state else {
+                bail!("{}: no [state] section: nothing is kept", config.display());
+            };
+            let mut n = 0;
+            if let Ok(entries) = std::fs::read_dir(&st.pin_dir) {
+                for e in entries.flatten() {
+                    std::fs::remove_file(e.path())
+                        .with_context(|| format!("removing {}", e.path().display()))?;
+                    n += 1;
+                }
+                let _ = std::fs::remove_dir(&st.pin_dir);
+            }
+            if st.db.exists() {
+                std::fs::remove_file(&st.db)
+                    .with_context(|| format!("removing {}", st.db.display()))?;
+            }
+            println!(
+                "removed {n} pins under {} and the store {}",
+                st.pin_dir.display(),
+                st.db.display()
             );
             Ok(())
         }

@@ -732,3 +732,103 @@ mod tests {
         assert_eq!(s.pdrs[0].1.qer_id, Some(4));
     }
 }
+
+impl Rules {
+    /// The rules as PFCP IEs (Create PDR, FAR, URR, QER, BAR), for the session store: the
+    /// codec that reads them off the wire keeps them on disk.
+    pub fn encode(&self) -> Vec<u8> {
+        use pfcp::wire::{Ie, Writer};
+        let mut len = 0;
+        len += self.pdrs.values().map(|x| 4 + x.value_len()).sum::<usize>();
+        len += self.fars.values().map(|x| 4 + x.value_len()).sum::<usize>();
+        len += self.urrs.values().map(|x| 4 + x.value_len()).sum::<usize>();
+        len += self.qers.values().map(|x| 4 + x.value_len()).sum::<usize>();
+        len += self.bar.as_ref().map_or(0, |x| 4 + x.value_len());
+        let mut buf = vec![0u8; len];
+        let mut w = Writer::new(&mut buf);
+        for x in self.pdrs.values() {
+            w.ie(t::CREATE_PDR, x.as_ref());
+        }
+        for x in self.fars.values() {
+            w.ie(t::CREATE_FAR, x.as_ref());
+        }
+        for x in self.urrs.values() {
+            w.ie(t::CREATE_URR, x.as_ref());
+        }
+        for x in self.qers.values() {
+            w.ie(t::CREATE_QER, x.as_ref());
+        }
+        if let Some(b) = &self.bar {
+            w.ie(t::CREATE_BAR, b);
+        }
+        buf
+    }
+
+    /// Rules from [`Rules::encode`]'s bytes.
+    pub fn decode(b: &[u8]) -> Result<Rules, pfcp::Error> {
+        use pfcp::wire::{Ie, IeIter};
+        let mut r = Rules::default();
+        for ie in IeIter::new(b, 0) {
+            let ie = ie?;
+            let (v, at) = (ie.value, ie.value_offset);
+            match ie.ty {
+                t::CREATE_PDR => {
+                    let x = CreatePdr::decode(v, at)?;
+                    r.pdrs.insert(x.pdr_id.0, Box::new(x));
+                }
+                t::CREATE_FAR => {
+                    let x = CreateFar::decode(v, at)?;
+                    r.fars.insert(x.far_id.0, Box::new(x));
+                }
+                t::CREATE_URR => {
+                    let x = CreateUrr::decode(v, at)?;
+                    r.urrs.insert(x.urr_id.0, Box::new(x));
+                }
+                t::CREATE_QER => {
+                    let x = CreateQer::decode(v, at)?;
+                    r.qers.insert(x.qer_id.0, Box::new(x));
+                }
+                t::CREATE_BAR => r.bar = Some(CreateBar::decode(v, at)?),
+                _ => {}
+            }
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+
+    #[test]
+    fn rules_survive_their_encoding() {
+        let req = crate::smf::session_request(
+            pfcp::ie::addr::NodeId::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
+            &crate::smf::SessionPlan {
+                cp_seid: 1,
+                cp_addr: Ipv4Addr::new(192, 0, 2, 1),
+                ue: crate::smf::Ue::V4(Ipv4Addr::new(198, 18, 0, 7)),
+                gnb_teid: 5,
+                gnb: Ipv4Addr::new(192, 0, 2, 1),
+                qfi: 9,
+                mbr_kbps: Some((1, 2)),
+                network_instance: "internet",
+                ul_filter: Some("permit out 17 from any to assigned"),
+            },
+        );
+        let mut r = Rules::default();
+        for p in req.create_pdrs {
+            r.pdrs.insert(p.pdr_id.0, Box::new(p));
+        }
+        for f in req.create_fars {
+            r.fars.insert(f.far_id.0, Box::new(f));
+        }
+        for q in req.create_qers {
+            r.qers.insert(q.qer_id.0, Box::new(q));
+        }
+        for u in req.create_urrs {
+            r.urrs.insert(u.urr_id.0, Box::new(u));
+        }
+        assert_eq!(Rules::decode(&r.encode()).unwrap(), r);
+    }
+}

@@ -11,6 +11,7 @@
 mod alloc;
 mod buffering;
 mod node;
+mod persist;
 pub mod reliable;
 mod session;
 mod usage;
@@ -156,6 +157,13 @@ pub struct N4 {
     buffered_total: usize,
     /// What buffering did.
     pub buffer_stats: BufferStats,
+    /// The session store, when state outlives the daemon.
+    store: Option<crate::store::Store>,
+    /// Sessions changed / deleted since the last commit; associations or meta changed.
+    dirty: std::collections::BTreeSet<u64>,
+    deleted: std::collections::BTreeSet<u64>,
+    assoc_dirty: bool,
+    meta_dirty: bool,
     /// Datapath keys and the session (UP SEID) that owns each.
     keys: HashMap<Key, u64>,
     teids: Range,
@@ -222,6 +230,11 @@ impl N4 {
             injected: Vec::new(),
             buffered_total: 0,
             buffer_stats: BufferStats::default(),
+            store: None,
+            dirty: Default::default(),
+            deleted: Default::default(),
+            assoc_dirty: false,
+            meta_dirty: false,
             keys: HashMap::new(),
             next_seid: 1,
             stats: Stats::default(),

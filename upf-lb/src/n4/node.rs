@@ -72,6 +72,7 @@ impl N4 {
 
     /// Deletes an association and every session it holds.
     pub(super) fn drop_association(&mut self, n: &NodeId) {
+        self.assoc_dirty = true;
         if let Some(a) = self.assocs.remove(n) {
             self.outstanding
                 .forget_peer(std::net::SocketAddr::new(a.addr.ip(), super::PFCP_PORT));
@@ -133,6 +134,7 @@ impl N4 {
                 next_heartbeat: now + self.cfg.heartbeat_interval,
                 heartbeat_pending: false,
             });
+        self.assoc_dirty = true;
         tracing::info!(%from, node_id = ?r.node_id, "PFCP association set up");
         Message::new(
             Body::AssociationSetupResponse(msg::AssociationSetupResponse {
@@ -158,6 +160,7 @@ impl N4 {
         let cause = match self.assocs.get_mut(&r.node_id) {
             Some(a) => {
                 a.addr = from;
+                self.assoc_dirty = true;
                 Cause::RequestAccepted
             }
             None => Cause::NoEstablishedPfcpAssociation,

@@ -449,6 +449,8 @@ impl N4 {
         tracing::info!(%from, up_seid = seid, cp_seid = cp.seid, pdrs = session.rules.pdrs.len(), "session established");
         self.by_cp.insert((session.node.clone(), cp.seid), seid);
         self.sessions.insert(seid, session);
+        self.touch(seid);
+        self.meta_dirty = true;
         Message::new(
             Body::SessionEstablishmentResponse(msg::SessionEstablishmentResponse {
                 node_id: self.node_id(),
@@ -470,6 +472,7 @@ impl N4 {
 
     /// Takes a session out of the datapath and gives back what it held.
     pub(super) fn delete_session(&mut self, seid: u64) -> Option<Session> {
+        self.forget(seid);
         let mut s = self.sessions.remove(&seid)?;
         if self.by_cp.get(&(s.node.clone(), s.cp.seid)) == Some(&seid) {
             self.by_cp.remove(&(s.node.clone(), s.cp.seid));
@@ -962,6 +965,7 @@ impl N4 {
                 gtpu_from: Some(local),
             });
         }
+        self.touch(seid);
         tracing::info!(%from, up_seid = seid, "session modified");
         Message::new(
             Body::SessionModificationResponse(msg::SessionModificationResponse {
@@ -976,7 +980,7 @@ impl N4 {
     }
 
     /// Wakes the time triggers of every URR of `rules`.
-    fn schedule(&mut self, seid: u64, rules: &Rules, states: &BTreeMap<u32, UrrState>) {
+    pub(super) fn schedule(&mut self, seid: u64, rules: &Rules, states: &BTreeMap<u32, UrrState>) {
         for (id, u) in &rules.urrs {
             if let Some(at) = states.get(id).and_then(|st| st.next_due(u)) {
                 self.timers.insert(at, seid, *id);
@@ -994,6 +998,7 @@ impl N4 {
         match self.dp.replace(old, &spec) {
             Ok(i) => {
                 self.sessions.get_mut(&seid).expect("session").installed = Some(i);
+                self.touch(seid);
                 Ok(())
             }
             Err((old, e)) => {
@@ -1015,7 +1020,7 @@ fn fresh_states(rules: &Rules, now: Instant) -> BTreeMap<u32, UrrState> {
 
 /// The datapath's rule set for `rules` with the URR states: exhausted quotas applied, each
 /// URR's volume event point armed.
-fn spec_for(
+pub(super) fn spec_for(
     rules: &Rules,
     states: &BTreeMap<u32, UrrState>,
     index: u32,

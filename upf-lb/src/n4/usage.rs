@@ -259,6 +259,7 @@ impl N4 {
         }
         let point = st.event_point(&rule);
         let due = st.next_due(&rule);
+        self.touch(seid);
         let _ = self.dp.set_urr_target(slot, point.unwrap_or(0));
         if let Some(at) = due {
             self.timers.insert(at, seid, urr);

@@ -54,7 +54,9 @@ fn map_err(name: &'static str) -> impl FnOnce(MapError) -> SouthboundError {
 }
 
 /// Where a session's PDRs are found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Key {
     /// Uplink: the local TEID.
     UlTeid(u32),
@@ -142,7 +144,71 @@ pub struct Installed {
     restore_thresholds: Vec<(u32, UrrThreshold)>,
 }
 
+/// What an [`Installed`] occupies, in plain numbers: kept in the session store, so that a
+/// restarted controller can take over the pinned maps' slots as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InstalledParts {
+    /// Lookup keys with their PDR run (first, count).
+    pub keys: Vec<(Key, u32, u32)>,
+    /// PDR runs (first, len).
+    pub pdr_runs: Vec<(u32, u32)>,
+    /// SDF filter runs (first, len).
+    pub sdf_runs: Vec<(u32, u32)>,
+    /// (FAR ID, slot).
+    pub fars: Vec<(u32, u32)>,
+    /// (QER ID, slot).
+    pub qers: Vec<(u32, u32)>,
+    /// (URR ID, slot).
+    pub urrs: Vec<(u32, u32)>,
+}
+
 impl Installed {
+    /// What it occupies, for the store.
+    pub fn parts(&self) -> InstalledParts {
+        InstalledParts {
+            keys: self
+                .keys
+                .iter()
+                .map(|(k, l)| (*k, l.first, l.count))
+                .collect(),
+            pdr_runs: self.pdr_runs.clone(),
+            sdf_runs: self.sdf_runs.clone(),
+            fars: self.fars.iter().map(|(a, b)| (*a, *b)).collect(),
+            qers: self.qers.iter().map(|(a, b)| (*a, *b)).collect(),
+            urrs: self.urrs.iter().map(|(a, b)| (*a, *b)).collect(),
+        }
+    }
+
+    /// An installed session from the store's record of it (the maps hold it already).
+    pub fn from_parts(p: &InstalledParts) -> Installed {
+        Installed {
+            keys: p
+                .keys
+                .iter()
+                .map(|(k, first, count)| {
+                    (
+                        *k,
+                        PdrList {
+                            first: *first,
+                            count: *count,
+                        },
+                    )
+                })
+                .collect(),
+            pdr_runs: p.pdr_runs.clone(),
+            sdf_runs: p.sdf_runs.clone(),
+            fars: p.fars.iter().copied().collect(),
+            qers: p.qers.iter().copied().collect(),
+            urrs: p.urrs.iter().copied().collect(),
+            ..Installed::default()
+        }
+    }
+
+    /// Its lookup keys.
+    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.keys.iter().map(|(k, _)| *k)
+    }
+
     /// URR IDs with their counter slots.
     pub fn urr_slots(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.urrs.iter().map(|(id, slot)| (*id, *slot))
@@ -197,6 +263,22 @@ impl Slots {
     /// Gives a run back.
     pub fn free(&mut self, first: u32, len: u32) {
         self.free.entry(len).or_default().push(first);
+    }
+
+    /// Takes over the runs in `used` (slots a previous controller allocated, found in the
+    /// store): the bump pointer goes past the last, and every free slot below it becomes a run
+    /// of one.
+    pub fn adopt(&mut self, used: &mut [(u32, u32)]) {
+        used.sort_unstable();
+        self.free.clear();
+        let mut at = 0;
+        for &(first, len) in used.iter() {
+            for s in at..first.min(self.cap) {
+                self.free.entry(1).or_default().push(s);
+            }
+            at = at.max(first.saturating_add(len));
+        }
+        self.next = at.min(self.cap);
     }
 
     /// Slots in use.
@@ -677,6 +759,73 @@ impl GtpDatapath {
             .ok_or(SouthboundError::Full(MAP_QER_STATE))?;
         let a: Array<_, QerState> = Array::try_from(map).map_err(map_err(MAP_QER_STATE))?;
         a.get(&slot, 0).map_err(map_err(MAP_QER_STATE))
+    }
+
+    /// Takes over the slots of sessions installed by a previous controller into the pinned
+    /// maps (from the store), so the allocators never hand them out again.
+    pub fn adopt(&mut self, sessions: &[&InstalledParts]) {
+        let mut pdrs: Vec<(u32, u32)> = sessions.iter().flat_map(|p| p.pdr_runs.clone()).collect();
+        let mut sdfs: Vec<(u32, u32)> = sessions.iter().flat_map(|p| p.sdf_runs.clone()).collect();
+        let one = |v: &dyn Fn(&InstalledParts) -> &Vec<(u32, u32)>| -> Vec<(u32, u32)> {
+            sessions
+                .iter()
+                .flat_map(|p| v(p).iter().map(|(_, s)| (*s, 1)))
+                .collect()
+        };
+        let mut fars = one(&|p| &p.fars);
+        let mut qers = one(&|p| &p.qers);
+        let mut urrs = one(&|p| &p.urrs);
+        self.alloc.pdrs.adopt(&mut pdrs);
+        self.alloc.sdfs.adopt(&mut sdfs);
+        self.alloc.fars.adopt(&mut fars);
+        self.alloc.qers.adopt(&mut qers);
+        self.alloc.urrs.adopt(&mut urrs);
+    }
+
+    /// Removes lookup keys no session owns (left in pinned maps by a controller that was killed
+    /// between installing a session and storing it): returns how many went.
+    pub fn sweep_keys(
+        &mut self,
+        owned: &std::collections::HashSet<Key>,
+    ) -> Result<usize, SouthboundError> {
+        let mut stale = Vec::new();
+        macro_rules! scan {
+            ($name:expr, $k:ty, $to:expr) => {{
+                let map = self.ebpf().map($name).ok_or(SouthboundError::Full($name))?;
+                let h: HashMap<_, $k, PdrList> = HashMap::try_from(map).map_err(map_err($name))?;
+                for k in h.keys() {
+                    let k = k.map_err(map_err($name))?;
+                    let key = $to(k);
+                    if !owned.contains(&key) {
+                        stale.push(key);
+                    }
+                }
+            }};
+        }
+        scan!(MAP_UL_TEID, TeidKey, |k: TeidKey| Key::UlTeid(k.teid.get()));
+        scan!(MAP_DL_UE4, Ue4Key, |k: Ue4Key| Key::DlUe4(Ipv4Addr::from(
+            k.addr
+        )));
+        scan!(MAP_DL_UE6, Ue6Key, |k: Ue6Key| Key::DlUe6(k.prefix));
+        {
+            let map = self
+                .ebpf()
+                .map(MAP_UL_TEID_DIRECT)
+                .ok_or(SouthboundError::Full(MAP_UL_TEID_DIRECT))?;
+            let a: Array<_, TeidSlot> =
+                Array::try_from(map).map_err(map_err(MAP_UL_TEID_DIRECT))?;
+            for i in 0..a.len() {
+                let slot = a.get(&i, 0).map_err(map_err(MAP_UL_TEID_DIRECT))?;
+                let key = Key::UlTeid(slot.teid);
+                if slot.teid != 0 && !owned.contains(&key) {
+                    stale.push(key);
+                }
+            }
+        }
+        for k in &stale {
+            self.set_key(*k, None)?;
+        }
+        Ok(stale.len())
     }
 
     /// Slots in use per map: (PDRs, SDF filters, FARs, QERs, URRs).

@@ -35,6 +35,18 @@ pub enum LoadError {
         #[source]
         source: ProgramError,
     },
+    /// A pinned map has another size than the configuration asks for.
+    #[error(
+        "pinned map {name} has {have} entries, the configuration asks for {want}: limits.max_sessions or fteid changed since it was pinned; remove the pins (upf-lb cleanup) to start afresh"
+    )]
+    PinnedSize {
+        /// Map name.
+        name: &'static str,
+        /// Entries it has.
+        have: u32,
+        /// Entries the configuration asks for.
+        want: u32,
+    },
     /// A map the object must have is missing or of another type.
     #[error("map {name}: {source}")]
     Map {
@@ -52,6 +64,33 @@ pub struct GtpDatapath {
     ebpf: Ebpf,
     pub(crate) alloc: Allocators,
 }
+
+/// Every map of bpf-gtp: what a controller pins to survive its own restart (a test checks
+/// the object has no other).
+pub const PINNED_MAPS: &[&str] = &[
+    names::MAP_COUNTERS,
+    names::MAP_N3_JUMP,
+    names::MAP_N6_JUMP,
+    names::MAP_N3_SCRATCH,
+    names::MAP_N6_SCRATCH,
+    bpf_abi::gtp::MAP_UL_TEID,
+    bpf_abi::gtp::MAP_UL_TEID_DIRECT,
+    bpf_abi::gtp::MAP_DL_UE4,
+    bpf_abi::gtp::MAP_DL_UE6,
+    bpf_abi::gtp::MAP_PDRS,
+    bpf_abi::gtp::MAP_SDFS,
+    bpf_abi::gtp::MAP_FARS,
+    bpf_abi::gtp::MAP_QERS,
+    bpf_abi::gtp::MAP_QER_STATE,
+    bpf_abi::gtp::MAP_URR_COUNTERS,
+    bpf_abi::gtp::MAP_EVENTS,
+    bpf_abi::gtp::MAP_BUFF_LIMIT,
+    bpf_abi::gtp::MAP_URR_THRESHOLDS,
+    bpf_abi::gtp::MAP_NH_CACHE,
+    bpf_abi::gtp::MAP_GTP_CONFIG,
+    "REPLY_LIMIT",
+    "LAUNDER",
+];
 
 /// Programs of bpf-gtp, all XDP.
 pub const GTP_PROGRAMS: &[&str] = &[
@@ -71,9 +110,31 @@ impl GtpDatapath {
     /// Loads bpf-gtp with maps of `sizes` and every program in it (the kernel verifier runs
     /// here), and links the tail calls.
     pub fn load_with(sizes: &MapSizes) -> Result<Self, LoadError> {
+        Self::load_pinned(sizes, None).map(|(d, _)| d)
+    }
+
+    /// As [`GtpDatapath::load_with`], with every map pinned under `pin_dir` (a directory on a
+    /// bpf filesystem): maps already pinned there are reused, with their contents, so a
+    /// restarted controller finds the datapath's state as the old one left it (and programs
+    /// still attached from before keep using the same maps). Returns whether the maps were
+    /// new (nothing was pinned).
+    pub fn load_pinned(
+        sizes: &MapSizes,
+        pin_dir: Option<&std::path::Path>,
+    ) -> Result<(Self, bool), LoadError> {
         let mut loader = EbpfLoader::new();
         for (name, n) in sizes.entries() {
             loader.map_max_entries(name, n);
+        }
+        let mut fresh = true;
+        let paths: Vec<(&str, std::path::PathBuf)> = pin_dir
+            .map(|d| PINNED_MAPS.iter().map(|m| (*m, d.join(m))).collect())
+            .unwrap_or_default();
+        for (name, path) in &paths {
+            if path.exists() {
+                fresh = false;
+            }
+            loader.map_pin_path(name, path.as_path());
         }
         let mut ebpf = loader
             .load(objects::BPF_GTP)
@@ -126,10 +187,38 @@ impl GtpDatapath {
             arr.set(index, &fd, 0)
                 .map_err(|source| LoadError::Map { name: jump, source })?;
         }
-        Ok(GtpDatapath {
+        let dp = GtpDatapath {
             ebpf,
             alloc: Allocators::new(sizes),
-        })
+        };
+        if !fresh {
+            dp.check_sizes(sizes)?;
+        }
+        Ok((dp, fresh))
+    }
+
+    /// Pinned maps are reused as they are: their sizes must be the configured ones.
+    fn check_sizes(&self, sizes: &MapSizes) -> Result<(), LoadError> {
+        for (name, want) in sizes.entries() {
+            let Some(map) = self.ebpf.map(name) else {
+                continue;
+            };
+            let data: &aya::maps::MapData = match map {
+                aya::maps::Map::Array(d)
+                | aya::maps::Map::HashMap(d)
+                | aya::maps::Map::PerCpuHashMap(d)
+                | aya::maps::Map::RingBuf(d) => d,
+                _ => continue,
+            };
+            let have = data
+                .info()
+                .map(|i| i.max_entries())
+                .map_err(|source| LoadError::Map { name, source })?;
+            if have != want {
+                return Err(LoadError::PinnedSize { name, have, want });
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn ebpf(&self) -> &Ebpf {

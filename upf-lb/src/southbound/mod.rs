@@ -5,5 +5,5 @@ pub mod loader;
 pub mod objects;
 pub mod signalling;
 
-pub use gtp::{Installed, Key, MapSizes, PdrSpec, SessionSpec, SouthboundError};
+pub use gtp::{Installed, InstalledParts, Key, MapSizes, PdrSpec, SessionSpec, SouthboundError};
 pub use loader::{GtpDatapath, LoadError};
