@@ -41,9 +41,22 @@ pub struct SessionRate {
     pub rss_per_session: f64,
 }
 
+/// A bpf filesystem mounted for one run, unmounted and removed when dropped.
+struct TempState(std::path::PathBuf);
+
+impl Drop for TempState {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.join("bpf"))
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Establishes `n` sessions against a fresh daemon in a fresh namespace, `window` requests in
-/// flight.
-pub fn session_rate(n: u32, window: usize) -> anyhow::Result<SessionRate> {
+/// flight; with `persist`, the daemon keeps its state (`[state]`: pinned maps on a bpffs of
+/// the run's own, a redb store in a temporary folder).
+pub fn session_rate(n: u32, window: usize, persist: bool) -> anyhow::Result<SessionRate> {
     let ns = Netns::create(&unique_name("bench"))?;
     ns.ip(&["link", "add", "n3", "type", "veth", "peer", "name", "n6"])?;
     ns.ip(&["addr", "add", "192.0.2.2/24", "dev", "n3"])?;
@@ -70,6 +83,26 @@ pub fn session_rate(n: u32, window: usize) -> anyhow::Result<SessionRate> {
         ensure!(text.contains(a), "embedded config changed: {a}");
         text = text.replacen(a, b, 1);
     }
+    let _state = if persist {
+        let dir = std::env::temp_dir().join(format!("upf-lb-bench-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(dir.join("bpf"))?;
+        let st = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(dir.join("bpf"))
+            .status()?;
+        ensure!(st.success(), "mounting a bpf filesystem");
+        text = text.replace(
+            "[telemetry]",
+            &format!(
+                "[state]\npin_dir = \"{}\"\ndb = \"{}\"\n\n[telemetry]",
+                dir.join("bpf").display(),
+                dir.join("state.redb").display()
+            ),
+        );
+        Some(TempState(dir))
+    } else {
+        None
+    };
     let cfg = Config::parse(&text)?;
     let rss0 = rss_bytes();
     let d = daemon::spawn(&format!("/run/netns/{}", ns.name()), cfg, 1)?;
@@ -151,17 +184,22 @@ pub fn session_rate(n: u32, window: usize) -> anyhow::Result<SessionRate> {
 }
 
 /// `upf-lb bench-sessions`: one run per count, printed as a table.
-pub fn run(counts: &[u32], window: usize) -> anyhow::Result<()> {
+pub fn run(counts: &[u32], window: usize, persist: bool) -> anyhow::Result<()> {
     println!("machine: {}", crate::bench::machine());
     println!(
-        "method: Session Establishment Requests (2 PDR, 2 FAR, 1 QER, 1 URR, F-TEID and UE IP CHOOSE) over UDP on loopback, {window} in flight, rules installed in the kernel maps; RSS of the process (daemon + client) per session"
+        "method: Session Establishment Requests (2 PDR, 2 FAR, 1 QER, 1 URR, F-TEID and UE IP CHOOSE) over UDP on loopback, {window} in flight, rules installed in the kernel maps{}; RSS of the process (daemon + client) per session",
+        if persist {
+            " and persisted (redb, group commit before the answers)"
+        } else {
+            ", not persisted"
+        }
     );
     println!(
         "{:>10} {:>10} {:>14} {:>16}",
         "sessions", "seconds", "sessions/s", "RSS/session B"
     );
     for &n in counts {
-        let r = session_rate(n, window)?;
+        let r = session_rate(n, window, persist)?;
         println!(
             "{:>10} {:>10.3} {:>14.0} {:>16.0}",
             r.sessions,

@@ -16,6 +16,10 @@ use std::{
 };
 use tokio::{net::UdpSocket, sync::mpsc};
 
+/// What one batch sends: per request, the socket it came in on (None: not a request) and
+/// the datagrams.
+type Answers = Vec<(Option<usize>, Vec<Outgoing>)>;
+
 /// Requests handled before one store commit (group commit).
 const MAX_BATCH: usize = 256;
 
@@ -311,50 +315,153 @@ async fn serve_with_ready(
     }
     .map_err(|e| anyhow::anyhow!("watching the event ring buffer: {e}"))?;
     let mut gtpu = std::collections::HashMap::new();
+    // The store, if any, on a writer thread: a batch's answers go out once its changes are
+    // durable, while the owner goes on with the next batch (the fsync overlaps the work).
+    let mut writer = n4.take_store().map(Writer::spawn);
+    let mut held: std::collections::VecDeque<(u64, Answers)> = Default::default();
+    let mut batch_id = 0u64;
     tokio::pin!(stop);
     loop {
         let wake = n4.next_tick(Instant::now());
-        let out = tokio::select! {
+        let done = async {
+            match writer.as_mut() {
+                Some(w) => w.done.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let batch: Answers = tokio::select! {
             _ = &mut stop => break,
+            d = done => {
+                // Committed up to batch `d`: its answers and those before go out.
+                let d = d.unwrap_or(u64::MAX);
+                while held.front().is_some_and(|(id, _)| *id <= d) {
+                    let (_, outs) = held.pop_front().expect("checked");
+                    for (i, out) in outs {
+                        send(&sockets, &mut gtpu, i, &out).await;
+                    }
+                }
+                continue;
+            }
             r = events.readable() => {
                 // Readiness cleared before reading: an event that arrives meanwhile wakes us
                 // again.
                 if let Ok(mut g) = r {
                     g.clear_ready();
                 }
-                n4.on_datapath_events(Instant::now())
+                vec![(None, n4.on_datapath_events(Instant::now()))]
             }
             m = rx.recv() => match m {
                 Some((i, from, bytes)) => {
-                    // Group commit: everything that waits is handled, the changes are stored
-                    // in one transaction, then the answers go out.
-                    let mut batch = vec![(i, n4.handle(from, &bytes, Instant::now()))];
+                    // Group commit: everything that waits is handled, and its changes stored
+                    // in one transaction.
+                    let mut batch = vec![(Some(i), n4.handle(from, &bytes, Instant::now()))];
                     while batch.len() < MAX_BATCH {
                         let Ok((i, from, bytes)) = rx.try_recv() else { break };
-                        batch.push((i, n4.handle(from, &bytes, Instant::now())));
+                        batch.push((Some(i), n4.handle(from, &bytes, Instant::now())));
                     }
-                    if let Err(e) = n4.commit() {
-                        tracing::error!(error = %e, "storing session state");
-                    }
-                    for (i, out) in batch {
-                        send(&sockets, &mut gtpu, Some(i), &out).await;
-                    }
-                    continue;
+                    batch
                 }
                 None => break,
             },
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => n4.tick(Instant::now()),
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
+                vec![(None, n4.tick(Instant::now()))]
+            }
         };
-        if let Err(e) = n4.commit() {
-            tracing::error!(error = %e, "storing session state");
+        match writer.as_mut() {
+            Some(w) => {
+                let changes = n4.take_changes();
+                if changes.is_empty() && held.is_empty() {
+                    for (i, out) in batch {
+                        send(&sockets, &mut gtpu, i, &out).await;
+                    }
+                } else {
+                    batch_id += 1;
+                    if w.submit(batch_id, changes).is_err() {
+                        tracing::error!("the store writer stopped");
+                    }
+                    held.push_back((batch_id, batch));
+                }
+            }
+            None => {
+                for (i, out) in batch {
+                    send(&sockets, &mut gtpu, i, &out).await;
+                }
+            }
         }
-        send(&sockets, &mut gtpu, None, &out).await;
+    }
+    // What was handled is stored and answered before the daemon goes.
+    if let Some(mut w) = writer.take() {
+        w.close();
+        while let Some(d) = w.done.recv().await {
+            while held.front().is_some_and(|(id, _)| *id <= d) {
+                let (_, outs) = held.pop_front().expect("checked");
+                for (i, out) in outs {
+                    send(&sockets, &mut gtpu, i, &out).await;
+                }
+            }
+        }
+        if let Some(st) = w.join() {
+            n4.enable_persistence(st);
+        }
     }
     for t in tasks {
         t.abort();
     }
     tracing::info!(sessions = n4.session_count(), "N4 stopped");
     Ok(n4)
+}
+
+/// The store on a thread of its own: batches of changes in, the id of each batch committed
+/// out, in order.
+struct Writer {
+    tx: Option<std::sync::mpsc::Sender<(u64, crate::store::Changes)>>,
+    done: tokio::sync::mpsc::UnboundedReceiver<u64>,
+    thread: Option<std::thread::JoinHandle<crate::store::Store>>,
+}
+
+impl Writer {
+    fn spawn(store: crate::store::Store) -> Writer {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, crate::store::Changes)>();
+        let (done_tx, done) = tokio::sync::mpsc::unbounded_channel();
+        let thread = std::thread::spawn(move || {
+            while let Ok((mut id, mut c)) = rx.recv() {
+                // Batches that queued up meanwhile go in the same transaction.
+                while let Ok((next, more)) = rx.try_recv() {
+                    id = next;
+                    c.merge(more);
+                }
+                if let Err(e) = store.commit(&c) {
+                    tracing::error!(error = %e, "storing session state");
+                }
+                if done_tx.send(id).is_err() {
+                    break;
+                }
+            }
+            store
+        });
+        Writer {
+            tx: Some(tx),
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    fn submit(&self, id: u64, c: crate::store::Changes) -> Result<(), ()> {
+        match &self.tx {
+            Some(t) => t.send((id, c)).map_err(|_| ()),
+            None => Err(()),
+        }
+    }
+
+    /// No more batches: the thread ends after the last commit.
+    fn close(&mut self) {
+        self.tx = None;
+    }
+
+    fn join(mut self) -> Option<crate::store::Store> {
+        self.tx = None;
+        self.thread.take().and_then(|t| t.join().ok())
+    }
 }
 
 /// Sends `out`: PFCP from the socket it came in on when it is of the destination's family,
@@ -366,6 +473,9 @@ async fn send(
     came_in: Option<usize>,
     out: &[Outgoing],
 ) {
+    if out.is_empty() {
+        return;
+    }
     for o in out {
         if let Some(local) = o.gtpu_from {
             let s = match gtpu.entry(local) {

@@ -90,6 +90,9 @@ enum Cmd {
         /// Requests in flight.
         #[arg(long, default_value_t = 64)]
         window: usize,
+        /// Keep no state (no `[state]`: nothing pinned, nothing stored).
+        #[arg(long)]
+        no_persist: bool,
     },
     /// List the fixtures the benchmark knows.
     Fixtures,
@@ -177,7 +180,11 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Demo { count } => demo::run(count),
-        Cmd::BenchSessions { sessions, window } => upf_lb::bench_n4::run(&sessions, window),
+        Cmd::BenchSessions {
+            sessions,
+            window,
+            no_persist,
+        } => upf_lb::bench_n4::run(&sessions, window, !no_persist),
         Cmd::Fixtures => {
             for f in fixtures::bench_fixtures() {
                 println!(

@@ -122,6 +122,17 @@ impl Changes {
     pub fn is_empty(&self) -> bool {
         self.meta.is_none() && self.associations.is_none() && self.sessions.is_empty()
     }
+
+    /// Adds the later changes `o` (later values win).
+    pub fn merge(&mut self, o: Changes) {
+        if o.meta.is_some() {
+            self.meta = o.meta;
+        }
+        if o.associations.is_some() {
+            self.associations = o.associations;
+        }
+        self.sessions.extend(o.sessions);
+    }
 }
 
 /// The store.

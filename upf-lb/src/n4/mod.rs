@@ -159,6 +159,8 @@ pub struct N4 {
     pub buffer_stats: BufferStats,
     /// The session store, when state outlives the daemon.
     store: Option<crate::store::Store>,
+    /// Changes are tracked for a store.
+    persist: bool,
     /// Sessions changed / deleted since the last commit; associations or meta changed.
     dirty: std::collections::BTreeSet<u64>,
     deleted: std::collections::BTreeSet<u64>,
@@ -231,6 +233,7 @@ impl N4 {
             buffered_total: 0,
             buffer_stats: BufferStats::default(),
             store: None,
+            persist: false,
             dirty: Default::default(),
             deleted: Default::default(),
             assoc_dirty: false,

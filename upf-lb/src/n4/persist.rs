@@ -32,20 +32,21 @@ impl N4 {
     /// sends the answers of a batch).
     pub fn enable_persistence(&mut self, store: Store) {
         self.store = Some(store);
+        self.persist = true;
         self.meta_dirty = true;
         self.assoc_dirty = true;
     }
 
     /// Marks a session changed.
     pub(super) fn touch(&mut self, seid: u64) {
-        if self.store.is_some() {
+        if self.persist {
             self.dirty.insert(seid);
         }
     }
 
     /// Marks a session gone.
     pub(super) fn forget(&mut self, seid: u64) {
-        if self.store.is_some() {
+        if self.persist {
             self.dirty.remove(&seid);
             self.deleted.insert(seid);
         }
@@ -123,6 +124,12 @@ impl N4 {
             }
         }
         c
+    }
+
+    /// Takes the store out, for a writer of its own (the daemon commits on another thread while
+    /// it goes on serving); changes are still tracked for [`N4::take_changes`].
+    pub fn take_store(&mut self) -> Option<Store> {
+        self.store.take()
     }
 
     /// Writes what changed to the store, durably; a no-op without one.
