@@ -432,3 +432,71 @@ fn sndem_yields_one_end_marker_for_the_old_tunnel() {
     );
     assert_eq!(out[1].bytes, [0x30, 254, 0, 0, 0, 0, 2, 0]);
 }
+
+#[test]
+fn time_threshold_and_quota_holding_time_fire_from_the_timer_wheel() {
+    use pfcp::ie::{
+        grouped::CreateUrr,
+        simple::{
+            MeasurementMethod, QuotaHoldingTime, ReportingTriggers, TimeThreshold, UrrId,
+            UsageReportTrigger,
+        },
+    };
+    require_root();
+    let mut n4 = endpoint();
+    let t0 = Instant::now();
+    let peer = smf_addr(0);
+    let node = Ipv4Addr::new(192, 0, 2, 10);
+    n4.handle(peer, &setup(node, 1), t0);
+    let mut est = session_request(NodeId::Ipv4(node), &plan(1, 0x200));
+    est.create_urrs = vec![
+        CreateUrr {
+            urr_id: UrrId(1),
+            measurement_method: MeasurementMethod::empty().with(MeasurementMethod::DURAT),
+            reporting_triggers: ReportingTriggers::empty().with(ReportingTriggers::TIMTH),
+            time_threshold: Some(TimeThreshold(2)),
+            ..Default::default()
+        },
+        CreateUrr {
+            urr_id: UrrId(2),
+            measurement_method: MeasurementMethod::empty().with(MeasurementMethod::VOLUM),
+            reporting_triggers: ReportingTriggers::empty().with(ReportingTriggers::QUHTI),
+            quota_holding_time: Some(QuotaHoldingTime(1)),
+            ..Default::default()
+        },
+    ];
+    for p in &mut est.create_pdrs {
+        p.urr_ids = vec![UrrId(1), UrrId(2)];
+    }
+    let m = Message::new(Body::SessionEstablishmentRequest(est), Some(0), 2).to_vec();
+    let (r, _) = Message::decode(&n4.handle(peer, &m, t0)[0].bytes).unwrap();
+    let Body::SessionEstablishmentResponse(b) = r.body else {
+        panic!()
+    };
+    assert_eq!(b.cause.cause(), Some(Cause::RequestAccepted), "{b:?}");
+    // The wheel is driven with the clock the daemon would pass: no sleeping here.
+    let reports = |out: Vec<upf_lb::n4::Outgoing>| -> Vec<(u32, UsageReportTrigger)> {
+        out.iter()
+            .filter_map(|o| Message::decode(&o.bytes).ok())
+            .filter_map(|(m, _)| match m.body {
+                Body::SessionReportRequest(r) => Some(r),
+                _ => None,
+            })
+            .flat_map(|r| r.usage_reports.into_iter())
+            .map(|u| (u.urr_id.0, u.usage_report_trigger))
+            .collect()
+    };
+    assert!(reports(n4.tick(t0 + Duration::from_millis(900))).is_empty());
+    let r = reports(n4.tick(t0 + Duration::from_millis(1100)));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].0 == 2 && r[0].1.has(UsageReportTrigger::QUHTI),
+        "no traffic for 1 s: {r:?}"
+    );
+    let r = reports(n4.tick(t0 + Duration::from_millis(2100)));
+    assert!(
+        r.iter()
+            .any(|(id, t)| *id == 1 && t.has(UsageReportTrigger::TIMTH)),
+        "2 s of measurement: {r:?}"
+    );
+}
