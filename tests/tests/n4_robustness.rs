@@ -500,3 +500,61 @@ fn time_threshold_and_quota_holding_time_fire_from_the_timer_wheel() {
         "2 s of measurement: {r:?}"
     );
 }
+
+#[test]
+fn an_inactivity_detection_time_stops_the_clock_while_no_traffic_flows() {
+    use pfcp::ie::{
+        grouped::CreateUrr,
+        simple::{
+            InactivityDetectionTime, MeasurementMethod, ReportingTriggers, TimeThreshold, UrrId,
+            UsageReportTrigger,
+        },
+    };
+    require_root();
+    let mut n4 = endpoint();
+    let t0 = Instant::now();
+    let peer = smf_addr(0);
+    let node = Ipv4Addr::new(192, 0, 2, 10);
+    n4.handle(peer, &setup(node, 1), t0);
+    let mut est = session_request(NodeId::Ipv4(node), &plan(1, 0x200));
+    est.create_urrs = vec![CreateUrr {
+        urr_id: UrrId(1),
+        measurement_method: MeasurementMethod::empty().with(MeasurementMethod::DURAT),
+        reporting_triggers: ReportingTriggers::empty().with(ReportingTriggers::TIMTH),
+        time_threshold: Some(TimeThreshold(2)),
+        inactivity_detection_time: Some(InactivityDetectionTime(1)),
+        ..Default::default()
+    }];
+    let m = Message::new(Body::SessionEstablishmentRequest(est), Some(0), 2).to_vec();
+    let (r, _) = Message::decode(&n4.handle(peer, &m, t0)[0].bytes).unwrap();
+    let Body::SessionEstablishmentResponse(b) = r.body else {
+        panic!()
+    };
+    let (_, teid, ..) = smf::established(&b).unwrap();
+    let timth = |out: Vec<upf_lb::n4::Outgoing>| {
+        out.iter()
+            .filter_map(|o| Message::decode(&o.bytes).ok())
+            .any(|(m, _)| match m.body {
+                Body::SessionReportRequest(r) => r
+                    .usage_reports
+                    .iter()
+                    .any(|u| u.usage_report_trigger.has(UsageReportTrigger::TIMTH)),
+                _ => false,
+            })
+    };
+    let packet = |n4: &mut N4| {
+        let (_, v) = upf_lb::replay::replay(n4, &[gpdu(teid)]).unwrap();
+        assert_eq!(v[0].reason, "uplink_to_kernel");
+    };
+    let s = Duration::from_millis;
+    packet(&mut n4);
+    assert!(!timth(n4.tick(t0 + s(1100))), "1.1 s active");
+    // A second with no traffic: not measured.
+    assert!(!timth(n4.tick(t0 + s(2200))), "1.1 s active, 1.1 s idle");
+    assert!(!timth(n4.tick(t0 + s(3300))), "still 1.1 s active");
+    packet(&mut n4);
+    assert!(
+        timth(n4.tick(t0 + s(4400))),
+        "2.2 s active: the threshold of 2 s"
+    );
+}

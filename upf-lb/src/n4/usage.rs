@@ -7,8 +7,9 @@
 //!
 //! Measurement counts restart with every usage report of the URR: thresholds and quotas count
 //! the usage since the previous report (the SMF grants the remaining quota in an Update URR).
-//! Durations are wall-clock time since the measurement started (Inactivity Detection Time is
-//! kept but does not pause them).
+//! Durations are wall-clock time since the measurement started; with an Inactivity Detection
+//! Time, only the time with traffic, checked every IDT: an interval in which the URR counted a
+//! packet is measured whole, one without is not (the resolution is the IDT).
 
 use super::{N4, Outgoing, PFCP_PORT, Request};
 use bpf_abi::gtp::{EVENT_URR_THRESHOLD, UrrCounters};
@@ -46,6 +47,11 @@ pub(super) struct UrrState {
     /// Quota Holding Time: when traffic was last seen, and the total then.
     pub last_seen: Instant,
     pub last_total: u64,
+    /// Inactivity Detection Time: the measured (active) duration, and the last check with the
+    /// total then; an interval with traffic counts whole, one without counts nothing.
+    pub active: Duration,
+    pub idle_check: Instant,
+    pub idle_total: u64,
 }
 
 impl UrrState {
@@ -60,6 +66,9 @@ impl UrrState {
             next_periodic: None,
             last_seen: now,
             last_total: total(&base),
+            active: Duration::ZERO,
+            idle_check: now,
+            idle_total: total(&base),
         };
         s.schedule_periodic(urr, now);
         s
@@ -94,10 +103,32 @@ impl UrrState {
         }
     }
 
+    /// The Inactivity Detection Time of `urr`, when it has one.
+    pub fn idt(urr: &CreateUrr) -> Option<Duration> {
+        urr.inactivity_detection_time
+            .filter(|i| i.0 > 0)
+            .map(|i| Duration::from_secs(u64::from(i.0)))
+    }
+
+    /// The duration measured so far: wall time since the start, or with an Inactivity
+    /// Detection Time the time with traffic.
+    pub fn measured(&self, urr: &CreateUrr, now: Instant) -> Duration {
+        match Self::idt(urr) {
+            Some(_) => self.active,
+            None => now.saturating_duration_since(self.started),
+        }
+    }
+
     /// When a time trigger of `urr` is next due.
     pub fn next_due(&self, urr: &CreateUrr) -> Option<Instant> {
-        let after = |s: u32| self.started + Duration::from_secs(u64::from(s));
+        // With an Inactivity Detection Time, time triggers are checked at each IDT tick.
+        let idt = Self::idt(urr);
+        let after = |s: u32| match idt {
+            Some(i) => self.idle_check + i,
+            None => self.started + Duration::from_secs(u64::from(s)),
+        };
         [
+            idt.map(|i| self.idle_check + i),
             self.next_periodic,
             urr.time_threshold
                 .filter(|_| urr.reporting_triggers.has(ReportingTriggers::TIMTH))
@@ -246,7 +277,10 @@ impl N4 {
                 uplink_packets: Some(d.ul_packets),
                 downlink_packets: Some(d.dl_packets),
             }),
-            duration_measurement: Some(DurationMeasurement(end.wrapping_sub(st.start))),
+            duration_measurement: Some(DurationMeasurement(match UrrState::idt(&rule) {
+                Some(_) => st.active.as_secs() as u32,
+                None => end.wrapping_sub(st.start),
+            })),
             ..Default::default()
         };
         st.seqn = st.seqn.wrapping_add(1);
@@ -254,6 +288,9 @@ impl N4 {
         st.started = now;
         st.base = now_c;
         st.last_total = total(&now_c);
+        st.active = Duration::ZERO;
+        st.idle_check = now;
+        st.idle_total = total(&now_c);
         if st.next_periodic.is_some_and(|p| p <= now) {
             st.schedule_periodic(&rule, now);
         }
@@ -431,18 +468,40 @@ impl N4 {
             let Some(slot) = s.installed.as_ref().and_then(|i| i.urr_slot(urr)) else {
                 continue;
             };
-            let after = |secs: u32| st.started + Duration::from_secs(u64::from(secs));
+            let mut st = st;
+            if let Some(idt) = UrrState::idt(&rule)
+                && st.idle_check + idt <= now
+            {
+                // An interval with traffic is activity; one without is not measured.
+                let t = self.dp.urr_counters(slot).map(|c| total(&c)).unwrap_or(0);
+                if t != st.idle_total {
+                    st.active += now.saturating_duration_since(st.idle_check);
+                }
+                st.idle_total = t;
+                st.idle_check = now;
+                if let Some(x) = self
+                    .sessions
+                    .get_mut(&seid)
+                    .and_then(|s| s.urrs.get_mut(&urr))
+                {
+                    x.active = st.active;
+                    x.idle_total = st.idle_total;
+                    x.idle_check = st.idle_check;
+                }
+            }
+            let measured = st.measured(&rule, now);
+            let reached = |secs: u32| measured >= Duration::from_secs(u64::from(secs));
             let mut triggers = Vec::new();
             let mut exhausted = false;
             if st.next_periodic.is_some_and(|p| p <= now) {
                 triggers.push(UsageReportTrigger::PERIO);
             }
             if rule.reporting_triggers.has(ReportingTriggers::TIMTH)
-                && rule.time_threshold.is_some_and(|t| after(t.0) <= now)
+                && rule.time_threshold.is_some_and(|t| reached(t.0))
             {
                 triggers.push(UsageReportTrigger::TIMTH);
             }
-            if !st.exhausted && rule.time_quota.is_some_and(|t| after(t.0) <= now) {
+            if !st.exhausted && rule.time_quota.is_some_and(|t| reached(t.0)) {
                 triggers.push(UsageReportTrigger::TIMQU);
                 exhausted = true;
             }
