@@ -50,6 +50,12 @@ pub const MAP_QER_STATE: &str = "QER_STATE";
 /// URR counters: array of [`UrrCounters`] (written by the datapath with atomic operations, read
 /// and reset by the controller).
 pub const MAP_URR_COUNTERS: &str = "URR_COUNTERS";
+/// URR counters per CPU: per-CPU array of [`UrrCounters`], indexed like [`MAP_URR_COUNTERS`].
+/// A URR without an event point ([`UrrThreshold::total_bytes`] 0) counts here, with plain adds
+/// on its CPU's copy; one with an event point counts in [`MAP_URR_COUNTERS`], atomically, so
+/// its total can be compared with the point. Its usage is the sum of both (the controller
+/// reads the per-CPU part frozen while the URR counts in the shared one).
+pub const MAP_URR_PCPU: &str = "URR_PCPU";
 
 /// Events for the controller: a BPF ring buffer of [`Event`] records. Written by the datapath
 /// (BUFF/NOCP packets, URR thresholds crossed), read by the controller.

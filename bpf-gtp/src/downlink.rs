@@ -81,7 +81,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     if inner_ttl_expiring(&cur, eth.l3_off, &flow)? {
         return Ok(Reason::DownlinkToKernel);
     }
-    urr::count(&pdr, Dir::Dl, len);
+    urr::count_call(&pdr, Dir::Dl, len);
     let psc = match q {
         Some(q) if q.qfi != 0 => Container::Dl {
             qfi: q.qfi,

@@ -51,9 +51,12 @@ pub static QERS: Array<Qer> = Array::with_max_entries(1, 0);
 /// QER token buckets.
 #[map(name = "QER_STATE")]
 pub static QER_STATE: Array<QerState> = Array::with_max_entries(1, 0);
-/// URR counters.
+/// URR counters of URRs with an event point (atomic adds).
 #[map(name = "URR_COUNTERS")]
 pub static URR_COUNTERS: Array<UrrCounters> = Array::with_max_entries(1, 0);
+/// URR counters of URRs without one, per CPU (plain adds).
+#[map(name = "URR_PCPU")]
+pub static URR_PCPU: PerCpuArray<UrrCounters> = PerCpuArray::with_max_entries(1, 0);
 
 /// Events for the controller (`bpf_abi::gtp::Event`).
 #[map(name = "EVENTS")]

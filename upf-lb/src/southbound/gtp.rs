@@ -10,6 +10,7 @@ use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
     EVENT_DATA_LEN, Event, Far, MAP_BUFF_LIMIT, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_FARS,
     MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_UL_TEID_DIRECT, MAP_URR_COUNTERS,
+    MAP_URR_PCPU,
     MAP_URR_THRESHOLDS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr,
     PdrList, Qer, QerState, SdfFilter, TEID_DIRECT, TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters,
     UrrThreshold,
@@ -346,7 +347,7 @@ impl MapSizes {
     }
 
     /// (map name, entries) for the loader.
-    pub fn entries(&self) -> [(&'static str, u32); 13] {
+    pub fn entries(&self) -> [(&'static str, u32); 14] {
         [
             (bpf_abi::gtp::MAP_UL_TEID_DIRECT, self.ul_direct.max(1)),
             (MAP_EVENTS, self.events_bytes),
@@ -361,6 +362,7 @@ impl MapSizes {
             (MAP_QERS, self.qers),
             (MAP_QER_STATE, self.qers),
             (MAP_URR_COUNTERS, self.urrs),
+            (MAP_URR_PCPU, self.urrs),
         ]
     }
 }
@@ -559,18 +561,12 @@ impl GtpDatapath {
                 // Carried over: the counters go on; the threshold may change.
                 inst.urrs.insert(*id, slot);
                 inst.carried_urrs.push(slot);
-                let mut a = self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?;
-                let prev = a.get(&slot, 0).map_err(map_err(MAP_URR_THRESHOLDS))?;
+                let prev = self
+                    .array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
+                    .get(&slot, 0)
+                    .map_err(map_err(MAP_URR_THRESHOLDS))?;
                 inst.restore_thresholds.push((slot, prev));
-                a.set(
-                    slot,
-                    UrrThreshold {
-                        total_bytes,
-                        reported: 0,
-                    },
-                    0,
-                )
-                .map_err(map_err(MAP_URR_THRESHOLDS))?;
+                self.set_urr_target(slot, total_bytes)?;
                 continue;
             }
             let slot = self.alloc.urrs.alloc(1)?;
@@ -588,6 +584,7 @@ impl GtpDatapath {
             self.array::<UrrCounters>(MAP_URR_COUNTERS)?
                 .set(slot, UrrCounters::default(), 0)
                 .map_err(map_err(MAP_URR_COUNTERS))?;
+            self.zero_urr_pcpu(slot)?;
         }
 
         // SDF filters and PDR runs, then the keys.
@@ -671,22 +668,79 @@ impl GtpDatapath {
             .map(MAP_URR_COUNTERS)
             .ok_or(SouthboundError::Full(MAP_URR_COUNTERS))?;
         let a: Array<_, UrrCounters> = Array::try_from(map).map_err(map_err(MAP_URR_COUNTERS))?;
-        a.get(&slot, 0).map_err(map_err(MAP_URR_COUNTERS))
+        let shared = a.get(&slot, 0).map_err(map_err(MAP_URR_COUNTERS))?;
+        let p = self.urr_pcpu_sum(slot)?;
+        Ok(UrrCounters {
+            _reserved: 0,
+            ul_packets: shared.ul_packets + p.ul_packets,
+            ul_bytes: shared.ul_bytes + p.ul_bytes,
+            dl_packets: shared.dl_packets + p.dl_packets,
+            dl_bytes: shared.dl_bytes + p.dl_bytes,
+        })
     }
 
-    /// Re-arms URR `slot`: the next event when its cumulative total reaches `total_bytes` (0:
-    /// none). Only the threshold entry is written, never the counters the datapath adds to.
+    /// The per-CPU part of URR `slot`'s counters, summed.
+    fn urr_pcpu_sum(&self, slot: u32) -> Result<UrrCounters, SouthboundError> {
+        let map = self
+            .ebpf()
+            .map(MAP_URR_PCPU)
+            .ok_or(SouthboundError::Full(MAP_URR_PCPU))?;
+        let a: aya::maps::PerCpuArray<_, UrrCounters> =
+            aya::maps::PerCpuArray::try_from(map).map_err(map_err(MAP_URR_PCPU))?;
+        let v = a.get(&slot, 0).map_err(map_err(MAP_URR_PCPU))?;
+        Ok(v.iter().fold(UrrCounters::default(), |s, c| UrrCounters {
+            _reserved: 0,
+            ul_packets: s.ul_packets + c.ul_packets,
+            ul_bytes: s.ul_bytes + c.ul_bytes,
+            dl_packets: s.dl_packets + c.dl_packets,
+            dl_bytes: s.dl_bytes + c.dl_bytes,
+        }))
+    }
+
+    fn zero_urr_pcpu(&mut self, slot: u32) -> Result<(), SouthboundError> {
+        let n = aya::util::nr_cpus().map_err(|(_, e)| SouthboundError::Map {
+            name: MAP_URR_PCPU,
+            source: MapError::IoError(e),
+        })?;
+        let map = self
+            .ebpf_mut()
+            .map_mut(MAP_URR_PCPU)
+            .ok_or(SouthboundError::Full(MAP_URR_PCPU))?;
+        let mut a: aya::maps::PerCpuArray<_, UrrCounters> =
+            aya::maps::PerCpuArray::try_from(map).map_err(map_err(MAP_URR_PCPU))?;
+        let zeros = aya::maps::PerCpuValues::try_from(vec![UrrCounters::default(); n])
+            .map_err(|e| SouthboundError::Map {
+                name: MAP_URR_PCPU,
+                source: MapError::IoError(e),
+            })?;
+        a.set(slot, zeros, 0).map_err(map_err(MAP_URR_PCPU))
+    }
+
+    /// Re-arms URR `slot`: the next event when its cumulative total (shared and per-CPU parts)
+    /// reaches `total_bytes`; 0: none (the URR counts per CPU again). With a point, the URR
+    /// counts in the shared counters: the entry is first written with a point never reached,
+    /// which moves the counting there, then the per-CPU part (frozen from then on) is read and
+    /// the point set on the shared total. Only the threshold entry is written, never counters.
     pub fn set_urr_target(&mut self, slot: u32, total_bytes: u64) -> Result<(), SouthboundError> {
-        self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
-            .set(
-                slot,
-                UrrThreshold {
-                    total_bytes,
-                    reported: 0,
-                },
-                0,
-            )
-            .map_err(map_err(MAP_URR_THRESHOLDS))
+        let write = |dp: &mut Self, t: u64| {
+            dp.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
+                .set(
+                    slot,
+                    UrrThreshold {
+                        total_bytes: t,
+                        reported: 0,
+                    },
+                    0,
+                )
+                .map_err(map_err(MAP_URR_THRESHOLDS))
+        };
+        if total_bytes == 0 {
+            return write(self, 0);
+        }
+        write(self, u64::MAX)?;
+        let p = self.urr_pcpu_sum(slot)?;
+        let frozen = p.ul_bytes + p.dl_bytes;
+        write(self, total_bytes.saturating_sub(frozen).max(1))
     }
 
     /// Tells the datapath one of the UP function's N6 addresses (the source of the ICMP or

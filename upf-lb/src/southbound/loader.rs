@@ -83,6 +83,7 @@ pub const PINNED_MAPS: &[&str] = &[
     bpf_abi::gtp::MAP_QERS,
     bpf_abi::gtp::MAP_QER_STATE,
     bpf_abi::gtp::MAP_URR_COUNTERS,
+    bpf_abi::gtp::MAP_URR_PCPU,
     bpf_abi::gtp::MAP_EVENTS,
     bpf_abi::gtp::MAP_BUFF_LIMIT,
     bpf_abi::gtp::MAP_URR_THRESHOLDS,
@@ -207,6 +208,7 @@ impl GtpDatapath {
                 aya::maps::Map::Array(d)
                 | aya::maps::Map::HashMap(d)
                 | aya::maps::Map::PerCpuHashMap(d)
+                | aya::maps::Map::PerCpuArray(d)
                 | aya::maps::Map::RingBuf(d) => d,
                 _ => continue,
             };
