@@ -46,11 +46,19 @@ fn count_urrs_call(lo: u64, hi: u64, session: u32, dir: u32, len: u64) {
 
 #[inline(always)]
 fn count_urrs(lo: u64, hi: u64, session: u32, dir: u32, len: u64) {
-    let dir = if dir == Dir::Ul as u32 { Dir::Ul } else { Dir::Dl };
+    let dir = if dir == Dir::Ul as u32 {
+        Dir::Ul
+    } else {
+        Dir::Dl
+    };
     let mut i = 0;
     while i < MAX_URRS_PER_PDR {
         let w = if i < 2 { lo } else { hi };
-        let idx = if i % 2 == 0 { w as u32 } else { (w >> 32) as u32 };
+        let idx = if i % 2 == 0 {
+            w as u32
+        } else {
+            (w >> 32) as u32
+        };
         if idx != NONE
             && let Some(t) = URR_THRESHOLDS.get_ptr_mut(idx)
         {

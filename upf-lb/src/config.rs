@@ -132,6 +132,7 @@ struct RawQer {
 #[serde(deny_unknown_fields)]
 struct RawTelemetry {
     otlp_endpoint: Option<String>,
+    prometheus_listen: Option<String>,
 }
 
 /// How an XDP program is attached.
@@ -268,6 +269,8 @@ pub struct Config {
     pub mbr_burst_ms: u64,
     /// OTLP collector.
     pub otlp_endpoint: Option<String>,
+    /// Where the Prometheus text endpoint (`GET /metrics`) listens, if anywhere.
+    pub prometheus_listen: Option<SocketAddr>,
     /// Downlink packets buffered per session (BUFF), at most.
     pub buffer_per_session: usize,
     /// Downlink packets buffered in all, at most.
@@ -500,6 +503,19 @@ impl Config {
             fteid,
             max_sessions,
             mbr_burst_ms,
+            prometheus_listen: match raw
+                .telemetry
+                .as_ref()
+                .and_then(|t| t.prometheus_listen.as_ref())
+            {
+                None => None,
+                Some(a) => Some(a.parse().map_err(|_| {
+                    bad(
+                        "telemetry.prometheus_listen",
+                        format!("{a:?} is not a socket address (127.0.0.1:9464)"),
+                    )
+                })?),
+            },
             otlp_endpoint: raw.telemetry.and_then(|t| t.otlp_endpoint),
             buffer_per_session: per_session,
             buffer_total: total,

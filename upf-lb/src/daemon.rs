@@ -315,6 +315,15 @@ async fn serve_with_ready(
     }
     .map_err(|e| anyhow::anyhow!("watching the event ring buffer: {e}"))?;
     let mut gtpu = std::collections::HashMap::new();
+    // The Prometheus endpoint asks the owner for the text over a channel.
+    let (metrics_tx, mut metrics_rx) = mpsc::channel::<tokio::sync::oneshot::Sender<String>>(16);
+    if let Some(a) = n4.config().prometheus_listen {
+        let l = tokio::net::TcpListener::bind(a)
+            .await
+            .with_context(|| format!("telemetry.prometheus_listen: binding {a}"))?;
+        tasks.push(tokio::spawn(prometheus_server(l, metrics_tx.clone())));
+    }
+    drop(metrics_tx);
     // The store, if any, on a writer thread: a batch's answers go out once its changes are
     // durable, while the owner goes on with the next batch (the fsync overlaps the work).
     let mut writer = n4.take_store().map(Writer::spawn);
@@ -340,6 +349,10 @@ async fn serve_with_ready(
                         send(&sockets, &mut gtpu, i, &out).await;
                     }
                 }
+                continue;
+            }
+            Some(reply) = metrics_rx.recv() => {
+                let _ = reply.send(crate::telemetry::prometheus(&n4));
                 continue;
             }
             r = events.readable() => {
@@ -409,6 +422,59 @@ async fn serve_with_ready(
     }
     tracing::info!(sessions = n4.session_count(), "N4 stopped");
     Ok(n4)
+}
+
+/// Serves `GET /metrics` (HTTP/1.1, one request per connection) with the owner's text.
+async fn prometheus_server(
+    l: tokio::net::TcpListener,
+    ask: mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let Ok((mut c, _)) = l.accept().await else {
+            continue;
+        };
+        let ask = ask.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut n = 0;
+            // Until the end of the request head, 8 KiB or 2 s, whichever first.
+            let head = tokio::time::timeout(Duration::from_secs(2), async {
+                while n < buf.len() {
+                    match c.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => n += k,
+                    }
+                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+            })
+            .await;
+            if head.is_err() {
+                return;
+            }
+            let line = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if line.starts_with("GET /metrics ") {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                match ask.send(tx).await {
+                    Ok(()) => match rx.await {
+                        Ok(text) => ("200 OK", text),
+                        Err(_) => ("503 Service Unavailable", String::new()),
+                    },
+                    Err(_) => ("503 Service Unavailable", String::new()),
+                }
+            } else {
+                ("404 Not Found", "only GET /metrics here\n".to_string())
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = c.write_all(resp.as_bytes()).await;
+            let _ = c.shutdown().await;
+        });
+    }
 }
 
 /// The store on a thread of its own: batches of changes in, the id of each batch committed

@@ -21,5 +21,6 @@ pub mod smf;
 pub mod southbound;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod testbed;
 pub mod ue;

@@ -157,6 +157,9 @@ pub struct N4 {
     buffered_total: usize,
     /// What buffering did.
     pub buffer_stats: BufferStats,
+    /// PFCP requests answered, by (request type, Cause of the answer; 0 for none): count and
+    /// the nanoseconds spent handling them.
+    pub pfcp_stats: std::collections::BTreeMap<(u8, u8), (u64, u64)>,
     /// The session store, when state outlives the daemon.
     store: Option<crate::store::Store>,
     /// Changes are tracked for a store.
@@ -234,6 +237,7 @@ impl N4 {
             buffer_stats: BufferStats::default(),
             store: None,
             persist: false,
+            pfcp_stats: Default::default(),
             dirty: Default::default(),
             deleted: Default::default(),
             assoc_dirty: false,
@@ -353,6 +357,7 @@ impl N4 {
         now: Instant,
         out: &mut Vec<Outgoing>,
     ) {
+        let t0 = Instant::now();
         let request = is_request(h.message_type);
         if request && let Some(r) = self.cache.get(from, h.sequence) {
             self.stats.retransmissions_answered += 1;
@@ -388,6 +393,13 @@ impl N4 {
             }
         };
         if let Some(m) = response {
+            let cause = response_cause(&m.body);
+            let e = self
+                .pfcp_stats
+                .entry((h.message_type, cause.unwrap_or(0)))
+                .or_default();
+            e.0 += 1;
+            e.1 += t0.elapsed().as_nanos() as u64;
             let b = m.to_vec();
             if request {
                 self.cache.put(from, h.sequence, b.clone(), now);
@@ -638,5 +650,22 @@ fn is_request(t: u8) -> bool {
             | mt::SESSION_MODIFICATION_REQUEST
             | mt::SESSION_DELETION_REQUEST
             | mt::SESSION_REPORT_REQUEST
+    )
+}
+
+/// The Cause a response carries, if its type has one.
+fn response_cause(b: &Body) -> Option<u8> {
+    Some(
+        match b {
+            Body::AssociationSetupResponse(r) => r.cause,
+            Body::AssociationUpdateResponse(r) => r.cause,
+            Body::AssociationReleaseResponse(r) => r.cause,
+            Body::SessionSetDeletionResponse(r) => r.cause,
+            Body::SessionEstablishmentResponse(r) => r.cause,
+            Body::SessionModificationResponse(r) => r.cause,
+            Body::SessionDeletionResponse(r) => r.cause,
+            _ => return None,
+        }
+        .0,
     )
 }

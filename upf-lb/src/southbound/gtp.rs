@@ -10,10 +10,9 @@ use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
     EVENT_DATA_LEN, Event, Far, MAP_BUFF_LIMIT, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_FARS,
     MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_UL_TEID_DIRECT, MAP_URR_COUNTERS,
-    MAP_URR_PCPU,
-    MAP_URR_THRESHOLDS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr,
-    PdrList, Qer, QerState, SdfFilter, TEID_DIRECT, TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters,
-    UrrThreshold,
+    MAP_URR_PCPU, MAP_URR_THRESHOLDS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE,
+    OHR_NONE, Pdr, PdrList, Qer, QerState, SdfFilter, TEID_DIRECT, TeidKey, TeidSlot, Ue4Key,
+    Ue6Key, UrrCounters, UrrThreshold,
 };
 use std::{
     collections::{BTreeMap, HashMap as StdHashMap},
@@ -708,10 +707,12 @@ impl GtpDatapath {
             .ok_or(SouthboundError::Full(MAP_URR_PCPU))?;
         let mut a: aya::maps::PerCpuArray<_, UrrCounters> =
             aya::maps::PerCpuArray::try_from(map).map_err(map_err(MAP_URR_PCPU))?;
-        let zeros = aya::maps::PerCpuValues::try_from(vec![UrrCounters::default(); n])
-            .map_err(|e| SouthboundError::Map {
-                name: MAP_URR_PCPU,
-                source: MapError::IoError(e),
+        let zeros =
+            aya::maps::PerCpuValues::try_from(vec![UrrCounters::default(); n]).map_err(|e| {
+                SouthboundError::Map {
+                    name: MAP_URR_PCPU,
+                    source: MapError::IoError(e),
+                }
             })?;
         a.set(slot, zeros, 0).map_err(map_err(MAP_URR_PCPU))
     }

@@ -1,0 +1,118 @@
+//! Tier 3: the daemon's Prometheus endpoint, read by a real parser (the prometheus-parse
+//! crate) after an SMF's session carried traffic: PFCP requests per type and Cause, sessions,
+//! associations, map occupancy, and datapath packets per reason equal to what the session's
+//! URR counted.
+
+use pfcp::ie::{grouped::QueryUrr, simple::UrrId};
+use prometheus_parse::{Sample, Scrape, Value};
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    time::Duration,
+};
+use upf_lb::{
+    demo::ue_exchange_with,
+    smf::{self, ids},
+};
+use upf_lb_tests::{
+    n4::{bed, plan},
+    require_root,
+};
+
+fn scrape(b: &upf_lb_tests::n4::Bed) -> Scrape {
+    let text = b.topo.upf.run(|| {
+        let mut c = TcpStream::connect(("192.0.2.2", 9464)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: upf\r\n\r\n")
+            .unwrap();
+        let mut s = String::new();
+        c.read_to_string(&mut s).unwrap();
+        s
+    });
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text")
+}
+
+fn value(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let m: Vec<&Sample> = s
+        .samples
+        .iter()
+        .filter(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .collect();
+    assert_eq!(m.len(), 1, "{name} {labels:?}: {m:?}");
+    match m[0].value {
+        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+        _ => panic!("{name}: not a number"),
+    }
+}
+
+#[test]
+fn the_prometheus_endpoint_counts_what_the_datapath_and_n4_did() {
+    require_root();
+    let mut b = bed(&[(
+        "# prometheus_listen = \"127.0.0.1:9464\"",
+        "prometheus_listen = \"192.0.2.2:9464\"",
+    )]);
+    b.smf.associate().expect("association");
+    let (_, r) = b
+        .smf
+        .establish(smf::session_request(
+            b.smf.node_id.clone(),
+            &plan(0x80, 0x200),
+        ))
+        .expect("establishment");
+    let (seid, teid, _, ue) = smf::established(&r).unwrap();
+    let x = ue_exchange_with(&b.topo, ue.unwrap(), teid, 5, 0, Duration::from_secs(2)).unwrap();
+    assert_eq!((x.at_dn.len(), x.at_gnb.len()), (5, 5));
+    let q = b
+        .smf
+        .modify(
+            seid,
+            pfcp::message::SessionModificationRequest {
+                query_urrs: vec![QueryUrr {
+                    urr_id: UrrId(ids::URR),
+                    unknown: vec![],
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let v = q.usage_reports[0].volume_measurement.unwrap();
+    let s = scrape(&b);
+    let req = |m: &str, c: &str| {
+        value(
+            &s,
+            "upf_lb_pfcp_requests_total",
+            &[("message", m), ("cause", c)],
+        )
+    };
+    assert_eq!(req("association_setup_request", "1"), 1.0);
+    assert_eq!(req("session_establishment_request", "1"), 1.0);
+    assert_eq!(req("session_modification_request", "1"), 1.0);
+    assert_eq!(value(&s, "upf_lb_sessions", &[]), 1.0);
+    assert_eq!(value(&s, "upf_lb_associations", &[]), 1.0);
+    assert_eq!(value(&s, "upf_lb_map_entries", &[("map", "PDRS")]), 2.0);
+    assert_eq!(value(&s, "upf_lb_map_entries", &[("map", "FARS")]), 2.0);
+    // The datapath's counters agree with the URR's: every uplink packet is one of these.
+    let up: f64 = ["uplink_redirect", "uplink_to_kernel"]
+        .iter()
+        .map(|r| value(&s, "upf_lb_datapath_packets_total", &[("reason", r)]))
+        .sum();
+    let down: f64 = ["downlink_redirect", "downlink_to_kernel"]
+        .iter()
+        .map(|r| value(&s, "upf_lb_datapath_packets_total", &[("reason", r)]))
+        .sum();
+    assert_eq!(up, v.uplink_packets.unwrap() as f64);
+    assert_eq!(down, v.downlink_packets.unwrap() as f64);
+    assert_eq!(up, 5.0);
+    // Anything but GET /metrics is a 404.
+    let other = b.topo.upf.run(|| {
+        let mut c = TcpStream::connect(("192.0.2.2", 9464)).unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let mut s = String::new();
+        c.read_to_string(&mut s).unwrap();
+        s
+    });
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+}
