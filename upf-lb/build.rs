@@ -12,8 +12,20 @@ use std::{env, path::PathBuf, process::Command};
 const EBPF_CRATES: &[&str] = &["bpf-gtp"];
 const LIBRARIES: &[&str] = &["bpf-net", "bpf-abi"];
 
+/// The management API's protos, compiled with protox (no system protoc).
+fn protos(dir: &std::path::Path) {
+    let proto = dir.join("proto");
+    println!("cargo:rerun-if-changed={}", proto.display());
+    let fds = protox::compile([proto.join("upf_lb.proto")], [proto])
+        .unwrap_or_else(|e| panic!("compiling upf-lb/proto: {e}"));
+    tonic_prost_build::configure()
+        .compile_fds(fds)
+        .unwrap_or_else(|e| panic!("generating the gRPC code: {e}"));
+}
+
 fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    protos(&dir);
     let root = dir.parent().expect("workspace root").to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     for c in EBPF_CRATES.iter().chain(LIBRARIES) {

@@ -50,6 +50,16 @@ struct RawConfig {
     buffering: Option<RawBuffering>,
     #[serde(default)]
     state: Option<RawState>,
+    #[serde(default)]
+    api: Option<RawApi>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    enabled: Option<bool>,
+    listen: Option<String>,
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +287,10 @@ pub struct Config {
     pub buffer_total: usize,
     /// Hitless restart: pins and the session store; None to keep nothing across restarts.
     pub state: Option<State>,
+    /// The gRPC management API's address (None: off).
+    pub api_listen: Option<SocketAddr>,
+    /// Its bearer token, if it asks for one.
+    pub api_token: Option<String>,
 }
 
 fn opt_addr<T: std::str::FromStr>(
@@ -489,6 +503,29 @@ impl Config {
                 })
             }
         };
+        let api = raw.api.unwrap_or(RawApi {
+            enabled: None,
+            listen: None,
+            token: None,
+        });
+        let api_listen = if api.enabled.unwrap_or(true) {
+            let a = api.listen.as_deref().unwrap_or("127.0.0.1:50051");
+            Some(a.parse().map_err(|_| {
+                bad(
+                    "api.listen",
+                    format!("{a:?} is not a socket address (127.0.0.1:50051)"),
+                )
+            })?)
+        } else {
+            None
+        };
+        if api
+            .token
+            .as_ref()
+            .is_some_and(|t| t.len() < 16 || t.contains(char::is_whitespace))
+        {
+            return Err(bad("api.token", "at least 16 characters, no white space"));
+        }
         Ok(Config {
             node_id,
             n3,
@@ -520,6 +557,8 @@ impl Config {
             buffer_per_session: per_session,
             buffer_total: total,
             state,
+            api_listen,
+            api_token: api.token,
         })
     }
 

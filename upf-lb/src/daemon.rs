@@ -324,6 +324,22 @@ async fn serve_with_ready(
         tasks.push(tokio::spawn(prometheus_server(l, metrics_tx.clone())));
     }
     drop(metrics_tx);
+    // The management API asks the owner too; its watchers get the owner's events.
+    let (api_tx, mut api_rx) = mpsc::channel::<crate::northbound::ApiRequest>(64);
+    let (events_tx, _) = tokio::sync::broadcast::channel::<crate::northbound::pb::Event>(1024);
+    if let Some(a) = n4.config().api_listen {
+        let l = tokio::net::TcpListener::bind(a)
+            .await
+            .with_context(|| format!("api.listen: binding {a}"))?;
+        let token = n4.config().api_token.clone();
+        let (ask, ev) = (api_tx.clone(), events_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::northbound::serve(l, token, ask, ev).await {
+                tracing::error!(error = %e, "management API");
+            }
+        }));
+    }
+    drop(api_tx);
     // The store, if any, on a writer thread: a batch's answers go out once its changes are
     // durable, while the owner goes on with the next batch (the fsync overlaps the work).
     let mut writer = n4.take_store().map(Writer::spawn);
@@ -349,6 +365,10 @@ async fn serve_with_ready(
                         send(&sockets, &mut gtpu, i, &out).await;
                     }
                 }
+                continue;
+            }
+            Some(r) = api_rx.recv() => {
+                n4.answer(r);
                 continue;
             }
             Some(reply) = metrics_rx.recv() => {
@@ -380,6 +400,9 @@ async fn serve_with_ready(
                 vec![(None, n4.tick(Instant::now()))]
             }
         };
+        for e in n4.take_api_events() {
+            let _ = events_tx.send(e);
+        }
         match writer.as_mut() {
             Some(w) => {
                 let changes = n4.take_changes();

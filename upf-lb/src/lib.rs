@@ -14,6 +14,7 @@ pub mod demo;
 pub mod fixtures;
 pub mod n4;
 pub mod netns;
+pub mod northbound;
 pub mod packet;
 pub mod pcap;
 pub mod replay;

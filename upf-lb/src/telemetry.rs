@@ -8,7 +8,7 @@ use crate::n4::N4;
 use std::fmt::Write as _;
 
 /// PFCP message type names (TS 29.244 Table 7.3-1) for labels.
-fn message_name(t: u8) -> String {
+pub fn message_name(t: u8) -> String {
     use pfcp::message_type as mt;
     match t {
         mt::HEARTBEAT_REQUEST => "heartbeat_request".into(),

@@ -9,6 +9,7 @@
 //! Every failure answers with a Cause and, where one IE is at fault, an Offending IE.
 
 mod alloc;
+mod api;
 mod buffering;
 mod node;
 mod persist;
@@ -157,6 +158,8 @@ pub struct N4 {
     buffered_total: usize,
     /// What buffering did.
     pub buffer_stats: BufferStats,
+    /// Events for the API's watchers, drained by the owner.
+    api_events: Vec<crate::northbound::pb::Event>,
     /// PFCP requests answered, by (request type, Cause of the answer; 0 for none): count and
     /// the nanoseconds spent handling them.
     pub pfcp_stats: std::collections::BTreeMap<(u8, u8), (u64, u64)>,
@@ -238,6 +241,7 @@ impl N4 {
             store: None,
             persist: false,
             pfcp_stats: Default::default(),
+            api_events: Vec::new(),
             dirty: Default::default(),
             deleted: Default::default(),
             assoc_dirty: false,

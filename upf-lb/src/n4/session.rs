@@ -451,6 +451,7 @@ impl N4 {
         self.sessions.insert(seid, session);
         self.touch(seid);
         self.meta_dirty = true;
+        self.api_event("session_up", seid, 0, 0);
         Message::new(
             Body::SessionEstablishmentResponse(msg::SessionEstablishmentResponse {
                 node_id: self.node_id(),
@@ -474,6 +475,7 @@ impl N4 {
     pub(super) fn delete_session(&mut self, seid: u64) -> Option<Session> {
         self.forget(seid);
         let mut s = self.sessions.remove(&seid)?;
+        self.api_event("session_down", seid, 0, 0);
         if self.by_cp.get(&(s.node.clone(), s.cp.seid)) == Some(&seid) {
             self.by_cp.remove(&(s.node.clone(), s.cp.seid));
         }

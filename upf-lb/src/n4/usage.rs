@@ -283,6 +283,7 @@ impl N4 {
             })),
             ..Default::default()
         };
+        let (ev_urr, ev_total) = (urr, d.ul_bytes + d.dl_bytes);
         st.seqn = st.seqn.wrapping_add(1);
         st.start = end;
         st.started = now;
@@ -297,6 +298,7 @@ impl N4 {
         let point = st.event_point(&rule);
         let due = st.next_due(&rule);
         self.touch(seid);
+        self.api_event("usage_report", seid, ev_urr, ev_total);
         let _ = self.dp.set_urr_target(slot, point.unwrap_or(0));
         if let Some(at) = due {
             self.timers.insert(at, seid, urr);

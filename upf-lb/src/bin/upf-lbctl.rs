@@ -1,0 +1,286 @@
+//! upf-lbctl: the management CLI over upf-lb's gRPC API. Human tables by default, `-o json`
+//! for scripts; the same verbs as the API.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use tonic::{Request, metadata::MetadataValue, transport::Channel};
+use upf_lb::northbound::pb::{self, upf_lb_client::UpfLbClient};
+
+#[derive(Parser)]
+#[command(version, about = "upf-lbctl: see and steer a running upf-lb")]
+struct Cli {
+    /// The API's address.
+    #[arg(long, default_value = "http://127.0.0.1:50051", env = "UPF_LB_API")]
+    addr: String,
+    /// Bearer token, when the daemon asks for one.
+    #[arg(long, env = "UPF_LB_TOKEN")]
+    token: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Liveness, readiness, Recovery Time Stamp.
+    Health,
+    /// Every session.
+    Sessions,
+    /// One session with its rules and counters.
+    Session {
+        /// UP SEID (decimal or 0x hex).
+        seid: String,
+    },
+    /// PFCP associations.
+    Associations,
+    /// Datapath counters per reason (non-zero), PFCP counters, map occupancy.
+    Stats,
+    /// The configuration in force.
+    Config,
+    /// Session up/down and usage reports as they happen.
+    Watch {
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+}
+
+fn req<T>(token: &Option<String>, m: T) -> anyhow::Result<Request<T>> {
+    let mut r = Request::new(m);
+    if let Some(t) = token {
+        let v: MetadataValue<_> = format!("Bearer {t}").parse().context("token")?;
+        r.metadata_mut().insert("authorization", v);
+    }
+    Ok(r)
+}
+
+fn brief(s: &pb::SessionBrief) -> Value {
+    json!({
+        "up_seid": s.up_seid, "cp_seid": s.cp_seid, "node_id": s.node_id,
+        "ue_addresses": s.ue_addresses, "local_teids": s.local_teids, "pdrs": s.pdrs,
+    })
+}
+
+fn print(out: Output, v: Value, table: impl FnOnce()) {
+    match out {
+        Output::Json => println!("{v}"),
+        Output::Table => table(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let ch = Channel::from_shared(cli.addr.clone())
+        .context("--addr")?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {}", cli.addr))?;
+    let mut c = UpfLbClient::new(ch);
+    let t = &cli.token;
+    match cli.cmd {
+        Cmd::Health => {
+            let h = c.health(req(t, pb::HealthRequest {})?).await?.into_inner();
+            print(
+                cli.output,
+                json!({"ready": h.ready, "recovery_time_stamp": h.recovery_time_stamp, "sessions": h.sessions}),
+                || {
+                    println!(
+                        "ready: {}  recovery time stamp: {}  sessions: {}",
+                        h.ready, h.recovery_time_stamp, h.sessions
+                    )
+                },
+            );
+        }
+        Cmd::Sessions => {
+            let r = c
+                .list_sessions(req(t, pb::ListSessionsRequest {})?)
+                .await?
+                .into_inner();
+            print(
+                cli.output,
+                Value::Array(r.sessions.iter().map(brief).collect()),
+                || {
+                    println!(
+                        "{:>12} {:>12} {:<18} {:<28} {:<24} {:>4}",
+                        "UP SEID", "CP SEID", "NODE", "UE", "TEIDS", "PDRS"
+                    );
+                    for s in &r.sessions {
+                        let teids: Vec<String> =
+                            s.local_teids.iter().map(|t| format!("{t:#x}")).collect();
+                        println!(
+                            "{:>#12x} {:>#12x} {:<18} {:<28} {:<24} {:>4}",
+                            s.up_seid,
+                            s.cp_seid,
+                            s.node_id,
+                            s.ue_addresses.join(","),
+                            teids.join(","),
+                            s.pdrs
+                        );
+                    }
+                },
+            );
+        }
+        Cmd::Session { seid } => {
+            let up_seid = match seid.strip_prefix("0x") {
+                Some(h) => u64::from_str_radix(h, 16),
+                None => seid.parse(),
+            }
+            .with_context(|| format!("{seid:?} is not a SEID"))?;
+            let s = c
+                .get_session(req(t, pb::GetSessionRequest { up_seid })?)
+                .await?
+                .into_inner();
+            let b = s.brief.clone().unwrap_or_default();
+            let v = json!({
+                "session": brief(&b),
+                "pdrs": s.pdrs.iter().map(|p| json!({"pdr_id": p.pdr_id, "precedence": p.precedence, "far_id": p.far_id, "qer_ids": p.qer_ids, "urr_ids": p.urr_ids, "source_interface": p.source_interface, "sdf_filters": p.sdf_filters})).collect::<Vec<_>>(),
+                "fars": s.fars.iter().map(|f| json!({"far_id": f.far_id, "apply_action": f.apply_action, "teid": f.teid, "peer": f.peer})).collect::<Vec<_>>(),
+                "urrs": s.urrs.iter().map(|u| json!({"urr_id": u.urr_id, "ul_packets": u.ul_packets, "ul_bytes": u.ul_bytes, "dl_packets": u.dl_packets, "dl_bytes": u.dl_bytes, "ur_seqn": u.ur_seqn})).collect::<Vec<_>>(),
+            });
+            print(cli.output, v, || {
+                println!(
+                    "session {:#x} (CP SEID {:#x}, node {}), UE {}",
+                    b.up_seid,
+                    b.cp_seid,
+                    b.node_id,
+                    b.ue_addresses.join(",")
+                );
+                for p in &s.pdrs {
+                    println!(
+                        "  PDR {:>3} precedence {:>5} FAR {:>3} QER {:?} URR {:?} SDF filters {}",
+                        p.pdr_id, p.precedence, p.far_id, p.qer_ids, p.urr_ids, p.sdf_filters
+                    );
+                }
+                for f in &s.fars {
+                    println!(
+                        "  FAR {:>3} {:<12} teid {:#x} peer {}",
+                        f.far_id,
+                        f.apply_action.join("+"),
+                        f.teid,
+                        f.peer
+                    );
+                }
+                for u in &s.urrs {
+                    println!(
+                        "  URR {:>3} uplink {} pkts / {} bytes, downlink {} pkts / {} bytes (UR-SEQN {})",
+                        u.urr_id, u.ul_packets, u.ul_bytes, u.dl_packets, u.dl_bytes, u.ur_seqn
+                    );
+                }
+            });
+        }
+        Cmd::Associations => {
+            let r = c
+                .list_associations(req(t, pb::ListAssociationsRequest {})?)
+                .await?
+                .into_inner();
+            let v = Value::Array(
+                r.associations
+                    .iter()
+                    .map(|a| json!({"node_id": a.node_id, "address": a.address, "recovery_time_stamp": a.recovery_time_stamp}))
+                    .collect(),
+            );
+            print(cli.output, v, || {
+                println!("{:<24} {:<28} {:>12}", "NODE", "ADDRESS", "RECOVERY");
+                for a in &r.associations {
+                    println!(
+                        "{:<24} {:<28} {:>12}",
+                        a.node_id, a.address, a.recovery_time_stamp
+                    );
+                }
+            });
+        }
+        Cmd::Stats => {
+            let r = c
+                .get_stats(req(t, pb::StatsRequest {})?)
+                .await?
+                .into_inner();
+            let v = json!({
+                "sessions": r.sessions, "associations": r.associations, "buffered": r.buffered,
+                "reasons": r.reasons.iter().map(|x| json!({"reason": x.reason, "verdict": x.verdict, "packets": x.packets, "bytes": x.bytes})).collect::<Vec<_>>(),
+                "pfcp": r.pfcp.iter().map(|x| json!({"message": x.message, "cause": x.cause, "count": x.count})).collect::<Vec<_>>(),
+                "maps": r.maps.iter().map(|x| json!({"map": x.map, "used": x.used, "capacity": x.capacity})).collect::<Vec<_>>(),
+            });
+            print(cli.output, v, || {
+                println!(
+                    "sessions {}  associations {}  buffered packets {}",
+                    r.sessions, r.associations, r.buffered
+                );
+                println!(
+                    "{:<32} {:<8} {:>12} {:>14}",
+                    "REASON", "VERDICT", "PACKETS", "BYTES"
+                );
+                for x in r.reasons.iter().filter(|x| x.packets > 0) {
+                    println!(
+                        "{:<32} {:<8} {:>12} {:>14}",
+                        x.reason, x.verdict, x.packets, x.bytes
+                    );
+                }
+                println!("{:<32} {:>5} {:>12}", "PFCP REQUEST", "CAUSE", "COUNT");
+                for x in &r.pfcp {
+                    println!("{:<32} {:>5} {:>12}", x.message, x.cause, x.count);
+                }
+                for m in &r.maps {
+                    println!("map {:<14} {:>10} of {:>10}", m.map, m.used, m.capacity);
+                }
+            });
+        }
+        Cmd::Config => {
+            let r = c
+                .get_config(req(t, pb::ConfigRequest {})?)
+                .await?
+                .into_inner();
+            print(cli.output, json!({"config": r.text}), || {
+                println!("{}", r.text)
+            });
+        }
+        Cmd::Watch { count } => {
+            let mut s = c.watch(req(t, pb::WatchRequest {})?).await?.into_inner();
+            let mut n = 0;
+            while count.is_none_or(|c| n < c) {
+                let Some(e) = s.message().await? else { break };
+                n += 1;
+                print(
+                    cli.output,
+                    json!({"kind": e.kind, "up_seid": e.up_seid, "urr_id": e.urr_id, "total_bytes": e.total_bytes}),
+                    || {
+                        println!(
+                            "{:<14} session {:#x} URR {} {} bytes",
+                            e.kind, e.up_seid, e.urr_id, e.total_bytes
+                        )
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("upf-lbctl: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        // A gRPC status says what went wrong in its message (NotFound, Unauthenticated, ...).
+        match e.downcast_ref::<tonic::Status>() {
+            Some(s) => eprintln!("upf-lbctl: {:?}: {}", s.code(), s.message()),
+            None => eprintln!("upf-lbctl: {e:#}"),
+        }
+        std::process::exit(2);
+    }
+}

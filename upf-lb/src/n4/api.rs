@@ -1,0 +1,225 @@
+//! Answers to the management API (`crate::northbound`), built from the endpoint's state by the
+//! task that owns it, and the events the API's watchers get.
+
+use super::N4;
+use crate::northbound::{ApiRequest, pb};
+use pfcp::ie::{addr::FTeid, addr::NodeId, simple::ApplyAction};
+
+fn node(n: &NodeId) -> String {
+    match n {
+        NodeId::Ipv4(a) => a.to_string(),
+        NodeId::Ipv6(a) => a.to_string(),
+        NodeId::Fqdn(f) => f.clone(),
+    }
+}
+
+impl N4 {
+    fn brief(&self, seid: u64) -> Option<pb::SessionBrief> {
+        let s = self.sessions.get(&seid)?;
+        let (v4, v6) = s.rules.ue_addresses();
+        Some(pb::SessionBrief {
+            up_seid: seid,
+            cp_seid: s.cp.seid,
+            node_id: node(&s.node),
+            ue_addresses: v4
+                .map(|a| a.to_string())
+                .into_iter()
+                .chain(v6.map(|a| format!("{a}/64")))
+                .collect(),
+            local_teids: s
+                .rules
+                .pdrs
+                .values()
+                .filter_map(|p| match p.pdi.local_fteid {
+                    Some(FTeid::Assigned { teid, .. }) => Some(teid),
+                    _ => None,
+                })
+                .collect(),
+            pdrs: s.rules.pdrs.len() as u32,
+        })
+    }
+
+    fn session_detail(&self, seid: u64) -> Option<pb::Session> {
+        let brief = self.brief(seid)?;
+        let s = self.sessions.get(&seid)?;
+        let pdrs = s
+            .rules
+            .pdrs
+            .values()
+            .map(|p| pb::Pdr {
+                pdr_id: u32::from(p.pdr_id.0),
+                precedence: p.precedence.0,
+                far_id: p.far_id.map_or(0, |f| f.0),
+                qer_ids: p.qer_ids.iter().map(|q| q.0).collect(),
+                urr_ids: p.urr_ids.iter().map(|u| u.0).collect(),
+                source_interface: u32::from(p.pdi.source_interface.0),
+                sdf_filters: p.pdi.sdf_filters.len() as u32,
+            })
+            .collect();
+        let fars = s
+            .rules
+            .fars
+            .values()
+            .map(|f| {
+                let ohc = f
+                    .forwarding_parameters
+                    .as_ref()
+                    .and_then(|p| p.outer_header_creation.as_ref());
+                pb::Far {
+                    far_id: f.far_id.0,
+                    apply_action: [
+                        (ApplyAction::FORW, "FORW"),
+                        (ApplyAction::DROP, "DROP"),
+                        (ApplyAction::BUFF, "BUFF"),
+                        (ApplyAction::NOCP, "NOCP"),
+                        (ApplyAction::DUPL, "DUPL"),
+                    ]
+                    .iter()
+                    .filter(|(a, _)| f.apply_action.has(*a))
+                    .map(|(_, n)| n.to_string())
+                    .collect(),
+                    teid: ohc.and_then(|o| o.teid).unwrap_or(0),
+                    peer: ohc
+                        .and_then(|o| {
+                            o.ipv4
+                                .map(|a| a.to_string())
+                                .or(o.ipv6.map(|a| a.to_string()))
+                        })
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        let urrs = s
+            .rules
+            .urrs
+            .keys()
+            .map(|id| {
+                let c = s
+                    .installed
+                    .as_ref()
+                    .and_then(|i| i.urr_slot(*id))
+                    .and_then(|slot| self.dp.urr_counters(slot).ok())
+                    .unwrap_or_default();
+                pb::Urr {
+                    urr_id: *id,
+                    ul_packets: c.ul_packets,
+                    ul_bytes: c.ul_bytes,
+                    dl_packets: c.dl_packets,
+                    dl_bytes: c.dl_bytes,
+                    ur_seqn: s.urrs.get(id).map_or(0, |u| u.seqn),
+                }
+            })
+            .collect();
+        Some(pb::Session {
+            brief: Some(brief),
+            pdrs,
+            fars,
+            urrs,
+        })
+    }
+
+    /// Answers an API request (the owner calls it; a dropped receiver is ignored).
+    pub fn answer(&self, r: ApiRequest) {
+        match r {
+            ApiRequest::Health(tx) => {
+                let _ = tx.send(pb::HealthReply {
+                    ready: true,
+                    recovery_time_stamp: self.recovery,
+                    sessions: self.sessions.len() as u64,
+                });
+            }
+            ApiRequest::ListSessions(tx) => {
+                let mut seids: Vec<u64> = self.sessions.keys().copied().collect();
+                seids.sort_unstable();
+                let _ = tx.send(pb::ListSessionsReply {
+                    sessions: seids.into_iter().filter_map(|s| self.brief(s)).collect(),
+                });
+            }
+            ApiRequest::GetSession(seid, tx) => {
+                let _ = tx.send(self.session_detail(seid));
+            }
+            ApiRequest::ListAssociations(tx) => {
+                let _ = tx.send(pb::ListAssociationsReply {
+                    associations: self
+                        .assocs
+                        .values()
+                        .map(|a| pb::Association {
+                            node_id: node(&a.node_id),
+                            address: a.addr.to_string(),
+                            recovery_time_stamp: a.recovery,
+                        })
+                        .collect(),
+                });
+            }
+            ApiRequest::Stats(tx) => {
+                let reasons = self
+                    .dp
+                    .counters()
+                    .map(|c| {
+                        c.into_iter()
+                            .map(|(r, c)| pb::ReasonCount {
+                                reason: r.name().to_string(),
+                                verdict: r.verdict().name().to_string(),
+                                packets: c.packets,
+                                bytes: c.bytes,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (pdrs, sdfs, fars, qers, urrs) = self.dp.slots_in_use();
+                let sizes = crate::daemon::map_sizes(&self.cfg);
+                let _ = tx.send(pb::StatsReply {
+                    reasons,
+                    pfcp: self
+                        .pfcp_stats
+                        .iter()
+                        .map(|((t, c), (n, _))| pb::PfcpCount {
+                            message: crate::telemetry::message_name(*t),
+                            cause: u32::from(*c),
+                            count: *n,
+                        })
+                        .collect(),
+                    sessions: self.sessions.len() as u64,
+                    associations: self.assocs.len() as u64,
+                    buffered: self.buffered_total as u64,
+                    maps: [
+                        ("PDRS", pdrs, sizes.pdrs),
+                        ("SDFS", sdfs, sizes.sdfs),
+                        ("FARS", fars, sizes.fars),
+                        ("QERS", qers, sizes.qers),
+                        ("URR_COUNTERS", urrs, sizes.urrs),
+                    ]
+                    .into_iter()
+                    .map(|(m, used, capacity)| pb::MapUse {
+                        map: m.into(),
+                        used,
+                        capacity,
+                    })
+                    .collect(),
+                });
+            }
+            ApiRequest::Config(tx) => {
+                let _ = tx.send(pb::ConfigReply {
+                    text: format!("{:#?}", self.cfg),
+                });
+            }
+        }
+    }
+
+    /// Queues an event for the API's watchers.
+    pub(super) fn api_event(&mut self, kind: &str, up_seid: u64, urr_id: u32, total_bytes: u64) {
+        if self.api_events.len() < 4096 {
+            self.api_events.push(pb::Event {
+                kind: kind.into(),
+                up_seid,
+                urr_id,
+                total_bytes,
+            });
+        }
+    }
+
+    /// Events since the last call.
+    pub fn take_api_events(&mut self) -> Vec<pb::Event> {
+        std::mem::take(&mut self.api_events)
+    }
+}
