@@ -159,11 +159,12 @@ fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
 }
 
 /// Runs the daemon until SIGINT/SIGTERM.
-pub fn run(cfg: Config) -> anyhow::Result<()> {
+pub fn run(cfg: Config, log_json: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        let otel = telemetry_start(&cfg, log_json).await;
         let n4 = start(cfg, ntp_now())?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let stop = async move {
@@ -172,8 +173,42 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
                 _ = term.recv() => {}
             }
         };
-        serve(n4, stop).await
+        serve_with_ready(n4, stop, None, otel).await.map(|_| ())
     })
+}
+
+/// OTLP exporters when `telemetry.otlp_endpoint` is set, and the `tracing` subscriber (logs,
+/// and spans to OTLP). A collector that does not answer is said once; nothing waits for it.
+async fn telemetry_start(cfg: &Config, log_json: bool) -> Option<crate::telemetry::Otel> {
+    let otel = match &cfg.otlp_endpoint {
+        None => None,
+        Some(e) => match crate::telemetry::Otel::start(e) {
+            Ok(o) => Some(o),
+            Err(err) => {
+                crate::telemetry::install_subscriber(log_json, None);
+                tracing::warn!(endpoint = %e, error = %err, "OTLP exporter not started; telemetry off");
+                return None;
+            }
+        },
+    };
+    crate::telemetry::install_subscriber(log_json, otel.as_ref());
+    if let Some(e) = &cfg.otlp_endpoint {
+        let hostport = e
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/')
+            .to_string();
+        let reachable = tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::net::TcpStream::connect(hostport),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        if !reachable {
+            tracing::warn!(endpoint = %e, "OTLP collector not reachable now: exports will be retried and dropped meanwhile; N4 is not affected");
+        }
+    }
+    otel
 }
 
 /// A daemon running on its own thread (tests and the demo run it inside a namespace).
@@ -226,6 +261,12 @@ pub fn spawn(netns: &str, cfg: Config, recovery: u32) -> anyhow::Result<Handle> 
             .enable_all()
             .build()?;
         rt.block_on(async move {
+            // In-process daemons (tests, benchmarks) leave logging to their host, unless they
+            // export spans.
+            let otel = match cfg.otlp_endpoint {
+                Some(_) => telemetry_start(&cfg, false).await,
+                None => None,
+            };
             let started = start(cfg, recovery);
             let n4 = match started {
                 Ok(n) => n,
@@ -240,6 +281,7 @@ pub fn spawn(netns: &str, cfg: Config, recovery: u32) -> anyhow::Result<Handle> 
                     let _ = stop_rx.await;
                 },
                 Some(ready_tx),
+                otel,
             )
             .await
         })
@@ -256,14 +298,16 @@ pub fn spawn(netns: &str, cfg: Config, recovery: u32) -> anyhow::Result<Handle> 
 
 /// Serves N4 until `stop` completes; returns the endpoint.
 pub async fn serve(n4: N4, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-    serve_with_ready(n4, stop, None).await.map(|_| ())
+    serve_with_ready(n4, stop, None, None).await.map(|_| ())
 }
 
 async fn serve_with_ready(
     mut n4: N4,
     stop: impl std::future::Future<Output = ()>,
     ready: Option<std::sync::mpsc::Sender<anyhow::Result<()>>>,
+    otel: Option<crate::telemetry::Otel>,
 ) -> anyhow::Result<N4> {
+    let mut snapshot_at = Instant::now();
     let mut sockets = Vec::new();
     for a in n4.config().listen.clone() {
         let s = match UdpSocket::bind(a).await {
@@ -403,6 +447,15 @@ async fn serve_with_ready(
         for e in n4.take_api_events() {
             let _ = events_tx.send(e);
         }
+        // What the OTLP metrics report, refreshed at most every 500 ms.
+        if let Some(o) = &otel
+            && snapshot_at.elapsed() >= Duration::from_millis(500)
+        {
+            snapshot_at = Instant::now();
+            if let Ok(mut g) = o.snapshot.lock() {
+                *g = crate::telemetry::Snapshot::of(&n4);
+            }
+        }
         match writer.as_mut() {
             Some(w) => {
                 let changes = n4.take_changes();
@@ -444,6 +497,13 @@ async fn serve_with_ready(
         t.abort();
     }
     tracing::info!(sessions = n4.session_count(), "N4 stopped");
+    if let Some(o) = otel {
+        if let Ok(mut g) = o.snapshot.lock() {
+            *g = crate::telemetry::Snapshot::of(&n4);
+        }
+        // Off the runtime thread: the exporters' last sends need it running.
+        let _ = tokio::task::spawn_blocking(move || o.shutdown()).await;
+    }
     Ok(n4)
 }
 

@@ -156,3 +156,259 @@ pub fn prometheus(n4: &N4) -> String {
     }
     o
 }
+
+/// A snapshot of the numbers the OTLP metrics report, refreshed by the owning task (the
+/// exporter's thread reads it; it never touches the endpoint or the maps).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// (reason, verdict, packets, bytes) of the datapath.
+    pub reasons: Vec<(&'static str, &'static str, u64, u64)>,
+    /// (message, cause, count, seconds) of PFCP requests.
+    pub pfcp: Vec<(String, u8, u64, f64)>,
+    /// Sessions, associations, buffered packets.
+    pub sessions: u64,
+    /// Associations.
+    pub associations: u64,
+    /// Buffered packets.
+    pub buffered: u64,
+    /// (map, used, capacity).
+    pub maps: Vec<(&'static str, u64, u64)>,
+}
+
+impl Snapshot {
+    /// The numbers of `n4` now.
+    pub fn of(n4: &N4) -> Snapshot {
+        let (pdrs, sdfs, fars, qers, urrs) = n4.dp.slots_in_use();
+        let sizes = crate::daemon::map_sizes(n4.config());
+        Snapshot {
+            reasons: n4
+                .dp
+                .counters()
+                .map(|c| {
+                    c.into_iter()
+                        .map(|(r, c)| (r.name(), r.verdict().name(), c.packets, c.bytes))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            pfcp: n4
+                .pfcp_stats
+                .iter()
+                .map(|((t, c), (n, ns))| (message_name(*t), *c, *n, *ns as f64 / 1e9))
+                .collect(),
+            sessions: n4.session_count() as u64,
+            associations: n4.associations().count() as u64,
+            buffered: n4.buffered() as u64,
+            maps: vec![
+                ("PDRS", u64::from(pdrs), u64::from(sizes.pdrs)),
+                ("SDFS", u64::from(sdfs), u64::from(sizes.sdfs)),
+                ("FARS", u64::from(fars), u64::from(sizes.fars)),
+                ("QERS", u64::from(qers), u64::from(sizes.qers)),
+                ("URR_COUNTERS", u64::from(urrs), u64::from(sizes.urrs)),
+            ],
+        }
+    }
+}
+
+/// The OTLP exporters: traces through the `tracing` layer, metrics read from a [`Snapshot`].
+pub struct Otel {
+    tracer: opentelemetry_sdk::trace::SdkTracerProvider,
+    meter: opentelemetry_sdk::metrics::SdkMeterProvider,
+    /// What the metrics report; the owner refreshes it.
+    pub snapshot: std::sync::Arc<std::sync::Mutex<Snapshot>>,
+}
+
+impl Otel {
+    /// Exporters to the OTLP/gRPC collector at `endpoint` (call inside the daemon's Tokio
+    /// runtime: the gRPC channel runs on it). Spans go in batches every 200 ms, metrics every
+    /// second; nothing here waits for the collector, so a missing one never blocks N4.
+    pub fn start(endpoint: &str) -> anyhow::Result<Otel> {
+        use opentelemetry::{KeyValue, metrics::MeterProvider as _};
+        use opentelemetry_otlp::WithExportConfig;
+        use opentelemetry_sdk::{
+            Resource,
+            metrics::{PeriodicReader, SdkMeterProvider},
+            trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider},
+        };
+        let resource = Resource::builder().with_service_name("upf-lb").build();
+        let spans = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()?;
+        let processor = BatchSpanProcessor::builder(spans)
+            .with_batch_config(
+                BatchConfigBuilder::default()
+                    .with_scheduled_delay(std::time::Duration::from_millis(200))
+                    .build(),
+            )
+            .build();
+        let tracer = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_resource(resource.clone())
+            .build();
+        let metrics = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()?;
+        let reader = PeriodicReader::builder(metrics)
+            .with_interval(std::time::Duration::from_secs(1))
+            .build();
+        let meter = SdkMeterProvider::builder()
+            .with_reader(reader)
+            .with_resource(resource)
+            .build();
+        let snapshot = std::sync::Arc::new(std::sync::Mutex::new(Snapshot::default()));
+        let m = meter.meter("upf-lb");
+        macro_rules! read {
+            () => {{
+                let s = snapshot.clone();
+                move || s.lock().map(|g| g.clone()).unwrap_or_default()
+            }};
+        }
+        let r = read!();
+        m.u64_observable_counter("upf_lb.datapath.packets")
+            .with_description("Packets the eBPF programs handled, by reason and verdict.")
+            .with_callback(move |o| {
+                for (reason, verdict, p, _) in r().reasons {
+                    o.observe(
+                        p,
+                        &[
+                            KeyValue::new("reason", reason),
+                            KeyValue::new("verdict", verdict),
+                        ],
+                    );
+                }
+            })
+            .build();
+        let r = read!();
+        m.u64_observable_counter("upf_lb.datapath.bytes")
+            .with_description("Bytes the eBPF programs handled, by reason and verdict.")
+            .with_callback(move |o| {
+                for (reason, verdict, _, b) in r().reasons {
+                    o.observe(
+                        b,
+                        &[
+                            KeyValue::new("reason", reason),
+                            KeyValue::new("verdict", verdict),
+                        ],
+                    );
+                }
+            })
+            .build();
+        let r = read!();
+        m.u64_observable_counter("upf_lb.pfcp.requests")
+            .with_description("PFCP requests answered, by message type and Cause.")
+            .with_callback(move |o| {
+                for (msg, cause, n, _) in r().pfcp {
+                    o.observe(
+                        n,
+                        &[
+                            KeyValue::new("message", msg),
+                            KeyValue::new("cause", i64::from(cause)),
+                        ],
+                    );
+                }
+            })
+            .build();
+        let r = read!();
+        m.f64_observable_counter("upf_lb.pfcp.request.duration")
+            .with_unit("s")
+            .with_description("Time spent handling PFCP requests, by message type and Cause.")
+            .with_callback(move |o| {
+                for (msg, cause, _, secs) in r().pfcp {
+                    o.observe(
+                        secs,
+                        &[
+                            KeyValue::new("message", msg),
+                            KeyValue::new("cause", i64::from(cause)),
+                        ],
+                    );
+                }
+            })
+            .build();
+        let r = read!();
+        m.u64_observable_gauge("upf_lb.sessions")
+            .with_description("PFCP sessions held.")
+            .with_callback(move |o| o.observe(r().sessions, &[]))
+            .build();
+        let r = read!();
+        m.u64_observable_gauge("upf_lb.associations")
+            .with_description("PFCP associations held.")
+            .with_callback(move |o| o.observe(r().associations, &[]))
+            .build();
+        let r = read!();
+        m.u64_observable_gauge("upf_lb.buffered_packets")
+            .with_description("Downlink packets held for buffering sessions.")
+            .with_callback(move |o| o.observe(r().buffered, &[]))
+            .build();
+        let r = read!();
+        m.u64_observable_gauge("upf_lb.map.entries")
+            .with_description("Rule slots in use per eBPF map.")
+            .with_callback(move |o| {
+                for (map, used, _) in r().maps {
+                    o.observe(used, &[KeyValue::new("map", map)]);
+                }
+            })
+            .build();
+        let r = read!();
+        m.u64_observable_gauge("upf_lb.map.capacity")
+            .with_description("Rule slots per eBPF map.")
+            .with_callback(move |o| {
+                for (map, _, cap) in r().maps {
+                    o.observe(cap, &[KeyValue::new("map", map)]);
+                }
+            })
+            .build();
+        Ok(Otel {
+            tracer,
+            meter,
+            snapshot,
+        })
+    }
+
+    /// The `tracing` layer that turns spans into OTLP spans.
+    pub fn layer<S>(&self) -> impl tracing_subscriber::Layer<S>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        use opentelemetry::trace::TracerProvider as _;
+        tracing_opentelemetry::layer().with_tracer(self.tracer.tracer("upf-lb"))
+    }
+
+    /// Flushes and stops the exporters. Blocking: not on the runtime thread that drives the
+    /// gRPC channel (a current-thread runtime would deadlock).
+    pub fn shutdown(&self) {
+        let _ = self.tracer.shutdown();
+        let _ = self.meter.shutdown();
+    }
+}
+
+/// Installs the process's `tracing` subscriber: formatted logs to stderr (JSON with
+/// `json`), and spans to OTLP with `otel`. A subscriber installed earlier stays.
+pub fn install_subscriber(json: bool, otel: Option<&Otel>) {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let fmt = if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+            .boxed()
+    };
+    let otel_layer = otel.map(|o| {
+        o.layer()
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+            .boxed()
+    });
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel_layer)
+        .try_init();
+}

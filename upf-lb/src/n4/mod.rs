@@ -363,6 +363,16 @@ impl N4 {
     ) {
         let t0 = Instant::now();
         let request = is_request(h.message_type);
+        // One span per PFCP transaction (exported over OTLP when configured).
+        let span = tracing::info_span!(
+            "pfcp",
+            message = %crate::telemetry::message_name(h.message_type),
+            peer = %from,
+            seid = h.seid.unwrap_or(0),
+            seq = h.sequence,
+            cause = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         if request && let Some(r) = self.cache.get(from, h.sequence) {
             self.stats.retransmissions_answered += 1;
             tracing::debug!(%from, seq = h.sequence, "retransmitted request answered from the cache");
@@ -378,7 +388,8 @@ impl N4 {
                 self.error_response(&h, Cause::RequestRejected, None)
             }
         } else {
-            match Message::decode(bytes) {
+            let decoded = tracing::info_span!("decode").in_scope(|| Message::decode(bytes));
+            match decoded {
                 Ok((m, _)) => self.dispatch(from, m, now, out),
                 Err(e) if matches!(e.kind, ErrorKind::UnknownMessageType(_)) => {
                     tracing::debug!(%from, ty = h.message_type, "unknown PFCP message type, discarded");
@@ -398,6 +409,9 @@ impl N4 {
         };
         if let Some(m) = response {
             let cause = response_cause(&m.body);
+            if let Some(c) = cause {
+                span.record("cause", c);
+            }
             let e = self
                 .pfcp_stats
                 .entry((h.message_type, cause.unwrap_or(0)))

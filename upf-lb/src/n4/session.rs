@@ -356,7 +356,9 @@ impl N4 {
                 ),
             );
         }
-        if let Err(e) = validate::session_establishment(&r) {
+        if let Err(e) =
+            tracing::info_span!("validate").in_scope(|| validate::session_establishment(&r))
+        {
             return refuse(self, codec_error(e));
         }
         // The same CP F-SEID again (not a retransmission: those are answered from the cache):
@@ -414,7 +416,9 @@ impl N4 {
             let states = fresh_states(&rules, now);
             let spec = spec_for(&rules, &states, index, &self.local)?;
             self.check_keys(seid, &spec)?;
-            let inst = self.dp.install(&spec).map_err(southbound_error)?;
+            let inst = tracing::info_span!("southbound", op = "install")
+                .in_scope(|| self.dp.install(&spec))
+                .map_err(southbound_error)?;
             let keys: Vec<Key> = spec.pdrs.iter().map(|(k, _)| *k).collect();
             Ok::<_, RuleError>((rules, created, inst, keys))
         })();
@@ -567,7 +571,9 @@ impl N4 {
                 seq,
             )
         };
-        if let Err(e) = validate::session_modification(&r) {
+        if let Err(e) =
+            tracing::info_span!("validate").in_scope(|| validate::session_modification(&r))
+        {
             return refuse(codec_error(e));
         }
         let s = &self.sessions[&seid];
@@ -850,7 +856,12 @@ impl N4 {
             .get_mut(&seid)
             .expect("session looked up above");
         let old = s.installed.take().expect("an installed session");
-        let inst = match self.dp.replace(old, &spec) {
+        let southbound = tracing::info_span!("southbound", op = "replace");
+        let replaced = {
+            let _in = southbound.enter();
+            self.dp.replace(old, &spec)
+        };
+        let inst = match replaced {
             Ok(i) => i,
             Err((old, e)) => {
                 self.sessions.get_mut(&seid).expect("session").installed = Some(old);
