@@ -56,7 +56,12 @@ impl Drop for TempState {
 /// Establishes `n` sessions against a fresh daemon in a fresh namespace, `window` requests in
 /// flight; with `persist`, the daemon keeps its state (`[state]`: pinned maps on a bpffs of
 /// the run's own, a redb store in a temporary folder).
-pub fn session_rate(n: u32, window: usize, persist: bool) -> anyhow::Result<SessionRate> {
+pub fn session_rate(
+    n: u32,
+    window: usize,
+    persist: bool,
+    otlp: bool,
+) -> anyhow::Result<SessionRate> {
     let ns = Netns::create(&unique_name("bench"))?;
     ns.ip(&["link", "add", "n3", "type", "veth", "peer", "name", "n6"])?;
     ns.ip(&["addr", "add", "192.0.2.2/24", "dev", "n3"])?;
@@ -100,6 +105,21 @@ pub fn session_rate(n: u32, window: usize, persist: bool) -> anyhow::Result<Sess
             ),
         );
         Some(TempState(dir))
+    } else {
+        None
+    };
+    let collector = if otlp {
+        if let Ok(r) = std::env::var("UPF_LB_TRACE_SAMPLE_RATIO") {
+            text = text.replace(
+                "# trace_sample_ratio = 1.0",
+                &format!("trace_sample_ratio = {r}"),
+            );
+        }
+        text = text.replace(
+            "# otlp_endpoint = \"http://127.0.0.1:4317\"",
+            "otlp_endpoint = \"http://127.0.0.1:4317\"",
+        );
+        Some(Collector::start(&ns)?)
     } else {
         None
     };
@@ -172,6 +192,16 @@ pub fn session_rate(n: u32, window: usize, persist: bool) -> anyhow::Result<Sess
     }
     let elapsed = t0.elapsed();
     let rss1 = rss_bytes();
+    if let Some(c) = &collector {
+        // The spans are really exported: wait (bounded) until no more arrive.
+        let t = Instant::now();
+        let mut last = u64::MAX;
+        while c.spans() != last && t.elapsed() < Duration::from_secs(10) {
+            last = c.spans();
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        println!("  (collector received {} spans)", c.spans());
+    }
     let n4 = d.stop().context("stopping the daemon")?;
     ensure!(n4.session_count() == n as usize, "sessions held");
     drop(n4);
@@ -183,8 +213,120 @@ pub fn session_rate(n: u32, window: usize, persist: bool) -> anyhow::Result<Sess
     })
 }
 
+/// An OTLP trace and metrics receiver (opentelemetry-proto's server) on 127.0.0.1:4317 in a
+/// namespace, counting what arrives: the collector the telemetry-cost figure is taken with.
+struct Collector {
+    spans: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+#[derive(Clone)]
+struct Counting(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for Counting
+{
+    async fn export(
+        &self,
+        r: tonic::Request<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        let n: usize = r
+            .into_inner()
+            .resource_spans
+            .iter()
+            .flat_map(|rs| rs.scope_spans.iter())
+            .map(|s| s.spans.len())
+            .sum();
+        self.0
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService
+    for Counting
+{
+    async fn export(
+        &self,
+        _: tonic::Request<
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+impl Collector {
+    fn start(ns: &Netns) -> anyhow::Result<Collector> {
+        use opentelemetry_proto::tonic::collector::{
+            metrics::v1::metrics_service_server::MetricsServiceServer,
+            trace::v1::trace_service_server::TraceServiceServer,
+        };
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(format!("/run/netns/{}", ns.name()))?;
+        let spans = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let svc = Counting(spans.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<anyhow::Result<()>>();
+        std::thread::spawn(move || {
+            // SAFETY: `f` is an open namespace file; setns changes only this thread's namespace.
+            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) if rc == 0 => rt,
+                _ => {
+                    let _ = ready_tx.send(Err(anyhow::anyhow!("collector runtime")));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let l = match tokio::net::TcpListener::bind("127.0.0.1:4317").await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                let _ = tonic::transport::Server::builder()
+                    .add_service(TraceServiceServer::new(svc.clone()))
+                    .add_service(MetricsServiceServer::new(svc))
+                    .serve_with_incoming_shutdown(
+                        tokio_stream::wrappers::TcpListenerStream::new(l),
+                        async move {
+                            let _ = stopped.await;
+                        },
+                    )
+                    .await;
+            });
+        });
+        ready.recv_timeout(Duration::from_secs(10))??;
+        Ok(Collector { spans, _stop: stop })
+    }
+
+    fn spans(&self) -> u64 {
+        self.spans.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// `upf-lb bench-sessions`: one run per count, printed as a table.
-pub fn run(counts: &[u32], window: usize, persist: bool) -> anyhow::Result<()> {
+pub fn run(counts: &[u32], window: usize, persist: bool, otlp: bool) -> anyhow::Result<()> {
     println!("machine: {}", crate::bench::machine());
     println!(
         "method: Session Establishment Requests (2 PDR, 2 FAR, 1 QER, 1 URR, F-TEID and UE IP CHOOSE) over UDP on loopback, {window} in flight, rules installed in the kernel maps{}; RSS of the process (daemon + client) per session",
@@ -194,12 +336,17 @@ pub fn run(counts: &[u32], window: usize, persist: bool) -> anyhow::Result<()> {
             ", not persisted"
         }
     );
+    if otlp {
+        println!(
+            "with OpenTelemetry: a span per PFCP transaction and metrics, exported over OTLP/gRPC to a collector in the namespace"
+        );
+    }
     println!(
         "{:>10} {:>10} {:>14} {:>16}",
         "sessions", "seconds", "sessions/s", "RSS/session B"
     );
     for &n in counts {
-        let r = session_rate(n, window, persist)?;
+        let r = session_rate(n, window, persist, otlp)?;
         println!(
             "{:>10} {:>10.3} {:>14.0} {:>16.0}",
             r.sessions,

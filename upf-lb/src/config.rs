@@ -142,6 +142,7 @@ struct RawQer {
 #[serde(deny_unknown_fields)]
 struct RawTelemetry {
     otlp_endpoint: Option<String>,
+    trace_sample_ratio: Option<f64>,
     prometheus_listen: Option<String>,
 }
 
@@ -249,7 +250,7 @@ pub struct UePool {
 }
 
 /// The checked configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// PFCP Node ID.
     pub node_id: NodeId,
@@ -279,6 +280,8 @@ pub struct Config {
     pub mbr_burst_ms: u64,
     /// OTLP collector.
     pub otlp_endpoint: Option<String>,
+    /// Share of PFCP transactions traced (by trace ID), 0 to 1.
+    pub trace_sample_ratio: f64,
     /// Where the Prometheus text endpoint (`GET /metrics`) listens, if anywhere.
     pub prometheus_listen: Option<SocketAddr>,
     /// Downlink packets buffered per session (BUFF), at most.
@@ -552,6 +555,17 @@ impl Config {
                         format!("{a:?} is not a socket address (127.0.0.1:9464)"),
                     )
                 })?),
+            },
+            trace_sample_ratio: {
+                let r = raw
+                    .telemetry
+                    .as_ref()
+                    .and_then(|t| t.trace_sample_ratio)
+                    .unwrap_or(1.0);
+                if !(0.0..=1.0).contains(&r) {
+                    return Err(bad("telemetry.trace_sample_ratio", "must be 0 to 1"));
+                }
+                r
             },
             otlp_endpoint: raw.telemetry.and_then(|t| t.otlp_endpoint),
             buffer_per_session: per_session,

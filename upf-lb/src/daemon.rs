@@ -182,7 +182,7 @@ pub fn run(cfg: Config, log_json: bool) -> anyhow::Result<()> {
 async fn telemetry_start(cfg: &Config, log_json: bool) -> Option<crate::telemetry::Otel> {
     let otel = match &cfg.otlp_endpoint {
         None => None,
-        Some(e) => match crate::telemetry::Otel::start(e) {
+        Some(e) => match crate::telemetry::Otel::start(e, cfg.trace_sample_ratio) {
             Ok(o) => Some(o),
             Err(err) => {
                 crate::telemetry::install_subscriber(log_json, None);

@@ -93,6 +93,10 @@ enum Cmd {
         /// Keep no state (no `[state]`: nothing pinned, nothing stored).
         #[arg(long)]
         no_persist: bool,
+        /// Export traces and metrics over OTLP to a collector (one run per process: the
+        /// tracing subscriber is global).
+        #[arg(long)]
+        otlp: bool,
     },
     /// List the fixtures the benchmark knows.
     Fixtures,
@@ -170,7 +174,8 @@ fn main() -> anyhow::Result<()> {
             sessions,
             window,
             no_persist,
-        } => upf_lb::bench_n4::run(&sessions, window, !no_persist),
+            otlp,
+        } => upf_lb::bench_n4::run(&sessions, window, !no_persist, otlp),
         Cmd::Fixtures => {
             for f in fixtures::bench_fixtures() {
                 println!(

@@ -221,7 +221,7 @@ impl Otel {
     /// Exporters to the OTLP/gRPC collector at `endpoint` (call inside the daemon's Tokio
     /// runtime: the gRPC channel runs on it). Spans go in batches every 200 ms, metrics every
     /// second; nothing here waits for the collector, so a missing one never blocks N4.
-    pub fn start(endpoint: &str) -> anyhow::Result<Otel> {
+    pub fn start(endpoint: &str, sample_ratio: f64) -> anyhow::Result<Otel> {
         use opentelemetry::{KeyValue, metrics::MeterProvider as _};
         use opentelemetry_otlp::WithExportConfig;
         use opentelemetry_sdk::{
@@ -242,6 +242,9 @@ impl Otel {
             )
             .build();
         let tracer = SdkTracerProvider::builder()
+            .with_sampler(opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(
+                sample_ratio,
+            ))
             .with_span_processor(processor)
             .with_resource(resource.clone())
             .build();
@@ -371,7 +374,13 @@ impl Otel {
         S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     {
         use opentelemetry::trace::TracerProvider as _;
-        tracing_opentelemetry::layer().with_tracer(self.tracer.tracer("upf-lb"))
+        // No busy/idle timing, thread or source-location attributes: each costs the N4 path
+        // time on every span and says nothing a PFCP transaction needs.
+        tracing_opentelemetry::layer()
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_location(false)
+            .with_tracer(self.tracer.tracer("upf-lb"))
     }
 
     /// Flushes and stops the exporters. Blocking: not on the runtime thread that drives the
