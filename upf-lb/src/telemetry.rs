@@ -401,7 +401,7 @@ pub fn install_subscriber(json: bool, otel: Option<&Otel>) {
     };
     let fmt = if json {
         tracing_subscriber::fmt::layer()
-            .json()
+            .event_format(JsonWithTrace)
             .with_writer(std::io::stderr)
             .with_filter(filter())
             .boxed()
@@ -420,4 +420,72 @@ pub fn install_subscriber(json: bool, otel: Option<&Otel>) {
         .with(fmt)
         .with(otel_layer)
         .try_init();
+}
+
+/// Log lines as JSON objects: time, level, target, the event's fields, the names of the spans
+/// it happened in (innermost last), and the OpenTelemetry trace and span IDs of the current
+/// span when spans are exported, so a log line finds its trace in the collector.
+pub struct JsonWithTrace;
+
+struct Fields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+        self.0
+            .insert(f.name().into(), serde_json::Value::String(format!("{v:?}")));
+    }
+    fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+        self.0.insert(f.name().into(), v.into());
+    }
+    fn record_u64(&mut self, f: &tracing::field::Field, v: u64) {
+        self.0.insert(f.name().into(), v.into());
+    }
+    fn record_i64(&mut self, f: &tracing::field::Field, v: i64) {
+        self.0.insert(f.name().into(), v.into());
+    }
+    fn record_bool(&mut self, f: &tracing::field::Field, v: bool) {
+        self.0.insert(f.name().into(), v.into());
+    }
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonWithTrace
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut w: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let mut fields = serde_json::Map::new();
+        event.record(&mut Fields(&mut fields));
+        let m = event.metadata();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut o = serde_json::Map::new();
+        o.insert(
+            "time".into(),
+            format!("{}.{:09}", now.as_secs(), now.subsec_nanos()).into(),
+        );
+        o.insert("level".into(), m.level().as_str().into());
+        o.insert("target".into(), m.target().into());
+        o.insert("fields".into(), serde_json::Value::Object(fields));
+        if let Some(scope) = ctx.event_scope() {
+            let names: Vec<serde_json::Value> =
+                scope.from_root().map(|s| s.name().into()).collect();
+            o.insert("spans".into(), names.into());
+        }
+        let cx = tracing::Span::current().context();
+        let sc = cx.span().span_context().clone();
+        if sc.is_valid() {
+            o.insert("trace_id".into(), sc.trace_id().to_string().into());
+            o.insert("span_id".into(), sc.span_id().to_string().into());
+        }
+        writeln!(w, "{}", serde_json::Value::Object(o))
+    }
 }
