@@ -60,6 +60,8 @@ struct RawApi {
     enabled: Option<bool>,
     listen: Option<String>,
     token: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +296,8 @@ pub struct Config {
     pub api_listen: Option<SocketAddr>,
     /// Its bearer token, if it asks for one.
     pub api_token: Option<String>,
+    /// Its TLS certificate chain and key (PEM), when it speaks TLS.
+    pub api_tls: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 fn opt_addr<T: std::str::FromStr>(
@@ -510,7 +514,20 @@ impl Config {
             enabled: None,
             listen: None,
             token: None,
+            tls_cert: None,
+            tls_key: None,
         });
+        let api_tls = match (&api.tls_cert, &api.tls_key) {
+            (None, None) => None,
+            (Some(c), Some(k)) => {
+                let read = |field: &str, p: &str| {
+                    std::fs::read(p).map_err(|e| bad(field, format!("reading {p:?}: {e}")))
+                };
+                Some((read("api.tls_cert", c)?, read("api.tls_key", k)?))
+            }
+            (Some(_), None) => return Err(bad("api.tls_key", "tls_cert needs tls_key")),
+            (None, Some(_)) => return Err(bad("api.tls_cert", "tls_key needs tls_cert")),
+        };
         let api_listen = if api.enabled.unwrap_or(true) {
             let a = api.listen.as_deref().unwrap_or("127.0.0.1:50051");
             Some(a.parse().map_err(|_| {
@@ -573,6 +590,7 @@ impl Config {
             state,
             api_listen,
             api_token: api.token,
+            api_tls,
         })
     }
 

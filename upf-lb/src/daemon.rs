@@ -376,9 +376,10 @@ async fn serve_with_ready(
             .await
             .with_context(|| format!("api.listen: binding {a}"))?;
         let token = n4.config().api_token.clone();
+        let tls = n4.config().api_tls.clone();
         let (ask, ev) = (api_tx.clone(), events_tx.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::northbound::serve(l, token, ask, ev).await {
+            if let Err(e) = crate::northbound::serve(l, token, tls, ask, ev).await {
                 tracing::error!(error = %e, "management API");
             }
         }));

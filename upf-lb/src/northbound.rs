@@ -117,6 +117,7 @@ impl pb::upf_lb_server::UpfLb for Api {
 pub async fn serve(
     listen: tokio::net::TcpListener,
     token: Option<String>,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
     ask: mpsc::Sender<ApiRequest>,
     events: broadcast::Sender<pb::Event>,
 ) -> Result<(), tonic::transport::Error> {
@@ -136,8 +137,14 @@ pub async fn serve(
             },
         }
     };
-    tonic::transport::Server::builder()
-        .add_service(pb::upf_lb_server::UpfLbServer::with_interceptor(api, check))
+    let mut b = tonic::transport::Server::builder();
+    if let Some((cert, key)) = tls {
+        b = b.tls_config(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert, key)),
+        )?;
+    }
+    b.add_service(pb::upf_lb_server::UpfLbServer::with_interceptor(api, check))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listen))
         .await
 }

@@ -16,6 +16,13 @@ struct Cli {
     /// Bearer token, when the daemon asks for one.
     #[arg(long, env = "UPF_LB_TOKEN")]
     token: Option<String>,
+    /// CA certificate (PEM) that signed the API's certificate: speak TLS (use an https
+    /// address).
+    #[arg(long)]
+    ca: Option<std::path::PathBuf>,
+    /// The name the API's certificate is for (default: the address's host).
+    #[arg(long)]
+    domain: Option<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -78,8 +85,17 @@ fn print(out: Output, v: Value, table: impl FnOnce()) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let ch = Channel::from_shared(cli.addr.clone())
-        .context("--addr")?
+    let mut ep = Channel::from_shared(cli.addr.clone()).context("--addr")?;
+    if let Some(ca) = &cli.ca {
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        let mut tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        if let Some(d) = &cli.domain {
+            tls = tls.domain_name(d.clone());
+        }
+        ep = ep.tls_config(tls).context("TLS")?;
+    }
+    let ch = ep
         .connect()
         .await
         .with_context(|| format!("connecting to {}", cli.addr))?;
