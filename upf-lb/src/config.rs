@@ -62,6 +62,7 @@ struct RawApi {
     token: Option<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
+    drop_event_rate: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -298,6 +299,8 @@ pub struct Config {
     pub api_token: Option<String>,
     /// Its TLS certificate chain and key (PEM), when it speaks TLS.
     pub api_tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// Packets per second of one drop reason above which watchers get a "drops" event (0: never).
+    pub drop_event_rate: u64,
 }
 
 fn opt_addr<T: std::str::FromStr>(
@@ -516,6 +519,7 @@ impl Config {
             token: None,
             tls_cert: None,
             tls_key: None,
+            drop_event_rate: None,
         });
         let api_tls = match (&api.tls_cert, &api.tls_key) {
             (None, None) => None,
@@ -591,6 +595,7 @@ impl Config {
             api_listen,
             api_token: api.token,
             api_tls,
+            drop_event_rate: api.drop_event_rate.unwrap_or(1000),
         })
     }
 

@@ -48,11 +48,13 @@ fn upf_lbctl_sees_sessions_and_refuses_a_wrong_token() {
     assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");
-    let text = config::DEFAULT.replacen(
-        "# token = \"change-me-to-something-long\"",
-        &format!("token = \"{TOKEN}\""),
-        1,
-    );
+    let text = config::DEFAULT
+        .replacen(
+            "# token = \"change-me-to-something-long\"",
+            &format!("token = \"{TOKEN}\""),
+            1,
+        )
+        .replacen("drop_event_rate = 1000", "drop_event_rate = 5", 1);
     let cfg = Config::parse(&text).expect("config");
     let d = daemon::spawn(&format!("/run/netns/{}", topo.upf.name()), cfg, 4242).expect("daemon");
     let ns = topo.upf.name().to_string();
@@ -136,6 +138,43 @@ fn upf_lbctl_sees_sessions_and_refuses_a_wrong_token() {
         String::from_utf8_lossy(&o.stderr).contains("Unauthenticated"),
         "{o:?}"
     );
+
+    // Packets the session's PDR does not match (QFI 5, the PDI asks for 9) are dropped; at
+    // more than 5 a second, a watcher hears of it.
+    let ns3 = ns.clone();
+    let w = std::thread::spawn(move || {
+        ctl(&ns3, Some(TOKEN), &["-o", "json", "watch", "--count", "1"])
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    topo.gnb.run(|| {
+        use upf_lb::packet::{Gtpu, GtpuExt, IpPacket, L4, Psc};
+        let s = std::net::UdpSocket::bind((GNB_V4, 0)).unwrap();
+        for i in 0..30u16 {
+            let inner = IpPacket::v4(
+                ue.unwrap(),
+                upf_lb::demo::DN,
+                L4::Udp {
+                    src: 5000,
+                    dst: 7000,
+                    payload: i.to_be_bytes().to_vec(),
+                },
+            );
+            let mut g = Gtpu::gpdu(teid, inner.to_bytes());
+            g.ext.push(GtpuExt::Psc(Psc {
+                pdu_type: 1,
+                qfi: 5,
+                rqi: false,
+                ppi: None,
+            }));
+            s.send_to(&g.to_bytes(), SocketAddr::from((UPF_V4, 2152)))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let e = json(&w.join().unwrap());
+    assert_eq!(e["kind"].as_str(), Some("drops"), "{e}");
+    assert_eq!(e["reason"].as_str(), Some("pdr_no_match"));
+    assert!(e["rate"].as_f64().unwrap() > 5.0);
 
     // A watcher sees the final usage report and the session go down.
     let ns2 = ns.clone();

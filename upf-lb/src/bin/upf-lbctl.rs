@@ -265,12 +265,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 n += 1;
                 print(
                     cli.output,
-                    json!({"kind": e.kind, "up_seid": e.up_seid, "urr_id": e.urr_id, "total_bytes": e.total_bytes}),
+                    json!({"kind": e.kind, "up_seid": e.up_seid, "urr_id": e.urr_id, "total_bytes": e.total_bytes, "reason": e.reason, "rate": e.rate}),
                     || {
-                        println!(
-                            "{:<14} session {:#x} URR {} {} bytes",
-                            e.kind, e.up_seid, e.urr_id, e.total_bytes
-                        )
+                        if e.kind == "drops" {
+                            println!("{:<14} {} at {:.0} packets/s", e.kind, e.reason, e.rate)
+                        } else {
+                            println!(
+                                "{:<14} session {:#x} URR {} {} bytes",
+                                e.kind, e.up_seid, e.urr_id, e.total_bytes
+                            )
+                        }
                     },
                 );
             }

@@ -214,8 +214,40 @@ impl N4 {
                 up_seid,
                 urr_id,
                 total_bytes,
+                ..Default::default()
             });
         }
+    }
+
+    /// Once a second: a "drops" event for each drop reason whose rate over the last second is
+    /// above `drop_event_rate`.
+    pub(super) fn check_drop_rates(&mut self, now: std::time::Instant) {
+        let limit = self.cfg.drop_event_rate;
+        if limit == 0 || now.duration_since(self.drops_at) < std::time::Duration::from_secs(1) {
+            return;
+        }
+        let Ok(c) = self.dp.counters() else { return };
+        let secs = now.duration_since(self.drops_at).as_secs_f64();
+        let now_drops: Vec<(bpf_abi::Reason, u64)> = c
+            .into_iter()
+            .filter(|(r, _)| r.verdict() == bpf_abi::Verdict::Drop)
+            .map(|(r, c)| (r, c.packets))
+            .collect();
+        if !self.drops_seen.is_empty() {
+            for ((r, n), (_, before)) in now_drops.iter().zip(&self.drops_seen) {
+                let rate = n.saturating_sub(*before) as f64 / secs;
+                if rate > limit as f64 && self.api_events.len() < 4096 {
+                    self.api_events.push(pb::Event {
+                        kind: "drops".into(),
+                        reason: r.name().into(),
+                        rate,
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        self.drops_seen = now_drops;
+        self.drops_at = now;
     }
 
     /// Events since the last call.

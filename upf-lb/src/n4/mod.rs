@@ -160,6 +160,11 @@ pub struct N4 {
     pub buffer_stats: BufferStats,
     /// Events for the API's watchers, drained by the owner.
     api_events: Vec<crate::northbound::pb::Event>,
+    /// When [`N4::tick`] runs at the latest (cache expiry, buffer ageing, drop rates).
+    housekeeping: Instant,
+    /// Drop counters at the last rate check, and when.
+    drops_seen: Vec<(bpf_abi::Reason, u64)>,
+    drops_at: Instant,
     /// PFCP requests answered, by (request type, Cause of the answer; 0 for none): count and
     /// the nanoseconds spent handling them.
     pub pfcp_stats: std::collections::BTreeMap<(u8, u8), (u64, u64)>,
@@ -242,6 +247,9 @@ impl N4 {
             persist: false,
             pfcp_stats: Default::default(),
             api_events: Vec::new(),
+            drops_seen: Vec::new(),
+            drops_at: Instant::now(),
+            housekeeping: Instant::now() + Duration::from_secs(1),
             dirty: Default::default(),
             deleted: Default::default(),
             assoc_dirty: false,
@@ -634,6 +642,10 @@ impl N4 {
         }
         out.extend(self.on_timers(now));
         self.expire_buffers(now);
+        self.check_drop_rates(now);
+        if self.housekeeping <= now {
+            self.housekeeping = now + Duration::from_secs(1);
+        }
         out
     }
 
@@ -644,12 +656,15 @@ impl N4 {
             .values()
             .filter(|a| !a.heartbeat_pending)
             .map(|a| a.next_heartbeat);
-        let wheel = (!self.timers.is_empty()).then(|| now + self.timers.tick());
+        let wheel = (!self.timers.is_empty()).then(|| self.timers.next_at().max(now));
+        // The housekeeping deadline is absolute: traffic that keeps the owner busy must not
+        // keep postponing it (found by the drop-rate events, which never fired under a steady
+        // stream of API calls when the next tick was "a second from now" at every wake-up).
         hb.chain(self.outstanding.next_due())
             .chain(wheel)
+            .chain(std::iter::once(self.housekeeping))
             .min()
-            .unwrap_or(now + Duration::from_secs(1))
-            .min(now + Duration::from_secs(1))
+            .unwrap_or(self.housekeeping)
     }
 }
 

@@ -237,6 +237,14 @@ impl TimerWheel {
     pub fn tick(&self) -> Duration {
         self.tick
     }
+
+    /// When its next tick is due: an absolute time, so a busy owner cannot postpone it.
+    pub fn next_at(&self) -> Instant {
+        self.origin
+            + Duration::from_nanos(
+                (self.tick.as_nanos() as u64).saturating_mul(self.now_tick.saturating_add(1)),
+            )
+    }
 }
 
 impl N4 {
