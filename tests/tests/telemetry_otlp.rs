@@ -5,100 +5,13 @@
 //! are what the datapath and N4 counted.
 
 use opentelemetry_proto::tonic::{
-    collector::{
-        metrics::v1::{
-            ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-            metrics_service_server::{MetricsService, MetricsServiceServer},
-        },
-        trace::v1::{
-            ExportTraceServiceRequest, ExportTraceServiceResponse,
-            trace_service_server::{TraceService, TraceServiceServer},
-        },
-    },
+    collector::metrics::v1::ExportMetricsServiceRequest,
     common::v1::{AnyValue, KeyValue, any_value},
     metrics::v1::{metric, number_data_point},
-    trace::v1::Span,
 };
-use std::{
-    os::fd::AsRawFd,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
-use upf_lb::{demo::ue_exchange_with, smf};
-use upf_lb_tests::{
-    n4::{Bed, bed, plan},
-    require_root,
-};
-
-#[derive(Default, Clone)]
-struct Received {
-    spans: Arc<Mutex<Vec<Span>>>,
-    metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
-}
-
-#[tonic::async_trait]
-impl TraceService for Received {
-    async fn export(
-        &self,
-        r: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let mut g = self.spans.lock().unwrap();
-        for rs in r.into_inner().resource_spans {
-            for ss in rs.scope_spans {
-                g.extend(ss.spans);
-            }
-        }
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl MetricsService for Received {
-    async fn export(
-        &self,
-        r: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        self.metrics.lock().unwrap().push(r.into_inner());
-        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
-
-/// The receiver on 127.0.0.1:4317 inside the UPF's namespace, until the returned sender drops.
-fn receiver(b: &Bed) -> (Received, tokio::sync::oneshot::Sender<()>) {
-    let got = Received::default();
-    let ns = std::fs::File::open(format!("/run/netns/{}", b.topo.upf.name())).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready) = std::sync::mpsc::channel();
-    let svc = got.clone();
-    std::thread::spawn(move || {
-        // SAFETY: `ns` is an open namespace file; setns changes only this thread's namespace.
-        let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:4317")
-                .await
-                .unwrap();
-            ready_tx.send(()).unwrap();
-            tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(svc.clone()))
-                .add_service(MetricsServiceServer::new(svc))
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(l),
-                    async move {
-                        let _ = stopped.await;
-                    },
-                )
-                .await
-                .unwrap();
-        });
-    });
-    ready.recv_timeout(Duration::from_secs(10)).unwrap();
-    (got, stop)
-}
+use std::time::{Duration, Instant};
+use upf_lb::{demo::ue_exchange_with, otlp_receiver::OtlpReceiver, smf};
+use upf_lb_tests::{n4::bed, n4::plan, require_root};
 
 fn attr<'a>(a: &'a [KeyValue], k: &str) -> Option<&'a any_value::Value> {
     a.iter()
@@ -162,7 +75,8 @@ fn pfcp_transactions_become_spans_and_counters_become_otlp_metrics() {
     )]);
     // The daemon started first and exports from then on; the receiver comes up before any
     // PFCP happens (an exporter retries what it could not send).
-    let (got, _stop) = receiver(&b);
+    let got =
+        OtlpReceiver::start(&format!("/run/netns/{}", b.topo.upf.name())).expect("OTLP receiver");
     b.smf.associate().expect("association");
     let (_, r) = b
         .smf
@@ -178,7 +92,7 @@ fn pfcp_transactions_become_spans_and_counters_become_otlp_metrics() {
     // Spans: batches leave every 200 ms.
     let t0 = Instant::now();
     let est = loop {
-        let spans = got.spans.lock().unwrap().clone();
+        let spans = got.spans();
         if let Some(s) = spans.iter().find(|s| {
             s.name == "pfcp"
                 && string_attr(&s.attributes, "message").as_deref()
@@ -216,7 +130,7 @@ fn pfcp_transactions_become_spans_and_counters_become_otlp_metrics() {
     // Metrics: every second, from the owner's snapshot.
     let t0 = Instant::now();
     loop {
-        let m = got.metrics.lock().unwrap().clone();
+        let m = got.metrics();
         let sessions = latest(&m, "upf_lb.sessions", &[]);
         let up: f64 = ["uplink_redirect", "uplink_to_kernel"]
             .iter()

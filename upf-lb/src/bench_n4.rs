@@ -119,7 +119,10 @@ pub fn session_rate(
             "# otlp_endpoint = \"http://127.0.0.1:4317\"",
             "otlp_endpoint = \"http://127.0.0.1:4317\"",
         );
-        Some(Collector::start(&ns)?)
+        Some(crate::otlp_receiver::OtlpReceiver::start(&format!(
+            "/run/netns/{}",
+            ns.name()
+        ))?)
     } else {
         None
     };
@@ -196,11 +199,11 @@ pub fn session_rate(
         // The spans are really exported: wait (bounded) until no more arrive.
         let t = Instant::now();
         let mut last = u64::MAX;
-        while c.spans() != last && t.elapsed() < Duration::from_secs(10) {
-            last = c.spans();
+        while c.span_count() != last && t.elapsed() < Duration::from_secs(10) {
+            last = c.span_count();
             std::thread::sleep(Duration::from_millis(500));
         }
-        println!("  (collector received {} spans)", c.spans());
+        println!("  (collector received {} spans)", c.span_count());
     }
     let n4 = d.stop().context("stopping the daemon")?;
     ensure!(n4.session_count() == n as usize, "sessions held");
@@ -211,118 +214,6 @@ pub fn session_rate(
         elapsed,
         rss_per_session: rss1.saturating_sub(rss0) as f64 / f64::from(n),
     })
-}
-
-/// An OTLP trace and metrics receiver (opentelemetry-proto's server) on 127.0.0.1:4317 in a
-/// namespace, counting what arrives: the collector the telemetry-cost figure is taken with.
-struct Collector {
-    spans: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-#[derive(Clone)]
-struct Counting(std::sync::Arc<std::sync::atomic::AtomicU64>);
-
-#[tonic::async_trait]
-impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
-    for Counting
-{
-    async fn export(
-        &self,
-        r: tonic::Request<
-            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
-        >,
-    ) -> Result<
-        tonic::Response<
-            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
-        >,
-        tonic::Status,
-    > {
-        let n: usize = r
-            .into_inner()
-            .resource_spans
-            .iter()
-            .flat_map(|rs| rs.scope_spans.iter())
-            .map(|s| s.spans.len())
-            .sum();
-        self.0
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(tonic::Response::new(Default::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService
-    for Counting
-{
-    async fn export(
-        &self,
-        _: tonic::Request<
-            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
-        >,
-    ) -> Result<
-        tonic::Response<
-            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse,
-        >,
-        tonic::Status,
-    > {
-        Ok(tonic::Response::new(Default::default()))
-    }
-}
-
-impl Collector {
-    fn start(ns: &Netns) -> anyhow::Result<Collector> {
-        use opentelemetry_proto::tonic::collector::{
-            metrics::v1::metrics_service_server::MetricsServiceServer,
-            trace::v1::trace_service_server::TraceServiceServer,
-        };
-        use std::os::fd::AsRawFd;
-        let f = std::fs::File::open(format!("/run/netns/{}", ns.name()))?;
-        let spans = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let svc = Counting(spans.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready) = std::sync::mpsc::channel::<anyhow::Result<()>>();
-        std::thread::spawn(move || {
-            // SAFETY: `f` is an open namespace file; setns changes only this thread's namespace.
-            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) if rc == 0 => rt,
-                _ => {
-                    let _ = ready_tx.send(Err(anyhow::anyhow!("collector runtime")));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let l = match tokio::net::TcpListener::bind("127.0.0.1:4317").await {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e.into()));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                let _ = tonic::transport::Server::builder()
-                    .add_service(TraceServiceServer::new(svc.clone()))
-                    .add_service(MetricsServiceServer::new(svc))
-                    .serve_with_incoming_shutdown(
-                        tokio_stream::wrappers::TcpListenerStream::new(l),
-                        async move {
-                            let _ = stopped.await;
-                        },
-                    )
-                    .await;
-            });
-        });
-        ready.recv_timeout(Duration::from_secs(10))??;
-        Ok(Collector { spans, _stop: stop })
-    }
-
-    fn spans(&self) -> u64 {
-        self.spans.load(std::sync::atomic::Ordering::Relaxed)
-    }
 }
 
 /// `upf-lb bench-sessions`: one run per count, printed as a table.

@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod n4;
 pub mod netns;
 pub mod northbound;
+pub mod otlp_receiver;
 pub mod packet;
 pub mod pcap;
 pub mod replay;
