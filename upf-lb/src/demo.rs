@@ -333,18 +333,16 @@ impl Daemon {
 
     /// SIGTERM, then the exit status (SIGKILL after 10 s).
     fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let t0 = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait()? {
-                return Ok(st);
-            }
-            if t0.elapsed() > Duration::from_secs(10) {
+        match crate::netns::signal_and_wait(
+            &mut self.child,
+            libc::SIGTERM,
+            Duration::from_secs(10),
+        )? {
+            Some(st) => Ok(st),
+            None => {
                 self.child.kill()?;
-                return Ok(self.child.wait()?);
+                Ok(self.child.wait()?)
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

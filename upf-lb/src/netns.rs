@@ -130,3 +130,24 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// Sends `sig` to the child process `c` and waits up to `within` for it to exit; returns its
+/// status, or None if it is still running then.
+pub fn signal_and_wait(
+    c: &mut std::process::Child,
+    sig: i32,
+    within: std::time::Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    // SAFETY: kill(2) on the pid of a child we own (not yet waited for, so not reused).
+    unsafe { libc::kill(c.id() as i32, sig) };
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(st) = c.try_wait()? {
+            return Ok(Some(st));
+        }
+        if t0.elapsed() > within {
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -52,16 +52,8 @@ fn start(ns: &str, config: &Path) -> Child {
 }
 
 fn signal(c: &mut Child, sig: i32) {
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(c.id() as i32, sig) };
-    let t0 = Instant::now();
-    while c.try_wait().unwrap().is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "daemon did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let st = upf_lb::netns::signal_and_wait(c, sig, Duration::from_secs(10)).unwrap();
+    assert!(st.is_some(), "daemon did not stop");
 }
 
 /// A bpf filesystem of the test's own, unmounted when dropped.

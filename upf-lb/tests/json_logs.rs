@@ -94,16 +94,8 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
     assert_ne!(trace, "0".repeat(32));
     assert_eq!(set_up["span_id"].as_str().map(str::len), Some(16));
     assert_eq!(set_up["spans"][0].as_str(), Some("pfcp"));
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
-    let t0 = Instant::now();
-    while d.try_wait().unwrap().is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "daemon did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10));
+    assert!(st.unwrap().is_some(), "daemon did not stop");
     drop(topo);
     let _ = std::fs::remove_dir_all(&dir);
 }
