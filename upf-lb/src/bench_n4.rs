@@ -119,10 +119,12 @@ pub fn session_rate(
             "# otlp_endpoint = \"http://127.0.0.1:4317\"",
             "otlp_endpoint = \"http://127.0.0.1:4317\"",
         );
-        Some(crate::otlp_receiver::OtlpReceiver::start(&format!(
-            "/run/netns/{}",
-            ns.name()
-        ))?)
+        // A collector on another node in a deployment: here it shares the two CPUs, in the
+        // background.
+        Some(crate::otlp_receiver::OtlpReceiver::start_with(
+            &format!("/run/netns/{}", ns.name()),
+            true,
+        )?)
     } else {
         None
     };
@@ -227,6 +229,11 @@ pub fn run(counts: &[u32], window: usize, persist: bool, otlp: bool) -> anyhow::
             ", not persisted"
         }
     );
+    if !otlp {
+        // The daemon as it runs without a collector: logging on (`upf-lb run` always logs), so
+        // the two runs differ only by the exporters.
+        crate::telemetry::install_subscriber(false);
+    }
     if otlp {
         println!(
             "with OpenTelemetry: a span per PFCP transaction and metrics, exported over OTLP/gRPC to a collector in the namespace"

@@ -4,7 +4,7 @@
 
 use crate::{
     config::{Config, XdpMode},
-    n4::{N4, Outgoing, ntp_now},
+    n4::{N4, Outgoing, ntp_now, trace::Txn},
     southbound::{GtpDatapath, MapSizes},
 };
 use anyhow::Context;
@@ -182,16 +182,16 @@ pub fn run(cfg: Config, log_json: bool) -> anyhow::Result<()> {
 async fn telemetry_start(cfg: &Config, log_json: bool) -> Option<crate::telemetry::Otel> {
     let otel = match &cfg.otlp_endpoint {
         None => None,
-        Some(e) => match crate::telemetry::Otel::start(e, cfg.trace_sample_ratio) {
+        Some(e) => match crate::telemetry::Otel::start(e) {
             Ok(o) => Some(o),
             Err(err) => {
-                crate::telemetry::install_subscriber(log_json, None);
+                crate::telemetry::install_subscriber(log_json);
                 tracing::warn!(endpoint = %e, error = %err, "OTLP exporter not started; telemetry off");
                 return None;
             }
         },
     };
-    crate::telemetry::install_subscriber(log_json, otel.as_ref());
+    crate::telemetry::install_subscriber(log_json);
     if let Some(e) = &cfg.otlp_endpoint {
         let hostport = e
             .trim_start_matches("http://")
@@ -209,6 +209,22 @@ async fn telemetry_start(cfg: &Config, log_json: bool) -> Option<crate::telemetr
         }
     }
     otel
+}
+
+/// Hands traced PFCP transactions to the exporter, with the commit that made their changes
+/// durable (`persist`: submitted, committed) as a step of each.
+fn export_traced(
+    otel: &mut Option<crate::telemetry::Otel>,
+    mut txns: Vec<Txn>,
+    persist: Option<(Instant, Instant)>,
+) {
+    let Some(o) = otel.as_mut() else { return };
+    if let Some((from, to)) = persist {
+        for t in &mut txns {
+            t.add_phase("persist", from, to);
+        }
+    }
+    o.export(txns);
 }
 
 /// A daemon running on its own thread (tests and the demo run it inside a namespace).
@@ -305,9 +321,12 @@ async fn serve_with_ready(
     mut n4: N4,
     stop: impl std::future::Future<Output = ()>,
     ready: Option<std::sync::mpsc::Sender<anyhow::Result<()>>>,
-    otel: Option<crate::telemetry::Otel>,
+    mut otel: Option<crate::telemetry::Otel>,
 ) -> anyhow::Result<N4> {
     let mut snapshot_at = Instant::now();
+    if otel.is_some() {
+        n4.trace = crate::n4::trace::Recorder::sampling(n4.config().trace_sample_ratio);
+    }
     let mut sockets = Vec::new();
     for a in n4.config().listen.clone() {
         let s = match UdpSocket::bind(a).await {
@@ -378,8 +397,9 @@ async fn serve_with_ready(
         let token = n4.config().api_token.clone();
         let tls = n4.config().api_tls.clone();
         let (ask, ev) = (api_tx.clone(), events_tx.clone());
+        let tracer = otel.as_ref().map(crate::telemetry::Otel::tracer);
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::northbound::serve(l, token, tls, ask, ev).await {
+            if let Err(e) = crate::northbound::serve(l, token, tls, ask, ev, tracer).await {
                 tracing::error!(error = %e, "management API");
             }
         }));
@@ -388,7 +408,9 @@ async fn serve_with_ready(
     // The store, if any, on a writer thread: a batch's answers go out once its changes are
     // durable, while the owner goes on with the next batch (the fsync overlaps the work).
     let mut writer = n4.take_store().map(Writer::spawn);
-    let mut held: std::collections::VecDeque<(u64, Answers)> = Default::default();
+    // Batches waiting for their commit: answers, traced transactions, when submitted.
+    let mut held: std::collections::VecDeque<(u64, Answers, Vec<Txn>, Instant)> =
+        Default::default();
     let mut batch_id = 0u64;
     tokio::pin!(stop);
     loop {
@@ -404,11 +426,13 @@ async fn serve_with_ready(
             d = done => {
                 // Committed up to batch `d`: its answers and those before go out.
                 let d = d.unwrap_or(u64::MAX);
-                while held.front().is_some_and(|(id, _)| *id <= d) {
-                    let (_, outs) = held.pop_front().expect("checked");
+                let now = Instant::now();
+                while held.front().is_some_and(|(id, ..)| *id <= d) {
+                    let (_, outs, txns, at) = held.pop_front().expect("checked");
                     for (i, out) in outs {
                         send(&sockets, &mut gtpu, i, &out).await;
                     }
+                    export_traced(&mut otel, txns, Some((at, now)));
                 }
                 continue;
             }
@@ -457,6 +481,7 @@ async fn serve_with_ready(
                 *g = crate::telemetry::Snapshot::of(&n4);
             }
         }
+        let txns = n4.trace.take();
         match writer.as_mut() {
             Some(w) => {
                 let changes = n4.take_changes();
@@ -464,18 +489,20 @@ async fn serve_with_ready(
                     for (i, out) in batch {
                         send(&sockets, &mut gtpu, i, &out).await;
                     }
+                    export_traced(&mut otel, txns, None);
                 } else {
                     batch_id += 1;
                     if w.submit(batch_id, changes).is_err() {
                         tracing::error!("the store writer stopped");
                     }
-                    held.push_back((batch_id, batch));
+                    held.push_back((batch_id, batch, txns, Instant::now()));
                 }
             }
             None => {
                 for (i, out) in batch {
                     send(&sockets, &mut gtpu, i, &out).await;
                 }
+                export_traced(&mut otel, txns, None);
             }
         }
     }
@@ -483,11 +510,13 @@ async fn serve_with_ready(
     if let Some(mut w) = writer.take() {
         w.close();
         while let Some(d) = w.done.recv().await {
-            while held.front().is_some_and(|(id, _)| *id <= d) {
-                let (_, outs) = held.pop_front().expect("checked");
+            let now = Instant::now();
+            while held.front().is_some_and(|(id, ..)| *id <= d) {
+                let (_, outs, txns, at) = held.pop_front().expect("checked");
                 for (i, out) in outs {
                     send(&sockets, &mut gtpu, i, &out).await;
                 }
+                export_traced(&mut otel, txns, Some((at, now)));
             }
         }
         if let Some(st) = w.join() {

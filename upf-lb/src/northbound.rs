@@ -27,13 +27,16 @@ pub enum ApiRequest {
     Config(oneshot::Sender<pb::ConfigReply>),
 }
 
-/// The service: a channel to the owner and the event feed.
+/// The service: a channel to the owner, the event feed, and the tracer of the daemon's
+/// exporter when spans are exported.
 pub struct Api {
     ask: mpsc::Sender<ApiRequest>,
     events: broadcast::Sender<pb::Event>,
+    tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
 }
 
 impl Api {
+    /// Asks the owner.
     async fn ask<T>(&self, f: impl FnOnce(oneshot::Sender<T>) -> ApiRequest) -> Result<T, Status> {
         let (tx, rx) = oneshot::channel();
         self.ask
@@ -43,6 +46,39 @@ impl Api {
         rx.await
             .map_err(|_| Status::unavailable("the UP function is stopping"))
     }
+
+    /// Runs a call's handler in a span of its own (`api`; OpenTelemetry RPC attributes: the
+    /// method and the gRPC status code), exported when the daemon exports spans.
+    async fn traced<T>(
+        &self,
+        method: &'static str,
+        call: impl std::future::Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        use opentelemetry::{
+            KeyValue,
+            trace::{Span as _, SpanKind, Tracer as _},
+        };
+        let span = self.tracer.as_ref().map(|t| {
+            t.span_builder("api")
+                .with_kind(SpanKind::Server)
+                .with_attributes([
+                    KeyValue::new("rpc.system", "grpc"),
+                    KeyValue::new("rpc.service", "upflb.v1.UpfLb"),
+                    KeyValue::new("rpc.method", method),
+                ])
+                .start(t)
+        });
+        let r = call.await;
+        if let Some(mut s) = span {
+            let code = match &r {
+                Ok(_) => tonic::Code::Ok,
+                Err(e) => e.code(),
+            };
+            s.set_attribute(KeyValue::new("rpc.grpc.status_code", code as i64));
+            s.end();
+        }
+        r
+    }
 }
 
 #[tonic::async_trait]
@@ -51,14 +87,16 @@ impl pb::upf_lb_server::UpfLb for Api {
         &self,
         _: Request<pb::HealthRequest>,
     ) -> Result<Response<pb::HealthReply>, Status> {
-        self.ask(ApiRequest::Health).await.map(Response::new)
+        let call = async { self.ask(ApiRequest::Health).await.map(Response::new) };
+        self.traced("health", call).await
     }
 
     async fn list_sessions(
         &self,
         _: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsReply>, Status> {
-        self.ask(ApiRequest::ListSessions).await.map(Response::new)
+        let call = async { self.ask(ApiRequest::ListSessions).await.map(Response::new) };
+        self.traced("list_sessions", call).await
     }
 
     async fn get_session(
@@ -66,35 +104,43 @@ impl pb::upf_lb_server::UpfLb for Api {
         r: Request<pb::GetSessionRequest>,
     ) -> Result<Response<pb::Session>, Status> {
         let seid = r.into_inner().up_seid;
-        match self.ask(|tx| ApiRequest::GetSession(seid, tx)).await? {
-            Some(s) => Ok(Response::new(s)),
-            None => Err(Status::not_found(format!(
-                "no session with UP SEID {seid:#x}"
-            ))),
-        }
+        let call = async {
+            match self.ask(|tx| ApiRequest::GetSession(seid, tx)).await? {
+                Some(s) => Ok(Response::new(s)),
+                None => Err(Status::not_found(format!(
+                    "no session with UP SEID {seid:#x}"
+                ))),
+            }
+        };
+        self.traced("get_session", call).await
     }
 
     async fn list_associations(
         &self,
         _: Request<pb::ListAssociationsRequest>,
     ) -> Result<Response<pb::ListAssociationsReply>, Status> {
-        self.ask(ApiRequest::ListAssociations)
-            .await
-            .map(Response::new)
+        let call = async {
+            self.ask(ApiRequest::ListAssociations)
+                .await
+                .map(Response::new)
+        };
+        self.traced("list_associations", call).await
     }
 
     async fn get_stats(
         &self,
         _: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsReply>, Status> {
-        self.ask(ApiRequest::Stats).await.map(Response::new)
+        let call = async { self.ask(ApiRequest::Stats).await.map(Response::new) };
+        self.traced("get_stats", call).await
     }
 
     async fn get_config(
         &self,
         _: Request<pb::ConfigRequest>,
     ) -> Result<Response<pb::ConfigReply>, Status> {
-        self.ask(ApiRequest::Config).await.map(Response::new)
+        let call = async { self.ask(ApiRequest::Config).await.map(Response::new) };
+        self.traced("get_config", call).await
     }
 
     type WatchStream = std::pin::Pin<
@@ -120,8 +166,13 @@ pub async fn serve(
     tls: Option<(Vec<u8>, Vec<u8>)>,
     ask: mpsc::Sender<ApiRequest>,
     events: broadcast::Sender<pb::Event>,
+    tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
 ) -> Result<(), tonic::transport::Error> {
-    let api = Api { ask, events };
+    let api = Api {
+        ask,
+        events,
+        tracer,
+    };
     let expected = token.map(|t| format!("Bearer {t}"));
     let check = move |r: Request<()>| -> Result<Request<()>, Status> {
         match &expected {

@@ -80,6 +80,13 @@ impl OtlpReceiver {
     /// Starts it on its own thread in the namespace opened at `netns` (`/run/netns/NAME`);
     /// returns once it listens.
     pub fn start(netns: &str) -> anyhow::Result<OtlpReceiver> {
+        Self::start_with(netns, false)
+    }
+
+    /// As [`OtlpReceiver::start`]; with `background`, its thread runs at the lowest priority,
+    /// standing in for a collector on another node (the benchmark does not bill its decoding
+    /// to the UP function it measures).
+    pub fn start_with(netns: &str, background: bool) -> anyhow::Result<OtlpReceiver> {
         let ns = std::fs::File::open(netns)?;
         let store = Store::default();
         let svc = store.clone();
@@ -88,6 +95,9 @@ impl OtlpReceiver {
         std::thread::spawn(move || {
             // SAFETY: `ns` is an open namespace file; setns changes only this thread's namespace.
             let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            if background {
+                crate::telemetry::lowest_priority();
+            }
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -215,13 +215,145 @@ pub struct Otel {
     meter: opentelemetry_sdk::metrics::SdkMeterProvider,
     /// What the metrics report; the owner refreshes it.
     pub snapshot: std::sync::Arc<std::sync::Mutex<Snapshot>>,
+    /// PFCP transactions to the span thread; `None` once shut down.
+    txns: Option<std::sync::mpsc::SyncSender<Vec<crate::n4::trace::Txn>>>,
+    span_thread: Option<std::thread::JoinHandle<()>>,
+    /// Batches of transactions dropped because the span thread was behind.
+    dropped: u64,
+    /// Stops the exporters' runtime, and its thread.
+    io: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+/// Runs the calling thread at the lowest priority (SCHED_IDLE): telemetry uses the CPU the
+/// N4 path leaves, and queues (bounded) meanwhile.
+pub fn lowest_priority() {
+    // SAFETY: a plain syscall; no memory is passed.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    set_lowest_priority(tid as libc::id_t);
+}
+
+fn set_lowest_priority(tid: libc::id_t) {
+    // SCHED_IDLE: runs only when nothing else wants the CPU, and yields to a waking N4 owner
+    // at once (a nice-19 thread still finishes its time slice first).
+    let p = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `p` is a valid sched_param for the duration of the call; `tid` is a thread of
+    // this process.
+    unsafe { libc::sched_setscheduler(tid as libc::pid_t, libc::SCHED_IDLE, &p) };
+}
+
+/// The OpenTelemetry SDK's own threads (batch span processor, periodic metric reader), which
+/// it names `OpenTelemetry.*`, at the lowest priority too.
+fn lower_sdk_threads() {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.starts_with("OpenTelemetry")
+            && let Some(tid) = t.file_name().to_str().and_then(|s| s.parse().ok())
+        {
+            set_lowest_priority(tid);
+        }
+    }
+}
+
+/// Spans queued for export at most (the SDK drops, and says so, beyond).
+const SPAN_QUEUE: usize = 65_536;
+
+/// Batches of PFCP transactions queued for the span thread at most.
+const TXN_QUEUE: usize = 1024;
+
+thread_local! {
+    /// IDs the next span built on this thread takes (see [`PresetIds`]).
+    static NEXT_IDS: std::cell::Cell<(Option<u128>, Option<u64>)> =
+        const { std::cell::Cell::new((None, None)) };
+}
+
+/// Span and trace IDs chosen before the span is built: a PFCP transaction's IDs are drawn on
+/// the N4 path (its log lines carry them) and its span is built later on the span thread,
+/// which sets them here just before. Anything else gets random IDs.
+#[derive(Debug, Default)]
+struct PresetIds(opentelemetry_sdk::trace::RandomIdGenerator);
+
+impl opentelemetry_sdk::trace::IdGenerator for PresetIds {
+    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
+        let (t, s) = NEXT_IDS.with(std::cell::Cell::get);
+        match t {
+            Some(t) => {
+                NEXT_IDS.with(|c| c.set((None, s)));
+                opentelemetry::trace::TraceId::from(t)
+            }
+            None => self.0.new_trace_id(),
+        }
+    }
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        let (t, s) = NEXT_IDS.with(std::cell::Cell::get);
+        match s {
+            Some(s) => {
+                NEXT_IDS.with(|c| c.set((t, None)));
+                opentelemetry::trace::SpanId::from(s)
+            }
+            None => self.0.new_span_id(),
+        }
+    }
+}
+
+/// Builds the spans of one PFCP transaction: `pfcp` (its IDs as drawn on the N4 path) and a
+/// child per step.
+fn export_txn(tracer: &opentelemetry_sdk::trace::SdkTracer, t: crate::n4::trace::Txn) {
+    use opentelemetry::{
+        Context, KeyValue,
+        trace::{
+            Span as _, SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId,
+            TraceState, Tracer as _,
+        },
+    };
+    let mut attrs = vec![
+        KeyValue::new("message", message_name(t.message)),
+        KeyValue::new("peer", t.peer.to_string()),
+        KeyValue::new("seid", t.seid as i64),
+        KeyValue::new("seq", i64::from(t.seq)),
+    ];
+    if let Some(c) = t.cause {
+        attrs.push(KeyValue::new("cause", i64::from(c)));
+    }
+    NEXT_IDS.with(|c| c.set((Some(t.trace_id), Some(t.span_id))));
+    let mut root = tracer
+        .span_builder("pfcp")
+        .with_kind(SpanKind::Server)
+        .with_start_time(t.start)
+        .with_attributes(attrs)
+        .start_with_context(tracer, &Context::new());
+    NEXT_IDS.with(|c| c.set((None, None)));
+    let parent = Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(t.trace_id),
+        SpanId::from(t.span_id),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::NONE,
+    ));
+    for p in t.phases() {
+        let mut b = tracer
+            .span_builder(p.name)
+            .with_start_time(t.start + p.start);
+        if let Some(op) = p.op {
+            b = b.with_attributes([KeyValue::new("op", op)]);
+        }
+        let mut c = b.start_with_context(tracer, &parent);
+        c.end_with_timestamp(t.start + p.start + p.len);
+    }
+    root.end_with_timestamp(t.start + t.len);
 }
 
 impl Otel {
-    /// Exporters to the OTLP/gRPC collector at `endpoint` (call inside the daemon's Tokio
-    /// runtime: the gRPC channel runs on it). Spans go in batches every 200 ms, metrics every
-    /// second; nothing here waits for the collector, so a missing one never blocks N4.
-    pub fn start(endpoint: &str, sample_ratio: f64) -> anyhow::Result<Otel> {
+    /// Exporters to the OTLP/gRPC collector at `endpoint`. Spans go in batches every 200 ms,
+    /// metrics every second; the gRPC channel runs on a runtime of its own (thread `otel-io`),
+    /// not the N4 owner's; nothing here waits for the collector, so a missing or slow one
+    /// never blocks N4.
+    pub fn start(endpoint: &str) -> anyhow::Result<Otel> {
         use opentelemetry::{KeyValue, metrics::MeterProvider as _};
         use opentelemetry_otlp::WithExportConfig;
         use opentelemetry_sdk::{
@@ -229,6 +361,21 @@ impl Otel {
             metrics::{PeriodicReader, SdkMeterProvider},
             trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider},
         };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let io = rt.handle().clone();
+        let (stop_io, stopped) = tokio::sync::oneshot::channel::<()>();
+        let io_thread = std::thread::Builder::new()
+            .name("otel-io".into())
+            .spawn(move || {
+                lowest_priority();
+                rt.block_on(async {
+                    let _ = stopped.await;
+                });
+            })?;
+        // The exporters' channels spawn their connection tasks on the runtime entered here.
+        let _entered = io.enter();
         let resource = Resource::builder().with_service_name("upf-lb").build();
         let spans = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
@@ -236,15 +383,20 @@ impl Otel {
             .build()?;
         let processor = BatchSpanProcessor::builder(spans)
             .with_batch_config(
+                // Room for a burst of tens of thousands of transactions a second (5 spans
+                // each) between exports; sent in large batches.
                 BatchConfigBuilder::default()
                     .with_scheduled_delay(std::time::Duration::from_millis(200))
+                    .with_max_queue_size(SPAN_QUEUE)
+                    .with_max_export_batch_size(4096)
                     .build(),
             )
             .build();
         let tracer = SdkTracerProvider::builder()
-            .with_sampler(opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(
-                sample_ratio,
-            ))
+            // PFCP transactions are sampled where they are recorded (`n4::trace`), by the
+            // trace-ID ratio; API calls are always traced.
+            .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
+            .with_id_generator(PresetIds::default())
             .with_span_processor(processor)
             .with_resource(resource.clone())
             .build();
@@ -361,39 +513,78 @@ impl Otel {
                 }
             })
             .build();
+        let (txns, rx) = std::sync::mpsc::sync_channel::<Vec<crate::n4::trace::Txn>>(TXN_QUEUE);
+        let t = {
+            use opentelemetry::trace::TracerProvider as _;
+            tracer.tracer("upf-lb")
+        };
+        let span_thread =
+            std::thread::Builder::new()
+                .name("otel-pfcp".into())
+                .spawn(move || {
+                    lowest_priority();
+                    while let Ok(batch) = rx.recv() {
+                        for x in batch {
+                            export_txn(&t, x);
+                        }
+                    }
+                })?;
+        lower_sdk_threads();
         Ok(Otel {
             tracer,
             meter,
             snapshot,
+            txns: Some(txns),
+            span_thread: Some(span_thread),
+            dropped: 0,
+            io: Some((stop_io, io_thread)),
         })
     }
 
-    /// The `tracing` layer that turns spans into OTLP spans.
-    pub fn layer<S>(&self) -> impl tracing_subscriber::Layer<S>
-    where
-        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    {
+    /// Hands finished PFCP transactions to the span thread; never waits (a full queue drops
+    /// the batch, counted and said once).
+    pub fn export(&mut self, txns: Vec<crate::n4::trace::Txn>) {
+        if txns.is_empty() {
+            return;
+        }
+        if let Some(tx) = &self.txns
+            && tx.try_send(txns).is_err()
+        {
+            if self.dropped == 0 {
+                tracing::warn!("trace export is behind: PFCP transaction spans dropped");
+            }
+            self.dropped += 1;
+        }
+    }
+
+    /// The tracer spans are built with (API calls; PFCP transactions go through
+    /// [`Otel::export`]).
+    pub fn tracer(&self) -> opentelemetry_sdk::trace::SdkTracer {
         use opentelemetry::trace::TracerProvider as _;
-        // No busy/idle timing, thread or source-location attributes: each costs the N4 path
-        // time on every span and says nothing a PFCP transaction needs.
-        tracing_opentelemetry::layer()
-            .with_tracked_inactivity(false)
-            .with_threads(false)
-            .with_location(false)
-            .with_tracer(self.tracer.tracer("upf-lb"))
+        self.tracer.tracer("upf-lb")
     }
 
     /// Flushes and stops the exporters. Blocking: not on the runtime thread that drives the
     /// gRPC channel (a current-thread runtime would deadlock).
-    pub fn shutdown(&self) {
+    pub fn shutdown(mut self) {
+        // The span thread builds what it was given, then the exporters flush.
+        self.txns = None;
+        if let Some(t) = self.span_thread.take() {
+            let _ = t.join();
+        }
         let _ = self.tracer.shutdown();
         let _ = self.meter.shutdown();
+        if let Some((stop, t)) = self.io.take() {
+            let _ = stop.send(());
+            let _ = t.join();
+        }
     }
 }
 
-/// Installs the process's `tracing` subscriber: formatted logs to stderr (JSON with
-/// `json`), and spans to OTLP with `otel`. A subscriber installed earlier stays.
-pub fn install_subscriber(json: bool, otel: Option<&Otel>) {
+/// Installs the process's `tracing` subscriber: formatted logs to stderr (JSON with `json`).
+/// A subscriber installed earlier stays. Spans do not go through it: each daemon exports its
+/// own ([`Otel`]), so daemons in one process (tests) never mix their traces.
+pub fn install_subscriber(json: bool) {
     use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
@@ -411,20 +602,13 @@ pub fn install_subscriber(json: bool, otel: Option<&Otel>) {
             .with_filter(filter())
             .boxed()
     };
-    let otel_layer = otel.map(|o| {
-        o.layer()
-            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
-            .boxed()
-    });
-    let _ = tracing_subscriber::registry()
-        .with(fmt)
-        .with(otel_layer)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(fmt).try_init();
 }
 
 /// Log lines as JSON objects: time, level, target, the event's fields, the names of the spans
-/// it happened in (innermost last), and the OpenTelemetry trace and span IDs of the current
-/// span when spans are exported, so a log line finds its trace in the collector.
+/// it happened in (`pfcp` inside a PFCP transaction, innermost last), and, inside a traced PFCP
+/// transaction, its OpenTelemetry trace and span IDs, so a log line finds its trace in the
+/// collector.
 pub struct JsonWithTrace;
 
 struct Fields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
@@ -459,8 +643,6 @@ where
         mut w: tracing_subscriber::fmt::format::Writer<'_>,
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
-        use opentelemetry::trace::TraceContextExt as _;
-        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
         let mut fields = serde_json::Map::new();
         event.record(&mut Fields(&mut fields));
         let m = event.metadata();
@@ -475,16 +657,30 @@ where
         o.insert("level".into(), m.level().as_str().into());
         o.insert("target".into(), m.target().into());
         o.insert("fields".into(), serde_json::Value::Object(fields));
+        let mut names: Vec<serde_json::Value> = Vec::new();
+        let txn = crate::n4::trace::current();
+        if txn.is_some() {
+            // Inside a traced PFCP transaction: its span is recorded on the N4 path, not
+            // through `tracing`.
+            names.push("pfcp".into());
+        }
         if let Some(scope) = ctx.event_scope() {
-            let names: Vec<serde_json::Value> =
-                scope.from_root().map(|s| s.name().into()).collect();
+            names.extend(scope.from_root().map(|s| s.name().into()));
+        }
+        if !names.is_empty() {
             o.insert("spans".into(), names.into());
         }
-        let cx = tracing::Span::current().context();
-        let sc = cx.span().span_context().clone();
-        if sc.is_valid() {
-            o.insert("trace_id".into(), sc.trace_id().to_string().into());
-            o.insert("span_id".into(), sc.span_id().to_string().into());
+        if let Some((trace, span)) = txn {
+            o.insert(
+                "trace_id".into(),
+                opentelemetry::trace::TraceId::from(trace)
+                    .to_string()
+                    .into(),
+            );
+            o.insert(
+                "span_id".into(),
+                opentelemetry::trace::SpanId::from(span).to_string().into(),
+            );
         }
         writeln!(w, "{}", serde_json::Value::Object(o))
     }

@@ -1,6 +1,7 @@
 //! `upf-lb run --log-json` with spans exported: every log line is a JSON object, and a line
-//! logged inside a PFCP transaction carries the OpenTelemetry trace and span IDs of its span
-//! (so it can be found in the collector), while one logged outside any span carries none.
+//! logged inside a PFCP transaction carries the OpenTelemetry trace and span IDs of its span,
+//! which the collector (an OTLP receiver) then holds, while one logged outside any span
+//! carries none.
 
 use serde_json::Value;
 use std::{
@@ -22,7 +23,7 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
     let dir = std::env::temp_dir().join(format!("upf-lb-json-logs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("upf-lb.toml");
-    // Spans are made and exported (to a collector that is not there: said once, harmless).
+    // Spans are made and exported to a collector in the namespace.
     let text = upf_lb::config::DEFAULT.replacen(
         "# otlp_endpoint = \"http://127.0.0.1:4317\"",
         "otlp_endpoint = \"http://127.0.0.1:4317\"",
@@ -31,6 +32,9 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
     std::fs::write(&config, text).unwrap();
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");
+    let collector =
+        upf_lb::otlp_receiver::OtlpReceiver::start(&format!("/run/netns/{}", topo.upf.name()))
+            .expect("OTLP receiver");
     let mut d = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", topo.upf.name()))
         .arg("--")
@@ -94,6 +98,26 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
     assert_ne!(trace, "0".repeat(32));
     assert_eq!(set_up["span_id"].as_str().map(str::len), Some(16));
     assert_eq!(set_up["spans"][0].as_str(), Some("pfcp"));
+    // The span the line names is the one exported.
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let span = set_up["span_id"].as_str().unwrap();
+    let t0 = Instant::now();
+    loop {
+        let spans = collector.spans();
+        if let Some(s) = spans
+            .iter()
+            .find(|s| hex(&s.trace_id) == trace && hex(&s.span_id) == span)
+        {
+            assert_eq!(s.name, "pfcp");
+            assert!(s.parent_span_id.is_empty());
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no exported span {trace}/{span}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10));
     assert!(st.unwrap().is_some(), "daemon did not stop");
     drop(topo);

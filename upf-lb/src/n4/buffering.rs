@@ -119,7 +119,7 @@ impl N4 {
         };
         let to = SocketAddr::new(ip, PFCP_PORT);
         let seq = self.outstanding.next_seq();
-        tracing::info!(up_seid = seid, pdr_id, qfi, "Downlink Data Report");
+        tracing::debug!(up_seid = seid, pdr_id, qfi, "Downlink Data Report");
         let m = Message::new(
             Body::SessionReportRequest(msg::SessionReportRequest {
                 report_type: ReportType::empty().with(ReportType::DLDR),

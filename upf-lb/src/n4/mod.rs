@@ -15,6 +15,7 @@ mod node;
 mod persist;
 pub mod reliable;
 mod session;
+pub mod trace;
 mod usage;
 
 pub use alloc::{Range, UeIpPool};
@@ -168,6 +169,8 @@ pub struct N4 {
     /// PFCP requests answered, by (request type, Cause of the answer; 0 for none): count and
     /// the nanoseconds spent handling them.
     pub pfcp_stats: std::collections::BTreeMap<(u8, u8), (u64, u64)>,
+    /// PFCP transactions recorded for the trace exporter (off unless spans are exported).
+    pub trace: trace::Recorder,
     /// The session store, when state outlives the daemon.
     store: Option<crate::store::Store>,
     /// Changes are tracked for a store.
@@ -246,6 +249,7 @@ impl N4 {
             store: None,
             persist: false,
             pfcp_stats: Default::default(),
+            trace: trace::Recorder::off(),
             api_events: Vec::new(),
             drops_seen: Vec::new(),
             drops_at: Instant::now(),
@@ -371,23 +375,16 @@ impl N4 {
     ) {
         let t0 = Instant::now();
         let request = is_request(h.message_type);
-        // One span per PFCP transaction (exported over OTLP when configured).
-        let span = tracing::info_span!(
-            "pfcp",
-            message = %crate::telemetry::message_name(h.message_type),
-            peer = %from,
-            seid = h.seid.unwrap_or(0),
-            seq = h.sequence,
-            cause = tracing::field::Empty,
-        );
-        let _entered = span.enter();
-        if request && let Some(r) = self.cache.get(from, h.sequence) {
+        // One span per PFCP transaction (recorded here, exported by the telemetry thread).
+        self.trace
+            .begin(h.message_type, from, h.seid.unwrap_or(0), h.sequence);
+        let response = if request && let Some(r) = self.cache.get(from, h.sequence) {
             self.stats.retransmissions_answered += 1;
             tracing::debug!(%from, seq = h.sequence, "retransmitted request answered from the cache");
             out.push(Outgoing::pfcp(from, r.to_vec()));
+            self.trace.finish(None);
             return;
-        }
-        let response = if request && !self.cfg.peer_allowed(from.ip()) {
+        } else if request && !self.cfg.peer_allowed(from.ip()) {
             self.stats.refused_peers += 1;
             tracing::warn!(%from, "PFCP request from a peer not allowed");
             if h.message_type == mt::HEARTBEAT_REQUEST {
@@ -396,7 +393,9 @@ impl N4 {
                 self.error_response(&h, Cause::RequestRejected, None)
             }
         } else {
-            let decoded = tracing::info_span!("decode").in_scope(|| Message::decode(bytes));
+            let t = self.trace.start();
+            let decoded = Message::decode(bytes);
+            self.trace.end(t, "decode", None);
             match decoded {
                 Ok((m, _)) => self.dispatch(from, m, now, out),
                 Err(e) if matches!(e.kind, ErrorKind::UnknownMessageType(_)) => {
@@ -415,23 +414,23 @@ impl N4 {
                 }
             }
         };
-        if let Some(m) = response {
-            let cause = response_cause(&m.body);
-            if let Some(c) = cause {
-                span.record("cause", c);
-            }
-            let e = self
-                .pfcp_stats
-                .entry((h.message_type, cause.unwrap_or(0)))
-                .or_default();
-            e.0 += 1;
-            e.1 += t0.elapsed().as_nanos() as u64;
-            let b = m.to_vec();
-            if request {
-                self.cache.put(from, h.sequence, b.clone(), now);
-            }
-            out.push(Outgoing::pfcp(from, b));
+        let Some(m) = response else {
+            self.trace.finish(None);
+            return;
+        };
+        let cause = response_cause(&m.body);
+        let e = self
+            .pfcp_stats
+            .entry((h.message_type, cause.unwrap_or(0)))
+            .or_default();
+        e.0 += 1;
+        e.1 += t0.elapsed().as_nanos() as u64;
+        let b = m.to_vec();
+        if request {
+            self.cache.put(from, h.sequence, b.clone(), now);
         }
+        out.push(Outgoing::pfcp(from, b));
+        self.trace.finish(cause);
     }
 
     fn dispatch(

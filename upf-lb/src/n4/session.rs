@@ -356,9 +356,12 @@ impl N4 {
                 ),
             );
         }
-        if let Err(e) =
-            tracing::info_span!("validate").in_scope(|| validate::session_establishment(&r))
-        {
+        if let Err(e) = {
+            let t = self.trace.start();
+            let v = validate::session_establishment(&r);
+            self.trace.end(t, "validate", None);
+            v
+        } {
             return refuse(self, codec_error(e));
         }
         // The same CP F-SEID again (not a retransmission: those are answered from the cache):
@@ -416,9 +419,10 @@ impl N4 {
             let states = fresh_states(&rules, now);
             let spec = spec_for(&rules, &states, index, &self.local)?;
             self.check_keys(seid, &spec)?;
-            let inst = tracing::info_span!("southbound", op = "install")
-                .in_scope(|| self.dp.install(&spec))
-                .map_err(southbound_error)?;
+            let t = self.trace.start();
+            let inst = self.dp.install(&spec);
+            self.trace.end(t, "southbound", Some("install"));
+            let inst = inst.map_err(southbound_error)?;
             let keys: Vec<Key> = spec.pdrs.iter().map(|(k, _)| *k).collect();
             Ok::<_, RuleError>((rules, created, inst, keys))
         })();
@@ -450,7 +454,7 @@ impl N4 {
             urrs,
             buffer: Default::default(),
         };
-        tracing::info!(%from, up_seid = seid, cp_seid = cp.seid, pdrs = session.rules.pdrs.len(), "session established");
+        tracing::debug!(%from, up_seid = seid, cp_seid = cp.seid, pdrs = session.rules.pdrs.len(), "session established");
         self.by_cp.insert((session.node.clone(), cp.seid), seid);
         self.sessions.insert(seid, session);
         self.touch(seid);
@@ -528,7 +532,7 @@ impl N4 {
             .filter_map(|u| self.report_usage(seid, u, &[UsageReportTrigger::TERMR], now))
             .collect();
         self.delete_session(seid);
-        tracing::info!(%from, up_seid = seid, "session deleted");
+        tracing::debug!(%from, up_seid = seid, "session deleted");
         Message::new(
             Body::SessionDeletionResponse(msg::SessionDeletionResponse {
                 cause: CauseIe::from(Cause::RequestAccepted),
@@ -571,9 +575,12 @@ impl N4 {
                 seq,
             )
         };
-        if let Err(e) =
-            tracing::info_span!("validate").in_scope(|| validate::session_modification(&r))
-        {
+        if let Err(e) = {
+            let t = self.trace.start();
+            let v = validate::session_modification(&r);
+            self.trace.end(t, "validate", None);
+            v
+        } {
             return refuse(codec_error(e));
         }
         let s = &self.sessions[&seid];
@@ -856,11 +863,9 @@ impl N4 {
             .get_mut(&seid)
             .expect("session looked up above");
         let old = s.installed.take().expect("an installed session");
-        let southbound = tracing::info_span!("southbound", op = "replace");
-        let replaced = {
-            let _in = southbound.enter();
-            self.dp.replace(old, &spec)
-        };
+        let t = self.trace.start();
+        let replaced = self.dp.replace(old, &spec);
+        self.trace.end(t, "southbound", Some("replace"));
         let inst = match replaced {
             Ok(i) => i,
             Err((old, e)) => {
@@ -971,7 +976,7 @@ impl N4 {
                 IpAddr::V6(_) => self.cfg.n3.ipv6.map(IpAddr::V6),
             };
             let Some(local) = local else { continue };
-            tracing::info!(up_seid = seid, far_id, teid, %peer, "End Marker on the old path");
+            tracing::debug!(up_seid = seid, far_id, teid, %peer, "End Marker on the old path");
             self.pending.push(super::Outgoing {
                 to: SocketAddr::new(peer, old.port.unwrap_or(2152)),
                 bytes: crate::southbound::signalling::end_marker(teid).to_vec(),
@@ -979,7 +984,7 @@ impl N4 {
             });
         }
         self.touch(seid);
-        tracing::info!(%from, up_seid = seid, "session modified");
+        tracing::debug!(%from, up_seid = seid, "session modified");
         Message::new(
             Body::SessionModificationResponse(msg::SessionModificationResponse {
                 cause: CauseIe::from(Cause::RequestAccepted),
