@@ -6,6 +6,29 @@
 //! userspace for statistics and tests. Per-CPU, so writing needs no atomics and reading costs the
 //! datapath nothing.
 
+/// Map `QFI_COUNTERS` ([`crate::names::MAP_QFI_COUNTERS`]): a `BPF_MAP_TYPE_PERCPU_ARRAY` of
+/// [`Counter`] with [`QFI_SLOTS`] entries, indexed by [`qfi_slot`]: the packets each interface
+/// forwarded, per QoS Flow (the QFI of the PDU Session Container it arrived with on N3/N9,
+/// the QFI of its QER on N6; 0 when there is none), counted where its URRs count it. Bytes:
+/// the length of the user's IP packet (the T-PDU), as the URRs count volume.
+pub const QFI_SLOTS: u32 = 2 * 64;
+
+/// The interface a packet arrived on, as the QFI counters split them.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingress {
+    /// N3 or N9 (GTP-U from a gNB or a peer UPF): the uplink direction.
+    N3 = 0,
+    /// N6 (the data network): the downlink direction.
+    N6 = 1,
+}
+
+/// The slot of `qfi` (6 bits, TS 38.415) arriving on `ingress` in `QFI_COUNTERS`.
+#[inline(always)]
+pub const fn qfi_slot(ingress: Ingress, qfi: u8) -> u32 {
+    (ingress as u32) * 64 + (qfi & 0x3f) as u32
+}
+
 /// Packets and bytes seen with one outcome on one CPU.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 
 /// The per-CPU outcome counters of every program ([`crate::counters`]).
 pub const MAP_COUNTERS: &str = "COUNTERS";
+/// The per-CPU forwarded-packet counters per interface and QFI ([`crate::counters::qfi_slot`]).
+pub const MAP_QFI_COUNTERS: &str = "QFI_COUNTERS";
 
 /// XDP program on the N3 (access) interface: GTP-U ingress from the gNB (TS 29.281).
 pub const PROG_XDP_N3: &str = "xdp_n3";
@@ -33,6 +35,6 @@ pub const MAP_N3_SCRATCH: &str = "N3_SCRATCH";
 pub const PROG_XDP_NOOP: &str = "xdp_noop";
 
 /// Root of the pinned maps, versioned by the ABI so a layout change never reuses stale pins.
-pub const PIN_ROOT: &str = "/sys/fs/bpf/upf-lb/abi-v3";
+pub const PIN_ROOT: &str = "/sys/fs/bpf/upf-lb/abi-v4";
 
-const _: () = assert!(crate::ABI_VERSION == 3, "update PIN_ROOT with ABI_VERSION");
+const _: () = assert!(crate::ABI_VERSION == 4, "update PIN_ROOT with ABI_VERSION");

@@ -17,6 +17,7 @@ use crate::{
 use aya_ebpf::programs::XdpContext;
 use bpf_abi::{
     Reason,
+    counters::Ingress,
     gtp::{
         FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, N6Scratch, NONE, OHC_GTPU_IPV4,
         OHC_GTPU_IPV6, PdrList, Ue4Key, Ue6Key,
@@ -82,6 +83,14 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Ok(Reason::DownlinkToKernel);
     }
     urr::count_call(&pdr, Dir::Dl, len);
+    crate::counters::count_qfi(
+        Ingress::N6,
+        match q {
+            Some(q) => q.qfi,
+            None => 0,
+        },
+        len,
+    );
     let psc = match q {
         Some(q) if q.qfi != 0 => Container::Dl {
             qfi: q.qfi,

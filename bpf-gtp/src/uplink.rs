@@ -14,6 +14,7 @@ use crate::{
 use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext};
 use bpf_abi::{
     Be32, Reason,
+    counters::Ingress,
     gtp::{
         FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, OHC_GTPU_IPV4, OHC_GTPU_IPV6, OHC_NONE,
         OHR_NONE, PdrList, TEID_DIRECT, TeidKey,
@@ -98,6 +99,7 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     let len = flow.len as u64;
     let q = qer::enforce(pdr.qer, Dir::Ul, len)?;
     urr::count(&pdr, Dir::Ul, len);
+    crate::counters::count_qfi(Ingress::N3, qfi, len);
     if far.ohc == OHC_GTPU_IPV4 {
         // N9 relaying (an intermediate UPF): the T-PDU goes on in a new tunnel, with a UL PDU
         // Session Container of the QER's QFI, or of the one it arrived with. Not an IP hop for

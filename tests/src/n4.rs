@@ -72,3 +72,24 @@ pub fn plan(cp_seid: u64, gnb_teid: u32) -> SessionPlan {
         ul_filter: None,
     }
 }
+
+/// The management API's statistics (GetStats), asked from inside the UPF's namespace on the
+/// default API address.
+pub fn api_stats(b: &Bed) -> upf_lb::northbound::pb::StatsReply {
+    use upf_lb::northbound::pb::{StatsRequest, upf_lb_client::UpfLbClient};
+    b.topo.upf.run(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut c = UpfLbClient::connect("http://127.0.0.1:50051")
+                .await
+                .expect("API");
+            c.get_stats(StatsRequest {})
+                .await
+                .expect("stats")
+                .into_inner()
+        })
+    })
+}

@@ -248,12 +248,18 @@ fn pfcp_transactions_become_spans_and_counters_become_otlp_metrics() {
             "upf_lb.pfcp.requests",
             &[("message", "association_setup_request")],
         );
-        if sessions == Some(1.0) && up == 3.0 && setup == Some(1.0) {
+        // Per interface, direction and QoS Flow (the only flow: QFI 9).
+        let fwd = latest(
+            &m,
+            "upf_lb.forwarded.packets",
+            &[("interface", "n3"), ("direction", "uplink")],
+        );
+        if sessions == Some(1.0) && up == 3.0 && setup == Some(1.0) && fwd == Some(3.0) {
             break;
         }
         assert!(
             t0.elapsed() < Duration::from_secs(10),
-            "metrics: sessions {sessions:?}, uplink packets {up}, association setups {setup:?}"
+            "metrics: sessions {sessions:?}, uplink packets {up}, association setups {setup:?}, forwarded on n3 {fwd:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -1,7 +1,8 @@
 //! Tier 3: the daemon's Prometheus endpoint, read by a real parser (the prometheus-parse
 //! crate) after an SMF's session carried traffic: PFCP requests per type and Cause, sessions,
-//! associations, map occupancy, and datapath packets per reason equal to what the session's
-//! URR counted.
+//! associations, map occupancy, datapath packets per reason and forwarded packets and bytes
+//! per interface, direction and QFI equal to what the session's URR counted, and every number
+//! the same as the management API's.
 
 use pfcp::ie::{grouped::QueryUrr, simple::UrrId};
 use prometheus_parse::{Sample, Scrape, Value};
@@ -15,7 +16,7 @@ use upf_lb::{
     smf::{self, ids},
 };
 use upf_lb_tests::{
-    n4::{bed, plan},
+    n4::{api_stats, bed, plan},
     require_root,
 };
 
@@ -106,6 +107,53 @@ fn the_prometheus_endpoint_counts_what_the_datapath_and_n4_did() {
     assert_eq!(up, v.uplink_packets.unwrap() as f64);
     assert_eq!(down, v.downlink_packets.unwrap() as f64);
     assert_eq!(up, 5.0);
+    // Per interface, direction and QoS Flow: the gNB sends QFI 9, the QER marks QFI 9.
+    let fwd = |ifc: &str, dir: &str, what: &str| {
+        value(
+            &s,
+            &format!("upf_lb_forwarded_{what}_total"),
+            &[("interface", ifc), ("direction", dir), ("qfi", "9")],
+        )
+    };
+    assert_eq!(fwd("n3", "uplink", "packets"), 5.0);
+    assert_eq!(fwd("n6", "downlink", "packets"), 5.0);
+    assert_eq!(fwd("n3", "uplink", "bytes"), v.uplink.unwrap() as f64);
+    assert_eq!(fwd("n6", "downlink", "bytes"), v.downlink.unwrap() as f64);
+    // The API says the same.
+    let api = api_stats(&b);
+    assert_eq!(api.sessions as f64, value(&s, "upf_lb_sessions", &[]));
+    assert_eq!(
+        api.associations as f64,
+        value(&s, "upf_lb_associations", &[])
+    );
+    for r in api.reasons.iter().filter(|r| r.packets > 0) {
+        let l = [("reason", r.reason.as_str())];
+        assert_eq!(
+            r.packets as f64,
+            value(&s, "upf_lb_datapath_packets_total", &l)
+        );
+        assert_eq!(r.bytes as f64, value(&s, "upf_lb_datapath_bytes_total", &l));
+    }
+    assert_eq!(api.qfis.len(), 2, "{:?}", api.qfis);
+    for q in &api.qfis {
+        let l = [
+            ("interface", q.interface.as_str()),
+            ("direction", q.direction.as_str()),
+            ("qfi", &q.qfi.to_string()),
+        ];
+        assert_eq!(
+            q.packets as f64,
+            value(&s, "upf_lb_forwarded_packets_total", &l)
+        );
+        assert_eq!(
+            q.bytes as f64,
+            value(&s, "upf_lb_forwarded_bytes_total", &l)
+        );
+    }
+    for p in &api.pfcp {
+        let c = p.cause.to_string();
+        assert_eq!(p.count as f64, req(&p.message, &c));
+    }
     // Anything but GET /metrics is a 404.
     let other = b.topo.upf.run(|| {
         let mut c = TcpStream::connect(("192.0.2.2", 9464)).unwrap();

@@ -31,6 +31,30 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// The metrics of `n4` and its datapath, as Prometheus text.
+/// The interface and direction labels of an ingress of the QFI counters.
+pub fn ingress_labels(i: bpf_abi::counters::Ingress) -> (&'static str, &'static str) {
+    match i {
+        bpf_abi::counters::Ingress::N3 => ("n3", "uplink"),
+        bpf_abi::counters::Ingress::N6 => ("n6", "downlink"),
+    }
+}
+
+/// Packets forwarded per interface, direction and QFI: (interface, direction, qfi, packets,
+/// bytes); empty when the datapath cannot be read.
+pub fn qfi_counts(n4: &N4) -> Vec<(&'static str, &'static str, u8, u64, u64)> {
+    n4.dp
+        .qfi_counters()
+        .map(|v| {
+            v.into_iter()
+                .map(|(i, q, c)| {
+                    let (ifc, dir) = ingress_labels(i);
+                    (ifc, dir, q, c.packets, c.bytes)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn prometheus(n4: &N4) -> String {
     let mut o = String::with_capacity(16 * 1024);
     if let Ok(counters) = n4.dp.counters() {
@@ -62,6 +86,28 @@ pub fn prometheus(n4: &N4) -> String {
                 r.name(),
                 r.verdict().name(),
                 c.bytes
+            );
+        }
+    }
+    let qfis = qfi_counts(n4);
+    for (name, help, bytes) in [
+        (
+            "upf_lb_forwarded_packets_total",
+            "Packets forwarded, by ingress interface, direction and QoS Flow (QFI).",
+            false,
+        ),
+        (
+            "upf_lb_forwarded_bytes_total",
+            "Bytes of the users' IP packets forwarded, by interface, direction and QFI.",
+            true,
+        ),
+    ] {
+        family(&mut o, name, "counter", help);
+        for (ifc, dir, q, p, b) in &qfis {
+            let v = if bytes { b } else { p };
+            let _ = writeln!(
+                o,
+                "{name}{{interface=\"{ifc}\",direction=\"{dir}\",qfi=\"{q}\",verdict=\"forwarded\"}} {v}"
             );
         }
     }
@@ -163,6 +209,8 @@ pub fn prometheus(n4: &N4) -> String {
 pub struct Snapshot {
     /// (reason, verdict, packets, bytes) of the datapath.
     pub reasons: Vec<(&'static str, &'static str, u64, u64)>,
+    /// (interface, direction, QFI, packets, bytes) forwarded.
+    pub qfis: Vec<(&'static str, &'static str, u8, u64, u64)>,
     /// (message, cause, count, seconds) of PFCP requests.
     pub pfcp: Vec<(String, u8, u64, f64)>,
     /// Sessions, associations, buffered packets.
@@ -190,6 +238,7 @@ impl Snapshot {
                         .collect()
                 })
                 .unwrap_or_default(),
+            qfis: qfi_counts(n4),
             pfcp: n4
                 .pfcp_stats
                 .iter()
@@ -449,6 +498,36 @@ impl Otel {
                 }
             })
             .build();
+        for (name, desc, bytes) in [
+            (
+                "upf_lb.forwarded.packets",
+                "Packets forwarded, by ingress interface, direction and QoS Flow (QFI).",
+                false,
+            ),
+            (
+                "upf_lb.forwarded.bytes",
+                "Bytes of the users' IP packets forwarded, by interface, direction and QFI.",
+                true,
+            ),
+        ] {
+            let r = read!();
+            m.u64_observable_counter(name)
+                .with_description(desc)
+                .with_callback(move |o| {
+                    for (ifc, dir, q, p, b) in r().qfis {
+                        o.observe(
+                            if bytes { b } else { p },
+                            &[
+                                KeyValue::new("interface", ifc),
+                                KeyValue::new("direction", dir),
+                                KeyValue::new("qfi", i64::from(q)),
+                                KeyValue::new("verdict", "forwarded"),
+                            ],
+                        );
+                    }
+                })
+                .build();
+        }
         let r = read!();
         m.u64_observable_counter("upf_lb.pfcp.requests")
             .with_description("PFCP requests answered, by message type and Cause.")

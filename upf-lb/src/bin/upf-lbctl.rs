@@ -223,6 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "reasons": r.reasons.iter().map(|x| json!({"reason": x.reason, "verdict": x.verdict, "packets": x.packets, "bytes": x.bytes})).collect::<Vec<_>>(),
                 "pfcp": r.pfcp.iter().map(|x| json!({"message": x.message, "cause": x.cause, "count": x.count})).collect::<Vec<_>>(),
                 "maps": r.maps.iter().map(|x| json!({"map": x.map, "used": x.used, "capacity": x.capacity})).collect::<Vec<_>>(),
+                "qfis": r.qfis.iter().map(|x| json!({"interface": x.interface, "direction": x.direction, "qfi": x.qfi, "packets": x.packets, "bytes": x.bytes})).collect::<Vec<_>>(),
             });
             print(cli.output, v, || {
                 println!(
@@ -237,6 +238,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!(
                         "{:<32} {:<8} {:>12} {:>14}",
                         x.reason, x.verdict, x.packets, x.bytes
+                    );
+                }
+                println!(
+                    "{:<10} {:<10} {:>4} {:>12} {:>14}",
+                    "INTERFACE", "DIRECTION", "QFI", "PACKETS", "BYTES"
+                );
+                for x in &r.qfis {
+                    println!(
+                        "{:<10} {:<10} {:>4} {:>12} {:>14}",
+                        x.interface, x.direction, x.qfi, x.packets, x.bytes
                     );
                 }
                 println!("{:<32} {:>5} {:>12}", "PFCP REQUEST", "CAUSE", "COUNT");

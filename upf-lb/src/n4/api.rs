@@ -168,8 +168,19 @@ impl N4 {
                     .unwrap_or_default();
                 let (pdrs, sdfs, fars, qers, urrs) = self.dp.slots_in_use();
                 let sizes = crate::daemon::map_sizes(&self.cfg);
+                let qfis = crate::telemetry::qfi_counts(self)
+                    .into_iter()
+                    .map(|(interface, direction, qfi, packets, bytes)| pb::QfiCount {
+                        interface: interface.into(),
+                        direction: direction.into(),
+                        qfi: u32::from(qfi),
+                        packets,
+                        bytes,
+                    })
+                    .collect();
                 let _ = tx.send(pb::StatsReply {
                     reasons,
+                    qfis,
                     pfcp: self
                         .pfcp_stats
                         .iter()

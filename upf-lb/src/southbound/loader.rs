@@ -9,7 +9,11 @@ use aya::{
     maps::{PerCpuArray, ProgramArray},
     programs::{ProgramError, Xdp},
 };
-use bpf_abi::{Counter, Reason, names};
+use bpf_abi::{
+    Counter, Reason,
+    counters::{Ingress, qfi_slot},
+    names,
+};
 
 /// Why loading failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +73,7 @@ pub struct GtpDatapath {
 /// the object has no other).
 pub const PINNED_MAPS: &[&str] = &[
     names::MAP_COUNTERS,
+    names::MAP_QFI_COUNTERS,
     names::MAP_N3_JUMP,
     names::MAP_N6_JUMP,
     names::MAP_N3_SCRATCH,
@@ -265,6 +270,33 @@ impl GtpDatapath {
                 .map_err(|source| LoadError::Map { name, source })?;
             let sum = per_cpu.iter().fold(Counter::default(), |a, c| a.plus(*c));
             out.push((r, sum));
+        }
+        Ok(out)
+    }
+
+    /// Packets forwarded per ingress interface and QFI, summed over CPUs; only the QoS Flows
+    /// that carried something.
+    pub fn qfi_counters(&self) -> Result<Vec<(Ingress, u8, Counter)>, LoadError> {
+        let name = names::MAP_QFI_COUNTERS;
+        let map = self.ebpf.map(name).ok_or(LoadError::Map {
+            name,
+            source: aya::maps::MapError::InvalidName {
+                name: name.to_string(),
+            },
+        })?;
+        let arr: PerCpuArray<_, Counter> =
+            PerCpuArray::try_from(map).map_err(|source| LoadError::Map { name, source })?;
+        let mut out = Vec::new();
+        for ingress in [Ingress::N3, Ingress::N6] {
+            for qfi in 0..64u8 {
+                let per_cpu = arr
+                    .get(&qfi_slot(ingress, qfi), 0)
+                    .map_err(|source| LoadError::Map { name, source })?;
+                let sum = per_cpu.iter().fold(Counter::default(), |a, c| a.plus(*c));
+                if sum.packets != 0 {
+                    out.push((ingress, qfi, sum));
+                }
+            }
         }
         Ok(out)
     }
