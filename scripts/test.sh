@@ -21,7 +21,9 @@ stamp "clippy (host crates)"
 cargo clippy --all-targets --locked -- -D warnings
 
 stamp "clippy (eBPF crates, bpfel-unknown-none)"
-(cd bpf-gtp && cargo +nightly clippy --locked --release --target bpfel-unknown-none -Z build-std=core -- -D warnings)
+for c in bpf-gtp bpf-srv6; do
+    (cd "$c" && cargo +nightly clippy --locked --release --target bpfel-unknown-none -Z build-std=core -- -D warnings)
+done
 
 stamp "tests (tier 1: host; tier 2: BPF_PROG_TEST_RUN; tier 3: network namespaces)"
 log=$(mktemp)

@@ -11,6 +11,7 @@ pub mod counters;
 pub mod gtp;
 pub mod names;
 pub mod reason;
+pub mod srv6;
 pub mod wire;
 
 pub use counters::Counter;

@@ -224,6 +224,26 @@ reasons! {
     /// A downlink packet too big for the tunnel, dropped without an ICMP/ICMPv6 error: this
     /// CPU sent its second's worth already (RFC 4443 2.4 (f)).
     IcmpRateLimited = 66, "icmp_rate_limited", Drop;
+
+    // --- SRv6 (RFC 8754, RFC 8986) ---------------------------------------------------------
+    /// IPv6 to an address that is no local SID: the kernel's.
+    Srv6NoSid = 67, "srv6_no_sid", Pass;
+    /// End: on to the next segment, redirected out of the interface the FIB chose.
+    Srv6EndRedirect = 68, "srv6_end_redirect", Redirect;
+    /// End.DX4: decapsulated and redirected to the next hop of the SID.
+    Srv6Dx4Redirect = 69, "srv6_dx4_redirect", Redirect;
+    /// Processed, then handed to the kernel (FIB: neighbour not resolved, TTL about to expire,
+    /// too big for the egress).
+    Srv6ToKernel = 70, "srv6_to_kernel", Pass;
+    /// Segments Left beyond Last Entry + 1, or not 0 where the SID decapsulates (RFC 8986
+    /// 4.1 S07, 4.6 S02: ICMPv6 Parameter Problem, Code 0).
+    Srv6BadSegmentsLeft = 71, "srv6_bad_segments_left", Drop;
+    /// An upper-layer header the SID does not process: End with Segments Left 0 or no SRH,
+    /// a decapsulating SID whose inner packet is of the wrong family (RFC 8986 4.1.1:
+    /// ICMPv6 Parameter Problem, Code 4).
+    Srv6UpperLayerError = 72, "srv6_upper_layer_error", Drop;
+    /// Hop Limit 1 or 0 at End (RFC 8986 4.1 S04: ICMPv6 Time Exceeded).
+    Srv6HopLimitExceeded = 73, "srv6_hop_limit_exceeded", Drop;
 }
 
 #[cfg(test)]

@@ -134,10 +134,57 @@ pub fn verify_checksum(cur: &Cursor, ip: &Ipv4) -> bool {
     csum::fold(sum) == 0xffff
 }
 
+/// True when the TTL of the IPv4 header at `off` is 1 or 0: a router would not forward it.
+#[inline(always)]
+pub fn ttl_expiring(cur: &Cursor, off: usize) -> Result<bool, Reason> {
+    Ok(cur.u8_at(off + 8, Reason::Ipv4Truncated)? <= 1)
+}
+
+/// Decrements the TTL of the IPv4 header at `off` (above 1, see [`ttl_expiring`]) and updates
+/// its header checksum incrementally (RFC 1624).
+#[inline(always)]
+pub fn decrement_ttl(cur: &Cursor, off: usize) -> Result<(), Reason> {
+    let p = cur.get_mut::<[u8; 12]>(off, Reason::Ipv4Truncated)?;
+    // SAFETY: the cursor proved 12 bytes at `off` (TTL at 8, checksum at 10); nothing else
+    // refers to them while this runs.
+    let h = unsafe { &mut *p };
+    let ttl = h[8];
+    if ttl == 0 {
+        return Ok(());
+    }
+    let old = u16::from_be_bytes([ttl, h[9]]);
+    let new = u16::from_be_bytes([ttl - 1, h[9]]);
+    let c = csum::replace16(u16::from_be_bytes([h[10], h[11]]), old, new);
+    h[8] = ttl - 1;
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::{ipv4, parse_each_prefix};
+
+    #[test]
+    fn ttl_decrement_keeps_the_checksum_valid() {
+        let mut p = ipv4(17, &[], 8);
+        p.extend_from_slice(&[0; 8]);
+        let c = Cursor::from_slice(&mut p);
+        let ttl = c.u8_at(8, Reason::Ipv4Truncated).unwrap();
+        assert!(ttl > 1 && !ttl_expiring(&c, 0).unwrap());
+        decrement_ttl(&c, 0).unwrap();
+        let ip = parse_ipv4(&c, 0).unwrap();
+        assert_eq!(c.u8_at(8, Reason::Ipv4Truncated).unwrap(), ttl - 1);
+        assert!(verify_checksum(&c, &ip));
+        let mut one = p.clone();
+        one[8] = 1;
+        assert!(ttl_expiring(&Cursor::from_slice(&mut one), 0).unwrap());
+        let mut short = p[..10].to_vec();
+        assert_eq!(
+            decrement_ttl(&Cursor::from_slice(&mut short), 0),
+            Err(Reason::Ipv4Truncated)
+        );
+    }
 
     fn parse0(c: &Cursor) -> Result<Ipv4, Reason> {
         parse_ipv4(c, 0)

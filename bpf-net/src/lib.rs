@@ -15,9 +15,13 @@
 )]
 
 pub mod atomic;
+#[cfg(target_arch = "bpf")]
+pub mod counters;
 pub mod csum;
 pub mod cursor;
 pub mod eth;
+#[cfg(target_arch = "bpf")]
+pub mod fib;
 pub mod flow;
 pub mod gtpu;
 pub mod icmp;

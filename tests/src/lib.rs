@@ -10,14 +10,17 @@
 
 pub mod n4;
 
-use aya::programs::{TestRun, TestRunOptions};
+use aya::programs::{TestRun, TestRunOptions, Xdp};
 use bpf_abi::{Counter, Reason};
 use std::{
     fmt::Write as _,
     path::{Path, PathBuf},
     process::Command,
 };
-use upf_lb::{fixtures::Fixture, southbound::GtpDatapath};
+use upf_lb::{
+    fixtures::Fixture,
+    southbound::{GtpDatapath, Srv6Datapath},
+};
 
 /// Fails the test unless it runs as root: eBPF loading and namespaces need it. Never skips.
 pub fn require_root() {
@@ -54,14 +57,40 @@ pub fn hex_diff(expected: &[u8], actual: &[u8]) -> String {
     s
 }
 
-fn counters(dp: &GtpDatapath) -> Vec<(Reason, Counter)> {
-    dp.counters().expect("read COUNTERS")
+/// A loaded eBPF object whose XDP programs the fixture tables run through.
+pub trait XdpObject {
+    /// A loaded program.
+    fn program(&self, name: &'static str) -> &Xdp;
+    /// Its outcome counters, summed over CPUs.
+    fn outcome_counters(&self) -> Vec<(Reason, Counter)>;
+}
+
+impl XdpObject for GtpDatapath {
+    fn program(&self, name: &'static str) -> &Xdp {
+        self.xdp(name).expect("program loaded")
+    }
+    fn outcome_counters(&self) -> Vec<(Reason, Counter)> {
+        self.counters().expect("read COUNTERS")
+    }
+}
+
+impl XdpObject for Srv6Datapath {
+    fn program(&self, name: &'static str) -> &Xdp {
+        self.xdp(name).expect("program loaded")
+    }
+    fn outcome_counters(&self) -> Vec<(Reason, Counter)> {
+        self.counters().expect("read COUNTERS")
+    }
+}
+
+fn counters(dp: &impl XdpObject) -> Vec<(Reason, Counter)> {
+    dp.outcome_counters()
 }
 
 /// Runs every fixture through `prog` of `dp` with BPF_PROG_TEST_RUN and checks the action, the
 /// output frame and that exactly the fixture's counter moved by one packet of the input's length.
 /// Panics after the whole table, listing every failing row.
-pub fn run_xdp_fixtures(dp: &GtpDatapath, prog: &'static str, fixtures: &[Fixture]) {
+pub fn run_xdp_fixtures(dp: &impl XdpObject, prog: &'static str, fixtures: &[Fixture]) {
     run_xdp_fixtures_in(None, dp, prog, fixtures)
 }
 
@@ -70,11 +99,11 @@ pub fn run_xdp_fixtures(dp: &GtpDatapath, prog: &'static str, fixtures: &[Fixtur
 /// (routes and neighbours a test set up, nothing of the machine's).
 pub fn run_xdp_fixtures_in(
     ns: Option<(&upf_lb::netns::Netns, u32)>,
-    dp: &GtpDatapath,
+    dp: &impl XdpObject,
     prog: &'static str,
     fixtures: &[Fixture],
 ) {
-    let p = dp.xdp(prog).expect("program loaded");
+    let p = dp.program(prog);
     let mut failures = Vec::new();
     for fx in fixtures {
         let before = counters(dp);

@@ -254,24 +254,7 @@ impl GtpDatapath {
 
     /// The outcome counters, summed over CPUs, one per reason in index order.
     pub fn counters(&self) -> Result<Vec<(Reason, Counter)>, LoadError> {
-        let name = names::MAP_COUNTERS;
-        let map = self.ebpf.map(name).ok_or(LoadError::Map {
-            name,
-            source: aya::maps::MapError::InvalidName {
-                name: name.to_string(),
-            },
-        })?;
-        let arr: PerCpuArray<_, Counter> =
-            PerCpuArray::try_from(map).map_err(|source| LoadError::Map { name, source })?;
-        let mut out = Vec::with_capacity(Reason::ALL.len());
-        for &r in Reason::ALL {
-            let per_cpu = arr
-                .get(&(r as u32), 0)
-                .map_err(|source| LoadError::Map { name, source })?;
-            let sum = per_cpu.iter().fold(Counter::default(), |a, c| a.plus(*c));
-            out.push((r, sum));
-        }
-        Ok(out)
+        read_counters(&self.ebpf)
     }
 
     /// Packets forwarded per ingress interface and QFI, summed over CPUs; only the QoS Flows
@@ -300,4 +283,27 @@ impl GtpDatapath {
         }
         Ok(out)
     }
+}
+
+/// The outcome counters (`COUNTERS`) of a loaded object, summed over CPUs, one per reason in
+/// index order.
+pub(crate) fn read_counters(ebpf: &Ebpf) -> Result<Vec<(Reason, Counter)>, LoadError> {
+    let name = names::MAP_COUNTERS;
+    let map = ebpf.map(name).ok_or(LoadError::Map {
+        name,
+        source: aya::maps::MapError::InvalidName {
+            name: name.to_string(),
+        },
+    })?;
+    let arr: PerCpuArray<_, Counter> =
+        PerCpuArray::try_from(map).map_err(|source| LoadError::Map { name, source })?;
+    let mut out = Vec::with_capacity(Reason::ALL.len());
+    for &r in Reason::ALL {
+        let per_cpu = arr
+            .get(&(r as u32), 0)
+            .map_err(|source| LoadError::Map { name, source })?;
+        let sum = per_cpu.iter().fold(Counter::default(), |a, c| a.plus(*c));
+        out.push((r, sum));
+    }
+    Ok(out)
 }

@@ -4,6 +4,8 @@ pub mod gtp;
 pub mod loader;
 pub mod objects;
 pub mod signalling;
+pub mod srv6;
 
 pub use gtp::{Installed, InstalledParts, Key, MapSizes, PdrSpec, SessionSpec, SouthboundError};
 pub use loader::{GtpDatapath, LoadError};
+pub use srv6::Srv6Datapath;

@@ -1,0 +1,67 @@
+//! The SRv6 datapath's maps (bpf-srv6): the local SID table (RFC 8986 3.3).
+//!
+//! Map `LOCAL_SIDS` ([`MAP_LOCAL_SIDS`]): a `BPF_MAP_TYPE_LPM_TRIE` from an IPv6 prefix (the
+//! locator and function of a SID, as long as the operator made it) to the [`Sid`] bound to it.
+//! The longest prefix that covers a packet's Destination Address wins. Sized at load time.
+
+/// The local SID table.
+pub const MAP_LOCAL_SIDS: &str = "LOCAL_SIDS";
+/// The SRv6 ingress program.
+pub const PROG_XDP_SRV6: &str = "xdp_srv6";
+
+/// Behaviours (RFC 8986 4), the values of [`Sid::behaviour`].
+pub mod behaviour {
+    /// End: the next segment (RFC 8986 4.1).
+    pub const END: u32 = 1;
+    /// End.DX4: decapsulate, cross-connect the inner IPv4 packet to a next hop (4.6).
+    pub const END_DX4: u32 = 6;
+}
+
+/// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`]. None is implemented yet: a SID with
+/// one is refused by the loader.
+pub mod flavour {
+    /// Penultimate Segment Pop of the SRH.
+    pub const PSP: u32 = 1;
+    /// Ultimate Segment Pop of the SRH.
+    pub const USP: u32 = 2;
+    /// Ultimate Segment Decapsulation.
+    pub const USD: u32 = 4;
+}
+
+/// The key of [`MAP_LOCAL_SIDS`]: the LPM trie's prefix length in bits, then the address.
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SidKey {
+    /// Bits of `addr` that count (0 to 128).
+    pub prefix_len: u32,
+    /// The SID prefix, network order.
+    pub addr: [u8; 16],
+}
+
+const _: () = assert!(size_of::<SidKey>() == 20);
+
+/// What a local SID does.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sid {
+    /// One of [`behaviour`].
+    pub behaviour: u32,
+    /// Bits of [`flavour`].
+    pub flavours: u32,
+    /// End.DX4: the IPv4 next hop (L3 adjacency), network order.
+    pub nh4: [u8; 4],
+    /// Reserved, zero.
+    pub _pad: u32,
+    /// End.X / End.DX6: the IPv6 next hop, network order.
+    pub nh6: [u8; 16],
+}
+
+const _: () = assert!(size_of::<Sid>() == 32);
+
+#[cfg(feature = "user")]
+// SAFETY: SidKey is repr(C, packed) of plain integers and bytes: no padding, any bit pattern.
+unsafe impl aya::Pod for SidKey {}
+#[cfg(feature = "user")]
+// SAFETY: Sid is repr(C), its fields plain integers and bytes with explicit padding (asserted
+// size), valid for any bit pattern.
+unsafe impl aya::Pod for Sid {}

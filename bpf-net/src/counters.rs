@@ -1,0 +1,22 @@
+//! The per-CPU outcome counters (`COUNTERS`, see `bpf_abi::counters`) of every program: each
+//! eBPF object that uses this module gets its own map, written once per packet, read by
+//! userspace.
+
+use aya_ebpf::{macros::map, maps::PerCpuArray};
+use bpf_abi::{Counter, Reason};
+
+#[map(name = "COUNTERS")]
+static COUNTERS: PerCpuArray<Counter> = PerCpuArray::with_max_entries(Reason::COUNT, 0);
+
+/// Counts one packet of `bytes` with outcome `reason` on this CPU.
+#[inline(always)]
+pub fn count(reason: Reason, bytes: u64) {
+    if let Some(c) = COUNTERS.get_ptr_mut(reason as u32) {
+        // SAFETY: the pointer is this CPU's slot of a per-CPU array; nothing else writes it while
+        // this program runs (no preemption inside a BPF program on one CPU).
+        unsafe {
+            (*c).packets += 1;
+            (*c).bytes += bytes;
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! SRv6 endpoint behaviours (RFC 8986 4): a packet whose Destination Address is a local SID
+//! (longest prefix in `LOCAL_SIDS`) gets that SID's behaviour.
+//!
+//! - End (4.1): the SRH's next segment becomes the Destination Address; Hop Limit and
+//!   Segments Left go down by one; the packet is routed by the FIB.
+//! - End.DX4 (4.6): with Segments Left 0 (or no SRH) and an IPv4 upper layer, the outer IPv6
+//!   header and its extension headers are removed and the IPv4 packet goes to the SID's next
+//!   hop (its TTL decremented, as the router it is).
+//!
+//! Errors the RFC answers with ICMPv6 are dropped and counted by reason for now.
+
+use crate::maps::LOCAL_SIDS;
+use aya_ebpf::{
+    helpers::generated::bpf_xdp_adjust_head, maps::lpm_trie::Key, programs::XdpContext,
+};
+use bpf_abi::{
+    Be16, Reason,
+    srv6::{Sid, behaviour},
+};
+use bpf_net::{
+    Cursor,
+    eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, EthHdr, parse_eth},
+    fib::{self, Found, Lookup},
+    ipv4,
+    ipv6::{self, Ipv6},
+    proto,
+    srh::parse_srh,
+};
+
+/// Offsets in the fixed IPv6 header.
+const HOP_LIMIT: usize = 7;
+const DST: usize = 24;
+/// Offset of Segments Left in the SRH.
+const SEGMENTS_LEFT: usize = 3;
+
+/// Classifies the packet and applies its SID's behaviour.
+#[inline(always)]
+pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    if eth.ethertype != ETH_P_IPV6 {
+        return Err(Reason::Srv6NoSid);
+    }
+    let ip = ipv6::parse_ipv6(&cur, eth.l3_off)?;
+    let Some(sid) = LOCAL_SIDS.get(Key::new(128, ip.dst)) else {
+        return Err(Reason::Srv6NoSid);
+    };
+    let sid = *sid;
+    match sid.behaviour {
+        behaviour::END => end(ctx, &cur, &ip),
+        behaviour::END_DX4 => end_dx4(ctx, &cur, &ip, &sid),
+        // The loader writes only the behaviours above.
+        _ => Err(Reason::Srv6NoSid),
+    }
+}
+
+/// End (RFC 8986 4.1, S01-S12).
+#[inline(always)]
+fn end(ctx: &XdpContext, cur: &Cursor, ip: &Ipv6) -> Result<Reason, Reason> {
+    if ip.routing_off == 0 {
+        // No SRH: the upper-layer header is not ours to process (4.1.1).
+        return Err(Reason::Srv6UpperLayerError);
+    }
+    let srh = parse_srh(cur, ip.routing_off, ip.end)?;
+    if srh.segments_left == 0 {
+        return Err(Reason::Srv6UpperLayerError);
+    }
+    let hop_limit = cur.u8_at(ip.off + HOP_LIMIT, Reason::Ipv6Truncated)?;
+    if hop_limit <= 1 {
+        return Err(Reason::Srv6HopLimitExceeded);
+    }
+    // Last Entry against the length was checked by parse_srh (S06-S07, first half).
+    if u16::from(srh.segments_left) > u16::from(srh.last_entry) + 1 {
+        return Err(Reason::Srv6BadSegmentsLeft);
+    }
+    let sl = srh.segments_left - 1;
+    let next: [u8; 16] = *cur.get::<[u8; 16]>(srh.segment_off(sl), Reason::SrhTruncated)?;
+    let h = cur.get_mut::<[u8; 40]>(ip.off, Reason::Ipv6Truncated)?;
+    let s = cur.get_mut::<[u8; 4]>(ip.routing_off, Reason::SrhTruncated)?;
+    // SAFETY: the cursor proved 40 bytes at the IPv6 header and 4 at the SRH; nothing else
+    // refers to them during this program run.
+    let (h, s) = unsafe { (&mut *h, &mut *s) };
+    h[HOP_LIMIT] = hop_limit - 1;
+    h[DST..DST + 16].copy_from_slice(&next);
+    s[SEGMENTS_LEFT] = sl;
+    let l = Lookup {
+        v6: true,
+        src: &ip.src,
+        dst: &next,
+        tos: ip.traffic_class,
+        len: (ipv6::IPV6_HLEN + ip.payload_len) as u16,
+    };
+    match fib::lookup(ctx, &l)? {
+        Found::Success {
+            ifindex,
+            smac,
+            dmac,
+        } => {
+            fib::redirect(ctx, smac, dmac, ifindex)?;
+            Ok(Reason::Srv6EndRedirect)
+        }
+        // The kernel resolves the neighbour, or answers Packet Too Big.
+        Found::Kernel | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
+    }
+}
+
+/// End.DX4 (RFC 8986 4.6).
+#[inline(always)]
+fn end_dx4(ctx: &XdpContext, cur: &Cursor, ip: &Ipv6, sid: &Sid) -> Result<Reason, Reason> {
+    if ip.routing_off != 0 {
+        let srh = parse_srh(cur, ip.routing_off, ip.end)?;
+        if srh.segments_left != 0 {
+            return Err(Reason::Srv6BadSegmentsLeft);
+        }
+    }
+    if ip.protocol != proto::IPIP || ip.later_fragment {
+        return Err(Reason::Srv6UpperLayerError);
+    }
+    let inner = ipv4::parse_ipv4(cur, ip.l4_off)?;
+    let (src, dst) = (inner.src, inner.dst);
+    let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
+    let (dmac, smac) = (eth.dst, eth.src);
+    let delta = ip.l4_off.wrapping_sub(ETH_HLEN) as i32;
+    // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) } != 0 {
+        return Err(Reason::AdjustFailed);
+    }
+    let cur = Cursor::from_xdp(ctx);
+    let e = cur.get_mut::<EthHdr>(0, Reason::AdjustFailed)?;
+    // SAFETY: the cursor proved 14 bytes at offset 0; EthHdr has alignment 1.
+    unsafe {
+        (*e).dst = dmac;
+        (*e).src = smac;
+        (*e).ethertype = Be16::new(ETH_P_IPV4);
+    }
+    if ipv4::ttl_expiring(&cur, ETH_HLEN)? {
+        // The kernel answers with ICMP Time Exceeded.
+        return Ok(Reason::Srv6ToKernel);
+    }
+    let mut s16 = [0u8; 16];
+    s16[..4].copy_from_slice(&src);
+    let mut d16 = [0u8; 16];
+    d16[..4].copy_from_slice(&sid.nh4);
+    let _ = dst;
+    let l = Lookup {
+        v6: false,
+        src: &s16,
+        dst: &d16,
+        tos: inner.tos,
+        len: inner.total_len as u16,
+    };
+    match fib::lookup(ctx, &l)? {
+        Found::Success {
+            ifindex,
+            smac,
+            dmac,
+        } => {
+            ipv4::decrement_ttl(&cur, ETH_HLEN)?;
+            fib::redirect(ctx, smac, dmac, ifindex)?;
+            Ok(Reason::Srv6Dx4Redirect)
+        }
+        Found::Kernel | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
+    }
+}

@@ -1,0 +1,233 @@
+//! Tier 2: the SRv6 endpoint behaviours (bpf-srv6, RFC 8986) through BPF_PROG_TEST_RUN with
+//! SIDs written by the southbound API, in a namespace whose FIB the program consults: End
+//! (next segment, Hop Limit and Segments Left down by one, routed) and End.DX4 (decapsulated,
+//! TTL down by one, to the SID's next hop), each with its negative rows (Segments Left 0 or
+//! beyond Last Entry + 1, no SRH, Hop Limit 1, Last Entry beyond the header, an inner packet of
+//! the wrong family), and what is no local SID going to the kernel untouched.
+
+use std::net::{IpAddr, Ipv6Addr};
+use upf_lb::{
+    fixtures::{Fixture, UE_V4, routed, udp, xdp},
+    packet::{Frame, Ip, IpPacket, Ipv6Ext, L4},
+    southbound::{Srv6Datapath, srv6::Behaviour},
+    testbed::FibNs,
+};
+use upf_lb_tests::{require_root, run_xdp_fixtures_in};
+
+use bpf_abi::{Reason, srv6::PROG_XDP_SRV6};
+
+/// The locator's End SID and End.DX4 SID (each bound as a /80).
+const END_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 1, 0, 0, 0);
+const DX4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 2, 0, 0, 0);
+/// The headend that sent the packets (on the arrival side).
+const HEADEND: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
+
+fn srh(segments_left: u8, segments: Vec<Ipv6Addr>) -> Ipv6Ext {
+    Ipv6Ext::Srh {
+        segments_left,
+        segments,
+        tlvs: vec![],
+    }
+}
+
+/// IPv6 from the headend to `dst` with extension headers `ext`, carrying `l4`.
+fn v6(dst: Ipv6Addr, hop_limit: u8, ext: Vec<Ipv6Ext>, l4: L4) -> IpPacket {
+    let mut p = IpPacket::v6(HEADEND, dst, l4);
+    if let Ip::V6(h) = &mut p.ip {
+        h.hop_limit = hop_limit;
+        h.ext = ext;
+    }
+    p
+}
+
+fn dn_udp() -> L4 {
+    udp(HEADEND.into(), FibNs::NH6.into(), 5000, 7000).l4
+}
+
+fn fx(name: &str, input: &IpPacket, action: u32, output: Vec<u8>, reason: Reason) -> Fixture {
+    Fixture {
+        name: name.into(),
+        input: Frame::new(input.clone()).to_bytes(),
+        action,
+        output,
+        reason,
+    }
+}
+
+/// A fixture whose packet the program leaves as it is.
+fn untouched(name: &str, input: &IpPacket, action: u32, reason: Reason) -> Fixture {
+    let bytes = Frame::new(input.clone()).to_bytes();
+    Fixture {
+        name: name.into(),
+        input: bytes.clone(),
+        action,
+        output: bytes,
+        reason,
+    }
+}
+
+#[test]
+fn end_and_end_dx4_by_the_rfc() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = Srv6Datapath::load(64).expect("load bpf-srv6");
+    dp.add_sid(END_SID, 80, Behaviour::End).unwrap();
+    dp.add_sid(DX4_SID, 80, Behaviour::EndDx4 { nh: FibNs::NH4 })
+        .unwrap();
+    // Bad input to the southbound: a clear error.
+    let e = dp.add_sid(END_SID, 129, Behaviour::End).unwrap_err();
+    assert!(e.to_string().contains("0 to 128"), "{e}");
+
+    let mut t = Vec::new();
+
+    // End: Segment List [NH6, END_SID], Segments Left 1 -> DA NH6, SL 0, Hop Limit 63.
+    let path = vec![FibNs::NH6, END_SID];
+    let input = v6(END_SID, 64, vec![srh(1, path.clone())], dn_udp());
+    let expected = v6(FibNs::NH6, 64, vec![srh(0, path.clone())], dn_udp());
+    t.push(fx(
+        "end-next-segment",
+        &input,
+        xdp::REDIRECT,
+        routed(expected, FibNs::NH_MAC, FibNs::N6_MAC),
+        Reason::Srv6EndRedirect,
+    ));
+    // Three segments, the middle one ours: SL 2 -> 1, DA Segment List[1].
+    let mid = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x20);
+    let path3 = vec![FibNs::NH6, mid, END_SID];
+    let input = v6(END_SID, 64, vec![srh(2, path3.clone())], dn_udp());
+    let expected = v6(mid, 64, vec![srh(1, path3.clone())], dn_udp());
+    // `mid` is on n6 without a neighbour entry: the kernel resolves it.
+    let mut to_kernel = Frame::new(expected).to_bytes();
+    to_kernel[14 + 7] -= 1;
+    t.push(fx(
+        "end-next-segment-unresolved",
+        &input,
+        xdp::PASS,
+        to_kernel,
+        Reason::Srv6ToKernel,
+    ));
+    t.push(untouched(
+        "end-segments-left-0",
+        &v6(END_SID, 64, vec![srh(0, path.clone())], dn_udp()),
+        xdp::DROP,
+        Reason::Srv6UpperLayerError,
+    ));
+    t.push(untouched(
+        "end-no-srh",
+        &v6(END_SID, 64, vec![], dn_udp()),
+        xdp::DROP,
+        Reason::Srv6UpperLayerError,
+    ));
+    t.push(untouched(
+        "end-hop-limit-1",
+        &v6(END_SID, 1, vec![srh(1, path.clone())], dn_udp()),
+        xdp::DROP,
+        Reason::Srv6HopLimitExceeded,
+    ));
+    t.push(untouched(
+        "end-segments-left-beyond-last-entry",
+        &v6(END_SID, 64, vec![srh(3, path.clone())], dn_udp()),
+        xdp::DROP,
+        Reason::Srv6BadSegmentsLeft,
+    ));
+    // Last Entry 5 in a header that holds 2 segments.
+    let mut bad = Frame::new(v6(END_SID, 64, vec![srh(1, path.clone())], dn_udp())).to_bytes();
+    bad[14 + 40 + 4] = 5;
+    t.push(Fixture {
+        name: "end-last-entry-beyond-the-header".into(),
+        input: bad.clone(),
+        action: xdp::DROP,
+        output: bad,
+        reason: Reason::SrhBadLastEntry,
+    });
+
+    // End.DX4: the inner IPv4 packet to the SID's next hop, TTL one less.
+    let inner = udp(UE_V4.into(), IpAddr::from([198, 51, 100, 7]), 5000, 7000);
+    let ipip = L4::Raw {
+        proto: 4,
+        bytes: inner.to_bytes(),
+    };
+    t.push(fx(
+        "end-dx4",
+        &v6(DX4_SID, 64, vec![], ipip.clone()),
+        xdp::REDIRECT,
+        routed(inner.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
+        Reason::Srv6Dx4Redirect,
+    ));
+    t.push(fx(
+        "end-dx4-srh-segments-left-0",
+        &v6(DX4_SID, 64, vec![srh(0, vec![DX4_SID])], ipip.clone()),
+        xdp::REDIRECT,
+        routed(inner.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
+        Reason::Srv6Dx4Redirect,
+    ));
+    t.push(untouched(
+        "end-dx4-segments-left-1",
+        &v6(
+            DX4_SID,
+            64,
+            vec![srh(1, vec![FibNs::NH6, DX4_SID])],
+            ipip.clone(),
+        ),
+        xdp::DROP,
+        Reason::Srv6BadSegmentsLeft,
+    ));
+    let inner6 = L4::Raw {
+        proto: 41,
+        bytes: udp(HEADEND.into(), FibNs::NH6.into(), 5000, 7000).to_bytes(),
+    };
+    t.push(untouched(
+        "end-dx4-inner-ipv6",
+        &v6(DX4_SID, 64, vec![], inner6),
+        xdp::DROP,
+        Reason::Srv6UpperLayerError,
+    ));
+    // Inner TTL 1: decapsulated, and the kernel answers Time Exceeded.
+    let mut dying = inner.clone();
+    if let Ip::V4(h) = &mut dying.ip {
+        h.ttl = 1;
+    }
+    let mut decapsulated = Frame::new(dying.clone()).to_bytes();
+    decapsulated[12..14].copy_from_slice(&[0x08, 0x00]);
+    t.push(fx(
+        "end-dx4-inner-ttl-1",
+        &v6(
+            DX4_SID,
+            64,
+            vec![],
+            L4::Raw {
+                proto: 4,
+                bytes: dying.to_bytes(),
+            },
+        ),
+        xdp::PASS,
+        decapsulated,
+        Reason::Srv6ToKernel,
+    ));
+
+    // No local SID: the kernel's, untouched.
+    t.push(untouched(
+        "not-a-sid",
+        &v6(FibNs::NH6, 64, vec![srh(1, path.clone())], dn_udp()),
+        xdp::PASS,
+        Reason::Srv6NoSid,
+    ));
+    t.push(untouched("ipv4", &inner, xdp::PASS, Reason::Srv6NoSid));
+
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_SRV6, &t);
+
+    // Unbound, the End SID is no longer ours.
+    dp.remove_sid(END_SID, 80).unwrap();
+    let input = v6(END_SID, 64, vec![srh(1, path)], dn_udp());
+    run_xdp_fixtures_in(
+        Some((&fib.ns, fib.n3_ifindex)),
+        &dp,
+        PROG_XDP_SRV6,
+        &[untouched(
+            "end-removed",
+            &input,
+            xdp::PASS,
+            Reason::Srv6NoSid,
+        )],
+    );
+}

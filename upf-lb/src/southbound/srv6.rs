@@ -1,0 +1,151 @@
+//! The SRv6 datapath (bpf-srv6): the object loaded and verified, and its local SID table
+//! (RFC 8986 3.3) written from typed SIDs.
+
+use super::{LoadError, loader::read_counters, objects};
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::lpm_trie::{Key, LpmTrie},
+    programs::Xdp,
+};
+use bpf_abi::{
+    Counter, Reason,
+    srv6::{MAP_LOCAL_SIDS, PROG_XDP_SRV6, Sid, behaviour},
+};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Programs of bpf-srv6, all XDP.
+pub const SRV6_PROGRAMS: &[&str] = &[PROG_XDP_SRV6, bpf_abi::names::PROG_XDP_NOOP];
+
+/// What a local SID does (RFC 8986 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// End: on to the next segment of the SRH.
+    End,
+    /// End.DX4: decapsulate and send the inner IPv4 packet to `nh`.
+    EndDx4 {
+        /// The IPv4 next hop (L3 adjacency).
+        nh: Ipv4Addr,
+    },
+}
+
+impl Behaviour {
+    fn to_abi(self) -> Sid {
+        match self {
+            Behaviour::End => Sid {
+                behaviour: behaviour::END,
+                ..Sid::default()
+            },
+            Behaviour::EndDx4 { nh } => Sid {
+                behaviour: behaviour::END_DX4,
+                nh4: nh.octets(),
+                ..Sid::default()
+            },
+        }
+    }
+}
+
+/// A local SID refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SidError {
+    /// The prefix length is above 128.
+    #[error("SID {addr}/{len}: the prefix length must be 0 to 128")]
+    PrefixLength {
+        /// Address.
+        addr: Ipv6Addr,
+        /// Length asked for.
+        len: u8,
+    },
+    /// The table refused the entry (full, ...).
+    #[error("SID {addr}/{len}: {source}")]
+    Map {
+        /// Address.
+        addr: Ipv6Addr,
+        /// Length.
+        len: u8,
+        /// Cause.
+        #[source]
+        source: aya::maps::MapError,
+    },
+}
+
+/// The loaded bpf-srv6 object.
+pub struct Srv6Datapath {
+    ebpf: Ebpf,
+}
+
+impl Srv6Datapath {
+    /// Loads bpf-srv6 with room for `max_sids` local SIDs and verifies its programs.
+    pub fn load(max_sids: u32) -> Result<Self, LoadError> {
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries(MAP_LOCAL_SIDS, max_sids.max(1))
+            .load(objects::BPF_SRV6)
+            .map_err(|source| LoadError::Object {
+                object: "bpf-srv6",
+                source,
+            })?;
+        for &name in SRV6_PROGRAMS {
+            let prog: &mut Xdp = ebpf
+                .program_mut(name)
+                .and_then(|p| p.try_into().ok())
+                .ok_or(LoadError::MissingProgram(name))?;
+            prog.load()
+                .map_err(|source| LoadError::Verifier { name, source })?;
+        }
+        Ok(Srv6Datapath { ebpf })
+    }
+
+    fn sids(
+        &mut self,
+    ) -> Result<LpmTrie<&mut aya::maps::MapData, [u8; 16], Sid>, aya::maps::MapError> {
+        let map = self
+            .ebpf
+            .map_mut(MAP_LOCAL_SIDS)
+            .ok_or(aya::maps::MapError::InvalidName {
+                name: MAP_LOCAL_SIDS.into(),
+            })?;
+        LpmTrie::try_from(map)
+    }
+
+    /// Binds `addr/len` to `b` (replacing what it was bound to).
+    pub fn add_sid(&mut self, addr: Ipv6Addr, len: u8, b: Behaviour) -> Result<(), SidError> {
+        if len > 128 {
+            return Err(SidError::PrefixLength { addr, len });
+        }
+        let map_err = |source| SidError::Map { addr, len, source };
+        let mut t = self.sids().map_err(map_err)?;
+        t.insert(&Key::new(u32::from(len), addr.octets()), b.to_abi(), 0)
+            .map_err(map_err)
+    }
+
+    /// Unbinds `addr/len`.
+    pub fn remove_sid(&mut self, addr: Ipv6Addr, len: u8) -> Result<(), SidError> {
+        if len > 128 {
+            return Err(SidError::PrefixLength { addr, len });
+        }
+        let map_err = |source| SidError::Map { addr, len, source };
+        let mut t = self.sids().map_err(map_err)?;
+        t.remove(&Key::new(u32::from(len), addr.octets()))
+            .map_err(map_err)
+    }
+
+    /// A loaded XDP program by name.
+    pub fn xdp(&self, name: &'static str) -> Result<&Xdp, LoadError> {
+        self.ebpf
+            .program(name)
+            .and_then(|p| p.try_into().ok())
+            .ok_or(LoadError::MissingProgram(name))
+    }
+
+    /// A loaded XDP program by name, for attaching.
+    pub fn xdp_mut(&mut self, name: &'static str) -> Result<&mut Xdp, LoadError> {
+        self.ebpf
+            .program_mut(name)
+            .and_then(|p| p.try_into().ok())
+            .ok_or(LoadError::MissingProgram(name))
+    }
+
+    /// The outcome counters, summed over CPUs, one per reason in index order.
+    pub fn counters(&self) -> Result<Vec<(Reason, Counter)>, LoadError> {
+        read_counters(&self.ebpf)
+    }
+}
