@@ -9,6 +9,7 @@
 //! Packets come from `upf_lb::packet`, namespaces from `upf_lb::netns`.
 
 pub mod n4;
+pub mod raw;
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use bpf_abi::{Counter, Reason};

@@ -1,0 +1,353 @@
+//! Tier 3: our SRv6 endpoint against the kernel's own (seg6local End and End.DX4) on the same
+//! generated packets. Namespaces src -> dut -> sink over veth: the packets are sent as raw
+//! frames from src, the dut forwards them (once with seg6local routes, once with xdp_srv6
+//! attached to its ingress and no seg6local), and what reaches sink is compared frame by frame:
+//! the two must be identical. One difference is the kernel's, documented in its own test.
+
+use bpf_abi::Reason;
+use std::{net::Ipv6Addr, time::Duration};
+use upf_lb::{
+    fixtures::UE_V4,
+    netns::{Netns, unique_name, veth},
+    packet::{Frame, Ip, IpPacket, Ipv6Ext, L4},
+    southbound::{Srv6Datapath, srv6::Behaviour},
+};
+use upf_lb_tests::{raw::RawSocket, require_root};
+
+const END_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 1, 0, 0, 0);
+const DX4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 2, 0, 0, 0);
+const HEADEND: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
+const NH6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10);
+const MID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x20);
+const NH4: &str = "203.0.113.10";
+/// The inner destination of the End.DX4 packets.
+const INNER_DST: &str = "198.51.100.7";
+const SRC_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 0];
+const DUT_IN_MAC: [u8; 6] = [2, 0, 0, 0, 0xb, 0];
+const DUT_OUT_MAC: [u8; 6] = [2, 0, 0, 0, 0xb, 1];
+const SINK_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 1];
+/// A MAC on the sink's link that is not the next hop's.
+const OTHER_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 2];
+
+fn mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// src -> dut -> sink; the dut routes IPv6 and IPv4 towards sink, whose MAC it knows.
+struct Bed {
+    src: Netns,
+    dut: Netns,
+    sink: Netns,
+}
+
+impl Bed {
+    /// `inner_dst_mac`: the neighbour entry of the End.DX4 packets' inner destination on the
+    /// sink's link (the kernel sends them there, see the test of that difference).
+    fn new(inner_dst_mac: [u8; 6]) -> Bed {
+        let src = Netns::create(&unique_name("s6src")).unwrap();
+        let dut = Netns::create(&unique_name("s6dut")).unwrap();
+        let sink = Netns::create(&unique_name("s6snk")).unwrap();
+        veth(&src, "a0", &dut, "b0").unwrap();
+        veth(&dut, "b1", &sink, "a1").unwrap();
+        src.ip(&["link", "set", "a0", "address", &mac(SRC_MAC), "up"])
+            .unwrap();
+        sink.ip(&["link", "set", "a1", "address", &mac(SINK_MAC), "up"])
+            .unwrap();
+        dut.ip(&["link", "set", "b0", "address", &mac(DUT_IN_MAC), "up"])
+            .unwrap();
+        dut.ip(&["link", "set", "b1", "address", &mac(DUT_OUT_MAC), "up"])
+            .unwrap();
+        dut.ip(&["addr", "add", "2001:db8:0:3::2/64", "dev", "b0", "nodad"])
+            .unwrap();
+        dut.ip(&["addr", "add", "2001:db8:0:6::1/64", "dev", "b1", "nodad"])
+            .unwrap();
+        dut.ip(&["addr", "add", "203.0.113.1/24", "dev", "b1"])
+            .unwrap();
+        dut.ip(&["route", "add", "198.51.100.0/24", "via", NH4])
+            .unwrap();
+        let (nh6, mid) = (NH6.to_string(), MID.to_string());
+        for (a, m) in [
+            (nh6.as_str(), SINK_MAC),
+            (mid.as_str(), SINK_MAC),
+            (NH4, SINK_MAC),
+            (INNER_DST, inner_dst_mac),
+        ] {
+            dut.ip(&[
+                "neigh",
+                "add",
+                a,
+                "lladdr",
+                &mac(m),
+                "dev",
+                "b1",
+                "nud",
+                "permanent",
+            ])
+            .unwrap();
+        }
+        dut.ip(&[
+            "neigh",
+            "add",
+            &HEADEND.to_string(),
+            "lladdr",
+            &mac(SRC_MAC),
+            "dev",
+            "b0",
+            "nud",
+            "permanent",
+        ])
+        .unwrap();
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", dut.name(), "sh", "-c"])
+            .arg(
+                "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+                 net.ipv6.conf.all.seg6_enabled=1 net.ipv6.conf.b0.seg6_enabled=1",
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Bed { src, dut, sink }
+    }
+
+    /// Sends every frame from src and returns, per frame, the frame that reached sink (None
+    /// when nothing did).
+    fn run(&self, frames: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
+        let tx = RawSocket::open(&self.src, "a0").unwrap();
+        let rx = RawSocket::open(&self.sink, "a1").unwrap();
+        // Let neighbour discovery and router solicitations of the fresh links pass first.
+        let _ = rx.recv_until_quiet(Duration::from_millis(300), 64, |_| true);
+        frames
+            .iter()
+            .map(|f| {
+                tx.send(f).unwrap();
+                rx.recv_until_quiet(Duration::from_millis(400), 1, is_test_packet)
+                    .into_iter()
+                    .next()
+            })
+            .collect()
+    }
+}
+
+/// IPv4, or IPv6 that is neither ICMPv6 nor behind a Hop-by-Hop header (neighbour discovery,
+/// MLD, router solicitations).
+fn is_test_packet(f: &[u8]) -> bool {
+    match (f.get(12), f.get(13)) {
+        (Some(0x08), Some(0x00)) => true,
+        (Some(0x86), Some(0xdd)) => !matches!(f.get(14 + 6), Some(&58) | Some(&0)),
+        _ => false,
+    }
+}
+
+fn frame(p: IpPacket) -> Vec<u8> {
+    let mut f = Frame::new(p);
+    f.dst = DUT_IN_MAC;
+    f.src = SRC_MAC;
+    f.to_bytes()
+}
+
+fn v6(dst: Ipv6Addr, hop: u8, tc: u8, fl: u32, ext: Vec<Ipv6Ext>, l4: L4) -> IpPacket {
+    let mut p = IpPacket::v6(HEADEND, dst, l4);
+    if let Ip::V6(h) = &mut p.ip {
+        h.hop_limit = hop;
+        h.traffic_class = tc;
+        h.flow_label = fl;
+        h.ext = ext;
+    }
+    p
+}
+
+fn payload(n: usize) -> L4 {
+    L4::Udp {
+        src: 5000,
+        dst: 7000,
+        payload: (0..n).map(|i| i as u8).collect(),
+    }
+}
+
+/// Generated inputs: End over 2 and 3 segments, with and without a TLV, at several Hop
+/// Limits, Traffic Classes, Flow Labels and sizes; End.DX4 with and without an SRH, several
+/// inner TTLs, ToS and sizes.
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    let pad = vec![4u8, 6, 0, 0, 0, 0, 0, 0]; // PadN (RFC 8754 2.1.1.2)
+    for (i, (hop, tc, fl, n)) in [
+        (64u8, 0u8, 0u32, 16usize),
+        (2, 0xb8, 0x12345, 0),
+        (255, 0x20, 0xfffff, 700),
+        (17, 1, 1, 1200),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for tlv in [false, true] {
+            let tlvs = if tlv { pad.clone() } else { vec![] };
+            let two = Ipv6Ext::Srh {
+                segments_left: 1,
+                segments: vec![NH6, END_SID],
+                tlvs: tlvs.clone(),
+            };
+            v.push((
+                format!("end-2seg-{i}-tlv{tlv}"),
+                frame(v6(END_SID, hop, tc, fl, vec![two], payload(n))),
+            ));
+            let three = Ipv6Ext::Srh {
+                segments_left: 2,
+                segments: vec![NH6, MID, END_SID],
+                tlvs,
+            };
+            v.push((
+                format!("end-3seg-{i}-tlv{tlv}"),
+                frame(v6(END_SID, hop, tc, fl, vec![three], payload(n))),
+            ));
+        }
+        let inner = {
+            let mut p = IpPacket::v4(UE_V4, INNER_DST.parse().unwrap(), payload(n));
+            if let Ip::V4(h) = &mut p.ip {
+                h.ttl = hop.max(2);
+                h.tos = tc;
+            }
+            p
+        };
+        let ipip = L4::Raw {
+            proto: 4,
+            bytes: inner.to_bytes(),
+        };
+        v.push((
+            format!("dx4-{i}"),
+            frame(v6(DX4_SID, hop, tc, fl, vec![], ipip.clone())),
+        ));
+        let srh0 = Ipv6Ext::Srh {
+            segments_left: 0,
+            segments: vec![DX4_SID],
+            tlvs: vec![],
+        };
+        v.push((
+            format!("dx4-srh-{i}"),
+            frame(v6(DX4_SID, hop, tc, fl, vec![srh0], ipip)),
+        ));
+    }
+    v
+}
+
+/// The bed with the kernel's seg6local routes for the two SIDs.
+fn kernel(inner_dst_mac: [u8; 6]) -> Bed {
+    let b = Bed::new(inner_dst_mac);
+    let end = format!("{END_SID}/80");
+    let dx4 = format!("{DX4_SID}/80");
+    b.dut
+        .ip(&[
+            "-6",
+            "route",
+            "add",
+            &end,
+            "encap",
+            "seg6local",
+            "action",
+            "End",
+            "dev",
+            "b0",
+        ])
+        .unwrap();
+    b.dut
+        .ip(&[
+            "-6",
+            "route",
+            "add",
+            &dx4,
+            "encap",
+            "seg6local",
+            "action",
+            "End.DX4",
+            "nh4",
+            NH4,
+            "dev",
+            "b1",
+        ])
+        .unwrap();
+    b
+}
+
+/// The bed with xdp_srv6 on the dut's ingress, the same SIDs in its table, no seg6local.
+fn ours(inner_dst_mac: [u8; 6]) -> (Bed, Srv6Datapath) {
+    let b = Bed::new(inner_dst_mac);
+    let mut dp = Srv6Datapath::load(16).expect("load bpf-srv6");
+    dp.add_sid(END_SID, 80, Behaviour::End).unwrap();
+    let nh = NH4.parse().unwrap();
+    dp.add_sid(DX4_SID, 80, Behaviour::EndDx4 { nh }).unwrap();
+    let p = dp.xdp_mut(bpf_abi::srv6::PROG_XDP_SRV6).expect("program");
+    b.dut
+        .run(|| p.attach("b0", aya::programs::XdpMode::Skb))
+        .expect("attach");
+    (b, dp)
+}
+
+fn forwarded_by_xdp(dp: &Srv6Datapath) -> u64 {
+    let c = dp.counters().unwrap();
+    let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
+    n(Reason::Srv6EndRedirect) + n(Reason::Srv6Dx4Redirect)
+}
+
+#[test]
+fn our_end_and_end_dx4_forward_exactly_what_the_kernel_does() {
+    require_root();
+    let inputs = inputs();
+    let frames: Vec<Vec<u8>> = inputs.iter().map(|(_, f)| f.clone()).collect();
+    let k = kernel(SINK_MAC).run(&frames);
+    let (b, dp) = ours(SINK_MAC);
+    let o = b.run(&frames);
+    assert_eq!(
+        forwarded_by_xdp(&dp),
+        frames.len() as u64,
+        "every packet forwarded by XDP, none left to the kernel"
+    );
+    // Whole frames: the dut's MACs are fixed, so even the Ethernet header must agree.
+    let mut bad = Vec::new();
+    for (((name, _), k), o) in inputs.iter().zip(&k).zip(&o) {
+        if k.is_none() {
+            bad.push(format!("{name}: the kernel forwarded nothing"));
+        } else if k != o {
+            bad.push(format!("{name}: kernel {k:02x?}\n  ours   {o:02x?}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        inputs.len(),
+        bad.join("\n")
+    );
+}
+
+/// Where the kernel departs from RFC 8986 4.6: End.DX4 is to "forward the exposed IPv4 packet
+/// to the L3 adjacency J" (the SID's nh4). The kernel only uses nh4 to choose the route; when
+/// that route is on-link it sends the packet to the neighbour of the inner destination
+/// instead. Ours sends it to J's MAC. The IP packets are the same.
+#[test]
+fn end_dx4_goes_to_the_sids_next_hop_where_the_kernel_goes_to_the_inner_destination() {
+    require_root();
+    let frames: Vec<Vec<u8>> = inputs()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("dx4"))
+        .map(|(_, f)| f)
+        .collect();
+    let k = kernel(OTHER_MAC).run(&frames);
+    let (b, _dp) = ours(OTHER_MAC);
+    let o = b.run(&frames);
+    for (k, o) in k.iter().zip(&o) {
+        let (k, o) = (k.as_ref().expect("kernel"), o.as_ref().expect("ours"));
+        assert_eq!(
+            &k[..6],
+            &OTHER_MAC,
+            "the kernel: the inner destination's MAC"
+        );
+        assert_eq!(&o[..6], &SINK_MAC, "ours: the MAC of the SID's next hop");
+        assert_eq!(&k[14..], &o[14..], "the same IP packet");
+    }
+}
