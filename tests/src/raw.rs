@@ -114,7 +114,7 @@ impl RawSocket {
                     &mut len,
                 )
             };
-            if n <= 0 || sa.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+            if n <= 0 || sa.sll_pkttype == libc::PACKET_OUTGOING {
                 continue;
             }
             let f = &buf[..n as usize];

@@ -8,131 +8,32 @@ use bpf_abi::Reason;
 use std::{net::Ipv6Addr, time::Duration};
 use upf_lb::{
     fixtures::UE_V4,
-    netns::{Netns, unique_name, veth},
     packet::{Frame, Ip, IpPacket, Ipv6Ext, L4},
     southbound::{Srv6Datapath, srv6::Behaviour},
 };
 use upf_lb_tests::{raw::RawSocket, require_root};
 
-const END_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 1, 0, 0, 0);
-const DX4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 2, 0, 0, 0);
-const HEADEND: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
-const NH6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10);
-const MID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x20);
-const NH4: &str = "203.0.113.10";
-/// The inner destination of the End.DX4 packets.
-const INNER_DST: &str = "198.51.100.7";
-const SRC_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 0];
-const DUT_IN_MAC: [u8; 6] = [2, 0, 0, 0, 0xb, 0];
-const DUT_OUT_MAC: [u8; 6] = [2, 0, 0, 0, 0xb, 1];
-const SINK_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 1];
-/// A MAC on the sink's link that is not the next hop's.
-const OTHER_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 2];
+use upf_lb::testbed::srv6bed::{
+    Bed, DUT_IN_MAC, DX4_SID, END_SID, HEADEND, INNER_DST, MID, NH4, NH6, OTHER_MAC, SINK_MAC,
+    SRC_MAC,
+};
 
-fn mac(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// src -> dut -> sink; the dut routes IPv6 and IPv4 towards sink, whose MAC it knows.
-struct Bed {
-    src: Netns,
-    dut: Netns,
-    sink: Netns,
-}
-
-impl Bed {
-    /// `inner_dst_mac`: the neighbour entry of the End.DX4 packets' inner destination on the
-    /// sink's link (the kernel sends them there, see the test of that difference).
-    fn new(inner_dst_mac: [u8; 6]) -> Bed {
-        let src = Netns::create(&unique_name("s6src")).unwrap();
-        let dut = Netns::create(&unique_name("s6dut")).unwrap();
-        let sink = Netns::create(&unique_name("s6snk")).unwrap();
-        veth(&src, "a0", &dut, "b0").unwrap();
-        veth(&dut, "b1", &sink, "a1").unwrap();
-        src.ip(&["link", "set", "a0", "address", &mac(SRC_MAC), "up"])
-            .unwrap();
-        sink.ip(&["link", "set", "a1", "address", &mac(SINK_MAC), "up"])
-            .unwrap();
-        dut.ip(&["link", "set", "b0", "address", &mac(DUT_IN_MAC), "up"])
-            .unwrap();
-        dut.ip(&["link", "set", "b1", "address", &mac(DUT_OUT_MAC), "up"])
-            .unwrap();
-        dut.ip(&["addr", "add", "2001:db8:0:3::2/64", "dev", "b0", "nodad"])
-            .unwrap();
-        dut.ip(&["addr", "add", "2001:db8:0:6::1/64", "dev", "b1", "nodad"])
-            .unwrap();
-        dut.ip(&["addr", "add", "203.0.113.1/24", "dev", "b1"])
-            .unwrap();
-        dut.ip(&["route", "add", "198.51.100.0/24", "via", NH4])
-            .unwrap();
-        let (nh6, mid) = (NH6.to_string(), MID.to_string());
-        for (a, m) in [
-            (nh6.as_str(), SINK_MAC),
-            (mid.as_str(), SINK_MAC),
-            (NH4, SINK_MAC),
-            (INNER_DST, inner_dst_mac),
-        ] {
-            dut.ip(&[
-                "neigh",
-                "add",
-                a,
-                "lladdr",
-                &mac(m),
-                "dev",
-                "b1",
-                "nud",
-                "permanent",
-            ])
-            .unwrap();
-        }
-        dut.ip(&[
-            "neigh",
-            "add",
-            &HEADEND.to_string(),
-            "lladdr",
-            &mac(SRC_MAC),
-            "dev",
-            "b0",
-            "nud",
-            "permanent",
-        ])
-        .unwrap();
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", dut.name(), "sh", "-c"])
-            .arg(
-                "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-                 net.ipv6.conf.all.seg6_enabled=1 net.ipv6.conf.b0.seg6_enabled=1",
-            )
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Bed { src, dut, sink }
-    }
-
-    /// Sends every frame from src and returns, per frame, the frame that reached sink (None
-    /// when nothing did).
-    fn run(&self, frames: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
-        let tx = RawSocket::open(&self.src, "a0").unwrap();
-        let rx = RawSocket::open(&self.sink, "a1").unwrap();
-        // Let neighbour discovery and router solicitations of the fresh links pass first.
-        let _ = rx.recv_until_quiet(Duration::from_millis(300), 64, |_| true);
-        frames
-            .iter()
-            .map(|f| {
-                tx.send(f).unwrap();
-                rx.recv_until_quiet(Duration::from_millis(400), 1, is_test_packet)
-                    .into_iter()
-                    .next()
-            })
-            .collect()
-    }
+/// Sends every frame from src and returns, per frame, the frame that reached sink (None
+/// when nothing did).
+fn run(b: &Bed, frames: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
+    let tx = RawSocket::open(&b.src, "a0").unwrap();
+    let rx = RawSocket::open(&b.sink, "a1").unwrap();
+    // Let neighbour discovery and router solicitations of the fresh links pass first.
+    let _ = rx.recv_until_quiet(Duration::from_millis(300), 64, |_| true);
+    frames
+        .iter()
+        .map(|f| {
+            tx.send(f).unwrap();
+            rx.recv_until_quiet(Duration::from_millis(400), 1, is_test_packet)
+                .into_iter()
+                .next()
+        })
+        .collect()
 }
 
 /// IPv4, or IPv6 that is neither ICMPv6 nor behind a Hop-by-Hop header (neighbour discovery,
@@ -299,9 +200,9 @@ fn our_end_and_end_dx4_forward_exactly_what_the_kernel_does() {
     require_root();
     let inputs = inputs();
     let frames: Vec<Vec<u8>> = inputs.iter().map(|(_, f)| f.clone()).collect();
-    let k = kernel(SINK_MAC).run(&frames);
+    let k = run(&kernel(SINK_MAC), &frames);
     let (b, dp) = ours(SINK_MAC);
-    let o = b.run(&frames);
+    let o = run(&b, &frames);
     assert_eq!(
         forwarded_by_xdp(&dp),
         frames.len() as u64,
@@ -337,9 +238,9 @@ fn end_dx4_goes_to_the_sids_next_hop_where_the_kernel_goes_to_the_inner_destinat
         .filter(|(n, _)| n.starts_with("dx4"))
         .map(|(_, f)| f)
         .collect();
-    let k = kernel(OTHER_MAC).run(&frames);
+    let k = run(&kernel(OTHER_MAC), &frames);
     let (b, _dp) = ours(OTHER_MAC);
-    let o = b.run(&frames);
+    let o = run(&b, &frames);
     for (k, o) in k.iter().zip(&o) {
         let (k, o) = (k.as_ref().expect("kernel"), o.as_ref().expect("ours"));
         assert_eq!(

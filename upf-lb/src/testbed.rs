@@ -26,6 +26,7 @@ impl FibNs {
     /// IPv4 next hop (a data-network host).
     pub const NH4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(203, 0, 113, 10);
     /// IPv6 next hop.
+    /// The final segment, a host on sink's link.
     pub const NH6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10);
 
     /// Builds it.
@@ -150,5 +151,129 @@ fn ifindex_via_ip(ns: &crate::netns::Netns, dev: &str) -> u32 {
 impl Default for FibNs {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Three namespaces in a line for SRv6 tests and benchmarks: src (`a0`) -> dut (`b0` in, `b1`
+/// out) -> sink (`a1`), all MACs fixed. The dut routes IPv6 and IPv4 towards sink, with
+/// permanent neighbours for the next hops ([`srv6bed::NH6`], [`srv6bed::MID`],
+/// [`srv6bed::NH4`], and the End.DX4 packets' inner destination [`srv6bed::INNER_DST`]).
+pub mod srv6bed {
+    use crate::netns::{Netns, unique_name, veth};
+    use std::net::Ipv6Addr;
+
+    /// An End SID (bound as a /80).
+    pub const END_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 1, 0, 0, 0);
+    /// An End.DX4 SID (bound as a /80).
+    pub const DX4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 2, 0, 0, 0);
+    /// The headend: source of the packets, on src.
+    pub const HEADEND: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
+    pub const NH6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10);
+    /// A middle segment on sink's link.
+    pub const MID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x20);
+    /// The End.DX4 SID's next hop (the L3 adjacency) on sink's link.
+    pub const NH4: &str = "203.0.113.10";
+    /// The inner destination of the End.DX4 packets.
+    pub const INNER_DST: &str = "198.51.100.7";
+    /// MAC of src's `a0`.
+    pub const SRC_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 0];
+    /// MAC of the dut's `b0`.
+    pub const DUT_IN_MAC: [u8; 6] = [2, 0, 0, 0, 0xb, 0];
+    /// MAC of the dut's `b1`.
+    pub const DUT_OUT_MAC: [u8; 6] = [2, 0, 0, 0, 0xb, 1];
+    /// MAC of sink's `a1` (and the next hops' neighbour entries).
+    pub const SINK_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 1];
+    /// A MAC on the sink's link that is not the next hop's.
+    pub const OTHER_MAC: [u8; 6] = [2, 0, 0, 0, 0xa, 2];
+
+    fn mac(m: [u8; 6]) -> String {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// src -> dut -> sink; the dut routes IPv6 and IPv4 towards sink, whose MAC it knows.
+    pub struct Bed {
+        /// Sender.
+        pub src: Netns,
+        /// The device under test.
+        pub dut: Netns,
+        /// Receiver.
+        pub sink: Netns,
+    }
+
+    impl Bed {
+        /// `inner_dst_mac`: the neighbour entry of the End.DX4 packets' inner destination on the
+        /// sink's link (the kernel sends them there, see the test of that difference).
+        pub fn new(inner_dst_mac: [u8; 6]) -> Bed {
+            let src = Netns::create(&unique_name("s6src")).unwrap();
+            let dut = Netns::create(&unique_name("s6dut")).unwrap();
+            let sink = Netns::create(&unique_name("s6snk")).unwrap();
+            veth(&src, "a0", &dut, "b0").unwrap();
+            veth(&dut, "b1", &sink, "a1").unwrap();
+            src.ip(&["link", "set", "a0", "address", &mac(SRC_MAC), "up"])
+                .unwrap();
+            sink.ip(&["link", "set", "a1", "address", &mac(SINK_MAC), "up"])
+                .unwrap();
+            dut.ip(&["link", "set", "b0", "address", &mac(DUT_IN_MAC), "up"])
+                .unwrap();
+            dut.ip(&["link", "set", "b1", "address", &mac(DUT_OUT_MAC), "up"])
+                .unwrap();
+            dut.ip(&["addr", "add", "2001:db8:0:3::2/64", "dev", "b0", "nodad"])
+                .unwrap();
+            dut.ip(&["addr", "add", "2001:db8:0:6::1/64", "dev", "b1", "nodad"])
+                .unwrap();
+            dut.ip(&["addr", "add", "203.0.113.1/24", "dev", "b1"])
+                .unwrap();
+            dut.ip(&["route", "add", "198.51.100.0/24", "via", NH4])
+                .unwrap();
+            let (nh6, mid) = (NH6.to_string(), MID.to_string());
+            for (a, m) in [
+                (nh6.as_str(), SINK_MAC),
+                (mid.as_str(), SINK_MAC),
+                (NH4, SINK_MAC),
+                (INNER_DST, inner_dst_mac),
+            ] {
+                dut.ip(&[
+                    "neigh",
+                    "add",
+                    a,
+                    "lladdr",
+                    &mac(m),
+                    "dev",
+                    "b1",
+                    "nud",
+                    "permanent",
+                ])
+                .unwrap();
+            }
+            dut.ip(&[
+                "neigh",
+                "add",
+                &HEADEND.to_string(),
+                "lladdr",
+                &mac(SRC_MAC),
+                "dev",
+                "b0",
+                "nud",
+                "permanent",
+            ])
+            .unwrap();
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", dut.name(), "sh", "-c"])
+                .arg(
+                    "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+                     net.ipv6.conf.all.seg6_enabled=1 net.ipv6.conf.b0.seg6_enabled=1",
+                )
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Bed { src, dut, sink }
+        }
     }
 }
