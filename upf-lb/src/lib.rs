@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod bench_n4;
+pub mod bench_srv6;
 pub mod config;
 pub mod daemon;
 pub mod demo;

@@ -81,6 +81,15 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         sessions: Vec<u32>,
     },
+    /// Cost of the SRv6 endpoint behaviours: ns per packet (BPF_PROG_TEST_RUN).
+    BenchSrv6 {
+        /// Runs per round (BPF_PROG_TEST_RUN part).
+        #[arg(long, default_value_t = 20_000)]
+        runs: u32,
+        /// Rounds (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Sessions per second of the N4 daemon: a PFCP client establishing sessions over UDP on
     /// loopback, in a namespace of its own.
     BenchSessions {
@@ -187,6 +196,7 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Cmd::BenchSrv6 { runs, rounds } => upf_lb::bench_srv6::run(runs, rounds),
         Cmd::Bench {
             sessions,
             runs,
