@@ -244,6 +244,12 @@ reasons! {
     Srv6UpperLayerError = 72, "srv6_upper_layer_error", Drop;
     /// Hop Limit 1 or 0 at End (RFC 8986 4.1 S04: ICMPv6 Time Exceeded).
     Srv6HopLimitExceeded = 73, "srv6_hop_limit_exceeded", Drop;
+    /// End.X: on to the next segment, redirected to the SID's IPv6 next hop.
+    Srv6EndXRedirect = 74, "srv6_end_x_redirect", Redirect;
+    /// End.DX6: decapsulated and redirected to the SID's next hop.
+    Srv6Dx6Redirect = 75, "srv6_dx6_redirect", Redirect;
+    /// End.DT6: decapsulated and redirected where the table routes the inner packet.
+    Srv6Dt6Redirect = 76, "srv6_dt6_redirect", Redirect;
 }
 
 #[cfg(test)]

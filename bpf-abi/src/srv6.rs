@@ -13,8 +13,14 @@ pub const PROG_XDP_SRV6: &str = "xdp_srv6";
 pub mod behaviour {
     /// End: the next segment (RFC 8986 4.1).
     pub const END: u32 = 1;
+    /// End.X: the next segment, sent to an IPv6 next hop (4.2).
+    pub const END_X: u32 = 2;
+    /// End.DX6: decapsulate, cross-connect the inner IPv6 packet to a next hop (4.5).
+    pub const END_DX6: u32 = 5;
     /// End.DX4: decapsulate, cross-connect the inner IPv4 packet to a next hop (4.6).
     pub const END_DX4: u32 = 6;
+    /// End.DT6: decapsulate, route the inner IPv6 packet by a table (4.7); the main table only.
+    pub const END_DT6: u32 = 7;
 }
 
 /// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`]. None is implemented yet: a SID with

@@ -83,6 +83,23 @@ pub struct Ipv6 {
     pub dst: [u8; 16],
 }
 
+/// True when the Hop Limit of the IPv6 header at `off` is 1 or 0: a router would not
+/// forward it.
+#[inline(always)]
+pub fn hop_limit_expiring(cur: &Cursor, off: usize) -> Result<bool, Reason> {
+    Ok(cur.u8_at(off + 7, Reason::Ipv6Truncated)? <= 1)
+}
+
+/// Decrements the Hop Limit of the IPv6 header at `off` (no checksum covers it).
+#[inline(always)]
+pub fn decrement_hop_limit(cur: &Cursor, off: usize) -> Result<(), Reason> {
+    let p = cur.get_mut::<[u8; 8]>(off, Reason::Ipv6Truncated)?;
+    // SAFETY: the cursor proved 8 bytes at `off`; nothing else refers to them while this runs.
+    let h = unsafe { &mut *p };
+    h[7] = h[7].saturating_sub(1);
+    Ok(())
+}
+
 /// Parses the IPv6 header at `off` and walks Hop-by-Hop, Routing, Fragment and Destination
 /// Options headers, at most [`MAX_IPV6_EXT`] of them. Stops at a non-first fragment.
 #[inline(always)]

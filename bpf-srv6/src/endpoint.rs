@@ -2,10 +2,12 @@
 //! (longest prefix in `LOCAL_SIDS`) gets that SID's behaviour.
 //!
 //! - End (4.1): the SRH's next segment becomes the Destination Address; Hop Limit and
-//!   Segments Left go down by one; the packet is routed by the FIB.
-//! - End.DX4 (4.6): with Segments Left 0 (or no SRH) and an IPv4 upper layer, the outer IPv6
-//!   header and its extension headers are removed and the IPv4 packet goes to the SID's next
-//!   hop (its TTL decremented, as the router it is).
+//!   Segments Left go down by one; the packet is routed by the FIB. End.X (4.2): the same,
+//!   sent to the SID's IPv6 next hop.
+//! - End.DX4 (4.6) / End.DX6 (4.5): with Segments Left 0 (or no SRH) and an IPv4 / IPv6 upper
+//!   layer, the outer IPv6 header and its extension headers are removed and the inner packet
+//!   goes to the SID's next hop (its TTL / Hop Limit decremented, as the router it is).
+//!   End.DT6 (4.7): the same, the inner IPv6 packet routed by the (main) table.
 //!
 //! Errors the RFC answers with ICMPv6 are dropped and counted by reason for now.
 
@@ -47,16 +49,40 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     };
     let sid = *sid;
     match sid.behaviour {
-        behaviour::END => end(ctx, &cur, &ip),
-        behaviour::END_DX4 => end_dx4(ctx, &cur, &ip, &sid),
+        behaviour::END => end(ctx, &cur, &ip, None),
+        behaviour::END_X => end(ctx, &cur, &ip, Some(&sid.nh6)),
+        behaviour::END_DX4 => decap(ctx, &cur, &ip, &sid, proto::IPIP),
+        behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &cur, &ip, &sid, proto::IPV6),
         // The loader writes only the behaviours above.
         _ => Err(Reason::Srv6NoSid),
     }
 }
 
-/// End (RFC 8986 4.1, S01-S12).
+/// Redirects by the FIB's answer for `l`; `done` is the outcome of a redirect.
 #[inline(always)]
-fn end(ctx: &XdpContext, cur: &Cursor, ip: &Ipv6) -> Result<Reason, Reason> {
+fn forward(ctx: &XdpContext, l: &Lookup<'_>, done: Reason) -> Result<Reason, Reason> {
+    match fib::lookup(ctx, l)? {
+        Found::Success {
+            ifindex,
+            smac,
+            dmac,
+        } => {
+            fib::redirect(ctx, smac, dmac, ifindex)?;
+            Ok(done)
+        }
+        // The kernel resolves the neighbour, or answers Packet Too Big / Fragmentation Needed.
+        Found::Kernel | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
+    }
+}
+
+/// End (RFC 8986 4.1, S01-S12); End.X (4.2) with `nh6`, the adjacency to send to.
+#[inline(always)]
+fn end(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ipv6,
+    nh6: Option<&[u8; 16]>,
+) -> Result<Reason, Reason> {
     if ip.routing_off == 0 {
         // No SRH: the upper-layer header is not ours to process (4.1.1).
         return Err(Reason::Srv6UpperLayerError);
@@ -83,41 +109,64 @@ fn end(ctx: &XdpContext, cur: &Cursor, ip: &Ipv6) -> Result<Reason, Reason> {
     h[HOP_LIMIT] = hop_limit - 1;
     h[DST..DST + 16].copy_from_slice(&next);
     s[SEGMENTS_LEFT] = sl;
+    let (done, to) = match nh6 {
+        Some(a) => (Reason::Srv6EndXRedirect, a),
+        None => (Reason::Srv6EndRedirect, &next),
+    };
     let l = Lookup {
         v6: true,
         src: &ip.src,
-        dst: &next,
+        dst: to,
         tos: ip.traffic_class,
         len: (ipv6::IPV6_HLEN + ip.payload_len) as u16,
     };
-    match fib::lookup(ctx, &l)? {
-        Found::Success {
-            ifindex,
-            smac,
-            dmac,
-        } => {
-            fib::redirect(ctx, smac, dmac, ifindex)?;
-            Ok(Reason::Srv6EndRedirect)
-        }
-        // The kernel resolves the neighbour, or answers Packet Too Big.
-        Found::Kernel | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
-    }
+    forward(ctx, &l, done)
 }
 
-/// End.DX4 (RFC 8986 4.6).
+/// End.DX4 (RFC 8986 4.6), End.DX6 (4.5), End.DT6 (4.7): the upper layer must be `inner`
+/// (IPIP or IPv6); the outer headers go, and the inner packet is forwarded.
 #[inline(always)]
-fn end_dx4(ctx: &XdpContext, cur: &Cursor, ip: &Ipv6, sid: &Sid) -> Result<Reason, Reason> {
+fn decap(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ipv6,
+    sid: &Sid,
+    inner: u8,
+) -> Result<Reason, Reason> {
     if ip.routing_off != 0 {
         let srh = parse_srh(cur, ip.routing_off, ip.end)?;
         if srh.segments_left != 0 {
             return Err(Reason::Srv6BadSegmentsLeft);
         }
     }
-    if ip.protocol != proto::IPIP || ip.later_fragment {
+    if ip.protocol != inner || ip.later_fragment {
         return Err(Reason::Srv6UpperLayerError);
     }
-    let inner = ipv4::parse_ipv4(cur, ip.l4_off)?;
-    let (src, dst) = (inner.src, inner.dst);
+    let v6 = inner == proto::IPV6;
+    // What the FIB needs of the inner packet, read before the outer headers go.
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    let (tos, len) = if v6 {
+        // The fixed header is all the FIB needs; its extension headers are the inner
+        // packet's business.
+        let h: &[u8; 40] = cur.get(ip.l4_off, Reason::Ipv6Truncated)?;
+        if h[0] >> 4 != 6 {
+            return Err(Reason::Srv6UpperLayerError);
+        }
+        src.copy_from_slice(&h[8..24]);
+        dst.copy_from_slice(&h[24..40]);
+        let payload = usize::from(u16::from_be_bytes([h[4], h[5]]));
+        if ip.l4_off + ipv6::IPV6_HLEN + payload > ip.end {
+            return Err(Reason::Ipv6BadPayloadLength);
+        }
+        let tc = (h[0] << 4) | (h[1] >> 4);
+        (tc, ipv6::IPV6_HLEN + payload)
+    } else {
+        let i = ipv4::parse_ipv4(cur, ip.l4_off)?;
+        src[..4].copy_from_slice(&i.src);
+        dst[..4].copy_from_slice(&i.dst);
+        (i.tos, i.total_len)
+    };
     let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
     let (dmac, smac) = (eth.dst, eth.src);
     let delta = ip.l4_off.wrapping_sub(ETH_HLEN) as i32;
@@ -131,23 +180,35 @@ fn end_dx4(ctx: &XdpContext, cur: &Cursor, ip: &Ipv6, sid: &Sid) -> Result<Reaso
     unsafe {
         (*e).dst = dmac;
         (*e).src = smac;
-        (*e).ethertype = Be16::new(ETH_P_IPV4);
+        (*e).ethertype = Be16::new(if v6 { ETH_P_IPV6 } else { ETH_P_IPV4 });
     }
-    if ipv4::ttl_expiring(&cur, ETH_HLEN)? {
+    let expiring = if v6 {
+        ipv6::hop_limit_expiring(&cur, ETH_HLEN)?
+    } else {
+        ipv4::ttl_expiring(&cur, ETH_HLEN)?
+    };
+    if expiring {
         // The kernel answers with ICMP Time Exceeded.
         return Ok(Reason::Srv6ToKernel);
     }
-    let mut s16 = [0u8; 16];
-    s16[..4].copy_from_slice(&src);
-    let mut d16 = [0u8; 16];
-    d16[..4].copy_from_slice(&sid.nh4);
-    let _ = dst;
+    // The adjacency (DX4, DX6) or, routed by the table, the inner destination (DT6).
+    let mut to = [0u8; 16];
+    match sid.behaviour {
+        behaviour::END_DX4 => to[..4].copy_from_slice(&sid.nh4),
+        behaviour::END_DX6 => to = sid.nh6,
+        _ => to = dst,
+    }
+    let done = match sid.behaviour {
+        behaviour::END_DX4 => Reason::Srv6Dx4Redirect,
+        behaviour::END_DX6 => Reason::Srv6Dx6Redirect,
+        _ => Reason::Srv6Dt6Redirect,
+    };
     let l = Lookup {
-        v6: false,
-        src: &s16,
-        dst: &d16,
-        tos: inner.tos,
-        len: inner.total_len as u16,
+        v6,
+        src: &src,
+        dst: &to,
+        tos,
+        len: len as u16,
     };
     match fib::lookup(ctx, &l)? {
         Found::Success {
@@ -155,9 +216,13 @@ fn end_dx4(ctx: &XdpContext, cur: &Cursor, ip: &Ipv6, sid: &Sid) -> Result<Reaso
             smac,
             dmac,
         } => {
-            ipv4::decrement_ttl(&cur, ETH_HLEN)?;
+            if v6 {
+                ipv6::decrement_hop_limit(&cur, ETH_HLEN)?;
+            } else {
+                ipv4::decrement_ttl(&cur, ETH_HLEN)?;
+            }
             fib::redirect(ctx, smac, dmac, ifindex)?;
-            Ok(Reason::Srv6Dx4Redirect)
+            Ok(done)
         }
         Found::Kernel | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
     }

@@ -1,13 +1,15 @@
 //! Tier 2: the SRv6 endpoint behaviours (bpf-srv6, RFC 8986) through BPF_PROG_TEST_RUN with
 //! SIDs written by the southbound API, in a namespace whose FIB the program consults: End
-//! (next segment, Hop Limit and Segments Left down by one, routed) and End.DX4 (decapsulated,
-//! TTL down by one, to the SID's next hop), each with its negative rows (Segments Left 0 or
-//! beyond Last Entry + 1, no SRH, Hop Limit 1, Last Entry beyond the header, an inner packet of
-//! the wrong family), and what is no local SID going to the kernel untouched.
+//! (next segment, Hop Limit and Segments Left down by one, routed), End.X (the same, to the
+//! SID's next hop), End.DX4 and End.DX6 (decapsulated, TTL / Hop Limit down by one, to the
+//! SID's next hop), End.DT6 (decapsulated, routed by the table), each with its negative rows
+//! (Segments Left 0 or beyond Last Entry + 1, no SRH, Hop Limit 1, Last Entry beyond the
+//! header, an inner packet of the wrong family, an inner packet about to expire), and what is
+//! no local SID going to the kernel untouched.
 
 use std::net::{IpAddr, Ipv6Addr};
 use upf_lb::{
-    fixtures::{Fixture, UE_V4, routed, udp, xdp},
+    fixtures::{Fixture, UE_V4, UE_V6, routed, udp, xdp},
     packet::{Frame, Ip, IpPacket, Ipv6Ext, L4},
     southbound::{Srv6Datapath, srv6::Behaviour},
     testbed::FibNs,
@@ -19,6 +21,11 @@ use bpf_abi::{Reason, srv6::PROG_XDP_SRV6};
 /// The locator's End SID and End.DX4 SID (each bound as a /80).
 const END_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 1, 0, 0, 0);
 const DX4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 2, 0, 0, 0);
+const X_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 3, 0, 0, 0);
+const DX6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 4, 0, 0, 0);
+const DT6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 5, 0, 0, 0);
+/// A destination no route of the namespace covers.
+const FAR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 1);
 /// The headend that sent the packets (on the arrival side).
 const HEADEND: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
 
@@ -67,13 +74,18 @@ fn untouched(name: &str, input: &IpPacket, action: u32, reason: Reason) -> Fixtu
 }
 
 #[test]
-fn end_and_end_dx4_by_the_rfc() {
+fn endpoint_behaviours_by_the_rfc() {
     require_root();
     let fib = FibNs::new();
     let mut dp = Srv6Datapath::load(64).expect("load bpf-srv6");
     dp.add_sid(END_SID, 80, Behaviour::End).unwrap();
     dp.add_sid(DX4_SID, 80, Behaviour::EndDx4 { nh: FibNs::NH4 })
         .unwrap();
+    dp.add_sid(X_SID, 80, Behaviour::EndX { nh: FibNs::NH6 })
+        .unwrap();
+    dp.add_sid(DX6_SID, 80, Behaviour::EndDx6 { nh: FibNs::NH6 })
+        .unwrap();
+    dp.add_sid(DT6_SID, 80, Behaviour::EndDt6).unwrap();
     // Bad input to the southbound: a clear error.
     let e = dp.add_sid(END_SID, 129, Behaviour::End).unwrap_err();
     assert!(e.to_string().contains("0 to 128"), "{e}");
@@ -203,6 +215,75 @@ fn end_and_end_dx4_by_the_rfc() {
         xdp::PASS,
         decapsulated,
         Reason::Srv6ToKernel,
+    ));
+
+    // End.X: the next segment is FAR, which no route covers; the SID's next hop takes it.
+    let xpath = vec![FAR, X_SID];
+    t.push(fx(
+        "end-x",
+        &v6(X_SID, 64, vec![srh(1, xpath.clone())], dn_udp()),
+        xdp::REDIRECT,
+        routed(
+            v6(FAR, 64, vec![srh(0, xpath.clone())], dn_udp()),
+            FibNs::NH_MAC,
+            FibNs::N6_MAC,
+        ),
+        Reason::Srv6EndXRedirect,
+    ));
+    t.push(untouched(
+        "end-x-segments-left-0",
+        &v6(X_SID, 64, vec![srh(0, xpath)], dn_udp()),
+        xdp::DROP,
+        Reason::Srv6UpperLayerError,
+    ));
+    // End.DX6 to its next hop, End.DT6 by the main table (the inner destination is on n6).
+    let inner6 = udp(UE_V6.into(), FAR.into(), 5000, 7000);
+    let in6 = |p: &IpPacket| L4::Raw {
+        proto: 41,
+        bytes: p.to_bytes(),
+    };
+    t.push(fx(
+        "end-dx6",
+        &v6(DX6_SID, 64, vec![], in6(&inner6)),
+        xdp::REDIRECT,
+        routed(inner6.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
+        Reason::Srv6Dx6Redirect,
+    ));
+    t.push(untouched(
+        "end-dx6-inner-ipv4",
+        &v6(DX6_SID, 64, vec![], ipip.clone()),
+        xdp::DROP,
+        Reason::Srv6UpperLayerError,
+    ));
+    let to_nh6 = udp(UE_V6.into(), FibNs::NH6.into(), 5000, 7000);
+    t.push(fx(
+        "end-dt6",
+        &v6(DT6_SID, 64, vec![srh(0, vec![DT6_SID])], in6(&to_nh6)),
+        xdp::REDIRECT,
+        routed(to_nh6.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
+        Reason::Srv6Dt6Redirect,
+    ));
+    let mut dying6 = to_nh6.clone();
+    if let Ip::V6(h) = &mut dying6.ip {
+        h.hop_limit = 1;
+    }
+    t.push(fx(
+        "end-dt6-inner-hop-limit-1",
+        &v6(DT6_SID, 64, vec![], in6(&dying6)),
+        xdp::PASS,
+        Frame::new(dying6.clone()).to_bytes(),
+        Reason::Srv6ToKernel,
+    ));
+    t.push(untouched(
+        "end-dt6-segments-left-1",
+        &v6(
+            DT6_SID,
+            64,
+            vec![srh(1, vec![FibNs::NH6, DT6_SID])],
+            in6(&to_nh6),
+        ),
+        xdp::DROP,
+        Reason::Srv6BadSegmentsLeft,
     ));
 
     // No local SID: the kernel's, untouched.

@@ -1,5 +1,5 @@
-//! Tier 3: our SRv6 endpoint against the kernel's own (seg6local End and End.DX4) on the same
-//! generated packets. Namespaces src -> dut -> sink over veth: the packets are sent as raw
+//! Tier 3: our SRv6 endpoint against the kernel's own (seg6local End, End.X, End.DX4,
+//! End.DX6, End.DT6) on the same generated packets. Namespaces src -> dut -> sink over veth: the packets are sent as raw
 //! frames from src, the dut forwards them (once with seg6local routes, once with xdp_srv6
 //! attached to its ingress and no seg6local), and what reaches sink is compared frame by frame:
 //! the two must be identical. One difference is the kernel's, documented in its own test.
@@ -14,8 +14,8 @@ use upf_lb::{
 use upf_lb_tests::{raw::RawSocket, require_root};
 
 use upf_lb::testbed::srv6bed::{
-    Bed, DUT_IN_MAC, DX4_SID, END_SID, HEADEND, INNER_DST, MID, NH4, NH6, OTHER_MAC, SINK_MAC,
-    SRC_MAC,
+    Bed, DT6_SID, DUT_IN_MAC, DX4_SID, DX6_SID, END_SID, HEADEND, INNER_DST, INNER6_DST, MID, NH4,
+    NH6, OTHER_MAC, SINK_MAC, SRC_MAC, X_SID,
 };
 
 /// Sends every frame from src and returns, per frame, the frame that reached sink (None
@@ -133,6 +133,38 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
             format!("dx4-srh-{i}"),
             frame(v6(DX4_SID, hop, tc, fl, vec![srh0], ipip)),
         ));
+        // End.X: the final segment is far away; the SID's next hop takes the packet.
+        let far = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 1);
+        let x = Ipv6Ext::Srh {
+            segments_left: 1,
+            segments: vec![far, X_SID],
+            tlvs: vec![],
+        };
+        v.push((
+            format!("end-x-{i}"),
+            frame(v6(X_SID, hop, tc, fl, vec![x], payload(n))),
+        ));
+        // End.DX6 and End.DT6: an inner IPv6 packet.
+        let inner6 = |dst: Ipv6Addr| {
+            let mut p = IpPacket::v6(HEADEND, dst, payload(n));
+            if let Ip::V6(h) = &mut p.ip {
+                h.hop_limit = hop.max(2);
+                h.traffic_class = tc;
+                h.flow_label = fl;
+            }
+            L4::Raw {
+                proto: 41,
+                bytes: p.to_bytes(),
+            }
+        };
+        v.push((
+            format!("dx6-{i}"),
+            frame(v6(DX6_SID, hop, tc, fl, vec![], inner6(INNER6_DST))),
+        ));
+        v.push((
+            format!("dt6-{i}"),
+            frame(v6(DT6_SID, hop, tc, fl, vec![], inner6(NH6))),
+        ));
     }
     v
 }
@@ -172,6 +204,58 @@ fn kernel(inner_dst_mac: [u8; 6]) -> Bed {
             "b1",
         ])
         .unwrap();
+    let (nh6, x, dx6, dt6) = (
+        NH6.to_string(),
+        format!("{X_SID}/80"),
+        format!("{DX6_SID}/80"),
+        format!("{DT6_SID}/80"),
+    );
+    for route in [
+        &[
+            "-6",
+            "route",
+            "add",
+            &x,
+            "encap",
+            "seg6local",
+            "action",
+            "End.X",
+            "nh6",
+            &nh6,
+            "dev",
+            "b1",
+        ][..],
+        &[
+            "-6",
+            "route",
+            "add",
+            &dx6,
+            "encap",
+            "seg6local",
+            "action",
+            "End.DX6",
+            "nh6",
+            &nh6,
+            "dev",
+            "b1",
+        ],
+        &[
+            "-6",
+            "route",
+            "add",
+            &dt6,
+            "encap",
+            "seg6local",
+            "action",
+            "End.DT6",
+            "table",
+            "254",
+            "dev",
+            "b1",
+        ],
+    ] {
+        b.dut.ip(route).unwrap();
+    }
     b
 }
 
@@ -182,6 +266,10 @@ fn ours(inner_dst_mac: [u8; 6]) -> (Bed, Srv6Datapath) {
     dp.add_sid(END_SID, 80, Behaviour::End).unwrap();
     let nh = NH4.parse().unwrap();
     dp.add_sid(DX4_SID, 80, Behaviour::EndDx4 { nh }).unwrap();
+    dp.add_sid(X_SID, 80, Behaviour::EndX { nh: NH6 }).unwrap();
+    dp.add_sid(DX6_SID, 80, Behaviour::EndDx6 { nh: NH6 })
+        .unwrap();
+    dp.add_sid(DT6_SID, 80, Behaviour::EndDt6).unwrap();
     let p = dp.xdp_mut(bpf_abi::srv6::PROG_XDP_SRV6).expect("program");
     b.dut
         .run(|| p.attach("b0", aya::programs::XdpMode::Skb))
@@ -192,11 +280,15 @@ fn ours(inner_dst_mac: [u8; 6]) -> (Bed, Srv6Datapath) {
 fn forwarded_by_xdp(dp: &Srv6Datapath) -> u64 {
     let c = dp.counters().unwrap();
     let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
-    n(Reason::Srv6EndRedirect) + n(Reason::Srv6Dx4Redirect)
+    n(Reason::Srv6EndRedirect)
+        + n(Reason::Srv6EndXRedirect)
+        + n(Reason::Srv6Dx4Redirect)
+        + n(Reason::Srv6Dx6Redirect)
+        + n(Reason::Srv6Dt6Redirect)
 }
 
 #[test]
-fn our_end_and_end_dx4_forward_exactly_what_the_kernel_does() {
+fn our_endpoint_behaviours_forward_exactly_what_the_kernel_does() {
     require_root();
     let inputs = inputs();
     let frames: Vec<Vec<u8>> = inputs.iter().map(|(_, f)| f.clone()).collect();
@@ -229,7 +321,8 @@ fn our_end_and_end_dx4_forward_exactly_what_the_kernel_does() {
 /// Where the kernel departs from RFC 8986 4.6: End.DX4 is to "forward the exposed IPv4 packet
 /// to the L3 adjacency J" (the SID's nh4). The kernel only uses nh4 to choose the route; when
 /// that route is on-link it sends the packet to the neighbour of the inner destination
-/// instead. Ours sends it to J's MAC. The IP packets are the same.
+/// instead. Ours sends it to J's MAC. The IP packets are the same. (End.DX6 in the kernel does
+/// send to nh6: the main test checks its frames, MACs included.)
 #[test]
 fn end_dx4_goes_to_the_sids_next_hop_where_the_kernel_goes_to_the_inner_destination() {
     require_root();

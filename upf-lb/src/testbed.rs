@@ -166,6 +166,14 @@ pub mod srv6bed {
     pub const END_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 1, 0, 0, 0);
     /// An End.DX4 SID (bound as a /80).
     pub const DX4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 2, 0, 0, 0);
+    /// An End.X SID (bound as a /80), next hop [`NH6`].
+    pub const X_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 3, 0, 0, 0);
+    /// An End.DX6 SID (bound as a /80), next hop [`NH6`].
+    pub const DX6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 4, 0, 0, 0);
+    /// An End.DT6 SID (bound as a /80), the main table.
+    pub const DT6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 5, 0, 0, 0);
+    /// The inner destination of the End.DX6 packets, on sink's link.
+    pub const INNER6_DST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x30);
     /// The headend: source of the packets, on src.
     pub const HEADEND: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
     pub const NH6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10);
@@ -204,8 +212,9 @@ pub mod srv6bed {
     }
 
     impl Bed {
-        /// `inner_dst_mac`: the neighbour entry of the End.DX4 packets' inner destination on the
-        /// sink's link (the kernel sends them there, see the test of that difference).
+        /// `inner_dst_mac`: the neighbour entry of the End.DX4 and End.DX6 packets' inner
+        /// destinations on the sink's link (the kernel sends them there, see the test of that
+        /// difference).
         pub fn new(inner_dst_mac: [u8; 6]) -> Bed {
             let src = Netns::create(&unique_name("s6src")).unwrap();
             let dut = Netns::create(&unique_name("s6dut")).unwrap();
@@ -228,12 +237,13 @@ pub mod srv6bed {
                 .unwrap();
             dut.ip(&["route", "add", "198.51.100.0/24", "via", NH4])
                 .unwrap();
-            let (nh6, mid) = (NH6.to_string(), MID.to_string());
+            let (nh6, mid, inner6) = (NH6.to_string(), MID.to_string(), INNER6_DST.to_string());
             for (a, m) in [
                 (nh6.as_str(), SINK_MAC),
                 (mid.as_str(), SINK_MAC),
                 (NH4, SINK_MAC),
                 (INNER_DST, inner_dst_mac),
+                (inner6.as_str(), inner_dst_mac),
             ] {
                 dut.ip(&[
                     "neigh",

@@ -21,11 +21,23 @@ pub const SRV6_PROGRAMS: &[&str] = &[PROG_XDP_SRV6, bpf_abi::names::PROG_XDP_NOO
 pub enum Behaviour {
     /// End: on to the next segment of the SRH.
     End,
+    /// End.X: on to the next segment, sent to `nh`.
+    EndX {
+        /// The IPv6 next hop (L3 adjacency).
+        nh: Ipv6Addr,
+    },
     /// End.DX4: decapsulate and send the inner IPv4 packet to `nh`.
     EndDx4 {
         /// The IPv4 next hop (L3 adjacency).
         nh: Ipv4Addr,
     },
+    /// End.DX6: decapsulate and send the inner IPv6 packet to `nh`.
+    EndDx6 {
+        /// The IPv6 next hop (L3 adjacency).
+        nh: Ipv6Addr,
+    },
+    /// End.DT6: decapsulate and route the inner IPv6 packet by the main table.
+    EndDt6,
 }
 
 impl Behaviour {
@@ -35,9 +47,23 @@ impl Behaviour {
                 behaviour: behaviour::END,
                 ..Sid::default()
             },
+            Behaviour::EndX { nh } => Sid {
+                behaviour: behaviour::END_X,
+                nh6: nh.octets(),
+                ..Sid::default()
+            },
             Behaviour::EndDx4 { nh } => Sid {
                 behaviour: behaviour::END_DX4,
                 nh4: nh.octets(),
+                ..Sid::default()
+            },
+            Behaviour::EndDx6 { nh } => Sid {
+                behaviour: behaviour::END_DX6,
+                nh6: nh.octets(),
+                ..Sid::default()
+            },
+            Behaviour::EndDt6 => Sid {
+                behaviour: behaviour::END_DT6,
                 ..Sid::default()
             },
         }
