@@ -250,6 +250,10 @@ reasons! {
     Srv6Dx6Redirect = 75, "srv6_dx6_redirect", Redirect;
     /// End.DT6: decapsulated and redirected where the table routes the inner packet.
     Srv6Dt6Redirect = 76, "srv6_dt6_redirect", Redirect;
+
+    // --- Benchmarks ---------------------------------------------------------------------------
+    /// A frame that reached the sink of the benchmark through veth (`xdp_sink`), dropped there.
+    BenchSink = 77, "bench_sink", Drop;
 }
 
 #[cfg(test)]

@@ -8,6 +8,31 @@
 pub const MAP_LOCAL_SIDS: &str = "LOCAL_SIDS";
 /// The SRv6 ingress program.
 pub const PROG_XDP_SRV6: &str = "xdp_srv6";
+/// The sink of the benchmark through veth (counts `bench_sink`, drops).
+pub const PROG_XDP_SINK: &str = "xdp_sink";
+/// The benchmark's wrapper in live-frames mode: restores the frame, tail-calls the dut's
+/// program in [`MAP_BENCH_JUMP`].
+pub const PROG_XDP_BENCH: &str = "xdp_bench";
+/// The frame `xdp_bench` restores ([`BenchFrame`], one entry).
+pub const MAP_BENCH_FRAME: &str = "BENCH_FRAME";
+/// The program `xdp_bench` tail-calls (index 0).
+pub const MAP_BENCH_JUMP: &str = "BENCH_JUMP";
+/// Bytes of the frame `xdp_bench` restores: the headers every path under test rewrites (frames
+/// are at least this long).
+pub const BENCH_RESTORE_LEN: usize = 128;
+
+/// The original frame of a live-frames benchmark: BPF_PROG_TEST_RUN reuses a page without
+/// rewriting it, so the program under test would see its own output again.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BenchFrame {
+    /// The first [`BENCH_RESTORE_LEN`] bytes of the frame.
+    pub bytes: [u8; BENCH_RESTORE_LEN],
+}
+
+#[cfg(feature = "user")]
+// SAFETY: a byte array: no padding, any bit pattern.
+unsafe impl aya::Pod for BenchFrame {}
 
 /// Behaviours (RFC 8986 4), the values of [`Sid::behaviour`].
 pub mod behaviour {

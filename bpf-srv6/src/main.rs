@@ -25,6 +25,44 @@ pub fn xdp_srv6(ctx: XdpContext) -> u32 {
     }
 }
 
+/// Counts and drops every frame: the sink of the benchmark through veth.
+#[xdp]
+pub fn xdp_sink(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    bpf_net::counters::count(bpf_abi::Reason::BenchSink, len);
+    xdp_action::XDP_DROP
+}
+
+/// The benchmark's wrapper in live-frames mode: writes the original first bytes of the frame
+/// back (the page may hold what the last run made of it), then tail-calls the program under
+/// test.
+#[xdp]
+pub fn xdp_bench(ctx: XdpContext) -> u32 {
+    use aya_ebpf::helpers::generated::bpf_xdp_store_bytes;
+    use bpf_abi::srv6::BENCH_RESTORE_LEN;
+    let Some(f) = maps::BENCH_FRAME.get_ptr(0) else {
+        return xdp_action::XDP_ABORTED;
+    };
+    // SAFETY: `f` points to a map value of BENCH_RESTORE_LEN bytes, valid for this run; the
+    // helper checks the packet's length.
+    let rc = unsafe {
+        bpf_xdp_store_bytes(
+            ctx.ctx,
+            0,
+            (*f).bytes.as_ptr() as *mut _,
+            BENCH_RESTORE_LEN as u32,
+        )
+    };
+    if rc != 0 {
+        return xdp_action::XDP_ABORTED;
+    }
+    // SAFETY: a tail call with this program's own context; returns only when it fails.
+    unsafe {
+        let _ = maps::BENCH_JUMP.tail_call(&ctx, 0);
+    }
+    xdp_action::XDP_ABORTED
+}
+
 /// Returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.
 #[xdp]
 pub fn xdp_noop(_ctx: XdpContext) -> u32 {

@@ -1,9 +1,20 @@
 //! The maps of bpf-srv6 (layouts in `bpf_abi::srv6`). The size is a placeholder: the
 //! controller sets `max_entries` at load time.
 
-use aya_ebpf::{macros::map, maps::LpmTrie};
-use bpf_abi::srv6::Sid;
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, LpmTrie, ProgramArray},
+};
+use bpf_abi::srv6::{BenchFrame, Sid};
 
 /// The local SID table: SID prefix to behaviour.
 #[map(name = "LOCAL_SIDS")]
 pub static LOCAL_SIDS: LpmTrie<[u8; 16], Sid> = LpmTrie::with_max_entries(1, 0);
+
+/// The frame the benchmark's wrapper restores.
+#[map(name = "BENCH_FRAME")]
+pub static BENCH_FRAME: Array<BenchFrame> = Array::with_max_entries(1, 0);
+
+/// The program the benchmark's wrapper tail-calls.
+#[map(name = "BENCH_JUMP")]
+pub static BENCH_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);

@@ -1,9 +1,16 @@
-//! `upf-lb bench-srv6`: the cost of our SRv6 endpoint behaviours per packet
-//! (BPF_PROG_TEST_RUN, kernel run-time statistics, net of a no-op, in a [`FibNs`]): End and
-//! End.DX4 with their FIB lookup and redirect; every run's output checked.
+//! `upf-lb bench-srv6`: the cost of our SRv6 endpoint behaviours.
 //!
-//! Not yet: ns per frame through veth against the kernel's seg6local (a live-frames generator
-//! delivered one batch of 64 frames and then nothing here; see the note).
+//! 1. Per packet (BPF_PROG_TEST_RUN, kernel run-time statistics, net of a no-op, in a
+//!    [`FibNs`]): End and End.DX4 with their FIB lookup and redirect; every run's output checked.
+//! 2. Per frame through veth, against the kernel in the same run (src -> dut -> sink,
+//!    [`srv6bed::Bed`]): BPF_PROG_TEST_RUN in live-frames mode runs `xdp_bench` as if the
+//!    frames arrived on the dut's `b0`, and what the program returns is done for real. The
+//!    wrapper writes the frame's first bytes back first (live mode reuses a page without
+//!    rewriting it, so a program would otherwise see its own output, or the kernel's), then
+//!    tail-calls our `xdp_srv6` or `xdp_noop` (XDP_PASS: the kernel's stack, with seg6local or
+//!    plain forwarding): the same wrapper in every run. `xdp_sink` on the far end counts what
+//!    arrives. The thread is pinned to one CPU, where the softirqs of the path run too: wall
+//!    time / frames is ns per frame.
 
 use crate::{
     fixtures::{Fixture, UE_V4, routed, udp, xdp},
@@ -71,8 +78,162 @@ fn fixtures() -> Vec<Fixture> {
     ]
 }
 
-/// Measures and prints the table.
-pub fn run(runs: u32, rounds: usize) -> anyhow::Result<()> {
+/// The dut in one veth run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Dut {
+    /// The kernel forwards plain IPv6 (no SRv6): the floor of the path.
+    KernelForwarding,
+    /// The kernel's seg6local.
+    KernelSeg6local,
+    /// Our xdp_srv6.
+    Ours,
+}
+
+/// ns per frame, and frames delivered, of `frames` copies of `frame` through a fresh bed:
+/// `xdp_bench` runs in live-frames mode as if they arrived on the dut's b0, restores each
+/// frame and tail-calls our xdp_srv6 (its redirect is done for real) or xdp_noop (XDP_PASS:
+/// into the kernel's stack, seg6local routes or plain forwarding).
+fn veth_run(dut: Dut, frame: &[u8], frames: u32) -> anyhow::Result<(f64, u64)> {
+    use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, XdpMode};
+    use bpf_abi::srv6::{PROG_XDP_BENCH, PROG_XDP_SINK};
+    let bed = srv6bed::Bed::new(srv6bed::SINK_MAC);
+    let mut dp = Srv6Datapath::load(16)?;
+    dp.add_sid(srv6bed::END_SID, 80, Behaviour::End)?;
+    let nh = srv6bed::NH4.parse()?;
+    dp.add_sid(srv6bed::DX4_SID, 80, Behaviour::EndDx4 { nh })?;
+    if dut == Dut::KernelSeg6local {
+        let end = format!("{}/80", srv6bed::END_SID);
+        let dx4 = format!("{}/80", srv6bed::DX4_SID);
+        bed.dut.ip(&[
+            "-6",
+            "route",
+            "add",
+            &end,
+            "encap",
+            "seg6local",
+            "action",
+            "End",
+            "dev",
+            "b0",
+        ])?;
+        bed.dut.ip(&[
+            "-6",
+            "route",
+            "add",
+            &dx4,
+            "encap",
+            "seg6local",
+            "action",
+            "End.DX4",
+            "nh4",
+            srv6bed::NH4,
+            "dev",
+            "b1",
+        ])?;
+    }
+    let p = dp.xdp_mut(PROG_XDP_SINK)?;
+    bed.sink.run(|| p.attach("a1", XdpMode::Driver))?;
+    let target = if dut == Dut::Ours {
+        PROG_XDP_SRV6
+    } else {
+        PROG_XDP_NOOP
+    };
+    dp.bench_target(frame, target)?;
+    let delivered = |dp: &Srv6Datapath| -> anyhow::Result<u64> {
+        Ok(dp
+            .counters()?
+            .iter()
+            .find(|(r, _)| *r == Reason::BenchSink)
+            .map_or(0, |(_, c)| c.packets))
+    };
+    // SAFETY: if_nametoindex reads a NUL-terminated string that outlives the call.
+    let b0 = bed
+        .dut
+        .run(|| unsafe { libc::if_nametoindex(c"b0".as_ptr()) });
+    anyhow::ensure!(b0 != 0, "the dut has no b0");
+    let ctx = crate::bench::xdp_md(frame.len(), b0);
+    let before = delivered(&dp)?;
+    let x = dp.xdp(PROG_XDP_BENCH)?;
+    let elapsed = bed.dut.run(|| -> anyhow::Result<_> {
+        pin_to_cpu0()?;
+        let t0 = std::time::Instant::now();
+        x.test_run(TestRunOptions {
+            data_in: Some(frame),
+            ctx_in: Some(&ctx[..]),
+            repeat: frames,
+            attrs: TestRunAttrs::new().xdp_live_frames(64),
+            ..TestRunOptions::new()
+        })?;
+        Ok(t0.elapsed())
+    })?;
+    // What is still in the veth rings arrives; it was paid for inside the run.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    Ok((
+        elapsed.as_nanos() as f64 / f64::from(frames),
+        delivered(&dp)? - before,
+    ))
+}
+
+/// Pins the calling thread to CPU 0 (the softirqs of the path then run there too).
+fn pin_to_cpu0() -> anyhow::Result<()> {
+    // SAFETY: an all-zero cpu_set_t is valid (empty); CPU_SET and sched_setaffinity get a
+    // valid pointer to it for the duration of the calls.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        anyhow::ensure!(
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0,
+            "sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+/// The frames of the veth runs (at least `BENCH_RESTORE_LEN` bytes: 80 bytes of UDP data).
+fn veth_frames() -> Vec<(&'static str, Vec<u8>)> {
+    let data = || L4::Udp {
+        src: 5000,
+        dst: 7000,
+        payload: vec![0x5a; 80],
+    };
+    let inner_dst = srv6bed::INNER_DST.parse().expect("an IPv4 address");
+    let inner = IpPacket::v4(UE_V4, inner_dst, data());
+    let h = srv6bed::HEADEND;
+    let frame = |p: IpPacket| {
+        let mut f = Frame::new(p);
+        f.dst = srv6bed::DUT_IN_MAC;
+        f.src = srv6bed::SRC_MAC;
+        f.to_bytes()
+    };
+    vec![
+        ("plain", frame(v6(h, srv6bed::NH6, vec![], data()))),
+        (
+            "end",
+            frame(v6(
+                h,
+                srv6bed::END_SID,
+                end_srh(srv6bed::NH6, srv6bed::END_SID),
+                data(),
+            )),
+        ),
+        (
+            "end.dx4",
+            frame(v6(
+                h,
+                srv6bed::DX4_SID,
+                vec![],
+                L4::Raw {
+                    proto: 4,
+                    bytes: inner.to_bytes(),
+                },
+            )),
+        ),
+    ]
+}
+
+/// Measures and prints the tables.
+pub fn run(runs: u32, rounds: usize, frames: u32) -> anyhow::Result<()> {
     println!("machine: {}", crate::bench::machine());
     println!(
         "method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop, FIB lookup and redirect included"
@@ -95,6 +256,35 @@ pub fn run(runs: u32, rounds: usize) -> anyhow::Result<()> {
         })?;
         let ns = r.net_ns();
         println!("{:<10} {:>10.1} {:>14.0}", fx.name, ns, 1e9 / ns.max(1e-9));
+    }
+    println!(
+        "method: through veth (src -> dut -> sink), {frames} live frames per run on one CPU: xdp_bench on the dut's b0 restores each frame and tail-calls xdp_srv6 (ours) or xdp_noop (XDP_PASS to the kernel); xdp_sink on the far end counts"
+    );
+    println!(
+        "{:<20} {:<8} {:>10} {:>10} {:>10}",
+        "dut", "packet", "ns/frame", "delivered", "vs kernel"
+    );
+    for (name, f) in veth_frames() {
+        let duts: &[(Dut, &str)] = if name == "plain" {
+            &[(Dut::KernelForwarding, "kernel forwarding")]
+        } else {
+            &[
+                (Dut::KernelSeg6local, "kernel seg6local"),
+                (Dut::Ours, "ours (xdp_srv6)"),
+            ]
+        };
+        let mut kernel = None;
+        for &(dut, label) in duts {
+            let (ns, n) = veth_run(dut, &f, frames)?;
+            let vs = match (dut, kernel) {
+                (Dut::Ours, Some(k)) => format!("{:.2}x", ns / k),
+                _ => "-".into(),
+            };
+            if dut == Dut::KernelSeg6local {
+                kernel = Some(ns);
+            }
+            println!("{label:<20} {name:<8} {ns:>10.0} {n:>10} {vs:>10}");
+        }
     }
     Ok(())
 }

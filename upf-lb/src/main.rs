@@ -81,7 +81,8 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         sessions: Vec<u32>,
     },
-    /// Cost of the SRv6 endpoint behaviours: ns per packet (BPF_PROG_TEST_RUN).
+    /// Cost of the SRv6 endpoint behaviours: ns per packet (BPF_PROG_TEST_RUN) and ns per
+    /// frame through veth against the kernel's seg6local in the same run.
     BenchSrv6 {
         /// Runs per round (BPF_PROG_TEST_RUN part).
         #[arg(long, default_value_t = 20_000)]
@@ -89,6 +90,9 @@ enum Cmd {
         /// Rounds (the median is reported).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Frames per veth run.
+        #[arg(long, default_value_t = 1_000_000)]
+        frames: u32,
     },
     /// Sessions per second of the N4 daemon: a PFCP client establishing sessions over UDP on
     /// loopback, in a namespace of its own.
@@ -196,7 +200,11 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::BenchSrv6 { runs, rounds } => upf_lb::bench_srv6::run(runs, rounds),
+        Cmd::BenchSrv6 {
+            runs,
+            rounds,
+            frames,
+        } => upf_lb::bench_srv6::run(runs, rounds, frames),
         Cmd::Bench {
             sessions,
             runs,

@@ -14,7 +14,12 @@ use bpf_abi::{
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Programs of bpf-srv6, all XDP.
-pub const SRV6_PROGRAMS: &[&str] = &[PROG_XDP_SRV6, bpf_abi::names::PROG_XDP_NOOP];
+pub const SRV6_PROGRAMS: &[&str] = &[
+    PROG_XDP_SRV6,
+    bpf_abi::names::PROG_XDP_NOOP,
+    bpf_abi::srv6::PROG_XDP_SINK,
+    bpf_abi::srv6::PROG_XDP_BENCH,
+];
 
 /// What a local SID does (RFC 8986 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +173,47 @@ impl Srv6Datapath {
             .program_mut(name)
             .and_then(|p| p.try_into().ok())
             .ok_or(LoadError::MissingProgram(name))
+    }
+
+    /// Prepares the live-frames benchmark: `xdp_bench` will restore the first bytes of `frame`
+    /// and tail-call `target`.
+    pub fn bench_target(&mut self, frame: &[u8], target: &'static str) -> Result<(), LoadError> {
+        use aya::maps::{Array, ProgramArray};
+        use bpf_abi::srv6::{BENCH_RESTORE_LEN, BenchFrame, MAP_BENCH_FRAME, MAP_BENCH_JUMP};
+        let map_err = |name: &'static str| move |source| LoadError::Map { name, source };
+        let mut f = BenchFrame {
+            bytes: [0; BENCH_RESTORE_LEN],
+        };
+        let n = frame.len().min(BENCH_RESTORE_LEN);
+        f.bytes[..n].copy_from_slice(&frame[..n]);
+        let fd = {
+            let p = self.xdp(target)?;
+            let fd = p.fd().map_err(|source| LoadError::Verifier {
+                name: target,
+                source,
+            })?;
+            fd.try_clone().map_err(|e| LoadError::Verifier {
+                name: target,
+                source: aya::programs::ProgramError::IOError(e),
+            })?
+        };
+        let missing = |name: &'static str| LoadError::Map {
+            name,
+            source: aya::maps::MapError::InvalidName { name: name.into() },
+        };
+        let m = self
+            .ebpf
+            .map_mut(MAP_BENCH_FRAME)
+            .ok_or(missing(MAP_BENCH_FRAME))?;
+        let mut a: Array<_, BenchFrame> = Array::try_from(m).map_err(map_err(MAP_BENCH_FRAME))?;
+        a.set(0, f, 0).map_err(map_err(MAP_BENCH_FRAME))?;
+        let m = self
+            .ebpf
+            .map_mut(MAP_BENCH_JUMP)
+            .ok_or(missing(MAP_BENCH_JUMP))?;
+        let mut j = ProgramArray::try_from(m).map_err(map_err(MAP_BENCH_JUMP))?;
+        j.set(0, &fd, 0).map_err(map_err(MAP_BENCH_JUMP))?;
+        Ok(())
     }
 
     /// The outcome counters, summed over CPUs, one per reason in index order.
