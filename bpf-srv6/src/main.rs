@@ -58,7 +58,7 @@ pub fn xdp_bench(ctx: XdpContext) -> u32 {
     }
     // SAFETY: a tail call with this program's own context; returns only when it fails.
     unsafe {
-        let _ = maps::BENCH_JUMP.tail_call(&ctx, 0);
+        maps::BENCH_JUMP.tail_call(&ctx, 0);
     }
     xdp_action::XDP_ABORTED
 }
