@@ -254,6 +254,10 @@ reasons! {
     // --- Benchmarks ---------------------------------------------------------------------------
     /// A frame that reached the sink of the benchmark through veth (`xdp_sink`), dropped there.
     BenchSink = 77, "bench_sink", Drop;
+    /// Headend: no policy covers the destination; the kernel's.
+    Srv6NoPolicy = 78, "srv6_no_policy", Pass;
+    /// Headend: encapsulated (H.Encaps / H.Encaps.Red) and redirected towards the first segment.
+    Srv6EncapRedirect = 79, "srv6_encap_redirect", Redirect;
 }
 
 #[cfg(test)]

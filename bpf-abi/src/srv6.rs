@@ -6,6 +6,14 @@
 
 /// The local SID table.
 pub const MAP_LOCAL_SIDS: &str = "LOCAL_SIDS";
+/// Headend policies by IPv4 destination prefix (`BPF_MAP_TYPE_LPM_TRIE` of [`Policy`]).
+pub const MAP_ENCAP4: &str = "ENCAP4";
+/// Headend policies by IPv6 destination prefix (`BPF_MAP_TYPE_LPM_TRIE` of [`Policy`]).
+pub const MAP_ENCAP6: &str = "ENCAP6";
+/// The headend program: H.Encaps / H.Encaps.Red by destination.
+pub const PROG_XDP_HEADEND: &str = "xdp_headend";
+/// Segments of a headend policy at most (a power of two).
+pub const MAX_SEGMENTS: usize = 8;
 /// The SRv6 ingress program.
 pub const PROG_XDP_SRV6: &str = "xdp_srv6";
 /// The sink of the benchmark through veth (counts `bench_sink`, drops).
@@ -89,9 +97,33 @@ pub struct Sid {
 
 const _: () = assert!(size_of::<Sid>() == 32);
 
+/// An SR policy of the headend (RFC 8986 5.1, 5.2).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Outer source address.
+    pub src: [u8; 16],
+    /// The segments in the order the packet visits them (`segments[0]` is the outer
+    /// destination); `count` of them are used.
+    pub segments: [[u8; 16]; MAX_SEGMENTS],
+    /// Segments used (1 to [`MAX_SEGMENTS`]).
+    pub count: u8,
+    /// 1: H.Encaps.Red (the first segment is not in the SRH; no SRH for one segment).
+    pub reduced: u8,
+    /// Reserved, zero.
+    pub _pad: [u8; 6],
+}
+
+const _: () = assert!(size_of::<Policy>() == 16 + 16 * MAX_SEGMENTS + 8);
+const _: () = assert!(MAX_SEGMENTS.is_power_of_two());
+
 #[cfg(feature = "user")]
 // SAFETY: SidKey is repr(C, packed) of plain integers and bytes: no padding, any bit pattern.
 unsafe impl aya::Pod for SidKey {}
+#[cfg(feature = "user")]
+// SAFETY: Policy is repr(C) of byte arrays and bytes with explicit padding (asserted size),
+// valid for any bit pattern.
+unsafe impl aya::Pod for Policy {}
 #[cfg(feature = "user")]
 // SAFETY: Sid is repr(C), its fields plain integers and bytes with explicit padding (asserted
 // size), valid for any bit pattern.

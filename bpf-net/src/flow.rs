@@ -91,6 +91,26 @@ pub fn parse_flow(cur: &Cursor, off: usize) -> Result<Flow, Reason> {
     Ok(f)
 }
 
+/// A Flow Label for a tunnel carrying `f` (RFC 6437, RFC 6438: the encapsulator sets it from
+/// the inner flow): FNV-1a over the addresses, protocol and ports, folded to 20 bits, never 0.
+#[inline(always)]
+pub fn flow_label(f: &Flow) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < 16 {
+        h = (h ^ u32::from(f.src[i])).wrapping_mul(0x0100_0193);
+        h = (h ^ u32::from(f.dst[i])).wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    h = (h ^ u32::from(f.proto)).wrapping_mul(0x0100_0193);
+    h = (h ^ ((u32::from(f.sport) << 16) | u32::from(f.dport))).wrapping_mul(0x0100_0193);
+    h ^= h >> 20;
+    match h & 0xf_ffff {
+        0 => 1,
+        l => l,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

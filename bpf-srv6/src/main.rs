@@ -4,6 +4,7 @@
 #![no_main]
 
 mod endpoint;
+mod headend;
 mod maps;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
@@ -17,12 +18,29 @@ pub fn xdp_srv6(ctx: XdpContext) -> u32 {
         Ok(r) | Err(r) => r,
     };
     bpf_net::counters::count(reason, len);
+    verdict(reason)
+}
+
+#[inline(always)]
+fn verdict(reason: bpf_abi::Reason) -> u32 {
     match reason.verdict() {
         Verdict::Pass => xdp_action::XDP_PASS,
         Verdict::Drop => xdp_action::XDP_DROP,
         Verdict::Tx => xdp_action::XDP_TX,
         Verdict::Redirect => xdp_action::XDP_REDIRECT,
     }
+}
+
+/// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,
+/// H.Encaps.Red); anything else goes to the kernel.
+#[xdp]
+pub fn xdp_headend(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match headend::ingress(&ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    bpf_net::counters::count(reason, len);
+    verdict(reason)
 }
 
 /// Counts and drops every frame: the sink of the benchmark through veth.

@@ -5,7 +5,7 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, LpmTrie, ProgramArray},
 };
-use bpf_abi::srv6::{BenchFrame, Sid};
+use bpf_abi::srv6::{BenchFrame, Policy, Sid};
 
 /// The local SID table: SID prefix to behaviour.
 #[map(name = "LOCAL_SIDS")]
@@ -18,3 +18,11 @@ pub static BENCH_FRAME: Array<BenchFrame> = Array::with_max_entries(1, 0);
 /// The program the benchmark's wrapper tail-calls.
 #[map(name = "BENCH_JUMP")]
 pub static BENCH_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
+/// Headend policies by IPv4 destination.
+#[map(name = "ENCAP4")]
+pub static ENCAP4: LpmTrie<[u8; 4], Policy> = LpmTrie::with_max_entries(1, 0);
+
+/// Headend policies by IPv6 destination.
+#[map(name = "ENCAP6")]
+pub static ENCAP6: LpmTrie<[u8; 16], Policy> = LpmTrie::with_max_entries(1, 0);

@@ -16,6 +16,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// Programs of bpf-srv6, all XDP.
 pub const SRV6_PROGRAMS: &[&str] = &[
     PROG_XDP_SRV6,
+    bpf_abi::srv6::PROG_XDP_HEADEND,
     bpf_abi::names::PROG_XDP_NOOP,
     bpf_abi::srv6::PROG_XDP_SINK,
     bpf_abi::srv6::PROG_XDP_BENCH,
@@ -75,6 +76,55 @@ impl Behaviour {
     }
 }
 
+/// An SR policy of the headend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncapPolicy {
+    /// Outer source address.
+    pub src: Ipv6Addr,
+    /// The segments, in the order the packet visits them (1 to 8).
+    pub segments: Vec<Ipv6Addr>,
+    /// H.Encaps.Red (the first segment left out of the SRH) instead of H.Encaps.
+    pub reduced: bool,
+}
+
+/// A headend policy refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Prefix length beyond the address family's.
+    #[error("policy for {prefix}/{len}: the prefix length must be 0 to {max}")]
+    PrefixLength {
+        /// Prefix.
+        prefix: std::net::IpAddr,
+        /// Length asked for.
+        len: u8,
+        /// The family's maximum.
+        max: u8,
+    },
+    /// No segment, or more than the datapath holds.
+    #[error("policy for {prefix}/{len}: {n} segments, 1 to {max} are possible")]
+    Segments {
+        /// Prefix.
+        prefix: std::net::IpAddr,
+        /// Length.
+        len: u8,
+        /// Segments given.
+        n: usize,
+        /// Most the datapath holds.
+        max: usize,
+    },
+    /// The table refused the entry.
+    #[error("policy for {prefix}/{len}: {source}")]
+    Map {
+        /// Prefix.
+        prefix: std::net::IpAddr,
+        /// Length.
+        len: u8,
+        /// Cause.
+        #[source]
+        source: aya::maps::MapError,
+    },
+}
+
 /// A local SID refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SidError {
@@ -105,10 +155,13 @@ pub struct Srv6Datapath {
 }
 
 impl Srv6Datapath {
-    /// Loads bpf-srv6 with room for `max_sids` local SIDs and verifies its programs.
+    /// Loads bpf-srv6 with room for `max_sids` local SIDs (and as many headend policies per
+    /// family) and verifies its programs.
     pub fn load(max_sids: u32) -> Result<Self, LoadError> {
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(MAP_LOCAL_SIDS, max_sids.max(1))
+            .map_max_entries(bpf_abi::srv6::MAP_ENCAP4, max_sids.max(1))
+            .map_max_entries(bpf_abi::srv6::MAP_ENCAP6, max_sids.max(1))
             .load(objects::BPF_SRV6)
             .map_err(|source| LoadError::Object {
                 object: "bpf-srv6",
@@ -146,6 +199,67 @@ impl Srv6Datapath {
         let mut t = self.sids().map_err(map_err)?;
         t.insert(&Key::new(u32::from(len), addr.octets()), b.to_abi(), 0)
             .map_err(map_err)
+    }
+
+    /// Encapsulates packets to `prefix/len` by `p` (replacing the policy it had).
+    pub fn add_policy(
+        &mut self,
+        prefix: std::net::IpAddr,
+        len: u8,
+        p: &EncapPolicy,
+    ) -> Result<(), PolicyError> {
+        use bpf_abi::srv6::{MAP_ENCAP4, MAP_ENCAP6, MAX_SEGMENTS, Policy};
+        let max = if prefix.is_ipv4() { 32 } else { 128 };
+        if len > max {
+            return Err(PolicyError::PrefixLength { prefix, len, max });
+        }
+        let n = p.segments.len();
+        if n == 0 || n > MAX_SEGMENTS {
+            return Err(PolicyError::Segments {
+                prefix,
+                len,
+                n,
+                max: MAX_SEGMENTS,
+            });
+        }
+        let mut v = Policy {
+            src: p.src.octets(),
+            segments: [[0; 16]; MAX_SEGMENTS],
+            count: n as u8,
+            reduced: u8::from(p.reduced),
+            _pad: [0; 6],
+        };
+        for (d, s) in v.segments.iter_mut().zip(&p.segments) {
+            *d = s.octets();
+        }
+        let map_err = |source| PolicyError::Map {
+            prefix,
+            len,
+            source,
+        };
+        let name = if prefix.is_ipv4() {
+            MAP_ENCAP4
+        } else {
+            MAP_ENCAP6
+        };
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or(aya::maps::MapError::InvalidName { name: name.into() })
+            .map_err(map_err)?;
+        match prefix {
+            std::net::IpAddr::V4(a) => {
+                let mut t: LpmTrie<_, [u8; 4], Policy> = LpmTrie::try_from(map).map_err(map_err)?;
+                t.insert(&Key::new(u32::from(len), a.octets()), v, 0)
+                    .map_err(map_err)
+            }
+            std::net::IpAddr::V6(a) => {
+                let mut t: LpmTrie<_, [u8; 16], Policy> =
+                    LpmTrie::try_from(map).map_err(map_err)?;
+                t.insert(&Key::new(u32::from(len), a.octets()), v, 0)
+                    .map_err(map_err)
+            }
+        }
     }
 
     /// Unbinds `addr/len`.
