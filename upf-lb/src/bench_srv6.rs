@@ -1,7 +1,8 @@
 //! `upf-lb bench-srv6`: the cost of our SRv6 endpoint behaviours.
 //!
 //! 1. Per packet (BPF_PROG_TEST_RUN, kernel run-time statistics, net of a no-op, in a
-//!    [`FibNs`]): End and End.DX4 with their FIB lookup and redirect; every run's output checked.
+//!    [`FibNs`]): End, End.DX4 and H.Encaps (IPv4 in IPv6 with a two-segment SRH) with their
+//!    FIB lookup and redirect; every run's output checked.
 //! 2. Per frame through veth, against the kernel in the same run (src -> dut -> sink,
 //!    [`srv6bed::Bed`]): BPF_PROG_TEST_RUN in live-frames mode runs `xdp_bench` as if the
 //!    frames arrived on the dut's `b0`, and what the program returns is done for real. The
@@ -19,7 +20,7 @@ use crate::{
     testbed::{FibNs, srv6bed},
 };
 use bpf_abi::{Reason, names::PROG_XDP_NOOP, srv6::PROG_XDP_SRV6};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IPv6 from `src` to `dst`, Hop Limit 64, with `ext`, carrying `l4`.
 fn v6(src: Ipv6Addr, dst: Ipv6Addr, ext: Vec<Ipv6Ext>, l4: L4) -> IpPacket {
@@ -72,11 +73,51 @@ fn fixtures() -> Vec<Fixture> {
             name: "end-dx4".into(),
             input: Frame::new(dx4).to_bytes(),
             action: xdp::REDIRECT,
-            output: routed(inner, FibNs::NH_MAC, FibNs::N6_MAC),
+            output: routed(inner.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
             reason: Reason::Srv6Dx4Redirect,
         },
+        h_encaps_fixture(&inner),
     ]
 }
+
+/// H.Encaps of an IPv4 packet with two segments (the policy of [`HEADEND_PREFIX`]).
+fn h_encaps_fixture(inner: &IpPacket) -> Fixture {
+    let bytes = inner.to_bytes();
+    let mut b = bytes.clone();
+    let f =
+        bpf_net::flow::parse_flow(&bpf_net::Cursor::from_slice(&mut b), 0).expect("an IPv4 packet");
+    let mut out = v6(
+        HEADEND_SRC,
+        FibNs::NH6,
+        vec![Ipv6Ext::Srh {
+            segments_left: 1,
+            segments: vec![srv6bed::END_SID, FibNs::NH6],
+            tlvs: vec![],
+        }],
+        L4::Raw { proto: 4, bytes },
+    );
+    if let Ip::V6(h) = &mut out.ip {
+        h.hop_limit = 63;
+        h.flow_label = bpf_net::flow::flow_label(&f);
+    }
+    Fixture {
+        name: "h-encaps".into(),
+        input: Frame::new(inner.clone()).to_bytes(),
+        action: xdp::REDIRECT,
+        output: Frame {
+            dst: FibNs::NH_MAC,
+            src: FibNs::N6_MAC,
+            vlans: vec![],
+            ip: out,
+        }
+        .to_bytes(),
+        reason: Reason::Srv6EncapRedirect,
+    }
+}
+
+/// The destinations the benchmark's headend policy covers, and its source.
+const HEADEND_PREFIX: (Ipv4Addr, u8) = (Ipv4Addr::new(198, 51, 100, 0), 24);
+const HEADEND_SRC: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 2);
 
 /// The dut in one veth run.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -243,10 +284,24 @@ pub fn run(runs: u32, rounds: usize, frames: u32) -> anyhow::Result<()> {
     dp.add_sid(srv6bed::END_SID, 80, Behaviour::End)?;
     dp.add_sid(srv6bed::DX4_SID, 80, Behaviour::EndDx4 { nh: FibNs::NH4 })?;
     println!("{:<10} {:>10} {:>14}", "behaviour", "net ns", "net pkts/s");
+    dp.add_policy(
+        HEADEND_PREFIX.0.into(),
+        HEADEND_PREFIX.1,
+        &crate::southbound::srv6::EncapPolicy {
+            src: HEADEND_SRC,
+            segments: vec![FibNs::NH6, srv6bed::END_SID],
+            reduced: false,
+        },
+    )?;
     for fx in fixtures() {
+        let prog = if fx.reason == Reason::Srv6EncapRedirect {
+            bpf_abi::srv6::PROG_XDP_HEADEND
+        } else {
+            PROG_XDP_SRV6
+        };
         let r = fib.ns.run(|| {
             crate::bench::measure_in(
-                dp.xdp(PROG_XDP_SRV6)?,
+                dp.xdp(prog)?,
                 dp.xdp(PROG_XDP_NOOP)?,
                 &fx,
                 runs,
