@@ -258,6 +258,14 @@ reasons! {
     Srv6NoPolicy = 78, "srv6_no_policy", Pass;
     /// Headend: encapsulated (H.Encaps / H.Encaps.Red) and redirected towards the first segment.
     Srv6EncapRedirect = 79, "srv6_encap_redirect", Redirect;
+    /// Answered with ICMPv6 Time Exceeded (Hop Limit 1 or 0 at End, RFC 8986 4.1 S04).
+    Srv6IcmpTimeExceeded = 80, "icmpv6_time_exceeded", Tx;
+    /// Answered with ICMPv6 Parameter Problem, Code 0, Pointer at Segments Left (RFC 8986
+    /// 4.1 S07-S08, 4.4-4.7 S02-S03).
+    Srv6IcmpParamProblemSl = 81, "icmpv6_param_problem_segments_left", Tx;
+    /// Answered with ICMPv6 Parameter Problem, Code 4 (SR Upper-layer Header Error), Pointer
+    /// at the upper-layer header (RFC 8986 4.1.1).
+    Srv6IcmpParamProblemUpperLayer = 82, "icmpv6_param_problem_upper_layer", Tx;
 }
 
 #[cfg(test)]

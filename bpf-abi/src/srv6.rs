@@ -16,6 +16,10 @@ pub const PROG_XDP_HEADEND: &str = "xdp_headend";
 pub const MAX_SEGMENTS: usize = 8;
 /// The SRv6 ingress program.
 pub const PROG_XDP_SRV6: &str = "xdp_srv6";
+/// The ICMPv6 errors of `xdp_srv6` (tail call, index 0 of [`MAP_SRV6_JUMP`]).
+pub const PROG_XDP_SRV6_ICMP: &str = "xdp_srv6_icmp";
+/// Program array of `xdp_srv6`'s tail call.
+pub const MAP_SRV6_JUMP: &str = "SRV6_JUMP";
 /// The sink of the benchmark through veth (counts `bench_sink`, drops).
 pub const PROG_XDP_SINK: &str = "xdp_sink";
 /// The benchmark's wrapper in live-frames mode: restores the frame, tail-calls the dut's

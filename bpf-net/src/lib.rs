@@ -25,6 +25,8 @@ pub mod fib;
 pub mod flow;
 pub mod gtpu;
 pub mod icmp;
+#[cfg(target_arch = "bpf")]
+pub mod icmp6err;
 pub mod ipv4;
 pub mod ipv6;
 pub mod sctp;

@@ -9,9 +9,12 @@
 //!   goes to the SID's next hop (its TTL / Hop Limit decremented, as the router it is).
 //!   End.DT6 (4.7): the same, the inner IPv6 packet routed by the (main) table.
 //!
-//! Errors the RFC answers with ICMPv6 are dropped and counted by reason for now.
+//! Errors are answered as RFC 8986 asks (ICMPv6 Time Exceeded; Parameter Problem, Code 0 with
+//! the Pointer at Segments Left, or Code 4 at the upper-layer header), from the SID, out of the
+//! interface the packet came in on, at most 1000 a second per CPU; beyond that, or about an
+//! ICMPv6 error, the packet is dropped and counted by its reason.
 
-use crate::maps::LOCAL_SIDS;
+use crate::maps::{LOCAL_SIDS, SRV6_ICMP, SRV6_JUMP};
 use aya_ebpf::{
     helpers::generated::bpf_xdp_adjust_head, maps::lpm_trie::Key, programs::XdpContext,
 };
@@ -23,11 +26,105 @@ use bpf_net::{
     Cursor,
     eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, EthHdr, parse_eth},
     fib::{self, Found, Lookup},
-    ipv4,
+    icmp::{ICMPV6_PARAM_PROB, ICMPV6_TIME_EXCEEDED},
+    icmp6err, ipv4,
     ipv6::{self, Ipv6},
     proto,
     srh::parse_srh,
 };
+
+/// The ICMPv6 errors a SID answers with.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+enum IcmpError {
+    /// Time Exceeded, Code 0 (RFC 8986 4.1 S04-S05).
+    HopLimit,
+    /// Parameter Problem, Code 0, Pointer at Segments Left (4.1 S07-S08, 4.4-4.7 S02-S03).
+    SegmentsLeft,
+    /// Parameter Problem, Code 4 (SR Upper-layer Header Error), Pointer at the upper-layer
+    /// header (4.1.1).
+    UpperLayer,
+}
+
+impl IcmpError {
+    /// The reason of a packet not answered (rate limit, or an ICMPv6 error itself).
+    #[inline(always)]
+    fn drop_reason(self) -> Reason {
+        match self {
+            IcmpError::HopLimit => Reason::Srv6HopLimitExceeded,
+            IcmpError::SegmentsLeft => Reason::Srv6BadSegmentsLeft,
+            IcmpError::UpperLayer => Reason::Srv6UpperLayerError,
+        }
+    }
+}
+
+/// Answers the packet with the ICMPv6 error `e` by a tail call to `xdp_srv6_icmp` (the
+/// message is built there, in a stack frame of its own), which also applies the rate limit.
+/// Returns only if the tail call fails: the packet is dropped with `e`'s reason.
+#[inline(always)]
+fn icmp_error(ctx: &XdpContext, ip: &Ipv6, e: IcmpError) -> Reason {
+    let pointer = match e {
+        IcmpError::HopLimit => 0,
+        IcmpError::SegmentsLeft => ip.routing_off.wrapping_sub(ip.off) + 3,
+        IcmpError::UpperLayer => ip.l4_off.wrapping_sub(ip.off),
+    };
+    let icmp = u32::from(ip.protocol == proto::ICMPV6 && !ip.later_fragment);
+    if let Some(s) = SRV6_ICMP.get_ptr_mut(0) {
+        // SAFETY: this CPU's slot of a per-CPU array; the tail call below reads it on this
+        // CPU before anything else runs here.
+        unsafe {
+            *s = [
+                ip.off as u32,
+                (ip.l4_off as u32 & 0xffff) | (icmp << 16),
+                ((pointer as u32 & 0xffff) << 8) | e as u32,
+                0,
+            ];
+            SRV6_JUMP.tail_call(ctx, 0);
+        }
+    }
+    e.drop_reason()
+}
+
+/// `xdp_srv6_icmp`: sends the ICMPv6 error `xdp_srv6` left in `SRV6_ICMP`, from the SID the
+/// packet was sent to, unless the rate limit is reached or the packet is an ICMPv6 error
+/// itself: then it is dropped.
+#[inline(always)]
+pub fn icmp_stage(ctx: &XdpContext) -> Reason {
+    let Some(s) = SRV6_ICMP.get(0) else {
+        return Reason::TailCallFailed;
+    };
+    let [l3_off, l4, e, _] = *s;
+    let kind = match e & 0xff {
+        0 => IcmpError::HopLimit,
+        1 => IcmpError::SegmentsLeft,
+        _ => IcmpError::UpperLayer,
+    };
+    let (ty, code, sent) = match kind {
+        IcmpError::HopLimit => (ICMPV6_TIME_EXCEEDED, 0, Reason::Srv6IcmpTimeExceeded),
+        IcmpError::SegmentsLeft => (ICMPV6_PARAM_PROB, 0, Reason::Srv6IcmpParamProblemSl),
+        IcmpError::UpperLayer => (ICMPV6_PARAM_PROB, 4, Reason::Srv6IcmpParamProblemUpperLayer),
+    };
+    let drop = kind.drop_reason();
+    let cur = Cursor::from_xdp(ctx);
+    let l3_off = (l3_off & 0x3f) as usize;
+    if l4 & 0x1_0000 != 0 {
+        match cur.u8_at((l4 & 0xffff) as usize, Reason::Ipv6Truncated) {
+            Ok(t) if t >= 128 => {}
+            _ => return drop,
+        }
+    }
+    if !icmp6err::allowed() {
+        return drop;
+    }
+    let Ok(d) = cur.get::<[u8; 16]>(l3_off + DST, Reason::Ipv6Truncated) else {
+        return drop;
+    };
+    let ours = *d;
+    match icmp6err::send(ctx, l3_off, &ours, ty, code, e >> 8) {
+        Ok(()) => sent,
+        Err(r) => r,
+    }
+}
 
 /// Offsets in the fixed IPv6 header.
 const HOP_LIMIT: usize = 7;
@@ -49,10 +146,10 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     };
     let sid = *sid;
     match sid.behaviour {
-        behaviour::END => end(ctx, &cur, &ip, None),
-        behaviour::END_X => end(ctx, &cur, &ip, Some(&sid.nh6)),
-        behaviour::END_DX4 => decap(ctx, &cur, &ip, &sid, proto::IPIP),
-        behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &cur, &ip, &sid, proto::IPV6),
+        behaviour::END => end(ctx, &ip, None),
+        behaviour::END_X => end(ctx, &ip, Some(&sid.nh6)),
+        behaviour::END_DX4 => decap(ctx, &ip, &sid, proto::IPIP),
+        behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &ip, &sid, proto::IPV6),
         // The loader writes only the behaviours above.
         _ => Err(Reason::Srv6NoSid),
     }
@@ -77,27 +174,23 @@ fn forward(ctx: &XdpContext, l: &Lookup<'_>, done: Reason) -> Result<Reason, Rea
 
 /// End (RFC 8986 4.1, S01-S12); End.X (4.2) with `nh6`, the adjacency to send to.
 #[inline(always)]
-fn end(
-    ctx: &XdpContext,
-    cur: &Cursor,
-    ip: &Ipv6,
-    nh6: Option<&[u8; 16]>,
-) -> Result<Reason, Reason> {
+fn end(ctx: &XdpContext, ip: &Ipv6, nh6: Option<&[u8; 16]>) -> Result<Reason, Reason> {
+    let cur = &Cursor::from_xdp(ctx);
     if ip.routing_off == 0 {
         // No SRH: the upper-layer header is not ours to process (4.1.1).
-        return Err(Reason::Srv6UpperLayerError);
+        return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
     }
     let srh = parse_srh(cur, ip.routing_off, ip.end)?;
     if srh.segments_left == 0 {
-        return Err(Reason::Srv6UpperLayerError);
+        return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
     }
     let hop_limit = cur.u8_at(ip.off + HOP_LIMIT, Reason::Ipv6Truncated)?;
     if hop_limit <= 1 {
-        return Err(Reason::Srv6HopLimitExceeded);
+        return Err(icmp_error(ctx, ip, IcmpError::HopLimit));
     }
     // Last Entry against the length was checked by parse_srh (S06-S07, first half).
     if u16::from(srh.segments_left) > u16::from(srh.last_entry) + 1 {
-        return Err(Reason::Srv6BadSegmentsLeft);
+        return Err(icmp_error(ctx, ip, IcmpError::SegmentsLeft));
     }
     let sl = srh.segments_left - 1;
     let next: [u8; 16] = *cur.get::<[u8; 16]>(srh.segment_off(sl), Reason::SrhTruncated)?;
@@ -126,21 +219,19 @@ fn end(
 /// End.DX4 (RFC 8986 4.6), End.DX6 (4.5), End.DT6 (4.7): the upper layer must be `inner`
 /// (IPIP or IPv6); the outer headers go, and the inner packet is forwarded.
 #[inline(always)]
-fn decap(
-    ctx: &XdpContext,
-    cur: &Cursor,
-    ip: &Ipv6,
-    sid: &Sid,
-    inner: u8,
-) -> Result<Reason, Reason> {
+fn decap(ctx: &XdpContext, ip: &Ipv6, sid: &Sid, inner: u8) -> Result<Reason, Reason> {
+    let cur = &Cursor::from_xdp(ctx);
     if ip.routing_off != 0 {
         let srh = parse_srh(cur, ip.routing_off, ip.end)?;
         if srh.segments_left != 0 {
-            return Err(Reason::Srv6BadSegmentsLeft);
+            return Err(icmp_error(ctx, ip, IcmpError::SegmentsLeft));
         }
     }
-    if ip.protocol != inner || ip.later_fragment {
+    if ip.later_fragment {
         return Err(Reason::Srv6UpperLayerError);
+    }
+    if ip.protocol != inner {
+        return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
     }
     let v6 = inner == proto::IPV6;
     // What the FIB needs of the inner packet, read before the outer headers go.

@@ -31,6 +31,15 @@ fn verdict(reason: bpf_abi::Reason) -> u32 {
     }
 }
 
+/// The ICMPv6 errors of `xdp_srv6`, reached only by tail call from it.
+#[xdp]
+pub fn xdp_srv6_icmp(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = endpoint::icmp_stage(&ctx);
+    bpf_net::counters::count(reason, len);
+    verdict(reason)
+}
+
 /// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,
 /// H.Encaps.Red); anything else goes to the kernel.
 #[xdp]

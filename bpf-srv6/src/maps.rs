@@ -3,7 +3,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, LpmTrie, ProgramArray},
+    maps::{Array, LpmTrie, PerCpuArray, ProgramArray},
 };
 use bpf_abi::srv6::{BenchFrame, Policy, Sid};
 
@@ -26,3 +26,12 @@ pub static ENCAP4: LpmTrie<[u8; 4], Policy> = LpmTrie::with_max_entries(1, 0);
 /// Headend policies by IPv6 destination.
 #[map(name = "ENCAP6")]
 pub static ENCAP6: LpmTrie<[u8; 16], Policy> = LpmTrie::with_max_entries(1, 0);
+
+/// Tail call of `xdp_srv6` to `xdp_srv6_icmp` (index 0; filled by the loader).
+#[map(name = "SRV6_JUMP")]
+pub static SRV6_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
+/// Hand-over to `xdp_srv6_icmp`: [offset of the IPv6 header, offset of the upper layer (bit 16:
+/// it is ICMPv6), kind (low byte) and Pointer (above), unused].
+#[map(name = "SRV6_ICMP")]
+pub static SRV6_ICMP: PerCpuArray<[u32; 4]> = PerCpuArray::with_max_entries(1, 0);

@@ -3,9 +3,11 @@
 //! (next segment, Hop Limit and Segments Left down by one, routed), End.X (the same, to the
 //! SID's next hop), End.DX4 and End.DX6 (decapsulated, TTL / Hop Limit down by one, to the
 //! SID's next hop), End.DT6 (decapsulated, routed by the table), each with its negative rows
-//! (Segments Left 0 or beyond Last Entry + 1, no SRH, Hop Limit 1, Last Entry beyond the
-//! header, an inner packet of the wrong family, an inner packet about to expire), and what is
-//! no local SID going to the kernel untouched.
+//! (Segments Left 0 or beyond Last Entry + 1, no SRH, Hop Limit 1, an inner packet of the wrong
+//! family: answered with the ICMPv6 error RFC 8986 asks for, checked byte for byte; Last Entry
+//! beyond the header: dropped; an inner packet about to expire: to the kernel), what is no
+//! local SID going to the kernel untouched, and the errors' rate limit and the rule never to
+//! answer an ICMPv6 error.
 
 use std::net::{IpAddr, Ipv6Addr};
 use upf_lb::{
@@ -73,6 +75,52 @@ fn untouched(name: &str, input: &IpPacket, action: u32, reason: Reason) -> Fixtu
     }
 }
 
+/// The ICMPv6 error a SID at `sid` answers `input` with: from the SID to the headend, Hop
+/// Limit 64, the packet quoted in whole 4-byte words, back to the sender's MAC.
+fn answered(
+    name: &str,
+    input: &IpPacket,
+    sid: Ipv6Addr,
+    (ty, code, pointer): (u8, u8, u32),
+    reason: Reason,
+) -> Fixture {
+    let quote = input.to_bytes();
+    let n = quote.len().min(1232) & !3;
+    let err = IpPacket::v6(
+        sid,
+        HEADEND,
+        L4::Icmp {
+            ty,
+            code,
+            rest: pointer.to_be_bytes(),
+            payload: quote[..n].to_vec(),
+        },
+    );
+    let f = Frame::new(input.clone());
+    Fixture {
+        name: name.into(),
+        input: f.to_bytes(),
+        action: xdp::TX,
+        output: Frame {
+            dst: f.src,
+            src: f.dst,
+            vlans: vec![],
+            ip: err,
+        }
+        .to_bytes(),
+        reason,
+    }
+}
+
+/// ICMPv6 Time Exceeded, Code 0.
+const TIME_EXCEEDED: (u8, u8, u32) = (3, 0, 0);
+/// ICMPv6 Parameter Problem, Code 0, Pointer at Segments Left (an SRH right after the header).
+const BAD_SL: (u8, u8, u32) = (4, 0, 43);
+/// ICMPv6 Parameter Problem, Code 4, Pointer at the upper layer at `at`.
+const fn upper_layer(at: u32) -> (u8, u8, u32) {
+    (4, 4, at)
+}
+
 #[test]
 fn endpoint_behaviours_by_the_rfc() {
     require_root();
@@ -118,29 +166,33 @@ fn endpoint_behaviours_by_the_rfc() {
         to_kernel,
         Reason::Srv6ToKernel,
     ));
-    t.push(untouched(
+    t.push(answered(
         "end-segments-left-0",
         &v6(END_SID, 64, vec![srh(0, path.clone())], dn_udp()),
-        xdp::DROP,
-        Reason::Srv6UpperLayerError,
+        END_SID,
+        upper_layer(80),
+        Reason::Srv6IcmpParamProblemUpperLayer,
     ));
-    t.push(untouched(
+    t.push(answered(
         "end-no-srh",
         &v6(END_SID, 64, vec![], dn_udp()),
-        xdp::DROP,
-        Reason::Srv6UpperLayerError,
+        END_SID,
+        upper_layer(40),
+        Reason::Srv6IcmpParamProblemUpperLayer,
     ));
-    t.push(untouched(
+    t.push(answered(
         "end-hop-limit-1",
         &v6(END_SID, 1, vec![srh(1, path.clone())], dn_udp()),
-        xdp::DROP,
-        Reason::Srv6HopLimitExceeded,
+        END_SID,
+        TIME_EXCEEDED,
+        Reason::Srv6IcmpTimeExceeded,
     ));
-    t.push(untouched(
+    t.push(answered(
         "end-segments-left-beyond-last-entry",
         &v6(END_SID, 64, vec![srh(3, path.clone())], dn_udp()),
-        xdp::DROP,
-        Reason::Srv6BadSegmentsLeft,
+        END_SID,
+        BAD_SL,
+        Reason::Srv6IcmpParamProblemSl,
     ));
     // Last Entry 5 in a header that holds 2 segments.
     let mut bad = Frame::new(v6(END_SID, 64, vec![srh(1, path.clone())], dn_udp())).to_bytes();
@@ -173,7 +225,7 @@ fn endpoint_behaviours_by_the_rfc() {
         routed(inner.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
         Reason::Srv6Dx4Redirect,
     ));
-    t.push(untouched(
+    t.push(answered(
         "end-dx4-segments-left-1",
         &v6(
             DX4_SID,
@@ -181,18 +233,20 @@ fn endpoint_behaviours_by_the_rfc() {
             vec![srh(1, vec![FibNs::NH6, DX4_SID])],
             ipip.clone(),
         ),
-        xdp::DROP,
-        Reason::Srv6BadSegmentsLeft,
+        DX4_SID,
+        BAD_SL,
+        Reason::Srv6IcmpParamProblemSl,
     ));
     let inner6 = L4::Raw {
         proto: 41,
         bytes: udp(HEADEND.into(), FibNs::NH6.into(), 5000, 7000).to_bytes(),
     };
-    t.push(untouched(
+    t.push(answered(
         "end-dx4-inner-ipv6",
         &v6(DX4_SID, 64, vec![], inner6),
-        xdp::DROP,
-        Reason::Srv6UpperLayerError,
+        DX4_SID,
+        upper_layer(40),
+        Reason::Srv6IcmpParamProblemUpperLayer,
     ));
     // Inner TTL 1: decapsulated, and the kernel answers Time Exceeded.
     let mut dying = inner.clone();
@@ -230,11 +284,12 @@ fn endpoint_behaviours_by_the_rfc() {
         ),
         Reason::Srv6EndXRedirect,
     ));
-    t.push(untouched(
+    t.push(answered(
         "end-x-segments-left-0",
         &v6(X_SID, 64, vec![srh(0, xpath)], dn_udp()),
-        xdp::DROP,
-        Reason::Srv6UpperLayerError,
+        X_SID,
+        upper_layer(80),
+        Reason::Srv6IcmpParamProblemUpperLayer,
     ));
     // End.DX6 to its next hop, End.DT6 by the main table (the inner destination is on n6).
     let inner6 = udp(UE_V6.into(), FAR.into(), 5000, 7000);
@@ -249,11 +304,12 @@ fn endpoint_behaviours_by_the_rfc() {
         routed(inner6.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
         Reason::Srv6Dx6Redirect,
     ));
-    t.push(untouched(
+    t.push(answered(
         "end-dx6-inner-ipv4",
         &v6(DX6_SID, 64, vec![], ipip.clone()),
-        xdp::DROP,
-        Reason::Srv6UpperLayerError,
+        DX6_SID,
+        upper_layer(40),
+        Reason::Srv6IcmpParamProblemUpperLayer,
     ));
     let to_nh6 = udp(UE_V6.into(), FibNs::NH6.into(), 5000, 7000);
     t.push(fx(
@@ -274,7 +330,7 @@ fn endpoint_behaviours_by_the_rfc() {
         Frame::new(dying6.clone()).to_bytes(),
         Reason::Srv6ToKernel,
     ));
-    t.push(untouched(
+    t.push(answered(
         "end-dt6-segments-left-1",
         &v6(
             DT6_SID,
@@ -282,8 +338,23 @@ fn endpoint_behaviours_by_the_rfc() {
             vec![srh(1, vec![FibNs::NH6, DT6_SID])],
             in6(&to_nh6),
         ),
+        DT6_SID,
+        BAD_SL,
+        Reason::Srv6IcmpParamProblemSl,
+    ));
+
+    // An ICMPv6 error is never answered with one (RFC 4443 2.4 (e)): dropped.
+    let unreachable = L4::Icmp {
+        ty: 1,
+        code: 3,
+        rest: [0; 4],
+        payload: vec![0x60, 0, 0, 0, 0, 0, 17, 64],
+    };
+    t.push(untouched(
+        "end-icmpv6-error-not-answered",
+        &v6(END_SID, 64, vec![], unreachable),
         xdp::DROP,
-        Reason::Srv6BadSegmentsLeft,
+        Reason::Srv6UpperLayerError,
     ));
 
     // No local SID: the kernel's, untouched.
@@ -311,4 +382,57 @@ fn endpoint_behaviours_by_the_rfc() {
             Reason::Srv6NoSid,
         )],
     );
+}
+
+/// At most 1000 ICMPv6 errors a second per CPU (RFC 4443 2.4 (f)); the rest are dropped and
+/// counted by their reason.
+#[test]
+fn icmpv6_errors_are_rate_limited() {
+    use aya::programs::{TestRun, TestRunOptions};
+    require_root();
+    let mut dp = Srv6Datapath::load(4).expect("load bpf-srv6");
+    dp.add_sid(END_SID, 80, Behaviour::End).unwrap();
+    let input = Frame::new(v6(
+        END_SID,
+        1,
+        vec![srh(1, vec![FibNs::NH6, END_SID])],
+        dn_udp(),
+    ))
+    .to_bytes();
+    let p = dp.xdp(PROG_XDP_SRV6).unwrap();
+    // SAFETY: an all-zero cpu_set_t is valid; the pointer is valid for the calls.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
+    }
+    let t0 = std::time::Instant::now();
+    let (mut tx, mut drop) = (0, 0);
+    for _ in 0..1200 {
+        let mut out = vec![0u8; input.len() + 128];
+        let r = p
+            .test_run(TestRunOptions {
+                data_in: Some(&input),
+                data_out: Some(&mut out),
+                ..TestRunOptions::new()
+            })
+            .unwrap();
+        match r.return_value {
+            xdp::TX => tx += 1,
+            xdp::DROP => drop += 1,
+            other => panic!("action {other}"),
+        }
+    }
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(900),
+        "within one window"
+    );
+    assert_eq!((tx, drop), (1000, 200));
+    let c = dp.counters().unwrap();
+    let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
+    assert_eq!(n(Reason::Srv6IcmpTimeExceeded), 1000);
+    assert_eq!(n(Reason::Srv6HopLimitExceeded), 200);
 }

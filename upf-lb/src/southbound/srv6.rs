@@ -16,6 +16,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// Programs of bpf-srv6, all XDP.
 pub const SRV6_PROGRAMS: &[&str] = &[
     PROG_XDP_SRV6,
+    bpf_abi::srv6::PROG_XDP_SRV6_ICMP,
     bpf_abi::srv6::PROG_XDP_HEADEND,
     bpf_abi::names::PROG_XDP_NOOP,
     bpf_abi::srv6::PROG_XDP_SINK,
@@ -175,7 +176,34 @@ impl Srv6Datapath {
             prog.load()
                 .map_err(|source| LoadError::Verifier { name, source })?;
         }
-        Ok(Srv6Datapath { ebpf })
+        let mut dp = Srv6Datapath { ebpf };
+        dp.link(
+            bpf_abi::srv6::MAP_SRV6_JUMP,
+            bpf_abi::srv6::PROG_XDP_SRV6_ICMP,
+        )?;
+        Ok(dp)
+    }
+
+    /// Puts `prog` at index 0 of the program array `jump` (a tail call).
+    fn link(&mut self, jump: &'static str, prog: &'static str) -> Result<(), LoadError> {
+        let fd = {
+            let p = self.xdp(prog)?;
+            let fd = p
+                .fd()
+                .map_err(|source| LoadError::Verifier { name: prog, source })?;
+            fd.try_clone().map_err(|e| LoadError::Verifier {
+                name: prog,
+                source: aya::programs::ProgramError::IOError(e),
+            })?
+        };
+        let m = self.ebpf.map_mut(jump).ok_or(LoadError::Map {
+            name: jump,
+            source: aya::maps::MapError::InvalidName { name: jump.into() },
+        })?;
+        let mut j = aya::maps::ProgramArray::try_from(m)
+            .map_err(|source| LoadError::Map { name: jump, source })?;
+        j.set(0, &fd, 0)
+            .map_err(|source| LoadError::Map { name: jump, source })
     }
 
     fn sids(
@@ -292,7 +320,7 @@ impl Srv6Datapath {
     /// Prepares the live-frames benchmark: `xdp_bench` will restore the first bytes of `frame`
     /// and tail-call `target`.
     pub fn bench_target(&mut self, frame: &[u8], target: &'static str) -> Result<(), LoadError> {
-        use aya::maps::{Array, ProgramArray};
+        use aya::maps::Array;
         use bpf_abi::srv6::{BENCH_RESTORE_LEN, BenchFrame, MAP_BENCH_FRAME, MAP_BENCH_JUMP};
         let map_err = |name: &'static str| move |source| LoadError::Map { name, source };
         let mut f = BenchFrame {
@@ -300,17 +328,6 @@ impl Srv6Datapath {
         };
         let n = frame.len().min(BENCH_RESTORE_LEN);
         f.bytes[..n].copy_from_slice(&frame[..n]);
-        let fd = {
-            let p = self.xdp(target)?;
-            let fd = p.fd().map_err(|source| LoadError::Verifier {
-                name: target,
-                source,
-            })?;
-            fd.try_clone().map_err(|e| LoadError::Verifier {
-                name: target,
-                source: aya::programs::ProgramError::IOError(e),
-            })?
-        };
         let missing = |name: &'static str| LoadError::Map {
             name,
             source: aya::maps::MapError::InvalidName { name: name.into() },
@@ -321,12 +338,7 @@ impl Srv6Datapath {
             .ok_or(missing(MAP_BENCH_FRAME))?;
         let mut a: Array<_, BenchFrame> = Array::try_from(m).map_err(map_err(MAP_BENCH_FRAME))?;
         a.set(0, f, 0).map_err(map_err(MAP_BENCH_FRAME))?;
-        let m = self
-            .ebpf
-            .map_mut(MAP_BENCH_JUMP)
-            .ok_or(missing(MAP_BENCH_JUMP))?;
-        let mut j = ProgramArray::try_from(m).map_err(map_err(MAP_BENCH_JUMP))?;
-        j.set(0, &fd, 0).map_err(map_err(MAP_BENCH_JUMP))?;
+        self.link(MAP_BENCH_JUMP, target)?;
         Ok(())
     }
 
