@@ -248,7 +248,8 @@ reasons! {
     Srv6EndXRedirect = 74, "srv6_end_x_redirect", Redirect;
     /// End.DX6: decapsulated and redirected to the SID's next hop.
     Srv6Dx6Redirect = 75, "srv6_dx6_redirect", Redirect;
-    /// End.DT6: decapsulated and redirected where the table routes the inner packet.
+    /// End.DT6 (or End.DT46 with an IPv6 packet): decapsulated and redirected where the table
+    /// routes the inner packet.
     Srv6Dt6Redirect = 76, "srv6_dt6_redirect", Redirect;
 
     // --- Benchmarks ---------------------------------------------------------------------------
@@ -266,6 +267,9 @@ reasons! {
     /// Answered with ICMPv6 Parameter Problem, Code 4 (SR Upper-layer Header Error), Pointer
     /// at the upper-layer header (RFC 8986 4.1.1).
     Srv6IcmpParamProblemUpperLayer = 82, "icmpv6_param_problem_upper_layer", Tx;
+    /// End.DT4 (or End.DT46 with an IPv4 packet): decapsulated and redirected where the table
+    /// routes the inner packet.
+    Srv6Dt4Redirect = 83, "srv6_dt4_redirect", Redirect;
 }
 
 #[cfg(test)]

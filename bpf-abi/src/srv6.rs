@@ -58,6 +58,11 @@ pub mod behaviour {
     pub const END_DX4: u32 = 6;
     /// End.DT6: decapsulate, route the inner IPv6 packet by a table (4.7); the main table only.
     pub const END_DT6: u32 = 7;
+    /// End.DT4: decapsulate, route the inner IPv4 packet by a table (4.8); the main table only.
+    pub const END_DT4: u32 = 8;
+    /// End.DT46: decapsulate, route the inner IPv4 or IPv6 packet by a table (4.9); the main
+    /// table only.
+    pub const END_DT46: u32 = 9;
 }
 
 /// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`]. None is implemented yet: a SID with

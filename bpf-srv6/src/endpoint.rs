@@ -7,7 +7,8 @@
 //! - End.DX4 (4.6) / End.DX6 (4.5): with Segments Left 0 (or no SRH) and an IPv4 / IPv6 upper
 //!   layer, the outer IPv6 header and its extension headers are removed and the inner packet
 //!   goes to the SID's next hop (its TTL / Hop Limit decremented, as the router it is).
-//!   End.DT6 (4.7): the same, the inner IPv6 packet routed by the (main) table.
+//!   End.DT6 (4.7), End.DT4 (4.8), End.DT46 (4.9): the same, the inner packet (of the one
+//!   family, or of either) routed by the main table.
 //!
 //! Errors are answered as RFC 8986 asks (ICMPv6 Time Exceeded; Parameter Problem, Code 0 with
 //! the Pointer at Segments Left, or Code 4 at the upper-layer header), from the SID, out of the
@@ -150,6 +151,9 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         behaviour::END_X => end(ctx, &ip, Some(&sid.nh6)),
         behaviour::END_DX4 => decap(ctx, &ip, &sid, proto::IPIP),
         behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &ip, &sid, proto::IPV6),
+        behaviour::END_DT4 => decap(ctx, &ip, &sid, proto::IPIP),
+        // End.DT46: whichever family the inner packet is.
+        behaviour::END_DT46 => decap(ctx, &ip, &sid, 0),
         // The loader writes only the behaviours above.
         _ => Err(Reason::Srv6NoSid),
     }
@@ -230,6 +234,10 @@ fn decap(ctx: &XdpContext, ip: &Ipv6, sid: &Sid, inner: u8) -> Result<Reason, Re
     if ip.later_fragment {
         return Err(Reason::Srv6UpperLayerError);
     }
+    let inner = match inner {
+        0 if ip.protocol == proto::IPV6 || ip.protocol == proto::IPIP => ip.protocol,
+        i => i,
+    };
     if ip.protocol != inner {
         return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
     }
@@ -287,12 +295,14 @@ fn decap(ctx: &XdpContext, ip: &Ipv6, sid: &Sid, inner: u8) -> Result<Reason, Re
     match sid.behaviour {
         behaviour::END_DX4 => to[..4].copy_from_slice(&sid.nh4),
         behaviour::END_DX6 => to = sid.nh6,
+        // End.DT4, End.DT6, End.DT46: the table routes the inner destination.
         _ => to = dst,
     }
     let done = match sid.behaviour {
         behaviour::END_DX4 => Reason::Srv6Dx4Redirect,
         behaviour::END_DX6 => Reason::Srv6Dx6Redirect,
-        _ => Reason::Srv6Dt6Redirect,
+        _ if v6 => Reason::Srv6Dt6Redirect,
+        _ => Reason::Srv6Dt4Redirect,
     };
     let l = Lookup {
         v6,

@@ -2,7 +2,8 @@
 //! SIDs written by the southbound API, in a namespace whose FIB the program consults: End
 //! (next segment, Hop Limit and Segments Left down by one, routed), End.X (the same, to the
 //! SID's next hop), End.DX4 and End.DX6 (decapsulated, TTL / Hop Limit down by one, to the
-//! SID's next hop), End.DT6 (decapsulated, routed by the table), each with its negative rows
+//! SID's next hop), End.DT4, End.DT6, End.DT46 (decapsulated, routed by the main table), each
+//! with its negative rows
 //! (Segments Left 0 or beyond Last Entry + 1, no SRH, Hop Limit 1, an inner packet of the wrong
 //! family: answered with the ICMPv6 error RFC 8986 asks for, checked byte for byte; Last Entry
 //! beyond the header: dropped; an inner packet about to expire: to the kernel), what is no
@@ -26,6 +27,8 @@ const DX4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 2, 0, 0, 0);
 const X_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 3, 0, 0, 0);
 const DX6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 4, 0, 0, 0);
 const DT6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 5, 0, 0, 0);
+const DT4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 6, 0, 0, 0);
+const DT46_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 7, 0, 0, 0);
 /// A destination no route of the namespace covers.
 const FAR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 1);
 /// The headend that sent the packets (on the arrival side).
@@ -134,6 +137,8 @@ fn endpoint_behaviours_by_the_rfc() {
     dp.add_sid(DX6_SID, 80, Behaviour::EndDx6 { nh: FibNs::NH6 })
         .unwrap();
     dp.add_sid(DT6_SID, 80, Behaviour::EndDt6).unwrap();
+    dp.add_sid(DT4_SID, 80, Behaviour::EndDt4).unwrap();
+    dp.add_sid(DT46_SID, 80, Behaviour::EndDt46).unwrap();
     // Bad input to the southbound: a clear error.
     let e = dp.add_sid(END_SID, 129, Behaviour::End).unwrap_err();
     assert!(e.to_string().contains("0 to 128"), "{e}");
@@ -341,6 +346,58 @@ fn endpoint_behaviours_by_the_rfc() {
         DT6_SID,
         BAD_SL,
         Reason::Srv6IcmpParamProblemSl,
+    ));
+
+    // End.DT4 and End.DT46 by the main table (the inner destination is on n6).
+    let to_nh4 = udp(UE_V4.into(), FibNs::NH4.into(), 5000, 7000);
+    let in4 = L4::Raw {
+        proto: 4,
+        bytes: to_nh4.to_bytes(),
+    };
+    for (name, sid, l4, inner, reason) in [
+        (
+            "end-dt4",
+            DT4_SID,
+            in4.clone(),
+            &to_nh4,
+            Reason::Srv6Dt4Redirect,
+        ),
+        (
+            "end-dt46-ipv4",
+            DT46_SID,
+            in4.clone(),
+            &to_nh4,
+            Reason::Srv6Dt4Redirect,
+        ),
+        (
+            "end-dt46-ipv6",
+            DT46_SID,
+            in6(&to_nh6),
+            &to_nh6,
+            Reason::Srv6Dt6Redirect,
+        ),
+    ] {
+        t.push(fx(
+            name,
+            &v6(sid, 64, vec![], l4),
+            xdp::REDIRECT,
+            routed(inner.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
+            reason,
+        ));
+    }
+    t.push(answered(
+        "end-dt4-inner-ipv6",
+        &v6(DT4_SID, 64, vec![], in6(&to_nh6)),
+        DT4_SID,
+        upper_layer(40),
+        Reason::Srv6IcmpParamProblemUpperLayer,
+    ));
+    t.push(answered(
+        "end-dt46-udp",
+        &v6(DT46_SID, 64, vec![], dn_udp()),
+        DT46_SID,
+        upper_layer(40),
+        Reason::Srv6IcmpParamProblemUpperLayer,
     ));
 
     // An ICMPv6 error is never answered with one (RFC 4443 2.4 (e)): dropped.

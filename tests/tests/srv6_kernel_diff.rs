@@ -345,3 +345,33 @@ fn end_dx4_goes_to_the_sids_next_hop_where_the_kernel_goes_to_the_inner_destinat
         assert_eq!(&k[14..], &o[14..], "the same IP packet");
     }
 }
+
+/// Where the kernel cannot follow: End.DT4 and End.DT46 (RFC 8986 4.8, 4.9) need a VRF device
+/// in the kernel (`vrftable`), and this kernel has none (no VRF, no modules): it refuses both,
+/// in either syntax. Ours route by the main table (their fixtures in srv6_fixtures.rs).
+#[test]
+fn the_kernel_refuses_end_dt4_and_end_dt46_without_vrf() {
+    require_root();
+    let b = Bed::new(SINK_MAC);
+    for (action, arg) in [
+        ("End.DT4", "table"),
+        ("End.DT4", "vrftable"),
+        ("End.DT46", "vrftable"),
+    ] {
+        let r = b.dut.ip(&[
+            "-6",
+            "route",
+            "add",
+            "2001:db8:ff:0:6::/80",
+            "encap",
+            "seg6local",
+            "action",
+            action,
+            arg,
+            "254",
+            "dev",
+            "b1",
+        ]);
+        assert!(r.is_err(), "{action} {arg} 254 accepted");
+    }
+}

@@ -45,6 +45,10 @@ pub enum Behaviour {
     },
     /// End.DT6: decapsulate and route the inner IPv6 packet by the main table.
     EndDt6,
+    /// End.DT4: decapsulate and route the inner IPv4 packet by the main table.
+    EndDt4,
+    /// End.DT46: decapsulate and route the inner IPv4 or IPv6 packet by the main table.
+    EndDt46,
 }
 
 impl Behaviour {
@@ -71,6 +75,14 @@ impl Behaviour {
             },
             Behaviour::EndDt6 => Sid {
                 behaviour: behaviour::END_DT6,
+                ..Sid::default()
+            },
+            Behaviour::EndDt4 => Sid {
+                behaviour: behaviour::END_DT4,
+                ..Sid::default()
+            },
+            Behaviour::EndDt46 => Sid {
+                behaviour: behaviour::END_DT46,
                 ..Sid::default()
             },
         }
