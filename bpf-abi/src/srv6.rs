@@ -65,8 +65,8 @@ pub mod behaviour {
     pub const END_DT46: u32 = 9;
 }
 
-/// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`]. None is implemented yet: a SID with
-/// one is refused by the loader.
+/// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`]: PSP for End and End.X; USP and USD
+/// are not implemented yet (the loader refuses them).
 pub mod flavour {
     /// Penultimate Segment Pop of the SRH.
     pub const PSP: u32 = 1;

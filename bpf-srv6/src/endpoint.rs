@@ -21,7 +21,7 @@ use aya_ebpf::{
 };
 use bpf_abi::{
     Be16, Reason,
-    srv6::{Sid, behaviour},
+    srv6::{Sid, behaviour, flavour},
 };
 use bpf_net::{
     Cursor,
@@ -147,8 +147,8 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     };
     let sid = *sid;
     match sid.behaviour {
-        behaviour::END => end(ctx, &ip, None),
-        behaviour::END_X => end(ctx, &ip, Some(&sid.nh6)),
+        behaviour::END => end(ctx, &ip, None, sid.flavours & flavour::PSP != 0),
+        behaviour::END_X => end(ctx, &ip, Some(&sid.nh6), sid.flavours & flavour::PSP != 0),
         behaviour::END_DX4 => decap(ctx, &ip, &sid, proto::IPIP),
         behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &ip, &sid, proto::IPV6),
         behaviour::END_DT4 => decap(ctx, &ip, &sid, proto::IPIP),
@@ -176,9 +176,11 @@ fn forward(ctx: &XdpContext, l: &Lookup<'_>, done: Reason) -> Result<Reason, Rea
     }
 }
 
-/// End (RFC 8986 4.1, S01-S12); End.X (4.2) with `nh6`, the adjacency to send to.
+/// End (RFC 8986 4.1, S01-S12); End.X (4.2) with `nh6`, the adjacency to send to; with `psp`,
+/// the PSP flavour (4.16.1): the SRH is popped when Segments Left reaches 0 (when it follows
+/// the IPv6 header directly; behind other extension headers it is left in place).
 #[inline(always)]
-fn end(ctx: &XdpContext, ip: &Ipv6, nh6: Option<&[u8; 16]>) -> Result<Reason, Reason> {
+fn end(ctx: &XdpContext, ip: &Ipv6, nh6: Option<&[u8; 16]>, psp: bool) -> Result<Reason, Reason> {
     let cur = &Cursor::from_xdp(ctx);
     if ip.routing_off == 0 {
         // No SRH: the upper-layer header is not ours to process (4.1.1).
@@ -206,6 +208,25 @@ fn end(ctx: &XdpContext, ip: &Ipv6, nh6: Option<&[u8; 16]>) -> Result<Reason, Re
     h[HOP_LIMIT] = hop_limit - 1;
     h[DST..DST + 16].copy_from_slice(&next);
     s[SEGMENTS_LEFT] = sl;
+    let mut len = ipv6::IPV6_HLEN + ip.payload_len;
+    if psp && sl == 0 && ip.routing_off == ip.off + ipv6::IPV6_HLEN && ip.off == ETH_HLEN {
+        // S14.2-S14.4: the SRH's Next Header to the IPv6 header, Payload Length less the
+        // SRH, the SRH out (Ethernet and IPv6 headers moved up over it).
+        let srh_len = srh.hdr_len & 0x7ff;
+        h[6] = srh.next_header;
+        h[4..6].copy_from_slice(&(ip.payload_len.wrapping_sub(srh_len) as u16).to_be_bytes());
+        let head: [u8; ETH_HLEN + ipv6::IPV6_HLEN] =
+            *cur.get::<[u8; ETH_HLEN + ipv6::IPV6_HLEN]>(0, Reason::Ipv6Truncated)?;
+        let to = cur.get_mut::<[u8; ETH_HLEN + ipv6::IPV6_HLEN]>(srh_len, Reason::SrhTruncated)?;
+        // SAFETY: the cursor proved the 54 bytes at `srh_len`; `head` is a copy, so the
+        // overlap with the bytes read does not matter.
+        unsafe { *to = head };
+        // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
+        if unsafe { bpf_xdp_adjust_head(ctx.ctx, srh_len as i32) } != 0 {
+            return Err(Reason::AdjustFailed);
+        }
+        len -= srh_len;
+    }
     let (done, to) = match nh6 {
         Some(a) => (Reason::Srv6EndXRedirect, a),
         None => (Reason::Srv6EndRedirect, &next),
@@ -215,7 +236,7 @@ fn end(ctx: &XdpContext, ip: &Ipv6, nh6: Option<&[u8; 16]>) -> Result<Reason, Re
         src: &ip.src,
         dst: to,
         tos: ip.traffic_class,
-        len: (ipv6::IPV6_HLEN + ip.payload_len) as u16,
+        len: len as u16,
     };
     forward(ctx, &l, done)
 }

@@ -3,7 +3,7 @@
 //! (next segment, Hop Limit and Segments Left down by one, routed), End.X (the same, to the
 //! SID's next hop), End.DX4 and End.DX6 (decapsulated, TTL / Hop Limit down by one, to the
 //! SID's next hop), End.DT4, End.DT6, End.DT46 (decapsulated, routed by the main table), each
-//! with its negative rows
+//! with its negative rows, and the PSP flavour (the SRH popped at the penultimate segment)
 //! (Segments Left 0 or beyond Last Entry + 1, no SRH, Hop Limit 1, an inner packet of the wrong
 //! family: answered with the ICMPv6 error RFC 8986 asks for, checked byte for byte; Last Entry
 //! beyond the header: dropped; an inner packet about to expire: to the kernel), what is no
@@ -29,6 +29,7 @@ const DX6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 4, 0, 0, 0);
 const DT6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 5, 0, 0, 0);
 const DT4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 6, 0, 0, 0);
 const DT46_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 7, 0, 0, 0);
+const PSP_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 8, 0, 0, 0);
 /// A destination no route of the namespace covers.
 const FAR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 1);
 /// The headend that sent the packets (on the arrival side).
@@ -139,6 +140,11 @@ fn endpoint_behaviours_by_the_rfc() {
     dp.add_sid(DT6_SID, 80, Behaviour::EndDt6).unwrap();
     dp.add_sid(DT4_SID, 80, Behaviour::EndDt4).unwrap();
     dp.add_sid(DT46_SID, 80, Behaviour::EndDt46).unwrap();
+    dp.add_sid_psp(PSP_SID, 80, Behaviour::End, true).unwrap();
+    let e = dp
+        .add_sid_psp(PSP_SID, 80, Behaviour::EndDt6, true)
+        .unwrap_err();
+    assert!(e.to_string().contains("End and End.X only"), "{e}");
     // Bad input to the southbound: a clear error.
     let e = dp.add_sid(END_SID, 129, Behaviour::End).unwrap_err();
     assert!(e.to_string().contains("0 to 128"), "{e}");
@@ -398,6 +404,36 @@ fn endpoint_behaviours_by_the_rfc() {
         DT46_SID,
         upper_layer(40),
         Reason::Srv6IcmpParamProblemUpperLayer,
+    ));
+
+    // PSP (RFC 8986 4.16.1): at the penultimate segment the SRH goes.
+    t.push(fx(
+        "end-psp-pops-the-srh",
+        &v6(
+            PSP_SID,
+            64,
+            vec![srh(1, vec![FibNs::NH6, PSP_SID])],
+            dn_udp(),
+        ),
+        xdp::REDIRECT,
+        routed(
+            v6(FibNs::NH6, 64, vec![], dn_udp()),
+            FibNs::NH_MAC,
+            FibNs::N6_MAC,
+        ),
+        Reason::Srv6EndRedirect,
+    ));
+    let psp3 = vec![FibNs::NH6, FibNs::NH6, PSP_SID];
+    t.push(fx(
+        "end-psp-keeps-it-before",
+        &v6(PSP_SID, 64, vec![srh(2, psp3.clone())], dn_udp()),
+        xdp::REDIRECT,
+        routed(
+            v6(FibNs::NH6, 64, vec![srh(1, psp3)], dn_udp()),
+            FibNs::NH_MAC,
+            FibNs::N6_MAC,
+        ),
+        Reason::Srv6EndRedirect,
     ));
 
     // An ICMPv6 error is never answered with one (RFC 4443 2.4 (e)): dropped.

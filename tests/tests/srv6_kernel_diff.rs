@@ -1,5 +1,5 @@
-//! Tier 3: our SRv6 endpoint against the kernel's own (seg6local End, End.X, End.DX4,
-//! End.DX6, End.DT6) on the same generated packets. Namespaces src -> dut -> sink over veth: the packets are sent as raw
+//! Tier 3: our SRv6 endpoint against the kernel's own (seg6local End, End with the PSP flavour,
+//! End.X, End.DX4, End.DX6, End.DT6) on the same generated packets. Namespaces src -> dut -> sink over veth: the packets are sent as raw
 //! frames from src, the dut forwards them (once with seg6local routes, once with xdp_srv6
 //! attached to its ingress and no seg6local), and what reaches sink is compared frame by frame:
 //! the two must be identical. One difference is the kernel's, documented in its own test.
@@ -15,7 +15,7 @@ use upf_lb_tests::{raw::RawSocket, require_root};
 
 use upf_lb::testbed::srv6bed::{
     Bed, DT6_SID, DUT_IN_MAC, DX4_SID, DX6_SID, END_SID, HEADEND, INNER_DST, INNER6_DST, MID, NH4,
-    NH6, OTHER_MAC, SINK_MAC, SRC_MAC, X_SID,
+    NH6, OTHER_MAC, PSP_SID, SINK_MAC, SRC_MAC, X_SID,
 };
 
 /// Sends every frame from src and returns, per frame, the frame that reached sink (None
@@ -133,6 +133,18 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
             format!("dx4-srh-{i}"),
             frame(v6(DX4_SID, hop, tc, fl, vec![srh0], ipip)),
         ));
+        // End with PSP: popped at the penultimate segment (2 segments), kept before (3).
+        for (k, path) in [(1u8, vec![NH6, PSP_SID]), (2, vec![NH6, MID, PSP_SID])] {
+            let e = Ipv6Ext::Srh {
+                segments_left: k,
+                segments: path,
+                tlvs: vec![],
+            };
+            v.push((
+                format!("end-psp-{k}-{i}"),
+                frame(v6(PSP_SID, hop, tc, fl, vec![e], payload(n))),
+            ));
+        }
         // End.X: the final segment is far away; the SID's next hop takes the packet.
         let far = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 1);
         let x = Ipv6Ext::Srh {
@@ -210,6 +222,23 @@ fn kernel(inner_dst_mac: [u8; 6]) -> Bed {
         format!("{DX6_SID}/80"),
         format!("{DT6_SID}/80"),
     );
+    let psp = format!("{PSP_SID}/80");
+    b.dut
+        .ip(&[
+            "-6",
+            "route",
+            "add",
+            &psp,
+            "encap",
+            "seg6local",
+            "action",
+            "End",
+            "flavors",
+            "psp",
+            "dev",
+            "b0",
+        ])
+        .unwrap();
     for route in [
         &[
             "-6",
@@ -270,6 +299,7 @@ fn ours(inner_dst_mac: [u8; 6]) -> (Bed, Srv6Datapath) {
     dp.add_sid(DX6_SID, 80, Behaviour::EndDx6 { nh: NH6 })
         .unwrap();
     dp.add_sid(DT6_SID, 80, Behaviour::EndDt6).unwrap();
+    dp.add_sid_psp(PSP_SID, 80, Behaviour::End, true).unwrap();
     let p = dp.xdp_mut(bpf_abi::srv6::PROG_XDP_SRV6).expect("program");
     b.dut
         .run(|| p.attach("b0", aya::programs::XdpMode::Skb))

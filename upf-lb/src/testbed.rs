@@ -172,6 +172,8 @@ pub mod srv6bed {
     pub const DX6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 4, 0, 0, 0);
     /// An End.DT6 SID (bound as a /80), the main table.
     pub const DT6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 5, 0, 0, 0);
+    /// An End SID with the PSP flavour (bound as a /80).
+    pub const PSP_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 8, 0, 0, 0);
     /// The inner destination of the End.DX6 packets, on sink's link.
     pub const INNER6_DST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x30);
     /// The headend: source of the packets, on src.

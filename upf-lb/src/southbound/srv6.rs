@@ -149,6 +149,14 @@ pub enum SidError {
         /// Length asked for.
         len: u8,
     },
+    /// A flavour the behaviour does not take.
+    #[error("SID {addr}/{len}: PSP is a flavour of End and End.X only")]
+    Flavour {
+        /// Address.
+        addr: Ipv6Addr,
+        /// Length.
+        len: u8,
+    },
     /// The table refused the entry (full, ...).
     #[error("SID {addr}/{len}: {source}")]
     Map {
@@ -232,13 +240,7 @@ impl Srv6Datapath {
 
     /// Binds `addr/len` to `b` (replacing what it was bound to).
     pub fn add_sid(&mut self, addr: Ipv6Addr, len: u8, b: Behaviour) -> Result<(), SidError> {
-        if len > 128 {
-            return Err(SidError::PrefixLength { addr, len });
-        }
-        let map_err = |source| SidError::Map { addr, len, source };
-        let mut t = self.sids().map_err(map_err)?;
-        t.insert(&Key::new(u32::from(len), addr.octets()), b.to_abi(), 0)
-            .map_err(map_err)
+        self.add_sid_psp(addr, len, b, false)
     }
 
     /// Encapsulates packets to `prefix/len` by `p` (replacing the policy it had).
@@ -300,6 +302,31 @@ impl Srv6Datapath {
                     .map_err(map_err)
             }
         }
+    }
+
+    /// As [`Srv6Datapath::add_sid`], with the PSP flavour (RFC 8986 4.16.1: the SRH is popped
+    /// at the penultimate segment) when `psp`; End and End.X only.
+    pub fn add_sid_psp(
+        &mut self,
+        addr: Ipv6Addr,
+        len: u8,
+        b: Behaviour,
+        psp: bool,
+    ) -> Result<(), SidError> {
+        if len > 128 {
+            return Err(SidError::PrefixLength { addr, len });
+        }
+        if psp && !matches!(b, Behaviour::End | Behaviour::EndX { .. }) {
+            return Err(SidError::Flavour { addr, len });
+        }
+        let mut v = b.to_abi();
+        if psp {
+            v.flavours |= bpf_abi::srv6::flavour::PSP;
+        }
+        let map_err = |source| SidError::Map { addr, len, source };
+        let mut t = self.sids().map_err(map_err)?;
+        t.insert(&Key::new(u32::from(len), addr.octets()), v, 0)
+            .map_err(map_err)
     }
 
     /// Unbinds `addr/len`.
