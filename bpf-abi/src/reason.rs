@@ -270,6 +270,13 @@ reasons! {
     /// End.DT4 (or End.DT46 with an IPv4 packet): decapsulated and redirected where the table
     /// routes the inner packet.
     Srv6Dt4Redirect = 83, "srv6_dt4_redirect", Redirect;
+    /// End.M.GTP4.E: rebuilt as GTP-U/UDP/IPv4 and redirected (RFC 9433 6.6).
+    Srv6MGtp4ERedirect = 84, "srv6_m_gtp4_e_redirect", Redirect;
+    /// H.M.GTP4.D: a G-PDU turned into SRv6 and redirected (RFC 9433 6.7).
+    Srv6HMGtp4DRedirect = 85, "srv6_h_m_gtp4_d_redirect", Redirect;
+    /// H.M.GTP4.D: covered by the policy but not a GTP-U G-PDU (signalling, other UDP): the
+    /// kernel's.
+    Srv6Gtp4DNotGpdu = 86, "srv6_gtp4_d_not_gpdu", Pass;
 }
 
 #[cfg(test)]

@@ -18,7 +18,13 @@ pub const MAX_SEGMENTS: usize = 8;
 pub const PROG_XDP_SRV6: &str = "xdp_srv6";
 /// The ICMPv6 errors of `xdp_srv6` (tail call, index 0 of [`MAP_SRV6_JUMP`]).
 pub const PROG_XDP_SRV6_ICMP: &str = "xdp_srv6_icmp";
-/// Program array of `xdp_srv6`'s tail call.
+/// H.M.GTP4.D of `xdp_headend` (tail call, index 0 of [`MAP_HEADEND_JUMP`]).
+pub const PROG_XDP_HEADEND_GTP4: &str = "xdp_headend_gtp4";
+/// Program array of `xdp_headend`'s tail call.
+pub const MAP_HEADEND_JUMP: &str = "HEADEND_JUMP";
+/// End.M.GTP4.E of `xdp_srv6` (tail call, index 1 of [`MAP_SRV6_JUMP`]).
+pub const PROG_XDP_SRV6_GTP4E: &str = "xdp_srv6_gtp4e";
+/// Program array of `xdp_srv6`'s tail calls.
 pub const MAP_SRV6_JUMP: &str = "SRV6_JUMP";
 /// The sink of the benchmark through veth (counts `bench_sink`, drops).
 pub const PROG_XDP_SINK: &str = "xdp_sink";
@@ -63,6 +69,9 @@ pub mod behaviour {
     /// End.DT46: decapsulate, route the inner IPv4 or IPv6 packet by a table (4.9); the main
     /// table only.
     pub const END_DT46: u32 = 9;
+    /// End.M.GTP4.E (RFC 9433 6.6): decapsulate, rebuild GTP-U/UDP/IPv4 from the SID's
+    /// arguments (IPv4 DA, QFI, R, TEID) and the source address (IPv4 SA).
+    pub const END_M_GTP4_E: u32 = 20;
 }
 
 /// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`]: PSP for End and End.X; USP and USD
@@ -98,8 +107,10 @@ pub struct Sid {
     pub flavours: u32,
     /// End.DX4: the IPv4 next hop (L3 adjacency), network order.
     pub nh4: [u8; 4],
-    /// Reserved, zero.
-    pub _pad: u32,
+    /// End.M.GTP4.E: where the arguments start in the SID (bytes; the locator and function
+    /// are this long) in the low byte, where the IPv4 SA starts in the IPv6 SA (bytes) in the
+    /// next. Zero otherwise.
+    pub args: u32,
     /// End.X / End.DX6: the IPv6 next hop, network order.
     pub nh6: [u8; 16],
 }
@@ -119,9 +130,29 @@ pub struct Policy {
     pub count: u8,
     /// 1: H.Encaps.Red (the first segment is not in the SRH; no SRH for one segment).
     pub reduced: u8,
+    /// [`policy_mode::ENCAPS`] or [`policy_mode::GTP4_D`].
+    pub mode: u8,
+    /// H.M.GTP4.D: where the arguments start in the last segment (bytes).
+    pub args_off: u8,
+    /// H.M.GTP4.D: where the IPv4 SA goes in the outer IPv6 SA (bytes).
+    pub src_off: u8,
     /// Reserved, zero.
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 3],
 }
+
+/// What a headend policy does.
+pub mod policy_mode {
+    /// H.Encaps / H.Encaps.Red of any IPv4 or IPv6 packet (RFC 8986 5.1, 5.2).
+    pub const ENCAPS: u8 = 0;
+    /// H.M.GTP4.D (RFC 9433 6.7): a GTP-U/UDP/IPv4 G-PDU loses its GTP-U, UDP and IPv4
+    /// headers; its IPv4 DA, QFI, RQI and TEID become the arguments of the last segment, its
+    /// IPv4 SA part of the outer IPv6 SA.
+    pub const GTP4_D: u8 = 1;
+}
+
+/// Args.Mob.Session (RFC 9433 6.1) after the IPv4 DA in a GTP4 SID: QFI (6 bits), R (1), U
+/// (1), then the TEID (32 bits): 5 bytes; with the IPv4 DA, 9 bytes of arguments.
+pub const GTP4_ARGS_LEN: usize = 9;
 
 const _: () = assert!(size_of::<Policy>() == 16 + 16 * MAX_SEGMENTS + 8);
 const _: () = assert!(MAX_SEGMENTS.is_power_of_two());

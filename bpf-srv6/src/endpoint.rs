@@ -86,6 +86,33 @@ fn icmp_error(ctx: &XdpContext, ip: &Ipv6, e: IcmpError) -> Reason {
     e.drop_reason()
 }
 
+/// End.M.GTP4.E's checks (RFC 9433 6.6: Segments Left 0, an IPv4 or IPv6 T-PDU), then the
+/// tail call to its stage (`gtp4e`).
+#[inline(always)]
+fn m_gtp4_e(ctx: &XdpContext, ip: &Ipv6, sid: &Sid) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    if ip.routing_off != 0 {
+        let srh = parse_srh(&cur, ip.routing_off, ip.end)?;
+        if srh.segments_left != 0 {
+            return Err(icmp_error(ctx, ip, IcmpError::SegmentsLeft));
+        }
+    }
+    if ip.later_fragment {
+        return Err(Reason::Srv6UpperLayerError);
+    }
+    if ip.protocol != proto::IPIP && ip.protocol != proto::IPV6 {
+        return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
+    }
+    if let Some(s) = SRV6_ICMP.get_ptr_mut(0) {
+        // SAFETY: this CPU's slot; the tail call below reads it on this CPU first.
+        unsafe {
+            *s = [ip.off as u32, ip.l4_off as u32, sid.args, ip.end as u32];
+            SRV6_JUMP.tail_call(ctx, 1);
+        }
+    }
+    Err(Reason::TailCallFailed)
+}
+
 /// `xdp_srv6_icmp`: sends the ICMPv6 error `xdp_srv6` left in `SRV6_ICMP`, from the SID the
 /// packet was sent to, unless the rate limit is reached or the packet is an ICMPv6 error
 /// itself: then it is dropped.
@@ -154,6 +181,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         behaviour::END_DT4 => decap(ctx, &ip, &sid, proto::IPIP),
         // End.DT46: whichever family the inner packet is.
         behaviour::END_DT46 => decap(ctx, &ip, &sid, 0),
+        behaviour::END_M_GTP4_E => m_gtp4_e(ctx, &ip, &sid),
         // The loader writes only the behaviours above.
         _ => Err(Reason::Srv6NoSid),
     }

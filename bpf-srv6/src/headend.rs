@@ -1,4 +1,5 @@
-//! SRv6 headend: H.Encaps and H.Encaps.Red (RFC 8986 5.1, 5.2). A packet whose destination
+//! SRv6 headend: H.Encaps and H.Encaps.Red (RFC 8986 5.1, 5.2), and H.M.GTP4.D (RFC 9433
+//! 6.7) for policies of that mode. A packet whose destination
 //! falls in a policy's prefix (longest match in `ENCAP4` / `ENCAP6`) gets an outer IPv6 header
 //! (source: the policy's, destination: its first segment) and, unless reduced to nothing, an
 //! SRH with the policy's segments; the result is routed by the FIB to the first segment.
@@ -10,21 +11,23 @@
 //! forwarded here (the kernel starts from an IPv6 inner packet's Hop Limit instead); the inner
 //! packet is left untouched.
 
-use crate::maps::{ENCAP4, ENCAP6};
+use crate::maps::{ENCAP4, ENCAP6, HEADEND_JUMP};
 use aya_ebpf::{
     helpers::generated::bpf_xdp_adjust_head, maps::lpm_trie::Key, programs::XdpContext,
 };
 use bpf_abi::{
     Be16, Reason,
-    srv6::{MAX_SEGMENTS, Policy},
+    srv6::{GTP4_ARGS_LEN, MAX_SEGMENTS, Policy, policy_mode},
 };
 use bpf_net::{
     Cursor,
     eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, EthHdr, parse_eth},
     fib::{self, Found, Lookup},
-    flow::{Flow, flow_label, parse_flow},
-    proto,
+    flow::{flow_label, parse_flow},
+    gtpu::{GTPU_PORT, msg, parse_gtpu},
+    ipv4, proto,
     srh::{SEGMENT_LEN, SRH_FIXED_LEN},
+    udp::parse_udp,
 };
 
 /// Hop Limit of the outer header as built (then one less once forwarded).
@@ -49,17 +52,122 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     let Some(p) = policy else {
         return Err(Reason::Srv6NoPolicy);
     };
-    encaps(ctx, &cur, eth.l3_off, &flow, p)
+    if p.mode == policy_mode::GTP4_D && !flow.v6 {
+        // In a program of its own (`xdp_headend_gtp4`): its stack frame is its own.
+        // SAFETY: a tail call with this program's own context; returns only when it fails.
+        unsafe { HEADEND_JUMP.tail_call(ctx, 0) };
+        return Err(Reason::TailCallFailed);
+    }
+    let inner = Inner {
+        v6: flow.v6,
+        tos: flow.tos,
+        len: flow.len,
+        label: flow_label(&flow),
+    };
+    encaps(ctx, &cur, eth.l3_off, &inner, p, None)
 }
 
-/// H.Encaps / H.Encaps.Red with `p`.
+/// What the outer header needs of the packet it carries.
+struct Inner {
+    /// IPv6 (else IPv4).
+    v6: bool,
+    /// Traffic Class for the outer header.
+    tos: u8,
+    /// Length of the packet carried.
+    len: usize,
+    /// Flow Label for the outer header.
+    label: u32,
+}
+
+/// `xdp_headend_gtp4`, reached by tail call from `xdp_headend` for a policy of mode GTP4_D.
+#[inline(always)]
+pub fn gtp4_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    if eth.ethertype != ETH_P_IPV4 {
+        return Err(Reason::Srv6NoPolicy);
+    }
+    let d: &[u8; 4] = cur.get(eth.l3_off + 16, Reason::Ipv4Truncated)?;
+    let Some(p) = ENCAP4.get(Key::new(32, *d)) else {
+        return Err(Reason::Srv6NoPolicy);
+    };
+    gtp4_d(ctx, &cur, eth.l3_off, p)
+}
+
+/// What H.M.GTP4.D carries from the GTP-U packet into the SRv6 one.
+struct Gtp4 {
+    /// The outer IPv4 SA and DA.
+    src: [u8; 4],
+    dst: [u8; 4],
+    /// QFI (6 bits), R (RQI), U (0): the byte after the IPv4 DA in the arguments.
+    qru: u8,
+    /// TEID, network order.
+    teid: [u8; 4],
+}
+
+/// H.M.GTP4.D (RFC 9433 6.7): a GTP-U G-PDU over UDP/IPv4 becomes its T-PDU in SRv6; the
+/// IPv4 DA, QFI, RQI and TEID go into the last segment's arguments, the IPv4 SA into the outer
+/// IPv6 SA.
+#[inline(always)]
+fn gtp4_d(ctx: &XdpContext, cur: &Cursor, l3_off: usize, p: &Policy) -> Result<Reason, Reason> {
+    let ip = ipv4::parse_ipv4(cur, l3_off)?;
+    if ip.protocol != proto::UDP || ip.fragment {
+        return Err(Reason::Srv6Gtp4DNotGpdu);
+    }
+    let udp = parse_udp(cur, ip.l4_off, ip.end)?;
+    if udp.dst != GTPU_PORT {
+        return Err(Reason::Srv6Gtp4DNotGpdu);
+    }
+    let g = parse_gtpu(cur, udp.payload_off, udp.end)?;
+    if g.msg_type != msg::G_PDU {
+        return Err(Reason::Srv6Gtp4DNotGpdu);
+    }
+    let (qfi, rqi) = match g.psc {
+        Some(c) => (c.qfi, c.rqi),
+        None => (0, false),
+    };
+    let m = Gtp4 {
+        src: ip.src,
+        dst: ip.dst,
+        qru: (qfi << 2) | (u8::from(rqi) << 1),
+        teid: g.teid.to_be_bytes(),
+    };
+    // The T-PDU: its family from its first nibble, its length from UDP's; the tunnel's DSCP
+    // (what the transport carried), and a Flow Label per session (TEID and QFI).
+    let first = cur.u8_at(g.payload_off, Reason::InnerNotIp)?;
+    let v6 = match first >> 4 {
+        4 => false,
+        6 => true,
+        _ => return Err(Reason::InnerNotIp),
+    };
+    let mut h: u32 = 0x811c_9dc5;
+    for b in m.teid {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h = (h ^ u32::from(m.qru)).wrapping_mul(0x0100_0193);
+    let label = match (h ^ (h >> 20)) & 0xf_ffff {
+        0 => 1,
+        l => l,
+    };
+    let inner = Inner {
+        v6,
+        tos: ip.tos,
+        len: udp.end.wrapping_sub(g.payload_off),
+        label,
+    };
+    encaps(ctx, cur, g.payload_off, &inner, p, Some(&m))
+}
+
+/// H.Encaps / H.Encaps.Red with `p` of the packet at `l3_off`; with `gtp4`, H.M.GTP4.D of the
+/// T-PDU at `l3_off` (the GTP-U, UDP and IPv4 headers in front of it go).
 #[inline(always)]
 fn encaps(
     ctx: &XdpContext,
     cur: &Cursor,
     l3_off: usize,
-    flow: &Flow,
+    inner: &Inner,
     p: &Policy,
+    gtp4: Option<&Gtp4>,
 ) -> Result<Reason, Reason> {
     let n = usize::from(p.count);
     if n == 0 || n > MAX_SEGMENTS {
@@ -72,8 +180,8 @@ fn encaps(
     } else {
         SRH_FIXED_LEN + listed * SEGMENT_LEN
     };
-    let inner_len = flow.len;
-    let inner_proto = if flow.v6 { proto::IPV6 } else { proto::IPIP };
+    let inner_len = inner.len;
+    let inner_proto = if inner.v6 { proto::IPV6 } else { proto::IPIP };
     let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
     let (dmac, smac) = (eth.dst, eth.src);
     // The inner packet starts right after the Ethernet header (no VLAN tag kept).
@@ -94,8 +202,8 @@ fn encaps(
     let h = cur.get_mut::<[u8; 40]>(ETH_HLEN, Reason::AdjustFailed)?;
     // SAFETY: the cursor proved 40 bytes at 14; nothing else refers to them in this run.
     let h = unsafe { &mut *h };
-    let fl = flow_label(flow);
-    let tc = flow.tos;
+    let fl = inner.label;
+    let tc = inner.tos;
     h[0] = 0x60 | (tc >> 4);
     h[1] = (tc << 4) | ((fl >> 16) as u8 & 0x0f);
     h[2] = (fl >> 8) as u8;
@@ -135,10 +243,44 @@ fn encaps(
             i += 1;
         }
     }
+    let mut src = p.src;
+    let mut dst = p.segments[0];
+    if let Some(m) = gtp4 {
+        // The arguments of the last segment B (Segment List[0] if there is an SRH; the
+        // Destination Address too when B is the only segment) and the IPv4 SA in the IPv6 SA.
+        let a = usize::from(p.args_off) & 7;
+        let mut args = [0u8; GTP4_ARGS_LEN];
+        args[..4].copy_from_slice(&m.dst);
+        args[4] = m.qru;
+        args[5..].copy_from_slice(&m.teid);
+        if n == 1 {
+            dst[a..a + GTP4_ARGS_LEN].copy_from_slice(&args);
+            h[24..40].copy_from_slice(&dst);
+        }
+        if srh_len != 0 {
+            let b = cur.get_mut::<[u8; SEGMENT_LEN]>(
+                ETH_HLEN + 40 + SRH_FIXED_LEN,
+                Reason::AdjustFailed,
+            )?;
+            // Patched in a copy: the offset is the policy's, and the verifier follows variable
+            // offsets into the stack, not into the packet.
+            // SAFETY: the cursor proved 16 bytes there (Segment List[0]).
+            let b = unsafe { &mut *b };
+            let mut seg = *b;
+            seg[a..a + GTP4_ARGS_LEN].copy_from_slice(&args);
+            *b = seg;
+        }
+        let mut so = usize::from(p.src_off) & 0xf;
+        if so > 12 {
+            so = 12;
+        }
+        src[so..so + 4].copy_from_slice(&m.src);
+        h[8..24].copy_from_slice(&src);
+    }
     let l = Lookup {
         v6: true,
-        src: &p.src,
-        dst: &p.segments[0],
+        src: &src,
+        dst: &dst,
         tos: tc,
         len: (40 + srh_len + inner_len) as u16,
     };
@@ -150,7 +292,11 @@ fn encaps(
         } => {
             h[7] = OUTER_HOP_LIMIT - 1;
             fib::redirect(ctx, smac, dmac, ifindex)?;
-            Ok(Reason::Srv6EncapRedirect)
+            Ok(if gtp4.is_some() {
+                Reason::Srv6HMGtp4DRedirect
+            } else {
+                Reason::Srv6EncapRedirect
+            })
         }
         Found::Kernel => Ok(Reason::Srv6ToKernel),
         // Too big for the egress once encapsulated.

@@ -4,6 +4,7 @@
 #![no_main]
 
 mod endpoint;
+mod gtp4e;
 mod headend;
 mod maps;
 
@@ -40,12 +41,34 @@ pub fn xdp_srv6_icmp(ctx: XdpContext) -> u32 {
     verdict(reason)
 }
 
+/// End.M.GTP4.E of `xdp_srv6`, reached only by tail call from it.
+#[xdp]
+pub fn xdp_srv6_gtp4e(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match gtp4e::stage(&ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    bpf_net::counters::count(reason, len);
+    verdict(reason)
+}
+
 /// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,
 /// H.Encaps.Red); anything else goes to the kernel.
 #[xdp]
 pub fn xdp_headend(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
     let reason = match headend::ingress(&ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    bpf_net::counters::count(reason, len);
+    verdict(reason)
+}
+
+/// H.M.GTP4.D of `xdp_headend`, reached only by tail call from it.
+#[xdp]
+pub fn xdp_headend_gtp4(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match headend::gtp4_stage(&ctx) {
         Ok(r) | Err(r) => r,
     };
     bpf_net::counters::count(reason, len);

@@ -27,11 +27,17 @@ pub static ENCAP4: LpmTrie<[u8; 4], Policy> = LpmTrie::with_max_entries(1, 0);
 #[map(name = "ENCAP6")]
 pub static ENCAP6: LpmTrie<[u8; 16], Policy> = LpmTrie::with_max_entries(1, 0);
 
-/// Tail call of `xdp_srv6` to `xdp_srv6_icmp` (index 0; filled by the loader).
+/// Tail calls of `xdp_srv6`: `xdp_srv6_icmp` (index 0), `xdp_srv6_gtp4e` (1); filled by the
+/// loader.
 #[map(name = "SRV6_JUMP")]
-pub static SRV6_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+pub static SRV6_JUMP: ProgramArray = ProgramArray::with_max_entries(2, 0);
 
-/// Hand-over to `xdp_srv6_icmp`: [offset of the IPv6 header, offset of the upper layer (bit 16:
+/// Hand-over to `xdp_srv6_icmp` (for `xdp_srv6_gtp4e`: [IPv6 header, upper layer, the SID's
+/// argument positions, end of the packet by Payload Length]): [offset of the IPv6 header, offset of the upper layer (bit 16:
 /// it is ICMPv6), kind (low byte) and Pointer (above), unused].
 #[map(name = "SRV6_ICMP")]
 pub static SRV6_ICMP: PerCpuArray<[u32; 4]> = PerCpuArray::with_max_entries(1, 0);
+
+/// Tail call of `xdp_headend` to `xdp_headend_gtp4` (index 0; filled by the loader).
+#[map(name = "HEADEND_JUMP")]
+pub static HEADEND_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);

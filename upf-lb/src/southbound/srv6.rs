@@ -17,7 +17,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub const SRV6_PROGRAMS: &[&str] = &[
     PROG_XDP_SRV6,
     bpf_abi::srv6::PROG_XDP_SRV6_ICMP,
+    bpf_abi::srv6::PROG_XDP_SRV6_GTP4E,
     bpf_abi::srv6::PROG_XDP_HEADEND,
+    bpf_abi::srv6::PROG_XDP_HEADEND_GTP4,
     bpf_abi::names::PROG_XDP_NOOP,
     bpf_abi::srv6::PROG_XDP_SINK,
     bpf_abi::srv6::PROG_XDP_BENCH,
@@ -49,6 +51,15 @@ pub enum Behaviour {
     EndDt4,
     /// End.DT46: decapsulate and route the inner IPv4 or IPv6 packet by the main table.
     EndDt46,
+    /// End.M.GTP4.E (RFC 9433 6.6): rebuild GTP-U/UDP/IPv4 from the SID's arguments, which
+    /// start `args_at` bytes into the SID (its locator and function; at most 7), and from the
+    /// IPv6 SA, where the IPv4 SA starts `src_at` bytes in (at most 12).
+    EndMGtp4E {
+        /// Bytes of the SID before its arguments.
+        args_at: u8,
+        /// Bytes of the IPv6 SA before the IPv4 SA.
+        src_at: u8,
+    },
 }
 
 impl Behaviour {
@@ -83,6 +94,11 @@ impl Behaviour {
             },
             Behaviour::EndDt46 => Sid {
                 behaviour: behaviour::END_DT46,
+                ..Sid::default()
+            },
+            Behaviour::EndMGtp4E { args_at, src_at } => Sid {
+                behaviour: behaviour::END_M_GTP4_E,
+                args: u32::from(args_at & 7) | (u32::from(src_at.min(12)) << 8),
                 ..Sid::default()
             },
         }
@@ -199,13 +215,29 @@ impl Srv6Datapath {
         let mut dp = Srv6Datapath { ebpf };
         dp.link(
             bpf_abi::srv6::MAP_SRV6_JUMP,
+            0,
             bpf_abi::srv6::PROG_XDP_SRV6_ICMP,
+        )?;
+        dp.link(
+            bpf_abi::srv6::MAP_SRV6_JUMP,
+            1,
+            bpf_abi::srv6::PROG_XDP_SRV6_GTP4E,
+        )?;
+        dp.link(
+            bpf_abi::srv6::MAP_HEADEND_JUMP,
+            0,
+            bpf_abi::srv6::PROG_XDP_HEADEND_GTP4,
         )?;
         Ok(dp)
     }
 
-    /// Puts `prog` at index 0 of the program array `jump` (a tail call).
-    fn link(&mut self, jump: &'static str, prog: &'static str) -> Result<(), LoadError> {
+    /// Puts `prog` at `index` of the program array `jump` (a tail call).
+    fn link(
+        &mut self,
+        jump: &'static str,
+        index: u32,
+        prog: &'static str,
+    ) -> Result<(), LoadError> {
         let fd = {
             let p = self.xdp(prog)?;
             let fd = p
@@ -222,7 +254,7 @@ impl Srv6Datapath {
         })?;
         let mut j = aya::maps::ProgramArray::try_from(m)
             .map_err(|source| LoadError::Map { name: jump, source })?;
-        j.set(0, &fd, 0)
+        j.set(index, &fd, 0)
             .map_err(|source| LoadError::Map { name: jump, source })
     }
 
@@ -269,7 +301,10 @@ impl Srv6Datapath {
             segments: [[0; 16]; MAX_SEGMENTS],
             count: n as u8,
             reduced: u8::from(p.reduced),
-            _pad: [0; 6],
+            mode: bpf_abi::srv6::policy_mode::ENCAPS,
+            args_off: 0,
+            src_off: 0,
+            _pad: [0; 3],
         };
         for (d, s) in v.segments.iter_mut().zip(&p.segments) {
             *d = s.octets();
@@ -302,6 +337,67 @@ impl Srv6Datapath {
                     .map_err(map_err)
             }
         }
+    }
+
+    /// H.M.GTP4.D (RFC 9433 6.7) for GTP-U G-PDUs to an IPv4 address in `prefix/len`: the
+    /// T-PDU goes on in SRv6 from `src` (the IPv4 SA written `src_at` bytes in) along
+    /// `segments`, whose last, B, gets the arguments (IPv4 DA, QFI/R/U, TEID) `args_at` bytes
+    /// in (its locator and function; at most 7 bytes, so that the 9 bytes of arguments fit).
+    pub fn add_gtp4d_policy(
+        &mut self,
+        prefix: std::net::Ipv4Addr,
+        len: u8,
+        src: Ipv6Addr,
+        src_at: u8,
+        segments: &[Ipv6Addr],
+        args_at: u8,
+    ) -> Result<(), PolicyError> {
+        use bpf_abi::srv6::{GTP4_ARGS_LEN, MAP_ENCAP4, MAX_SEGMENTS, Policy, policy_mode};
+        let at = std::net::IpAddr::V4(prefix);
+        if len > 32 {
+            return Err(PolicyError::PrefixLength {
+                prefix: at,
+                len,
+                max: 32,
+            });
+        }
+        let n = segments.len();
+        if n == 0 || n > MAX_SEGMENTS || usize::from(args_at) + GTP4_ARGS_LEN > 16 || src_at > 12 {
+            return Err(PolicyError::Segments {
+                prefix: at,
+                len,
+                n,
+                max: MAX_SEGMENTS,
+            });
+        }
+        let mut v = Policy {
+            src: src.octets(),
+            segments: [[0; 16]; MAX_SEGMENTS],
+            count: n as u8,
+            reduced: 1,
+            mode: policy_mode::GTP4_D,
+            args_off: args_at,
+            src_off: src_at,
+            _pad: [0; 3],
+        };
+        for (d, s) in v.segments.iter_mut().zip(segments) {
+            *d = s.octets();
+        }
+        let map_err = |source| PolicyError::Map {
+            prefix: at,
+            len,
+            source,
+        };
+        let map = self
+            .ebpf
+            .map_mut(MAP_ENCAP4)
+            .ok_or(aya::maps::MapError::InvalidName {
+                name: MAP_ENCAP4.into(),
+            })
+            .map_err(map_err)?;
+        let mut t: LpmTrie<_, [u8; 4], Policy> = LpmTrie::try_from(map).map_err(map_err)?;
+        t.insert(&Key::new(u32::from(len), prefix.octets()), v, 0)
+            .map_err(map_err)
     }
 
     /// As [`Srv6Datapath::add_sid`], with the PSP flavour (RFC 8986 4.16.1: the SRH is popped
@@ -377,7 +473,7 @@ impl Srv6Datapath {
             .ok_or(missing(MAP_BENCH_FRAME))?;
         let mut a: Array<_, BenchFrame> = Array::try_from(m).map_err(map_err(MAP_BENCH_FRAME))?;
         a.set(0, f, 0).map_err(map_err(MAP_BENCH_FRAME))?;
-        self.link(MAP_BENCH_JUMP, target)?;
+        self.link(MAP_BENCH_JUMP, 0, target)?;
         Ok(())
     }
 

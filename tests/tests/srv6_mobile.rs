@@ -1,0 +1,134 @@
+//! Tier 2: RFC 9433 interworking through our own two ends: a GTP-U G-PDU over IPv4 (TEID,
+//! QFI 9 in its PDU Session Container) through H.M.GTP4.D (`xdp_headend`) becomes its T-PDU in
+//! SRv6, the IPv4 DA, QFI and TEID in the arguments of the SID, the IPv4 SA in the IPv6 SA;
+//! through End.M.GTP4.E (`xdp_srv6`) it becomes GTP-U over IPv4 again with the same addresses,
+//! TEID, QFI and T-PDU, decoded by tshark.
+
+use bpf_abi::{
+    Reason,
+    srv6::{PROG_XDP_HEADEND, PROG_XDP_SRV6},
+};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use upf_lb::{
+    fixtures::{UE_V4, udp, xdp},
+    packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc},
+    southbound::{Srv6Datapath, srv6::Behaviour},
+    testbed::FibNs,
+};
+use upf_lb_tests::{require_root, tshark_fields};
+
+const GNB: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// The SRGW's SID prefix B (6 bytes: locator and function), its source prefix (8 bytes).
+const B: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xee, 0, 0, 0, 0, 0);
+const SRC: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 0);
+
+fn run(fib: &FibNs, dp: &Srv6Datapath, prog: &'static str, input: &[u8]) -> (u32, Vec<u8>, Reason) {
+    use aya::programs::{TestRun, TestRunOptions};
+    let before = dp.counters().unwrap();
+    let mut out = vec![0u8; input.len() + 256];
+    let ctx = upf_lb::bench::xdp_md(input.len(), fib.n3_ifindex);
+    let p = dp.xdp(prog).unwrap();
+    let r = fib
+        .ns
+        .run(|| {
+            p.test_run(TestRunOptions {
+                data_in: Some(input),
+                data_out: Some(&mut out),
+                ctx_in: Some(&ctx[..]),
+                ..TestRunOptions::new()
+            })
+        })
+        .unwrap();
+    out.truncate(r.data_size_out as usize);
+    let after = dp.counters().unwrap();
+    let reason = after
+        .iter()
+        .zip(&before)
+        .find(|((_, a), (_, b))| a.packets == b.packets + 1)
+        .map(|((r, _), _)| *r)
+        .expect("an outcome");
+    (r.return_value, out, reason)
+}
+
+#[test]
+fn gtpu_to_srv6_and_back_keeps_teid_qfi_and_payload() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = Srv6Datapath::load(8).expect("load bpf-srv6");
+    dp.add_gtp4d_policy(FibNs::NH4, 32, SRC, 8, &[B], 6)
+        .unwrap();
+    dp.add_sid(
+        B,
+        48,
+        Behaviour::EndMGtp4E {
+            args_at: 6,
+            src_at: 8,
+        },
+    )
+    .unwrap();
+    let tpdu = udp(UE_V4.into(), [198, 51, 100, 7].into(), 5000, 7000).to_bytes();
+    let mut g = Gtpu::gpdu(0x1234_5678, tpdu.clone());
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
+    let gtp = Frame::new(IpPacket::v4(GNB, FibNs::NH4, L4::gtpu(2152, &g))).to_bytes();
+
+    // H.M.GTP4.D.
+    let (action, srv6, reason) = run(&fib, &dp, PROG_XDP_HEADEND, &gtp);
+    // Nothing routes B in the namespace: built, then the kernel's.
+    assert_eq!((action, reason), (xdp::PASS, Reason::Srv6ToKernel));
+    let ip6 = &srv6[14..];
+    assert_eq!(ip6[0] >> 4, 6);
+    assert_eq!(ip6[6], 4, "the T-PDU (IPv4) right after the IPv6 header");
+    let mut want_src = SRC.octets();
+    want_src[8..12].copy_from_slice(&GNB.octets());
+    assert_eq!(
+        &ip6[8..24],
+        &want_src,
+        "IPv6 SA: the prefix and the IPv4 SA"
+    );
+    let mut want_dst = B.octets();
+    want_dst[6..10].copy_from_slice(&FibNs::NH4.octets());
+    want_dst[10] = 9 << 2;
+    want_dst[11..15].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    assert_eq!(&ip6[24..40], &want_dst, "B: IPv4 DA, QFI/R/U, TEID");
+    assert_eq!(&ip6[40..], &tpdu[..], "the T-PDU as it was");
+
+    // End.M.GTP4.E.
+    let (action, back, reason) = run(&fib, &dp, PROG_XDP_SRV6, &srv6);
+    assert_eq!(
+        (action, reason),
+        (xdp::REDIRECT, Reason::Srv6MGtp4ERedirect)
+    );
+    let dir = std::env::temp_dir().join(format!("upf-lb-mobile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("back.pcap");
+    upf_lb::pcap::write_frames(&pcap, &[&back]).unwrap();
+    let f = &tshark_fields(
+        &pcap,
+        &[
+            "ip.src",
+            "ip.dst",
+            "udp.dstport",
+            "gtp.teid",
+            "gtp.ext_hdr.pdu_ses_con.qos_flow_id",
+            "gtp.ext_hdr.pdu_ses_con.pdu_type",
+            "ip.checksum.status",
+        ],
+        &["ip.check_checksum:TRUE"],
+    )[0];
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(f[0], GNB.to_string());
+    assert_eq!(f[1], FibNs::NH4.to_string());
+    assert_eq!(f[2], "2152");
+    assert_eq!(f[3], "0x12345678");
+    assert_eq!(f[4], "9");
+    assert_eq!(f[5], "0", "a DL PDU Session Container");
+    assert_eq!(f[6], "1", "a good IPv4 header checksum (tshark: 1 = good)");
+    let n = back.len();
+    assert_eq!(&back[n - tpdu.len()..], &tpdu[..], "the T-PDU as it was");
+    assert_eq!(&back[..6], &FibNs::NH_MAC);
+}
