@@ -257,10 +257,36 @@ impl N4 {
         triggers: &[Flag],
         now: Instant,
     ) -> Option<UsageReport> {
+        self.report_usage_at(seid, urr, triggers, now, None)
+    }
+
+    /// The datapath's counters of `urr`.
+    fn urr_now(&self, seid: u64, urr: u32) -> Option<UrrCounters> {
+        let slot = self
+            .sessions
+            .get(&seid)?
+            .installed
+            .as_ref()?
+            .urr_slot(urr)?;
+        self.dp.urr_counters(slot).ok()
+    }
+
+    /// As [`N4::report_usage`], with the counters read already when `read` is given.
+    fn report_usage_at(
+        &mut self,
+        seid: u64,
+        urr: u32,
+        triggers: &[Flag],
+        now: Instant,
+        read: Option<UrrCounters>,
+    ) -> Option<UsageReport> {
         let s = self.sessions.get_mut(&seid)?;
         let slot = s.installed.as_ref()?.urr_slot(urr)?;
         let rule = s.rules.urrs.get(&urr)?.clone();
-        let now_c = self.dp.urr_counters(slot).ok()?;
+        let now_c = match read {
+            Some(c) => c,
+            None => self.dp.urr_counters(slot).ok()?,
+        };
         let end = super::ntp_now();
         let st = s
             .urrs
@@ -314,9 +340,9 @@ impl N4 {
         Some(report)
     }
 
-    /// Usage reports of the URRs linked to `urr` (LIUSA, TS 29.244 5.2.2.4).
-    fn linked_reports(&mut self, seid: u64, urr: u32, now: Instant) -> Vec<UsageReport> {
-        let linked: Vec<u32> = match self.sessions.get(&seid) {
+    /// The URRs linked to `urr` (LIUSA, TS 29.244 5.2.2.4).
+    fn linked_urrs(&self, seid: u64, urr: u32) -> Vec<u32> {
+        match self.sessions.get(&seid) {
             Some(s) => s
                 .rules
                 .urrs
@@ -328,12 +354,31 @@ impl N4 {
                 })
                 .map(|(id, _)| *id)
                 .collect(),
-            None => return vec![],
-        };
-        linked
-            .into_iter()
-            .filter_map(|l| self.report_usage(seid, l, &[UsageReportTrigger::LIUSA], now))
-            .collect()
+            None => vec![],
+        }
+    }
+
+    /// The counters of `urr` and of `linked`, read as of one moment: the datapath counts a
+    /// packet on all its PDR's URRs in one program run, so reading `urr` again after the
+    /// others and finding it unchanged means no packet was counted in between (retried a few
+    /// times, then taken as read).
+    fn read_together(
+        &self,
+        seid: u64,
+        urr: u32,
+        linked: &[u32],
+    ) -> (Option<UrrCounters>, Vec<Option<UrrCounters>>) {
+        let mut first = self.urr_now(seid, urr);
+        let mut others = Vec::new();
+        for _ in 0..8 {
+            others = linked.iter().map(|l| self.urr_now(seid, *l)).collect();
+            let again = self.urr_now(seid, urr);
+            if again == first {
+                break;
+            }
+            first = again;
+        }
+        (first, others)
     }
 
     /// Reads the datapath's events: URR event points crossed become usage reports.
@@ -410,8 +455,12 @@ impl N4 {
         exhausted: bool,
         now: Instant,
     ) -> Option<Outgoing> {
-        let mut reports = vec![self.report_usage(seid, urr, triggers, now)?];
-        reports.extend(self.linked_reports(seid, urr, now));
+        let linked = self.linked_urrs(seid, urr);
+        let (main, others) = self.read_together(seid, urr, &linked);
+        let mut reports = vec![self.report_usage_at(seid, urr, triggers, now, main)?];
+        for (l, c) in linked.into_iter().zip(others) {
+            reports.extend(self.report_usage_at(seid, l, &[UsageReportTrigger::LIUSA], now, c));
+        }
         if exhausted {
             if let Some(st) = self
                 .sessions
