@@ -148,51 +148,20 @@ impl GtpDatapath {
                 object: "bpf-gtp",
                 source,
             })?;
-        for &name in GTP_PROGRAMS {
-            let prog: &mut Xdp = ebpf
-                .program_mut(name)
-                .and_then(|p| p.try_into().ok())
-                .ok_or(LoadError::MissingProgram(name))?;
-            prog.load()
-                .map_err(|source| LoadError::Verifier { name, source })?;
-        }
-        // Link the tail calls: (program, its program array, its index).
-        for (prog, jump, index) in [
-            (
-                names::PROG_XDP_N3_GPDU,
-                names::MAP_N3_JUMP,
-                names::JUMP_N3_GPDU,
-            ),
-            (
-                names::PROG_XDP_N6_ENCAP6,
-                names::MAP_N6_JUMP,
-                names::JUMP_N6_ENCAP6,
-            ),
-        ] {
-            let fd = {
-                let p: &Xdp = ebpf
-                    .program(prog)
-                    .and_then(|p| p.try_into().ok())
-                    .ok_or(LoadError::MissingProgram(prog))?;
-                let fd = p
-                    .fd()
-                    .map_err(|source| LoadError::Verifier { name: prog, source })?;
-                fd.try_clone().map_err(|e| LoadError::Verifier {
-                    name: prog,
-                    source: ProgramError::IOError(e),
-                })?
-            };
-            let map = ebpf.map_mut(jump).ok_or(LoadError::Map {
-                name: jump,
-                source: aya::maps::MapError::InvalidName {
-                    name: jump.to_string(),
-                },
-            })?;
-            let mut arr = ProgramArray::try_from(map)
-                .map_err(|source| LoadError::Map { name: jump, source })?;
-            arr.set(index, &fd, 0)
-                .map_err(|source| LoadError::Map { name: jump, source })?;
-        }
+        load_programs(&mut ebpf, GTP_PROGRAMS)?;
+        // Link the tail calls: (its program array, its index, program).
+        link_tail_call(
+            &mut ebpf,
+            names::MAP_N3_JUMP,
+            names::JUMP_N3_GPDU,
+            names::PROG_XDP_N3_GPDU,
+        )?;
+        link_tail_call(
+            &mut ebpf,
+            names::MAP_N6_JUMP,
+            names::JUMP_N6_ENCAP6,
+            names::PROG_XDP_N6_ENCAP6,
+        )?;
         let dp = GtpDatapath {
             ebpf,
             alloc: Allocators::new(sizes),
@@ -238,18 +207,12 @@ impl GtpDatapath {
 
     /// A loaded XDP program by name.
     pub fn xdp(&self, name: &'static str) -> Result<&Xdp, LoadError> {
-        self.ebpf
-            .program(name)
-            .and_then(|p| p.try_into().ok())
-            .ok_or(LoadError::MissingProgram(name))
+        xdp_of(&self.ebpf, name)
     }
 
     /// A loaded XDP program by name, for attaching.
     pub fn xdp_mut(&mut self, name: &'static str) -> Result<&mut Xdp, LoadError> {
-        self.ebpf
-            .program_mut(name)
-            .and_then(|p| p.try_into().ok())
-            .ok_or(LoadError::MissingProgram(name))
+        xdp_of_mut(&mut self.ebpf, name)
     }
 
     /// The outcome counters, summed over CPUs, one per reason in index order.
@@ -306,4 +269,59 @@ pub(crate) fn read_counters(ebpf: &Ebpf) -> Result<Vec<(Reason, Counter)>, LoadE
         out.push((r, sum));
     }
     Ok(out)
+}
+
+/// The XDP program `name` of a loaded object.
+pub(crate) fn xdp_of<'a>(ebpf: &'a Ebpf, name: &'static str) -> Result<&'a Xdp, LoadError> {
+    ebpf.program(name)
+        .and_then(|p| p.try_into().ok())
+        .ok_or(LoadError::MissingProgram(name))
+}
+
+/// The XDP program `name` of a loaded object, for loading and attaching.
+pub(crate) fn xdp_of_mut<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut Xdp, LoadError> {
+    ebpf.program_mut(name)
+        .and_then(|p| p.try_into().ok())
+        .ok_or(LoadError::MissingProgram(name))
+}
+
+/// Loads (the kernel verifier runs here) every XDP program in `names`.
+pub(crate) fn load_programs(ebpf: &mut Ebpf, names: &[&'static str]) -> Result<(), LoadError> {
+    for &name in names {
+        xdp_of_mut(ebpf, name)?
+            .load()
+            .map_err(|source| LoadError::Verifier { name, source })?;
+    }
+    Ok(())
+}
+
+/// Puts the loaded program `prog` at `index` of the program array `jump` (a tail call).
+pub(crate) fn link_tail_call(
+    ebpf: &mut Ebpf,
+    jump: &'static str,
+    index: u32,
+    prog: &'static str,
+) -> Result<(), LoadError> {
+    let fd = {
+        let fd = xdp_of(ebpf, prog)?
+            .fd()
+            .map_err(|source| LoadError::Verifier { name: prog, source })?;
+        fd.try_clone().map_err(|e| LoadError::Verifier {
+            name: prog,
+            source: ProgramError::IOError(e),
+        })?
+    };
+    let map = ebpf.map_mut(jump).ok_or(LoadError::Map {
+        name: jump,
+        source: aya::maps::MapError::InvalidName {
+            name: jump.to_string(),
+        },
+    })?;
+    let mut arr =
+        ProgramArray::try_from(map).map_err(|source| LoadError::Map { name: jump, source })?;
+    arr.set(index, &fd, 0)
+        .map_err(|source| LoadError::Map { name: jump, source })
 }

@@ -1,7 +1,11 @@
 //! The SRv6 datapath (bpf-srv6): the object loaded and verified, and its local SID table
 //! (RFC 8986 3.3) written from typed SIDs.
 
-use super::{LoadError, loader::read_counters, objects};
+use super::{
+    LoadError,
+    loader::{link_tail_call, load_programs, read_counters, xdp_of, xdp_of_mut},
+    objects,
+};
 use aya::{
     Ebpf, EbpfLoader,
     maps::lpm_trie::{Key, LpmTrie},
@@ -204,14 +208,7 @@ impl Srv6Datapath {
                 object: "bpf-srv6",
                 source,
             })?;
-        for &name in SRV6_PROGRAMS {
-            let prog: &mut Xdp = ebpf
-                .program_mut(name)
-                .and_then(|p| p.try_into().ok())
-                .ok_or(LoadError::MissingProgram(name))?;
-            prog.load()
-                .map_err(|source| LoadError::Verifier { name, source })?;
-        }
+        load_programs(&mut ebpf, SRV6_PROGRAMS)?;
         let mut dp = Srv6Datapath { ebpf };
         dp.link(
             bpf_abi::srv6::MAP_SRV6_JUMP,
@@ -238,24 +235,7 @@ impl Srv6Datapath {
         index: u32,
         prog: &'static str,
     ) -> Result<(), LoadError> {
-        let fd = {
-            let p = self.xdp(prog)?;
-            let fd = p
-                .fd()
-                .map_err(|source| LoadError::Verifier { name: prog, source })?;
-            fd.try_clone().map_err(|e| LoadError::Verifier {
-                name: prog,
-                source: aya::programs::ProgramError::IOError(e),
-            })?
-        };
-        let m = self.ebpf.map_mut(jump).ok_or(LoadError::Map {
-            name: jump,
-            source: aya::maps::MapError::InvalidName { name: jump.into() },
-        })?;
-        let mut j = aya::maps::ProgramArray::try_from(m)
-            .map_err(|source| LoadError::Map { name: jump, source })?;
-        j.set(index, &fd, 0)
-            .map_err(|source| LoadError::Map { name: jump, source })
+        link_tail_call(&mut self.ebpf, jump, index, prog)
     }
 
     fn sids(
@@ -438,18 +418,12 @@ impl Srv6Datapath {
 
     /// A loaded XDP program by name.
     pub fn xdp(&self, name: &'static str) -> Result<&Xdp, LoadError> {
-        self.ebpf
-            .program(name)
-            .and_then(|p| p.try_into().ok())
-            .ok_or(LoadError::MissingProgram(name))
+        xdp_of(&self.ebpf, name)
     }
 
     /// A loaded XDP program by name, for attaching.
     pub fn xdp_mut(&mut self, name: &'static str) -> Result<&mut Xdp, LoadError> {
-        self.ebpf
-            .program_mut(name)
-            .and_then(|p| p.try_into().ok())
-            .ok_or(LoadError::MissingProgram(name))
+        xdp_of_mut(&mut self.ebpf, name)
     }
 
     /// Prepares the live-frames benchmark: `xdp_bench` will restore the first bytes of `frame`
