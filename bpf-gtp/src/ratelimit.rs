@@ -1,6 +1,8 @@
 //! Per-CPU rate limits of the messages the datapath sends on its own: Error Indication
 //! (TS 29.281 7.3.1) and ICMP/ICMPv6 errors (RFC 1812 4.3.2.8, RFC 4443 2.4 (f): error
-//! messages must be rate-limited). A window of one second per kind and CPU.
+//! messages must be rate-limited). A window of one second per kind and CPU. (bpf-srv6 uses
+//! `bpf_net::ratelimit`, the same window: here it stays inlined as it is, because any change of
+//! the code xdp_n6 is built from has put it past the verifier's million instructions.)
 
 use crate::maps::REPLY_LIMIT;
 use aya_ebpf::helpers::bpf_ktime_get_ns;

@@ -2,8 +2,8 @@
 //! eBPF object that uses this module gets its own map, written once per packet, read by
 //! userspace.
 
-use aya_ebpf::{macros::map, maps::PerCpuArray};
-use bpf_abi::{Counter, Reason};
+use aya_ebpf::{bindings::xdp_action, macros::map, maps::PerCpuArray};
+use bpf_abi::{Counter, Reason, Verdict};
 
 #[map(name = "COUNTERS")]
 static COUNTERS: PerCpuArray<Counter> = PerCpuArray::with_max_entries(Reason::COUNT, 0);
@@ -18,5 +18,16 @@ pub fn count(reason: Reason, bytes: u64) {
             (*c).packets += 1;
             (*c).bytes += bytes;
         }
+    }
+}
+
+/// The XDP action of `reason`'s verdict.
+#[inline(always)]
+pub fn xdp_action(reason: Reason) -> u32 {
+    match reason.verdict() {
+        Verdict::Pass => xdp_action::XDP_PASS,
+        Verdict::Drop => xdp_action::XDP_DROP,
+        Verdict::Tx => xdp_action::XDP_TX,
+        Verdict::Redirect => xdp_action::XDP_REDIRECT,
     }
 }

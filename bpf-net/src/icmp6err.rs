@@ -41,16 +41,7 @@ pub fn allowed() -> bool {
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     // SAFETY: this CPU's slot of a per-CPU array, written only by this program run.
-    let w = unsafe { &mut *w };
-    if now.wrapping_sub(w[0]) >= 1_000_000_000 {
-        w[0] = now;
-        w[1] = 0;
-    }
-    if w[1] >= ERRORS_PER_SEC {
-        return false;
-    }
-    w[1] += 1;
-    true
+    crate::ratelimit::allows(unsafe { &mut *w }, now, ERRORS_PER_SEC)
 }
 
 /// Turns the frame, whose IPv6 packet starts at `l3_off`, into an ICMPv6 error of `ty`/`code`

@@ -29,6 +29,7 @@ pub mod icmp;
 pub mod icmp6err;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ratelimit;
 pub mod sctp;
 pub mod srh;
 pub mod tcp;

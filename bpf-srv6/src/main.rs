@@ -9,7 +9,6 @@ mod headend;
 mod maps;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use bpf_abi::Verdict;
 
 /// SRv6 ingress: a packet to a local SID gets its behaviour; anything else goes to the kernel.
 #[xdp]
@@ -19,17 +18,7 @@ pub fn xdp_srv6(ctx: XdpContext) -> u32 {
         Ok(r) | Err(r) => r,
     };
     bpf_net::counters::count(reason, len);
-    verdict(reason)
-}
-
-#[inline(always)]
-fn verdict(reason: bpf_abi::Reason) -> u32 {
-    match reason.verdict() {
-        Verdict::Pass => xdp_action::XDP_PASS,
-        Verdict::Drop => xdp_action::XDP_DROP,
-        Verdict::Tx => xdp_action::XDP_TX,
-        Verdict::Redirect => xdp_action::XDP_REDIRECT,
-    }
+    bpf_net::counters::xdp_action(reason)
 }
 
 /// The ICMPv6 errors of `xdp_srv6`, reached only by tail call from it.
@@ -38,7 +27,7 @@ pub fn xdp_srv6_icmp(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
     let reason = endpoint::icmp_stage(&ctx);
     bpf_net::counters::count(reason, len);
-    verdict(reason)
+    bpf_net::counters::xdp_action(reason)
 }
 
 /// End.M.GTP4.E of `xdp_srv6`, reached only by tail call from it.
@@ -49,7 +38,7 @@ pub fn xdp_srv6_gtp4e(ctx: XdpContext) -> u32 {
         Ok(r) | Err(r) => r,
     };
     bpf_net::counters::count(reason, len);
-    verdict(reason)
+    bpf_net::counters::xdp_action(reason)
 }
 
 /// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,
@@ -61,7 +50,7 @@ pub fn xdp_headend(ctx: XdpContext) -> u32 {
         Ok(r) | Err(r) => r,
     };
     bpf_net::counters::count(reason, len);
-    verdict(reason)
+    bpf_net::counters::xdp_action(reason)
 }
 
 /// H.M.GTP4.D of `xdp_headend`, reached only by tail call from it.
@@ -72,7 +61,7 @@ pub fn xdp_headend_gtp4(ctx: XdpContext) -> u32 {
         Ok(r) | Err(r) => r,
     };
     bpf_net::counters::count(reason, len);
-    verdict(reason)
+    bpf_net::counters::xdp_action(reason)
 }
 
 /// Counts and drops every frame: the sink of the benchmark through veth.

@@ -181,109 +181,19 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
     v
 }
 
-/// The bed with the kernel's seg6local routes for the two SIDs.
+/// The bed with the kernel's seg6local routes for the SIDs.
 fn kernel(inner_dst_mac: [u8; 6]) -> Bed {
     let b = Bed::new(inner_dst_mac);
-    let end = format!("{END_SID}/80");
-    let dx4 = format!("{DX4_SID}/80");
-    b.dut
-        .ip(&[
-            "-6",
-            "route",
-            "add",
-            &end,
-            "encap",
-            "seg6local",
-            "action",
-            "End",
-            "dev",
-            "b0",
-        ])
-        .unwrap();
-    b.dut
-        .ip(&[
-            "-6",
-            "route",
-            "add",
-            &dx4,
-            "encap",
-            "seg6local",
-            "action",
-            "End.DX4",
-            "nh4",
-            NH4,
-            "dev",
-            "b1",
-        ])
-        .unwrap();
-    let (nh6, x, dx6, dt6) = (
-        NH6.to_string(),
-        format!("{X_SID}/80"),
-        format!("{DX6_SID}/80"),
-        format!("{DT6_SID}/80"),
-    );
-    let psp = format!("{PSP_SID}/80");
-    b.dut
-        .ip(&[
-            "-6",
-            "route",
-            "add",
-            &psp,
-            "encap",
-            "seg6local",
-            "action",
-            "End",
-            "flavors",
-            "psp",
-            "dev",
-            "b0",
-        ])
-        .unwrap();
-    for route in [
-        &[
-            "-6",
-            "route",
-            "add",
-            &x,
-            "encap",
-            "seg6local",
-            "action",
-            "End.X",
-            "nh6",
-            &nh6,
-            "dev",
-            "b1",
-        ][..],
-        &[
-            "-6",
-            "route",
-            "add",
-            &dx6,
-            "encap",
-            "seg6local",
-            "action",
-            "End.DX6",
-            "nh6",
-            &nh6,
-            "dev",
-            "b1",
-        ],
-        &[
-            "-6",
-            "route",
-            "add",
-            &dt6,
-            "encap",
-            "seg6local",
-            "action",
-            "End.DT6",
-            "table",
-            "254",
-            "dev",
-            "b1",
-        ],
+    let nh6 = NH6.to_string();
+    for (sid, action, dev) in [
+        (END_SID, &["End"][..], "b0"),
+        (DX4_SID, &["End.DX4", "nh4", NH4], "b1"),
+        (PSP_SID, &["End", "flavors", "psp"], "b0"),
+        (X_SID, &["End.X", "nh6", &nh6], "b1"),
+        (DX6_SID, &["End.DX6", "nh6", &nh6], "b1"),
+        (DT6_SID, &["End.DT6", "table", "254"], "b1"),
     ] {
-        b.dut.ip(route).unwrap();
+        b.seg6local(sid, action, dev).unwrap();
     }
     b
 }
@@ -388,20 +298,8 @@ fn the_kernel_refuses_end_dt4_and_end_dt46_without_vrf() {
         ("End.DT4", "vrftable"),
         ("End.DT46", "vrftable"),
     ] {
-        let r = b.dut.ip(&[
-            "-6",
-            "route",
-            "add",
-            "2001:db8:ff:0:6::/80",
-            "encap",
-            "seg6local",
-            "action",
-            action,
-            arg,
-            "254",
-            "dev",
-            "b1",
-        ]);
+        let dt4: Ipv6Addr = "2001:db8:ff:0:6::".parse().unwrap();
+        let r = b.seg6local(dt4, &[action, arg, "254"], "b1");
         assert!(r.is_err(), "{action} {arg} 254 accepted");
     }
 }

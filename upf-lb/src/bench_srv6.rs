@@ -143,34 +143,8 @@ fn veth_run(dut: Dut, frame: &[u8], frames: u32) -> anyhow::Result<(f64, u64)> {
     let nh = srv6bed::NH4.parse()?;
     dp.add_sid(srv6bed::DX4_SID, 80, Behaviour::EndDx4 { nh })?;
     if dut == Dut::KernelSeg6local {
-        let end = format!("{}/80", srv6bed::END_SID);
-        let dx4 = format!("{}/80", srv6bed::DX4_SID);
-        bed.dut.ip(&[
-            "-6",
-            "route",
-            "add",
-            &end,
-            "encap",
-            "seg6local",
-            "action",
-            "End",
-            "dev",
-            "b0",
-        ])?;
-        bed.dut.ip(&[
-            "-6",
-            "route",
-            "add",
-            &dx4,
-            "encap",
-            "seg6local",
-            "action",
-            "End.DX4",
-            "nh4",
-            srv6bed::NH4,
-            "dev",
-            "b1",
-        ])?;
+        bed.seg6local(srv6bed::END_SID, &["End"], "b0")?;
+        bed.seg6local(srv6bed::DX4_SID, &["End.DX4", "nh4", srv6bed::NH4], "b1")?;
     }
     let p = dp.xdp_mut(PROG_XDP_SINK)?;
     bed.sink.run(|| p.attach("a1", XdpMode::Driver))?;

@@ -214,6 +214,16 @@ pub mod srv6bed {
     }
 
     impl Bed {
+        /// Binds `sid`/80 to the kernel's seg6local `action` (the action and its arguments,
+        /// e.g. `["End.DX4", "nh4", NH4]`) in the dut, on `dev`.
+        pub fn seg6local(&self, sid: Ipv6Addr, action: &[&str], dev: &str) -> anyhow::Result<()> {
+            let sid = format!("{sid}/80");
+            let mut args = vec!["-6", "route", "add", &sid, "encap", "seg6local", "action"];
+            args.extend_from_slice(action);
+            args.extend_from_slice(&["dev", dev]);
+            self.dut.ip(&args)
+        }
+
         /// `inner_dst_mac`: the neighbour entry of the End.DX4 and End.DX6 packets' inner
         /// destinations on the sink's link (the kernel sends them there, see the test of that
         /// difference).
