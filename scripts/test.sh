@@ -29,12 +29,27 @@ stamp "tests (tier 1: host; tier 2: BPF_PROG_TEST_RUN; tier 3: network namespace
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+# The output goes to the log and is followed from there, not through a pipe: a process a test
+# leaves behind would hold a pipe open and the run would never end. The whole run is bounded.
+timeout --kill-after=30 2700 cargo test --locked --no-fail-fast >"$log" 2>&1 &
+cargo_pid=$!
+tail -n +1 -f --pid="$cargo_pid" "$log"
+wait "$cargo_pid" || status=$?
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    echo "scripts/test.sh: the tests did not finish within 45 minutes" >&2
+fi
+leftover=$(pgrep -f 'target/debug/upf-lb (run|demo)' || true)
+if [ -n "$leftover" ]; then
+    echo "scripts/test.sh: a test left these daemons running; killing them:" >&2
+    ps -o pid,args -p "$(echo "$leftover" | paste -sd,)" >&2 || true
+    kill -9 $leftover 2>/dev/null || true
+    status=1
+fi
 
 # The README's main command runs too: the demo (daemon, SMF, traffic) must succeed.
 stamp "demo (upf-lb demo: the daemon driven over PFCP in namespaces)"
 cargo build --locked -p upf-lb
-if ./target/debug/upf-lb demo --count 3; then
+if timeout --kill-after=10 300 ./target/debug/upf-lb demo --count 3; then
     echo "test result: ok. 1 passed; 0 failed; 0 ignored (the demo)" >>"$log"
 else
     echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (the demo)" >>"$log"

@@ -8,20 +8,21 @@ use std::{
     io::{BufRead, BufReader},
     net::{Ipv4Addr, SocketAddr, UdpSocket},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 use upf_lb::{
     demo::{DN, Topology},
     fixtures::{GNB_V4, UPF_V4},
+    netns::Reaped,
     packet::{Gtpu, GtpuExt, IpPacket, L4, Psc},
     smf::{self, SessionPlan, Smf, Ue, ids},
     southbound::GtpDatapath,
 };
 
-fn start(ns: &str, config: &Path) -> Child {
-    let mut c = Command::new("nsenter")
+fn start(ns: &str, config: &Path) -> Reaped {
+    let c = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{ns}"))
         .arg("--")
         .arg(env!("CARGO_BIN_EXE_upf-lb"))
@@ -31,6 +32,7 @@ fn start(ns: &str, config: &Path) -> Child {
         .stdout(Stdio::piped())
         .spawn()
         .expect("upf-lb run");
+    let mut c = Reaped(c);
     let out = c.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -46,12 +48,10 @@ fn start(ns: &str, config: &Path) -> Child {
             Err(_) => break,
         }
     }
-    let _ = c.kill();
-    let _ = c.wait();
     panic!("upf-lb run did not start");
 }
 
-fn signal(c: &mut Child, sig: i32) {
+fn signal(c: &mut Reaped, sig: i32) {
     let st = upf_lb::netns::signal_and_wait(c, sig, Duration::from_secs(10)).unwrap();
     assert!(st.is_some(), "daemon did not stop");
 }
@@ -125,12 +125,13 @@ fn forwarding_and_sessions_survive_a_stop_and_a_kill_of_the_daemon() {
     // The flow: N numbered datagrams, one per millisecond, uplink from the UE to the DN.
     const N: u32 = 5000;
     let done = AtomicBool::new(false);
+    // Bound before the first packet is sent (a datagram to a port not yet bound is refused).
+    let s = topo.dn.run(|| UdpSocket::bind((DN, 7000))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let got = std::thread::scope(|sc| {
         let rx = sc.spawn(|| {
             topo.dn.run(|| {
-                let s = UdpSocket::bind((DN, 7000)).unwrap();
-                s.set_read_timeout(Some(Duration::from_millis(500)))
-                    .unwrap();
                 let mut got = Vec::new();
                 let mut buf = [0u8; 64];
                 let t0 = Instant::now();
@@ -194,7 +195,14 @@ fn forwarding_and_sessions_survive_a_stop_and_a_kill_of_the_daemon() {
     let in_order = got.windows(2).all(|w| w[1] == w[0] + 1);
     assert!(
         lost == 0 && in_order,
-        "{lost} of {N} lost, in order: {in_order}"
+        "{lost} of {N} lost, in order: {in_order}, first {:?}, last {:?}, gaps {:?}",
+        got.first(),
+        got.last(),
+        got.windows(2)
+            .filter(|w| w[1] != w[0] + 1)
+            .take(8)
+            .map(|w| (w[0], w[1]))
+            .collect::<Vec<_>>()
     );
 
     // The same UP function: Recovery Time Stamp, association, session, counts.

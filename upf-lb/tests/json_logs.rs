@@ -35,7 +35,7 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
     let collector =
         upf_lb::otlp_receiver::OtlpReceiver::start(&format!("/run/netns/{}", topo.upf.name()))
             .expect("OTLP receiver");
-    let mut d = Command::new("nsenter")
+    let d = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", topo.upf.name()))
         .arg("--")
         .arg(env!("CARGO_BIN_EXE_upf-lb"))
@@ -46,6 +46,7 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("upf-lb run");
+    let mut d = upf_lb::netns::Reaped(d);
     let err = d.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
