@@ -31,7 +31,7 @@ pub fn rss_bytes() -> u64 {
 }
 
 /// One run's figures.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SessionRate {
     /// Sessions established.
     pub sessions: u32,
@@ -39,6 +39,8 @@ pub struct SessionRate {
     pub elapsed: Duration,
     /// Resident memory the daemon (this process) grew by, per session, bytes.
     pub rss_per_session: f64,
+    /// CPU time of this process's threads while the requests ran, by thread name.
+    pub cpu: Vec<(String, Duration)>,
 }
 
 /// A bpf filesystem mounted for one run, unmounted and removed when dropped.
@@ -166,6 +168,7 @@ pub fn session_rate(
             )
         })
         .collect();
+    let cpu0 = thread_cpu();
     let t0 = Instant::now();
     let mut next = 0;
     let mut waiting: HashSet<u32> = HashSet::new();
@@ -196,6 +199,7 @@ pub fn session_rate(
         done += 1;
     }
     let elapsed = t0.elapsed();
+    let cpu = cpu_since(&cpu0, &thread_cpu());
     let rss1 = rss_bytes();
     if let Some(c) = &collector {
         // The spans are really exported: wait (bounded) until no more arrive.
@@ -215,6 +219,7 @@ pub fn session_rate(
         sessions: n,
         elapsed,
         rss_per_session: rss1.saturating_sub(rss0) as f64 / f64::from(n),
+        cpu,
     })
 }
 
@@ -252,6 +257,107 @@ pub fn run(counts: &[u32], window: usize, persist: bool, otlp: bool) -> anyhow::
             f64::from(r.sessions) / r.elapsed.as_secs_f64(),
             r.rss_per_session
         );
+        println!("  CPU by thread: {}", cpu_line(&r.cpu));
     }
     Ok(())
+}
+
+/// `upf-lb bench-sessions --otlp-pairs P`: P pairs of runs of `n` sessions, without then with
+/// OTLP export (logging on in both), each pair's rate ratio and their median: the cost of
+/// telemetry measured as ratios in one process, as this noisy machine needs.
+pub fn otlp_pairs(n: u32, window: usize, persist: bool, pairs: u32) -> anyhow::Result<()> {
+    ensure!(pairs > 0, "--otlp-pairs needs at least one pair");
+    println!("machine: {}", crate::bench::machine());
+    println!(
+        "method: {n} Session Establishment Requests, {window} in flight{}, per pair a run without and a run with OTLP (a span per PFCP transaction and its steps, every transaction traced unless UPF_LB_TRACE_SAMPLE_RATIO says otherwise, and the metrics, to a collector in the namespace at the lowest priority)",
+        if persist { ", persisted" } else { "" }
+    );
+    crate::telemetry::install_subscriber(false);
+    println!(
+        "{:>6} {:>16} {:>16} {:>8}",
+        "pair", "without/s", "with OTLP/s", "ratio"
+    );
+    let mut ratios = Vec::new();
+    for p in 1..=pairs {
+        let off = session_rate(n, window, persist, false)?;
+        let on = session_rate(n, window, persist, true)?;
+        let rate = |r: &SessionRate| f64::from(r.sessions) / r.elapsed.as_secs_f64();
+        let ratio = rate(&on) / rate(&off);
+        println!(
+            "{p:>6} {:>16.0} {:>16.0} {ratio:>8.3}",
+            rate(&off),
+            rate(&on)
+        );
+        println!("         CPU without: {}", cpu_line(&off.cpu));
+        println!("         CPU with:    {}", cpu_line(&on.cpu));
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    let median = if ratios.len() % 2 == 0 {
+        (ratios[mid - 1] + ratios[mid]) / 2.0
+    } else {
+        ratios[mid]
+    };
+    println!(
+        "median ratio {median:.3} (min {:.3}, max {:.3}): with OTLP {:.1} % slower",
+        ratios[0],
+        ratios[ratios.len() - 1],
+        (1.0 - median) * 100.0
+    );
+    Ok(())
+}
+
+/// CPU time of each thread of this process so far (user and system, to the clock tick), by
+/// thread ID, with its name.
+fn thread_cpu() -> std::collections::HashMap<u32, (String, u64)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    for t in tasks.flatten() {
+        let Some(tid) = t.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        // utime and stime: fields 14 and 15 of stat (after the parenthesised name), in clock
+        // ticks.
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let mut f = rest.split_whitespace().skip(11);
+        let ticks: u64 = f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        out.insert(tid, (comm.trim().to_string(), ticks * (1_000_000_000 / hz)));
+    }
+    out
+}
+
+/// CPU time used between two readings, summed by thread name (threads started meanwhile
+/// count from zero), largest first.
+fn cpu_since(
+    before: &std::collections::HashMap<u32, (String, u64)>,
+    after: &std::collections::HashMap<u32, (String, u64)>,
+) -> Vec<(String, Duration)> {
+    let mut by: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for (tid, (name, ns)) in after {
+        let was = before.get(tid).map_or(0, |b| b.1);
+        *by.entry(name.clone()).or_default() += ns.saturating_sub(was);
+    }
+    let mut v: Vec<(String, Duration)> = by
+        .into_iter()
+        .filter(|(_, ns)| *ns > 0)
+        .map(|(n, ns)| (n, Duration::from_nanos(ns)))
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v
+}
+
+/// `name ms, ...` of a CPU account.
+fn cpu_line(cpu: &[(String, Duration)]) -> String {
+    cpu.iter()
+        .map(|(n, d)| format!("{n} {} ms", d.as_millis()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

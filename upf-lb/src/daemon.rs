@@ -265,43 +265,45 @@ pub fn spawn(netns: &str, cfg: Config, recovery: u32) -> anyhow::Result<Handle> 
     let ns = std::fs::File::open(netns).with_context(|| format!("opening {netns}"))?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
-    let thread = std::thread::spawn(move || -> anyhow::Result<N4> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: ns is an open namespace file; setns changes only this thread's namespace.
-        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            let e = anyhow::anyhow!("setns: {}", std::io::Error::last_os_error());
-            let _ = ready_tx.send(Err(anyhow::anyhow!("{e}")));
-            return Err(e);
-        }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async move {
-            // In-process daemons (tests, benchmarks) leave logging to their host, unless they
-            // export spans.
-            let otel = match cfg.otlp_endpoint {
-                Some(_) => telemetry_start(&cfg, false).await,
-                None => None,
-            };
-            let started = start(cfg, recovery);
-            let n4 = match started {
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(anyhow::anyhow!("{e:#}")));
-                    return Err(e);
-                }
-            };
-            serve_with_ready(
-                n4,
-                async move {
-                    let _ = stop_rx.await;
-                },
-                Some(ready_tx),
-                otel,
-            )
-            .await
-        })
-    });
+    let thread = std::thread::Builder::new().name("n4-owner".into()).spawn(
+        move || -> anyhow::Result<N4> {
+            use std::os::fd::AsRawFd;
+            // SAFETY: ns is an open namespace file; setns changes only this thread's namespace.
+            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                let e = anyhow::anyhow!("setns: {}", std::io::Error::last_os_error());
+                let _ = ready_tx.send(Err(anyhow::anyhow!("{e}")));
+                return Err(e);
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                // In-process daemons (tests, benchmarks) leave logging to their host, unless they
+                // export spans.
+                let otel = match cfg.otlp_endpoint {
+                    Some(_) => telemetry_start(&cfg, false).await,
+                    None => None,
+                };
+                let started = start(cfg, recovery);
+                let n4 = match started {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow::anyhow!("{e:#}")));
+                        return Err(e);
+                    }
+                };
+                serve_with_ready(
+                    n4,
+                    async move {
+                        let _ = stop_rx.await;
+                    },
+                    Some(ready_tx),
+                    otel,
+                )
+                .await
+            })
+        },
+    )?;
     match ready_rx.recv_timeout(Duration::from_secs(60)) {
         Ok(Ok(())) => Ok(Handle {
             stop: Some(stop_tx),
@@ -414,7 +416,10 @@ async fn serve_with_ready(
     let mut batch_id = 0u64;
     tokio::pin!(stop);
     loop {
-        let wake = n4.next_tick(Instant::now());
+        let mut wake = n4.next_tick(Instant::now());
+        if let Some(t) = otel.as_ref().and_then(crate::telemetry::Otel::handover_due) {
+            wake = wake.min(t);
+        }
         let done = async {
             match writer.as_mut() {
                 Some(w) => w.done.recv().await,

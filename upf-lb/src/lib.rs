@@ -17,6 +17,7 @@ pub mod n4;
 pub mod netns;
 pub mod northbound;
 pub mod otlp_receiver;
+pub mod otlp_spans;
 pub mod packet;
 pub mod pcap;
 pub mod replay;

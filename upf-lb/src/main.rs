@@ -106,10 +106,13 @@ enum Cmd {
         /// Keep no state (no `[state]`: nothing pinned, nothing stored).
         #[arg(long)]
         no_persist: bool,
-        /// Export traces and metrics over OTLP to a collector (one run per process: the
-        /// tracing subscriber is global).
+        /// Export traces and metrics over OTLP to a collector.
         #[arg(long)]
         otlp: bool,
+        /// Instead: this many pairs of runs (without, then with OTLP) at the first count, and
+        /// the median of their rate ratios (the cost of telemetry, compared in one process).
+        #[arg(long)]
+        otlp_pairs: Option<u32>,
     },
     /// List the fixtures the benchmark knows.
     Fixtures,
@@ -188,7 +191,11 @@ fn main() -> anyhow::Result<()> {
             window,
             no_persist,
             otlp,
-        } => upf_lb::bench_n4::run(&sessions, window, !no_persist, otlp),
+            otlp_pairs,
+        } => match otlp_pairs {
+            Some(p) => upf_lb::bench_n4::otlp_pairs(sessions[0], window, !no_persist, p),
+            None => upf_lb::bench_n4::run(&sessions, window, !no_persist, otlp),
+        },
         Cmd::Fixtures => {
             for f in fixtures::bench_fixtures() {
                 println!(

@@ -92,43 +92,46 @@ impl OtlpReceiver {
         let svc = store.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready) = std::sync::mpsc::channel::<anyhow::Result<()>>();
-        std::thread::spawn(move || {
-            // SAFETY: `ns` is an open namespace file; setns changes only this thread's namespace.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            if background {
-                crate::telemetry::lowest_priority();
-            }
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) if rc == 0 => rt,
-                _ => {
-                    let _ = ready_tx.send(Err(anyhow::anyhow!("OTLP receiver: setns or runtime")));
-                    return;
+        std::thread::Builder::new()
+            .name("otlp-collector".into())
+            .spawn(move || {
+                // SAFETY: `ns` is an open namespace file; setns changes only this thread's namespace.
+                let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+                if background {
+                    crate::telemetry::lowest_priority();
                 }
-            };
-            rt.block_on(async move {
-                let l = match tokio::net::TcpListener::bind("127.0.0.1:4317").await {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e.into()));
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) if rc == 0 => rt,
+                    _ => {
+                        let _ =
+                            ready_tx.send(Err(anyhow::anyhow!("OTLP receiver: setns or runtime")));
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok(()));
-                let _ = tonic::transport::Server::builder()
-                    .add_service(TraceServiceServer::new(svc.clone()))
-                    .add_service(MetricsServiceServer::new(svc))
-                    .serve_with_incoming_shutdown(
-                        tokio_stream::wrappers::TcpListenerStream::new(l),
-                        async move {
-                            let _ = stopped.await;
-                        },
-                    )
-                    .await;
-            });
-        });
+                rt.block_on(async move {
+                    let l = match tokio::net::TcpListener::bind("127.0.0.1:4317").await {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e.into()));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    let _ = tonic::transport::Server::builder()
+                        .add_service(TraceServiceServer::new(svc.clone()))
+                        .add_service(MetricsServiceServer::new(svc))
+                        .serve_with_incoming_shutdown(
+                            tokio_stream::wrappers::TcpListenerStream::new(l),
+                            async move {
+                                let _ = stopped.await;
+                            },
+                        )
+                        .await;
+                });
+            })?;
         ready.recv_timeout(Duration::from_secs(10))??;
         Ok(OtlpReceiver { store, _stop: stop })
     }

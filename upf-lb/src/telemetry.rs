@@ -269,6 +269,10 @@ pub struct Otel {
     span_thread: Option<std::thread::JoinHandle<()>>,
     /// Batches of transactions dropped because the span thread was behind.
     dropped: u64,
+    /// Transactions gathered for the span thread, and when the first came: handed over by
+    /// the hundred (a thread wake-up per group commit cost the N4 owner a few per cent).
+    pending: Vec<crate::n4::trace::Txn>,
+    pending_since: Option<std::time::Instant>,
     /// Stops the exporters' runtime, and its thread.
     io: Option<(
         tokio::sync::oneshot::Sender<()>,
@@ -309,92 +313,58 @@ fn lower_sdk_threads() {
     }
 }
 
-/// Spans queued for export at most (the SDK drops, and says so, beyond).
+/// Spans queued for export at most (the SDK drops, and says so, beyond): API calls.
 const SPAN_QUEUE: usize = 65_536;
 
 /// Batches of PFCP transactions queued for the span thread at most.
 const TXN_QUEUE: usize = 1024;
 
-thread_local! {
-    /// IDs the next span built on this thread takes (see [`PresetIds`]).
-    static NEXT_IDS: std::cell::Cell<(Option<u128>, Option<u64>)> =
-        const { std::cell::Cell::new((None, None)) };
-}
+/// PFCP transactions handed to the span thread at once, and how long the first waits.
+const HANDOVER: usize = 256;
+const HANDOVER_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// Span and trace IDs chosen before the span is built: a PFCP transaction's IDs are drawn on
-/// the N4 path (its log lines carry them) and its span is built later on the span thread,
-/// which sets them here just before. Anything else gets random IDs.
-#[derive(Debug, Default)]
-struct PresetIds(opentelemetry_sdk::trace::RandomIdGenerator);
+/// PFCP transaction spans per export request at most, and how long the first waits.
+const SPAN_BATCH: usize = 4096;
+const SPAN_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
-impl opentelemetry_sdk::trace::IdGenerator for PresetIds {
-    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
-        let (t, s) = NEXT_IDS.with(std::cell::Cell::get);
-        match t {
-            Some(t) => {
-                NEXT_IDS.with(|c| c.set((None, s)));
-                opentelemetry::trace::TraceId::from(t)
+/// The span thread: encodes the PFCP transactions it is given into export requests (see
+/// [`crate::otlp_spans`]) and hands them to the sender, a full batch at once or the first
+/// span [`SPAN_DELAY`] after it came; when the daemon closes the queue, the rest, then waits
+/// for the requests in flight.
+fn span_loop(
+    rx: std::sync::mpsc::Receiver<Vec<crate::n4::trace::Txn>>,
+    mut enc: crate::otlp_spans::Encoder,
+    sender: crate::otlp_spans::Sender,
+) {
+    use std::{sync::mpsc::RecvTimeoutError, time::Instant};
+    lowest_priority();
+    let mut due: Option<Instant> = None;
+    loop {
+        let got = match due {
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let closed = match got {
+            Ok(batch) => {
+                for t in &batch {
+                    enc.add(t);
+                }
+                due.get_or_insert_with(|| Instant::now() + SPAN_DELAY);
+                false
             }
-            None => self.0.new_trace_id(),
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        if closed || enc.spans() >= SPAN_BATCH || due.is_some_and(|d| Instant::now() >= d) {
+            let n = enc.spans();
+            sender.send(enc.finish(), n);
+            due = None;
+        }
+        if closed {
+            sender.drain(std::time::Duration::from_secs(5));
+            return;
         }
     }
-    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
-        let (t, s) = NEXT_IDS.with(std::cell::Cell::get);
-        match s {
-            Some(s) => {
-                NEXT_IDS.with(|c| c.set((t, None)));
-                opentelemetry::trace::SpanId::from(s)
-            }
-            None => self.0.new_span_id(),
-        }
-    }
-}
-
-/// Builds the spans of one PFCP transaction: `pfcp` (its IDs as drawn on the N4 path) and a
-/// child per step.
-fn export_txn(tracer: &opentelemetry_sdk::trace::SdkTracer, t: crate::n4::trace::Txn) {
-    use opentelemetry::{
-        Context, KeyValue,
-        trace::{
-            Span as _, SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId,
-            TraceState, Tracer as _,
-        },
-    };
-    let mut attrs = vec![
-        KeyValue::new("message", message_name(t.message)),
-        KeyValue::new("peer", t.peer.to_string()),
-        KeyValue::new("seid", t.seid as i64),
-        KeyValue::new("seq", i64::from(t.seq)),
-    ];
-    if let Some(c) = t.cause {
-        attrs.push(KeyValue::new("cause", i64::from(c)));
-    }
-    NEXT_IDS.with(|c| c.set((Some(t.trace_id), Some(t.span_id))));
-    let mut root = tracer
-        .span_builder("pfcp")
-        .with_kind(SpanKind::Server)
-        .with_start_time(t.start)
-        .with_attributes(attrs)
-        .start_with_context(tracer, &Context::new());
-    NEXT_IDS.with(|c| c.set((None, None)));
-    let parent = Context::new().with_remote_span_context(SpanContext::new(
-        TraceId::from(t.trace_id),
-        SpanId::from(t.span_id),
-        TraceFlags::SAMPLED,
-        false,
-        TraceState::NONE,
-    ));
-    for p in t.phases() {
-        let mut b = tracer
-            .span_builder(p.name)
-            .with_start_time(t.start + p.start);
-        if let Some(op) = p.op {
-            b = b.with_attributes([KeyValue::new("op", op)]);
-        }
-        let mut c = b.start_with_context(tracer, &parent);
-        c.end_with_timestamp(t.start + p.start + p.len);
-    }
-    root.end_with_timestamp(t.start + t.len);
 }
 
 impl Otel {
@@ -426,6 +396,7 @@ impl Otel {
         // The exporters' channels spawn their connection tasks on the runtime entered here.
         let _entered = io.enter();
         let resource = Resource::builder().with_service_name("upf-lb").build();
+        let span_resource = resource.clone();
         let spans = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(endpoint)
@@ -445,7 +416,6 @@ impl Otel {
             // PFCP transactions are sampled where they are recorded (`n4::trace`), by the
             // trace-ID ratio; API calls are always traced.
             .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
-            .with_id_generator(PresetIds::default())
             .with_span_processor(processor)
             .with_resource(resource.clone())
             .build();
@@ -593,21 +563,11 @@ impl Otel {
             })
             .build();
         let (txns, rx) = std::sync::mpsc::sync_channel::<Vec<crate::n4::trace::Txn>>(TXN_QUEUE);
-        let t = {
-            use opentelemetry::trace::TracerProvider as _;
-            tracer.tracer("upf-lb")
-        };
-        let span_thread =
-            std::thread::Builder::new()
-                .name("otel-pfcp".into())
-                .spawn(move || {
-                    lowest_priority();
-                    while let Ok(batch) = rx.recv() {
-                        for x in batch {
-                            export_txn(&t, x);
-                        }
-                    }
-                })?;
+        let enc = crate::otlp_spans::Encoder::new(&span_resource, "upf-lb");
+        let sender = crate::otlp_spans::Sender::new(endpoint, io.clone())?;
+        let span_thread = std::thread::Builder::new()
+            .name("otel-pfcp".into())
+            .spawn(move || span_loop(rx, enc, sender))?;
         lower_sdk_threads();
         Ok(Otel {
             tracer,
@@ -616,24 +576,48 @@ impl Otel {
             txns: Some(txns),
             span_thread: Some(span_thread),
             dropped: 0,
+            pending: Vec::new(),
+            pending_since: None,
             io: Some((stop_io, io_thread)),
         })
     }
 
-    /// Hands finished PFCP transactions to the span thread; never waits (a full queue drops
-    /// the batch, counted and said once).
-    pub fn export(&mut self, txns: Vec<crate::n4::trace::Txn>) {
-        if txns.is_empty() {
+    /// Hands finished PFCP transactions to the span thread, [`HANDOVER`] of them at once or
+    /// the first [`HANDOVER_DELAY`] after it came (call with none when
+    /// [`Otel::handover_due`] is reached); never waits (a full queue drops the batch, counted
+    /// and said once).
+    pub fn export(&mut self, mut txns: Vec<crate::n4::trace::Txn>) {
+        if self.pending.is_empty() {
+            if txns.is_empty() {
+                return;
+            }
+            self.pending_since = Some(std::time::Instant::now());
+            std::mem::swap(&mut self.pending, &mut txns);
+        } else {
+            self.pending.append(&mut txns);
+        }
+        if self.pending.len() < HANDOVER
+            && self
+                .pending_since
+                .is_some_and(|t| t.elapsed() < HANDOVER_DELAY)
+        {
             return;
         }
+        self.pending_since = None;
+        let batch = std::mem::take(&mut self.pending);
         if let Some(tx) = &self.txns
-            && tx.try_send(txns).is_err()
+            && tx.try_send(batch).is_err()
         {
             if self.dropped == 0 {
                 tracing::warn!("trace export is behind: PFCP transaction spans dropped");
             }
             self.dropped += 1;
         }
+    }
+
+    /// When the transactions gathered are due to the span thread, if any are.
+    pub fn handover_due(&self) -> Option<std::time::Instant> {
+        self.pending_since.map(|t| t + HANDOVER_DELAY)
     }
 
     /// The tracer spans are built with (API calls; PFCP transactions go through
@@ -647,6 +631,11 @@ impl Otel {
     /// gRPC channel (a current-thread runtime would deadlock).
     pub fn shutdown(mut self) {
         // The span thread builds what it was given, then the exporters flush.
+        if !self.pending.is_empty()
+            && let Some(tx) = &self.txns
+        {
+            let _ = tx.try_send(std::mem::take(&mut self.pending));
+        }
         self.txns = None;
         if let Some(t) = self.span_thread.take() {
             let _ = t.join();
