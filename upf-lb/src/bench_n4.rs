@@ -350,7 +350,7 @@ fn cpu_since(
         .filter(|(_, ns)| *ns > 0)
         .map(|(n, ns)| (n, Duration::from_nanos(ns)))
         .collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
     v
 }
 
