@@ -409,7 +409,11 @@ async fn serve_with_ready(
     drop(api_tx);
     // The store, if any, on a writer thread: a batch's answers go out once its changes are
     // durable, while the owner goes on with the next batch (the fsync overlaps the work).
-    let mut writer = n4.take_store().map(Writer::spawn);
+    let mut writer = n4
+        .take_store()
+        .map(Writer::spawn)
+        .transpose()
+        .context("starting the store writer thread")?;
     // Batches waiting for their commit: answers, traced transactions, when submitted.
     let mut held: std::collections::VecDeque<(u64, Answers, Vec<Txn>, Instant)> =
         Default::default();
@@ -604,30 +608,32 @@ struct Writer {
 }
 
 impl Writer {
-    fn spawn(store: crate::store::Store) -> Writer {
+    fn spawn(store: crate::store::Store) -> std::io::Result<Writer> {
         let (tx, rx) = std::sync::mpsc::channel::<(u64, crate::store::Changes)>();
         let (done_tx, done) = tokio::sync::mpsc::unbounded_channel();
-        let thread = std::thread::spawn(move || {
-            while let Ok((mut id, mut c)) = rx.recv() {
-                // Batches that queued up meanwhile go in the same transaction.
-                while let Ok((next, more)) = rx.try_recv() {
-                    id = next;
-                    c.merge(more);
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                while let Ok((mut id, mut c)) = rx.recv() {
+                    // Batches that queued up meanwhile go in the same transaction.
+                    while let Ok((next, more)) = rx.try_recv() {
+                        id = next;
+                        c.merge(more);
+                    }
+                    if let Err(e) = store.commit(&c) {
+                        tracing::error!(error = %e, "storing session state");
+                    }
+                    if done_tx.send(id).is_err() {
+                        break;
+                    }
                 }
-                if let Err(e) = store.commit(&c) {
-                    tracing::error!(error = %e, "storing session state");
-                }
-                if done_tx.send(id).is_err() {
-                    break;
-                }
-            }
-            store
-        });
-        Writer {
+                store
+            });
+        Ok(Writer {
             tx: Some(tx),
             done,
-            thread: Some(thread),
-        }
+            thread: Some(thread?),
+        })
     }
 
     fn submit(&self, id: u64, c: crate::store::Changes) -> Result<(), ()> {

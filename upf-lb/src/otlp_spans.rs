@@ -2,8 +2,8 @@
 //! of an `ExportTraceServiceRequest` (opentelemetry-proto `collector/trace/v1`) and sent over
 //! OTLP/gRPC. No span objects, no batch queue of them, no conversion: at a span per step of
 //! every transaction (five per Session Establishment, 150 000 a second at full rate) the
-//! OpenTelemetry SDK's own pipeline cost the N4 path a tenth of its session rate through the
-//! CPU it took; this costs a few hundred nanoseconds of the exporter's thread per transaction.
+//! OpenTelemetry SDK's own pipeline took a tenth of the session rate through the CPU it used;
+//! this costs the exporter's thread about 0.15 us a span (60-90 ms per 500 000 spans here).
 //!
 //! The `pfcp` root span (kind SERVER) has the IDs drawn on the N4 path (the transaction's log
 //! lines carry them) and the attributes `message`, `peer`, `seid`, `seq` and `cause`; each step

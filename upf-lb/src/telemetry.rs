@@ -273,6 +273,10 @@ pub struct Otel {
     /// the hundred (a thread wake-up per group commit cost the N4 owner a few per cent).
     pending: Vec<crate::n4::trace::Txn>,
     pending_since: Option<std::time::Instant>,
+    /// Emptied batches the span thread gives back: the owner reuses them, so no batch is
+    /// allocated on one thread and freed on another (a cross-thread free takes the owner's
+    /// allocator arena lock; a fresh batch of this size is mapped and unmapped each time).
+    pool: std::sync::mpsc::Receiver<Vec<crate::n4::trace::Txn>>,
     /// Stops the exporters' runtime, and its thread.
     io: Option<(
         tokio::sync::oneshot::Sender<()>,
@@ -323,6 +327,9 @@ const TXN_QUEUE: usize = 1024;
 const HANDOVER: usize = 256;
 const HANDOVER_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// Emptied batches kept for reuse at most.
+const POOL: usize = 16;
+
 /// PFCP transaction spans per export request at most, and how long the first waits.
 const SPAN_BATCH: usize = 4096;
 const SPAN_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
@@ -333,6 +340,7 @@ const SPAN_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 /// for the requests in flight.
 fn span_loop(
     rx: std::sync::mpsc::Receiver<Vec<crate::n4::trace::Txn>>,
+    pool: std::sync::mpsc::SyncSender<Vec<crate::n4::trace::Txn>>,
     mut enc: crate::otlp_spans::Encoder,
     sender: crate::otlp_spans::Sender,
 ) {
@@ -345,10 +353,12 @@ fn span_loop(
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         let closed = match got {
-            Ok(batch) => {
+            Ok(mut batch) => {
                 for t in &batch {
                     enc.add(t);
                 }
+                batch.clear();
+                let _ = pool.try_send(batch);
                 due.get_or_insert_with(|| Instant::now() + SPAN_DELAY);
                 false
             }
@@ -563,11 +573,12 @@ impl Otel {
             })
             .build();
         let (txns, rx) = std::sync::mpsc::sync_channel::<Vec<crate::n4::trace::Txn>>(TXN_QUEUE);
+        let (pool_tx, pool) = std::sync::mpsc::sync_channel(POOL);
         let enc = crate::otlp_spans::Encoder::new(&span_resource, "upf-lb");
         let sender = crate::otlp_spans::Sender::new(endpoint, io.clone())?;
         let span_thread = std::thread::Builder::new()
             .name("otel-pfcp".into())
-            .spawn(move || span_loop(rx, enc, sender))?;
+            .spawn(move || span_loop(rx, pool_tx, enc, sender))?;
         lower_sdk_threads();
         Ok(Otel {
             tracer,
@@ -578,6 +589,7 @@ impl Otel {
             dropped: 0,
             pending: Vec::new(),
             pending_since: None,
+            pool,
             io: Some((stop_io, io_thread)),
         })
     }
@@ -592,10 +604,14 @@ impl Otel {
                 return;
             }
             self.pending_since = Some(std::time::Instant::now());
-            std::mem::swap(&mut self.pending, &mut txns);
-        } else {
-            self.pending.append(&mut txns);
+            if self.pending.capacity() == 0 {
+                self.pending = self
+                    .pool
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(HANDOVER * 2));
+            }
         }
+        self.pending.append(&mut txns);
         if self.pending.len() < HANDOVER
             && self
                 .pending_since
