@@ -4,8 +4,8 @@
 //! Each reason implies one verdict ([`Reason::verdict`]), so a stage that fails with a reason
 //! needs no second decision about what to do with the packet. Parse errors found by `bpf-net`
 //! are reasons too: a program that wants another verdict for one of them maps it explicitly.
-//! Indices are part of the ABI: append new reasons, never reorder (and bump
-//! [`crate::ABI_VERSION`] if one is removed).
+//! Indices are part of the ABI: append new reasons, never reorder, and bump
+//! [`crate::ABI_VERSION`] when the set changes (the pinned `COUNTERS` has one slot a reason).
 
 /// What the program does with the packet.
 #[repr(u32)]
@@ -277,6 +277,13 @@ reasons! {
     /// H.M.GTP4.D: covered by the policy but not a GTP-U G-PDU (signalling, other UDP): the
     /// kernel's.
     Srv6Gtp4DNotGpdu = 86, "srv6_gtp4_d_not_gpdu", Pass;
+    /// SRH TLVs that do not fill the TLV area exactly (a length beyond it), RFC 8754 2.1.
+    SrhBadTlv = 87, "srh_bad_tlv", Drop;
+    /// More SRH TLVs than the program walks (`bpf_net::srh::MAX_TLVS`).
+    SrhTooManyTlvs = 88, "srh_too_many_tlvs", Drop;
+    /// An SRH with an HMAC TLV (RFC 8754 2.1.2): not verifiable in XDP (no HMAC-SHA256, no
+    /// keys), so not forwarded.
+    Srv6HmacNotVerified = 89, "srv6_hmac_not_verified", Drop;
 }
 
 #[cfg(test)]

@@ -31,6 +31,15 @@ pub struct SrhHdr {
 
 const _: () = assert!(size_of::<SrhHdr>() == SRH_FIXED_LEN);
 
+/// SRH TLV types (RFC 8754 2.1.1, 2.1.2).
+pub const TLV_PAD1: u8 = 0;
+/// PadN.
+pub const TLV_PADN: u8 = 4;
+/// HMAC.
+pub const TLV_HMAC: u8 = 5;
+/// TLVs walked at most; an SRH with more is dropped (`srh_too_many_tlvs`).
+pub const MAX_TLVS: usize = 16;
+
 /// What an SRH says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Srh {
@@ -82,6 +91,7 @@ pub fn parse_srh(cur: &Cursor, off: usize, ip_end: usize) -> Result<Srh, Reason>
     if SRH_FIXED_LEN + segs * SEGMENT_LEN > hdr_len {
         return Err(Reason::SrhBadLastEntry);
     }
+    let tlv_off = off + SRH_FIXED_LEN + segs * SEGMENT_LEN;
     Ok(Srh {
         off,
         next_header: h.next_header,
@@ -90,9 +100,57 @@ pub fn parse_srh(cur: &Cursor, off: usize, ip_end: usize) -> Result<Srh, Reason>
         last_entry: h.last_entry,
         flags: h.flags,
         tag: h.tag.get(),
-        tlv_off: off + SRH_FIXED_LEN + segs * SEGMENT_LEN,
+        tlv_off,
         end: off + hdr_len,
     })
+}
+
+/// Checks the TLVs of the SRH at `off` (see [`check_tlvs`]) once per packet, before its
+/// behaviour parses it again; an SRH that does not parse is left to [`parse_srh`] there.
+#[inline(always)]
+pub fn check_srh_tlvs(cur: &Cursor, off: usize, ip_end: usize) -> Result<(), Reason> {
+    match parse_srh(cur, off, ip_end) {
+        Ok(s) if s.tlv_off < s.end => check_tlvs(cur, s.tlv_off, s.end),
+        _ => Ok(()),
+    }
+}
+
+/// Walks the TLVs in `[at, end)` (RFC 8754 2.1): Pad1 is one byte, every other TLV a type, a
+/// length and that many bytes, and together they fill the area exactly (`srh_bad_tlv`
+/// otherwise). Unknown types are skipped (RFC 8754 2.1: processing of other TLVs is local
+/// policy). An HMAC TLV (2.1.2) is dropped with `srv6_hmac_not_verified`: verifying it needs
+/// HMAC-SHA256 and the keys, which XDP has neither of, and a packet that asks for it is not
+/// forwarded unverified.
+#[inline(always)]
+fn check_tlvs(cur: &Cursor, mut at: usize, end: usize) -> Result<(), Reason> {
+    let mut i = 0;
+    while i < MAX_TLVS {
+        if at >= end {
+            return Ok(());
+        }
+        let t = cur.u8_at(at, Reason::SrhTruncated)?;
+        if t == TLV_PAD1 {
+            at += 1;
+        } else {
+            if at + 2 > end {
+                return Err(Reason::SrhBadTlv);
+            }
+            let len = usize::from(cur.u8_at(at + 1, Reason::SrhTruncated)?);
+            if at + 2 + len > end {
+                return Err(Reason::SrhBadTlv);
+            }
+            if t == TLV_HMAC {
+                return Err(Reason::Srv6HmacNotVerified);
+            }
+            at += 2 + len;
+        }
+        i += 1;
+    }
+    if at >= end {
+        Ok(())
+    } else {
+        Err(Reason::SrhTooManyTlvs)
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +189,55 @@ mod tests {
                 assert_eq!(b[s.segment_off(1) + 15], 0xb2);
             }
         }
+    }
+
+    /// `srh_two_segments_with_tlv` with its 8-byte TLV area replaced by `tlvs`.
+    fn with_tlvs(tlvs: &[u8]) -> Vec<u8> {
+        assert_eq!(tlvs.len() % 8, 0);
+        let mut v = srh_two_segments_with_tlv();
+        v.truncate(40);
+        v.extend_from_slice(tlvs);
+        v[1] = ((v.len() / 8) - 1) as u8;
+        v
+    }
+
+    fn parse(mut b: Vec<u8>) -> Result<Srh, Reason> {
+        let n = b.len();
+        let c = Cursor::from_slice(&mut b);
+        check_srh_tlvs(&c, 0, n)?;
+        parse_srh(&c, 0, n)
+    }
+
+    #[test]
+    fn tlvs_are_walked_by_their_lengths() {
+        // Pad1 bytes, PadN, an unknown type (skipped): all fill the area exactly.
+        assert!(parse(with_tlvs(&[0, 0, 4, 0, 0, 0, 0, 0])).is_ok());
+        assert!(parse(with_tlvs(&[4, 2, 0, 0, 0x80, 2, 9, 9])).is_ok());
+        assert!(parse(with_tlvs(&[0; 8])).is_ok());
+        // A length beyond the area, or a type without its length byte.
+        assert_eq!(
+            parse(with_tlvs(&[4, 7, 0, 0, 0, 0, 0, 0])),
+            Err(Reason::SrhBadTlv)
+        );
+        assert_eq!(
+            parse(with_tlvs(&[4, 5, 0, 0, 0, 0, 0, 0x80])),
+            Err(Reason::SrhBadTlv)
+        );
+        // HMAC (type 5, 2.1.2: reserved, key ID, HMAC), after a Pad1.
+        let mut hmac = vec![0, 5, 38, 0, 0, 0, 0, 0, 1];
+        hmac.extend_from_slice(&[0xaa; 32]);
+        hmac.extend_from_slice(&[0; 7]);
+        assert_eq!(hmac.len(), 48);
+        assert_eq!(parse(with_tlvs(&hmac)), Err(Reason::Srv6HmacNotVerified));
+        // More TLVs than walked: 17 PadN of 0 bytes plus padding.
+        let mut many = [4u8, 0].repeat(MAX_TLVS + 1);
+        many.resize(40, 0);
+        assert_eq!(parse(with_tlvs(&many)), Err(Reason::SrhTooManyTlvs));
+        // Exactly as many as walked.
+        assert!(parse(with_tlvs(&[4u8, 0].repeat(MAX_TLVS))).is_ok());
+        let mut exact = [4u8, 0].repeat(MAX_TLVS - 4);
+        exact.extend_from_slice(&[4, 6, 0, 0, 0, 0, 0, 0]);
+        assert!(parse(with_tlvs(&exact)).is_ok());
     }
 
     #[test]

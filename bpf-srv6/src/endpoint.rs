@@ -31,7 +31,7 @@ use bpf_net::{
     icmp6err, ipv4,
     ipv6::{self, Ipv6},
     proto,
-    srh::parse_srh,
+    srh::{check_srh_tlvs, parse_srh},
 };
 
 /// The ICMPv6 errors a SID answers with.
@@ -173,6 +173,10 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Err(Reason::Srv6NoSid);
     };
     let sid = *sid;
+    if ip.routing_off != 0 {
+        // The SRH's TLVs, once for every behaviour (RFC 8754 2.1; HMAC 2.1.2).
+        check_srh_tlvs(&cur, ip.routing_off, ip.end)?;
+    }
     match sid.behaviour {
         behaviour::END => end(ctx, &ip, None, sid.flavours & flavour::PSP != 0),
         behaviour::END_X => end(ctx, &ip, Some(&sid.nh6), sid.flavours & flavour::PSP != 0),

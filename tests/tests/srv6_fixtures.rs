@@ -216,6 +216,51 @@ fn endpoint_behaviours_by_the_rfc() {
         reason: Reason::SrhBadLastEntry,
     });
 
+    // TLVs (RFC 8754 2.1): walked by their lengths before any behaviour. An HMAC TLV (2.1.2)
+    // cannot be verified in XDP: dropped with its own counter, at an End and at a decap SID;
+    // TLVs that overrun the header, or more than are walked, are dropped too.
+    let with_tlvs = |sid: Ipv6Addr, sl: u8, segs: Vec<Ipv6Addr>, tlvs: Vec<u8>, l4: L4| {
+        v6(
+            sid,
+            64,
+            vec![Ipv6Ext::Srh {
+                segments_left: sl,
+                segments: segs,
+                tlvs,
+            }],
+            l4,
+        )
+    };
+    let mut hmac = vec![5, 38, 0, 0, 0, 0, 0, 7];
+    hmac.extend_from_slice(&[0xab; 32]);
+    assert_eq!(hmac.len(), 40);
+    t.push(untouched(
+        "end-hmac-tlv",
+        &with_tlvs(END_SID, 1, path.clone(), hmac.clone(), dn_udp()),
+        xdp::DROP,
+        Reason::Srv6HmacNotVerified,
+    ));
+    t.push(untouched(
+        "end-tlv-beyond-the-header",
+        &with_tlvs(
+            END_SID,
+            1,
+            path.clone(),
+            vec![4, 9, 0, 0, 0, 0, 0, 0],
+            dn_udp(),
+        ),
+        xdp::DROP,
+        Reason::SrhBadTlv,
+    ));
+    let mut many = [4u8, 0].repeat(bpf_net::srh::MAX_TLVS + 1);
+    many.resize(40, 0);
+    t.push(untouched(
+        "end-more-tlvs-than-walked",
+        &with_tlvs(END_SID, 1, path.clone(), many, dn_udp()),
+        xdp::DROP,
+        Reason::SrhTooManyTlvs,
+    ));
+
     // End.DX4: the inner IPv4 packet to the SID's next hop, TTL one less.
     let inner = udp(UE_V4.into(), IpAddr::from([198, 51, 100, 7]), 5000, 7000);
     let ipip = L4::Raw {
@@ -228,6 +273,12 @@ fn endpoint_behaviours_by_the_rfc() {
         xdp::REDIRECT,
         routed(inner.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
         Reason::Srv6Dx4Redirect,
+    ));
+    t.push(untouched(
+        "end-dx4-hmac-tlv",
+        &with_tlvs(DX4_SID, 0, vec![DX4_SID], hmac.clone(), ipip.clone()),
+        xdp::DROP,
+        Reason::Srv6HmacNotVerified,
     ));
     t.push(fx(
         "end-dx4-srh-segments-left-0",
