@@ -58,16 +58,17 @@ pub mod behaviour {
     pub const END: u32 = 1;
     /// End.X: the next segment, sent to an IPv6 next hop (4.2).
     pub const END_X: u32 = 2;
+    /// End.T: the next segment, routed by a given table (4.3).
+    pub const END_T: u32 = 3;
     /// End.DX6: decapsulate, cross-connect the inner IPv6 packet to a next hop (4.5).
     pub const END_DX6: u32 = 5;
     /// End.DX4: decapsulate, cross-connect the inner IPv4 packet to a next hop (4.6).
     pub const END_DX4: u32 = 6;
-    /// End.DT6: decapsulate, route the inner IPv6 packet by a table (4.7); the main table only.
+    /// End.DT6: decapsulate, route the inner IPv6 packet by a table (4.7).
     pub const END_DT6: u32 = 7;
-    /// End.DT4: decapsulate, route the inner IPv4 packet by a table (4.8); the main table only.
+    /// End.DT4: decapsulate, route the inner IPv4 packet by a table (4.8).
     pub const END_DT4: u32 = 8;
-    /// End.DT46: decapsulate, route the inner IPv4 or IPv6 packet by a table (4.9); the main
-    /// table only.
+    /// End.DT46: decapsulate, route the inner IPv4 or IPv6 packet by a table (4.9).
     pub const END_DT46: u32 = 9;
     /// End.M.GTP4.E (RFC 9433 6.6): decapsulate, rebuild GTP-U/UDP/IPv4 from the SID's
     /// arguments (IPv4 DA, QFI, R, TEID) and the source address (IPv4 SA).
@@ -113,9 +114,12 @@ pub struct Sid {
     pub args: u32,
     /// End.X / End.DX6: the IPv6 next hop, network order.
     pub nh6: [u8; 16],
+    /// End.T, End.DT4, End.DT6, End.DT46: the kernel routing table the packet is routed by
+    /// (`bpf_fib_lookup` with that table, no policy rules); 0 is the main table (with rules).
+    pub table: u32,
 }
 
-const _: () = assert!(size_of::<Sid>() == 32);
+const _: () = assert!(size_of::<Sid>() == 36);
 
 /// An SR policy of the headend (RFC 8986 5.1, 5.2).
 #[repr(C)]

@@ -7,7 +7,8 @@ use crate::{Cursor, eth::EthHdr};
 use aya_ebpf::{
     bindings::{
         BPF_FIB_LKUP_RET_BLACKHOLE, BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_PROHIBIT,
-        BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LKUP_RET_UNREACHABLE, bpf_fib_lookup as FibParams,
+        BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LKUP_RET_UNREACHABLE, BPF_FIB_LOOKUP_DIRECT,
+        BPF_FIB_LOOKUP_TBID, bpf_fib_lookup as FibParams,
     },
     helpers::generated::{bpf_fib_lookup, bpf_redirect},
     programs::XdpContext,
@@ -62,9 +63,16 @@ pub enum Found {
     TooBig(u16),
 }
 
-/// Asks the kernel's FIB.
+/// Asks the kernel's FIB (the policy rules, then the table they choose).
 #[inline(always)]
 pub fn lookup(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Found, Reason> {
+    lookup_in(ctx, l, 0)
+}
+
+/// Asks the kernel's FIB; a non-zero `table` is looked up directly (`BPF_FIB_LOOKUP_DIRECT |
+/// BPF_FIB_LOOKUP_TBID`: that table, no policy rules), 0 as [`lookup`].
+#[inline(always)]
+pub fn lookup_in(ctx: &XdpContext, l: &Lookup<'_>, table: u32) -> Result<Found, Reason> {
     // SAFETY: an all-zero bpf_fib_lookup is a valid value of this plain C struct.
     let mut p: FibParams = unsafe { core::mem::zeroed() };
     p.family = if l.v6 { AF_INET6 } else { AF_INET };
@@ -83,9 +91,21 @@ pub fn lookup(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Found, Reason> {
                 u32::from_ne_bytes([l.dst[0], l.dst[1], l.dst[2], l.dst[3]]);
         }
     }
+    let flags = if table != 0 {
+        p.__bindgen_anon_5.tbid = table;
+        BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID
+    } else {
+        0
+    };
     // SAFETY: ctx.ctx is this invocation's xdp_md and `p` a local of the size passed.
-    let rc = unsafe { bpf_fib_lookup(ctx.ctx as *mut _, &mut p, size_of::<FibParams>() as i32, 0) }
-        as u32;
+    let rc = unsafe {
+        bpf_fib_lookup(
+            ctx.ctx as *mut _,
+            &mut p,
+            size_of::<FibParams>() as i32,
+            flags,
+        )
+    } as u32;
     match rc {
         BPF_FIB_LKUP_RET_SUCCESS => Ok(Found::Success {
             ifindex: p.ifindex,

@@ -172,29 +172,33 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     let Some(sid) = LOCAL_SIDS.get(Key::new(128, ip.dst)) else {
         return Err(Reason::Srv6NoSid);
     };
-    let sid = *sid;
     if ip.routing_off != 0 {
         // The SRH's TLVs, once for every behaviour (RFC 8754 2.1; HMAC 2.1.2).
         check_srh_tlvs(&cur, ip.routing_off, ip.end)?;
     }
     match sid.behaviour {
-        behaviour::END => end(ctx, &ip, None, sid.flavours & flavour::PSP != 0),
-        behaviour::END_X => end(ctx, &ip, Some(&sid.nh6), sid.flavours & flavour::PSP != 0),
-        behaviour::END_DX4 => decap(ctx, &ip, &sid, proto::IPIP),
-        behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &ip, &sid, proto::IPV6),
-        behaviour::END_DT4 => decap(ctx, &ip, &sid, proto::IPIP),
+        // One copy of End for the three (the stack holds one).
+        behaviour::END | behaviour::END_X | behaviour::END_T => {
+            let nh6 = (sid.behaviour == behaviour::END_X).then_some(&sid.nh6);
+            // End.T: End, routed by the SID's table (the loader writes 0 for End and End.X).
+            end(ctx, &ip, nh6, sid.table, sid.flavours & flavour::PSP != 0)
+        }
+        behaviour::END_DX4 => decap(ctx, &ip, sid, proto::IPIP),
+        behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &ip, sid, proto::IPV6),
+        behaviour::END_DT4 => decap(ctx, &ip, sid, proto::IPIP),
         // End.DT46: whichever family the inner packet is.
-        behaviour::END_DT46 => decap(ctx, &ip, &sid, 0),
-        behaviour::END_M_GTP4_E => m_gtp4_e(ctx, &ip, &sid),
+        behaviour::END_DT46 => decap(ctx, &ip, sid, 0),
+        behaviour::END_M_GTP4_E => m_gtp4_e(ctx, &ip, sid),
         // The loader writes only the behaviours above.
         _ => Err(Reason::Srv6NoSid),
     }
 }
 
-/// Redirects by the FIB's answer for `l`; `done` is the outcome of a redirect.
+/// Redirects by the FIB's answer for `l` (in `table`, 0 for the main one); `done` is the
+/// outcome of a redirect.
 #[inline(always)]
-fn forward(ctx: &XdpContext, l: &Lookup<'_>, done: Reason) -> Result<Reason, Reason> {
-    match fib::lookup(ctx, l)? {
+fn forward(ctx: &XdpContext, l: &Lookup<'_>, table: u32, done: Reason) -> Result<Reason, Reason> {
+    match fib::lookup_in(ctx, l, table)? {
         Found::Success {
             ifindex,
             smac,
@@ -208,11 +212,18 @@ fn forward(ctx: &XdpContext, l: &Lookup<'_>, done: Reason) -> Result<Reason, Rea
     }
 }
 
-/// End (RFC 8986 4.1, S01-S12); End.X (4.2) with `nh6`, the adjacency to send to; with `psp`,
-/// the PSP flavour (4.16.1): the SRH is popped when Segments Left reaches 0 (when it follows
-/// the IPv6 header directly; behind other extension headers it is left in place).
+/// End (RFC 8986 4.1, S01-S12); End.X (4.2) with `nh6`, the adjacency to send to; End.T (4.3)
+/// with a non-zero `table`, the table the next segment is routed by; with `psp`, the PSP
+/// flavour (4.16.1): the SRH is popped when Segments Left reaches 0 (when it follows the IPv6
+/// header directly; behind other extension headers it is left in place).
 #[inline(always)]
-fn end(ctx: &XdpContext, ip: &Ipv6, nh6: Option<&[u8; 16]>, psp: bool) -> Result<Reason, Reason> {
+fn end(
+    ctx: &XdpContext,
+    ip: &Ipv6,
+    nh6: Option<&[u8; 16]>,
+    table: u32,
+    psp: bool,
+) -> Result<Reason, Reason> {
     let cur = &Cursor::from_xdp(ctx);
     if ip.routing_off == 0 {
         // No SRH: the upper-layer header is not ours to process (4.1.1).
@@ -270,7 +281,7 @@ fn end(ctx: &XdpContext, ip: &Ipv6, nh6: Option<&[u8; 16]>, psp: bool) -> Result
         tos: ip.traffic_class,
         len: len as u16,
     };
-    forward(ctx, &l, done)
+    forward(ctx, &l, table, done)
 }
 
 /// End.DX4 (RFC 8986 4.6), End.DX6 (4.5), End.DT6 (4.7): the upper layer must be `inner`
@@ -364,7 +375,8 @@ fn decap(ctx: &XdpContext, ip: &Ipv6, sid: &Sid, inner: u8) -> Result<Reason, Re
         tos,
         len: len as u16,
     };
-    match fib::lookup(ctx, &l)? {
+    // DX4 and DX6 have no table: theirs is 0, the main one, for the adjacency.
+    match fib::lookup_in(ctx, &l, sid.table)? {
         Found::Success {
             ifindex,
             smac,

@@ -30,6 +30,13 @@ const DT6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 5, 0, 0, 0);
 const DT4_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 6, 0, 0, 0);
 const DT46_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 7, 0, 0, 0);
 const PSP_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 8, 0, 0, 0);
+/// End.T, End.DT6 and End.DT4 in table 100 (which routes the n6 prefixes out of n3, to the
+/// gNB's MAC, where the main table routes them out of n6).
+const T_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 9, 0, 0, 0);
+const DT6_T_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xa, 0, 0, 0);
+const DT4_T_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xb, 0, 0, 0);
+/// A table with nothing in it.
+const EMPTY_T_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xc, 0, 0, 0);
 /// A destination no route of the namespace covers.
 const FAR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 1);
 /// The headend that sent the packets (on the arrival side).
@@ -137,14 +144,35 @@ fn endpoint_behaviours_by_the_rfc() {
         .unwrap();
     dp.add_sid(DX6_SID, 80, Behaviour::EndDx6 { nh: FibNs::NH6 })
         .unwrap();
-    dp.add_sid(DT6_SID, 80, Behaviour::EndDt6).unwrap();
-    dp.add_sid(DT4_SID, 80, Behaviour::EndDt4).unwrap();
-    dp.add_sid(DT46_SID, 80, Behaviour::EndDt46).unwrap();
+    dp.add_sid(DT6_SID, 80, Behaviour::EndDt6 { table: 0 })
+        .unwrap();
+    dp.add_sid(DT4_SID, 80, Behaviour::EndDt4 { table: 0 })
+        .unwrap();
+    dp.add_sid(DT46_SID, 80, Behaviour::EndDt46 { table: 0 })
+        .unwrap();
     dp.add_sid_psp(PSP_SID, 80, Behaviour::End, true).unwrap();
+    for route in [
+        "-6 route add 2001:db8:0:6::/64 via 2001:db8:0:3::1 dev n3 onlink table 100",
+        "route add 203.0.113.0/24 via 192.0.2.1 dev n3 onlink table 100",
+    ] {
+        fib.ns.ip(&route.split(' ').collect::<Vec<_>>()).unwrap();
+    }
+    dp.add_sid(T_SID, 80, Behaviour::EndT { table: 100 })
+        .unwrap();
+    dp.add_sid(DT6_T_SID, 80, Behaviour::EndDt6 { table: 100 })
+        .unwrap();
+    dp.add_sid(DT4_T_SID, 80, Behaviour::EndDt4 { table: 100 })
+        .unwrap();
+    dp.add_sid(EMPTY_T_SID, 80, Behaviour::EndT { table: 200 })
+        .unwrap();
     let e = dp
-        .add_sid_psp(PSP_SID, 80, Behaviour::EndDt6, true)
+        .add_sid(T_SID, 80, Behaviour::EndT { table: 0 })
         .unwrap_err();
-    assert!(e.to_string().contains("End and End.X only"), "{e}");
+    assert!(e.to_string().contains("End.T needs a table"), "{e}");
+    let e = dp
+        .add_sid_psp(PSP_SID, 80, Behaviour::EndDt6 { table: 0 }, true)
+        .unwrap_err();
+    assert!(e.to_string().contains("End, End.X and End.T only"), "{e}");
     // Bad input to the southbound: a clear error.
     let e = dp.add_sid(END_SID, 129, Behaviour::End).unwrap_err();
     assert!(e.to_string().contains("0 to 128"), "{e}");
@@ -442,6 +470,56 @@ fn endpoint_behaviours_by_the_rfc() {
             reason,
         ));
     }
+    // The same by table 100: out of n3, to the gNB's MAC.
+    for (name, sid, l4, inner, reason) in [
+        (
+            "end-dt4-table-100",
+            DT4_T_SID,
+            in4.clone(),
+            &to_nh4,
+            Reason::Srv6Dt4Redirect,
+        ),
+        (
+            "end-dt6-table-100",
+            DT6_T_SID,
+            in6(&to_nh6),
+            &to_nh6,
+            Reason::Srv6Dt6Redirect,
+        ),
+    ] {
+        t.push(fx(
+            name,
+            &v6(sid, 64, vec![], l4),
+            xdp::REDIRECT,
+            routed(inner.clone(), FibNs::GNB_MAC, FibNs::N3_MAC),
+            reason,
+        ));
+    }
+    // End.T (RFC 8986 4.3): End, the next segment routed by table 100.
+    let t_path = vec![FibNs::NH6, T_SID];
+    t.push(fx(
+        "end-t-table-100",
+        &v6(T_SID, 64, vec![srh(1, t_path.clone())], dn_udp()),
+        xdp::REDIRECT,
+        routed(
+            v6(FibNs::NH6, 64, vec![srh(0, t_path)], dn_udp()),
+            FibNs::GNB_MAC,
+            FibNs::N3_MAC,
+        ),
+        Reason::Srv6EndRedirect,
+    ));
+    // A table without the route: not forwarded from XDP.
+    let e_path = vec![FibNs::NH6, EMPTY_T_SID];
+    let mut to_kernel =
+        Frame::new(v6(FibNs::NH6, 64, vec![srh(0, e_path.clone())], dn_udp())).to_bytes();
+    to_kernel[14 + 7] -= 1;
+    t.push(fx(
+        "end-t-empty-table",
+        &v6(EMPTY_T_SID, 64, vec![srh(1, e_path)], dn_udp()),
+        xdp::PASS,
+        to_kernel,
+        Reason::Srv6ToKernel,
+    ));
     t.push(answered(
         "end-dt4-inner-ipv6",
         &v6(DT4_SID, 64, vec![], in6(&to_nh6)),

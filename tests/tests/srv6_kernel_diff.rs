@@ -14,8 +14,8 @@ use upf_lb::{
 use upf_lb_tests::{raw::RawSocket, require_root};
 
 use upf_lb::testbed::srv6bed::{
-    Bed, DT6_SID, DUT_IN_MAC, DX4_SID, DX6_SID, END_SID, HEADEND, INNER_DST, INNER6_DST, MID, NH4,
-    NH6, OTHER_MAC, PSP_SID, SINK_MAC, SRC_MAC, X_SID,
+    Bed, DT6_SID, DT6_T_SID, DUT_IN_MAC, DX4_SID, DX6_SID, END_SID, HEADEND, INNER_DST, INNER6_DST,
+    MID, NH4, NH6, OTHER_MAC, PSP_SID, SINK_MAC, SRC_MAC, T_SID, TABLE, TABLE_DST, X_SID,
 };
 
 /// Sends every frame from src and returns, per frame, the frame that reached sink (None
@@ -177,6 +177,20 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
             format!("dt6-{i}"),
             frame(v6(DT6_SID, hop, tc, fl, vec![], inner6(NH6))),
         ));
+        // End.T and End.DT6 by a table of their own: only it routes TABLE_DST.
+        let t = Ipv6Ext::Srh {
+            segments_left: 1,
+            segments: vec![TABLE_DST, T_SID],
+            tlvs: vec![],
+        };
+        v.push((
+            format!("end-t-{i}"),
+            frame(v6(T_SID, hop, tc, fl, vec![t], payload(n))),
+        ));
+        v.push((
+            format!("dt6-table-{i}"),
+            frame(v6(DT6_T_SID, hop, tc, fl, vec![], inner6(TABLE_DST))),
+        ));
     }
     v
 }
@@ -185,6 +199,7 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
 fn kernel(inner_dst_mac: [u8; 6]) -> Bed {
     let b = Bed::new(inner_dst_mac);
     let nh6 = NH6.to_string();
+    let table = TABLE.to_string();
     for (sid, action, dev) in [
         (END_SID, &["End"][..], "b0"),
         (DX4_SID, &["End.DX4", "nh4", NH4], "b1"),
@@ -192,6 +207,8 @@ fn kernel(inner_dst_mac: [u8; 6]) -> Bed {
         (X_SID, &["End.X", "nh6", &nh6], "b1"),
         (DX6_SID, &["End.DX6", "nh6", &nh6], "b1"),
         (DT6_SID, &["End.DT6", "table", "254"], "b1"),
+        (T_SID, &["End.T", "table", &table], "b0"),
+        (DT6_T_SID, &["End.DT6", "table", &table], "b1"),
     ] {
         b.seg6local(sid, action, dev).unwrap();
     }
@@ -208,7 +225,12 @@ fn ours(inner_dst_mac: [u8; 6]) -> (Bed, Srv6Datapath) {
     dp.add_sid(X_SID, 80, Behaviour::EndX { nh: NH6 }).unwrap();
     dp.add_sid(DX6_SID, 80, Behaviour::EndDx6 { nh: NH6 })
         .unwrap();
-    dp.add_sid(DT6_SID, 80, Behaviour::EndDt6).unwrap();
+    dp.add_sid(DT6_SID, 80, Behaviour::EndDt6 { table: 0 })
+        .unwrap();
+    dp.add_sid(T_SID, 80, Behaviour::EndT { table: TABLE })
+        .unwrap();
+    dp.add_sid(DT6_T_SID, 80, Behaviour::EndDt6 { table: TABLE })
+        .unwrap();
     dp.add_sid_psp(PSP_SID, 80, Behaviour::End, true).unwrap();
     let p = dp.xdp_mut(bpf_abi::srv6::PROG_XDP_SRV6).expect("program");
     b.dut

@@ -172,6 +172,17 @@ pub mod srv6bed {
     pub const DX6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 4, 0, 0, 0);
     /// An End.DT6 SID (bound as a /80), the main table.
     pub const DT6_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 5, 0, 0, 0);
+    /// An End.T SID (bound as a /80), table [`TABLE`].
+    pub const T_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 9, 0, 0, 0);
+    /// An End.DT6 SID (bound as a /80), table [`TABLE`].
+    pub const DT6_T_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xa, 0, 0, 0);
+    /// A routing table of the dut that only it routes [`TABLE_PREFIX`] by (via [`MID`]); the
+    /// main table has no route there.
+    pub const TABLE: u32 = 100;
+    /// See [`TABLE`].
+    pub const TABLE_PREFIX: &str = "2001:db8:77::/48";
+    /// An address in [`TABLE_PREFIX`].
+    pub const TABLE_DST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x77, 0, 0, 0, 0, 1);
     /// An End SID with the PSP flavour (bound as a /80).
     pub const PSP_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 8, 0, 0, 0);
     /// The inner destination of the End.DX6 packets, on sink's link.
@@ -250,6 +261,20 @@ pub mod srv6bed {
             dut.ip(&["route", "add", "198.51.100.0/24", "via", NH4])
                 .unwrap();
             let (nh6, mid, inner6) = (NH6.to_string(), MID.to_string(), INNER6_DST.to_string());
+            dut.ip(&[
+                "-6",
+                "route",
+                "add",
+                TABLE_PREFIX,
+                "via",
+                &mid,
+                "dev",
+                "b1",
+                "onlink",
+                "table",
+                &TABLE.to_string(),
+            ])
+            .unwrap();
             for (a, m) in [
                 (nh6.as_str(), SINK_MAC),
                 (mid.as_str(), SINK_MAC),

@@ -49,12 +49,28 @@ pub enum Behaviour {
         /// The IPv6 next hop (L3 adjacency).
         nh: Ipv6Addr,
     },
-    /// End.DT6: decapsulate and route the inner IPv6 packet by the main table.
-    EndDt6,
-    /// End.DT4: decapsulate and route the inner IPv4 packet by the main table.
-    EndDt4,
-    /// End.DT46: decapsulate and route the inner IPv4 or IPv6 packet by the main table.
-    EndDt46,
+    /// End.T: on to the next segment, routed by the kernel routing table `table`.
+    EndT {
+        /// The table (not 0: that is End).
+        table: u32,
+    },
+    /// End.DT6: decapsulate and route the inner IPv6 packet by `table` (0: the main table,
+    /// with the policy rules).
+    EndDt6 {
+        /// The table.
+        table: u32,
+    },
+    /// End.DT4: decapsulate and route the inner IPv4 packet by `table` (0: the main table).
+    EndDt4 {
+        /// The table.
+        table: u32,
+    },
+    /// End.DT46: decapsulate and route the inner IPv4 or IPv6 packet by `table` (0: the main
+    /// table).
+    EndDt46 {
+        /// The table.
+        table: u32,
+    },
     /// End.M.GTP4.E (RFC 9433 6.6): rebuild GTP-U/UDP/IPv4 from the SID's arguments, which
     /// start `args_at` bytes into the SID (its locator and function; at most 7), and from the
     /// IPv6 SA, where the IPv4 SA starts `src_at` bytes in (at most 12).
@@ -88,16 +104,24 @@ impl Behaviour {
                 nh6: nh.octets(),
                 ..Sid::default()
             },
-            Behaviour::EndDt6 => Sid {
+            Behaviour::EndT { table } => Sid {
+                behaviour: behaviour::END_T,
+                table,
+                ..Sid::default()
+            },
+            Behaviour::EndDt6 { table } => Sid {
                 behaviour: behaviour::END_DT6,
+                table,
                 ..Sid::default()
             },
-            Behaviour::EndDt4 => Sid {
+            Behaviour::EndDt4 { table } => Sid {
                 behaviour: behaviour::END_DT4,
+                table,
                 ..Sid::default()
             },
-            Behaviour::EndDt46 => Sid {
+            Behaviour::EndDt46 { table } => Sid {
                 behaviour: behaviour::END_DT46,
+                table,
                 ..Sid::default()
             },
             Behaviour::EndMGtp4E { args_at, src_at } => Sid {
@@ -169,8 +193,16 @@ pub enum SidError {
         /// Length asked for.
         len: u8,
     },
+    /// End.T without a table.
+    #[error("SID {addr}/{len}: End.T needs a table other than 0 (End routes by the main one)")]
+    NoTable {
+        /// Address.
+        addr: Ipv6Addr,
+        /// Length.
+        len: u8,
+    },
     /// A flavour the behaviour does not take.
-    #[error("SID {addr}/{len}: PSP is a flavour of End and End.X only")]
+    #[error("SID {addr}/{len}: PSP is a flavour of End, End.X and End.T only")]
     Flavour {
         /// Address.
         addr: Ipv6Addr,
@@ -381,7 +413,7 @@ impl Srv6Datapath {
     }
 
     /// As [`Srv6Datapath::add_sid`], with the PSP flavour (RFC 8986 4.16.1: the SRH is popped
-    /// at the penultimate segment) when `psp`; End and End.X only.
+    /// at the penultimate segment) when `psp`; End, End.X and End.T only.
     pub fn add_sid_psp(
         &mut self,
         addr: Ipv6Addr,
@@ -392,8 +424,16 @@ impl Srv6Datapath {
         if len > 128 {
             return Err(SidError::PrefixLength { addr, len });
         }
-        if psp && !matches!(b, Behaviour::End | Behaviour::EndX { .. }) {
+        if psp
+            && !matches!(
+                b,
+                Behaviour::End | Behaviour::EndX { .. } | Behaviour::EndT { .. }
+            )
+        {
             return Err(SidError::Flavour { addr, len });
+        }
+        if b == (Behaviour::EndT { table: 0 }) {
+            return Err(SidError::NoTable { addr, len });
         }
         let mut v = b.to_abi();
         if psp {
