@@ -21,7 +21,7 @@ stamp "clippy (host crates)"
 cargo clippy --all-targets --locked -- -D warnings
 
 stamp "clippy (eBPF crates, bpfel-unknown-none)"
-for c in bpf-gtp bpf-srv6; do
+for c in bpf-gtp bpf-srv6 bpf-lb; do
     (cd "$c" && cargo +nightly clippy --locked --release --target bpfel-unknown-none -Z build-std=core -- -D warnings)
 done
 

@@ -9,7 +9,7 @@
 use std::{env, path::PathBuf, process::Command};
 
 /// eBPF crates and the libraries they are built from (watched for changes).
-const EBPF_CRATES: &[&str] = &["bpf-gtp", "bpf-srv6"];
+const EBPF_CRATES: &[&str] = &["bpf-gtp", "bpf-srv6", "bpf-lb"];
 const LIBRARIES: &[&str] = &["bpf-net", "bpf-abi"];
 
 /// The management API's protos, compiled with protox (no system protoc).

@@ -9,6 +9,7 @@
 
 pub mod counters;
 pub mod gtp;
+pub mod lb;
 pub mod names;
 pub mod reason;
 pub mod srv6;

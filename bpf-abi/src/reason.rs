@@ -284,6 +284,15 @@ reasons! {
     /// An SRH with an HMAC TLV (RFC 8754 2.1.2): not verifiable in XDP (no HMAC-SHA256, no
     /// keys), so not forwarded.
     Srv6HmacNotVerified = 89, "srv6_hmac_not_verified", Drop;
+    /// L4 LB: not a TCP or UDP packet to a service: the kernel's.
+    LbNoService = 90, "lb_no_service", Pass;
+    /// L4 LB: a service without backends.
+    LbNoBackend = 91, "lb_no_backend", Drop;
+    /// L4 LB: translated (to the backend, or back from it) and redirected.
+    LbRedirect = 92, "lb_redirect", Redirect;
+    /// L4 LB: translated; the kernel forwards it (neighbour not resolved, TTL expiring, too
+    /// big).
+    LbToKernel = 93, "lb_to_kernel", Pass;
 }
 
 #[cfg(test)]

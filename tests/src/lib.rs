@@ -84,6 +84,15 @@ impl XdpObject for Srv6Datapath {
     }
 }
 
+impl XdpObject for upf_lb::southbound::LbDatapath {
+    fn program(&self, name: &'static str) -> &Xdp {
+        self.xdp(name).expect("program loaded")
+    }
+    fn outcome_counters(&self) -> Vec<(Reason, Counter)> {
+        self.counters().expect("read COUNTERS")
+    }
+}
+
 fn counters(dp: &impl XdpObject) -> Vec<(Reason, Counter)> {
     dp.outcome_counters()
 }

@@ -1,0 +1,39 @@
+//! eBPF programs of the L4 load balancer. Entry points only: each maps the outcome of its
+//! pipeline to an action and counts it.
+#![no_std]
+#![no_main]
+
+mod maps;
+mod nat;
+
+use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+
+/// Ingress: TCP and UDP to a service are translated to a backend (DNAT), replies from a
+/// backend back to the VIP, by connection tracking; anything else goes to the kernel.
+#[xdp]
+pub fn xdp_lb(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match nat::ingress(&ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    bpf_net::counters::count(reason, len);
+    bpf_net::counters::xdp_action(reason)
+}
+
+/// Returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.
+#[xdp]
+pub fn xdp_noop(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_PASS
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // A reachable panic is a verifier rejection (an infinite loop); none is reachable.
+    loop {}
+}
+
+/// License of the programs: GPL, for the GPL-only helpers (bpf_fib_lookup and friends).
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

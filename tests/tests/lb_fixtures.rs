@@ -1,0 +1,278 @@
+//! Tier 2: the L4 load balancer (`xdp_lb`) through BPF_PROG_TEST_RUN in a namespace with a
+//! known FIB. A TCP connection to a VIP goes to its backend (destination address and port
+//! rewritten, checksums updated, TTL one less, redirected by the FIB) and the backend's reply
+//! comes back from the VIP; the frames are checked byte for byte (built independently with
+//! the packet builder) and decoded by tshark (checksums good). UDP likewise, with a zero
+//! checksum left zero. A service's flows spread over its backends by their weights (Maglev),
+//! each flow staying on one backend; traffic to no service is the kernel's, untouched.
+
+use bpf_abi::{Reason, lb::PROG_XDP_LB};
+use std::net::{IpAddr, Ipv4Addr};
+use upf_lb::{
+    fixtures::{Fixture, routed, xdp},
+    packet::{Frame, IpPacket, L4},
+    southbound::{LbDatapath, lb::BackendSpec},
+    testbed::FibNs,
+};
+use upf_lb_tests::{require_root, run_xdp_fixtures_in, tshark_fields};
+
+/// The VIPs (benchmarking range) and a client on n3 (the gNB's address: its MAC is known).
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const VIP_UDP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const SPREAD: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
+const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+fn tcp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, flags: u8) -> IpPacket {
+    IpPacket::v4(
+        src,
+        dst,
+        L4::Tcp {
+            src: sport,
+            dst: dport,
+            flags,
+            payload: b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+        },
+    )
+}
+
+fn fx(name: &str, input: &IpPacket, action: u32, output: Vec<u8>, reason: Reason) -> Fixture {
+    Fixture {
+        name: name.into(),
+        input: Frame::new(input.clone()).to_bytes(),
+        action,
+        output,
+        reason,
+    }
+}
+
+#[test]
+fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = LbDatapath::load(8, 64, 4096).expect("load bpf-lb");
+    let backend = |addr: Ipv4Addr, port, weight| BackendSpec {
+        addr: IpAddr::V4(addr),
+        port,
+        weight,
+    };
+    dp.set_service(VIP.into(), 6, 80, &[backend(FibNs::NH4, 8080, 1)])
+        .unwrap();
+    dp.set_service(VIP_UDP.into(), 17, 0, &[backend(FibNs::NH4, 0, 1)])
+        .unwrap();
+    // Bad input to the southbound: clear errors.
+    let e = dp
+        .set_service(VIP.into(), 132, 80, &[backend(FibNs::NH4, 80, 1)])
+        .unwrap_err();
+    assert!(e.to_string().contains("TCP (6) and UDP (17) only"), "{e}");
+    let e = dp
+        .set_service(
+            VIP.into(),
+            6,
+            81,
+            &[BackendSpec {
+                addr: "2001:db8::1".parse().unwrap(),
+                port: 80,
+                weight: 1,
+            }],
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("IPv4 VIPs with IPv4 backends"),
+        "{e}"
+    );
+
+    let syn = tcp(CLIENT, VIP, 40000, 80, 0x02);
+    let to_backend = tcp(CLIENT, FibNs::NH4, 40000, 8080, 0x02);
+    let reply = tcp(FibNs::NH4, CLIENT, 8080, 40000, 0x12);
+    let from_vip = tcp(VIP, CLIENT, 80, 40000, 0x12);
+    let ack = tcp(CLIENT, VIP, 40000, 80, 0x10);
+    let udp = |src, dst, sport, dport| {
+        IpPacket::v4(
+            src,
+            dst,
+            L4::Udp {
+                src: sport,
+                dst: dport,
+                payload: vec![7; 33],
+            },
+        )
+    };
+    let udp0 = |src, dst, sport, dport| {
+        IpPacket::v4(
+            src,
+            dst,
+            L4::UdpZeroChecksum {
+                src: sport,
+                dst: dport,
+                payload: vec![7; 33],
+            },
+        )
+    };
+    let mut dying = syn.clone();
+    if let upf_lb::packet::Ip::V4(h) = &mut dying.ip {
+        h.ttl = 1;
+    }
+    let mut dying_out = tcp(CLIENT, FibNs::NH4, 40000, 8080, 0x02);
+    if let upf_lb::packet::Ip::V4(h) = &mut dying_out.ip {
+        h.ttl = 1;
+    }
+    let t = vec![
+        fx(
+            "tcp-syn-to-the-vip",
+            &syn,
+            xdp::REDIRECT,
+            routed(to_backend.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
+            Reason::LbRedirect,
+        ),
+        fx(
+            "tcp-reply-from-the-backend",
+            &reply,
+            xdp::REDIRECT,
+            routed(from_vip, FibNs::GNB_MAC, FibNs::N3_MAC),
+            Reason::LbRedirect,
+        ),
+        fx(
+            "tcp-ack-same-backend",
+            &ack,
+            xdp::REDIRECT,
+            routed(
+                tcp(CLIENT, FibNs::NH4, 40000, 8080, 0x10),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        fx(
+            "udp-any-port",
+            &udp(CLIENT, VIP_UDP, 5000, 5353),
+            xdp::REDIRECT,
+            routed(
+                udp(CLIENT, FibNs::NH4, 5000, 5353),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        fx(
+            "udp-zero-checksum-stays-zero",
+            &udp0(CLIENT, VIP_UDP, 5001, 53),
+            xdp::REDIRECT,
+            routed(
+                udp0(CLIENT, FibNs::NH4, 5001, 53),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        fx(
+            "ttl-1-translated-for-the-kernel",
+            &dying,
+            xdp::PASS,
+            Frame::new(dying_out).to_bytes(),
+            Reason::LbToKernel,
+        ),
+        Fixture::unchanged(
+            "tcp-to-another-port-of-the-vip",
+            Frame::new(tcp(CLIENT, VIP, 40001, 443, 0x02)).to_bytes(),
+            Reason::LbNoService,
+        ),
+        Fixture::unchanged(
+            "not-to-a-vip",
+            Frame::new(tcp(CLIENT, FibNs::NH4, 40002, 80, 0x02)).to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+
+    // tshark on what left: the addresses and ports, and every checksum good.
+    let dir = std::env::temp_dir().join(format!("upf-lb-lb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("out.pcap");
+    upf_lb::pcap::write_frames(&pcap, &[&t[0].output, &t[1].output, &t[3].output]).unwrap();
+    let f = tshark_fields(
+        &pcap,
+        &[
+            "ip.dst",
+            "ip.src",
+            "ip.checksum.status",
+            "tcp.checksum.status",
+            "udp.checksum.status",
+        ],
+        &[
+            "ip.check_checksum:TRUE",
+            "tcp.check_checksum:TRUE",
+            "udp.check_checksum:TRUE",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(f[0][..4], ["203.0.113.10", "192.0.2.1", "1", "1"]);
+    assert_eq!(f[1][..4], ["192.0.2.1", "198.18.0.1", "1", "1"]);
+    assert_eq!((f[2][0].as_str(), f[2][4].as_str()), ("203.0.113.10", "1"));
+    // Both directions of the TCP connection (its TTL-1 packet is of the same) and of the two
+    // UDP flows are tracked.
+    assert_eq!(dp.tracked(), 6);
+}
+
+/// Four backends with weights 1, 1, 1 and 2 (none resolved as neighbours: the kernel forwards
+/// what XDP translated): 4000 flows spread by the weights, and each flow stays where it went.
+#[test]
+fn flows_spread_over_backends_by_weight_and_stay() {
+    use aya::programs::{TestRun, TestRunOptions};
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = LbDatapath::load(2, 8, 16_384).expect("load bpf-lb");
+    let bs: Vec<BackendSpec> = [(21, 1), (22, 1), (23, 1), (24, 2)]
+        .into_iter()
+        .map(|(last, weight)| BackendSpec {
+            addr: IpAddr::from([203, 0, 113, last]),
+            port: 9000,
+            weight,
+        })
+        .collect();
+    dp.set_service(SPREAD.into(), 17, 53, &bs).unwrap();
+    let p = dp.xdp(PROG_XDP_LB).unwrap();
+    let send = |sport: u16| -> u8 {
+        let input = Frame::new(IpPacket::v4(
+            CLIENT,
+            SPREAD,
+            L4::Udp {
+                src: sport,
+                dst: 53,
+                payload: vec![1; 20],
+            },
+        ))
+        .to_bytes();
+        let mut out = vec![0u8; input.len() + 64];
+        let ctx = upf_lb::bench::xdp_md(input.len(), fib.n3_ifindex);
+        let r = fib
+            .ns
+            .run(|| {
+                p.test_run(TestRunOptions {
+                    data_in: Some(&input),
+                    data_out: Some(&mut out),
+                    ctx_in: Some(&ctx[..]),
+                    ..TestRunOptions::new()
+                })
+            })
+            .unwrap();
+        assert_eq!(r.return_value, xdp::PASS, "translated, for the kernel");
+        assert_eq!(&out[14 + 16..14 + 19], &[203, 0, 113]);
+        assert_eq!(u16::from_be_bytes([out[36], out[37]]), 9000);
+        out[14 + 19]
+    };
+    const FLOWS: u16 = 4000;
+    let first: Vec<u8> = (0..FLOWS).map(|i| send(10_000 + i)).collect();
+    let share = |b: u8| first.iter().filter(|&&x| x == b).count() as f64 / f64::from(FLOWS);
+    for (b, want) in [(21, 0.2), (22, 0.2), (23, 0.2), (24, 0.4)] {
+        assert!(
+            (share(b) - want).abs() < 0.04,
+            "backend .{b}: {:.3} of the flows, weight share {want}",
+            share(b)
+        );
+    }
+    let again: Vec<u8> = (0..FLOWS).map(|i| send(10_000 + i)).collect();
+    assert_eq!(first, again, "every flow stays on its backend");
+    let c = dp.counters().unwrap();
+    let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
+    assert_eq!(n(Reason::LbToKernel), 2 * u64::from(FLOWS));
+}
