@@ -1,0 +1,189 @@
+//! Tier 3: the L4 load balancer between real sockets. A client namespace talks to a VIP; the
+//! load balancer's namespace runs `xdp_lb` on its three interfaces (client side, and one per
+//! backend, for the replies); two backend namespaces serve TCP and UDP on their own ports and
+//! answer with their names. Every TCP connection completes its exchange through the DNAT, the
+//! client only ever sees the VIP, connections spread over both backends, and a UDP flow's
+//! datagrams all reach one backend.
+//!
+//! ```text
+//! client c0 192.0.2.1 -- l0 lb l1 203.0.113.1 -- b0 backend 1 203.0.113.10
+//!                        192.0.2.2 l2 198.51.100.1 -- b0 backend 2 198.51.100.10
+//! VIP 198.18.0.10: TCP 80 -> backends' 8080, UDP 53 -> backends' 5353
+//! ```
+
+use bpf_abi::{Reason, lb::PROG_XDP_LB};
+use std::{
+    io::{Read, Write},
+    net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket},
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+use upf_lb::{
+    netns::{Netns, unique_name, veth},
+    southbound::{LbDatapath, lb::BackendSpec},
+};
+use upf_lb_tests::require_root;
+
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 10);
+const BACKENDS: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(203, 0, 113, 10),
+    Ipv4Addr::new(198, 51, 100, 10),
+];
+/// TCP connections made; each must complete.
+const CONNECTIONS: u16 = 40;
+
+#[test]
+fn tcp_and_udp_through_the_load_balancer_between_real_sockets() {
+    require_root();
+    let client = Netns::create(&unique_name("lbc")).unwrap();
+    let lb = Netns::create(&unique_name("lbx")).unwrap();
+    let be: Vec<Netns> = (0..2)
+        .map(|i| Netns::create(&unique_name(&format!("lbb{i}"))).unwrap())
+        .collect();
+    veth(&client, "c0", &lb, "l0").unwrap();
+    veth(&lb, "l1", &be[0], "b0").unwrap();
+    veth(&lb, "l2", &be[1], "b0").unwrap();
+    for (ns, cmd) in [
+        (&client, "addr add 192.0.2.1/24 dev c0"),
+        (&client, "route add default via 192.0.2.2"),
+        (&lb, "addr add 192.0.2.2/24 dev l0"),
+        (&lb, "addr add 203.0.113.1/24 dev l1"),
+        (&lb, "addr add 198.51.100.1/24 dev l2"),
+        (&be[0], "addr add 203.0.113.10/24 dev b0"),
+        (&be[0], "route add default via 203.0.113.1"),
+        (&be[1], "addr add 198.51.100.10/24 dev b0"),
+        (&be[1], "route add default via 198.51.100.1"),
+    ] {
+        ns.ip(&cmd.split(' ').collect::<Vec<_>>()).unwrap();
+    }
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            lb.name(),
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let mut dp = LbDatapath::load(4, 8, 4096).expect("load bpf-lb");
+    let spec = |port| -> Vec<BackendSpec> {
+        BACKENDS
+            .iter()
+            .map(|&a| BackendSpec {
+                addr: IpAddr::V4(a),
+                port,
+                weight: 1,
+            })
+            .collect()
+    };
+    dp.set_service(VIP.into(), 6, 80, &spec(8080)).unwrap();
+    dp.set_service(VIP.into(), 17, 53, &spec(5353)).unwrap();
+    let p = dp.xdp_mut(PROG_XDP_LB).unwrap();
+    let links: Vec<_> = ["l0", "l1", "l2"]
+        .iter()
+        .map(|dev| {
+            lb.run(|| p.attach(dev, aya::programs::XdpMode::Skb))
+                .expect("attach xdp_lb")
+        })
+        .collect();
+    assert_eq!(links.len(), 3);
+
+    // The backends: TCP on 8080 and UDP on 5353, answering with their names and what came.
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for (i, ns) in be.iter().enumerate() {
+            let stop = &stop;
+            let tcp = ns
+                .run(|| TcpListener::bind((BACKENDS[i], 8080)))
+                .expect("backend TCP");
+            tcp.set_nonblocking(true).unwrap();
+            let udp = ns
+                .run(|| UdpSocket::bind((BACKENDS[i], 5353)))
+                .expect("backend UDP");
+            udp.set_read_timeout(Some(Duration::from_millis(50)))
+                .unwrap();
+            s.spawn(move || {
+                let t0 = Instant::now();
+                while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(30) {
+                    match tcp.accept() {
+                        Ok((mut c, peer)) => {
+                            c.set_nonblocking(false).unwrap();
+                            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                            let mut buf = [0u8; 64];
+                            let n = c.read(&mut buf).unwrap_or(0);
+                            let answer = format!("backend{i} saw {peer} say ");
+                            let _ = c.write_all(answer.as_bytes());
+                            let _ = c.write_all(&buf[..n]);
+                        }
+                        Err(_) => {
+                            let mut buf = [0u8; 64];
+                            if let Ok((n, from)) = udp.recv_from(&mut buf) {
+                                let mut a = format!("backend{i} ").into_bytes();
+                                a.extend_from_slice(&buf[..n]);
+                                let _ = udp.send_to(&a, from);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+
+        // TCP: each connection to the VIP sends a line and reads the answer to the end.
+        let mut seen = [0u32; 2];
+        for k in 0..CONNECTIONS {
+            let (answer, local, peer) = client
+                .run(|| -> std::io::Result<(String, SocketAddr, SocketAddr)> {
+                    let mut c = TcpStream::connect_timeout(
+                        &SocketAddr::from((VIP, 80)),
+                        Duration::from_secs(5),
+                    )?;
+                    c.set_read_timeout(Some(Duration::from_secs(5)))?;
+                    c.write_all(format!("hello {k}").as_bytes())?;
+                    let mut s = String::new();
+                    c.read_to_string(&mut s)?;
+                    Ok((s, c.local_addr()?, c.peer_addr()?))
+                })
+                .unwrap_or_else(|e| panic!("connection {k}: {e}"));
+            assert_eq!(peer, SocketAddr::from((VIP, 80)), "the client sees the VIP");
+            let i = if answer.starts_with("backend0") { 0 } else { 1 };
+            assert_eq!(
+                answer,
+                format!("backend{i} saw {local} say hello {k}"),
+                "the backend saw the client's own address and port"
+            );
+            seen[i] += 1;
+        }
+        assert!(
+            seen[0] > 0 && seen[1] > 0,
+            "connections spread over both backends: {seen:?}"
+        );
+
+        // UDP: ten datagrams of one flow, all answered by the same backend, from the VIP.
+        let u = client
+            .run(|| UdpSocket::bind((Ipv4Addr::new(192, 0, 2, 1), 0)))
+            .unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut who = None;
+        for k in 0..10 {
+            u.send_to(format!("q{k}").as_bytes(), (VIP, 53)).unwrap();
+            let mut buf = [0u8; 64];
+            let (n, from) = u.recv_from(&mut buf).expect("a UDP answer");
+            assert_eq!(from, SocketAddr::from((VIP, 53)), "from the VIP");
+            let a = String::from_utf8_lossy(&buf[..n]).to_string();
+            let name = a.split(' ').next().unwrap().to_string();
+            assert_eq!(a, format!("{name} q{k}"));
+            assert!(who.get_or_insert(name.clone()) == &name, "one backend: {a}");
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let c = dp.counters().unwrap();
+    let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
+    assert!(
+        n(Reason::LbRedirect) + n(Reason::LbToKernel) >= u64::from(CONNECTIONS) * 6,
+        "the connections went through xdp_lb both ways"
+    );
+}
