@@ -7,6 +7,7 @@
 //! network-namespace helpers; the benchmark harness.
 
 pub mod bench;
+pub mod bench_lb;
 pub mod bench_n4;
 pub mod bench_srv6;
 pub mod config;

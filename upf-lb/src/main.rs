@@ -94,6 +94,19 @@ enum Cmd {
         #[arg(long, default_value_t = 1_000_000)]
         frames: u32,
     },
+    /// Cost of the L4 load balancer: ns per packet of an established TCP connection
+    /// (BPF_PROG_TEST_RUN) with 1 to a million connections tracked.
+    BenchLb {
+        /// Connections tracked, one run each, e.g. `--flows 1,1000000`.
+        #[arg(long, value_delimiter = ',', default_value = "1,10000,1000000")]
+        flows: Vec<u32>,
+        /// Runs per round.
+        #[arg(long, default_value_t = 20_000)]
+        runs: u32,
+        /// Rounds (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Sessions per second of the N4 daemon: a PFCP client establishing sessions over UDP on
     /// loopback, in a namespace of its own.
     BenchSessions {
@@ -212,6 +225,11 @@ fn main() -> anyhow::Result<()> {
             rounds,
             frames,
         } => upf_lb::bench_srv6::run(runs, rounds, frames),
+        Cmd::BenchLb {
+            flows,
+            runs,
+            rounds,
+        } => upf_lb::bench_lb::run(&flows, runs, rounds),
         Cmd::Bench {
             sessions,
             runs,

@@ -188,7 +188,9 @@ impl LbDatapath {
             .map_max_entries(MAP_SERVICES, services)
             .map_max_entries(MAP_BACKENDS, backends)
             .map_max_entries(MAP_MAGLEV, services * MAGLEV_SIZE)
-            .map_max_entries(MAP_CONNTRACK, connections.max(1) * 2)
+            // Two entries a connection, and a quarter more: an LRU hash starts evicting
+            // before it is full (its free entries are spread over the CPUs' lists).
+            .map_max_entries(MAP_CONNTRACK, connections.max(1).saturating_mul(5) / 2 + 64)
             .load(objects::BPF_LB)
             .map_err(|source| LoadError::Object {
                 object: "bpf-lb",
