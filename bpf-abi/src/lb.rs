@@ -15,6 +15,10 @@
 
 /// The ingress program.
 pub const PROG_XDP_LB: &str = "xdp_lb";
+/// Its IPv6 half (tail call, index 0 of [`MAP_LB_JUMP`]).
+pub const PROG_XDP_LB6: &str = "xdp_lb6";
+/// Program array of `xdp_lb`'s tail call.
+pub const MAP_LB_JUMP: &str = "LB_JUMP";
 /// Services.
 pub const MAP_SERVICES: &str = "LB_SERVICES";
 /// Backends.

@@ -13,7 +13,18 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 #[xdp]
 pub fn xdp_lb(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = match nat::ingress(&ctx) {
+    let reason = match nat::ingress::<false>(&ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    bpf_net::counters::count(reason, len);
+    bpf_net::counters::xdp_action(reason)
+}
+
+/// The IPv6 half of `xdp_lb`, reached only by tail call from it.
+#[xdp]
+pub fn xdp_lb6(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match nat::ingress::<true>(&ctx) {
         Ok(r) | Err(r) => r,
     };
     bpf_net::counters::count(reason, len);

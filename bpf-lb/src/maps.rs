@@ -3,7 +3,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, LruHashMap},
+    maps::{Array, HashMap, LruHashMap, ProgramArray},
 };
 use bpf_abi::lb::{Backend, Ct, FlowKey, Service, ServiceKey};
 
@@ -22,3 +22,7 @@ pub static MAGLEV: Array<u32> = Array::with_max_entries(1, 0);
 /// Connection tracking, both directions of each connection.
 #[map(name = "LB_CONNTRACK")]
 pub static CONNTRACK: LruHashMap<FlowKey, Ct> = LruHashMap::with_max_entries(1, 0);
+
+/// Tail call of `xdp_lb` to `xdp_lb6` (index 0; filled by the loader).
+#[map(name = "LB_JUMP")]
+pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);

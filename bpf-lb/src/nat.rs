@@ -1,11 +1,12 @@
-//! IPv4 TCP and UDP to a service: DNAT to a backend chosen by the service's Maglev table, the
+//! TCP and UDP over IPv4 and IPv6 to a service: DNAT to a backend of the VIP's family (NAT44,
+//! NAT66) chosen by the service's Maglev table, the
 //! connection tracked in both directions, so that its later packets go to the same backend and
 //! the backend's replies leave with the VIP as their source. Checksums are updated
 //! incrementally (RFC 1624): the IPv4 header's, and the TCP or UDP one over the pseudo-header
-//! and the port (a UDP checksum of 0, none, stays 0). The packet is then routed by the FIB, TTL
-//! one less, as a router does.
+//! and the port (an IPv4 UDP checksum of 0, none, stays 0). The packet is then routed by the
+//! FIB, TTL or Hop Limit one less, as a router does.
 
-use crate::maps::{BACKENDS, CONNTRACK, MAGLEV, SERVICES};
+use crate::maps::{BACKENDS, CONNTRACK, LB_JUMP, MAGLEV, SERVICES};
 use aya_ebpf::programs::XdpContext;
 use bpf_abi::{
     Reason,
@@ -13,26 +14,32 @@ use bpf_abi::{
 };
 use bpf_net::{
     Cursor, atomic, csum,
-    eth::{ETH_P_IPV4, parse_eth},
+    eth::{ETH_P_IPV4, ETH_P_IPV6, parse_eth},
     fib::{self, Found, Lookup},
-    ipv4, proto,
+    ipv4, ipv6, proto,
 };
 
 /// Offsets in the IPv4 header.
 const SRC: usize = 12;
 const DST: usize = 16;
 const CHECK: usize = 10;
+/// Offsets in the IPv6 header.
+const SRC6: usize = 8;
+const DST6: usize = 24;
 
 /// One direction's rewrite of the transport header: the port at `port_at` (0 source, 2
 /// destination) to `port`, and the checksum over the pseudo-header's address change.
-struct Change {
-    old_addr: u32,
-    new_addr: u32,
+struct Change<'a> {
+    /// The address before and after (IPv4: its first 4 bytes).
+    old_addr: &'a [u8; 16],
+    new_addr: &'a [u8; 16],
+    /// 32-bit words of the address: 1 (IPv4) or 4 (IPv6).
+    words: usize,
     port_at: usize,
     port: u16,
 }
 
-impl Change {
+impl Change<'_> {
     /// Applies it to a transport header of `N` bytes whose checksum is at `CSUM` (`tcp`: always
     /// there; UDP: 0 means none).
     #[inline(always)]
@@ -41,7 +48,14 @@ impl Change {
         let old_port = u16::from_be_bytes([l4[at], l4[at + 1]]);
         let c = u16::from_be_bytes([l4[CSUM], l4[CSUM + 1]]);
         if tcp || c != 0 {
-            let mut n = csum::replace32(c, self.old_addr, self.new_addr);
+            let mut n = c;
+            let mut w = 0;
+            while w < 4 {
+                if w < self.words {
+                    n = csum::replace32(n, word(self.old_addr, w), word(self.new_addr, w));
+                }
+                w += 1;
+            }
             n = csum::replace16(n, old_port, self.port);
             if !tcp && n == 0 {
                 // RFC 768: a computed 0 is sent as all ones.
@@ -51,6 +65,13 @@ impl Change {
         }
         l4[at..at + 2].copy_from_slice(&self.port.to_be_bytes());
     }
+}
+
+/// The `i`th 32-bit big-endian word of an address.
+#[inline(always)]
+fn word(a: &[u8; 16], i: usize) -> u32 {
+    let i = i & 3;
+    u32::from_be_bytes([a[4 * i], a[4 * i + 1], a[4 * i + 2], a[4 * i + 3]])
 }
 
 /// The flow's hash (the 5-tuple, mixed as murmur3's finaliser does): which slot of the
@@ -80,7 +101,7 @@ fn track(key: &FlowKey) -> Result<*mut Ct, Reason> {
         vip: key.dst,
         port: key.dport,
         proto: key.proto,
-        family: 4,
+        family: key.family,
     };
     // SAFETY: the value is read at once; entries are only replaced whole by the controller.
     let svc = match unsafe { SERVICES.get(sk) } {
@@ -104,28 +125,22 @@ fn track(key: &FlowKey) -> Result<*mut Ct, Reason> {
     let Some(be) = BACKENDS.get(id) else {
         return Err(Reason::LbNoBackend);
     };
-    if be.used == 0 {
+    if be.used == 0 || be.family != key.family {
         return Err(Reason::LbNoBackend);
     }
     let port = if be.port != 0 { be.port } else { key.dport };
-    let orig = Ct {
-        nat_addr: be.addr,
-        nat_port: port,
-        dir: dir::ORIGINAL,
-        _pad: 0,
-        backend: id,
-        packets: 0,
-    };
     let reply_key = FlowKey {
         src: be.addr,
         dst: key.src,
         sport: port,
         dport: key.sport,
         proto: key.proto,
-        family: 4,
+        family: key.family,
         _pad: [0; 2],
     };
-    let reply = Ct {
+    // One entry on the stack, written twice: the reply first (once the original is there,
+    // the connection is complete).
+    let mut ct = Ct {
         nat_addr: key.dst,
         nat_port: key.dport,
         dir: dir::REPLY,
@@ -133,68 +148,128 @@ fn track(key: &FlowKey) -> Result<*mut Ct, Reason> {
         backend: id,
         packets: 0,
     };
-    // The reply first: once the original is there, the connection is complete.
-    if CONNTRACK.insert(reply_key, reply, 0).is_err() || CONNTRACK.insert(key, orig, 0).is_err() {
+    if CONNTRACK.insert(reply_key, ct, 0).is_err() {
+        return Err(Reason::LbNoBackend);
+    }
+    ct.nat_addr = be.addr;
+    ct.nat_port = port;
+    ct.dir = dir::ORIGINAL;
+    if CONNTRACK.insert(key, ct, 0).is_err() {
         return Err(Reason::LbNoBackend);
     }
     CONNTRACK.get_ptr_mut(key).ok_or(Reason::LbNoBackend)
 }
 
-/// Translates and forwards a TCP or UDP packet of a tracked connection or to a service.
+/// What the translation needs of the IP header.
+struct Ip {
+    v6: bool,
+    off: usize,
+    l4_off: usize,
+    protocol: u8,
+    tos: u8,
+    len: usize,
+}
+
+/// Translates and forwards a TCP or UDP packet of a tracked connection or to a service: IPv4
+/// here (`xdp_lb`), IPv6 in `xdp_lb6` (`V6`), reached by tail call (one family's code per
+/// program: both in one exceed the 512-byte stack).
 #[inline(always)]
-pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
+pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
     let eth = parse_eth(&cur)?;
-    if eth.ethertype != ETH_P_IPV4 {
-        return Err(Reason::LbNoService);
-    }
-    let ip = ipv4::parse_ipv4(&cur, eth.l3_off)?;
+    let mut key = FlowKey::default();
+    let ethertype = match eth.ethertype {
+        ETH_P_IPV6 if !V6 => {
+            // SAFETY: a tail call to a program the loader put at index 0; returns only if it
+            // fails.
+            unsafe { LB_JUMP.tail_call(ctx, 0) };
+            return Err(Reason::TailCallFailed);
+        }
+        ETH_P_IPV4 if V6 => return Err(Reason::LbNoService),
+        t => t,
+    };
+    let ip = match ethertype {
+        ETH_P_IPV4 if !V6 => {
+            let h = ipv4::parse_ipv4(&cur, eth.l3_off)?;
+            if h.fragment {
+                return Err(Reason::LbNoService);
+            }
+            key.src[..4].copy_from_slice(&h.src);
+            key.dst[..4].copy_from_slice(&h.dst);
+            key.family = 4;
+            Ip {
+                v6: false,
+                off: h.off,
+                l4_off: h.l4_off,
+                protocol: h.protocol,
+                tos: h.tos,
+                len: h.total_len,
+            }
+        }
+        ETH_P_IPV6 if V6 => {
+            let h = ipv6::parse_ipv6(&cur, eth.l3_off)?;
+            if h.fragment {
+                return Err(Reason::LbNoService);
+            }
+            key.src = h.src;
+            key.dst = h.dst;
+            key.family = 6;
+            Ip {
+                v6: true,
+                off: h.off,
+                l4_off: h.l4_off,
+                protocol: h.protocol,
+                tos: h.traffic_class,
+                len: ipv6::IPV6_HLEN + h.payload_len,
+            }
+        }
+        _ => return Err(Reason::LbNoService),
+    };
     let trunc = match ip.protocol {
         proto::TCP => Reason::TcpTruncated,
         proto::UDP => Reason::UdpTruncated,
         _ => return Err(Reason::LbNoService),
     };
-    if ip.fragment {
-        return Err(Reason::LbNoService);
-    }
     let ports = *cur.get::<[u8; 4]>(ip.l4_off, trunc)?;
-    let mut key = FlowKey::default();
-    key.src[..4].copy_from_slice(&ip.src);
-    key.dst[..4].copy_from_slice(&ip.dst);
     key.sport = u16::from_be_bytes([ports[0], ports[1]]);
     key.dport = u16::from_be_bytes([ports[2], ports[3]]);
     key.proto = ip.protocol;
-    key.family = 4;
     let ct = track(&key)?;
-    // SAFETY: a value of the conntrack map, valid for this program run.
+    // SAFETY: a value of the conntrack map, valid for this program run (read in place: the
+    // stack has no room for a copy in xdp_lb6).
     let (nat_addr, nat_port, direction) = unsafe {
         atomic::fetch_add(core::ptr::addr_of_mut!((*ct).packets), 1);
-        ((*ct).nat_addr, (*ct).nat_port, (*ct).dir)
+        (&(*ct).nat_addr, (*ct).nat_port, (*ct).dir)
     };
     // The address and port this direction rewrites: the destination of the original, the
     // source of the reply.
-    let (addr_at, port_at) = if direction == dir::ORIGINAL {
-        (DST, 2)
-    } else {
-        (SRC, 0)
-    };
-    let h = cur.get_mut::<[u8; 20]>(ip.off, Reason::Ipv4Truncated)?;
-    let new_addr = u32::from_be_bytes([nat_addr[0], nat_addr[1], nat_addr[2], nat_addr[3]]);
-    // SAFETY: the cursor proved the 20 bytes of the IPv4 header; nothing else refers to them.
-    let old_addr = unsafe {
-        let h = &mut *h;
-        let old = u32::from_be_bytes([h[addr_at], h[addr_at + 1], h[addr_at + 2], h[addr_at + 3]]);
-        let c = u16::from_be_bytes([h[CHECK], h[CHECK + 1]]);
-        h[CHECK..CHECK + 2].copy_from_slice(&csum::replace32(c, old, new_addr).to_be_bytes());
-        h[addr_at..addr_at + 4].copy_from_slice(&new_addr.to_be_bytes());
-        old
-    };
+    let original = direction == dir::ORIGINAL;
+    let port_at = if original { 2 } else { 0 };
+    let old = if original { &key.dst } else { &key.src };
     let change = Change {
-        old_addr,
-        new_addr,
+        old_addr: old,
+        new_addr: nat_addr,
+        words: if ip.v6 { 4 } else { 1 },
         port_at,
         port: nat_port,
     };
+    if ip.v6 {
+        let h = cur.get_mut::<[u8; 40]>(ip.off, Reason::Ipv6Truncated)?;
+        let at = if original { DST6 } else { SRC6 };
+        // SAFETY: the cursor proved the 40 bytes of the IPv6 header; nothing else refers to
+        // them.
+        unsafe { (&mut *h)[at..at + 16].copy_from_slice(nat_addr) };
+    } else {
+        let addr_at = if original { DST } else { SRC };
+        let h = cur.get_mut::<[u8; 20]>(ip.off, Reason::Ipv4Truncated)?;
+        // SAFETY: the cursor proved the 20 bytes of the IPv4 header; nothing else refers to
+        // them.
+        let h = unsafe { &mut *h };
+        let c = u16::from_be_bytes([h[CHECK], h[CHECK + 1]]);
+        let c = csum::replace32(c, word(old, 0), word(nat_addr, 0));
+        h[CHECK..CHECK + 2].copy_from_slice(&c.to_be_bytes());
+        h[addr_at..addr_at + 4].copy_from_slice(&nat_addr[..4]);
+    }
     if ip.protocol == proto::TCP {
         let l4 = cur.get_mut::<[u8; 20]>(ip.l4_off, Reason::TcpTruncated)?;
         // SAFETY: the cursor proved the 20 bytes of the TCP header.
@@ -204,21 +279,27 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         // SAFETY: the cursor proved the 8 bytes of the UDP header.
         change.apply::<8, 6>(unsafe { &mut *l4 }, false);
     }
-    if ipv4::ttl_expiring(&cur, ip.off)? {
+    let expiring = if ip.v6 {
+        ipv6::hop_limit_expiring(&cur, ip.off)?
+    } else {
+        ipv4::ttl_expiring(&cur, ip.off)?
+    };
+    if expiring {
         // The kernel answers with ICMP Time Exceeded.
         return Ok(Reason::LbToKernel);
     }
-    let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
-    // SAFETY: the 20 bytes proved above; read back after the rewrite.
-    let h = unsafe { &*h };
-    src[..4].copy_from_slice(&h[SRC..SRC + 4]);
-    dst[..4].copy_from_slice(&h[DST..DST + 4]);
+    // The packet's addresses after the rewrite.
+    if original {
+        key.dst = *nat_addr;
+    } else {
+        key.src = *nat_addr;
+    }
     let l = Lookup {
-        v6: false,
-        src: &src,
-        dst: &dst,
+        v6: ip.v6,
+        src: &key.src,
+        dst: &key.dst,
         tos: ip.tos,
-        len: ip.total_len as u16,
+        len: ip.len as u16,
     };
     match fib::lookup(ctx, &l)? {
         Found::Success {
@@ -226,7 +307,11 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
             smac,
             dmac,
         } => {
-            ipv4::decrement_ttl(&cur, ip.off)?;
+            if ip.v6 {
+                ipv6::decrement_hop_limit(&cur, ip.off)?;
+            } else {
+                ipv4::decrement_ttl(&cur, ip.off)?;
+            }
             fib::redirect(ctx, smac, dmac, ifindex)?;
             Ok(Reason::LbRedirect)
         }

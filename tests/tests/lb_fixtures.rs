@@ -7,7 +7,7 @@
 //! each flow staying on one backend; traffic to no service is the kernel's, untouched.
 
 use bpf_abi::{Reason, lb::PROG_XDP_LB};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use upf_lb::{
     fixtures::{Fixture, routed, xdp},
     packet::{Frame, IpPacket, L4},
@@ -21,6 +21,9 @@ const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const VIP_UDP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const SPREAD: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// An IPv6 VIP and client (the gNB's IPv6 address on n3: its MAC is known).
+const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x443);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
 
 fn tcp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, flags: u8) -> IpPacket {
     IpPacket::v4(
@@ -31,6 +34,19 @@ fn tcp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, flags: u8) -> IpPac
             dst: dport,
             flags,
             payload: b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+        },
+    )
+}
+
+fn tcp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, flags: u8) -> IpPacket {
+    IpPacket::v6(
+        src,
+        dst,
+        L4::Tcp {
+            src: sport,
+            dst: dport,
+            flags,
+            payload: b"\x16\x03\x01 hello".to_vec(),
         },
     )
 }
@@ -76,10 +92,19 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
             }],
         )
         .unwrap_err();
-    assert!(
-        e.to_string().contains("IPv4 VIPs with IPv4 backends"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("NAT64 not yet"), "{e}");
+    // NAT66: an IPv6 VIP to an IPv6 backend (on n6, its neighbour known).
+    dp.set_service(
+        VIP6.into(),
+        6,
+        443,
+        &[BackendSpec {
+            addr: FibNs::NH6.into(),
+            port: 8443,
+            weight: 1,
+        }],
+    )
+    .unwrap();
 
     let syn = tcp(CLIENT, VIP, 40000, 80, 0x02);
     let to_backend = tcp(CLIENT, FibNs::NH4, 40000, 8080, 0x02);
@@ -171,6 +196,33 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
             Frame::new(dying_out).to_bytes(),
             Reason::LbToKernel,
         ),
+        fx(
+            "tcp6-syn-to-the-vip",
+            &tcp6(CLIENT6, VIP6, 40000, 443, 0x02),
+            xdp::REDIRECT,
+            routed(
+                tcp6(CLIENT6, FibNs::NH6, 40000, 8443, 0x02),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        fx(
+            "tcp6-reply-from-the-backend",
+            &tcp6(FibNs::NH6, CLIENT6, 8443, 40000, 0x12),
+            xdp::REDIRECT,
+            routed(
+                tcp6(VIP6, CLIENT6, 443, 40000, 0x12),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        Fixture::unchanged(
+            "tcp6-not-to-a-vip",
+            Frame::new(tcp6(CLIENT6, FibNs::NH6, 40001, 443, 0x02)).to_bytes(),
+            Reason::LbNoService,
+        ),
         Fixture::unchanged(
             "tcp-to-another-port-of-the-vip",
             Frame::new(tcp(CLIENT, VIP, 40001, 443, 0x02)).to_bytes(),
@@ -188,7 +240,11 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
     let dir = std::env::temp_dir().join(format!("upf-lb-lb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("out.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&t[0].output, &t[1].output, &t[3].output]).unwrap();
+    upf_lb::pcap::write_frames(
+        &pcap,
+        &[&t[0].output, &t[1].output, &t[3].output, &t[6].output],
+    )
+    .unwrap();
     let f = tshark_fields(
         &pcap,
         &[
@@ -204,13 +260,23 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
             "udp.check_checksum:TRUE",
         ],
     );
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(f[0][..4], ["203.0.113.10", "192.0.2.1", "1", "1"]);
     assert_eq!(f[1][..4], ["192.0.2.1", "198.18.0.1", "1", "1"]);
     assert_eq!((f[2][0].as_str(), f[2][4].as_str()), ("203.0.113.10", "1"));
-    // Both directions of the TCP connection (its TTL-1 packet is of the same) and of the two
+    let f6 = tshark_fields(
+        &pcap,
+        &["ipv6.dst", "tcp.checksum.status"],
+        &["tcp.check_checksum:TRUE"],
+    );
+    assert_eq!(
+        f6[3],
+        ["2001:db8:0:6::10", "1"],
+        "NAT66: a good TCP checksum"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // Both directions of the TCP connections (the TTL-1 packet is of the first) and of the two
     // UDP flows are tracked.
-    assert_eq!(dp.tracked(), 6);
+    assert_eq!(dp.tracked(), 8);
 }
 
 /// Four backends with weights 1, 1, 1 and 2 (none resolved as neighbours: the kernel forwards

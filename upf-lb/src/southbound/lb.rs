@@ -5,7 +5,7 @@
 
 use super::{
     LoadError,
-    loader::{load_programs, read_counters, xdp_of, xdp_of_mut},
+    loader::{link_tail_call, load_programs, read_counters, xdp_of, xdp_of_mut},
     objects,
 };
 use aya::{
@@ -16,8 +16,8 @@ use aya::{
 use bpf_abi::{
     Counter, Reason,
     lb::{
-        Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKENDS, MAP_CONNTRACK, MAP_MAGLEV, MAP_SERVICES,
-        MAX_BACKENDS_PER_SERVICE, PROG_XDP_LB, Service, ServiceKey,
+        Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKENDS, MAP_CONNTRACK, MAP_LB_JUMP, MAP_MAGLEV,
+        MAP_SERVICES, MAX_BACKENDS_PER_SERVICE, PROG_XDP_LB, PROG_XDP_LB6, Service, ServiceKey,
     },
 };
 use std::{
@@ -27,7 +27,7 @@ use std::{
 };
 
 /// Programs of bpf-lb, all XDP.
-pub const LB_PROGRAMS: &[&str] = &[PROG_XDP_LB, bpf_abi::names::PROG_XDP_NOOP];
+pub const LB_PROGRAMS: &[&str] = &[PROG_XDP_LB, PROG_XDP_LB6, bpf_abi::names::PROG_XDP_NOOP];
 
 /// A backend of a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,8 +58,10 @@ pub enum LbError {
         /// The limit.
         max: usize,
     },
-    /// A family the datapath does not translate yet.
-    #[error("service {vip}: backend {backend}: only IPv4 VIPs with IPv4 backends so far")]
+    /// A backend of the other family (NAT64 is not built yet).
+    #[error(
+        "service {vip}: backend {backend}: backends of the VIP's family only (NAT44, NAT66; NAT64 not yet)"
+    )]
     Family {
         /// VIP.
         vip: IpAddr,
@@ -197,6 +199,7 @@ impl LbDatapath {
                 source,
             })?;
         load_programs(&mut ebpf, LB_PROGRAMS)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, 0, PROG_XDP_LB6)?;
         Ok(LbDatapath {
             ebpf,
             max_services: services,
@@ -228,10 +231,7 @@ impl LbDatapath {
         if proto != 6 && proto != 17 {
             return Err(LbError::Protocol { vip, port, proto });
         }
-        if let Some(b) = backends
-            .iter()
-            .find(|b| !vip.is_ipv4() || !b.addr.is_ipv4())
-        {
+        if let Some(b) = backends.iter().find(|b| b.addr.is_ipv4() != vip.is_ipv4()) {
             return Err(LbError::Family {
                 vip,
                 backend: b.addr,
@@ -276,12 +276,18 @@ impl LbDatapath {
             for (b, &i) in backends.iter().zip(&ids) {
                 let mut v = Backend {
                     port: b.port,
-                    family: 4,
                     used: 1,
                     ..Backend::default()
                 };
-                if let IpAddr::V4(a) = b.addr {
-                    v.addr[..4].copy_from_slice(&a.octets());
+                match b.addr {
+                    IpAddr::V4(a) => {
+                        v.addr[..4].copy_from_slice(&a.octets());
+                        v.family = 4;
+                    }
+                    IpAddr::V6(a) => {
+                        v.addr = a.octets();
+                        v.family = 6;
+                    }
                 }
                 arr.set(i, v, 0).map_err(map_err(MAP_BACKENDS))?;
             }
