@@ -105,6 +105,29 @@ pub mod dir {
     pub const REPLY: u8 = 1;
 }
 
+/// States of a [`Ct`] entry (of its direction), from the TCP flags it saw, and how long each
+/// lives without a packet.
+pub mod state {
+    /// UDP.
+    pub const UDP: u8 = 0;
+    /// TCP: a SYN without ACK (the handshake).
+    pub const SYN: u8 = 1;
+    /// TCP: anything else before a FIN or RST.
+    pub const ESTABLISHED: u8 = 2;
+    /// TCP: a FIN or RST was seen (it stays closing).
+    pub const CLOSING: u8 = 3;
+
+    /// Seconds an entry lives after its last packet, by state.
+    pub const fn timeout_s(state: u8) -> u64 {
+        match state {
+            SYN => 60,
+            ESTABLISHED => 6 * 3600,
+            CLOSING => 10,
+            _ => 120,
+        }
+    }
+}
+
 /// A connection tracking entry.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,15 +138,19 @@ pub struct Ct {
     pub nat_port: u16,
     /// [`dir`].
     pub dir: u8,
-    /// Zero.
-    pub _pad: u8,
+    /// [`state`].
+    pub state: u8,
     /// The backend's ID.
     pub backend: u32,
     /// Packets seen in this direction.
     pub packets: u64,
+    /// When the entry expires without another packet (CLOCK_MONOTONIC, ns: the kernel's
+    /// coarse clock; the controller removes expired entries, the datapath treats them as
+    /// gone).
+    pub expires_ns: u64,
 }
 
-const _: () = assert!(size_of::<Ct>() == 32);
+const _: () = assert!(size_of::<Ct>() == 40);
 
 #[cfg(feature = "user")]
 mod pod {

@@ -7,16 +7,17 @@
 //! FIB, TTL or Hop Limit one less, as a router does.
 
 use crate::maps::{BACKENDS, CONNTRACK, LB_JUMP, MAGLEV, SERVICES};
-use aya_ebpf::programs::XdpContext;
+use aya_ebpf::{helpers::generated::bpf_ktime_get_coarse_ns, programs::XdpContext};
 use bpf_abi::{
     Reason,
-    lb::{Ct, FlowKey, MAGLEV_SIZE, ServiceKey, dir},
+    lb::{Ct, FlowKey, MAGLEV_SIZE, ServiceKey, dir, state},
 };
 use bpf_net::{
     Cursor, atomic, csum,
     eth::{ETH_P_IPV4, ETH_P_IPV6, parse_eth},
     fib::{self, Found, Lookup},
     ipv4, ipv6, proto,
+    tcp::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
 
 /// Offsets in the IPv4 header.
@@ -93,9 +94,13 @@ fn flow_hash(k: &FlowKey) -> u32 {
 /// The connection's entry for this direction: found, or made for a new connection to a
 /// service (both directions).
 #[inline(always)]
-fn track(key: &FlowKey) -> Result<*mut Ct, Reason> {
+fn track(key: &FlowKey, now: u64) -> Result<*mut Ct, Reason> {
     if let Some(ct) = CONNTRACK.get_ptr_mut(key) {
-        return Ok(ct);
+        // SAFETY: a value of the conntrack map, valid for this program run.
+        if unsafe { (*ct).expires_ns } > now {
+            return Ok(ct);
+        }
+        // Expired (the controller has not swept it yet): a new connection.
     }
     let mut sk = ServiceKey {
         vip: key.dst,
@@ -144,9 +149,10 @@ fn track(key: &FlowKey) -> Result<*mut Ct, Reason> {
         nat_addr: key.dst,
         nat_port: key.dport,
         dir: dir::REPLY,
-        _pad: 0,
+        state: state::UDP,
         backend: id,
         packets: 0,
+        expires_ns: now + state::timeout_s(state::UDP) * 1_000_000_000,
     };
     if CONNTRACK.insert(reply_key, ct, 0).is_err() {
         return Err(Reason::LbNoBackend);
@@ -234,11 +240,32 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     key.sport = u16::from_be_bytes([ports[0], ports[1]]);
     key.dport = u16::from_be_bytes([ports[2], ports[3]]);
     key.proto = ip.protocol;
-    let ct = track(&key)?;
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let ct = track(&key, now)?;
+    // This direction's state from its TCP flags (a FIN or RST closes; a SYN alone opens), and
+    // its expiry from the state.
+    let st = if ip.protocol == proto::TCP {
+        let flags = cur.u8_at(ip.l4_off + 13, Reason::TcpTruncated)?;
+        // SAFETY: as below.
+        let was = unsafe { (*ct).state };
+        if flags & (TCP_FIN | TCP_RST) != 0 || was == state::CLOSING {
+            state::CLOSING
+        } else if flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
+            state::SYN
+        } else {
+            state::ESTABLISHED
+        }
+    } else {
+        state::UDP
+    };
     // SAFETY: a value of the conntrack map, valid for this program run (read in place: the
-    // stack has no room for a copy in xdp_lb6).
+    // stack has no room for a copy in xdp_lb6). Racing writers on other CPUs write the same
+    // kind of values; the counter is atomic.
     let (nat_addr, nat_port, direction) = unsafe {
         atomic::fetch_add(core::ptr::addr_of_mut!((*ct).packets), 1);
+        (*ct).state = st;
+        (*ct).expires_ns = now + state::timeout_s(st) * 1_000_000_000;
         (&(*ct).nat_addr, (*ct).nat_port, (*ct).dir)
     };
     // The address and port this direction rewrites: the destination of the original, the

@@ -342,3 +342,92 @@ fn flows_spread_over_backends_by_weight_and_stay() {
     let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
     assert_eq!(n(Reason::LbToKernel), 2 * u64::from(FLOWS));
 }
+
+/// Each direction's state follows its TCP flags (a SYN alone: the handshake, 60 s; then
+/// established, 6 h; a FIN or RST: closing, 10 s), and the controller's sweep removes what
+/// expired, by the same clock as the datapath's.
+#[test]
+fn tcp_states_set_the_expiry_and_the_sweep_removes_what_expired() {
+    use aya::programs::{TestRun, TestRunOptions};
+    use bpf_abi::lb::{FlowKey, state};
+    use upf_lb::southbound::lb::monotonic_ns;
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = LbDatapath::load(2, 4, 64).expect("load bpf-lb");
+    dp.set_service(
+        VIP.into(),
+        6,
+        80,
+        &[BackendSpec {
+            addr: IpAddr::V4(FibNs::NH4),
+            port: 8080,
+            weight: 1,
+        }],
+    )
+    .unwrap();
+    let send = |dp: &LbDatapath, p: IpPacket| {
+        let input = Frame::new(p).to_bytes();
+        let mut out = vec![0u8; input.len() + 64];
+        let ctx = upf_lb::bench::xdp_md(input.len(), fib.n3_ifindex);
+        let prog = dp.xdp(PROG_XDP_LB).unwrap();
+        let r = fib
+            .ns
+            .run(|| {
+                prog.test_run(TestRunOptions {
+                    data_in: Some(&input),
+                    data_out: Some(&mut out),
+                    ctx_in: Some(&ctx[..]),
+                    ..TestRunOptions::new()
+                })
+            })
+            .unwrap();
+        assert_eq!(r.return_value, xdp::REDIRECT);
+    };
+    let key = |src: Ipv4Addr, dst: Ipv4Addr, sport, dport| {
+        let mut k = FlowKey {
+            sport,
+            dport,
+            proto: 6,
+            family: 4,
+            ..FlowKey::default()
+        };
+        k.src[..4].copy_from_slice(&src.octets());
+        k.dst[..4].copy_from_slice(&dst.octets());
+        k
+    };
+    let orig = key(CLIENT, VIP, 41000, 80);
+    let reply = key(FibNs::NH4, CLIENT, 8080, 41000);
+    let check = |dp: &LbDatapath, k: &FlowKey, st: u8| {
+        let c = dp.connection(k).expect("tracked");
+        let now = monotonic_ns();
+        let left = c.expires_ns.saturating_sub(now) as f64 / 1e9;
+        let want = state::timeout_s(st) as f64;
+        assert_eq!(c.state, st, "{k:?}");
+        assert!(
+            left > want - 5.0 && left <= want + 0.1,
+            "{left} s left, state {st}"
+        );
+    };
+    send(&dp, tcp(CLIENT, VIP, 41000, 80, 0x02));
+    check(&dp, &orig, state::SYN);
+    send(&dp, tcp(FibNs::NH4, CLIENT, 8080, 41000, 0x12));
+    check(&dp, &reply, state::ESTABLISHED);
+    send(&dp, tcp(CLIENT, VIP, 41000, 80, 0x10));
+    check(&dp, &orig, state::ESTABLISHED);
+    send(&dp, tcp(CLIENT, VIP, 41000, 80, 0x11));
+    check(&dp, &orig, state::CLOSING);
+    // Closing stays closing, whatever comes after.
+    send(&dp, tcp(CLIENT, VIP, 41000, 80, 0x10));
+    check(&dp, &orig, state::CLOSING);
+    assert_eq!(dp.tracked(), 2);
+    let now = monotonic_ns();
+    assert_eq!(dp.expire(now).unwrap(), 0, "nothing expired yet");
+    assert_eq!(
+        dp.expire(now + 11_000_000_000).unwrap(),
+        1,
+        "the closing side"
+    );
+    assert!(dp.connection(&orig).is_none() && dp.connection(&reply).is_some());
+    assert_eq!(dp.expire(now + 7 * 3600 * 1_000_000_000).unwrap(), 1);
+    assert_eq!(dp.tracked(), 0);
+}

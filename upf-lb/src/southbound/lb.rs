@@ -132,6 +132,18 @@ fn key_of(vip: IpAddr, proto: u8, port: u16) -> ServiceKey {
     k
 }
 
+/// The clock connection tracking expiries are on (CLOCK_MONOTONIC_COARSE, as the datapath's
+/// `bpf_ktime_get_coarse_ns`), in ns.
+pub fn monotonic_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec for the call to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
 /// The Maglev table of `backends` (`m` slots, `m` prime): for each slot, the index of the
 /// backend it sends to; empty when no backend has a weight.
 pub fn maglev_table(backends: &[BackendSpec], m: u32) -> Vec<u32> {
@@ -319,6 +331,37 @@ impl LbDatapath {
         svcs.insert(key, svc, 0).map_err(map_err(MAP_SERVICES))?;
         self.services.insert(key, Placed { id, backends: ids });
         Ok(())
+    }
+
+    /// Removes the connection tracking entries that expired by `now_ns` (the kernel's
+    /// CLOCK_MONOTONIC, [`monotonic_ns`]); returns how many. Run it periodically: the datapath
+    /// already treats an expired entry as gone, this gives its slot back.
+    pub fn expire(&mut self, now_ns: u64) -> Result<usize, LbError> {
+        let map_err = |source| LbError::Map {
+            name: MAP_CONNTRACK,
+            source,
+        };
+        let mut h: HashMap<&mut MapData, FlowKey, Ct> = HashMap::try_from(
+            self.ebpf
+                .map_mut(MAP_CONNTRACK)
+                .expect("bpf-lb has LB_CONNTRACK"),
+        )
+        .map_err(map_err)?;
+        let dead: Vec<FlowKey> = h
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, c)| c.expires_ns <= now_ns)
+            .map(|(k, _)| k)
+            .collect();
+        let mut n = 0;
+        for k in &dead {
+            // Gone meanwhile (the LRU evicted it, or the datapath renewed it as a new
+            // connection after its expiry and it is alive again): either is fine.
+            if h.get(k, 0).is_ok_and(|c| c.expires_ns <= now_ns) && h.remove(k).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// The tracked entry of one direction of a connection, if there is one.
