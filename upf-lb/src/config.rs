@@ -52,6 +52,35 @@ struct RawConfig {
     state: Option<RawState>,
     #[serde(default)]
     api: Option<RawApi>,
+    #[serde(default)]
+    lb: Option<RawLb>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLb {
+    interfaces: Vec<String>,
+    xdp_mode: Option<String>,
+    connections: Option<u32>,
+    #[serde(default)]
+    service: Vec<RawLbService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLbService {
+    vip: String,
+    protocol: String,
+    port: Option<u16>,
+    backends: Vec<RawLbBackend>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLbBackend {
+    addr: String,
+    port: Option<u16>,
+    weight: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +330,131 @@ pub struct Config {
     pub api_tls: Option<(Vec<u8>, Vec<u8>)>,
     /// Packets per second of one drop reason above which watchers get a "drops" event (0: never).
     pub drop_event_rate: u64,
+    /// The L4 load balancer (`[lb]`), if configured.
+    pub lb: Option<LbConfig>,
+}
+
+/// The L4 load balancer's configuration (`[lb]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LbConfig {
+    /// Interfaces `xdp_lb` is attached to (clients' and backends' sides).
+    pub interfaces: Vec<String>,
+    /// How it is attached.
+    pub xdp_mode: XdpMode,
+    /// Connections tracked at most.
+    pub connections: u32,
+    /// The services.
+    pub services: Vec<LbService>,
+}
+
+/// One service of the load balancer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LbService {
+    /// The VIP.
+    pub vip: IpAddr,
+    /// IP protocol (6 TCP, 17 UDP).
+    pub proto: u8,
+    /// Port; 0: every port.
+    pub port: u16,
+    /// Backends.
+    pub backends: Vec<crate::southbound::lb::BackendSpec>,
+}
+
+/// `[lb]`: every field checked, errors naming it.
+fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
+    if r.interfaces.is_empty() {
+        return Err(bad("lb.interfaces", "at least one interface"));
+    }
+    for (i, name) in r.interfaces.iter().enumerate() {
+        if name == n3 || name == n6 {
+            return Err(bad(
+                format!("lb.interfaces[{i}]"),
+                format!("{name} is the N3 or N6 interface, which runs the GTP-U programs"),
+            ));
+        }
+    }
+    let xdp_mode = match r.xdp_mode.as_deref() {
+        None | Some("driver") => XdpMode::Driver,
+        Some("skb") => XdpMode::Skb,
+        Some(o) => {
+            return Err(bad("lb.xdp_mode", format!("{o:?}: \"driver\" or \"skb\"")));
+        }
+    };
+    let connections = r.connections.unwrap_or(1_000_000);
+    if connections == 0 || connections > 50_000_000 {
+        return Err(bad("lb.connections", "1 to 50000000"));
+    }
+    let mut services: Vec<LbService> = Vec::new();
+    for (i, sv) in r.service.into_iter().enumerate() {
+        let f = |x: &str| format!("lb.service[{i}].{x}");
+        let vip: IpAddr = sv
+            .vip
+            .parse()
+            .map_err(|_| bad(f("vip"), format!("{:?} is not an IP address", sv.vip)))?;
+        let proto = match sv.protocol.as_str() {
+            "tcp" => 6,
+            "udp" => 17,
+            o => return Err(bad(f("protocol"), format!("{o:?}: \"tcp\" or \"udp\""))),
+        };
+        let port = sv.port.unwrap_or(0);
+        if let Some(j) = services
+            .iter()
+            .position(|o| o.vip == vip && o.proto == proto && o.port == port)
+        {
+            return Err(bad(
+                format!("lb.service[{i}]"),
+                format!("the same VIP, protocol and port as lb.service[{j}]"),
+            ));
+        }
+        if sv.backends.is_empty() {
+            return Err(bad(f("backends"), "at least one backend"));
+        }
+        if sv.backends.len() > bpf_abi::lb::MAX_BACKENDS_PER_SERVICE {
+            return Err(bad(
+                f("backends"),
+                format!(
+                    "{} backends, at most {}",
+                    sv.backends.len(),
+                    bpf_abi::lb::MAX_BACKENDS_PER_SERVICE
+                ),
+            ));
+        }
+        let mut backends = Vec::new();
+        for (j, b) in sv.backends.into_iter().enumerate() {
+            let fb = |x: &str| format!("lb.service[{i}].backends[{j}].{x}");
+            let addr: IpAddr = b
+                .addr
+                .parse()
+                .map_err(|_| bad(fb("addr"), format!("{:?} is not an IP address", b.addr)))?;
+            if addr.is_ipv4() != vip.is_ipv4() {
+                return Err(bad(
+                    fb("addr"),
+                    "of the VIP's family only (NAT44, NAT66; NAT64 not yet)",
+                ));
+            }
+            let weight = b.weight.unwrap_or(1);
+            if weight > 100 {
+                return Err(bad(fb("weight"), "0 to 100"));
+            }
+            backends.push(crate::southbound::lb::BackendSpec {
+                addr,
+                port: b.port.unwrap_or(0),
+                weight,
+            });
+        }
+        services.push(LbService {
+            vip,
+            proto,
+            port,
+            backends,
+        });
+    }
+    Ok(LbConfig {
+        interfaces: r.interfaces,
+        xdp_mode,
+        connections,
+        services,
+    })
 }
 
 fn opt_addr<T: std::str::FromStr>(
@@ -550,6 +704,10 @@ impl Config {
         {
             return Err(bad("api.token", "at least 16 characters, no white space"));
         }
+        let lb = match raw.lb {
+            None => None,
+            Some(l) => Some(lb_config(l, &n3.interface, &n6.interface)?),
+        };
         Ok(Config {
             node_id,
             n3,
@@ -596,6 +754,7 @@ impl Config {
             api_token: api.token,
             api_tls,
             drop_event_rate: api.drop_event_rate.unwrap_or(1000),
+            lb,
         })
     }
 
@@ -680,6 +839,87 @@ mod tests {
         assert!(e.why.contains("retries"), "{e}");
         let e = with("n1 = 3", "n1 = \"three\"").unwrap_err();
         assert!(e.to_string().contains("line"), "{e}");
+    }
+
+    /// The embedded default with an `[lb]` section appended.
+    fn with_lb(lb: &str) -> Result<Config, ConfigError> {
+        Config::parse(&format!("{DEFAULT}\n{lb}"))
+    }
+
+    const LB: &str = r#"
+[lb]
+interfaces = ["lb0", "lb1"]
+xdp_mode = "skb"
+connections = 1000
+
+[[lb.service]]
+vip = "198.18.0.10"
+protocol = "tcp"
+port = 80
+backends = [
+    { addr = "203.0.113.10", port = 8080, weight = 2 },
+    { addr = "203.0.113.11", port = 8080 },
+]
+
+[[lb.service]]
+vip = "2001:db8:fe::53"
+protocol = "udp"
+backends = [{ addr = "2001:db8:0:6::53" }]
+"#;
+
+    #[test]
+    fn load_balancer_services_are_read_and_checked() {
+        let c = with_lb(LB).unwrap().lb.expect("[lb]");
+        assert_eq!(c.interfaces, ["lb0", "lb1"]);
+        assert_eq!((c.xdp_mode, c.connections), (XdpMode::Skb, 1000));
+        assert_eq!(c.services.len(), 2);
+        let s = &c.services[0];
+        assert_eq!(
+            (s.vip, s.proto, s.port),
+            ("198.18.0.10".parse().unwrap(), 6, 80)
+        );
+        assert_eq!((s.backends[0].weight, s.backends[1].weight), (2, 1));
+        let u = &c.services[1];
+        assert_eq!((u.proto, u.port, u.backends[0].port), (17, 0, 0));
+        assert!(Config::default_embedded().lb.is_none(), "off by default");
+        for (from, to, field) in [
+            ("\"198.18.0.10\"", "\"198.18.0.300\"", "lb.service[0].vip"),
+            ("\"tcp\"", "\"sctp\"", "lb.service[0].protocol"),
+            (
+                "\"2001:db8:0:6::53\"",
+                "\"203.0.113.53\"",
+                "lb.service[1].backends[0].addr",
+            ),
+            (
+                "weight = 2",
+                "weight = 101",
+                "lb.service[0].backends[0].weight",
+            ),
+            (
+                "[\"lb0\", \"lb1\"]",
+                "[\"lb0\", \"n3\"]",
+                "lb.interfaces[1]",
+            ),
+            ("[\"lb0\", \"lb1\"]", "[]", "lb.interfaces"),
+            ("xdp_mode = \"skb\"", "xdp_mode = \"fast\"", "lb.xdp_mode"),
+            ("connections = 1000", "connections = 0", "lb.connections"),
+            (
+                "\"2001:db8:fe::53\"",
+                "\"198.18.0.10\"",
+                "lb.service[1].backends[0].addr",
+            ),
+        ] {
+            assert!(LB.contains(from), "{from}");
+            let e = with_lb(&LB.replacen(from, to, 1)).unwrap_err();
+            assert_eq!(e.field, field, "{from} -> {to}: {e}");
+        }
+        // The same VIP, protocol and port twice.
+        let twice = LB.replacen("protocol = \"udp\"", "protocol = \"tcp\"\nport = 80", 1);
+        let twice = twice.replacen("\"2001:db8:fe::53\"", "\"198.18.0.10\"", 1);
+        let twice = twice.replacen("\"2001:db8:0:6::53\"", "\"203.0.113.53\"", 1);
+        let e = with_lb(&twice).unwrap_err();
+        assert_eq!(e.field, "lb.service[1]", "{e}");
+        assert!(e.why.contains("lb.service[0]"), "{e}");
     }
 
     #[test]

@@ -127,6 +127,37 @@ pub fn load_and_attach(cfg: &Config) -> anyhow::Result<(GtpDatapath, bool)> {
     Ok((dp, fresh))
 }
 
+/// The L4 load balancer of `[lb]`: bpf-lb loaded, its services written, `xdp_lb` attached to
+/// its interfaces (in the calling thread's namespace).
+pub fn load_lb(cfg: &crate::config::LbConfig) -> anyhow::Result<crate::southbound::LbDatapath> {
+    let backends: usize = cfg.services.iter().map(|s| s.backends.len()).sum();
+    let mut lb = crate::southbound::LbDatapath::load(
+        cfg.services.len() as u32,
+        backends as u32,
+        cfg.connections,
+    )
+    .context("loading bpf-lb")?;
+    for (i, s) in cfg.services.iter().enumerate() {
+        lb.set_service(s.vip, s.proto, s.port, &s.backends)
+            .with_context(|| format!("lb.service[{i}]"))?;
+    }
+    let mode = match cfg.xdp_mode {
+        XdpMode::Driver => aya::programs::XdpMode::Driver,
+        XdpMode::Skb => aya::programs::XdpMode::Skb,
+    };
+    let x = lb.xdp_mut(bpf_abi::lb::PROG_XDP_LB)?;
+    for (i, name) in cfg.interfaces.iter().enumerate() {
+        x.attach(name, mode)
+            .with_context(|| format!("lb.interfaces[{i}]: attaching xdp_lb to {name}"))?;
+    }
+    tracing::info!(
+        services = cfg.services.len(),
+        interfaces = ?cfg.interfaces,
+        "load balancer attached"
+    );
+    Ok(lb)
+}
+
 /// The datapath loaded and attached for `cfg`, and its N4 endpoint.
 fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
     // With [state]: the store first (its Recovery Time Stamp wins), then the datapath on the
@@ -142,7 +173,12 @@ fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
     let recovery = snap.meta.map_or(recovery, |m| m.recovery);
     let (dp, fresh) = load_and_attach(&cfg)?;
     let n6 = cfg.n6.interface.clone();
+    let lb = match &cfg.lb {
+        Some(l) => Some(load_lb(l)?),
+        None => None,
+    };
     let mut n4 = N4::new(cfg, dp, recovery)?;
+    n4.lb = lb;
     if let Some(store) = store {
         n4.enable_persistence(store);
         let n = n4.restore(snap, fresh, Instant::now())?;

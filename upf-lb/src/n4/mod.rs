@@ -190,7 +190,14 @@ pub struct N4 {
     outstanding: Outstanding<Request>,
     /// What it did.
     pub stats: Stats,
+    /// The L4 load balancer's datapath, when `[lb]` is configured (its conntrack swept on the
+    /// ticks, every [`LB_SWEEP`]).
+    pub lb: Option<crate::southbound::LbDatapath>,
+    lb_swept: Instant,
 }
+
+/// How often expired load balancer connections are swept.
+pub const LB_SWEEP: Duration = Duration::from_secs(5);
 
 impl N4 {
     /// An endpoint for `cfg` programming `dp` (loaded with `crate::daemon::map_sizes(cfg)`),
@@ -254,6 +261,8 @@ impl N4 {
             drops_seen: Vec::new(),
             drops_at: Instant::now(),
             housekeeping: Instant::now() + Duration::from_secs(1),
+            lb: None,
+            lb_swept: Instant::now(),
             dirty: Default::default(),
             deleted: Default::default(),
             assoc_dirty: false,
@@ -596,6 +605,16 @@ impl N4 {
     /// peers dead after N1 retransmissions without an answer.
     pub fn tick(&mut self, now: Instant) -> Vec<Outgoing> {
         let mut out = Vec::new();
+        if let Some(lb) = self.lb.as_mut()
+            && now.duration_since(self.lb_swept) >= LB_SWEEP
+        {
+            self.lb_swept = now;
+            match lb.expire(crate::southbound::lb::monotonic_ns()) {
+                Ok(n) if n > 0 => tracing::debug!(connections = n, "load balancer: expired"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "load balancer: sweeping conntrack"),
+            }
+        }
         self.cache.expire(now);
         let due: Vec<NodeId> = self
             .assocs
