@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruPerCpuHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use bpf_abi::gtp::{
-    Far, GtpConfig, N3Scratch, N6Scratch, NH_CACHE_SLOTS, NhSlot, Pdr, PdrList, Qer, QerState,
-    SdfFilter, TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
+    Far, GtpConfig, N3Scratch, N6Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey,
+    TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
 
 /// Tail calls of the N3 program (filled by the loader).
@@ -67,10 +67,6 @@ pub static BUFF_LIMIT: LruPerCpuHashMap<u32, [u64; 2]> = LruPerCpuHashMap::with_
 /// URR thresholds.
 #[map(name = "URR_THRESHOLDS")]
 pub static URR_THRESHOLDS: Array<UrrThreshold> = Array::with_max_entries(1, 0);
-
-/// Next-hop cache: direct-mapped, per CPU (`bpf_abi::gtp::MAP_NH_CACHE`).
-#[map(name = "NH_CACHE")]
-pub static NH_CACHE: PerCpuArray<NhSlot> = PerCpuArray::with_max_entries(NH_CACHE_SLOTS, 0);
 
 /// The UP function's own addresses (`bpf_abi::gtp::GtpConfig`), written by the controller.
 #[map(name = "GTP_CONFIG")]

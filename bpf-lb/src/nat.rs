@@ -15,7 +15,7 @@ use bpf_abi::{
 use bpf_net::{
     Cursor, atomic, csum,
     eth::{ETH_P_IPV4, ETH_P_IPV6, parse_eth},
-    fib::{self, Found, Lookup},
+    fib::{self, Fwd, Lookup},
     ipv4, ipv6, proto,
     tcp::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
@@ -328,20 +328,18 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         tos: ip.tos,
         len: ip.len as u16,
     };
-    match fib::lookup(ctx, &l)? {
-        Found::Success {
-            ifindex,
-            smac,
-            dmac,
-        } => {
+    // By the per-CPU next-hop cache when it knows the destination, else the FIB.
+    match fib::forward(ctx, &l)? {
+        Fwd::Redirected => {
+            // Forwarded here, so decremented here (the redirect happens when the program
+            // returns); the kernel decrements what it forwards itself.
             if ip.v6 {
                 ipv6::decrement_hop_limit(&cur, ip.off)?;
             } else {
                 ipv4::decrement_ttl(&cur, ip.off)?;
             }
-            fib::redirect(ctx, smac, dmac, ifindex)?;
             Ok(Reason::LbRedirect)
         }
-        Found::Kernel | Found::TooBig(_) => Ok(Reason::LbToKernel),
+        Fwd::Kernel | Fwd::TooBig(_) => Ok(Reason::LbToKernel),
     }
 }
