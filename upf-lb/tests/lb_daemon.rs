@@ -1,0 +1,162 @@
+//! The load balancer as an operator runs it: `upf-lb run` (the real binary) with an `[lb]`
+//! section in its configuration, in the UPF's namespace beside N3 and N6. A client namespace
+//! and two backend namespaces hang off three more interfaces of it; TCP connections to the VIP
+//! complete through `xdp_lb` and reach both backends, which see the client's own address; the
+//! daemon says it attached the load balancer and stops cleanly.
+//!
+//! ```text
+//! client c0 198.19.1.1 -- l0 [upf namespace: n3, n6, l0 l1 l2] l1 -- b0 198.19.2.10
+//!                                                               l2 -- b0 198.19.3.10
+//! VIP 198.19.100.1 TCP 80 -> the backends' 8080
+//! ```
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    process::{Command, Stdio},
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+use upf_lb::{
+    demo::Topology,
+    netns::{Netns, Reaped, unique_name, veth},
+    southbound::GtpDatapath,
+};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 19, 100, 1);
+const BACKENDS: [Ipv4Addr; 2] = [Ipv4Addr::new(198, 19, 2, 10), Ipv4Addr::new(198, 19, 3, 10)];
+const CONNECTIONS: u16 = 20;
+
+#[test]
+fn the_daemon_runs_the_load_balancer_from_its_configuration() {
+    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    let mut noop = GtpDatapath::load().expect("load bpf-gtp");
+    let topo = Topology::bare(&mut noop).expect("topology");
+    let client = Netns::create(&unique_name("lbdc")).unwrap();
+    let be: Vec<Netns> = (0..2)
+        .map(|i| Netns::create(&unique_name(&format!("lbd{i}"))).unwrap())
+        .collect();
+    veth(&client, "c0", &topo.upf, "l0").unwrap();
+    veth(&topo.upf, "l1", &be[0], "b0").unwrap();
+    veth(&topo.upf, "l2", &be[1], "b0").unwrap();
+    for (ns, cmd) in [
+        (&client, "addr add 198.19.1.1/24 dev c0"),
+        (&client, "route add default via 198.19.1.2"),
+        (&topo.upf, "addr add 198.19.1.2/24 dev l0"),
+        (&topo.upf, "addr add 198.19.2.1/24 dev l1"),
+        (&topo.upf, "addr add 198.19.3.1/24 dev l2"),
+        (&be[0], "addr add 198.19.2.10/24 dev b0"),
+        (&be[0], "route add default via 198.19.2.1"),
+        (&be[1], "addr add 198.19.3.10/24 dev b0"),
+        (&be[1], "route add default via 198.19.3.1"),
+    ] {
+        ns.ip(&cmd.split(' ').collect::<Vec<_>>()).unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("upf-lb-lbd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("upf-lb.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[lb]\ninterfaces = [\"l0\", \"l1\", \"l2\"]\nxdp_mode = \"skb\"\nconnections = 1000\n\n\
+             [[lb.service]]\nvip = \"{VIP}\"\nprotocol = \"tcp\"\nport = 80\nbackends = [\n\
+             {{ addr = \"{}\", port = 8080 }},\n{{ addr = \"{}\", port = 8080 }},\n]\n",
+            upf_lb::config::DEFAULT,
+            BACKENDS[0],
+            BACKENDS[1]
+        ),
+    )
+    .unwrap();
+
+    let mut d = Reaped(
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", topo.upf.name()))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_upf-lb"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("upf-lb run"),
+    );
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for out in [
+        Box::new(d.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(d.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+    }
+    let mut log = Vec::new();
+    let t0 = Instant::now();
+    while !log.iter().any(|l: &String| l.contains("N4 listening")) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "upf-lb run did not start: {log:#?}"
+        );
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            log.push(l);
+        }
+    }
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+        log.push(l);
+    }
+    assert!(
+        log.iter().any(|l| l.contains("load balancer attached")),
+        "{log:#?}"
+    );
+
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for (i, ns) in be.iter().enumerate() {
+            let stop = &stop;
+            let l = ns
+                .run(|| TcpListener::bind((BACKENDS[i], 8080)))
+                .expect("backend TCP");
+            l.set_nonblocking(true).unwrap();
+            s.spawn(move || {
+                let t0 = Instant::now();
+                while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(30) {
+                    match l.accept() {
+                        Ok((mut c, peer)) => {
+                            c.set_nonblocking(false).unwrap();
+                            let _ = c.write_all(format!("backend{i} saw {peer}").as_bytes());
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            });
+        }
+        let mut seen = [0u32; 2];
+        for k in 0..CONNECTIONS {
+            let (answer, local) = client
+                .run(|| -> std::io::Result<(String, SocketAddr)> {
+                    let mut c = TcpStream::connect_timeout(
+                        &SocketAddr::from((VIP, 80)),
+                        Duration::from_secs(5),
+                    )?;
+                    c.set_read_timeout(Some(Duration::from_secs(5)))?;
+                    let mut s = String::new();
+                    c.read_to_string(&mut s)?;
+                    Ok((s, c.local_addr()?))
+                })
+                .unwrap_or_else(|e| panic!("connection {k}: {e}"));
+            let i = usize::from(!answer.starts_with("backend0"));
+            assert_eq!(answer, format!("backend{i} saw {local}"));
+            seen[i] += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(seen[0] > 0 && seen[1] > 0, "both backends: {seen:?}");
+    });
+    let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
+        .unwrap()
+        .expect("the daemon stops on SIGTERM");
+    assert!(st.success(), "{st:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
