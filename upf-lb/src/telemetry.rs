@@ -57,7 +57,7 @@ pub fn qfi_counts(n4: &N4) -> Vec<(&'static str, &'static str, u8, u64, u64)> {
 
 pub fn prometheus(n4: &N4) -> String {
     let mut o = String::with_capacity(16 * 1024);
-    if let Ok(counters) = n4.dp.counters() {
+    if let Ok(counters) = n4.datapath_counters() {
         family(
             &mut o,
             "upf_lb_datapath_packets_total",
@@ -230,8 +230,7 @@ impl Snapshot {
         let sizes = crate::daemon::map_sizes(n4.config());
         Snapshot {
             reasons: n4
-                .dp
-                .counters()
+                .datapath_counters()
                 .map(|c| {
                     c.into_iter()
                         .map(|(r, c)| (r.name(), r.verdict().name(), c.packets, c.bytes))

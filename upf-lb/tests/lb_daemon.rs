@@ -2,7 +2,8 @@
 //! section in its configuration, in the UPF's namespace beside N3 and N6. A client namespace
 //! and two backend namespaces hang off three more interfaces of it; TCP connections to the VIP
 //! complete through `xdp_lb` and reach both backends, which see the client's own address; the
-//! daemon says it attached the load balancer and stops cleanly.
+//! daemon says it attached the load balancer, its Prometheus metrics count what `xdp_lb` did,
+//! and it stops cleanly.
 //!
 //! ```text
 //! client c0 198.19.1.1 -- l0 [upf namespace: n3, n6, l0 l1 l2] l1 -- b0 198.19.2.10
@@ -61,7 +62,11 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
             "{}\n[lb]\ninterfaces = [\"l0\", \"l1\", \"l2\"]\nxdp_mode = \"skb\"\nconnections = 1000\n\n\
              [[lb.service]]\nvip = \"{VIP}\"\nprotocol = \"tcp\"\nport = 80\nbackends = [\n\
              {{ addr = \"{}\", port = 8080 }},\n{{ addr = \"{}\", port = 8080 }},\n]\n",
-            upf_lb::config::DEFAULT,
+            upf_lb::config::DEFAULT.replacen(
+                "# prometheus_listen = \"127.0.0.1:9464\"",
+                "prometheus_listen = \"127.0.0.1:9464\"",
+                1
+            ),
             BACKENDS[0],
             BACKENDS[1]
         ),
@@ -154,6 +159,34 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
         stop.store(true, Ordering::Relaxed);
         assert!(seen[0] > 0 && seen[1] > 0, "both backends: {seen:?}");
     });
+    // The load balancer's outcomes are in the daemon's Prometheus metrics.
+    let metrics = topo
+        .upf
+        .run(|| -> std::io::Result<String> {
+            let mut c = TcpStream::connect(("127.0.0.1", 9464))?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")?;
+            let mut s = String::new();
+            c.read_to_string(&mut s)?;
+            Ok(s)
+        })
+        .expect("GET /metrics");
+    let count = |reason: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("upf_lb_datapath_packets_total{")
+                    && l.contains(&format!("reason=\"{reason}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let translated = count("lb_redirect") + count("lb_to_kernel");
+    assert!(
+        translated >= 3 * u64::from(CONNECTIONS),
+        "{translated} packets translated by xdp_lb in the metrics"
+    );
     let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
         .unwrap()
         .expect("the daemon stops on SIGTERM");

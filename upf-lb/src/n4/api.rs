@@ -153,8 +153,7 @@ impl N4 {
             }
             ApiRequest::Stats(tx) => {
                 let reasons = self
-                    .dp
-                    .counters()
+                    .datapath_counters()
                     .map(|c| {
                         c.into_iter()
                             .map(|(r, c)| pb::ReasonCount {
@@ -237,7 +236,9 @@ impl N4 {
         if limit == 0 || now.duration_since(self.drops_at) < std::time::Duration::from_secs(1) {
             return;
         }
-        let Ok(c) = self.dp.counters() else { return };
+        let Ok(c) = self.datapath_counters() else {
+            return;
+        };
         let secs = now.duration_since(self.drops_at).as_secs_f64();
         let now_drops: Vec<(bpf_abi::Reason, u64)> = c
             .into_iter()

@@ -200,6 +200,26 @@ pub struct N4 {
 pub const LB_SWEEP: Duration = Duration::from_secs(5);
 
 impl N4 {
+    /// The outcome counters of every eBPF object this UP function runs (the GTP-U user plane,
+    /// and the load balancer when configured), summed by reason: what statistics, metrics and
+    /// drop events report.
+    pub fn datapath_counters(
+        &self,
+    ) -> Result<Vec<(bpf_abi::Reason, bpf_abi::Counter)>, crate::southbound::LoadError> {
+        let mut c = self.dp.counters()?;
+        if let Some(lb) = &self.lb {
+            for (r, x) in lb.counters()? {
+                if let Some((_, y)) = c.iter_mut().find(|(q, _)| *q == r) {
+                    y.packets += x.packets;
+                    y.bytes += x.bytes;
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
+impl N4 {
     /// An endpoint for `cfg` programming `dp` (loaded with `crate::daemon::map_sizes(cfg)`),
     /// with Recovery Time Stamp `recovery`.
     pub fn new(
