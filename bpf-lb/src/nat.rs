@@ -234,6 +234,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let trunc = match ip.protocol {
         proto::TCP => Reason::TcpTruncated,
         proto::UDP => Reason::UdpTruncated,
+        proto::ICMP if !V6 => return icmp_error(ctx, &cur, &ip),
         _ => return Err(Reason::LbNoService),
     };
     let ports = *cur.get::<[u8; 4]>(ip.l4_off, trunc)?;
@@ -338,6 +339,114 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
             } else {
                 ipv4::decrement_ttl(&cur, ip.off)?;
             }
+            Ok(Reason::LbRedirect)
+        }
+        Fwd::Kernel | Fwd::TooBig(_) => Ok(Reason::LbToKernel),
+    }
+}
+
+/// ICMP types whose message quotes the packet that caused it (RFC 792): Destination
+/// Unreachable (Fragmentation Needed among them), Time Exceeded, Parameter Problem.
+const ICMP_QUOTING: [u8; 3] = [3, 11, 12];
+
+/// An ICMP error about a packet of a tracked connection (IPv4): the quoted packet was either
+/// the client's, sent on to the backend (the error comes from the backend's side: the quoted
+/// destination becomes the VIP again, and the error's source too when the backend itself sent
+/// it), or the backend's reply, sent on to the client (the error comes from the client's side
+/// to the VIP: the quoted source becomes the backend, and the error goes to the backend).
+/// The quoted header's checksum, a quoted UDP checksum, the ICMP checksum and the outer
+/// header's are updated (RFC 1624); then the error is forwarded like the connection's
+/// packets. Other ICMP is the kernel's.
+#[inline(always)]
+fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason> {
+    let icmp_off = ip.l4_off;
+    let ty = cur.u8_at(icmp_off, Reason::IcmpTruncated)?;
+    if !ICMP_QUOTING.contains(&ty) {
+        return Err(Reason::LbNoService);
+    }
+    let inner_off = icmp_off + 8;
+    // The quoted header (options are not translated: such errors are the kernel's) and the
+    // first 8 bytes of its transport header (RFC 792: at least that much is quoted).
+    let q = cur.get_mut::<[u8; 28]>(inner_off, Reason::IcmpTruncated)?;
+    // SAFETY: the cursor proved the 28 bytes; nothing else refers to them.
+    let q = unsafe { &mut *q };
+    let proto_in = q[9];
+    if q[0] != 0x45 || (proto_in != proto::TCP && proto_in != proto::UDP) {
+        return Err(Reason::LbNoService);
+    }
+    // The connection, by the quoted packet seen from the other end.
+    let mut key = FlowKey {
+        proto: proto_in,
+        family: 4,
+        sport: u16::from_be_bytes([q[22], q[23]]),
+        dport: u16::from_be_bytes([q[20], q[21]]),
+        ..FlowKey::default()
+    };
+    key.src[..4].copy_from_slice(&q[16..20]);
+    key.dst[..4].copy_from_slice(&q[12..16]);
+    let Some(ct) = CONNTRACK.get_ptr_mut(&key) else {
+        return Err(Reason::LbNoService);
+    };
+    // SAFETY: a value of the conntrack map, valid for this program run.
+    let (nat_addr, nat_port, direction) = unsafe { (&(*ct).nat_addr, (*ct).nat_port, (*ct).dir) };
+    let new_addr = word(nat_addr, 0);
+    // The quoted packet's field to rewrite: its destination (it went to the backend) or its
+    // source (it came from the VIP); and the outer field: the error's source when the backend
+    // sent it, or its destination (the VIP).
+    let to_backend_side = direction == dir::REPLY;
+    let (q_addr, q_port) = if to_backend_side { (16, 22) } else { (12, 20) };
+    let old_addr = u32::from_be_bytes([q[q_addr], q[q_addr + 1], q[q_addr + 2], q[q_addr + 3]]);
+    let old_port = u16::from_be_bytes([q[q_port], q[q_port + 1]]);
+    let old_qcheck = u16::from_be_bytes([q[10], q[11]]);
+    let new_qcheck = csum::replace32(old_qcheck, old_addr, new_addr);
+    q[10..12].copy_from_slice(&new_qcheck.to_be_bytes());
+    q[q_addr..q_addr + 4].copy_from_slice(&new_addr.to_be_bytes());
+    q[q_port..q_port + 2].copy_from_slice(&nat_port.to_be_bytes());
+    let h = cur.get_mut::<[u8; 4]>(icmp_off, Reason::IcmpTruncated)?;
+    // SAFETY: the cursor proved the ICMP header's first 4 bytes.
+    let h = unsafe { &mut *h };
+    let mut c = u16::from_be_bytes([h[2], h[3]]);
+    c = csum::replace32(c, old_addr, new_addr);
+    c = csum::replace16(c, old_port, nat_port);
+    c = csum::replace16(c, old_qcheck, new_qcheck);
+    if proto_in == proto::UDP {
+        let old_u = u16::from_be_bytes([q[26], q[27]]);
+        if old_u != 0 {
+            let mut u = csum::replace32(old_u, old_addr, new_addr);
+            u = csum::replace16(u, old_port, nat_port);
+            q[26..28].copy_from_slice(&u.to_be_bytes());
+            c = csum::replace16(c, old_u, u);
+        }
+    }
+    h[2..4].copy_from_slice(&c.to_be_bytes());
+    // The outer header.
+    let o = cur.get_mut::<[u8; 20]>(ip.off, Reason::Ipv4Truncated)?;
+    // SAFETY: the cursor proved the 20 bytes of the outer header.
+    let o = unsafe { &mut *o };
+    let at = if to_backend_side { SRC } else { DST };
+    let old_outer = u32::from_be_bytes([o[at], o[at + 1], o[at + 2], o[at + 3]]);
+    if !to_backend_side || old_outer == old_addr {
+        let oc = u16::from_be_bytes([o[CHECK], o[CHECK + 1]]);
+        o[CHECK..CHECK + 2]
+            .copy_from_slice(&csum::replace32(oc, old_outer, new_addr).to_be_bytes());
+        o[at..at + 4].copy_from_slice(&new_addr.to_be_bytes());
+    }
+    if ipv4::ttl_expiring(cur, ip.off)? {
+        return Ok(Reason::LbToKernel);
+    }
+    let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
+    src[..4].copy_from_slice(&o[SRC..SRC + 4]);
+    dst[..4].copy_from_slice(&o[DST..DST + 4]);
+    let l = Lookup {
+        v6: false,
+        src: &src,
+        dst: &dst,
+        tos: ip.tos,
+        len: ip.len as u16,
+    };
+    match fib::forward(ctx, &l)? {
+        Fwd::Redirected => {
+            ipv4::decrement_ttl(cur, ip.off)?;
             Ok(Reason::LbRedirect)
         }
         Fwd::Kernel | Fwd::TooBig(_) => Ok(Reason::LbToKernel),

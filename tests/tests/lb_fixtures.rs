@@ -236,15 +236,136 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
     ];
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
 
+    // ICMP errors about tracked connections, translated inside and out (RFC 792 quotes the
+    // IP header and 8 bytes): the backend's Port Unreachable about the UDP flow reaches the
+    // client from the VIP, quoting the packet as the client sent it; a Fragmentation Needed
+    // from the client's side about a reply (sent to the VIP) reaches the backend, quoting the
+    // reply as the backend sent it.
+    let icmp = |src, dst, ty, code, rest, quoted: &IpPacket| {
+        IpPacket::v4(
+            src,
+            dst,
+            L4::Icmp {
+                ty,
+                code,
+                rest,
+                payload: quoted.to_bytes()[..28].to_vec(),
+            },
+        )
+    };
+    let mtu = [0, 0, 0x05, 0x00];
+    let e = vec![
+        fx(
+            "icmp-port-unreachable-from-the-backend",
+            &icmp(
+                FibNs::NH4,
+                CLIENT,
+                3,
+                3,
+                [0; 4],
+                &udp(CLIENT, FibNs::NH4, 5000, 5353),
+            ),
+            xdp::REDIRECT,
+            routed(
+                icmp(
+                    VIP_UDP,
+                    CLIENT,
+                    3,
+                    3,
+                    [0; 4],
+                    &udp(CLIENT, VIP_UDP, 5000, 5353),
+                ),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        fx(
+            "icmp-frag-needed-about-a-reply",
+            &icmp(CLIENT, VIP, 3, 4, mtu, &tcp(VIP, CLIENT, 80, 40000, 0x12)),
+            xdp::REDIRECT,
+            routed(
+                icmp(
+                    CLIENT,
+                    FibNs::NH4,
+                    3,
+                    4,
+                    mtu,
+                    &tcp(FibNs::NH4, CLIENT, 8080, 40000, 0x12),
+                ),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        Fixture::unchanged(
+            "icmp-echo-to-the-vip",
+            Frame::new(icmp(CLIENT, VIP, 8, 0, [0, 1, 0, 1], &syn)).to_bytes(),
+            Reason::LbNoService,
+        ),
+        Fixture::unchanged(
+            "icmp-error-about-no-connection",
+            Frame::new(icmp(
+                FibNs::NH4,
+                CLIENT,
+                3,
+                3,
+                [0; 4],
+                &udp(CLIENT, FibNs::NH4, 6000, 5353),
+            ))
+            .to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &e);
+
     // tshark on what left: the addresses and ports, and every checksum good.
     let dir = std::env::temp_dir().join(format!("upf-lb-lb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("out.pcap");
     upf_lb::pcap::write_frames(
         &pcap,
-        &[&t[0].output, &t[1].output, &t[3].output, &t[6].output],
+        &[
+            &t[0].output,
+            &t[1].output,
+            &t[3].output,
+            &t[6].output,
+            &e[0].output,
+            &e[1].output,
+        ],
     )
     .unwrap();
+    let fi = tshark_fields(
+        &pcap,
+        &[
+            "icmp.checksum.status",
+            "ip.checksum.status",
+            "ip.dst",
+            "udp.dstport",
+            "tcp.srcport",
+        ],
+        &["ip.check_checksum:TRUE"],
+    );
+    // The errors decoded (tshark gives the first of each field: the outer header; the quoted
+    // packets' bytes are checked above, byte for byte against the builder's): good ICMP and
+    // outer IPv4 checksums, the quoted port the VIP's (to the client) or the backend's.
+    assert_eq!(
+        fi[4][..4],
+        ["1", "1", "192.0.2.1", "5353"],
+        "port unreachable: {:?}",
+        fi[4]
+    );
+    assert_eq!(
+        (
+            fi[5][0].as_str(),
+            fi[5][1].as_str(),
+            fi[5][2].as_str(),
+            fi[5][4].as_str()
+        ),
+        ("1", "1", "203.0.113.10", "8080"),
+        "frag needed: {:?}",
+        fi[5]
+    );
     let f = tshark_fields(
         &pcap,
         &[
