@@ -384,7 +384,7 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
     };
     key.src[..4].copy_from_slice(&q[16..20]);
     key.dst[..4].copy_from_slice(&q[12..16]);
-    let Some(ct) = CONNTRACK.get_ptr_mut(&key) else {
+    let Some(ct) = CONNTRACK.get_ptr_mut(key) else {
         return Err(Reason::LbNoService);
     };
     // SAFETY: a value of the conntrack map, valid for this program run.
