@@ -401,7 +401,8 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
 }
 
 /// Four backends with weights 1, 1, 1 and 2 (none resolved as neighbours: the kernel forwards
-/// what XDP translated): 4000 flows spread by the weights, and each flow stays where it went.
+/// what XDP translated): 4000 flows spread by the weights, and each flow stays where it went;
+/// when one backend fails, only its flows move.
 #[test]
 fn flows_spread_over_backends_by_weight_and_stay() {
     use aya::programs::{TestRun, TestRunOptions};
@@ -417,8 +418,8 @@ fn flows_spread_over_backends_by_weight_and_stay() {
         })
         .collect();
     dp.set_service(SPREAD.into(), 17, 53, &bs).unwrap();
-    let p = dp.xdp(PROG_XDP_LB).unwrap();
-    let send = |sport: u16| -> u8 {
+    let send = |dp: &LbDatapath, sport: u16| -> u8 {
+        let p = dp.xdp(PROG_XDP_LB).unwrap();
         let input = Frame::new(IpPacket::v4(
             CLIENT,
             SPREAD,
@@ -448,7 +449,7 @@ fn flows_spread_over_backends_by_weight_and_stay() {
         out[14 + 19]
     };
     const FLOWS: u16 = 4000;
-    let first: Vec<u8> = (0..FLOWS).map(|i| send(10_000 + i)).collect();
+    let first: Vec<u8> = (0..FLOWS).map(|i| send(&dp, 10_000 + i)).collect();
     let share = |b: u8| first.iter().filter(|&&x| x == b).count() as f64 / f64::from(FLOWS);
     for (b, want) in [(21, 0.2), (22, 0.2), (23, 0.2), (24, 0.4)] {
         assert!(
@@ -457,11 +458,35 @@ fn flows_spread_over_backends_by_weight_and_stay() {
             share(b)
         );
     }
-    let again: Vec<u8> = (0..FLOWS).map(|i| send(10_000 + i)).collect();
+    let again: Vec<u8> = (0..FLOWS).map(|i| send(&dp, 10_000 + i)).collect();
     assert_eq!(first, again, "every flow stays on its backend");
+
+    // Backend .22 fails: out of the service, its connections forgotten. Its flows go to the
+    // others; no other flow moves.
+    let survivors: Vec<BackendSpec> = bs
+        .iter()
+        .copied()
+        .filter(|b| b.addr != IpAddr::from([203, 0, 113, 22]))
+        .collect();
+    dp.set_service(SPREAD.into(), 17, 53, &survivors).unwrap();
+    let forgotten = dp.forget_backend(IpAddr::from([203, 0, 113, 22])).unwrap();
+    let had = first.iter().filter(|&&b| b == 22).count();
+    assert_eq!(
+        forgotten,
+        2 * had,
+        "both directions of each of its connections"
+    );
+    let after: Vec<u8> = (0..FLOWS).map(|i| send(&dp, 10_000 + i)).collect();
+    for (i, (b, a)) in first.iter().zip(&after).enumerate() {
+        if *b == 22 {
+            assert_ne!(*a, 22, "flow {i} left the failed backend");
+        } else {
+            assert_eq!(a, b, "flow {i} stayed where it was");
+        }
+    }
     let c = dp.counters().unwrap();
     let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
-    assert_eq!(n(Reason::LbToKernel), 2 * u64::from(FLOWS));
+    assert_eq!(n(Reason::LbToKernel), 3 * u64::from(FLOWS));
 }
 
 /// Each direction's state follows its TCP flags (a SYN alone: the handshake, 60 s; then

@@ -364,6 +364,40 @@ impl LbDatapath {
         Ok(n)
     }
 
+    /// Forgets the connections tracked to the backend at `addr` (both directions; returns how
+    /// many entries): after a backend fails and is taken out of its services, its clients'
+    /// next packets are balanced again over the others, and no other connection moves. (A
+    /// backend taken out to drain keeps its connections: do not call this then.)
+    pub fn forget_backend(&mut self, addr: IpAddr) -> Result<usize, LbError> {
+        let map_err = |source| LbError::Map {
+            name: MAP_CONNTRACK,
+            source,
+        };
+        let mut a = [0u8; 16];
+        match addr {
+            IpAddr::V4(v) => a[..4].copy_from_slice(&v.octets()),
+            IpAddr::V6(v) => a = v.octets(),
+        }
+        let mut h: HashMap<&mut MapData, FlowKey, Ct> = HashMap::try_from(
+            self.ebpf
+                .map_mut(MAP_CONNTRACK)
+                .expect("bpf-lb has LB_CONNTRACK"),
+        )
+        .map_err(map_err)?;
+        // The client's direction carries the backend as its translation, the reply as its
+        // source.
+        let gone: Vec<FlowKey> = h
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(k, c)| {
+                (c.dir == bpf_abi::lb::dir::ORIGINAL && c.nat_addr == a)
+                    || (c.dir == bpf_abi::lb::dir::REPLY && k.src == a)
+            })
+            .map(|(k, _)| k)
+            .collect();
+        Ok(gone.iter().filter(|k| h.remove(k).is_ok()).count())
+    }
+
     /// The tracked entry of one direction of a connection, if there is one.
     pub fn connection(&self, key: &FlowKey) -> Option<Ct> {
         let m = self.ebpf.map(MAP_CONNTRACK)?;
