@@ -307,15 +307,6 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         // SAFETY: the cursor proved the 8 bytes of the UDP header.
         change.apply::<8, 6>(unsafe { &mut *l4 }, false);
     }
-    let expiring = if ip.v6 {
-        ipv6::hop_limit_expiring(&cur, ip.off)?
-    } else {
-        ipv4::ttl_expiring(&cur, ip.off)?
-    };
-    if expiring {
-        // The kernel answers with ICMP Time Exceeded.
-        return Ok(Reason::LbToKernel);
-    }
     // The packet's addresses after the rewrite.
     if original {
         key.dst = *nat_addr;
@@ -329,15 +320,35 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         tos: ip.tos,
         len: ip.len as u16,
     };
-    // By the per-CPU next-hop cache when it knows the destination, else the FIB.
-    match fib::forward(ctx, &l)? {
+    route(ctx, &cur, &ip, &l, now)
+}
+
+/// Forwards a translated packet as a router does: to the kernel when its TTL / Hop Limit is
+/// expiring (it answers with Time Exceeded), else by the per-CPU next-hop cache or the FIB
+/// (at `now`, the caller's clock), TTL / Hop Limit one less when redirected here (the redirect
+/// happens when the program returns; the kernel decrements what it forwards itself).
+#[inline(always)]
+fn route(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ip,
+    l: &Lookup<'_>,
+    now: u64,
+) -> Result<Reason, Reason> {
+    let expiring = if ip.v6 {
+        ipv6::hop_limit_expiring(cur, ip.off)?
+    } else {
+        ipv4::ttl_expiring(cur, ip.off)?
+    };
+    if expiring {
+        return Ok(Reason::LbToKernel);
+    }
+    match fib::forward_at(ctx, l, now)? {
         Fwd::Redirected => {
-            // Forwarded here, so decremented here (the redirect happens when the program
-            // returns); the kernel decrements what it forwards itself.
             if ip.v6 {
-                ipv6::decrement_hop_limit(&cur, ip.off)?;
+                ipv6::decrement_hop_limit(cur, ip.off)?;
             } else {
-                ipv4::decrement_ttl(&cur, ip.off)?;
+                ipv4::decrement_ttl(cur, ip.off)?;
             }
             Ok(Reason::LbRedirect)
         }
@@ -431,9 +442,6 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
             .copy_from_slice(&csum::replace32(oc, old_outer, new_addr).to_be_bytes());
         o[at..at + 4].copy_from_slice(&new_addr.to_be_bytes());
     }
-    if ipv4::ttl_expiring(cur, ip.off)? {
-        return Ok(Reason::LbToKernel);
-    }
     let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
     src[..4].copy_from_slice(&o[SRC..SRC + 4]);
     dst[..4].copy_from_slice(&o[DST..DST + 4]);
@@ -444,11 +452,6 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
         tos: ip.tos,
         len: ip.len as u16,
     };
-    match fib::forward(ctx, &l)? {
-        Fwd::Redirected => {
-            ipv4::decrement_ttl(cur, ip.off)?;
-            Ok(Reason::LbRedirect)
-        }
-        Fwd::Kernel | Fwd::TooBig(_) => Ok(Reason::LbToKernel),
-    }
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    route(ctx, cur, ip, &l, unsafe { bpf_ktime_get_coarse_ns() })
 }

@@ -165,6 +165,13 @@ fn redirected(ctx: &XdpContext, smac: [u8; 6], dmac: [u8; 6], ifindex: u32) -> R
 /// a packet this long, else by the FIB (filling the cache on success).
 #[inline(always)]
 pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    forward_at(ctx, l, unsafe { bpf_ktime_get_coarse_ns() })
+}
+
+/// As [`forward`], at `now` (`bpf_ktime_get_coarse_ns`) the caller has read already.
+#[inline(always)]
+pub fn forward_at(ctx: &XdpContext, l: &Lookup<'_>, now: u64) -> Result<Fwd, Reason> {
     let d = l.dst;
     let w = |i: usize| u32::from_ne_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
     let key = NhKey {
@@ -176,8 +183,6 @@ pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
         ifindex: ctx.ingress_ifindex() as u32,
         family: if l.v6 { 6 } else { 4 },
     };
-    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
-    let now = unsafe { bpf_ktime_get_coarse_ns() };
     let slot = NH_CACHE.get_ptr_mut(key.slot() & (NH_CACHE_SLOTS - 1));
     if let Some(p) = slot {
         // SAFETY: this CPU's element of a per-CPU array, valid for this program run; an XDP

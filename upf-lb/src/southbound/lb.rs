@@ -113,23 +113,40 @@ pub struct LbDatapath {
     free_backends: Vec<u32>,
 }
 
+/// An address as the maps hold it (IPv4 in the first 4 bytes), and its family (4 or 6).
+fn addr16(a: IpAddr) -> ([u8; 16], u8) {
+    match a {
+        IpAddr::V4(v) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&v.octets());
+            (b, 4)
+        }
+        IpAddr::V6(v) => (v.octets(), 6),
+    }
+}
+
 fn key_of(vip: IpAddr, proto: u8, port: u16) -> ServiceKey {
-    let mut k = ServiceKey {
+    let (vip, family) = addr16(vip);
+    ServiceKey {
+        vip,
         port,
         proto,
-        ..ServiceKey::default()
-    };
-    match vip {
-        IpAddr::V4(a) => {
-            k.vip[..4].copy_from_slice(&a.octets());
-            k.family = 4;
-        }
-        IpAddr::V6(a) => {
-            k.vip = a.octets();
-            k.family = 6;
-        }
+        family,
     }
-    k
+}
+
+/// The map `name` of the loaded object as the aya map type `M`, or an error naming it.
+fn typed<'a, M>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<M, LbError>
+where
+    M: TryFrom<&'a mut aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let map = ebpf.map_mut(name).ok_or(LbError::Map {
+        name,
+        source: aya::maps::MapError::InvalidName {
+            name: name.to_string(),
+        },
+    })?;
+    M::try_from(map).map_err(|source| LbError::Map { name, source })
 }
 
 /// The clock connection tracking expiries are on (CLOCK_MONOTONIC_COARSE, as the datapath's
@@ -279,47 +296,28 @@ impl LbDatapath {
         self.free_backends.extend(pool);
         let map_err = |name| move |source| LbError::Map { name, source };
         {
-            let mut arr: Array<&mut MapData, Backend> = Array::try_from(
-                self.ebpf
-                    .map_mut(MAP_BACKENDS)
-                    .expect("bpf-lb has LB_BACKENDS"),
-            )
-            .map_err(map_err(MAP_BACKENDS))?;
+            let mut arr: Array<&mut MapData, Backend> = typed(&mut self.ebpf, MAP_BACKENDS)?;
             for (b, &i) in backends.iter().zip(&ids) {
-                let mut v = Backend {
+                let (addr, family) = addr16(b.addr);
+                let v = Backend {
+                    addr,
                     port: b.port,
+                    family,
                     used: 1,
-                    ..Backend::default()
                 };
-                match b.addr {
-                    IpAddr::V4(a) => {
-                        v.addr[..4].copy_from_slice(&a.octets());
-                        v.family = 4;
-                    }
-                    IpAddr::V6(a) => {
-                        v.addr = a.octets();
-                        v.family = 6;
-                    }
-                }
                 arr.set(i, v, 0).map_err(map_err(MAP_BACKENDS))?;
             }
         }
         let table = maglev_table(backends, MAGLEV_SIZE);
         {
-            let mut arr: Array<&mut MapData, u32> =
-                Array::try_from(self.ebpf.map_mut(MAP_MAGLEV).expect("bpf-lb has LB_MAGLEV"))
-                    .map_err(map_err(MAP_MAGLEV))?;
+            let mut arr: Array<&mut MapData, u32> = typed(&mut self.ebpf, MAP_MAGLEV)?;
             for (slot, &b) in table.iter().enumerate() {
                 arr.set(id * MAGLEV_SIZE + slot as u32, ids[b as usize], 0)
                     .map_err(map_err(MAP_MAGLEV))?;
             }
         }
-        let mut svcs: HashMap<&mut MapData, ServiceKey, Service> = HashMap::try_from(
-            self.ebpf
-                .map_mut(MAP_SERVICES)
-                .expect("bpf-lb has LB_SERVICES"),
-        )
-        .map_err(map_err(MAP_SERVICES))?;
+        let mut svcs: HashMap<&mut MapData, ServiceKey, Service> =
+            typed(&mut self.ebpf, MAP_SERVICES)?;
         let svc = Service {
             id,
             backends: if table.is_empty() {
@@ -337,16 +335,7 @@ impl LbDatapath {
     /// CLOCK_MONOTONIC, [`monotonic_ns`]); returns how many. Run it periodically: the datapath
     /// already treats an expired entry as gone, this gives its slot back.
     pub fn expire(&mut self, now_ns: u64) -> Result<usize, LbError> {
-        let map_err = |source| LbError::Map {
-            name: MAP_CONNTRACK,
-            source,
-        };
-        let mut h: HashMap<&mut MapData, FlowKey, Ct> = HashMap::try_from(
-            self.ebpf
-                .map_mut(MAP_CONNTRACK)
-                .expect("bpf-lb has LB_CONNTRACK"),
-        )
-        .map_err(map_err)?;
+        let mut h: HashMap<&mut MapData, FlowKey, Ct> = typed(&mut self.ebpf, MAP_CONNTRACK)?;
         let dead: Vec<FlowKey> = h
             .iter()
             .filter_map(Result::ok)
@@ -369,21 +358,8 @@ impl LbDatapath {
     /// next packets are balanced again over the others, and no other connection moves. (A
     /// backend taken out to drain keeps its connections: do not call this then.)
     pub fn forget_backend(&mut self, addr: IpAddr) -> Result<usize, LbError> {
-        let map_err = |source| LbError::Map {
-            name: MAP_CONNTRACK,
-            source,
-        };
-        let mut a = [0u8; 16];
-        match addr {
-            IpAddr::V4(v) => a[..4].copy_from_slice(&v.octets()),
-            IpAddr::V6(v) => a = v.octets(),
-        }
-        let mut h: HashMap<&mut MapData, FlowKey, Ct> = HashMap::try_from(
-            self.ebpf
-                .map_mut(MAP_CONNTRACK)
-                .expect("bpf-lb has LB_CONNTRACK"),
-        )
-        .map_err(map_err)?;
+        let (a, _) = addr16(addr);
+        let mut h: HashMap<&mut MapData, FlowKey, Ct> = typed(&mut self.ebpf, MAP_CONNTRACK)?;
         // The client's direction carries the backend as its translation, the reply as its
         // source.
         let gone: Vec<FlowKey> = h
