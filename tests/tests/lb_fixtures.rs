@@ -51,16 +51,6 @@ fn tcp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, flags: u8) -> IpPa
     )
 }
 
-fn fx(name: &str, input: &IpPacket, action: u32, output: Vec<u8>, reason: Reason) -> Fixture {
-    Fixture {
-        name: name.into(),
-        input: Frame::new(input.clone()).to_bytes(),
-        action,
-        output,
-        reason,
-    }
-}
-
 #[test]
 fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
     require_root();
@@ -142,21 +132,21 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
         h.ttl = 1;
     }
     let t = vec![
-        fx(
+        Fixture::of(
             "tcp-syn-to-the-vip",
             &syn,
             xdp::REDIRECT,
             routed(to_backend.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
             Reason::LbRedirect,
         ),
-        fx(
+        Fixture::of(
             "tcp-reply-from-the-backend",
             &reply,
             xdp::REDIRECT,
             routed(from_vip, FibNs::GNB_MAC, FibNs::N3_MAC),
             Reason::LbRedirect,
         ),
-        fx(
+        Fixture::of(
             "tcp-ack-same-backend",
             &ack,
             xdp::REDIRECT,
@@ -167,7 +157,7 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
             ),
             Reason::LbRedirect,
         ),
-        fx(
+        Fixture::of(
             "udp-any-port",
             &udp(CLIENT, VIP_UDP, 5000, 5353),
             xdp::REDIRECT,
@@ -178,7 +168,7 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
             ),
             Reason::LbRedirect,
         ),
-        fx(
+        Fixture::of(
             "udp-zero-checksum-stays-zero",
             &udp0(CLIENT, VIP_UDP, 5001, 53),
             xdp::REDIRECT,
@@ -189,14 +179,14 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
             ),
             Reason::LbRedirect,
         ),
-        fx(
+        Fixture::of(
             "ttl-1-translated-for-the-kernel",
             &dying,
             xdp::PASS,
             Frame::new(dying_out).to_bytes(),
             Reason::LbToKernel,
         ),
-        fx(
+        Fixture::of(
             "tcp6-syn-to-the-vip",
             &tcp6(CLIENT6, VIP6, 40000, 443, 0x02),
             xdp::REDIRECT,
@@ -207,7 +197,7 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
             ),
             Reason::LbRedirect,
         ),
-        fx(
+        Fixture::of(
             "tcp6-reply-from-the-backend",
             &tcp6(FibNs::NH6, CLIENT6, 8443, 40000, 0x12),
             xdp::REDIRECT,
@@ -255,7 +245,7 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
     };
     let mtu = [0, 0, 0x05, 0x00];
     let e = vec![
-        fx(
+        Fixture::of(
             "icmp-port-unreachable-from-the-backend",
             &icmp(
                 FibNs::NH4,
@@ -280,7 +270,7 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
             ),
             Reason::LbRedirect,
         ),
-        fx(
+        Fixture::of(
             "icmp-frag-needed-about-a-reply",
             &icmp(CLIENT, VIP, 3, 4, mtu, &tcp(VIP, CLIENT, 80, 40000, 0x12)),
             xdp::REDIRECT,
@@ -405,7 +395,6 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
 /// when one backend fails, only its flows move.
 #[test]
 fn flows_spread_over_backends_by_weight_and_stay() {
-    use aya::programs::{TestRun, TestRunOptions};
     require_root();
     let fib = FibNs::new();
     let mut dp = LbDatapath::load(2, 8, 16_384).expect("load bpf-lb");
@@ -430,20 +419,8 @@ fn flows_spread_over_backends_by_weight_and_stay() {
             },
         ))
         .to_bytes();
-        let mut out = vec![0u8; input.len() + 64];
-        let ctx = upf_lb::bench::xdp_md(input.len(), fib.n3_ifindex);
-        let r = fib
-            .ns
-            .run(|| {
-                p.test_run(TestRunOptions {
-                    data_in: Some(&input),
-                    data_out: Some(&mut out),
-                    ctx_in: Some(&ctx[..]),
-                    ..TestRunOptions::new()
-                })
-            })
-            .unwrap();
-        assert_eq!(r.return_value, xdp::PASS, "translated, for the kernel");
+        let (action, out) = fib.test_run(p, &input).unwrap();
+        assert_eq!(action, xdp::PASS, "translated, for the kernel");
         assert_eq!(&out[14 + 16..14 + 19], &[203, 0, 113]);
         assert_eq!(u16::from_be_bytes([out[36], out[37]]), 9000);
         out[14 + 19]
@@ -494,7 +471,6 @@ fn flows_spread_over_backends_by_weight_and_stay() {
 /// expired, by the same clock as the datapath's.
 #[test]
 fn tcp_states_set_the_expiry_and_the_sweep_removes_what_expired() {
-    use aya::programs::{TestRun, TestRunOptions};
     use bpf_abi::lb::{FlowKey, state};
     use upf_lb::southbound::lb::monotonic_ns;
     require_root();
@@ -512,22 +488,10 @@ fn tcp_states_set_the_expiry_and_the_sweep_removes_what_expired() {
     )
     .unwrap();
     let send = |dp: &LbDatapath, p: IpPacket| {
-        let input = Frame::new(p).to_bytes();
-        let mut out = vec![0u8; input.len() + 64];
-        let ctx = upf_lb::bench::xdp_md(input.len(), fib.n3_ifindex);
-        let prog = dp.xdp(PROG_XDP_LB).unwrap();
-        let r = fib
-            .ns
-            .run(|| {
-                prog.test_run(TestRunOptions {
-                    data_in: Some(&input),
-                    data_out: Some(&mut out),
-                    ctx_in: Some(&ctx[..]),
-                    ..TestRunOptions::new()
-                })
-            })
+        let (action, _) = fib
+            .test_run(dp.xdp(PROG_XDP_LB).unwrap(), &Frame::new(p).to_bytes())
             .unwrap();
-        assert_eq!(r.return_value, xdp::REDIRECT);
+        assert_eq!(action, xdp::REDIRECT);
     };
     let key = |src: Ipv4Addr, dst: Ipv4Addr, sport, dport| {
         let mut k = FlowKey {

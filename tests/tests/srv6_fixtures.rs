@@ -64,16 +64,6 @@ fn dn_udp() -> L4 {
     udp(HEADEND.into(), FibNs::NH6.into(), 5000, 7000).l4
 }
 
-fn fx(name: &str, input: &IpPacket, action: u32, output: Vec<u8>, reason: Reason) -> Fixture {
-    Fixture {
-        name: name.into(),
-        input: Frame::new(input.clone()).to_bytes(),
-        action,
-        output,
-        reason,
-    }
-}
-
 /// A fixture whose packet the program leaves as it is.
 fn untouched(name: &str, input: &IpPacket, action: u32, reason: Reason) -> Fixture {
     let bytes = Frame::new(input.clone()).to_bytes();
@@ -183,7 +173,7 @@ fn endpoint_behaviours_by_the_rfc() {
     let path = vec![FibNs::NH6, END_SID];
     let input = v6(END_SID, 64, vec![srh(1, path.clone())], dn_udp());
     let expected = v6(FibNs::NH6, 64, vec![srh(0, path.clone())], dn_udp());
-    t.push(fx(
+    t.push(Fixture::of(
         "end-next-segment",
         &input,
         xdp::REDIRECT,
@@ -198,7 +188,7 @@ fn endpoint_behaviours_by_the_rfc() {
     // `mid` is on n6 without a neighbour entry: the kernel resolves it.
     let mut to_kernel = Frame::new(expected).to_bytes();
     to_kernel[14 + 7] -= 1;
-    t.push(fx(
+    t.push(Fixture::of(
         "end-next-segment-unresolved",
         &input,
         xdp::PASS,
@@ -295,7 +285,7 @@ fn endpoint_behaviours_by_the_rfc() {
         proto: 4,
         bytes: inner.to_bytes(),
     };
-    t.push(fx(
+    t.push(Fixture::of(
         "end-dx4",
         &v6(DX4_SID, 64, vec![], ipip.clone()),
         xdp::REDIRECT,
@@ -308,7 +298,7 @@ fn endpoint_behaviours_by_the_rfc() {
         xdp::DROP,
         Reason::Srv6HmacNotVerified,
     ));
-    t.push(fx(
+    t.push(Fixture::of(
         "end-dx4-srh-segments-left-0",
         &v6(DX4_SID, 64, vec![srh(0, vec![DX4_SID])], ipip.clone()),
         xdp::REDIRECT,
@@ -345,7 +335,7 @@ fn endpoint_behaviours_by_the_rfc() {
     }
     let mut decapsulated = Frame::new(dying.clone()).to_bytes();
     decapsulated[12..14].copy_from_slice(&[0x08, 0x00]);
-    t.push(fx(
+    t.push(Fixture::of(
         "end-dx4-inner-ttl-1",
         &v6(
             DX4_SID,
@@ -363,7 +353,7 @@ fn endpoint_behaviours_by_the_rfc() {
 
     // End.X: the next segment is FAR, which no route covers; the SID's next hop takes it.
     let xpath = vec![FAR, X_SID];
-    t.push(fx(
+    t.push(Fixture::of(
         "end-x",
         &v6(X_SID, 64, vec![srh(1, xpath.clone())], dn_udp()),
         xdp::REDIRECT,
@@ -387,7 +377,7 @@ fn endpoint_behaviours_by_the_rfc() {
         proto: 41,
         bytes: p.to_bytes(),
     };
-    t.push(fx(
+    t.push(Fixture::of(
         "end-dx6",
         &v6(DX6_SID, 64, vec![], in6(&inner6)),
         xdp::REDIRECT,
@@ -402,7 +392,7 @@ fn endpoint_behaviours_by_the_rfc() {
         Reason::Srv6IcmpParamProblemUpperLayer,
     ));
     let to_nh6 = udp(UE_V6.into(), FibNs::NH6.into(), 5000, 7000);
-    t.push(fx(
+    t.push(Fixture::of(
         "end-dt6",
         &v6(DT6_SID, 64, vec![srh(0, vec![DT6_SID])], in6(&to_nh6)),
         xdp::REDIRECT,
@@ -413,7 +403,7 @@ fn endpoint_behaviours_by_the_rfc() {
     if let Ip::V6(h) = &mut dying6.ip {
         h.hop_limit = 1;
     }
-    t.push(fx(
+    t.push(Fixture::of(
         "end-dt6-inner-hop-limit-1",
         &v6(DT6_SID, 64, vec![], in6(&dying6)),
         xdp::PASS,
@@ -433,19 +423,23 @@ fn endpoint_behaviours_by_the_rfc() {
         Reason::Srv6IcmpParamProblemSl,
     ));
 
-    // End.DT4 and End.DT46 by the main table (the inner destination is on n6).
+    // End.DT4 and End.DT46 by the main table (the inner destination is on n6, to its next
+    // hop), and End.DT4 and End.DT6 by table 100 (out of n3, to the gNB's MAC).
     let to_nh4 = udp(UE_V4.into(), FibNs::NH4.into(), 5000, 7000);
     let in4 = L4::Raw {
         proto: 4,
         bytes: to_nh4.to_bytes(),
     };
-    for (name, sid, l4, inner, reason) in [
+    let main = (FibNs::NH_MAC, FibNs::N6_MAC);
+    let table_100 = (FibNs::GNB_MAC, FibNs::N3_MAC);
+    for (name, sid, l4, inner, reason, (dmac, smac)) in [
         (
             "end-dt4",
             DT4_SID,
             in4.clone(),
             &to_nh4,
             Reason::Srv6Dt4Redirect,
+            main,
         ),
         (
             "end-dt46-ipv4",
@@ -453,6 +447,7 @@ fn endpoint_behaviours_by_the_rfc() {
             in4.clone(),
             &to_nh4,
             Reason::Srv6Dt4Redirect,
+            main,
         ),
         (
             "end-dt46-ipv6",
@@ -460,24 +455,15 @@ fn endpoint_behaviours_by_the_rfc() {
             in6(&to_nh6),
             &to_nh6,
             Reason::Srv6Dt6Redirect,
+            main,
         ),
-    ] {
-        t.push(fx(
-            name,
-            &v6(sid, 64, vec![], l4),
-            xdp::REDIRECT,
-            routed(inner.clone(), FibNs::NH_MAC, FibNs::N6_MAC),
-            reason,
-        ));
-    }
-    // The same by table 100: out of n3, to the gNB's MAC.
-    for (name, sid, l4, inner, reason) in [
         (
             "end-dt4-table-100",
             DT4_T_SID,
             in4.clone(),
             &to_nh4,
             Reason::Srv6Dt4Redirect,
+            table_100,
         ),
         (
             "end-dt6-table-100",
@@ -485,19 +471,20 @@ fn endpoint_behaviours_by_the_rfc() {
             in6(&to_nh6),
             &to_nh6,
             Reason::Srv6Dt6Redirect,
+            table_100,
         ),
     ] {
-        t.push(fx(
+        t.push(Fixture::of(
             name,
             &v6(sid, 64, vec![], l4),
             xdp::REDIRECT,
-            routed(inner.clone(), FibNs::GNB_MAC, FibNs::N3_MAC),
+            routed(inner.clone(), dmac, smac),
             reason,
         ));
     }
     // End.T (RFC 8986 4.3): End, the next segment routed by table 100.
     let t_path = vec![FibNs::NH6, T_SID];
-    t.push(fx(
+    t.push(Fixture::of(
         "end-t-table-100",
         &v6(T_SID, 64, vec![srh(1, t_path.clone())], dn_udp()),
         xdp::REDIRECT,
@@ -513,7 +500,7 @@ fn endpoint_behaviours_by_the_rfc() {
     let mut to_kernel =
         Frame::new(v6(FibNs::NH6, 64, vec![srh(0, e_path.clone())], dn_udp())).to_bytes();
     to_kernel[14 + 7] -= 1;
-    t.push(fx(
+    t.push(Fixture::of(
         "end-t-empty-table",
         &v6(EMPTY_T_SID, 64, vec![srh(1, e_path)], dn_udp()),
         xdp::PASS,
@@ -536,7 +523,7 @@ fn endpoint_behaviours_by_the_rfc() {
     ));
 
     // PSP (RFC 8986 4.16.1): at the penultimate segment the SRH goes.
-    t.push(fx(
+    t.push(Fixture::of(
         "end-psp-pops-the-srh",
         &v6(
             PSP_SID,
@@ -553,7 +540,7 @@ fn endpoint_behaviours_by_the_rfc() {
         Reason::Srv6EndRedirect,
     ));
     let psp3 = vec![FibNs::NH6, FibNs::NH6, PSP_SID];
-    t.push(fx(
+    t.push(Fixture::of(
         "end-psp-keeps-it-before",
         &v6(PSP_SID, 64, vec![srh(2, psp3.clone())], dn_udp()),
         xdp::REDIRECT,

@@ -53,6 +53,23 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// A fixture of the packet `input` (behind the builder's default Ethernet header).
+    pub fn of(
+        name: &str,
+        input: &crate::packet::IpPacket,
+        action: u32,
+        output: Vec<u8>,
+        reason: Reason,
+    ) -> Fixture {
+        Fixture {
+            name: name.into(),
+            input: crate::packet::Frame::new(input.clone()).to_bytes(),
+            action,
+            output,
+            reason,
+        }
+    }
+
     /// A fixture the program must leave unchanged with `reason`'s verdict.
     pub fn unchanged(name: &str, input: Vec<u8>, reason: Reason) -> Fixture {
         let action = match reason.verdict() {

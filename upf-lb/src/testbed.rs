@@ -29,6 +29,28 @@ impl FibNs {
     /// The final segment, a host on sink's link.
     pub const NH6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10);
 
+    /// Runs `prog` once on `frame` (BPF_PROG_TEST_RUN) in this namespace, arriving on its N3
+    /// interface: the XDP action and the frame afterwards.
+    pub fn test_run(
+        &self,
+        prog: &aya::programs::Xdp,
+        frame: &[u8],
+    ) -> anyhow::Result<(u32, Vec<u8>)> {
+        use aya::programs::{TestRun, TestRunOptions};
+        let mut out = vec![0u8; frame.len() + 256];
+        let ctx = crate::bench::xdp_md(frame.len(), self.n3_ifindex);
+        let r = self.ns.run(|| {
+            prog.test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ctx_in: Some(&ctx[..]),
+                ..TestRunOptions::new()
+            })
+        })?;
+        out.truncate(r.data_size_out as usize);
+        Ok((r.return_value, out))
+    }
+
     /// Builds it.
     pub fn new() -> FibNs {
         let name = crate::netns::unique_name("fib");
