@@ -12,23 +12,13 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 /// backend back to the VIP, by connection tracking; anything else goes to the kernel.
 #[xdp]
 pub fn xdp_lb(ctx: XdpContext) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = match nat::ingress::<false>(&ctx) {
-        Ok(r) | Err(r) => r,
-    };
-    bpf_net::counters::count(reason, len);
-    bpf_net::counters::xdp_action(reason)
+    bpf_net::counters::run(&ctx, nat::ingress::<false>)
 }
 
 /// The IPv6 half of `xdp_lb`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_lb6(ctx: XdpContext) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = match nat::ingress::<true>(&ctx) {
-        Ok(r) | Err(r) => r,
-    };
-    bpf_net::counters::count(reason, len);
-    bpf_net::counters::xdp_action(reason)
+    bpf_net::counters::run(&ctx, nat::ingress::<true>)
 }
 
 /// Returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.

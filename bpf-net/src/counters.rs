@@ -2,7 +2,7 @@
 //! eBPF object that uses this module gets its own map, written once per packet, read by
 //! userspace.
 
-use aya_ebpf::{bindings::xdp_action, macros::map, maps::PerCpuArray};
+use aya_ebpf::{bindings::xdp_action, macros::map, maps::PerCpuArray, programs::XdpContext};
 use bpf_abi::{Counter, Reason, Verdict};
 
 #[map(name = "COUNTERS")]
@@ -30,4 +30,17 @@ pub fn xdp_action(reason: Reason) -> u32 {
         Verdict::Tx => xdp_action::XDP_TX,
         Verdict::Redirect => xdp_action::XDP_REDIRECT,
     }
+}
+
+/// An XDP entry point's body: runs `stage` on the packet, counts its outcome (by the length
+/// the packet had when it arrived) and returns the outcome's action. `Err` is an early exit
+/// with its reason, `Ok` the end of the stage.
+#[inline(always)]
+pub fn run(ctx: &XdpContext, stage: impl FnOnce(&XdpContext) -> Result<Reason, Reason>) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match stage(ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    count(reason, len);
+    xdp_action(reason)
 }

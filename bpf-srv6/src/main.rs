@@ -13,55 +13,32 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 /// SRv6 ingress: a packet to a local SID gets its behaviour; anything else goes to the kernel.
 #[xdp]
 pub fn xdp_srv6(ctx: XdpContext) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = match endpoint::ingress(&ctx) {
-        Ok(r) | Err(r) => r,
-    };
-    bpf_net::counters::count(reason, len);
-    bpf_net::counters::xdp_action(reason)
+    bpf_net::counters::run(&ctx, endpoint::ingress)
 }
 
 /// The ICMPv6 errors of `xdp_srv6`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_srv6_icmp(ctx: XdpContext) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = endpoint::icmp_stage(&ctx);
-    bpf_net::counters::count(reason, len);
-    bpf_net::counters::xdp_action(reason)
+    bpf_net::counters::run(&ctx, |c| Ok(endpoint::icmp_stage(c)))
 }
 
 /// End.M.GTP4.E of `xdp_srv6`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_srv6_gtp4e(ctx: XdpContext) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = match gtp4e::stage(&ctx) {
-        Ok(r) | Err(r) => r,
-    };
-    bpf_net::counters::count(reason, len);
-    bpf_net::counters::xdp_action(reason)
+    bpf_net::counters::run(&ctx, gtp4e::stage)
 }
 
 /// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,
 /// H.Encaps.Red); anything else goes to the kernel.
 #[xdp]
 pub fn xdp_headend(ctx: XdpContext) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = match headend::ingress(&ctx) {
-        Ok(r) | Err(r) => r,
-    };
-    bpf_net::counters::count(reason, len);
-    bpf_net::counters::xdp_action(reason)
+    bpf_net::counters::run(&ctx, headend::ingress)
 }
 
 /// H.M.GTP4.D of `xdp_headend`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_headend_gtp4(ctx: XdpContext) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = match headend::gtp4_stage(&ctx) {
-        Ok(r) | Err(r) => r,
-    };
-    bpf_net::counters::count(reason, len);
-    bpf_net::counters::xdp_action(reason)
+    bpf_net::counters::run(&ctx, headend::gtp4_stage)
 }
 
 /// Counts and drops every frame: the sink of the benchmark through veth.
