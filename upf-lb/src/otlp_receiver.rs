@@ -220,53 +220,15 @@ impl tonic::server::NamedService for Counting {
     const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
 }
 
-/// Requests in as their bytes, answers out empty (an empty `ExportTraceServiceResponse`).
-#[derive(Clone, Copy, Default)]
-struct Bytes;
-
-impl tonic::codec::Codec for Bytes {
-    type Encode = ();
-    type Decode = Vec<u8>;
-    type Encoder = Bytes;
-    type Decoder = Bytes;
-    fn encoder(&mut self) -> Bytes {
-        Bytes
-    }
-    fn decoder(&mut self) -> Bytes {
-        Bytes
-    }
-}
-
-impl tonic::codec::Encoder for Bytes {
-    type Item = ();
-    type Error = tonic::Status;
-    fn encode(&mut self, _: (), _: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for Bytes {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Vec<u8>>, tonic::Status> {
-        use bytes::Buf as _;
-        let mut v = vec![0; src.remaining()];
-        src.copy_to_slice(&mut v);
-        Ok(Some(v))
-    }
-}
-
 impl tonic::server::UnaryService<Vec<u8>> for Counting {
-    type Response = ();
-    type Future = std::future::Ready<Result<tonic::Response<()>, tonic::Status>>;
+    type Response = Vec<u8>;
+    type Future = std::future::Ready<Result<tonic::Response<Vec<u8>>, tonic::Status>>;
     fn call(&mut self, r: tonic::Request<Vec<u8>>) -> Self::Future {
         std::future::ready(match count_spans(r.get_ref()) {
             Some(n) => {
                 self.0.fetch_add(n, Ordering::Relaxed);
-                Ok(tonic::Response::new(()))
+                // An empty ExportTraceServiceResponse.
+                Ok(tonic::Response::new(Vec::new()))
             }
             None => Err(tonic::Status::invalid_argument(
                 "not an ExportTraceServiceRequest",
@@ -295,7 +257,9 @@ where
             if req.uri().path() != "/opentelemetry.proto.collector.trace.v1.TraceService/Export" {
                 return Ok(tonic::Status::unimplemented("").into_http());
             }
-            Ok(tonic::server::Grpc::new(Bytes).unary(svc, req).await)
+            Ok(tonic::server::Grpc::new(crate::otlp_spans::RawCodec)
+                .unary(svc, req)
+                .await)
         })
     }
 }

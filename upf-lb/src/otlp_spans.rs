@@ -263,25 +263,27 @@ impl Encoder {
     }
 }
 
-/// A gRPC codec for a message already encoded (requests) and an answer that is not read
-/// (`ExportTraceServiceResponse` carries only partial-success details).
+/// A gRPC codec that passes messages through as their encoded bytes, both ways: the span
+/// exporter sends requests it encoded itself (and does not read the answer, which carries only
+/// partial-success details); the benchmark's collector counts spans in the bytes and answers
+/// with an empty `ExportTraceServiceResponse`.
 #[derive(Clone, Copy, Default)]
-struct Raw;
+pub struct RawCodec;
 
-impl tonic::codec::Codec for Raw {
+impl tonic::codec::Codec for RawCodec {
     type Encode = Vec<u8>;
-    type Decode = ();
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
     }
-    fn decoder(&mut self) -> Raw {
-        Raw
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
     }
 }
 
-impl tonic::codec::Encoder for Raw {
+impl tonic::codec::Encoder for RawCodec {
     type Item = Vec<u8>;
     type Error = tonic::Status;
     fn encode(
@@ -295,17 +297,17 @@ impl tonic::codec::Encoder for Raw {
     }
 }
 
-impl tonic::codec::Decoder for Raw {
-    type Item = ();
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
     type Error = tonic::Status;
     fn decode(
         &mut self,
         src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<()>, tonic::Status> {
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
         use bytes::Buf as _;
-        let n = src.remaining();
-        src.advance(n);
-        Ok(Some(()))
+        let mut v = vec![0; src.remaining()];
+        src.copy_to_slice(&mut v);
+        Ok(Some(v))
     }
 }
 
@@ -374,7 +376,7 @@ impl Sender {
             );
             let r = match grpc.ready().await {
                 Ok(()) => grpc
-                    .unary(tonic::Request::new(request), path, Raw)
+                    .unary(tonic::Request::new(request), path, RawCodec)
                     .await
                     .map(|_| ()),
                 Err(e) => Err(tonic::Status::unavailable(e.to_string())),
