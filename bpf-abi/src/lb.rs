@@ -11,14 +11,60 @@
 //!   [`Ct`]: each connection has two entries, the client's direction (to the VIP, rewritten to
 //!   the backend) and the backend's reply (from the backend, rewritten to come from the VIP).
 //!
+//!
+//! SCTP (RFC 9260), a service of one or more VIPs (one a path) whose backends have one address
+//! a path, the association tracked by its two verification tags:
+//! - `LB_SCTP_PEERS` ([`MAP_SCTP_PEERS`]): `BPF_MAP_TYPE_HASH` from each address of each
+//!   backend ([`PeerKey`]) to its [`SctpAssoc`] template: the service's VIPs and the backend's
+//!   addresses, path by path.
+//! - `LB_SCTP_ASSOC` ([`MAP_SCTP_ASSOC`]): `BPF_MAP_TYPE_LRU_HASH` from an [`SctpKey`] (the
+//!   verification tag a direction carries, its ports) to the association, two entries each.
+//! - `LB_SCTP_HALF_OPEN` ([`MAP_SCTP_HALF_OPEN`]): the same for associations whose handshake
+//!   has not completed (an INIT ACK seen, not yet the COOKIE ACK): a flood of INITs fills only
+//!   this bounded table, never the one of established associations.
+//!
 //! All sized at load time.
 
 /// The ingress program.
 pub const PROG_XDP_LB: &str = "xdp_lb";
 /// Its IPv6 half (tail call, index 0 of [`MAP_LB_JUMP`]).
 pub const PROG_XDP_LB6: &str = "xdp_lb6";
-/// Program array of `xdp_lb`'s tail call.
+/// SCTP over IPv4 (tail call, index [`jump::SCTP`]).
+pub const PROG_XDP_LB_SCTP: &str = "xdp_lb_sctp";
+/// SCTP over IPv6 (tail call, index [`jump::SCTP6`]).
+pub const PROG_XDP_LB_SCTP6: &str = "xdp_lb_sctp6";
+/// SCTP INIT ACK over IPv4 (tail call, index [`jump::SCTP_ACK`]).
+pub const PROG_XDP_LB_SCTP_ACK: &str = "xdp_lb_sctp_ack";
+/// SCTP INIT ACK over IPv6 (tail call, index [`jump::SCTP_ACK6`]).
+pub const PROG_XDP_LB_SCTP_ACK6: &str = "xdp_lb_sctp_ack6";
+/// Program array of `xdp_lb`'s tail calls ([`jump`]).
 pub const MAP_LB_JUMP: &str = "LB_JUMP";
+/// SCTP: each backend address's association template.
+pub const MAP_SCTP_PEERS: &str = "LB_SCTP_PEERS";
+/// SCTP: established associations.
+pub const MAP_SCTP_ASSOC: &str = "LB_SCTP_ASSOC";
+/// SCTP: associations in their handshake.
+pub const MAP_SCTP_HALF_OPEN: &str = "LB_SCTP_HALF_OPEN";
+/// Paths (VIPs, and addresses of each backend) an SCTP service has at most (RFC 9260 allows
+/// more; 8 covers multi-homed N2 deployments, and the bound).
+pub const MAX_SCTP_PATHS: usize = 8;
+/// Longest INIT ACK (its SCTP part, bytes) whose address parameters are rewritten: CRC32c is
+/// not incremental, the program recomputes it over the whole packet.
+pub const MAX_SCTP_REWRITE: usize = 4096;
+
+/// Indices of `LB_JUMP`.
+pub mod jump {
+    /// `xdp_lb6`.
+    pub const IPV6: u32 = 0;
+    /// `xdp_lb_sctp`.
+    pub const SCTP: u32 = 1;
+    /// `xdp_lb_sctp6`.
+    pub const SCTP6: u32 = 2;
+    /// `xdp_lb_sctp_ack`.
+    pub const SCTP_ACK: u32 = 3;
+    /// `xdp_lb_sctp_ack6`.
+    pub const SCTP_ACK6: u32 = 4;
+}
 /// Services.
 pub const MAP_SERVICES: &str = "LB_SERVICES";
 /// Backends.
@@ -114,8 +160,10 @@ pub mod state {
     pub const SYN: u8 = 1;
     /// TCP: anything else before a FIN or RST.
     pub const ESTABLISHED: u8 = 2;
-    /// TCP: a FIN or RST was seen (it stays closing).
+    /// TCP: a FIN or RST was seen (it stays closing). SCTP: an ABORT or SHUTDOWN COMPLETE.
     pub const CLOSING: u8 = 3;
+    /// SCTP: the INIT ACK seen, not the COOKIE ACK (RFC 9260's default cookie lifetime).
+    pub const HALF_OPEN: u8 = 4;
 
     /// Seconds an entry lives after its last packet, by state.
     pub const fn timeout_s(state: u8) -> u64 {
@@ -123,6 +171,7 @@ pub mod state {
             SYN => 60,
             ESTABLISHED => 6 * 3600,
             CLOSING => 10,
+            HALF_OPEN => 60,
             _ => 120,
         }
     }
@@ -152,6 +201,93 @@ pub struct Ct {
 
 const _: () = assert!(size_of::<Ct>() == 40);
 
+/// A backend's address for one SCTP service port.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PeerKey {
+    /// Address, network order (IPv4 in the first 4 bytes).
+    pub addr: [u8; 16],
+    /// The service's port (host order).
+    pub port: u16,
+    /// 4 or 6.
+    pub family: u8,
+    /// Zero.
+    pub _pad: u8,
+}
+
+const _: () = assert!(size_of::<PeerKey>() == 20);
+
+/// One direction of an SCTP association: the verification tag its packets carry (the
+/// receiver's), and their ports.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SctpKey {
+    /// Verification Tag.
+    pub vtag: u32,
+    /// Source port (host order).
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// [`dir`]: ORIGINAL (client to VIP) or REPLY (backend to client).
+    pub dir: u8,
+    /// 4 or 6.
+    pub family: u8,
+    /// Zero.
+    pub _pad: [u8; 2],
+}
+
+const _: () = assert!(size_of::<SctpKey>() == 12);
+
+/// An SCTP association through the load balancer (and, in `LB_SCTP_PEERS`, the template it
+/// is made from): path `i` is the service's VIP `vips[i]` on the client's side and the
+/// backend's address `addrs[i]` on its side.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SctpAssoc {
+    /// The service's VIPs, network order.
+    pub vips: [[u8; 16]; MAX_SCTP_PATHS],
+    /// The backend's addresses, network order, in the VIPs' order.
+    pub addrs: [[u8; 16]; MAX_SCTP_PATHS],
+    /// Paths in use (1..=8).
+    pub paths: u8,
+    /// 4 or 6.
+    pub family: u8,
+    /// [`dir`] of this entry.
+    pub dir: u8,
+    /// [`state`]: HALF_OPEN, ESTABLISHED or CLOSING.
+    pub state: u8,
+    /// The verification tag of the other direction (its entry's key, ports swapped).
+    pub twin_vtag: u32,
+    /// The backend's ID.
+    pub backend: u32,
+    /// Zero.
+    pub _pad: u32,
+    /// Packets seen in this direction.
+    pub packets: u64,
+    /// When the entry expires without another packet (CLOCK_MONOTONIC, ns, as [`Ct`]).
+    pub expires_ns: u64,
+}
+
+const _: () = assert!(size_of::<SctpAssoc>() == 288);
+
+impl Default for SctpAssoc {
+    fn default() -> Self {
+        SctpAssoc {
+            vips: [[0; 16]; MAX_SCTP_PATHS],
+            addrs: [[0; 16]; MAX_SCTP_PATHS],
+            paths: 0,
+            family: 0,
+            dir: 0,
+            state: 0,
+            twin_vtag: 0,
+            backend: 0,
+            _pad: 0,
+            packets: 0,
+            expires_ns: 0,
+        }
+    }
+}
+
 #[cfg(feature = "user")]
 mod pod {
     use super::*;
@@ -165,4 +301,10 @@ mod pod {
     unsafe impl aya::Pod for FlowKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for Ct {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for PeerKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for SctpKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for SctpAssoc {}
 }

@@ -293,6 +293,18 @@ reasons! {
     /// L4 LB: translated; the kernel forwards it (neighbour not resolved, TTL expiring, too
     /// big).
     LbToKernel = 93, "lb_to_kernel", Pass;
+    /// L4 LB: an SCTP packet to a VIP that is neither an INIT nor part of a tracked
+    /// association (its verification tag is unknown): dropped.
+    LbSctpNoAssociation = 94, "lb_sctp_no_association", Drop;
+    /// L4 LB: an INIT or INIT ACK that breaks RFC 9260 (bundled with other chunks, an INIT
+    /// with a non-zero verification tag, a chunk shorter than its fixed part, more address
+    /// parameters than walked).
+    LbSctpBadHandshake = 95, "lb_sctp_bad_handshake", Drop;
+    /// L4 LB: an INIT ACK too long for the CRC32c loop (`bpf_abi::lb::MAX_SCTP_REWRITE`).
+    LbSctpTooLong = 96, "lb_sctp_too_long", Drop;
+    /// L4 LB: a packet of a tracked association to or from an address that is none of its
+    /// paths.
+    LbSctpUnknownPath = 97, "lb_sctp_unknown_path", Drop;
 }
 
 #[cfg(test)]

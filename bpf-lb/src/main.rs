@@ -5,6 +5,7 @@
 
 mod maps;
 mod nat;
+mod sctp;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 
@@ -19,6 +20,31 @@ pub fn xdp_lb(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn xdp_lb6(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, nat::ingress::<true>)
+}
+
+/// SCTP over IPv4 to a service or of a tracked association, reached by tail call from
+/// `xdp_lb`.
+#[xdp]
+pub fn xdp_lb_sctp(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, sctp::ingress::<false>)
+}
+
+/// SCTP over IPv6, reached by tail call from `xdp_lb6`.
+#[xdp]
+pub fn xdp_lb_sctp6(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, sctp::ingress::<true>)
+}
+
+/// An SCTP INIT ACK over IPv4, reached by tail call from `xdp_lb_sctp`.
+#[xdp]
+pub fn xdp_lb_sctp_ack(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, sctp::init_ack::<false>)
+}
+
+/// An SCTP INIT ACK over IPv6, reached by tail call from `xdp_lb_sctp6`.
+#[xdp]
+pub fn xdp_lb_sctp_ack6(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, sctp::init_ack::<true>)
 }
 
 /// Returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.

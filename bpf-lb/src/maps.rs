@@ -3,9 +3,11 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, LruHashMap, ProgramArray},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray},
 };
-use bpf_abi::lb::{Backend, Ct, FlowKey, Service, ServiceKey};
+use bpf_abi::lb::{
+    Backend, Ct, FlowKey, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey,
+};
 
 /// Services by VIP, protocol and port.
 #[map(name = "LB_SERVICES")]
@@ -23,6 +25,22 @@ pub static MAGLEV: Array<u32> = Array::with_max_entries(1, 0);
 #[map(name = "LB_CONNTRACK")]
 pub static CONNTRACK: LruHashMap<FlowKey, Ct> = LruHashMap::with_max_entries(1, 0);
 
-/// Tail call of `xdp_lb` to `xdp_lb6` (index 0; filled by the loader).
+/// SCTP: each backend address's association template.
+#[map(name = "LB_SCTP_PEERS")]
+pub static SCTP_PEERS: HashMap<PeerKey, SctpAssoc> = HashMap::with_max_entries(1, 0);
+
+/// SCTP: established associations, two entries each.
+#[map(name = "LB_SCTP_ASSOC")]
+pub static SCTP_ASSOC: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max_entries(1, 0);
+
+/// SCTP: associations in their handshake (bounded on its own: INIT floods stay here).
+#[map(name = "LB_SCTP_HALF_OPEN")]
+pub static SCTP_HALF_OPEN: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max_entries(1, 0);
+
+/// Tail calls of `xdp_lb` (`bpf_abi::lb::jump`; filled by the loader).
 #[map(name = "LB_JUMP")]
-pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(5, 0);
+
+/// Per-CPU scratch: an INIT ACK copied out for its CRC32c.
+#[map(name = "LB_SCRATCH")]
+pub static SCRATCH: PerCpuArray<[u8; MAX_SCTP_REWRITE]> = PerCpuArray::with_max_entries(1, 0);

@@ -10,7 +10,7 @@ use crate::maps::{BACKENDS, CONNTRACK, LB_JUMP, MAGLEV, SERVICES};
 use aya_ebpf::{helpers::generated::bpf_ktime_get_coarse_ns, programs::XdpContext};
 use bpf_abi::{
     Reason,
-    lb::{Ct, FlowKey, MAGLEV_SIZE, ServiceKey, dir, state},
+    lb::{Ct, FlowKey, MAGLEV_SIZE, ServiceKey, dir, jump, state},
 };
 use bpf_net::{
     Cursor, atomic, csum,
@@ -70,7 +70,7 @@ impl Change<'_> {
 
 /// The `i`th 32-bit big-endian word of an address.
 #[inline(always)]
-fn word(a: &[u8; 16], i: usize) -> u32 {
+pub(crate) fn word(a: &[u8; 16], i: usize) -> u32 {
     let i = i & 3;
     u32::from_be_bytes([a[4 * i], a[4 * i + 1], a[4 * i + 2], a[4 * i + 3]])
 }
@@ -167,13 +167,87 @@ fn track(key: &FlowKey, now: u64) -> Result<*mut Ct, Reason> {
 }
 
 /// What the translation needs of the IP header.
-struct Ip {
-    v6: bool,
-    off: usize,
-    l4_off: usize,
-    protocol: u8,
-    tos: u8,
-    len: usize,
+pub(crate) struct Ip {
+    pub(crate) v6: bool,
+    pub(crate) off: usize,
+    pub(crate) l4_off: usize,
+    pub(crate) protocol: u8,
+    pub(crate) tos: u8,
+    /// Header and payload: the packet's IP length.
+    pub(crate) len: usize,
+}
+
+/// Parses the IP header after Ethernet (`V6`: IPv6, else IPv4) into `ip` and the addresses
+/// (IPv4 in their first 4 bytes) into `key`. Fragments are the kernel's.
+#[inline(always)]
+pub(crate) fn parse_ip<const V6: bool>(
+    cur: &Cursor,
+    l3_off: usize,
+    key: &mut FlowKey,
+) -> Result<Ip, Reason> {
+    if V6 {
+        let h = ipv6::parse_ipv6(cur, l3_off)?;
+        if h.fragment {
+            return Err(Reason::LbNoService);
+        }
+        key.src = h.src;
+        key.dst = h.dst;
+        key.family = 6;
+        Ok(Ip {
+            v6: true,
+            off: h.off,
+            l4_off: h.l4_off,
+            protocol: h.protocol,
+            tos: h.traffic_class,
+            len: ipv6::IPV6_HLEN + h.payload_len,
+        })
+    } else {
+        let h = ipv4::parse_ipv4(cur, l3_off)?;
+        if h.fragment {
+            return Err(Reason::LbNoService);
+        }
+        key.src[..4].copy_from_slice(&h.src);
+        key.dst[..4].copy_from_slice(&h.dst);
+        key.family = 4;
+        Ok(Ip {
+            v6: false,
+            off: h.off,
+            l4_off: h.l4_off,
+            protocol: h.protocol,
+            tos: h.tos,
+            len: h.total_len,
+        })
+    }
+}
+
+/// Writes `new` over the packet's destination (`dst`) or source address `old`, updating the
+/// IPv4 header checksum (IPv6 has none; the transport checksum is the caller's).
+#[inline(always)]
+pub(crate) fn set_addr(
+    cur: &Cursor,
+    ip: &Ip,
+    dst: bool,
+    old: &[u8; 16],
+    new: &[u8; 16],
+) -> Result<(), Reason> {
+    if ip.v6 {
+        let h = cur.get_mut::<[u8; 40]>(ip.off, Reason::Ipv6Truncated)?;
+        let at = if dst { DST6 } else { SRC6 };
+        // SAFETY: the cursor proved the 40 bytes of the IPv6 header; nothing else refers to
+        // them.
+        unsafe { (&mut *h)[at..at + 16].copy_from_slice(new) };
+    } else {
+        let at = if dst { DST } else { SRC };
+        let h = cur.get_mut::<[u8; 20]>(ip.off, Reason::Ipv4Truncated)?;
+        // SAFETY: the cursor proved the 20 bytes of the IPv4 header; nothing else refers to
+        // them.
+        let h = unsafe { &mut *h };
+        let c = u16::from_be_bytes([h[CHECK], h[CHECK + 1]]);
+        let c = csum::replace32(c, word(old, 0), word(new, 0));
+        h[CHECK..CHECK + 2].copy_from_slice(&c.to_be_bytes());
+        h[at..at + 4].copy_from_slice(&new[..4]);
+    }
+    Ok(())
 }
 
 /// Translates and forwards a TCP or UDP packet of a tracked connection or to a service: IPv4
@@ -186,55 +260,29 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let mut key = FlowKey::default();
     let ethertype = match eth.ethertype {
         ETH_P_IPV6 if !V6 => {
-            // SAFETY: a tail call to a program the loader put at index 0; returns only if it
-            // fails.
-            unsafe { LB_JUMP.tail_call(ctx, 0) };
+            // SAFETY: a tail call to a program the loader put at `jump::IPV6`; returns only if
+            // it fails.
+            unsafe { LB_JUMP.tail_call(ctx, jump::IPV6) };
             return Err(Reason::TailCallFailed);
         }
         ETH_P_IPV4 if V6 => return Err(Reason::LbNoService),
         t => t,
     };
     let ip = match ethertype {
-        ETH_P_IPV4 if !V6 => {
-            let h = ipv4::parse_ipv4(&cur, eth.l3_off)?;
-            if h.fragment {
-                return Err(Reason::LbNoService);
-            }
-            key.src[..4].copy_from_slice(&h.src);
-            key.dst[..4].copy_from_slice(&h.dst);
-            key.family = 4;
-            Ip {
-                v6: false,
-                off: h.off,
-                l4_off: h.l4_off,
-                protocol: h.protocol,
-                tos: h.tos,
-                len: h.total_len,
-            }
-        }
-        ETH_P_IPV6 if V6 => {
-            let h = ipv6::parse_ipv6(&cur, eth.l3_off)?;
-            if h.fragment {
-                return Err(Reason::LbNoService);
-            }
-            key.src = h.src;
-            key.dst = h.dst;
-            key.family = 6;
-            Ip {
-                v6: true,
-                off: h.off,
-                l4_off: h.l4_off,
-                protocol: h.protocol,
-                tos: h.traffic_class,
-                len: ipv6::IPV6_HLEN + h.payload_len,
-            }
-        }
+        ETH_P_IPV4 | ETH_P_IPV6 => parse_ip::<V6>(&cur, eth.l3_off, &mut key)?,
         _ => return Err(Reason::LbNoService),
     };
     let trunc = match ip.protocol {
         proto::TCP => Reason::TcpTruncated,
         proto::UDP => Reason::UdpTruncated,
         proto::ICMP if !V6 => return icmp_error(ctx, &cur, &ip),
+        proto::SCTP => {
+            let to = if V6 { jump::SCTP6 } else { jump::SCTP };
+            // SAFETY: a tail call to a program the loader put at `to`; returns only if it
+            // fails.
+            unsafe { LB_JUMP.tail_call(ctx, to) };
+            return Err(Reason::TailCallFailed);
+        }
         _ => return Err(Reason::LbNoService),
     };
     let ports = *cur.get::<[u8; 4]>(ip.l4_off, trunc)?;
@@ -281,23 +329,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         port_at,
         port: nat_port,
     };
-    if ip.v6 {
-        let h = cur.get_mut::<[u8; 40]>(ip.off, Reason::Ipv6Truncated)?;
-        let at = if original { DST6 } else { SRC6 };
-        // SAFETY: the cursor proved the 40 bytes of the IPv6 header; nothing else refers to
-        // them.
-        unsafe { (&mut *h)[at..at + 16].copy_from_slice(nat_addr) };
-    } else {
-        let addr_at = if original { DST } else { SRC };
-        let h = cur.get_mut::<[u8; 20]>(ip.off, Reason::Ipv4Truncated)?;
-        // SAFETY: the cursor proved the 20 bytes of the IPv4 header; nothing else refers to
-        // them.
-        let h = unsafe { &mut *h };
-        let c = u16::from_be_bytes([h[CHECK], h[CHECK + 1]]);
-        let c = csum::replace32(c, word(old, 0), word(nat_addr, 0));
-        h[CHECK..CHECK + 2].copy_from_slice(&c.to_be_bytes());
-        h[addr_at..addr_at + 4].copy_from_slice(&nat_addr[..4]);
-    }
+    set_addr(&cur, &ip, original, old, nat_addr)?;
     if ip.protocol == proto::TCP {
         let l4 = cur.get_mut::<[u8; 20]>(ip.l4_off, Reason::TcpTruncated)?;
         // SAFETY: the cursor proved the 20 bytes of the TCP header.
@@ -328,7 +360,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
 /// (at `now`, the caller's clock), TTL / Hop Limit one less when redirected here (the redirect
 /// happens when the program returns; the kernel decrements what it forwards itself).
 #[inline(always)]
-fn route(
+pub(crate) fn route(
     ctx: &XdpContext,
     cur: &Cursor,
     ip: &Ip,

@@ -17,7 +17,9 @@ use bpf_abi::{
     Counter, Reason,
     lb::{
         Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKENDS, MAP_CONNTRACK, MAP_LB_JUMP, MAP_MAGLEV,
-        MAP_SERVICES, MAX_BACKENDS_PER_SERVICE, PROG_XDP_LB, PROG_XDP_LB6, Service, ServiceKey,
+        MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS, MAP_SERVICES, MAX_BACKENDS_PER_SERVICE,
+        MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6,
+        PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump,
     },
 };
 use std::{
@@ -27,7 +29,78 @@ use std::{
 };
 
 /// Programs of bpf-lb, all XDP.
-pub const LB_PROGRAMS: &[&str] = &[PROG_XDP_LB, PROG_XDP_LB6, bpf_abi::names::PROG_XDP_NOOP];
+pub const LB_PROGRAMS: &[&str] = &[
+    PROG_XDP_LB,
+    PROG_XDP_LB6,
+    PROG_XDP_LB_SCTP,
+    PROG_XDP_LB_SCTP6,
+    PROG_XDP_LB_SCTP_ACK,
+    PROG_XDP_LB_SCTP_ACK6,
+    bpf_abi::names::PROG_XDP_NOOP,
+];
+
+/// How much the load balancer's maps hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LbSizes {
+    /// Services (an SCTP service takes one a VIP).
+    pub services: u32,
+    /// Backends, over all services.
+    pub backends: u32,
+    /// Tracked TCP and UDP connections.
+    pub connections: u32,
+    /// Established SCTP associations.
+    pub sctp_associations: u32,
+    /// SCTP associations in their handshake (INIT ACK sent, COOKIE ACK not yet): the bound on
+    /// what an INIT flood can make the load balancer hold.
+    pub sctp_half_open: u32,
+}
+
+impl LbSizes {
+    /// `services`, `backends` and `connections`, and room for 16 384 SCTP associations and
+    /// 4096 half-open ones.
+    pub fn new(services: u32, backends: u32, connections: u32) -> Self {
+        LbSizes {
+            services,
+            backends,
+            connections,
+            sctp_associations: 16_384,
+            sctp_half_open: 4096,
+        }
+    }
+}
+
+/// A backend of a multi-homed SCTP service: one address a path, in the order of the service's
+/// VIPs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SctpBackendSpec {
+    /// Its addresses.
+    pub addrs: Vec<IpAddr>,
+    /// Its share of new associations (0: draining).
+    pub weight: u32,
+}
+
+/// An SCTP association as the load balancer tracks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SctpAssociation {
+    /// The verification tag of the client's packets (the backend's Initiate Tag).
+    pub backend_tag: u32,
+    /// The verification tag of the backend's packets (the client's Initiate Tag).
+    pub client_tag: u32,
+    /// The client's port.
+    pub client_port: u16,
+    /// The service's port.
+    pub port: u16,
+    /// The backend's addresses (one a path).
+    pub backend: Vec<IpAddr>,
+    /// The VIPs.
+    pub vips: Vec<IpAddr>,
+    /// Handshake done (COOKIE ACK seen).
+    pub established: bool,
+    /// ABORT or SHUTDOWN COMPLETE seen.
+    pub closing: bool,
+    /// Packets of the client's direction and of the backend's.
+    pub packets: (u64, u64),
+}
 
 /// A backend of a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,8 +141,20 @@ pub enum LbError {
         /// The backend.
         backend: IpAddr,
     },
-    /// A protocol other than TCP and UDP.
-    #[error("service {vip}:{port}: protocol {proto}: TCP (6) and UDP (17) only so far")]
+    /// An SCTP service that cannot be built as asked.
+    #[error("SCTP service {vips:?}:{port}: {why}")]
+    Sctp {
+        /// Its VIPs.
+        vips: Vec<IpAddr>,
+        /// Port.
+        port: u16,
+        /// What is wrong.
+        why: String,
+    },
+    /// A protocol other than TCP and UDP (SCTP services: `set_sctp_service`).
+    #[error(
+        "service {vip}:{port}: protocol {proto}: TCP (6) and UDP (17) here; SCTP (132) by set_sctp_service"
+    )]
     Protocol {
         /// VIP.
         vip: IpAddr,
@@ -97,10 +182,13 @@ pub enum LbError {
     },
 }
 
-/// The service's place and its backends' IDs.
+/// The service's place and its backends' IDs; for SCTP, its other VIPs' keys and its
+/// backends' addresses.
 struct Placed {
     id: u32,
     backends: Vec<u32>,
+    aliases: Vec<ServiceKey>,
+    peers: Vec<PeerKey>,
 }
 
 /// The loaded bpf-lb object and what the controller wrote into it.
@@ -214,8 +302,28 @@ impl LbDatapath {
     /// Loads bpf-lb with room for `services` services, `backends` backends in all and
     /// `connections` tracked connections (two entries each), and verifies its programs.
     pub fn load(services: u32, backends: u32, connections: u32) -> Result<Self, LoadError> {
-        let (services, backends) = (services.max(1), backends.max(1));
+        Self::load_sized(LbSizes::new(services, backends, connections))
+    }
+
+    /// As [`LbDatapath::load`], every size given.
+    pub fn load_sized(sizes: LbSizes) -> Result<Self, LoadError> {
+        let (services, backends) = (sizes.services.max(1), sizes.backends.max(1));
+        let connections = sizes.connections;
         let mut ebpf = EbpfLoader::new()
+            // One template per backend address and path.
+            .map_max_entries(
+                MAP_SCTP_PEERS,
+                backends.saturating_mul(MAX_SCTP_PATHS as u32),
+            )
+            // Two entries an association, and a quarter more (LRU, as below).
+            .map_max_entries(
+                MAP_SCTP_ASSOC,
+                sizes.sctp_associations.max(1).saturating_mul(5) / 2 + 64,
+            )
+            .map_max_entries(
+                MAP_SCTP_HALF_OPEN,
+                sizes.sctp_half_open.max(1).saturating_mul(5) / 2 + 64,
+            )
             .map_max_entries(MAP_SERVICES, services)
             .map_max_entries(MAP_BACKENDS, backends)
             .map_max_entries(MAP_MAGLEV, services * MAGLEV_SIZE)
@@ -228,7 +336,16 @@ impl LbDatapath {
                 source,
             })?;
         load_programs(&mut ebpf, LB_PROGRAMS)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, 0, PROG_XDP_LB6)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::IPV6, PROG_XDP_LB6)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::SCTP, PROG_XDP_LB_SCTP)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::SCTP6, PROG_XDP_LB_SCTP6)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::SCTP_ACK, PROG_XDP_LB_SCTP_ACK)?;
+        link_tail_call(
+            &mut ebpf,
+            MAP_LB_JUMP,
+            jump::SCTP_ACK6,
+            PROG_XDP_LB_SCTP_ACK6,
+        )?;
         Ok(LbDatapath {
             ebpf,
             max_services: services,
@@ -267,6 +384,146 @@ impl LbDatapath {
             });
         }
         let key = key_of(vip, proto, port);
+        self.place(key, backends).map(|_| ())
+    }
+
+    /// Sets the multi-homed SCTP service of `vips` (one a path, one family) and `port` to
+    /// `backends` (each with one address a path, in the VIPs' order), replacing what it had.
+    /// Associations already tracked keep their backend. New associations are spread by
+    /// weight (Maglev, by the INIT's tag: the same on every path).
+    pub fn set_sctp_service(
+        &mut self,
+        vips: &[IpAddr],
+        port: u16,
+        backends: &[SctpBackendSpec],
+    ) -> Result<(), LbError> {
+        let bad = |why: String| LbError::Sctp {
+            vips: vips.to_vec(),
+            port,
+            why,
+        };
+        if vips.is_empty() || vips.len() > MAX_SCTP_PATHS {
+            return Err(bad(format!(
+                "{} VIPs: 1 to {MAX_SCTP_PATHS} (one a path)",
+                vips.len()
+            )));
+        }
+        if port == 0 {
+            return Err(bad(
+                "port 0: an SCTP service has one port (its backends listen on it)".into(),
+            ));
+        }
+        let v4 = vips[0].is_ipv4();
+        if vips.iter().any(|v| v.is_ipv4() != v4) {
+            return Err(bad("VIPs of both families: one family a service".into()));
+        }
+        for (i, v) in vips.iter().enumerate() {
+            if vips[..i].contains(v) {
+                return Err(bad(format!("VIP {v} twice")));
+            }
+        }
+        let mut seen = Vec::new();
+        for b in backends {
+            if b.addrs.len() != vips.len() {
+                return Err(bad(format!(
+                    "backend {:?}: {} addresses for {} VIPs (one a path)",
+                    b.addrs,
+                    b.addrs.len(),
+                    vips.len()
+                )));
+            }
+            if let Some(a) = b.addrs.iter().find(|a| a.is_ipv4() != v4) {
+                return Err(bad(format!(
+                    "backend address {a}: not the VIPs' family (NAT64 not yet)"
+                )));
+            }
+            for a in &b.addrs {
+                if seen.contains(a) || vips.contains(a) {
+                    return Err(bad(format!("address {a} twice")));
+                }
+                seen.push(*a);
+            }
+        }
+        // The first VIP's service holds the Maglev table and backends (by their first
+        // address); the other VIPs point at the same service.
+        let primary: Vec<BackendSpec> = backends
+            .iter()
+            .map(|b| BackendSpec {
+                addr: b.addrs[0],
+                port,
+                weight: b.weight,
+            })
+            .collect();
+        if primary.len() > MAX_BACKENDS_PER_SERVICE {
+            return Err(LbError::TooManyBackends {
+                vip: vips[0],
+                port,
+                proto: 132,
+                n: primary.len(),
+                max: MAX_BACKENDS_PER_SERVICE,
+            });
+        }
+        let key = key_of(vips[0], 132, port);
+        let (svc, ids) = self.place(key, &primary)?;
+        let map_err = |name| move |source| LbError::Map { name, source };
+        let placed = self.services.get_mut(&key).expect("placed just now");
+        let old_aliases = std::mem::take(&mut placed.aliases);
+        let old_peers = std::mem::take(&mut placed.peers);
+        let aliases: Vec<ServiceKey> = vips[1..].iter().map(|v| key_of(*v, 132, port)).collect();
+        let mut peers = Vec::new();
+        {
+            let mut m: HashMap<&mut MapData, PeerKey, SctpAssoc> =
+                typed(&mut self.ebpf, MAP_SCTP_PEERS)?;
+            for (b, id) in backends.iter().zip(&ids) {
+                let mut t = SctpAssoc {
+                    paths: vips.len() as u8,
+                    family: if v4 { 4 } else { 6 },
+                    backend: *id,
+                    ..SctpAssoc::default()
+                };
+                for (i, (v, a)) in vips.iter().zip(&b.addrs).enumerate() {
+                    t.vips[i] = addr16(*v).0;
+                    t.addrs[i] = addr16(*a).0;
+                }
+                for a in &b.addrs {
+                    let (addr, family) = addr16(*a);
+                    let k = PeerKey {
+                        addr,
+                        port,
+                        family,
+                        _pad: 0,
+                    };
+                    m.insert(k, t, 0).map_err(map_err(MAP_SCTP_PEERS))?;
+                    peers.push(k);
+                }
+            }
+            for k in old_peers.iter().filter(|k| !peers.contains(k)) {
+                let _ = m.remove(k);
+            }
+        }
+        {
+            let mut m: HashMap<&mut MapData, ServiceKey, Service> =
+                typed(&mut self.ebpf, MAP_SERVICES)?;
+            for k in &aliases {
+                m.insert(k, svc, 0).map_err(map_err(MAP_SERVICES))?;
+            }
+            for k in old_aliases.iter().filter(|k| !aliases.contains(k)) {
+                let _ = m.remove(k);
+            }
+        }
+        let placed = self.services.get_mut(&key).expect("placed just now");
+        placed.aliases = aliases;
+        placed.peers = peers;
+        Ok(())
+    }
+
+    /// Writes the service `key` with `backends` (its Maglev table, its backends' slots) and
+    /// returns its entry and the backends' IDs.
+    fn place(
+        &mut self,
+        key: ServiceKey,
+        backends: &[BackendSpec],
+    ) -> Result<(Service, Vec<u32>), LbError> {
         let old = self.services.remove(&key);
         let id = match &old {
             Some(p) => p.id,
@@ -278,7 +535,10 @@ impl LbDatapath {
         // The old backends' slots go back when the new ones are written (tracked connections
         // hold their backend's address themselves).
         let mut ids = Vec::with_capacity(backends.len());
-        let mut pool = old.map(|p| p.backends).unwrap_or_default();
+        let (mut pool, aliases, peers) = match old {
+            Some(p) => (p.backends, p.aliases, p.peers),
+            None => Default::default(),
+        };
         for _ in backends {
             match pool.pop().or_else(|| self.free_backends.pop()) {
                 Some(i) => ids.push(i),
@@ -327,8 +587,16 @@ impl LbDatapath {
             },
         };
         svcs.insert(key, svc, 0).map_err(map_err(MAP_SERVICES))?;
-        self.services.insert(key, Placed { id, backends: ids });
-        Ok(())
+        self.services.insert(
+            key,
+            Placed {
+                id,
+                backends: ids.clone(),
+                aliases,
+                peers,
+            },
+        );
+        Ok((svc, ids))
     }
 
     /// Removes the connection tracking entries that expired by `now_ns` (the kernel's
@@ -353,6 +621,72 @@ impl LbDatapath {
         Ok(n)
     }
 
+    /// Removes the SCTP association entries that expired by `now_ns` (established and
+    /// half-open); returns how many.
+    pub fn expire_sctp(&mut self, now_ns: u64) -> Result<usize, LbError> {
+        let mut n = 0;
+        for name in [MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN] {
+            let mut h: HashMap<&mut MapData, SctpKey, SctpAssoc> = typed(&mut self.ebpf, name)?;
+            let dead: Vec<SctpKey> = h
+                .iter()
+                .filter_map(Result::ok)
+                .filter(|(_, a)| a.expires_ns <= now_ns)
+                .map(|(k, _)| k)
+                .collect();
+            for k in &dead {
+                if h.get(k, 0).is_ok_and(|a| a.expires_ns <= now_ns) && h.remove(k).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// The SCTP associations tracked (established and half-open), each once.
+    pub fn sctp_associations(&self) -> Vec<SctpAssociation> {
+        let ip = |a: &[u8; 16], family: u8| -> IpAddr {
+            if family == 4 {
+                IpAddr::from([a[0], a[1], a[2], a[3]])
+            } else {
+                IpAddr::from(*a)
+            }
+        };
+        let mut out = Vec::new();
+        for (name, established) in [(MAP_SCTP_ASSOC, true), (MAP_SCTP_HALF_OPEN, false)] {
+            let Some(m) = self.ebpf.map(name) else {
+                continue;
+            };
+            let Ok(h) = HashMap::<&MapData, SctpKey, SctpAssoc>::try_from(m) else {
+                continue;
+            };
+            let all: Vec<(SctpKey, SctpAssoc)> = h.iter().filter_map(Result::ok).collect();
+            for (k, a) in all
+                .iter()
+                .filter(|(k, _)| k.dir == bpf_abi::lb::dir::ORIGINAL)
+            {
+                let reply = all.iter().find(|(r, _)| {
+                    r.dir == bpf_abi::lb::dir::REPLY
+                        && r.vtag == a.twin_vtag
+                        && r.sport == k.dport
+                        && r.dport == k.sport
+                });
+                let paths = usize::from(a.paths).min(MAX_SCTP_PATHS);
+                out.push(SctpAssociation {
+                    backend_tag: k.vtag,
+                    client_tag: a.twin_vtag,
+                    client_port: k.sport,
+                    port: k.dport,
+                    backend: a.addrs[..paths].iter().map(|x| ip(x, a.family)).collect(),
+                    vips: a.vips[..paths].iter().map(|x| ip(x, a.family)).collect(),
+                    established,
+                    closing: a.state == bpf_abi::lb::state::CLOSING,
+                    packets: (a.packets, reply.map_or(0, |(_, r)| r.packets)),
+                });
+            }
+        }
+        out
+    }
+
     /// Forgets the connections tracked to the backend at `addr` (both directions; returns how
     /// many entries): after a backend fails and is taken out of its services, its clients'
     /// next packets are balanced again over the others, and no other connection moves. (A
@@ -371,7 +705,19 @@ impl LbDatapath {
             })
             .map(|(k, _)| k)
             .collect();
-        Ok(gone.iter().filter(|k| h.remove(k).is_ok()).count())
+        let mut n = gone.iter().filter(|k| h.remove(k).is_ok()).count();
+        // SCTP: the associations with the backend on any path.
+        for name in [MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN] {
+            let mut h: HashMap<&mut MapData, SctpKey, SctpAssoc> = typed(&mut self.ebpf, name)?;
+            let gone: Vec<SctpKey> = h
+                .iter()
+                .filter_map(Result::ok)
+                .filter(|(_, s)| s.addrs[..usize::from(s.paths).min(MAX_SCTP_PATHS)].contains(&a))
+                .map(|(k, _)| k)
+                .collect();
+            n += gone.iter().filter(|k| h.remove(k).is_ok()).count();
+        }
+        Ok(n)
     }
 
     /// The tracked entry of one direction of a connection, if there is one.

@@ -1,0 +1,709 @@
+//! SCTP (RFC 9260) through the load balancer, multi-homed: an association is one backend on
+//! every path. A service has one VIP a path; each of its backends one address a path, in the
+//! same order. The association is tracked by its two verification tags, not by addresses, so
+//! heartbeats and data on any path, from any of the client's addresses (those it announced in
+//! its INIT, or added later by ASCONF: they pass unchanged, the backend sees them as they are),
+//! reach the same backend:
+//!
+//! - INIT (to a VIP): no state. The backend is the service's Maglev choice by the INIT's
+//!   Initiate Tag and ports, so a retransmitted INIT, on any path, goes to the same backend;
+//!   the destination becomes the backend's address for the VIP's path.
+//! - INIT ACK (from a backend's address): the association enters the half-open table under both
+//!   tags (the backend's Initiate Tag for the client's packets, the client's tag for the
+//!   backend's), the backend's address parameters are replaced by the VIPs of their paths (any
+//!   other address parameter becomes RFC 4820 Padding, which receivers skip: the client sees
+//!   only VIPs), the CRC32c is recomputed (it is not incremental), and the source becomes the
+//!   VIP of its path.
+//! - COOKIE ACK (from the backend): the association moves to the established table.
+//! - Any other packet of a tracked association: the destination (client to VIP) becomes the
+//!   backend's address of that VIP's path, or the source (backend to client) the VIP of that
+//!   address's path. Only IP addresses change: SCTP's checksum covers no pseudo-header.
+//! - ABORT and SHUTDOWN COMPLETE (also with the T bit, whose tag is the sender's own) close the
+//!   association (10 s, for retransmissions).
+//! - Anything else to a VIP is dropped and counted (`lb_sctp_no_association`).
+
+use crate::{
+    maps::{BACKENDS, LB_JUMP, MAGLEV, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN, SCTP_PEERS, SERVICES},
+    nat::{self, Ip},
+};
+use aya_ebpf::{
+    helpers::generated::{
+        bpf_ktime_get_coarse_ns, bpf_loop, bpf_xdp_load_bytes, bpf_xdp_store_bytes,
+    },
+    programs::XdpContext,
+};
+use bpf_abi::{
+    Reason,
+    lb::{
+        FlowKey, MAGLEV_SIZE, MAX_SCTP_PATHS, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey,
+        ServiceKey, dir, jump, state,
+    },
+};
+use bpf_net::{
+    Cursor,
+    eth::parse_eth,
+    fib::Lookup,
+    proto,
+    sctp::{self, CHUNK_HLEN, SCTP_HLEN, Sctp, chunk},
+};
+
+/// Chunk flag T of ABORT and SHUTDOWN COMPLETE (RFC 9260 3.3.7, 3.3.13): the verification tag
+/// is the sender's own, reflected.
+const FLAG_T: u8 = 0x01;
+/// Parameter types of INIT ACK (RFC 9260 3.3.3): addresses, and the Host Name Address.
+const PARAM_IPV4: u16 = 5;
+const PARAM_IPV6: u16 = 6;
+const PARAM_HOST_NAME: u16 = 11;
+/// RFC 4820's Padding Parameter: its type's high bits say "skip it, do not report".
+const PARAM_PAD: u16 = 0x8005;
+/// Parameters of an INIT ACK walked at most.
+const MAX_PARAMS: usize = 24;
+/// INIT and INIT ACK: chunk header and fixed part (Initiate Tag, a_rwnd, streams, TSN).
+const INIT_LEN: usize = CHUNK_HLEN + 16;
+
+/// Handles an SCTP packet (`V6`: over IPv6) that `xdp_lb` or `xdp_lb6` passed on.
+#[inline(always)]
+pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    let mut addrs = FlowKey::default();
+    let ip = nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?;
+    if ip.protocol != proto::SCTP {
+        return Err(Reason::LbNoService);
+    }
+    let s = sctp::parse_sctp(&cur, ip.l4_off, ip.off + ip.len)?;
+    let first = ip.l4_off + SCTP_HLEN;
+    let flags = if s.chunk_count > 0 {
+        cur.u8_at(first + 1, Reason::SctpChunkTruncated)?
+    } else {
+        0
+    };
+    let t = flags & FLAG_T != 0
+        && (s.first_chunk_type == chunk::ABORT || s.first_chunk_type == chunk::SHUTDOWN_COMPLETE);
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let family = if V6 { 6 } else { 4 };
+    if s.chunk_count > 0 && s.first_chunk_type == chunk::INIT_ACK {
+        let to = if V6 { jump::SCTP_ACK6 } else { jump::SCTP_ACK };
+        // SAFETY: a tail call to a program the loader put at `to`; returns only if it fails.
+        unsafe { LB_JUMP.tail_call(ctx, to) };
+        return Err(Reason::TailCallFailed);
+    }
+    if let Some(found) = find(&s, family, t, now) {
+        return forward(ctx, &cur, &ip, &mut addrs, &found, &s, now);
+    }
+    if s.chunk_count > 0 && s.first_chunk_type == chunk::INIT {
+        return init(ctx, &cur, &ip, &mut addrs, &s, now);
+    }
+    if service(&addrs.dst, s.dst, family).is_some() {
+        Err(Reason::LbSctpNoAssociation)
+    } else {
+        Err(Reason::LbNoService)
+    }
+}
+
+/// A tracked association's entry for a packet.
+struct Found {
+    entry: *mut SctpAssoc,
+    /// Its key.
+    key: SctpKey,
+    /// In the half-open table.
+    half: bool,
+    /// The packet goes from the client to the backend.
+    to_backend: bool,
+}
+
+/// The entry of `k` that has not expired, established or half-open.
+#[inline(always)]
+fn entry(k: &SctpKey, now: u64) -> Option<(*mut SctpAssoc, bool)> {
+    if let Some(p) = SCTP_ASSOC.get_ptr_mut(k) {
+        // SAFETY: a value of the map, valid for this program run.
+        if unsafe { (*p).expires_ns } > now {
+            return Some((p, false));
+        }
+    }
+    if let Some(p) = SCTP_HALF_OPEN.get_ptr_mut(k) {
+        // SAFETY: as above.
+        if unsafe { (*p).expires_ns } > now {
+            return Some((p, true));
+        }
+    }
+    None
+}
+
+/// The association of a packet by its tag and ports: the client's direction or the backend's,
+/// and with the T bit (the sender's own tag) the other direction's entry, ports swapped.
+#[inline(always)]
+fn find(s: &Sctp, family: u8, t: bool, now: u64) -> Option<Found> {
+    let mut key = SctpKey {
+        vtag: s.vtag,
+        sport: s.src,
+        dport: s.dst,
+        dir: dir::ORIGINAL,
+        family,
+        _pad: [0; 2],
+    };
+    let mut i = 0;
+    while i < 4 {
+        if i == 2 {
+            if !t {
+                return None;
+            }
+            key.sport = s.dst;
+            key.dport = s.src;
+        }
+        key.dir = if i % 2 == 0 {
+            dir::ORIGINAL
+        } else {
+            dir::REPLY
+        };
+        if let Some((entry, half)) = entry(&key, now) {
+            return Some(Found {
+                entry,
+                key,
+                half,
+                // Plain: an ORIGINAL entry's packets go to the backend; swapped (the sender's
+                // own tag): a REPLY entry's tag is the client's.
+                to_backend: (key.dir == dir::ORIGINAL) == (i < 2),
+            });
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index of `a` among the first `paths` of `list` (IPv4: the first 4 bytes).
+#[inline(always)]
+fn path_of(list: &[[u8; 16]; MAX_SCTP_PATHS], paths: u8, a: &[u8; 16], v6: bool) -> Option<usize> {
+    let mut i = 0;
+    while i < MAX_SCTP_PATHS {
+        if i >= paths as usize {
+            return None;
+        }
+        let same = if v6 { list[i] == *a } else { list[i][..4] == a[..4] };
+        if same {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The entry of the association's other direction.
+#[inline(always)]
+fn twin(key: &SctpKey, vtag: u32) -> SctpKey {
+    SctpKey {
+        vtag,
+        sport: key.dport,
+        dport: key.sport,
+        dir: if key.dir == dir::ORIGINAL {
+            dir::REPLY
+        } else {
+            dir::ORIGINAL
+        },
+        family: key.family,
+        _pad: [0; 2],
+    }
+}
+
+/// Sets an entry's state and expiry.
+#[inline(always)]
+fn set_state(a: *mut SctpAssoc, st: u8, now: u64) {
+    // SAFETY: a value of an SCTP map, valid for this program run; racing writers on other
+    // CPUs write the same kind of values.
+    unsafe {
+        (*a).state = st;
+        (*a).expires_ns = now + state::timeout_s(st) * 1_000_000_000;
+    }
+}
+
+/// A packet of a tracked association: its address rewritten by its path, the association's
+/// state advanced, and the packet routed.
+#[inline(always)]
+fn forward(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ip,
+    addrs: &mut FlowKey,
+    f: &Found,
+    s: &Sctp,
+    now: u64,
+) -> Result<Reason, Reason> {
+    // SAFETY: a value of an SCTP map, valid for this program run (read in place).
+    let a = unsafe { &*f.entry };
+    let (from, to, old) = if f.to_backend {
+        (&a.vips, &a.addrs, &addrs.dst)
+    } else {
+        (&a.addrs, &a.vips, &addrs.src)
+    };
+    let j = path_of(from, a.paths, old, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
+    let new = &to[j & (MAX_SCTP_PATHS - 1)];
+    nat::set_addr(cur, ip, f.to_backend, old, new)?;
+    if f.to_backend {
+        addrs.dst = *new;
+    } else {
+        addrs.src = *new;
+    }
+    let twin_vtag = a.twin_vtag;
+    // SAFETY: as above; the counter is atomic.
+    unsafe { bpf_net::atomic::fetch_add(core::ptr::addr_of_mut!((*f.entry).packets), 1) };
+    let closing = s.chunk_types & (1 << chunk::ABORT | 1 << chunk::SHUTDOWN_COMPLETE) != 0;
+    let other = twin(&f.key, twin_vtag);
+    if closing {
+        set_state(f.entry, state::CLOSING, now);
+        let t = if f.half {
+            SCTP_HALF_OPEN.get_ptr_mut(other)
+        } else {
+            SCTP_ASSOC.get_ptr_mut(other)
+        };
+        if let Some(t) = t {
+            set_state(t, state::CLOSING, now);
+        }
+    } else if f.half && !f.to_backend && s.chunk_types & (1 << chunk::COOKIE_ACK) != 0 {
+        // The backend accepted the cookie: established. Both entries are copied into the
+        // established table from the half-open one's values in place, then removed there.
+        promote(&f.key, now);
+        promote(&other, now);
+    } else {
+        let st = if f.half {
+            state::HALF_OPEN
+        } else if a.state == state::CLOSING {
+            state::CLOSING
+        } else {
+            state::ESTABLISHED
+        };
+        set_state(f.entry, st, now);
+    }
+    let l = Lookup {
+        v6: ip.v6,
+        src: &addrs.src,
+        dst: &addrs.dst,
+        tos: ip.tos,
+        len: ip.len as u16,
+    };
+    nat::route(ctx, cur, ip, &l, now)
+}
+
+/// Moves a half-open entry to the established table.
+#[inline(always)]
+fn promote(key: &SctpKey, now: u64) {
+    if let Some(p) = SCTP_HALF_OPEN.get_ptr(key) {
+        // SAFETY: a value of the half-open map, valid for this program run; the helper copies
+        // it (a reference: a copy would not fit the stack).
+        let v: &SctpAssoc = unsafe { &*p };
+        if SCTP_ASSOC.insert(key, v, 0).is_ok() {
+            if let Some(n) = SCTP_ASSOC.get_ptr_mut(key) {
+                set_state(n, state::ESTABLISHED, now);
+            }
+            let _ = SCTP_HALF_OPEN.remove(key);
+        }
+    }
+}
+
+/// The SCTP service of `vip:port` (or of every port of `vip`).
+#[inline(always)]
+fn service(vip: &[u8; 16], port: u16, family: u8) -> Option<bpf_abi::lb::Service> {
+    let mut sk = ServiceKey {
+        vip: *vip,
+        port,
+        proto: proto::SCTP,
+        family,
+    };
+    // SAFETY: the value is read at once; entries are only replaced whole by the controller.
+    if let Some(s) = unsafe { SERVICES.get(sk) } {
+        return Some(*s);
+    }
+    sk.port = 0;
+    // SAFETY: as above.
+    unsafe { SERVICES.get(sk) }.copied()
+}
+
+/// The hash of an INIT: its Initiate Tag and ports (not its addresses: the same on every path
+/// and every retransmission), mixed as murmur3's finaliser does.
+#[inline(always)]
+fn init_hash(tag: u32, sport: u16, dport: u16) -> u32 {
+    let mut h = tag.wrapping_mul(0xcc9e_2d51) ^ ((u32::from(sport) << 16) | u32::from(dport));
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// Checks an INIT or INIT ACK chunk (alone in its packet, RFC 9260 6.10; its fixed part
+/// there; a non-zero Initiate Tag, 5.1) and returns its length and Initiate Tag.
+#[inline(always)]
+fn handshake_chunk(cur: &Cursor, ip: &Ip, s: &Sctp) -> Result<(usize, u32), Reason> {
+    let c = ip.l4_off + SCTP_HLEN;
+    let len = usize::from(cur.be16_at(c + 2, Reason::LbSctpBadHandshake)?);
+    if s.chunk_count != 1 || len < INIT_LEN {
+        return Err(Reason::LbSctpBadHandshake);
+    }
+    let t: &[u8; 4] = cur.get(c + CHUNK_HLEN, Reason::LbSctpBadHandshake)?;
+    let tag = u32::from_be_bytes(*t);
+    if tag == 0 {
+        return Err(Reason::LbSctpBadHandshake);
+    }
+    Ok((len, tag))
+}
+
+/// An INIT to a VIP: to the backend Maglev picks by its tag and ports, at that backend's
+/// address of the VIP's path. No state.
+#[inline(always)]
+fn init(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ip,
+    addrs: &mut FlowKey,
+    s: &Sctp,
+    now: u64,
+) -> Result<Reason, Reason> {
+    let svc = service(&addrs.dst, s.dst, addrs.family).ok_or(Reason::LbNoService)?;
+    if s.vtag != 0 {
+        // RFC 9260 8.5.1: an INIT carries tag 0.
+        return Err(Reason::LbSctpBadHandshake);
+    }
+    let (_, tag) = handshake_chunk(cur, ip, s)?;
+    if svc.backends == 0 {
+        return Err(Reason::LbNoBackend);
+    }
+    let slot = svc.id.wrapping_mul(MAGLEV_SIZE) + init_hash(tag, s.src, s.dst) % MAGLEV_SIZE;
+    let id = *MAGLEV.get(slot).ok_or(Reason::LbNoBackend)?;
+    let be = BACKENDS.get(id).ok_or(Reason::LbNoBackend)?;
+    if be.used == 0 || be.family != addrs.family {
+        return Err(Reason::LbNoBackend);
+    }
+    let pk = PeerKey {
+        addr: be.addr,
+        port: s.dst,
+        family: addrs.family,
+        _pad: 0,
+    };
+    // SAFETY: read in place; entries are only replaced whole by the controller.
+    let peer = unsafe { SCTP_PEERS.get(pk) }.ok_or(Reason::LbNoBackend)?;
+    let j = path_of(&peer.vips, peer.paths, &addrs.dst, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
+    let new = &peer.addrs[j & (MAX_SCTP_PATHS - 1)];
+    nat::set_addr(cur, ip, true, &addrs.dst, new)?;
+    addrs.dst = *new;
+    let l = Lookup {
+        v6: ip.v6,
+        src: &addrs.src,
+        dst: &addrs.dst,
+        tos: ip.tos,
+        len: ip.len as u16,
+    };
+    nat::route(ctx, cur, ip, &l, now)
+}
+
+/// An INIT ACK (`xdp_lb_sctp_ack`, `V6`: `xdp_lb_sctp_ack6`, by tail call from
+/// `xdp_lb_sctp`: a program of its own for its stack and the verifier's paths): from a
+/// backend, the association half-open under both tags, the backend's addresses hidden behind
+/// the VIPs, the checksum recomputed, the source made the VIP; from anyone else, the kernel's.
+#[inline(always)]
+pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    let mut addrs = FlowKey::default();
+    let ip = nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?;
+    let s = sctp::parse_sctp(&cur, ip.l4_off, ip.off + ip.len)?;
+    if ip.protocol != proto::SCTP || s.chunk_count == 0 || s.first_chunk_type != chunk::INIT_ACK {
+        return Err(Reason::LbNoService);
+    }
+    let (cur, ip, s) = (&cur, &ip, &s);
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let pk = PeerKey {
+        addr: addrs.src,
+        port: s.src,
+        family: addrs.family,
+        _pad: 0,
+    };
+    let Some(peer) = SCTP_PEERS.get_ptr(pk) else {
+        // Not from a backend of a service: the kernel's.
+        return Err(Reason::LbNoService);
+    };
+    // SAFETY: read in place; entries are only replaced whole by the controller.
+    let p = unsafe { &*peer };
+    if s.vtag == 0 {
+        return Err(Reason::LbSctpBadHandshake);
+    }
+    let (len, backend_tag) = handshake_chunk(cur, ip, s)?;
+    let j = path_of(&p.addrs, p.paths, &addrs.src, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
+    let vip = &p.vips[j & (MAX_SCTP_PATHS - 1)];
+    rewrite_init_ack(ctx, ip.l4_off, ip.off + ip.len, len, &pk, ip.v6)?;
+    // Both directions, half-open: the client's packets carry the backend's tag, the
+    // backend's the client's.
+    let reply = SctpKey {
+        vtag: s.vtag,
+        sport: s.src,
+        dport: s.dst,
+        dir: dir::REPLY,
+        family: addrs.family,
+        _pad: [0; 2],
+    };
+    let original = twin(&reply, backend_tag);
+    half_open(&reply, p, backend_tag, now)?;
+    half_open(&original, p, s.vtag, now)?;
+    nat::set_addr(cur, ip, false, &addrs.src, vip)?;
+    addrs.src = *vip;
+    let l = Lookup {
+        v6: ip.v6,
+        src: &addrs.src,
+        dst: &addrs.dst,
+        tos: ip.tos,
+        len: ip.len as u16,
+    };
+    nat::route(ctx, cur, ip, &l, now)
+}
+
+/// Enters one direction of an association into the half-open table, from the backend's
+/// template `p` (copied by the helper from its map in place).
+#[inline(always)]
+fn half_open(key: &SctpKey, p: &SctpAssoc, twin_vtag: u32, now: u64) -> Result<(), Reason> {
+    SCTP_HALF_OPEN
+        .insert(key, p, 0)
+        .map_err(|_| Reason::LbNoBackend)?;
+    let e = SCTP_HALF_OPEN.get_ptr_mut(key).ok_or(Reason::LbNoBackend)?;
+    // SAFETY: a value of the half-open map, valid for this program run.
+    unsafe {
+        (*e).dir = key.dir;
+        (*e).twin_vtag = twin_vtag;
+        (*e).packets = 0;
+    }
+    set_state(e, state::HALF_OPEN, now);
+    Ok(())
+}
+
+/// The path of the backend address at `at` in `b` (`W` bytes: 4 or 16): the address read once
+/// as two 64-bit words, each path's compared whole (no branch a byte: a byte loop's branches
+/// multiply the verifier's paths over the parameter walk).
+#[inline(always)]
+fn path_in<const W: usize>(b: &[u8; MAX_SCTP_REWRITE], at: usize, p: &SctpAssoc) -> Option<usize> {
+    // The parameter lies inside the packet, itself inside the buffer: `min` changes nothing
+    // but proves the reads in bounds.
+    let at = at.min(MAX_SCTP_REWRITE - 16);
+    let mut x = [0u8; 16];
+    x[..W].copy_from_slice(&b[at..at + W]);
+    let (lo, hi) = words(&x);
+    let mut j = 0;
+    while j < MAX_SCTP_PATHS {
+        if j >= usize::from(p.paths) {
+            return None;
+        }
+        let (l, h) = words(&p.addrs[j]);
+        if (l ^ lo) | (h ^ hi) == 0 {
+            return Some(j);
+        }
+        j += 1;
+    }
+    None
+}
+
+/// An address as two 64-bit words.
+#[inline(always)]
+fn words(a: &[u8; 16]) -> (u64, u64) {
+    let mut l = [0u8; 8];
+    let mut h = [0u8; 8];
+    l.copy_from_slice(&a[..8]);
+    h.copy_from_slice(&a[8..]);
+    (u64::from_ne_bytes(l), u64::from_ne_bytes(h))
+}
+
+/// bpf_loop's context for the CRC32c of the scratch buffer.
+#[repr(C)]
+struct CrcLoop {
+    crc: u32,
+    _pad: u32,
+}
+
+/// bpf_loop callback: block `i` (16 bytes) of this CPU's scratch buffer into the CRC.
+extern "C" fn crc_block(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    let Some(buf) = SCRATCH.get_ptr(0) else {
+        return 1;
+    };
+    // SAFETY: bpf_loop passes the CrcLoop its caller gave, on the caller's stack; `buf` is
+    // this CPU's scratch value.
+    let (st, b) = unsafe { (&mut *ctx.cast::<CrcLoop>(), &*buf) };
+    let at = (i as usize * 16) & (MAX_SCTP_REWRITE - 16);
+    let mut crc = st.crc;
+    let mut k = 0;
+    while k < 16 {
+        crc = sctp::crc32c_byte(crc, b[at + k]);
+        k += 1;
+    }
+    st.crc = crc;
+    0
+}
+
+/// bpf_loop's context for the walk over an INIT ACK's parameters (in this CPU's scratch
+/// buffer).
+#[repr(C)]
+#[derive(Default)]
+struct ParamLoop {
+    /// The backend address the INIT ACK came from (its template: looked up in the callback,
+    /// which gets no map value from its caller).
+    peer: PeerKey,
+    /// The next parameter's offset, and the chunk's end.
+    at: u32,
+    stop: u32,
+    v6: u8,
+    /// Set on a bad parameter length.
+    bad: u8,
+    _pad: [u8; 6],
+}
+
+/// bpf_loop callback: the parameter at `at`: a backend address becomes the VIP of its path;
+/// any other address (of either family) or a Host Name Address becomes RFC 4820 Padding.
+/// Returns 1 (stop) at the chunk's end or on a bad length.
+extern "C" fn hide_param(_i: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    const N: usize = MAX_SCTP_REWRITE;
+    // SAFETY: bpf_loop passes the ParamLoop its caller gave, on the caller's stack.
+    let w = unsafe { &mut *ctx.cast::<ParamLoop>() };
+    let (Some(buf), Some(p)) = (SCRATCH.get_ptr_mut(0), SCTP_PEERS.get_ptr(w.peer)) else {
+        w.bad = 1;
+        return 1;
+    };
+    // SAFETY: this CPU's scratch value and a value of the peers map, valid for this run.
+    let (b, p) = unsafe { (&mut *buf, &*p) };
+    let at = w.at as usize & (N - 1);
+    let stop = w.stop as usize;
+    if at + 4 > stop {
+        return 1;
+    }
+    let ty = u16::from_be_bytes([b[at & (N - 1)], b[(at + 1) & (N - 1)]]);
+    let plen = usize::from(u16::from_be_bytes([b[(at + 2) & (N - 1)], b[(at + 3) & (N - 1)]]));
+    if plen < 4 || at + plen > stop {
+        w.bad = 1;
+        return 1;
+    }
+    w.at = (at + ((plen + 3) & !3)) as u32;
+    if ty != PARAM_IPV4 && ty != PARAM_IPV6 && ty != PARAM_HOST_NAME {
+        return 0;
+    }
+    let v6 = w.v6 != 0;
+    let fits = (ty == PARAM_IPV4 && !v6 && plen == 8) || (ty == PARAM_IPV6 && v6 && plen == 20);
+    let path = match (fits, v6) {
+        (false, _) => None,
+        (true, false) => path_in::<4>(b, at + 4, p),
+        (true, true) => path_in::<16>(b, at + 4, p),
+    };
+    match path {
+        Some(j) => {
+            let vip = &p.vips[j & (MAX_SCTP_PATHS - 1)];
+            // As in `path_in`: `min` proves the bounds.
+            if v6 {
+                let a = (at + 4).min(N - 16);
+                b[a..a + 16].copy_from_slice(vip);
+            } else {
+                let a = (at + 4).min(N - 4);
+                b[a..a + 4].copy_from_slice(&vip[..4]);
+            }
+        }
+        None => {
+            let pad = PARAM_PAD.to_be_bytes();
+            b[at & (N - 1)] = pad[0];
+            b[(at + 1) & (N - 1)] = pad[1];
+        }
+    }
+    0
+}
+
+/// Rewrites an INIT ACK (the SCTP packet from `off` to `end`, its one chunk `chunk_len` bytes)
+/// for the client: copied into this CPU's scratch buffer (one helper call), each address
+/// parameter of the backend made the VIP of its path and any other address (of either family)
+/// or Host Name Address made Padding (RFC 4820, which the client skips), the CRC32c computed
+/// there (it is not incremental), and the whole stored back (one helper call). Working in the
+/// scratch buffer keeps the verifier's paths few: its indices are masked, not bounds-checked.
+#[inline(always)]
+fn rewrite_init_ack(
+    ctx: &XdpContext,
+    off: usize,
+    end: usize,
+    chunk_len: usize,
+    peer: &PeerKey,
+    v6: bool,
+) -> Result<(), Reason> {
+    const N: usize = MAX_SCTP_REWRITE;
+    let len = end.saturating_sub(off);
+    if len > N {
+        return Err(Reason::LbSctpTooLong);
+    }
+    if len < SCTP_HLEN || !len.is_multiple_of(4) || SCTP_HLEN + chunk_len > len {
+        // RFC 9260 3.2: chunks are padded to 4 bytes, so is the packet.
+        return Err(Reason::LbSctpBadHandshake);
+    }
+    let buf = SCRATCH.get_ptr_mut(0).ok_or(Reason::LbSctpTooLong)?;
+    let n = (len & (N * 2 - 1)) as u32;
+    // SAFETY: `buf` is this CPU's scratch value, N bytes, and `n` is at most N; the helper
+    // checks the packet's bounds itself.
+    if unsafe { bpf_xdp_load_bytes(ctx.ctx, off as u32, buf.cast(), n) } < 0 {
+        return Err(Reason::SctpTruncated);
+    }
+    // SAFETY: as above; nothing else refers to this CPU's scratch during the run.
+    let b = unsafe { &mut *buf };
+    let at8 = |i: usize| i & (N - 1);
+    // The parameters, by bpf_loop (one callback a parameter, verified once).
+    let mut walk = ParamLoop {
+        peer: *peer,
+        at: (SCTP_HLEN + INIT_LEN) as u32,
+        stop: (SCTP_HLEN + chunk_len) as u32,
+        v6: u8::from(v6),
+        bad: 0,
+        _pad: [0; 6],
+    };
+    // SAFETY: `hide_param` is a callback of bpf_loop's signature; `walk` outlives the call.
+    unsafe {
+        bpf_loop(
+            MAX_PARAMS as u32,
+            hide_param as *mut core::ffi::c_void,
+            (&raw mut walk).cast(),
+            0,
+        )
+    };
+    let bad = walk.bad != 0 || walk.at + 4 <= walk.stop;
+    // The walk's state forgotten: the verifier ends the loop in one state per iteration it
+    // explored, and would carry each through the rest of the program.
+    // SAFETY: `walk` is a local; a volatile write of a valid value.
+    unsafe { core::ptr::write_volatile(&raw mut walk, ParamLoop::default()) };
+    if bad {
+        // A bad length, or more parameters than walked.
+        return Err(Reason::LbSctpBadHandshake);
+    }
+    b[8..12].fill(0);
+    // CRC32c by bpf_loop, 16 bytes a callback (verified once, not once a word), then the
+    // last 0-3 words here.
+    let mut st = CrcLoop { crc: !0, _pad: 0 };
+    let blocks = (len / 16) as u32;
+    if blocks > 0 {
+        // SAFETY: `crc_block` is a callback of bpf_loop's signature; `st` outlives the call.
+        let r = unsafe {
+            bpf_loop(
+                blocks,
+                crc_block as *mut core::ffi::c_void,
+                (&raw mut st).cast(),
+                0,
+            )
+        };
+        if r != i64::from(blocks) {
+            return Err(Reason::LbSctpTooLong);
+        }
+    }
+    let mut crc = st.crc;
+    let mut w = 0;
+    while w < 3 {
+        let at = (len / 16) * 16 + w * 4;
+        if at + 4 <= len {
+            crc = sctp::crc32c_byte(crc, b[at8(at)]);
+            crc = sctp::crc32c_byte(crc, b[at8(at + 1)]);
+            crc = sctp::crc32c_byte(crc, b[at8(at + 2)]);
+            crc = sctp::crc32c_byte(crc, b[at8(at + 3)]);
+        }
+        w += 1;
+    }
+    b[8..12].copy_from_slice(&(!crc).to_le_bytes());
+    // SAFETY: as above: `n` bytes of the scratch value back where they came from.
+    if unsafe { bpf_xdp_store_bytes(ctx.ctx, off as u32, buf.cast(), n) } < 0 {
+        return Err(Reason::SctpTruncated);
+    }
+    Ok(())
+}
