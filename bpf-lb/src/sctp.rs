@@ -180,7 +180,11 @@ fn path_of(list: &[[u8; 16]; MAX_SCTP_PATHS], paths: u8, a: &[u8; 16], v6: bool)
         if i >= paths as usize {
             return None;
         }
-        let same = if v6 { list[i] == *a } else { list[i][..4] == a[..4] };
+        let same = if v6 {
+            list[i] == *a
+        } else {
+            list[i][..4] == a[..4]
+        };
         if same {
             return Some(i);
         }
@@ -571,7 +575,10 @@ extern "C" fn hide_param(_i: u64, ctx: *mut core::ffi::c_void) -> i64 {
         return 1;
     }
     let ty = u16::from_be_bytes([b[at & (N - 1)], b[(at + 1) & (N - 1)]]);
-    let plen = usize::from(u16::from_be_bytes([b[(at + 2) & (N - 1)], b[(at + 3) & (N - 1)]]));
+    let plen = usize::from(u16::from_be_bytes([
+        b[(at + 2) & (N - 1)],
+        b[(at + 3) & (N - 1)],
+    ]));
     if plen < 4 || at + plen > stop {
         w.bad = 1;
         return 1;

@@ -70,7 +70,8 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
         .set_service(VIP.into(), 132, 80, &[backend(FibNs::NH4, 80, 1)])
         .unwrap_err();
     assert!(
-        e.to_string().contains("TCP (6) and UDP (17) here; SCTP (132) by set_sctp_service"),
+        e.to_string()
+            .contains("TCP (6) and UDP (17) here; SCTP (132) by set_sctp_service"),
         "{e}"
     );
     let e = dp

@@ -292,8 +292,7 @@ pub enum L4 {
         /// Payload.
         payload: Vec<u8>,
     },
-    /// SCTP with the given chunks (CRC32c left 0: no crc crate is needed by the datapath tests
-    /// yet).
+    /// SCTP with the given chunks and a valid CRC32c.
     Sctp {
         /// Source port.
         src: u16,
@@ -301,7 +300,7 @@ pub enum L4 {
         dst: u16,
         /// Verification Tag.
         vtag: u32,
-        /// Chunks as (type, flags, value), padded to 4 bytes.
+        /// Chunks as (type, flags, value), padded to 4 bytes. The checksum is CRC32c's.
         chunks: Vec<(u8, u8, Vec<u8>)>,
     },
     /// Bytes under any protocol number, verbatim.
@@ -388,6 +387,9 @@ impl L4 {
                     v.extend_from_slice(value);
                     v.extend(std::iter::repeat_n(0, (4 - value.len() % 4) % 4));
                 }
+                // RFC 9260 6.8: CRC32c over the packet, its field zero meanwhile.
+                let c = bpf_net::sctp::crc32c(&v);
+                v[8..12].copy_from_slice(&c.to_le_bytes());
                 (v, None)
             }
             L4::Raw { bytes, .. } => (bytes.clone(), None),

@@ -1,0 +1,614 @@
+//! Tier 2: multi-homed SCTP through the load balancer (`xdp_lb` and its SCTP programs by tail
+//! call) with BPF_PROG_TEST_RUN in a namespace with a known FIB. One association's handshake
+//! and traffic on both paths, IPv4 and IPv6, frame for frame (the expected frames built
+//! independently by the packet builder, whose CRC32c is checked against RFC 3720's vectors);
+//! the rewritten INIT ACK decoded by tshark (checksum good, only VIPs among its addresses);
+//! negative rows (unknown tags, malformed handshakes, truncated and bad chunks, a stranger's
+//! address); INIT and INIT ACK floods leave the established associations alone.
+
+use bpf_abi::{Reason, lb::PROG_XDP_LB};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use upf_lb::{
+    fixtures::{Fixture, routed, xdp},
+    packet::{Frame, IpPacket, L4},
+    southbound::{
+        LbDatapath,
+        lb::{LbSizes, SctpBackendSpec},
+    },
+    testbed::FibNs,
+};
+use upf_lb_tests::{require_root, run_xdp_fixtures_in, tshark_fields};
+
+/// NGAP's port (TS 38.412).
+const PORT: u16 = 38412;
+const VIP1: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 10);
+const VIP2: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
+/// The client (the gNB's address on n3, its MAC known) and its second address.
+const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const CLIENT2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 7);
+/// The backend: NH4 on n6, and a second address routed via NH4.
+const BE2: Ipv4Addr = Ipv4Addr::new(198, 18, 5, 2);
+/// An address the backend announces but the service does not know.
+const STRANGER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 99);
+const VIP6_1: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0x38, 1);
+const VIP6_2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0x38, 2);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
+const BE6_2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 5, 0, 0, 0, 0, 2);
+
+/// Chunk types and parameter types (RFC 9260 3.2, 3.3.2.1).
+const DATA: u8 = 0;
+const INIT: u8 = 1;
+const INIT_ACK: u8 = 2;
+const HEARTBEAT: u8 = 4;
+const ABORT: u8 = 6;
+const COOKIE_ECHO: u8 = 10;
+const COOKIE_ACK: u8 = 11;
+
+type Chunk = (u8, u8, Vec<u8>);
+
+fn param(ty: u16, v: &[u8]) -> Vec<u8> {
+    let mut p = ty.to_be_bytes().to_vec();
+    p.extend_from_slice(&((4 + v.len()) as u16).to_be_bytes());
+    p.extend_from_slice(v);
+    p.resize(p.len().div_ceil(4) * 4, 0);
+    p
+}
+
+/// INIT or INIT ACK: Initiate Tag, a_rwnd, 10 streams each way, initial TSN, parameters.
+fn init(ty: u8, tag: u32, params: &[Vec<u8>]) -> Chunk {
+    let mut v = tag.to_be_bytes().to_vec();
+    v.extend_from_slice(&65536u32.to_be_bytes());
+    v.extend_from_slice(&[0, 10, 0, 10]);
+    v.extend_from_slice(&1000u32.to_be_bytes());
+    for p in params {
+        v.extend_from_slice(p);
+    }
+    (ty, 0, v)
+}
+
+fn data(tsn: u32, payload: &[u8]) -> Chunk {
+    let mut v = tsn.to_be_bytes().to_vec();
+    v.extend_from_slice(&[0, 0, 0, 0]);
+    v.extend_from_slice(&60u32.to_be_bytes()); // NGAP's PPID
+    v.extend_from_slice(payload);
+    (DATA, 0x03, v)
+}
+
+fn heartbeat() -> Chunk {
+    (HEARTBEAT, 0, param(1, b"heartbeat info 01"))
+}
+
+fn sctp4(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    vtag: u32,
+    chunks: Vec<Chunk>,
+) -> IpPacket {
+    IpPacket::v4(
+        src,
+        dst,
+        L4::Sctp {
+            src: sport,
+            dst: dport,
+            vtag,
+            chunks,
+        },
+    )
+}
+
+fn sctp6(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    sport: u16,
+    dport: u16,
+    vtag: u32,
+    chunks: Vec<Chunk>,
+) -> IpPacket {
+    IpPacket::v6(
+        src,
+        dst,
+        L4::Sctp {
+            src: sport,
+            dst: dport,
+            vtag,
+            chunks,
+        },
+    )
+}
+
+/// The frame of `p` with the SCTP bytes at `at` (after Ethernet and the IP header) edited by
+/// `f`, its checksum left as it was (a malformed packet need not be rejected by its CRC).
+fn edited(p: &IpPacket, f: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let mut b = Frame::new(p.clone()).to_bytes();
+    let at = 14 + 20;
+    let mut l4 = b.split_off(at);
+    f(&mut l4);
+    let total = (20 + l4.len()) as u16;
+    b[16..18].copy_from_slice(&total.to_be_bytes());
+    // The IPv4 header checksum again.
+    b[24..26].fill(0);
+    let mut sum = 0u32;
+    for w in b[14..34].chunks(2) {
+        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    b[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    b.extend_from_slice(&l4);
+    b
+}
+
+const CLIENT_TAG: u32 = 0x1111_1111;
+const BACKEND_TAG: u32 = 0x2222_2222;
+
+#[test]
+fn a_multi_homed_association_is_one_backend_on_every_path() {
+    require_root();
+    let fib = FibNs::new();
+    fib.ns
+        .ip(&[
+            "route",
+            "add",
+            "198.18.5.0/24",
+            "via",
+            &FibNs::NH4.to_string(),
+        ])
+        .unwrap();
+    fib.ns
+        .ip(&[
+            "-6",
+            "route",
+            "add",
+            "2001:db8:5::/64",
+            "via",
+            &FibNs::NH6.to_string(),
+        ])
+        .unwrap();
+    fib.ns
+        .ip(&[
+            "neigh",
+            "add",
+            &CLIENT2.to_string(),
+            "lladdr",
+            "02:00:00:00:0b:01",
+            "dev",
+            "n3",
+            "nud",
+            "permanent",
+        ])
+        .unwrap();
+    let mut dp = LbDatapath::load_sized(LbSizes {
+        sctp_half_open: 64,
+        ..LbSizes::new(8, 64, 1024)
+    })
+    .expect("load bpf-lb");
+    let v4 = |a: Ipv4Addr| IpAddr::V4(a);
+    dp.set_sctp_service(
+        &[v4(VIP1), v4(VIP2)],
+        PORT,
+        &[SctpBackendSpec {
+            addrs: vec![v4(FibNs::NH4), v4(BE2)],
+            weight: 1,
+        }],
+    )
+    .unwrap();
+    dp.set_sctp_service(
+        &[VIP6_1.into(), VIP6_2.into()],
+        PORT,
+        &[SctpBackendSpec {
+            addrs: vec![FibNs::NH6.into(), BE6_2.into()],
+            weight: 1,
+        }],
+    )
+    .unwrap();
+    // Bad input to the southbound: clear errors naming what is wrong.
+    for (vips, port, addrs, want) in [
+        (vec![v4(VIP1)], 0, vec![v4(BE2)], "port 0"),
+        (
+            vec![v4(VIP1), VIP6_1.into()],
+            9,
+            vec![v4(BE2), BE6_2.into()],
+            "both families",
+        ),
+        (
+            vec![v4(VIP1), v4(VIP2)],
+            9,
+            vec![v4(BE2)],
+            "1 addresses for 2 VIPs",
+        ),
+        (
+            vec![v4(VIP1)],
+            9,
+            vec![BE6_2.into()],
+            "not the VIPs' family",
+        ),
+        (vec![], 9, vec![], "0 VIPs"),
+    ] {
+        let e = dp
+            .set_sctp_service(&vips, port, &[SctpBackendSpec { addrs, weight: 1 }])
+            .unwrap_err();
+        assert!(e.to_string().contains(want), "{e} (wanted {want})");
+    }
+
+    let to_backend = |p: IpPacket| routed(p, FibNs::NH_MAC, FibNs::N6_MAC);
+    let to_client = |p: IpPacket| routed(p, FibNs::GNB_MAC, FibNs::N3_MAC);
+    let c = |dst, vtag, chunks| sctp4(CLIENT, dst, 5000, PORT, vtag, chunks);
+    let b = |src, vtag, chunks| sctp4(src, CLIENT, PORT, 5000, vtag, chunks);
+    let client_init = init(
+        INIT,
+        CLIENT_TAG,
+        &[param(5, &CLIENT.octets()), param(5, &CLIENT2.octets())],
+    );
+    let cookie = param(7, &[0xc0; 40]);
+    let ack_params = |a: [u8; 4], b2: [u8; 4]| {
+        vec![
+            param(5, &a),
+            param(5, &b2),
+            param(5, &STRANGER.octets()),
+            cookie.clone(),
+            param(6, &FibNs::NH6.octets()),
+            param(11, b"backend.example"),
+        ]
+    };
+    let hidden = |p: Vec<u8>| {
+        let mut p = p;
+        p[..2].copy_from_slice(&0x8005u16.to_be_bytes());
+        p
+    };
+    let mut ack_out_params = ack_params(VIP1.octets(), VIP2.octets());
+    ack_out_params[2] = hidden(ack_out_params[2].clone());
+    ack_out_params[4] = hidden(ack_out_params[4].clone());
+    ack_out_params[5] = hidden(ack_out_params[5].clone());
+    let init_ack_in = b(
+        FibNs::NH4,
+        CLIENT_TAG,
+        vec![init(
+            INIT_ACK,
+            BACKEND_TAG,
+            &ack_params(FibNs::NH4.octets(), BE2.octets()),
+        )],
+    );
+    let init_ack_out = sctp4(
+        VIP1,
+        CLIENT,
+        PORT,
+        5000,
+        CLIENT_TAG,
+        vec![init(INIT_ACK, BACKEND_TAG, &ack_out_params)],
+    );
+    let t = vec![
+        Fixture::of(
+            "init-to-vip1-goes-to-the-backend-path-1",
+            &c(VIP1, 0, vec![client_init.clone()]),
+            xdp::REDIRECT,
+            to_backend(c(FibNs::NH4, 0, vec![client_init.clone()])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "init-retransmitted-to-vip2-same-backend-path-2",
+            &c(VIP2, 0, vec![client_init.clone()]),
+            xdp::REDIRECT,
+            to_backend(c(BE2, 0, vec![client_init.clone()])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "init-ack-shows-only-vips",
+            &init_ack_in,
+            xdp::REDIRECT,
+            to_client(init_ack_out.clone()),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "cookie-echo-on-path-2",
+            &c(VIP2, BACKEND_TAG, vec![(COOKIE_ECHO, 0, vec![0xc0; 40])]),
+            xdp::REDIRECT,
+            to_backend(c(BE2, BACKEND_TAG, vec![(COOKIE_ECHO, 0, vec![0xc0; 40])])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "cookie-ack-from-path-2",
+            &b(BE2, CLIENT_TAG, vec![(COOKIE_ACK, 0, vec![])]),
+            xdp::REDIRECT,
+            to_client(b(VIP2, CLIENT_TAG, vec![(COOKIE_ACK, 0, vec![])])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "data-on-path-1",
+            &c(VIP1, BACKEND_TAG, vec![data(1000, b"NGSetupRequest")]),
+            xdp::REDIRECT,
+            to_backend(c(
+                FibNs::NH4,
+                BACKEND_TAG,
+                vec![data(1000, b"NGSetupRequest")],
+            )),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "heartbeat-from-the-clients-second-address-on-path-2",
+            &sctp4(CLIENT2, VIP2, 5000, PORT, BACKEND_TAG, vec![heartbeat()]),
+            xdp::REDIRECT,
+            to_backend(sctp4(
+                CLIENT2,
+                BE2,
+                5000,
+                PORT,
+                BACKEND_TAG,
+                vec![heartbeat()],
+            )),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "backend-data-from-path-1-leaves-from-vip1",
+            &b(FibNs::NH4, CLIENT_TAG, vec![data(1000, b"NGSetupResponse")]),
+            xdp::REDIRECT,
+            to_client(b(VIP1, CLIENT_TAG, vec![data(1000, b"NGSetupResponse")])),
+            Reason::LbRedirect,
+        ),
+        // Negative rows.
+        Fixture::unchanged(
+            "unknown-tag-to-a-vip",
+            Frame::new(c(VIP1, 0xdead_beef, vec![data(1, b"x")])).to_bytes(),
+            Reason::LbSctpNoAssociation,
+        ),
+        Fixture::unchanged(
+            "init-with-a-tag",
+            Frame::new(c(VIP1, 7, vec![client_init.clone()])).to_bytes(),
+            Reason::LbSctpBadHandshake,
+        ),
+        Fixture::unchanged(
+            "init-bundled-with-data",
+            Frame::new(c(VIP1, 0, vec![client_init.clone(), data(1, b"x")])).to_bytes(),
+            Reason::LbSctpBadHandshake,
+        ),
+        Fixture::unchanged(
+            "init-with-initiate-tag-0",
+            Frame::new(c(VIP1, 0, vec![init(INIT, 0, &[])])).to_bytes(),
+            Reason::LbSctpBadHandshake,
+        ),
+        Fixture::unchanged(
+            "init-shorter-than-its-fixed-part",
+            Frame::new(c(VIP1, 0, vec![(INIT, 0, vec![1, 2, 3, 4, 5, 6, 7, 8])])).to_bytes(),
+            Reason::LbSctpBadHandshake,
+        ),
+        Fixture::unchanged(
+            "chunk-length-past-the-packet",
+            edited(&c(VIP1, BACKEND_TAG, vec![data(1, b"abcd")]), |l4| {
+                l4[15] = 200
+            }),
+            Reason::SctpChunkTruncated,
+        ),
+        Fixture::unchanged(
+            "chunk-length-below-4",
+            edited(&c(VIP1, BACKEND_TAG, vec![data(1, b"abcd")]), |l4| {
+                l4[15] = 2
+            }),
+            Reason::SctpChunkBadLength,
+        ),
+        Fixture::unchanged(
+            "truncated-common-header",
+            edited(&c(VIP1, BACKEND_TAG, vec![]), |l4| l4.truncate(8)),
+            Reason::SctpTruncated,
+        ),
+        Fixture::unchanged(
+            "init-ack-with-a-parameter-past-its-chunk",
+            edited(&init_ack_in, |l4| {
+                // The first address parameter's length: 8 -> 0x7f0.
+                l4[34] = 0x07;
+                l4[35] = 0xf0;
+            }),
+            Reason::LbSctpBadHandshake,
+        ),
+        Fixture::unchanged(
+            "a-strangers-packet-with-the-clients-tag",
+            Frame::new(b(STRANGER, CLIENT_TAG, vec![data(2, b"x")])).to_bytes(),
+            Reason::LbSctpUnknownPath,
+        ),
+        Fixture::unchanged(
+            "init-ack-not-from-a-backend",
+            Frame::new(b(STRANGER, 0x5555, vec![init(INIT_ACK, 9, &[])])).to_bytes(),
+            Reason::LbNoService,
+        ),
+        Fixture::unchanged(
+            "sctp-not-to-a-vip",
+            Frame::new(c(FibNs::NH4, 0x7777, vec![data(1, b"x")])).to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+
+    let assocs = dp.sctp_associations();
+    let a = assocs
+        .iter()
+        .find(|a| a.backend_tag == BACKEND_TAG)
+        .unwrap_or_else(|| panic!("association tracked: {assocs:?}"));
+    assert!(a.established && !a.closing, "{a:?}");
+    assert_eq!(
+        (a.client_tag, a.client_port, a.port),
+        (CLIENT_TAG, 5000, PORT)
+    );
+    assert_eq!(a.backend, vec![v4(FibNs::NH4), v4(BE2)]);
+    assert_eq!(a.vips, vec![v4(VIP1), v4(VIP2)]);
+    assert_eq!(
+        a.packets,
+        (3, 2),
+        "cookie echo, data, heartbeat / cookie ack, data"
+    );
+
+    // The rewritten INIT ACK as tshark sees it: checksum good, and only the VIPs as addresses.
+    let (_, out) = fib
+        .test_run(
+            dp.xdp(PROG_XDP_LB).unwrap(),
+            &Frame::new(init_ack_in.clone()).to_bytes(),
+        )
+        .unwrap();
+    let dir = tempfile_dir();
+    let pcap = dir.join("init-ack.pcap");
+    upf_lb::pcap::write_frames(&pcap, &[&out]).unwrap();
+    let f = tshark_fields(
+        &pcap,
+        &[
+            "sctp.checksum.status",
+            "sctp.parameter_ipv4_address",
+            "ip.src",
+        ],
+        &["sctp.checksum:CRC 32c"],
+    );
+    // 1: Good (tshark's expert status values: 0 bad, 1 good, 2 unverified).
+    assert_eq!(f[0][0], "1", "checksum status: {f:?}");
+    let all = tshark_all(&pcap, "sctp.parameter_ipv4_address");
+    assert_eq!(all, format!("{VIP1},{VIP2}"), "client sees only VIPs");
+    assert_eq!(f[0][2], VIP1.to_string());
+
+    // ABORT from the client with the T bit (its own tag): to the backend, association closing.
+    let abort = c(VIP1, CLIENT_TAG, vec![(ABORT, 0x01, vec![])]);
+    run_xdp_fixtures_in(
+        Some((&fib.ns, fib.n3_ifindex)),
+        &dp,
+        PROG_XDP_LB,
+        &[Fixture::of(
+            "abort-with-t-bit-to-the-backend",
+            &abort,
+            xdp::REDIRECT,
+            to_backend(c(FibNs::NH4, CLIENT_TAG, vec![(ABORT, 0x01, vec![])])),
+            Reason::LbRedirect,
+        )],
+    );
+    let a = dp
+        .sctp_associations()
+        .into_iter()
+        .find(|a| a.backend_tag == BACKEND_TAG)
+        .unwrap();
+    assert!(a.closing, "{a:?}");
+
+    // IPv6: the same handshake over the service's IPv6 paths.
+    let c6 = |dst, vtag, chunks| sctp6(CLIENT6, dst, 6000, PORT, vtag, chunks);
+    let b6 = |src, vtag, chunks| sctp6(src, CLIENT6, PORT, 6000, vtag, chunks);
+    let init6 = init(INIT, 0x3333, &[param(6, &CLIENT6.octets())]);
+    let ack6 = |x: Ipv6Addr, y: Ipv6Addr| {
+        vec![init(
+            INIT_ACK,
+            0x4444,
+            &[
+                param(6, &x.octets()),
+                param(6, &y.octets()),
+                cookie.clone(),
+                param(5, &STRANGER.octets()),
+            ],
+        )]
+    };
+    let mut ack6_out = ack6(VIP6_1, VIP6_2);
+    {
+        // The IPv4 address in an IPv6 association: hidden as Padding.
+        let v = &mut ack6_out[0].2;
+        let at = 16 + 20 + 20 + cookie.len();
+        v[at..at + 2].copy_from_slice(&0x8005u16.to_be_bytes());
+    }
+    let t6 = vec![
+        Fixture::of(
+            "init6-to-vip2",
+            &c6(VIP6_2, 0, vec![init6.clone()]),
+            xdp::REDIRECT,
+            to_backend(c6(BE6_2, 0, vec![init6.clone()])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "init-ack6-shows-only-vips",
+            &b6(FibNs::NH6, 0x3333, ack6(FibNs::NH6, BE6_2)),
+            xdp::REDIRECT,
+            to_client(b6(VIP6_1, 0x3333, ack6_out)),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "cookie-echo6-on-path-1",
+            &c6(VIP6_1, 0x4444, vec![(COOKIE_ECHO, 0, vec![0xc0; 40])]),
+            xdp::REDIRECT,
+            to_backend(c6(
+                FibNs::NH6,
+                0x4444,
+                vec![(COOKIE_ECHO, 0, vec![0xc0; 40])],
+            )),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "cookie-ack6-from-path-2",
+            &b6(BE6_2, 0x3333, vec![(COOKIE_ACK, 0, vec![])]),
+            xdp::REDIRECT,
+            to_client(b6(VIP6_2, 0x3333, vec![(COOKIE_ACK, 0, vec![])])),
+            Reason::LbRedirect,
+        ),
+        Fixture::unchanged(
+            "unknown-tag6",
+            Frame::new(c6(VIP6_1, 0x9999, vec![data(1, b"x")])).to_bytes(),
+            Reason::LbSctpNoAssociation,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t6);
+    assert!(
+        dp.sctp_associations()
+            .iter()
+            .any(|a| a.backend_tag == 0x4444
+                && a.established
+                && a.vips == vec![IpAddr::from(VIP6_1), VIP6_2.into()]),
+        "{:?}",
+        dp.sctp_associations()
+    );
+
+    // Floods. INITs make no state at all; INIT ACKs (a backend answering an INIT flood) fill
+    // the half-open table only, bounded, and the established association stays.
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    let before = dp.sctp_associations().len();
+    for i in 0..3000u32 {
+        let f = Frame::new(c(VIP1, 0, vec![init(INIT, 0x1000_0000 + i, &[])])).to_bytes();
+        let (action, _) = fib.test_run(prog, &f).unwrap();
+        assert_eq!(action, xdp::REDIRECT);
+    }
+    assert_eq!(
+        dp.sctp_associations().len(),
+        before,
+        "an INIT makes no state"
+    );
+    for i in 0..3000u32 {
+        let f = Frame::new(b(
+            FibNs::NH4,
+            0x5000_0000 + i,
+            vec![init(INIT_ACK, 0x6000_0000 + i, &[])],
+        ))
+        .to_bytes();
+        let (action, _) = fib.test_run(prog, &f).unwrap();
+        assert_eq!(action, xdp::REDIRECT);
+    }
+    let all = dp.sctp_associations();
+    let half = all.iter().filter(|a| !a.established).count();
+    assert!(
+        half <= 64 * 5 / 2 + 64,
+        "{half} half-open: bounded by the table"
+    );
+    assert!(
+        all.iter().any(|a| a.backend_tag == 0x4444 && a.established),
+        "the established association survives the flood"
+    );
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("upf-lb-sctp-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Every occurrence of `field` in the first packet, comma-separated (tshark's default).
+fn tshark_all(pcap: &std::path::Path, field: &str) -> String {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args(["-T", "fields", "-E", "occurrence=a", "-e", field])
+        .output()
+        .expect("tshark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
