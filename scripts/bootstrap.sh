@@ -54,6 +54,8 @@ need_apt=()
 command -v tshark >/dev/null || need_apt+=(tshark)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v ethtool >/dev/null || need_apt+=(ethtool)
+# usrsctp's examples: a userland SCTP stack over raw IP, the SCTP load balancer's real peers.
+[ -x /usr/lib/usrsctp/echo_server ] || need_apt+=(libusrsctp-examples)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
