@@ -4,7 +4,7 @@
 #
 #   - rust-src and clippy/rustfmt for the toolchains (eBPF crates build with -Z build-std on nightly)
 #   - bpf-linker 0.13.0 built against the nightly's own LLVM, in a lasting folder (see shared/FACTS.md)
-#   - Debian packages the tests use: tshark, iproute2, ethtool
+#   - Debian packages the tests use: tshark, iproute2, ethtool, libusrsctp-examples (usrsctp)
 #   - a Python venv with scapy (an independent packet encoder/decoder for test oracles)
 #
 # Prints `export` lines for the caller with --print-env; scripts source scripts/env.sh instead.

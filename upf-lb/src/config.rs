@@ -62,6 +62,8 @@ struct RawLb {
     interfaces: Vec<String>,
     xdp_mode: Option<String>,
     connections: Option<u32>,
+    sctp_associations: Option<u32>,
+    sctp_half_open: Option<u32>,
     #[serde(default)]
     service: Vec<RawLbService>,
 }
@@ -69,7 +71,8 @@ struct RawLb {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLbService {
-    vip: String,
+    vip: Option<String>,
+    vips: Option<Vec<String>>,
     protocol: String,
     port: Option<u16>,
     backends: Vec<RawLbBackend>,
@@ -78,7 +81,8 @@ struct RawLbService {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLbBackend {
-    addr: String,
+    addr: Option<String>,
+    addrs: Option<Vec<String>>,
     port: Option<u16>,
     weight: Option<u32>,
 }
@@ -343,6 +347,10 @@ pub struct LbConfig {
     pub xdp_mode: XdpMode,
     /// Connections tracked at most.
     pub connections: u32,
+    /// SCTP associations tracked at most, established.
+    pub sctp_associations: u32,
+    /// SCTP associations in their handshake at most (the bound on what an INIT flood holds).
+    pub sctp_half_open: u32,
     /// The services.
     pub services: Vec<LbService>,
 }
@@ -350,14 +358,18 @@ pub struct LbConfig {
 /// One service of the load balancer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LbService {
-    /// The VIP.
+    /// The VIP (SCTP: the first path's).
     pub vip: IpAddr,
-    /// IP protocol (6 TCP, 17 UDP).
+    /// SCTP: the VIPs, one a path (`vip` first); TCP and UDP: `vip` alone.
+    pub vips: Vec<IpAddr>,
+    /// IP protocol (6 TCP, 17 UDP, 132 SCTP).
     pub proto: u8,
-    /// Port; 0: every port.
+    /// Port; 0: every port (TCP and UDP).
     pub port: u16,
-    /// Backends.
+    /// Backends (TCP and UDP).
     pub backends: Vec<crate::southbound::lb::BackendSpec>,
+    /// Backends (SCTP: one address a path each).
+    pub sctp_backends: Vec<crate::southbound::lb::SctpBackendSpec>,
 }
 
 /// `[lb]`: every field checked, errors naming it.
@@ -384,23 +396,70 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
     if connections == 0 || connections > 50_000_000 {
         return Err(bad("lb.connections", "1 to 50000000"));
     }
+    let sctp_associations = r.sctp_associations.unwrap_or(16_384);
+    if sctp_associations == 0 || sctp_associations > 4_000_000 {
+        return Err(bad("lb.sctp_associations", "1 to 4000000"));
+    }
+    let sctp_half_open = r.sctp_half_open.unwrap_or(4096);
+    if sctp_half_open == 0 || sctp_half_open > 1_000_000 {
+        return Err(bad("lb.sctp_half_open", "1 to 1000000"));
+    }
     let mut services: Vec<LbService> = Vec::new();
     for (i, sv) in r.service.into_iter().enumerate() {
         let f = |x: &str| format!("lb.service[{i}].{x}");
-        let vip: IpAddr = sv
-            .vip
-            .parse()
-            .map_err(|_| bad(f("vip"), format!("{:?} is not an IP address", sv.vip)))?;
         let proto = match sv.protocol.as_str() {
             "tcp" => 6,
             "udp" => 17,
-            o => return Err(bad(f("protocol"), format!("{o:?}: \"tcp\" or \"udp\""))),
+            "sctp" => 132,
+            o => {
+                return Err(bad(
+                    f("protocol"),
+                    format!("{o:?}: \"tcp\", \"udp\" or \"sctp\""),
+                ));
+            }
         };
+        let ip = |field: String, s: &str| -> Result<IpAddr, ConfigError> {
+            s.parse()
+                .map_err(|_| bad(field, format!("{s:?} is not an IP address")))
+        };
+        let vips: Vec<IpAddr> = match (&sv.vip, &sv.vips) {
+            (Some(v), None) => vec![ip(f("vip"), v)?],
+            (None, Some(vs)) if proto == 132 => {
+                if vs.is_empty() || vs.len() > bpf_abi::lb::MAX_SCTP_PATHS {
+                    return Err(bad(
+                        f("vips"),
+                        format!("1 to {} VIPs (one a path)", bpf_abi::lb::MAX_SCTP_PATHS),
+                    ));
+                }
+                let mut out = Vec::new();
+                for (k, v) in vs.iter().enumerate() {
+                    let a = ip(f(&format!("vips[{k}]")), v)?;
+                    if out.contains(&a)
+                        || out
+                            .first()
+                            .is_some_and(|o: &IpAddr| o.is_ipv4() != a.is_ipv4())
+                    {
+                        return Err(bad(
+                            f(&format!("vips[{k}]")),
+                            "twice, or of another family than vips[0]",
+                        ));
+                    }
+                    out.push(a);
+                }
+                out
+            }
+            (None, Some(_)) => return Err(bad(f("vips"), "for SCTP only (multi-homing): use vip")),
+            (Some(_), Some(_)) => return Err(bad(f("vips"), "vip or vips, not both")),
+            (None, None) => return Err(bad(f("vip"), "missing (or vips, for SCTP)")),
+        };
+        let vip = vips[0];
         let port = sv.port.unwrap_or(0);
-        if let Some(j) = services
-            .iter()
-            .position(|o| o.vip == vip && o.proto == proto && o.port == port)
-        {
+        if proto == 132 && port == 0 {
+            return Err(bad(f("port"), "an SCTP service needs its port"));
+        }
+        if let Some(j) = services.iter().position(|o| {
+            o.proto == proto && o.port == port && o.vips.iter().any(|v| vips.contains(v))
+        }) {
             return Err(bad(
                 format!("lb.service[{i}]"),
                 format!("the same VIP, protocol and port as lb.service[{j}]"),
@@ -420,39 +479,78 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
             ));
         }
         let mut backends = Vec::new();
+        let mut sctp_backends = Vec::new();
         for (j, b) in sv.backends.into_iter().enumerate() {
             let fb = |x: &str| format!("lb.service[{i}].backends[{j}].{x}");
-            let addr: IpAddr = b
-                .addr
-                .parse()
-                .map_err(|_| bad(fb("addr"), format!("{:?} is not an IP address", b.addr)))?;
-            if addr.is_ipv4() != vip.is_ipv4() {
-                return Err(bad(
-                    fb("addr"),
-                    "of the VIP's family only (NAT44, NAT66; NAT64 not yet)",
-                ));
-            }
             let weight = b.weight.unwrap_or(1);
             if weight > 100 {
                 return Err(bad(fb("weight"), "0 to 100"));
             }
-            backends.push(crate::southbound::lb::BackendSpec {
-                addr,
-                port: b.port.unwrap_or(0),
-                weight,
-            });
+            let addrs: Vec<IpAddr> = match (&b.addr, &b.addrs) {
+                (Some(a), None) => vec![ip(fb("addr"), a)?],
+                (None, Some(v)) if proto == 132 => v
+                    .iter()
+                    .enumerate()
+                    .map(|(k, a)| ip(fb(&format!("addrs[{k}]")), a))
+                    .collect::<Result<_, _>>()?,
+                (None, Some(_)) => {
+                    return Err(bad(fb("addrs"), "for SCTP only (multi-homing): use addr"));
+                }
+                (Some(_), Some(_)) => return Err(bad(fb("addrs"), "addr or addrs, not both")),
+                (None, None) => return Err(bad(fb("addr"), "missing")),
+            };
+            if let Some(k) = addrs.iter().position(|a| a.is_ipv4() != vip.is_ipv4()) {
+                let field = if b.addrs.is_some() {
+                    fb(&format!("addrs[{k}]"))
+                } else {
+                    fb("addr")
+                };
+                return Err(bad(
+                    field,
+                    "of the VIP's family only (NAT44, NAT66; NAT64 not yet)",
+                ));
+            }
+            if proto == 132 {
+                if addrs.len() != vips.len() {
+                    return Err(bad(
+                        fb("addrs"),
+                        format!(
+                            "{} addresses for {} VIPs: one a path, in the VIPs' order",
+                            addrs.len(),
+                            vips.len()
+                        ),
+                    ));
+                }
+                if b.port.is_some_and(|p| p != port) {
+                    return Err(bad(
+                        fb("port"),
+                        "an SCTP backend listens on the service's port (its checksum covers the ports)",
+                    ));
+                }
+                sctp_backends.push(crate::southbound::lb::SctpBackendSpec { addrs, weight });
+            } else {
+                backends.push(crate::southbound::lb::BackendSpec {
+                    addr: addrs[0],
+                    port: b.port.unwrap_or(0),
+                    weight,
+                });
+            }
         }
         services.push(LbService {
             vip,
+            vips,
             proto,
             port,
             backends,
+            sctp_backends,
         });
     }
     Ok(LbConfig {
         interfaces: r.interfaces,
         xdp_mode,
         connections,
+        sctp_associations,
+        sctp_half_open,
         services,
     })
 }
@@ -851,6 +949,7 @@ mod tests {
 interfaces = ["lb0", "lb1"]
 xdp_mode = "skb"
 connections = 1000
+sctp_associations = 100
 
 [[lb.service]]
 vip = "198.18.0.10"
@@ -865,6 +964,12 @@ backends = [
 vip = "2001:db8:fe::53"
 protocol = "udp"
 backends = [{ addr = "2001:db8:0:6::53" }]
+
+[[lb.service]]
+vips = ["203.0.113.1", "203.0.113.2"]
+protocol = "sctp"
+port = 38412
+backends = [{ addrs = ["198.18.1.11", "198.18.101.11"] }]
 "#;
 
     #[test]
@@ -872,7 +977,7 @@ backends = [{ addr = "2001:db8:0:6::53" }]
         let c = with_lb(LB).unwrap().lb.expect("[lb]");
         assert_eq!(c.interfaces, ["lb0", "lb1"]);
         assert_eq!((c.xdp_mode, c.connections), (XdpMode::Skb, 1000));
-        assert_eq!(c.services.len(), 2);
+        assert_eq!(c.services.len(), 3);
         let s = &c.services[0];
         assert_eq!(
             (s.vip, s.proto, s.port),
@@ -882,9 +987,40 @@ backends = [{ addr = "2001:db8:0:6::53" }]
         let u = &c.services[1];
         assert_eq!((u.proto, u.port, u.backends[0].port), (17, 0, 0));
         assert!(Config::default_embedded().lb.is_none(), "off by default");
+        let sc = &c.services[2];
+        assert_eq!((sc.proto, sc.port, sc.vips.len()), (132, 38412, 2));
+        assert_eq!(
+            sc.sctp_backends[0].addrs,
+            [
+                "198.18.1.11".parse::<IpAddr>().unwrap(),
+                "198.18.101.11".parse().unwrap()
+            ]
+        );
+        assert_eq!((c.sctp_associations, c.sctp_half_open), (100, 4096));
         for (from, to, field) in [
             ("\"198.18.0.10\"", "\"198.18.0.300\"", "lb.service[0].vip"),
-            ("\"tcp\"", "\"sctp\"", "lb.service[0].protocol"),
+            ("\"tcp\"", "\"quic\"", "lb.service[0].protocol"),
+            ("port = 38412", "", "lb.service[2].port"),
+            (
+                "[\"198.18.1.11\", \"198.18.101.11\"]",
+                "[\"198.18.1.11\"]",
+                "lb.service[2].backends[0].addrs",
+            ),
+            (
+                "\"203.0.113.2\"]",
+                "\"2001:db8::2\"]",
+                "lb.service[2].vips[1]",
+            ),
+            (
+                "sctp_associations = 100",
+                "sctp_associations = 0",
+                "lb.sctp_associations",
+            ),
+            (
+                "vip = \"2001:db8:fe::53\"",
+                "vips = [\"2001:db8:fe::53\"]",
+                "lb.service[1].vips",
+            ),
             (
                 "\"2001:db8:0:6::53\"",
                 "\"203.0.113.53\"",

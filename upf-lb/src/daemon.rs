@@ -130,16 +130,26 @@ pub fn load_and_attach(cfg: &Config) -> anyhow::Result<(GtpDatapath, bool)> {
 /// The L4 load balancer of `[lb]`: bpf-lb loaded, its services written, `xdp_lb` attached to
 /// its interfaces (in the calling thread's namespace).
 pub fn load_lb(cfg: &crate::config::LbConfig) -> anyhow::Result<crate::southbound::LbDatapath> {
-    let backends: usize = cfg.services.iter().map(|s| s.backends.len()).sum();
-    let mut lb = crate::southbound::LbDatapath::load(
-        cfg.services.len() as u32,
-        backends as u32,
-        cfg.connections,
-    )
+    let backends: usize = cfg
+        .services
+        .iter()
+        .map(|s| s.backends.len() + s.sctp_backends.len())
+        .sum();
+    let mut lb = crate::southbound::LbDatapath::load_sized(crate::southbound::lb::LbSizes {
+        services: cfg.services.iter().map(|s| s.vips.len() as u32).sum(),
+        backends: backends as u32,
+        connections: cfg.connections,
+        sctp_associations: cfg.sctp_associations,
+        sctp_half_open: cfg.sctp_half_open,
+    })
     .context("loading bpf-lb")?;
     for (i, s) in cfg.services.iter().enumerate() {
-        lb.set_service(s.vip, s.proto, s.port, &s.backends)
-            .with_context(|| format!("lb.service[{i}]"))?;
+        if s.proto == 132 {
+            lb.set_sctp_service(&s.vips, s.port, &s.sctp_backends)
+        } else {
+            lb.set_service(s.vip, s.proto, s.port, &s.backends)
+        }
+        .with_context(|| format!("lb.service[{i}]"))?;
     }
     let mode = match cfg.xdp_mode {
         XdpMode::Driver => aya::programs::XdpMode::Driver,

@@ -634,6 +634,11 @@ impl N4 {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "load balancer: sweeping conntrack"),
             }
+            match lb.expire_sctp(crate::southbound::lb::monotonic_ns()) {
+                Ok(n) if n > 0 => tracing::debug!(entries = n, "load balancer: SCTP expired"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "load balancer: sweeping SCTP"),
+            }
         }
         self.cache.expire(now);
         let due: Vec<NodeId> = self
