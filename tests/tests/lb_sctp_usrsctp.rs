@@ -5,8 +5,10 @@
 //! addresses. Checked: associations spread over both backends; each association's packets
 //! reach one backend only, on both of its addresses (heartbeats on every path); the client
 //! sees only VIPs (the INIT ACK's addresses and every source), the backend the client's own
-//! addresses; cutting path 1 mid-association loses no message (SCTP moves to path 2); every
-//! packet anyone received has a good CRC32c (tshark).
+//! addresses; cutting path 1 mid-association loses no message (SCTP moves to path 2); the
+//! daemon's SCTP health check (INIT over a raw socket) sees both backends up, and a killed one
+//! down while an association on the other goes on untouched; every packet anyone received
+//! has a good CRC32c (tshark).
 //!
 //! ```text
 //! client c1 192.0.2.2 -- [mid: bridge] -- l1 192.0.2.1  lb  e1 198.18.1.1/101.1 -- b1 .1.11, .101.11
@@ -25,6 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 use upf_lb::{
+    lb_health::{Check, probe},
     netns::{Netns, Reaped, unique_name, veth},
     southbound::{
         LbDatapath,
@@ -275,9 +278,16 @@ fn multi_homed_sctp_between_usrsctp_stacks() {
         capture(&be[0], &["e0"], &pcaps[1]),
         capture(&be[1], &["e0"], &pcaps[2]),
     ];
-    let _servers: Vec<Reaped> = be
+    let mut servers: Vec<Option<Reaped>> = be
         .iter()
-        .map(|ns| spawn(ns, &format!("{USRSCTP}/echo_server"), &["0"], Stdio::null()))
+        .map(|ns| {
+            Some(spawn(
+                ns,
+                &format!("{USRSCTP}/echo_server"),
+                &["0"],
+                Stdio::null(),
+            ))
+        })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
 
@@ -329,6 +339,45 @@ fn multi_homed_sctp_between_usrsctp_stacks() {
     );
     assert_eq!(got, lines, "every message echoed across the cut");
     let cut = newest(&dp, &mut seen).expect("the cut association tracked");
+    sh(&mid, "link set m2 up");
+
+    // The daemon's SCTP health check (an INIT over a raw socket from the load balancer's
+    // namespace): both backends up. Then one backend is killed while an association runs on
+    // the other: the check reports it down, the running association loses nothing.
+    let sctp_check = |i: usize| {
+        let a = std::net::SocketAddr::from((BACKENDS[i][0], PORT));
+        lb.run(|| probe(Check::Sctp, a, Duration::from_secs(1)))
+    };
+    assert_eq!(sctp_check(0), Ok(()), "backend 0 answers INIT");
+    assert_eq!(sctp_check(1), Ok(()), "backend 1 answers INIT");
+    let lines: Vec<String> = (0..12).map(|i| format!("line-kill-{i}")).collect();
+    let mut killed = None;
+    let got = client(
+        &cl,
+        VIPS[1],
+        &lines,
+        Duration::from_millis(200),
+        Duration::from_secs(10),
+        |i| {
+            if i == 3 {
+                let a = newest(&dp, &mut seen).expect("association tracked");
+                let home = BACKENDS
+                    .iter()
+                    .position(|b| a.backend == b.map(IpAddr::V4).to_vec())
+                    .unwrap();
+                servers[1 - home] = None;
+                killed = Some(1 - home);
+            }
+        },
+    );
+    assert_eq!(
+        got, lines,
+        "the association on the live backend is unaffected"
+    );
+    let killed = killed.expect("killed one");
+    let down = sctp_check(killed).expect_err("the killed backend fails its check");
+    assert!(down.contains("no INIT ACK"), "{down}");
+    assert_eq!(sctp_check(1 - killed), Ok(()), "the other is up");
 
     for c in caps {
         stop(c);

@@ -64,6 +64,10 @@ struct RawLb {
     connections: Option<u32>,
     sctp_associations: Option<u32>,
     sctp_half_open: Option<u32>,
+    health_interval_ms: Option<u64>,
+    health_timeout_ms: Option<u64>,
+    health_fall: Option<u32>,
+    health_rise: Option<u32>,
     #[serde(default)]
     service: Vec<RawLbService>,
 }
@@ -75,6 +79,7 @@ struct RawLbService {
     vips: Option<Vec<String>>,
     protocol: String,
     port: Option<u16>,
+    health: Option<String>,
     backends: Vec<RawLbBackend>,
 }
 
@@ -351,6 +356,8 @@ pub struct LbConfig {
     pub sctp_associations: u32,
     /// SCTP associations in their handshake at most (the bound on what an INIT flood holds).
     pub sctp_half_open: u32,
+    /// Health checks' timing.
+    pub health: crate::lb_health::Params,
     /// The services.
     pub services: Vec<LbService>,
 }
@@ -370,6 +377,33 @@ pub struct LbService {
     pub backends: Vec<crate::southbound::lb::BackendSpec>,
     /// Backends (SCTP: one address a path each).
     pub sctp_backends: Vec<crate::southbound::lb::SctpBackendSpec>,
+    /// How its backends are checked.
+    pub health: crate::lb_health::Check,
+}
+
+impl LbService {
+    /// Its backends' health check targets (`service`: its index).
+    pub fn health_targets(&self, service: usize) -> Vec<crate::lb_health::Target> {
+        let t = |backend, addr: IpAddr, port| crate::lb_health::Target {
+            service,
+            backend,
+            addr: std::net::SocketAddr::new(addr, port),
+            check: self.health,
+        };
+        if self.proto == 132 {
+            self.sctp_backends
+                .iter()
+                .enumerate()
+                .map(|(j, b)| t(j, b.addrs[0], self.port))
+                .collect()
+        } else {
+            self.backends
+                .iter()
+                .enumerate()
+                .map(|(j, b)| t(j, b.addr, if b.port != 0 { b.port } else { self.port }))
+                .collect()
+        }
+    }
 }
 
 /// `[lb]`: every field checked, errors naming it.
@@ -403,6 +437,29 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
     let sctp_half_open = r.sctp_half_open.unwrap_or(4096);
     if sctp_half_open == 0 || sctp_half_open > 1_000_000 {
         return Err(bad("lb.sctp_half_open", "1 to 1000000"));
+    }
+    let ms =
+        |field: &str, v: Option<u64>, default: u64| -> Result<std::time::Duration, ConfigError> {
+            let v = v.unwrap_or(default);
+            if !(100..=600_000).contains(&v) {
+                return Err(bad(field.to_string(), "100 to 600000 (ms)"));
+            }
+            Ok(std::time::Duration::from_millis(v))
+        };
+    let health = crate::lb_health::Params {
+        interval: ms("lb.health_interval_ms", r.health_interval_ms, 2000)?,
+        timeout: ms("lb.health_timeout_ms", r.health_timeout_ms, 1000)?,
+        fall: r.health_fall.unwrap_or(3),
+        rise: r.health_rise.unwrap_or(2),
+    };
+    if health.timeout > health.interval {
+        return Err(bad("lb.health_timeout_ms", "at most lb.health_interval_ms"));
+    }
+    if !(1..=100).contains(&health.fall) {
+        return Err(bad("lb.health_fall", "1 to 100"));
+    }
+    if !(1..=100).contains(&health.rise) {
+        return Err(bad("lb.health_rise", "1 to 100"));
     }
     let mut services: Vec<LbService> = Vec::new();
     for (i, sv) in r.service.into_iter().enumerate() {
@@ -454,6 +511,22 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
         };
         let vip = vips[0];
         let port = sv.port.unwrap_or(0);
+        use crate::lb_health::Check;
+        let check = match (sv.health.as_deref(), proto) {
+            (None, 6) => Check::Tcp,
+            (None, 132) => Check::Sctp,
+            (None, _) => Check::None,
+            (Some("none"), _) => Check::None,
+            (Some("tcp"), 6) => Check::Tcp,
+            (Some("udp"), 17) => Check::Udp,
+            (Some("sctp"), 132) => Check::Sctp,
+            (Some(o), _) => {
+                return Err(bad(
+                    f("health"),
+                    format!("{o:?}: \"none\" or the service's protocol"),
+                ));
+            }
+        };
         if proto == 132 && port == 0 {
             return Err(bad(f("port"), "an SCTP service needs its port"));
         }
@@ -536,6 +609,18 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
                 });
             }
         }
+        // Every port and a backend without its own: no port to probe.
+        let check = if port == 0 && backends.iter().any(|b| b.port == 0) {
+            if sv.health.as_deref().is_some_and(|h| h != "none") {
+                return Err(bad(
+                    f("health"),
+                    "needs a port to probe: the service's or each backend's",
+                ));
+            }
+            Check::None
+        } else {
+            check
+        };
         services.push(LbService {
             vip,
             vips,
@@ -543,6 +628,7 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
             port,
             backends,
             sctp_backends,
+            health: check,
         });
     }
     Ok(LbConfig {
@@ -551,6 +637,7 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
         connections,
         sctp_associations,
         sctp_half_open,
+        health,
         services,
     })
 }
@@ -997,6 +1084,19 @@ backends = [{ addrs = ["198.18.1.11", "198.18.101.11"] }]
             ]
         );
         assert_eq!((c.sctp_associations, c.sctp_half_open), (100, 4096));
+        use crate::lb_health::Check;
+        assert_eq!(
+            c.services.iter().map(|s| s.health).collect::<Vec<_>>(),
+            [Check::Tcp, Check::None, Check::Sctp],
+            "defaults: TCP connect, none for UDP on every port, SCTP INIT"
+        );
+        assert_eq!(c.health.interval, std::time::Duration::from_secs(2));
+        let t = c.services[0].health_targets(0);
+        assert_eq!(t[1].addr, "203.0.113.11:8080".parse().unwrap());
+        assert_eq!(
+            c.services[2].health_targets(2)[0].addr,
+            "198.18.1.11:38412".parse().unwrap()
+        );
         for (from, to, field) in [
             ("\"198.18.0.10\"", "\"198.18.0.300\"", "lb.service[0].vip"),
             ("\"tcp\"", "\"quic\"", "lb.service[0].protocol"),
@@ -1015,6 +1115,21 @@ backends = [{ addrs = ["198.18.1.11", "198.18.101.11"] }]
                 "sctp_associations = 100",
                 "sctp_associations = 0",
                 "lb.sctp_associations",
+            ),
+            (
+                "sctp_associations = 100",
+                "health_timeout_ms = 5000",
+                "lb.health_timeout_ms",
+            ),
+            (
+                "port = 38412",
+                "port = 38412\nhealth = \"tcp\"",
+                "lb.service[2].health",
+            ),
+            (
+                "protocol = \"udp\"",
+                "protocol = \"udp\"\nhealth = \"udp\"",
+                "lb.service[1].health",
             ),
             (
                 "vip = \"2001:db8:fe::53\"",

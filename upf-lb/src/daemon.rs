@@ -464,6 +464,8 @@ async fn serve_with_ready(
     let mut held: std::collections::VecDeque<(u64, Answers, Vec<Txn>, Instant)> =
         Default::default();
     let mut batch_id = 0u64;
+    // The load balancer's health checks, if any: their changes come here.
+    let mut health_rx = n4.start_lb_health();
     tokio::pin!(stop);
     loop {
         let mut wake = n4.next_tick(Instant::now());
@@ -494,6 +496,15 @@ async fn serve_with_ready(
             Some(r) = api_rx.recv() => {
                 n4.answer(r);
                 continue;
+            }
+            Some(c) = async {
+                match health_rx.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                n4.on_backend_health(c);
+                Vec::new()
             }
             Some(reply) = metrics_rx.recv() => {
                 let _ = reply.send(crate::telemetry::prometheus(&n4));

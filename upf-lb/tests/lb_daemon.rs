@@ -2,8 +2,9 @@
 //! section in its configuration, in the UPF's namespace beside N3 and N6. A client namespace
 //! and two backend namespaces hang off three more interfaces of it; TCP connections to the VIP
 //! complete through `xdp_lb` and reach both backends, which see the client's own address; the
-//! daemon says it attached the load balancer, its Prometheus metrics count what `xdp_lb` did,
-//! and it stops cleanly.
+//! daemon says it attached the load balancer; a backend that stops listening fails its TCP
+//! health check, the daemon says so and sends every new connection to the other; its
+//! Prometheus metrics count what `xdp_lb` did, and it stops cleanly.
 //!
 //! ```text
 //! client c0 198.19.1.1 -- l0 [upf namespace: n3, n6, l0 l1 l2] l1 -- b0 198.19.2.10
@@ -59,7 +60,8 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
     std::fs::write(
         &config,
         format!(
-            "{}\n[lb]\ninterfaces = [\"l0\", \"l1\", \"l2\"]\nxdp_mode = \"skb\"\nconnections = 1000\n\n\
+            "{}\n[lb]\ninterfaces = [\"l0\", \"l1\", \"l2\"]\nxdp_mode = \"skb\"\nconnections = 1000\n\
+             health_interval_ms = 500\nhealth_timeout_ms = 300\n\n\
              [[lb.service]]\nvip = \"{VIP}\"\nprotocol = \"tcp\"\nport = 80\nbackends = [\n\
              {{ addr = \"{}\", port = 8080 }},\n{{ addr = \"{}\", port = 8080 }},\n]\n",
             upf_lb::config::DEFAULT.replacen(
@@ -117,17 +119,17 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
         "{log:#?}"
     );
 
-    let stop = AtomicBool::new(false);
+    let stops = [AtomicBool::new(false), AtomicBool::new(false)];
     std::thread::scope(|s| {
         for (i, ns) in be.iter().enumerate() {
-            let stop = &stop;
+            let stop = &stops[i];
             let l = ns
                 .run(|| TcpListener::bind((BACKENDS[i], 8080)))
                 .expect("backend TCP");
             l.set_nonblocking(true).unwrap();
             s.spawn(move || {
                 let t0 = Instant::now();
-                while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(30) {
+                while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(60) {
                     match l.accept() {
                         Ok((mut c, peer)) => {
                             c.set_nonblocking(false).unwrap();
@@ -138,9 +140,8 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
                 }
             });
         }
-        let mut seen = [0u32; 2];
-        for k in 0..CONNECTIONS {
-            let (answer, local) = client
+        let connect = |k| {
+            client
                 .run(|| -> std::io::Result<(String, SocketAddr)> {
                     let mut c = TcpStream::connect_timeout(
                         &SocketAddr::from((VIP, 80)),
@@ -151,13 +152,46 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
                     c.read_to_string(&mut s)?;
                     Ok((s, c.local_addr()?))
                 })
-                .unwrap_or_else(|e| panic!("connection {k}: {e}"));
+                .unwrap_or_else(|e| panic!("connection {k}: {e}"))
+        };
+        let mut seen = [0u32; 2];
+        for k in 0..CONNECTIONS {
+            let (answer, local) = connect(k);
             let i = usize::from(!answer.starts_with("backend0"));
             assert_eq!(answer, format!("backend{i} saw {local}"));
             seen[i] += 1;
         }
-        stop.store(true, Ordering::Relaxed);
         assert!(seen[0] > 0 && seen[1] > 0, "both backends: {seen:?}");
+        // Backend 1 stops listening: its TCP health check fails, the daemon takes it out and
+        // says so, and every new connection goes to backend 0.
+        stops[1].store(true, Ordering::Relaxed);
+        let t0 = Instant::now();
+        while !log
+            .iter()
+            .any(|l| l.contains("backend down") && l.contains(&BACKENDS[1].to_string()))
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "no backend down: {log:#?}"
+            );
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                log.push(l);
+            }
+        }
+        assert!(
+            !log.iter()
+                .any(|l| l.contains("backend down") && l.contains(&BACKENDS[0].to_string())),
+            "backend 0 is healthy: {log:#?}"
+        );
+        for k in 0..CONNECTIONS {
+            let (answer, local) = connect(k);
+            assert_eq!(
+                answer,
+                format!("backend0 saw {local}"),
+                "after backend 1 went down"
+            );
+        }
+        stops[0].store(true, Ordering::Relaxed);
     });
     // The load balancer's outcomes are in the daemon's Prometheus metrics.
     let metrics = topo

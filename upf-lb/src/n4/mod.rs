@@ -194,6 +194,8 @@ pub struct N4 {
     /// ticks, every [`LB_SWEEP`]).
     pub lb: Option<crate::southbound::LbDatapath>,
     lb_swept: Instant,
+    /// Backends the health checks took down (service, backend index in `[lb]`).
+    lb_down: std::collections::BTreeSet<(usize, usize)>,
 }
 
 /// How often expired load balancer connections are swept.
@@ -203,6 +205,111 @@ impl N4 {
     /// The outcome counters of every eBPF object this UP function runs (the GTP-U user plane,
     /// and the load balancer when configured), summed by reason: what statistics, metrics and
     /// drop events report.
+    /// Starts the load balancer's health checks (when `[lb]` has services that are checked):
+    /// their changes arrive on the returned channel, for [`N4::on_backend_health`].
+    pub fn start_lb_health(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::lb_health::Change>> {
+        let lb = self.cfg.lb.as_ref()?;
+        let targets: Vec<_> = lb
+            .services
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.health_targets(i))
+            .filter(|t| t.check != crate::lb_health::Check::None)
+            .collect();
+        if targets.is_empty() || self.lb.is_none() {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        match crate::lb_health::spawn(targets, lb.health, tx) {
+            Ok(_) => Some(rx),
+            Err(e) => {
+                tracing::warn!(error = %e, "load balancer: health checks not started");
+                None
+            }
+        }
+    }
+
+    /// A backend's health changed: down, it leaves its service (weight 0) and its connections
+    /// and associations are forgotten, so its clients move to the others at their next packet;
+    /// up, it takes new ones again. Logged, and an event for API watchers ("backend_down",
+    /// "backend_up"; `reason` says which and why).
+    pub fn on_backend_health(&mut self, c: crate::lb_health::Change) {
+        let (i, j) = (c.target.service, c.target.backend);
+        let Some(svc) = self
+            .cfg
+            .lb
+            .as_ref()
+            .and_then(|l| l.services.get(i))
+            .cloned()
+        else {
+            return;
+        };
+        let changed = if c.up {
+            self.lb_down.remove(&(i, j))
+        } else {
+            self.lb_down.insert((i, j))
+        };
+        if !changed {
+            return;
+        }
+        let Some(lb) = self.lb.as_mut() else {
+            return;
+        };
+        let down = |k: usize| self.lb_down.contains(&(i, k));
+        let r = if svc.proto == 132 {
+            let bs: Vec<_> = svc
+                .sctp_backends
+                .iter()
+                .enumerate()
+                .map(|(k, b)| crate::southbound::lb::SctpBackendSpec {
+                    addrs: b.addrs.clone(),
+                    weight: if down(k) { 0 } else { b.weight },
+                })
+                .collect();
+            lb.set_sctp_service(&svc.vips, svc.port, &bs)
+        } else {
+            let bs: Vec<_> = svc
+                .backends
+                .iter()
+                .enumerate()
+                .map(|(k, b)| crate::southbound::lb::BackendSpec {
+                    weight: if down(k) { 0 } else { b.weight },
+                    ..*b
+                })
+                .collect();
+            lb.set_service(svc.vip, svc.proto, svc.port, &bs)
+        };
+        if let Err(e) = r {
+            tracing::warn!(service = i, error = %e, "load balancer: applying a health change");
+        }
+        let mut forgotten = 0;
+        if !c.up {
+            let addrs: Vec<std::net::IpAddr> = if svc.proto == 132 {
+                svc.sctp_backends[j].addrs.clone()
+            } else {
+                vec![svc.backends[j].addr]
+            };
+            for a in addrs {
+                forgotten += lb.forget_backend(a).unwrap_or(0);
+            }
+        }
+        let what = format!("lb.service[{i}] backend {}: {}", c.target.addr, c.why);
+        if c.up {
+            tracing::info!(backend = %c.target.addr, service = i, why = %c.why, "load balancer: backend up");
+        } else {
+            tracing::warn!(backend = %c.target.addr, service = i, why = %c.why, forgotten, "load balancer: backend down");
+        }
+        if self.api_events.len() < 4096 {
+            self.api_events.push(crate::northbound::pb::Event {
+                kind: if c.up { "backend_up" } else { "backend_down" }.into(),
+                reason: what,
+                ..Default::default()
+            });
+        }
+    }
+
     pub fn datapath_counters(
         &self,
     ) -> Result<Vec<(bpf_abi::Reason, bpf_abi::Counter)>, crate::southbound::LoadError> {
@@ -283,6 +390,7 @@ impl N4 {
             housekeeping: Instant::now() + Duration::from_secs(1),
             lb: None,
             lb_swept: Instant::now(),
+            lb_down: Default::default(),
             dirty: Default::default(),
             deleted: Default::default(),
             assoc_dirty: false,
