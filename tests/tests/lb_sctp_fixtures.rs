@@ -10,7 +10,12 @@ use bpf_abi::{Reason, lb::PROG_XDP_LB};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use upf_lb::{
     fixtures::{Fixture, routed, xdp},
-    packet::{Frame, IpPacket, L4},
+    packet::{
+        Frame, IpPacket, L4,
+        sctp::{
+            ABORT, COOKIE_ACK, COOKIE_ECHO, Chunk, INIT, INIT_ACK, data, heartbeat, init, param,
+        },
+    },
     southbound::{
         LbDatapath,
         lb::{LbSizes, SctpBackendSpec},
@@ -34,49 +39,6 @@ const VIP6_1: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0x38, 1);
 const VIP6_2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0x38, 2);
 const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
 const BE6_2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 5, 0, 0, 0, 0, 2);
-
-/// Chunk types and parameter types (RFC 9260 3.2, 3.3.2.1).
-const DATA: u8 = 0;
-const INIT: u8 = 1;
-const INIT_ACK: u8 = 2;
-const HEARTBEAT: u8 = 4;
-const ABORT: u8 = 6;
-const COOKIE_ECHO: u8 = 10;
-const COOKIE_ACK: u8 = 11;
-
-type Chunk = (u8, u8, Vec<u8>);
-
-fn param(ty: u16, v: &[u8]) -> Vec<u8> {
-    let mut p = ty.to_be_bytes().to_vec();
-    p.extend_from_slice(&((4 + v.len()) as u16).to_be_bytes());
-    p.extend_from_slice(v);
-    p.resize(p.len().div_ceil(4) * 4, 0);
-    p
-}
-
-/// INIT or INIT ACK: Initiate Tag, a_rwnd, 10 streams each way, initial TSN, parameters.
-fn init(ty: u8, tag: u32, params: &[Vec<u8>]) -> Chunk {
-    let mut v = tag.to_be_bytes().to_vec();
-    v.extend_from_slice(&65536u32.to_be_bytes());
-    v.extend_from_slice(&[0, 10, 0, 10]);
-    v.extend_from_slice(&1000u32.to_be_bytes());
-    for p in params {
-        v.extend_from_slice(p);
-    }
-    (ty, 0, v)
-}
-
-fn data(tsn: u32, payload: &[u8]) -> Chunk {
-    let mut v = tsn.to_be_bytes().to_vec();
-    v.extend_from_slice(&[0, 0, 0, 0]);
-    v.extend_from_slice(&60u32.to_be_bytes()); // NGAP's PPID
-    v.extend_from_slice(payload);
-    (DATA, 0x03, v)
-}
-
-fn heartbeat() -> Chunk {
-    (HEARTBEAT, 0, param(1, b"heartbeat info 01"))
-}
 
 fn sctp4(
     src: Ipv4Addr,

@@ -106,6 +106,9 @@ enum Cmd {
         /// Rounds (the median is reported).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Multi-homed SCTP instead of TCP: `--flows` counts associations.
+        #[arg(long)]
+        sctp: bool,
     },
     /// Sessions per second of the N4 daemon: a PFCP client establishing sessions over UDP on
     /// loopback, in a namespace of its own.
@@ -229,7 +232,14 @@ fn main() -> anyhow::Result<()> {
             flows,
             runs,
             rounds,
+            sctp: false,
         } => upf_lb::bench_lb::run(&flows, runs, rounds),
+        Cmd::BenchLb {
+            flows,
+            runs,
+            rounds,
+            sctp: true,
+        } => upf_lb::bench_lb::run_sctp(&flows, runs, rounds),
         Cmd::Bench {
             sessions,
             runs,

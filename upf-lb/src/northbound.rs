@@ -25,6 +25,8 @@ pub enum ApiRequest {
     Stats(oneshot::Sender<pb::StatsReply>),
     /// Configuration.
     Config(oneshot::Sender<pb::ConfigReply>),
+    /// The load balancer.
+    ListLb(oneshot::Sender<pb::ListLbReply>),
 }
 
 /// The service: a channel to the owner, the event feed, and the tracer of the daemon's
@@ -125,6 +127,14 @@ impl pb::upf_lb_server::UpfLb for Api {
                 .map(Response::new)
         };
         self.traced("list_associations", call).await
+    }
+
+    async fn list_lb(
+        &self,
+        _: Request<pb::ListLbRequest>,
+    ) -> Result<Response<pb::ListLbReply>, Status> {
+        let call = async { self.ask(ApiRequest::ListLb).await.map(Response::new) };
+        self.traced("list_lb", call).await
     }
 
     async fn get_stats(

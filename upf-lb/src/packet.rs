@@ -739,3 +739,72 @@ mod tests {
         assert_eq!(u16::from_be_bytes([b[4], b[5]]) as usize, b.len() - 40);
     }
 }
+
+/// SCTP chunks and parameters (RFC 9260 3.2, 3.3) for [`L4::Sctp`], as tests and benchmarks
+/// build them.
+pub mod sctp {
+    /// A chunk: type, flags, value.
+    pub type Chunk = (u8, u8, Vec<u8>);
+
+    /// Chunk types.
+    pub const DATA: u8 = 0;
+    /// INIT.
+    pub const INIT: u8 = 1;
+    /// INIT ACK.
+    pub const INIT_ACK: u8 = 2;
+    /// HEARTBEAT.
+    pub const HEARTBEAT: u8 = 4;
+    /// ABORT.
+    pub const ABORT: u8 = 6;
+    /// COOKIE ECHO.
+    pub const COOKIE_ECHO: u8 = 10;
+    /// COOKIE ACK.
+    pub const COOKIE_ACK: u8 = 11;
+    /// Parameter types: IPv4 Address, IPv6 Address, State Cookie, Host Name Address, and RFC
+    /// 4820's Padding.
+    pub const PARAM_IPV4: u16 = 5;
+    /// IPv6 Address.
+    pub const PARAM_IPV6: u16 = 6;
+    /// State Cookie.
+    pub const PARAM_COOKIE: u16 = 7;
+    /// Host Name Address.
+    pub const PARAM_HOST_NAME: u16 = 11;
+    /// Padding (RFC 4820).
+    pub const PARAM_PAD: u16 = 0x8005;
+
+    /// A parameter, padded to 4 bytes.
+    pub fn param(ty: u16, v: &[u8]) -> Vec<u8> {
+        let mut p = ty.to_be_bytes().to_vec();
+        p.extend_from_slice(&((4 + v.len()) as u16).to_be_bytes());
+        p.extend_from_slice(v);
+        p.resize(p.len().div_ceil(4) * 4, 0);
+        p
+    }
+
+    /// INIT or INIT ACK (`ty`): Initiate Tag, a_rwnd 65536, 10 streams each way, initial TSN
+    /// 1000, then `params`.
+    pub fn init(ty: u8, tag: u32, params: &[Vec<u8>]) -> Chunk {
+        let mut v = tag.to_be_bytes().to_vec();
+        v.extend_from_slice(&65536u32.to_be_bytes());
+        v.extend_from_slice(&[0, 10, 0, 10]);
+        v.extend_from_slice(&1000u32.to_be_bytes());
+        for p in params {
+            v.extend_from_slice(p);
+        }
+        (ty, 0, v)
+    }
+
+    /// DATA, unfragmented (B and E), stream 0, NGAP's PPID (60).
+    pub fn data(tsn: u32, payload: &[u8]) -> Chunk {
+        let mut v = tsn.to_be_bytes().to_vec();
+        v.extend_from_slice(&[0, 0, 0, 0]);
+        v.extend_from_slice(&60u32.to_be_bytes());
+        v.extend_from_slice(payload);
+        (DATA, 0x03, v)
+    }
+
+    /// HEARTBEAT with a Heartbeat Info parameter.
+    pub fn heartbeat() -> Chunk {
+        (HEARTBEAT, 0, param(1, b"heartbeat info 01"))
+    }
+}

@@ -191,6 +191,27 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
                 "after backend 1 went down"
             );
         }
+        // The operator's view: upf-lbctl lb shows backend 1 down, backend 0 up.
+        let o = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", topo.upf.name()))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_upf-lbctl"))
+            .args(["-o", "json", "lb"])
+            .output()
+            .expect("upf-lbctl lb");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert_eq!(v["enabled"], true, "{v}");
+        let s0 = &v["services"][0];
+        assert_eq!(
+            (s0["protocol"].as_str(), s0["health"].as_str()),
+            (Some("tcp"), Some("tcp")),
+            "{v}"
+        );
+        assert_eq!(s0["vips"][0], VIP.to_string(), "{v}");
+        assert_eq!(s0["backends"][0]["up"], true, "{v}");
+        assert_eq!(s0["backends"][1]["up"], false, "{v}");
+        assert!(v["tracked"].as_u64().unwrap_or(0) > 0, "{v}");
         stops[0].store(true, Ordering::Relaxed);
     });
     // The load balancer's outcomes are in the daemon's Prometheus metrics.

@@ -53,6 +53,8 @@ enum Cmd {
     Stats,
     /// The configuration in force.
     Config,
+    /// The load balancer: services, backends and their health, SCTP associations.
+    Lb,
     /// Session up/down and usage reports as they happen.
     Watch {
         /// Stop after this many events.
@@ -189,6 +191,84 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         "  URR {:>3} uplink {} pkts / {} bytes, downlink {} pkts / {} bytes (UR-SEQN {})",
                         u.urr_id, u.ul_packets, u.ul_bytes, u.dl_packets, u.dl_bytes, u.ur_seqn
                     );
+                }
+            });
+        }
+        Cmd::Lb => {
+            let r = c.list_lb(req(t, pb::ListLbRequest {})?).await?.into_inner();
+            let v = json!({
+                "enabled": r.enabled,
+                "tracked": r.tracked,
+                "services": r.services.iter().map(|s| json!({
+                    "index": s.index, "vips": s.vips, "protocol": s.protocol, "port": s.port,
+                    "health": s.health,
+                    "backends": s.backends.iter().map(|b| json!({
+                        "addrs": b.addrs, "port": b.port, "weight": b.weight, "up": b.up,
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "sctp_associations": r.sctp_associations.iter().map(|a| json!({
+                    "client_tag": a.client_tag, "backend_tag": a.backend_tag,
+                    "client_port": a.client_port, "port": a.port, "vips": a.vips,
+                    "backend": a.backend, "established": a.established, "closing": a.closing,
+                    "packets_to_backend": a.packets_to_backend,
+                    "packets_to_client": a.packets_to_client,
+                })).collect::<Vec<_>>(),
+            });
+            print(cli.output, v, || {
+                if !r.enabled {
+                    println!("no load balancer ([lb] not configured)");
+                    return;
+                }
+                println!("tracked connection entries: {}", r.tracked);
+                for s in &r.services {
+                    println!(
+                        "service {} {} {}:{} (health {})",
+                        s.index,
+                        s.protocol,
+                        s.vips.join(","),
+                        s.port,
+                        s.health
+                    );
+                    for b in &s.backends {
+                        println!(
+                            "  {:<40} port {:>5} weight {:>3} {}",
+                            b.addrs.join(","),
+                            b.port,
+                            b.weight,
+                            if b.up { "up" } else { "DOWN" }
+                        );
+                    }
+                }
+                if !r.sctp_associations.is_empty() {
+                    println!(
+                        "{:<10} {:<10} {:>6} {:<32} {:<12} {:>10} {:>10}",
+                        "CLIENT-TAG",
+                        "BACKEND-TAG",
+                        "PORT",
+                        "BACKEND",
+                        "STATE",
+                        "TO-BE",
+                        "TO-CLIENT"
+                    );
+                    for a in &r.sctp_associations {
+                        let st = if a.closing {
+                            "closing"
+                        } else if a.established {
+                            "established"
+                        } else {
+                            "half-open"
+                        };
+                        println!(
+                            "{:<#10x} {:<#10x} {:>6} {:<32} {:<12} {:>10} {:>10}",
+                            a.client_tag,
+                            a.backend_tag,
+                            a.client_port,
+                            a.backend.join(","),
+                            st,
+                            a.packets_to_backend,
+                            a.packets_to_client
+                        );
+                    }
                 }
             });
         }

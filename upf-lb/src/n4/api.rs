@@ -208,6 +208,9 @@ impl N4 {
                     .collect(),
                 });
             }
+            ApiRequest::ListLb(tx) => {
+                let _ = tx.send(self.lb_reply());
+            }
             ApiRequest::Config(tx) => {
                 let _ = tx.send(pb::ConfigReply {
                     text: format!("{:#?}", self.cfg),
@@ -260,6 +263,79 @@ impl N4 {
         }
         self.drops_seen = now_drops;
         self.drops_at = now;
+    }
+
+    /// The load balancer as the API shows it.
+    fn lb_reply(&self) -> pb::ListLbReply {
+        let (Some(cfg), Some(lb)) = (self.cfg.lb.as_ref(), self.lb.as_ref()) else {
+            return pb::ListLbReply::default();
+        };
+        let proto = |p: u8| match p {
+            6 => "tcp",
+            17 => "udp",
+            _ => "sctp",
+        };
+        let services = cfg
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let up = |j: usize| !self.lb_down.contains(&(i, j));
+                let backends = if s.proto == 132 {
+                    s.sctp_backends
+                        .iter()
+                        .enumerate()
+                        .map(|(j, b)| pb::LbBackend {
+                            addrs: b.addrs.iter().map(ToString::to_string).collect(),
+                            port: u32::from(s.port),
+                            weight: b.weight,
+                            up: up(j),
+                        })
+                        .collect()
+                } else {
+                    s.backends
+                        .iter()
+                        .enumerate()
+                        .map(|(j, b)| pb::LbBackend {
+                            addrs: vec![b.addr.to_string()],
+                            port: u32::from(b.port),
+                            weight: b.weight,
+                            up: up(j),
+                        })
+                        .collect()
+                };
+                pb::LbService {
+                    index: i as u32,
+                    vips: s.vips.iter().map(ToString::to_string).collect(),
+                    protocol: proto(s.proto).into(),
+                    port: u32::from(s.port),
+                    health: s.health.name().into(),
+                    backends,
+                }
+            })
+            .collect();
+        let sctp_associations = lb
+            .sctp_associations()
+            .into_iter()
+            .map(|a| pb::LbSctpAssociation {
+                client_tag: a.client_tag,
+                backend_tag: a.backend_tag,
+                client_port: u32::from(a.client_port),
+                port: u32::from(a.port),
+                vips: a.vips.iter().map(ToString::to_string).collect(),
+                backend: a.backend.iter().map(ToString::to_string).collect(),
+                established: a.established,
+                closing: a.closing,
+                packets_to_backend: a.packets.0,
+                packets_to_client: a.packets.1,
+            })
+            .collect();
+        pb::ListLbReply {
+            enabled: true,
+            services,
+            tracked: lb.tracked() as u64,
+            sctp_associations,
+        }
     }
 
     /// Events since the last call.

@@ -660,15 +660,23 @@ impl LbDatapath {
                 continue;
             };
             let all: Vec<(SctpKey, SctpAssoc)> = h.iter().filter_map(Result::ok).collect();
+            // The replies' packet counts by their keys.
+            let replies: StdMap<SctpKey, u64> = all
+                .iter()
+                .filter(|(k, _)| k.dir == bpf_abi::lb::dir::REPLY)
+                .map(|(k, a)| (*k, a.packets))
+                .collect();
             for (k, a) in all
                 .iter()
                 .filter(|(k, _)| k.dir == bpf_abi::lb::dir::ORIGINAL)
             {
-                let reply = all.iter().find(|(r, _)| {
-                    r.dir == bpf_abi::lb::dir::REPLY
-                        && r.vtag == a.twin_vtag
-                        && r.sport == k.dport
-                        && r.dport == k.sport
+                let reply = replies.get(&SctpKey {
+                    vtag: a.twin_vtag,
+                    sport: k.dport,
+                    dport: k.sport,
+                    dir: bpf_abi::lb::dir::REPLY,
+                    family: k.family,
+                    _pad: [0; 2],
                 });
                 let paths = usize::from(a.paths).min(MAX_SCTP_PATHS);
                 out.push(SctpAssociation {
@@ -680,7 +688,7 @@ impl LbDatapath {
                     vips: a.vips[..paths].iter().map(|x| ip(x, a.family)).collect(),
                     established,
                     closing: a.state == bpf_abi::lb::state::CLOSING,
-                    packets: (a.packets, reply.map_or(0, |(_, r)| r.packets)),
+                    packets: (a.packets, reply.copied().unwrap_or(0)),
                 });
             }
         }
