@@ -4,7 +4,8 @@
 //! independently by the packet builder, whose CRC32c is checked against RFC 3720's vectors);
 //! the rewritten INIT ACK decoded by tshark (checksum good, only VIPs among its addresses);
 //! negative rows (unknown tags, malformed handshakes, truncated and bad chunks, a stranger's
-//! address); INIT and INIT ACK floods leave the established associations alone.
+//! address); INIT and INIT ACK floods leave the established associations alone; scapy-built
+//! malformed SCTP (its own CRC32c, agreeing with ours) dropped with its counter.
 
 use bpf_abi::{Reason, lb::PROG_XDP_LB};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -573,4 +574,106 @@ fn tshark_all(pcap: &std::path::Path, field: &str) -> String {
         .next()
         .unwrap_or("")
         .to_string()
+}
+
+/// Malformed and unexpected SCTP built by scapy (an independent encoder, its own CRC32c):
+/// `name`, the frame, and the counter it must move.
+const SCAPY_NEGATIVE: &str = r#"
+from scapy.all import Ether, IP, raw
+from scapy.layers.sctp import SCTP, SCTPChunkInit, SCTPChunkInitAck, SCTPChunkData, SCTPChunkHeartbeatAck, SCTPChunkParamIPv4Addr, SCTPChunkParamStateCookie
+eth = Ether(src="02:00:00:00:0b:01", dst="02:00:00:00:03:01")
+to_vip = eth / IP(src="192.0.2.1", dst="198.18.0.10")
+from_be = eth / IP(src="203.0.113.10", dst="192.0.2.1")
+def out(name, pkt, reason):
+    print(f"name={name}"); print(f"frame={raw(pkt).hex()}"); print(f"reason={reason}"); print("--")
+out("init-ok", to_vip / SCTP(sport=7000, dport=38412, tag=0) / SCTPChunkInit(init_tag=0x0bad0001, a_rwnd=65536, n_out_streams=2, n_in_streams=2, init_tsn=1), "lb_redirect")
+out("unknown-tag", to_vip / SCTP(sport=7000, dport=38412, tag=0x0bad0bad) / SCTPChunkData(tsn=1, data=b"x"), "lb_sctp_no_association")
+out("init-with-tag", to_vip / SCTP(sport=7000, dport=38412, tag=5) / SCTPChunkInit(init_tag=7, a_rwnd=65536, n_out_streams=2, n_in_streams=2, init_tsn=1), "lb_sctp_bad_handshake")
+out("init-bundled", to_vip / SCTP(sport=7000, dport=38412, tag=0) / SCTPChunkInit(init_tag=7, a_rwnd=65536, n_out_streams=2, n_in_streams=2, init_tsn=1) / SCTPChunkData(tsn=1, data=b"x"), "lb_sctp_bad_handshake")
+out("init-tag-zero", to_vip / SCTP(sport=7000, dport=38412, tag=0) / SCTPChunkInit(init_tag=0, a_rwnd=65536, n_out_streams=2, n_in_streams=2, init_tsn=1), "lb_sctp_bad_handshake")
+out("chunk-len-2", to_vip / SCTP(sport=7000, dport=38412, tag=0x0bad0bad) / SCTPChunkData(len=2, tsn=1, data=b"abcd"), "sctp_chunk_bad_length")
+out("chunk-len-past-end", to_vip / SCTP(sport=7000, dport=38412, tag=0x0bad0bad) / SCTPChunkData(len=400, tsn=1, data=b"abcd"), "sctp_chunk_truncated")
+pkt = to_vip / SCTP(sport=7000, dport=38412, tag=0x0bad0bad)
+for _ in range(17):
+    pkt = pkt / SCTPChunkHeartbeatAck()
+out("seventeen-chunks", pkt, "sctp_too_many_chunks")
+out("init-ack-bad-param", from_be / SCTP(sport=38412, dport=7001, tag=0x0bad0002) / SCTPChunkInitAck(init_tag=0x0bad0003, a_rwnd=65536, n_out_streams=2, n_in_streams=2, init_tsn=1, params=[SCTPChunkParamIPv4Addr(len=200, addr="203.0.113.10")]), "lb_sctp_bad_handshake")
+out("init-ack-ok", from_be / SCTP(sport=38412, dport=7001, tag=0x0bad0002) / SCTPChunkInitAck(init_tag=0x0bad0003, a_rwnd=65536, n_out_streams=2, n_in_streams=2, init_tsn=1, params=[SCTPChunkParamIPv4Addr(addr="203.0.113.10"), SCTPChunkParamIPv4Addr(addr="198.18.5.2"), SCTPChunkParamStateCookie(cookie=b"c" * 20)]), "lb_redirect")
+"#;
+
+#[test]
+fn scapy_built_sctp_negatives_are_dropped_and_counted() {
+    require_root();
+    let fib = FibNs::new();
+    fib.ns
+        .ip(&[
+            "route",
+            "add",
+            "198.18.5.0/24",
+            "via",
+            &FibNs::NH4.to_string(),
+        ])
+        .unwrap();
+    let mut dp = LbDatapath::load(8, 64, 1024).expect("load bpf-lb");
+    dp.set_sctp_service(
+        &[IpAddr::V4(VIP1), IpAddr::V4(VIP2)],
+        PORT,
+        &[SctpBackendSpec {
+            addrs: vec![IpAddr::V4(FibNs::NH4), IpAddr::V4(BE2)],
+            weight: 1,
+        }],
+    )
+    .unwrap();
+    let recs = upf_lb_tests::python_records(SCAPY_NEGATIVE, &[]);
+    assert_eq!(recs.len(), 10, "{recs:?}");
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    for r in &recs {
+        let name = &r["name"];
+        let frame: Vec<u8> = (0..r["frame"].len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&r["frame"][i..i + 2], 16).unwrap())
+            .collect();
+        // scapy's checksum agrees with the CRC32c our builder and datapath use.
+        let l4 = &frame[34..];
+        let mut z = l4.to_vec();
+        z[8..12].fill(0);
+        assert_eq!(
+            l4[8..12],
+            bpf_net::sctp::crc32c(&z).to_le_bytes(),
+            "{name}: scapy's CRC32c"
+        );
+        let want = Reason::ALL
+            .iter()
+            .copied()
+            .find(|x| x.name() == r["reason"])
+            .unwrap_or_else(|| panic!("{name}: no reason {}", r["reason"]));
+        let before = counter(&dp, want);
+        let (action, out) = fib.test_run(prog, &frame).unwrap();
+        assert_eq!(counter(&dp, want), before + 1, "{name}: {want:?} counted");
+        if want == Reason::LbRedirect {
+            assert_eq!(action, xdp::REDIRECT, "{name}");
+            // The rewritten packet's checksum is still good (the INIT ACK's recomputed).
+            let l4 = &out[34..];
+            let mut z = l4.to_vec();
+            z[8..12].fill(0);
+            assert_eq!(l4[8..12], bpf_net::sctp::crc32c(&z).to_le_bytes(), "{name}");
+        } else {
+            assert_eq!(action, xdp::DROP, "{name}: dropped");
+        }
+    }
+    assert!(
+        dp.sctp_associations()
+            .iter()
+            .all(|a| a.backend_tag == 0x0bad_0003),
+        "only the good INIT ACK made state: {:?}",
+        dp.sctp_associations()
+    );
+}
+
+fn counter(dp: &LbDatapath, r: Reason) -> u64 {
+    dp.counters()
+        .unwrap()
+        .into_iter()
+        .find(|(x, _)| *x == r)
+        .map_or(0, |(_, c)| c.packets)
 }
