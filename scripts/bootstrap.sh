@@ -4,7 +4,8 @@
 #
 #   - rust-src and clippy/rustfmt for the toolchains (eBPF crates build with -Z build-std on nightly)
 #   - bpf-linker 0.13.0 built against the nightly's own LLVM, in a lasting folder (see shared/FACTS.md)
-#   - Debian packages the tests use: tshark, iproute2, ethtool, libusrsctp-examples (usrsctp)
+#   - Debian packages the tests use: tshark, iproute2, ethtool, libusrsctp-examples (usrsctp),
+#     nftables (the kernel's DNAT, for a benchmark)
 #   - a Python venv with scapy (an independent packet encoder/decoder for test oracles)
 #
 # Prints `export` lines for the caller with --print-env; scripts source scripts/env.sh instead.
@@ -56,6 +57,8 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 command -v ethtool >/dev/null || need_apt+=(ethtool)
 # usrsctp's examples: a userland SCTP stack over raw IP, the SCTP load balancer's real peers.
 [ -x /usr/lib/usrsctp/echo_server ] || need_apt+=(libusrsctp-examples)
+# nftables: the kernel's DNAT, what `upf-lb bench-lb --veth` compares the load balancer with.
+command -v nft >/dev/null || need_apt+=(nftables)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -35,6 +35,8 @@ pub const PROG_XDP_BENCH: &str = "xdp_bench";
 pub const MAP_BENCH_FRAME: &str = "BENCH_FRAME";
 /// The program `xdp_bench` tail-calls (index 0).
 pub const MAP_BENCH_JUMP: &str = "BENCH_JUMP";
+/// `xdp_bench`'s per-CPU frame counter (cycling the flows).
+pub const MAP_BENCH_SEQ: &str = "BENCH_SEQ";
 /// Bytes of the frame `xdp_bench` restores: the headers every path under test rewrites (frames
 /// are at least this long).
 pub const BENCH_RESTORE_LEN: usize = 128;
@@ -46,10 +48,18 @@ pub const BENCH_RESTORE_LEN: usize = 128;
 pub struct BenchFrame {
     /// The first [`BENCH_RESTORE_LEN`] bytes of the frame.
     pub bytes: [u8; BENCH_RESTORE_LEN],
+    /// Flows to cycle through (0 or 1: the frame as it is): frame `i` of a CPU gets the
+    /// 16-bit big-endian value at `port_at` plus `i % flows` (a source port of a UDP frame
+    /// with checksum 0, which needs no update).
+    pub flows: u32,
+    /// Offset of that port in the frame (below `BENCH_RESTORE_LEN - 1`).
+    pub port_at: u32,
 }
 
+const _: () = assert!(size_of::<BenchFrame>() == BENCH_RESTORE_LEN + 8);
+
 #[cfg(feature = "user")]
-// SAFETY: a byte array: no padding, any bit pattern.
+// SAFETY: repr(C), no padding (the size is asserted), any bit pattern valid.
 unsafe impl aya::Pod for BenchFrame {}
 
 /// Behaviours (RFC 8986 4), the values of [`Sid::behaviour`].

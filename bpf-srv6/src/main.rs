@@ -72,6 +72,24 @@ pub fn xdp_bench(ctx: XdpContext) -> u32 {
     if rc != 0 {
         return xdp_action::XDP_ABORTED;
     }
+    // SAFETY: as above.
+    let (flows, at) = unsafe { ((*f).flows, (*f).port_at as usize) };
+    if flows > 1
+        && at < BENCH_RESTORE_LEN - 1
+        && let Some(seq) = maps::BENCH_SEQ.get_ptr_mut(0)
+    {
+        // SAFETY: this CPU's counter, and `f`'s bytes, valid for this run.
+        let port = unsafe {
+            *seq = (*seq + 1) % flows;
+            let b = &(*f).bytes;
+            u16::from_be_bytes([b[at], b[at + 1]]).wrapping_add(*seq as u16)
+        };
+        let bytes = port.to_be_bytes();
+        // SAFETY: two bytes from the stack; the helper checks the packet's length.
+        if unsafe { bpf_xdp_store_bytes(ctx.ctx, at as u32, bytes.as_ptr() as *mut _, 2) } != 0 {
+            return xdp_action::XDP_ABORTED;
+        }
+    }
     // SAFETY: a tail call with this program's own context; returns only when it fails.
     unsafe {
         maps::BENCH_JUMP.tail_call(&ctx, 0);

@@ -15,6 +15,10 @@ pub static LOCAL_SIDS: LpmTrie<[u8; 16], Sid> = LpmTrie::with_max_entries(1, 0);
 #[map(name = "BENCH_FRAME")]
 pub static BENCH_FRAME: Array<BenchFrame> = Array::with_max_entries(1, 0);
 
+/// The benchmark wrapper's per-CPU frame counter.
+#[map(name = "BENCH_SEQ")]
+pub static BENCH_SEQ: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
+
 /// The program the benchmark's wrapper tail-calls.
 #[map(name = "BENCH_JUMP")]
 pub static BENCH_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);

@@ -349,3 +349,20 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// Pins the calling thread to CPU 0 (the softirqs of a veth path it drives then run there
+/// too: wall time over frames is the path's cost).
+pub fn pin_to_cpu0() -> anyhow::Result<()> {
+    // SAFETY: an all-zero cpu_set_t is valid (empty); CPU_SET and sched_setaffinity get a
+    // valid pointer to it for the duration of the calls.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        anyhow::ensure!(
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0,
+            "sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}

@@ -347,3 +347,190 @@ pub fn run_sctp(assocs: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// The dut of one run through veth.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Dut {
+    /// The kernel: nftables DNAT (conntrack) and forwarding.
+    Nftables,
+    /// Our `xdp_lb`.
+    Ours,
+}
+
+const BACKEND_PORT: u16 = 5353;
+
+/// ns per frame and frames delivered: `frames` UDP frames to the VIP (`flows` source ports
+/// cycled, every flow set up before the timed run) through a fresh src -> dut -> sink bed (the SRv6 benchmark's: `xdp_bench` restores
+/// each frame in live-frames mode as if it arrived on the dut's b0 and tail-calls `xdp_lb`, or
+/// `xdp_noop` for the kernel, whose nftables DNATs to the backend on sink's link).
+fn veth_run(dut: Dut, flows: u32, frames: u32) -> anyhow::Result<(f64, u64)> {
+    use crate::{southbound::Srv6Datapath, testbed::srv6bed};
+    use aya::programs::{TestRunAttrs, XdpMode};
+    use bpf_abi::srv6::{PROG_XDP_BENCH, PROG_XDP_SINK};
+    let bed = srv6bed::Bed::new(srv6bed::SINK_MAC);
+    let mac = |m: [u8; 6]| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    for args in [
+        vec!["addr", "add", "192.0.2.2/24", "dev", "b0"],
+        vec![
+            "neigh",
+            "add",
+            "192.0.2.1",
+            "lladdr",
+            &mac(srv6bed::SRC_MAC),
+            "dev",
+            "b0",
+            "nud",
+            "permanent",
+        ],
+    ] {
+        bed.dut.ip(&args)?;
+    }
+    let sh = |script: &str| -> anyhow::Result<()> {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", bed.dut.name(), "sh", "-c", script])
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    };
+    sh("sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.b0.rp_filter=0")?;
+    let mut s6 = Srv6Datapath::load(16)?;
+    let p = s6.xdp_mut(PROG_XDP_SINK)?;
+    bed.sink.run(|| p.attach("a1", XdpMode::Driver))?;
+    let mut frame = Frame::new(IpPacket::v4(
+        CLIENT,
+        VIP,
+        L4::UdpZeroChecksum {
+            src: 40000,
+            dst: 53,
+            payload: vec![0x5a; 100],
+        },
+    ));
+    frame.dst = srv6bed::DUT_IN_MAC;
+    frame.src = srv6bed::SRC_MAC;
+    let frame = frame.to_bytes();
+    // Kept alive for the run: the load balancer the wrapper tail-calls.
+    let mut lb = None;
+    match dut {
+        Dut::Nftables => {
+            sh(&format!(
+                "nft -f - <<'EOF'\ntable ip upflb {{\n chain pre {{\n  type nat hook prerouting priority -100;\n  ip daddr {VIP} udp dport 53 dnat to {}:{BACKEND_PORT}\n }}\n}}\nEOF",
+                FibNs::NH4
+            ))?;
+            s6.bench_target(&frame, PROG_XDP_NOOP)?;
+            s6.bench_frame(&frame, flows, 34)?;
+        }
+        Dut::Ours => {
+            let mut d = LbDatapath::load(2, 4, flows + 16)?;
+            d.set_service(
+                VIP.into(),
+                17,
+                53,
+                &[BackendSpec {
+                    addr: IpAddr::V4(FibNs::NH4),
+                    port: BACKEND_PORT,
+                    weight: 1,
+                }],
+            )?;
+            lb = Some(d);
+        }
+    }
+    if let Some(d) = &lb {
+        s6.bench_other(&frame, flows, 34, d.xdp(PROG_XDP_LB)?)?;
+    }
+    let delivered = |s6: &Srv6Datapath| -> anyhow::Result<u64> {
+        Ok(s6
+            .counters()?
+            .iter()
+            .find(|(r, _)| *r == Reason::BenchSink)
+            .map_or(0, |(_, c)| c.packets))
+    };
+    // SAFETY: if_nametoindex reads a NUL-terminated string that outlives the call.
+    let b0 = bed
+        .dut
+        .run(|| unsafe { libc::if_nametoindex(c"b0".as_ptr()) });
+    ensure!(b0 != 0, "the dut has no b0");
+    let ctx = xdp_md(frame.len(), b0);
+    let x = s6.xdp(PROG_XDP_BENCH)?;
+    let live = |repeat: u32| -> anyhow::Result<std::time::Duration> {
+        bed.dut.run(|| -> anyhow::Result<_> {
+            crate::bench::pin_to_cpu0()?;
+            let t0 = Instant::now();
+            x.test_run(TestRunOptions {
+                data_in: Some(&frame),
+                ctx_in: Some(&ctx[..]),
+                repeat,
+                attrs: TestRunAttrs::new().xdp_live_frames(64),
+                ..TestRunOptions::new()
+            })?;
+            Ok(t0.elapsed())
+        })
+    };
+    // Every flow set up first (untimed: the figure is for established flows), each CPU's
+    // counter cycling from where it is.
+    live(flows.saturating_mul(2).max(1000))?;
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let before = delivered(&s6)?;
+    let elapsed = live(frames)?;
+    // What is still in the veth rings arrives; it was paid for inside the run.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(lb);
+    Ok((
+        elapsed.as_nanos() as f64 / f64::from(frames),
+        delivered(&s6)? - before,
+    ))
+}
+
+/// `--veth`: ns per frame through veth, nftables DNAT against ours, in one run, at each flow
+/// count of `flows` (UDP source ports cycled).
+pub fn run_veth(flows: &[u32], frames: u32, rounds: usize) -> anyhow::Result<()> {
+    ensure!(!flows.is_empty(), "--flows needs at least one count");
+    ensure!(
+        rounds > 0 && frames > 0,
+        "rounds and frames must be positive"
+    );
+    ensure!(
+        flows.iter().all(|&n| n <= 65_536),
+        "--veth: at most 65536 flows (the flows differ in their 16-bit source port)"
+    );
+    println!("machine: {}", machine());
+    println!(
+        "method: through veth (src -> dut -> sink), {frames} live frames per run on one CPU: xdp_bench on the dut's b0 restores each frame (cycling the UDP source port over the flows) and tail-calls xdp_lb (ours) or xdp_noop (XDP_PASS: the kernel, nftables DNAT in prerouting, conntrack, forwarding); flows set up by an untimed pass first; xdp_sink on sink counts; median of {rounds} alternating runs"
+    );
+    println!(
+        "{:>10} {:>16} {:>12} {:>12} {:>14}",
+        "flows", "nftables ns", "ours ns", "ours/nft", "delivered"
+    );
+    for &n in flows {
+        let n = n.max(1);
+        let (mut k, mut o) = (Vec::new(), Vec::new());
+        let mut lost = 0u64;
+        for _ in 0..rounds {
+            for (dut, v) in [(Dut::Nftables, &mut k), (Dut::Ours, &mut o)] {
+                let (ns, got) = veth_run(dut, n, frames)?;
+                lost += u64::from(frames).saturating_sub(got);
+                v.push(ns);
+            }
+        }
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (km, om) = (med(&mut k), med(&mut o));
+        let total = 2 * rounds as u64 * u64::from(frames);
+        println!(
+            "{n:>10} {km:>16.1} {om:>12.1} {:>12.2} {:>14}",
+            om / km,
+            format!("{}/{total}", total - lost)
+        );
+    }
+    Ok(())
+}

@@ -170,7 +170,7 @@ fn veth_run(dut: Dut, frame: &[u8], frames: u32) -> anyhow::Result<(f64, u64)> {
     let before = delivered(&dp)?;
     let x = dp.xdp(PROG_XDP_BENCH)?;
     let elapsed = bed.dut.run(|| -> anyhow::Result<_> {
-        pin_to_cpu0()?;
+        crate::bench::pin_to_cpu0()?;
         let t0 = std::time::Instant::now();
         x.test_run(TestRunOptions {
             data_in: Some(frame),
@@ -187,22 +187,6 @@ fn veth_run(dut: Dut, frame: &[u8], frames: u32) -> anyhow::Result<(f64, u64)> {
         elapsed.as_nanos() as f64 / f64::from(frames),
         delivered(&dp)? - before,
     ))
-}
-
-/// Pins the calling thread to CPU 0 (the softirqs of the path then run there too).
-fn pin_to_cpu0() -> anyhow::Result<()> {
-    // SAFETY: an all-zero cpu_set_t is valid (empty); CPU_SET and sched_setaffinity get a
-    // valid pointer to it for the duration of the calls.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(0, &mut set);
-        anyhow::ensure!(
-            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0,
-            "sched_setaffinity: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-    Ok(())
 }
 
 /// The frames of the veth runs (at least `BENCH_RESTORE_LEN` bytes: 80 bytes of UDP data).

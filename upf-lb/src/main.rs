@@ -109,6 +109,9 @@ enum Cmd {
         /// Multi-homed SCTP instead of TCP: `--flows` counts associations.
         #[arg(long)]
         sctp: bool,
+        /// Through veth against nftables DNAT instead (UDP; `--runs` frames a run).
+        #[arg(long)]
+        veth: bool,
     },
     /// Sessions per second of the N4 daemon: a PFCP client establishing sessions over UDP on
     /// loopback, in a namespace of its own.
@@ -232,14 +235,14 @@ fn main() -> anyhow::Result<()> {
             flows,
             runs,
             rounds,
-            sctp: false,
-        } => upf_lb::bench_lb::run(&flows, runs, rounds),
-        Cmd::BenchLb {
-            flows,
-            runs,
-            rounds,
-            sctp: true,
-        } => upf_lb::bench_lb::run_sctp(&flows, runs, rounds),
+            sctp,
+            veth,
+        } => match (sctp, veth) {
+            (false, false) => upf_lb::bench_lb::run(&flows, runs, rounds),
+            (true, false) => upf_lb::bench_lb::run_sctp(&flows, runs, rounds),
+            (false, true) => upf_lb::bench_lb::run_veth(&flows, runs, rounds),
+            (true, true) => Err(anyhow::anyhow!("--sctp or --veth, not both")),
+        },
         Cmd::Bench {
             sessions,
             runs,

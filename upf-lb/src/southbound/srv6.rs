@@ -469,11 +469,53 @@ impl Srv6Datapath {
     /// Prepares the live-frames benchmark: `xdp_bench` will restore the first bytes of `frame`
     /// and tail-call `target`.
     pub fn bench_target(&mut self, frame: &[u8], target: &'static str) -> Result<(), LoadError> {
+        self.bench_frame(frame, 0, 0)?;
+        self.link(bpf_abi::srv6::MAP_BENCH_JUMP, 0, target)
+    }
+
+    /// As [`Srv6Datapath::bench_target`], the program under test another object's
+    /// (`prog`, e.g. the load balancer's `xdp_lb`), `flows` flows cycled through the 16-bit
+    /// port at `port_at` of `frame` (see `bpf_abi::srv6::BenchFrame`).
+    pub fn bench_other(
+        &mut self,
+        frame: &[u8],
+        flows: u32,
+        port_at: u32,
+        prog: &aya::programs::Xdp,
+    ) -> Result<(), LoadError> {
+        use aya::maps::ProgramArray;
+        use bpf_abi::srv6::MAP_BENCH_JUMP;
+        self.bench_frame(frame, flows, port_at)?;
+        let fd = prog.fd().map_err(|source| LoadError::Verifier {
+            name: "bench target",
+            source,
+        })?;
+        let m = self.ebpf.map_mut(MAP_BENCH_JUMP).ok_or(LoadError::Map {
+            name: MAP_BENCH_JUMP,
+            source: aya::maps::MapError::InvalidName {
+                name: MAP_BENCH_JUMP.into(),
+            },
+        })?;
+        let mut a = ProgramArray::try_from(m).map_err(|source| LoadError::Map {
+            name: MAP_BENCH_JUMP,
+            source,
+        })?;
+        a.set(0, fd, 0).map_err(|source| LoadError::Map {
+            name: MAP_BENCH_JUMP,
+            source,
+        })
+    }
+
+    /// Writes the frame `xdp_bench` restores, `flows` flows cycled through the 16-bit port at
+    /// `port_at` (see `bpf_abi::srv6::BenchFrame`).
+    pub fn bench_frame(&mut self, frame: &[u8], flows: u32, port_at: u32) -> Result<(), LoadError> {
         use aya::maps::Array;
-        use bpf_abi::srv6::{BENCH_RESTORE_LEN, BenchFrame, MAP_BENCH_FRAME, MAP_BENCH_JUMP};
+        use bpf_abi::srv6::{BENCH_RESTORE_LEN, BenchFrame, MAP_BENCH_FRAME};
         let map_err = |name: &'static str| move |source| LoadError::Map { name, source };
         let mut f = BenchFrame {
             bytes: [0; BENCH_RESTORE_LEN],
+            flows,
+            port_at,
         };
         let n = frame.len().min(BENCH_RESTORE_LEN);
         f.bytes[..n].copy_from_slice(&frame[..n]);
@@ -486,9 +528,7 @@ impl Srv6Datapath {
             .map_mut(MAP_BENCH_FRAME)
             .ok_or(missing(MAP_BENCH_FRAME))?;
         let mut a: Array<_, BenchFrame> = Array::try_from(m).map_err(map_err(MAP_BENCH_FRAME))?;
-        a.set(0, f, 0).map_err(map_err(MAP_BENCH_FRAME))?;
-        self.link(MAP_BENCH_JUMP, 0, target)?;
-        Ok(())
+        a.set(0, f, 0).map_err(map_err(MAP_BENCH_FRAME))
     }
 
     /// The outcome counters, summed over CPUs, one per reason in index order.
