@@ -39,6 +39,9 @@ pub const PROG_XDP_LB_SCTP_ACK: &str = "xdp_lb_sctp_ack";
 pub const PROG_XDP_LB_SCTP_ACK6: &str = "xdp_lb_sctp_ack6";
 /// Program array of `xdp_lb`'s tail calls ([`jump`]).
 pub const MAP_LB_JUMP: &str = "LB_JUMP";
+/// Traffic by backend ID: `BPF_MAP_TYPE_PERCPU_ARRAY` of `[u64; 4]` (packets and bytes to
+/// the backend, packets and bytes from it).
+pub const MAP_BACKEND_STATS: &str = "LB_BACKEND_STATS";
 /// SCTP: each backend address's association template.
 pub const MAP_SCTP_PEERS: &str = "LB_SCTP_PEERS";
 /// SCTP: established associations.

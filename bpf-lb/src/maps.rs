@@ -17,6 +17,10 @@ pub static SERVICES: HashMap<ServiceKey, Service> = HashMap::with_max_entries(1,
 #[map(name = "LB_BACKENDS")]
 pub static BACKENDS: Array<Backend> = Array::with_max_entries(1, 0);
 
+/// Traffic by backend ID: packets and bytes to it, packets and bytes from it.
+#[map(name = "LB_BACKEND_STATS")]
+pub static BACKEND_STATS: PerCpuArray<[u64; 4]> = PerCpuArray::with_max_entries(1, 0);
+
 /// The Maglev tables of the services, `MAGLEV_SIZE` backend IDs each.
 #[map(name = "LB_MAGLEV")]
 pub static MAGLEV: Array<u32> = Array::with_max_entries(1, 0);
@@ -44,3 +48,17 @@ pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(5, 0);
 /// Per-CPU scratch: an INIT ACK copied out for its CRC32c.
 #[map(name = "LB_SCRATCH")]
 pub static SCRATCH: PerCpuArray<[u8; MAX_SCTP_REWRITE]> = PerCpuArray::with_max_entries(1, 0);
+
+/// Counts a packet of `len` bytes to (`to_backend`) or from the backend `id`.
+#[inline(always)]
+pub fn count_backend(id: u32, to_backend: bool, len: usize) {
+    if let Some(s) = BACKEND_STATS.get_ptr_mut(id) {
+        let k = if to_backend { 0 } else { 2 };
+        // SAFETY: this CPU's value of the per-CPU array, valid for this run; no other writer
+        // on this CPU meanwhile.
+        unsafe {
+            (*s)[k] += 1;
+            (*s)[k + 1] += len as u64;
+        }
+    }
+}

@@ -311,12 +311,13 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     // SAFETY: a value of the conntrack map, valid for this program run (read in place: the
     // stack has no room for a copy in xdp_lb6). Racing writers on other CPUs write the same
     // kind of values; the counter is atomic.
-    let (nat_addr, nat_port, direction) = unsafe {
+    let (nat_addr, nat_port, direction, backend) = unsafe {
         atomic::fetch_add(core::ptr::addr_of_mut!((*ct).packets), 1);
         (*ct).state = st;
         (*ct).expires_ns = now + state::timeout_s(st) * 1_000_000_000;
-        (&(*ct).nat_addr, (*ct).nat_port, (*ct).dir)
+        (&(*ct).nat_addr, (*ct).nat_port, (*ct).dir, (*ct).backend)
     };
+    crate::maps::count_backend(backend, direction == dir::ORIGINAL, ip.len);
     // The address and port this direction rewrites: the destination of the original, the
     // source of the reply.
     let original = direction == dir::ORIGINAL;

@@ -249,6 +249,7 @@ fn forward(
         addrs.src = *new;
     }
     let twin_vtag = a.twin_vtag;
+    crate::maps::count_backend(a.backend, f.to_backend, ip.len);
     // SAFETY: as above; the counter is atomic.
     unsafe { bpf_net::atomic::fetch_add(core::ptr::addr_of_mut!((*f.entry).packets), 1) };
     let closing = s.chunk_types & (1 << chunk::ABORT | 1 << chunk::SHUTDOWN_COMPLETE) != 0;
@@ -387,6 +388,7 @@ fn init(
     let peer = unsafe { SCTP_PEERS.get(pk) }.ok_or(Reason::LbNoBackend)?;
     let j = path_of(&peer.vips, peer.paths, &addrs.dst, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
     let new = &peer.addrs[j & (MAX_SCTP_PATHS - 1)];
+    crate::maps::count_backend(id, true, ip.len);
     nat::set_addr(cur, ip, true, &addrs.dst, new)?;
     addrs.dst = *new;
     let l = Lookup {
@@ -446,6 +448,7 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         _pad: [0; 2],
     };
     let original = twin(&reply, backend_tag);
+    crate::maps::count_backend(p.backend, false, ip.len);
     half_open(&reply, p, backend_tag, now)?;
     half_open(&original, p, s.vtag, now)?;
     nat::set_addr(cur, ip, false, &addrs.src, vip)?;

@@ -229,6 +229,26 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
         ),
     ];
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    // Counters by backend: the SYN, the ACK and the dying SYN went to it, the SYN ACK came
+    // from it (IP lengths: 58 bytes each, TCP with an 18-byte payload).
+    let st = dp.backend_stats(VIP.into(), 6, 80).unwrap();
+    assert_eq!(st, vec![[3, 3 * 58, 1, 58]], "per-backend counters");
+    // A backend that stays keeps its counters when the service changes; a new one starts
+    // at zero.
+    dp.set_service(
+        VIP.into(),
+        6,
+        80,
+        &[
+            backend(Ipv4Addr::new(203, 0, 113, 77), 8080, 1),
+            backend(FibNs::NH4, 8080, 1),
+        ],
+    )
+    .unwrap();
+    let st = dp.backend_stats(VIP.into(), 6, 80).unwrap();
+    assert_eq!(st, vec![[0; 4], [3, 3 * 58, 1, 58]], "kept by address");
+    dp.set_service(VIP.into(), 6, 80, &[backend(FibNs::NH4, 8080, 1)])
+        .unwrap();
 
     // ICMP errors about tracked connections, translated inside and out (RFC 792 quotes the
     // IP header and 8 bytes): the backend's Port Unreachable about the UDP flow reaches the

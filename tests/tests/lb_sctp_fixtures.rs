@@ -381,6 +381,10 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
         ),
     ];
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    // Counters by backend: INIT twice, COOKIE ECHO, DATA and HEARTBEAT to it; INIT ACK,
+    // COOKIE ACK and DATA from it.
+    let st = dp.backend_stats(v4(VIP1), 132, PORT).unwrap();
+    assert_eq!((st[0][0], st[0][2]), (5, 3), "per-backend packets: {st:?}");
 
     let assocs = dp.sctp_associations();
     let a = assocs

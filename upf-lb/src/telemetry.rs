@@ -30,7 +30,6 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// The metrics of `n4` and its datapath, as Prometheus text.
 /// The interface and direction labels of an ingress of the QFI counters.
 pub fn ingress_labels(i: bpf_abi::counters::Ingress) -> (&'static str, &'static str) {
     match i {
@@ -55,6 +54,69 @@ pub fn qfi_counts(n4: &N4) -> Vec<(&'static str, &'static str, u8, u64, u64)> {
         .unwrap_or_default()
 }
 
+/// The load balancer's backends: traffic and health, from the API's view of it.
+fn lb_families(o: &mut String, n4: &N4) {
+    let Some(r) = n4.lb_view() else {
+        return;
+    };
+    family(
+        o,
+        "upf_lb_lb_backend_packets_total",
+        "counter",
+        "Packets the load balancer sent to a backend (direction=to) or from it (from).",
+    );
+    let mut lines = Vec::new();
+    for s in &r.services {
+        for b in &s.backends {
+            let l = format!("service=\"{}\",backend=\"{}\"", s.index, b.addrs.join(","));
+            lines.push((
+                l,
+                b.packets_to,
+                b.bytes_to,
+                b.packets_from,
+                b.bytes_from,
+                b.up,
+            ));
+        }
+    }
+    for (l, pt, _, pf, _, _) in &lines {
+        let _ = writeln!(
+            o,
+            "upf_lb_lb_backend_packets_total{{{l},direction=\"to\"}} {pt}"
+        );
+        let _ = writeln!(
+            o,
+            "upf_lb_lb_backend_packets_total{{{l},direction=\"from\"}} {pf}"
+        );
+    }
+    family(
+        o,
+        "upf_lb_lb_backend_bytes_total",
+        "counter",
+        "Bytes (IP) the load balancer sent to a backend (direction=to) or from it (from).",
+    );
+    for (l, _, bt, _, bf, _) in &lines {
+        let _ = writeln!(
+            o,
+            "upf_lb_lb_backend_bytes_total{{{l},direction=\"to\"}} {bt}"
+        );
+        let _ = writeln!(
+            o,
+            "upf_lb_lb_backend_bytes_total{{{l},direction=\"from\"}} {bf}"
+        );
+    }
+    family(
+        o,
+        "upf_lb_lb_backend_up",
+        "gauge",
+        "1 while a backend passes its health checks (or is not checked), else 0.",
+    );
+    for (l, .., up) in &lines {
+        let _ = writeln!(o, "upf_lb_lb_backend_up{{{l}}} {}", u8::from(*up));
+    }
+}
+
+/// The metrics of `n4` and its datapath, as Prometheus text.
 pub fn prometheus(n4: &N4) -> String {
     let mut o = String::with_capacity(16 * 1024);
     if let Ok(counters) = n4.datapath_counters() {
@@ -73,6 +135,7 @@ pub fn prometheus(n4: &N4) -> String {
                 c.packets
             );
         }
+        lb_families(&mut o, n4);
         family(
             &mut o,
             "upf_lb_datapath_bytes_total",

@@ -237,6 +237,35 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
+    // Per backend: backend 1 is down (0), backend 0 took packets both ways.
+    let line = |prefix: &str| -> Option<u64> {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let b0 = format!("service=\"0\",backend=\"{}\"", BACKENDS[0]);
+    let b1 = format!("service=\"0\",backend=\"{}\"", BACKENDS[1]);
+    assert_eq!(
+        line(&format!("upf_lb_lb_backend_up{{{b1}}}")),
+        Some(0),
+        "{metrics}"
+    );
+    assert_eq!(
+        line(&format!("upf_lb_lb_backend_up{{{b0}}}")),
+        Some(1),
+        "{metrics}"
+    );
+    for dir in ["to", "from"] {
+        let n = line(&format!(
+            "upf_lb_lb_backend_packets_total{{{b0},direction=\"{dir}\"}}"
+        ));
+        assert!(
+            n.unwrap_or(0) >= u64::from(CONNECTIONS),
+            "{dir}: {n:?}\n{metrics}"
+        );
+    }
     let translated = count("lb_redirect") + count("lb_to_kernel");
     assert!(
         translated >= 3 * u64::from(CONNECTIONS),

@@ -204,6 +204,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "health": s.health,
                     "backends": s.backends.iter().map(|b| json!({
                         "addrs": b.addrs, "port": b.port, "weight": b.weight, "up": b.up,
+                        "packets_to": b.packets_to, "bytes_to": b.bytes_to,
+                        "packets_from": b.packets_from, "bytes_from": b.bytes_from,
                     })).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
                 "sctp_associations": r.sctp_associations.iter().map(|a| json!({
@@ -231,11 +233,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                     for b in &s.backends {
                         println!(
-                            "  {:<40} port {:>5} weight {:>3} {}",
+                            "  {:<40} port {:>5} weight {:>3} {:<4} to {} pkts / {} B, from {} pkts / {} B",
                             b.addrs.join(","),
                             b.port,
                             b.weight,
-                            if b.up { "up" } else { "DOWN" }
+                            if b.up { "up" } else { "DOWN" },
+                            b.packets_to,
+                            b.bytes_to,
+                            b.packets_from,
+                            b.bytes_from
                         );
                     }
                 }

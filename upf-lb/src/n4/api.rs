@@ -265,6 +265,12 @@ impl N4 {
         self.drops_at = now;
     }
 
+    /// The load balancer as the API shows it (None without one).
+    pub fn lb_view(&self) -> Option<pb::ListLbReply> {
+        let r = self.lb_reply();
+        r.enabled.then_some(r)
+    }
+
     /// The load balancer as the API shows it.
     fn lb_reply(&self) -> pb::ListLbReply {
         let (Some(cfg), Some(lb)) = (self.cfg.lb.as_ref(), self.lb.as_ref()) else {
@@ -281,6 +287,8 @@ impl N4 {
             .enumerate()
             .map(|(i, s)| {
                 let up = |j: usize| !self.lb_down.contains(&(i, j));
+                let st = lb.backend_stats(s.vip, s.proto, s.port).unwrap_or_default();
+                let t = |j: usize| st.get(j).copied().unwrap_or_default();
                 let backends = if s.proto == 132 {
                     s.sctp_backends
                         .iter()
@@ -290,6 +298,10 @@ impl N4 {
                             port: u32::from(s.port),
                             weight: b.weight,
                             up: up(j),
+                            packets_to: t(j)[0],
+                            bytes_to: t(j)[1],
+                            packets_from: t(j)[2],
+                            bytes_from: t(j)[3],
                         })
                         .collect()
                 } else {
@@ -301,6 +313,10 @@ impl N4 {
                             port: u32::from(b.port),
                             weight: b.weight,
                             up: up(j),
+                            packets_to: t(j)[0],
+                            bytes_to: t(j)[1],
+                            packets_from: t(j)[2],
+                            bytes_from: t(j)[3],
                         })
                         .collect()
                 };

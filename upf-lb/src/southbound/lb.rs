@@ -10,16 +10,17 @@ use super::{
 };
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues},
     programs::Xdp,
 };
 use bpf_abi::{
     Counter, Reason,
     lb::{
-        Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKENDS, MAP_CONNTRACK, MAP_LB_JUMP, MAP_MAGLEV,
-        MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS, MAP_SERVICES, MAX_BACKENDS_PER_SERVICE,
-        MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6,
-        PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump,
+        Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKEND_STATS, MAP_BACKENDS, MAP_CONNTRACK,
+        MAP_LB_JUMP, MAP_MAGLEV, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS, MAP_SERVICES,
+        MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_SCTP,
+        PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey,
+        SctpAssoc, SctpKey, Service, ServiceKey, jump,
     },
 };
 use std::{
@@ -187,6 +188,9 @@ pub enum LbError {
 struct Placed {
     id: u32,
     backends: Vec<u32>,
+    /// Each backend's address and port, in `backends`' order (a backend kept keeps its ID,
+    /// and so its counters).
+    specs: Vec<(IpAddr, u16)>,
     aliases: Vec<ServiceKey>,
     peers: Vec<PeerKey>,
 }
@@ -199,6 +203,14 @@ pub struct LbDatapath {
     services: StdMap<ServiceKey, Placed>,
     free_services: Vec<u32>,
     free_backends: Vec<u32>,
+}
+
+/// CPUs the per-CPU maps have a slot for.
+fn nr_cpus() -> Result<usize, LbError> {
+    aya::util::nr_cpus().map_err(|(_, e)| LbError::Map {
+        name: MAP_BACKEND_STATS,
+        source: aya::maps::MapError::IoError(e),
+    })
 }
 
 /// An address as the maps hold it (IPv4 in the first 4 bytes), and its family (4 or 6).
@@ -326,6 +338,7 @@ impl LbDatapath {
             )
             .map_max_entries(MAP_SERVICES, services)
             .map_max_entries(MAP_BACKENDS, backends)
+            .map_max_entries(MAP_BACKEND_STATS, backends)
             .map_max_entries(MAP_MAGLEV, services * MAGLEV_SIZE)
             // Two entries a connection, and a quarter more: an LRU hash starts evicting
             // before it is full (its free entries are spread over the CPUs' lists).
@@ -535,12 +548,38 @@ impl LbDatapath {
         // The old backends' slots go back when the new ones are written (tracked connections
         // hold their backend's address themselves).
         let mut ids = Vec::with_capacity(backends.len());
-        let (mut pool, aliases, peers) = match old {
-            Some(p) => (p.backends, p.aliases, p.peers),
+        let (old_ids, old_specs, aliases, peers) = match old {
+            Some(p) => (p.backends, p.specs, p.aliases, p.peers),
             None => Default::default(),
         };
-        for _ in backends {
-            match pool.pop().or_else(|| self.free_backends.pop()) {
+        // A backend still there keeps its ID; new ones take the IDs of those gone, then free
+        // ones (their counters zeroed).
+        let kept: Vec<Option<u32>> = backends
+            .iter()
+            .map(|b| {
+                old_specs
+                    .iter()
+                    .position(|s| *s == (b.addr, b.port))
+                    .map(|k| old_ids[k])
+            })
+            .collect();
+        let mut pool: Vec<u32> = old_ids
+            .iter()
+            .copied()
+            .filter(|i| !kept.contains(&Some(*i)))
+            .rev()
+            .collect();
+        let mut fresh = Vec::new();
+        for k in &kept {
+            let next = match k {
+                Some(i) => Some(*i),
+                None => pool.pop().or_else(|| {
+                    let i = self.free_backends.pop();
+                    fresh.extend(i);
+                    i
+                }),
+            };
+            match next {
                 Some(i) => ids.push(i),
                 None => {
                     self.free_backends.extend(ids);
@@ -555,6 +594,19 @@ impl LbDatapath {
         }
         self.free_backends.extend(pool);
         let map_err = |name| move |source| LbError::Map { name, source };
+        {
+            let mut st: PerCpuArray<&mut MapData, [u64; 4]> =
+                typed(&mut self.ebpf, MAP_BACKEND_STATS)?;
+            for &i in &fresh {
+                let zero = PerCpuValues::try_from(vec![[0u64; 4]; nr_cpus()?]).map_err(|e| {
+                    LbError::Map {
+                        name: MAP_BACKEND_STATS,
+                        source: aya::maps::MapError::IoError(e),
+                    }
+                })?;
+                st.set(i, zero, 0).map_err(map_err(MAP_BACKEND_STATS))?;
+            }
+        }
         {
             let mut arr: Array<&mut MapData, Backend> = typed(&mut self.ebpf, MAP_BACKENDS)?;
             for (b, &i) in backends.iter().zip(&ids) {
@@ -592,6 +644,7 @@ impl LbDatapath {
             Placed {
                 id,
                 backends: ids.clone(),
+                specs: backends.iter().map(|b| (b.addr, b.port)).collect(),
                 aliases,
                 peers,
             },
@@ -619,6 +672,30 @@ impl LbDatapath {
             }
         }
         Ok(n)
+    }
+
+    /// The traffic of the service `vip:port` of `proto` (SCTP: its first VIP) by backend, in
+    /// the order they were given: packets and bytes to the backend, packets and bytes from it
+    /// (since the backend joined; summed over CPUs). None for no such service.
+    pub fn backend_stats(&self, vip: IpAddr, proto: u8, port: u16) -> Option<Vec<[u64; 4]>> {
+        let p = self.services.get(&key_of(vip, proto, port))?;
+        let m = self.ebpf.map(MAP_BACKEND_STATS)?;
+        let a: PerCpuArray<&MapData, [u64; 4]> = PerCpuArray::try_from(m).ok()?;
+        Some(
+            p.backends
+                .iter()
+                .map(|&i| {
+                    a.get(&i, 0).map_or([0; 4], |v| {
+                        v.iter().fold([0u64; 4], |mut acc, x| {
+                            for k in 0..4 {
+                                acc[k] += x[k];
+                            }
+                            acc
+                        })
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// Removes the SCTP association entries that expired by `now_ns` (established and
