@@ -37,6 +37,14 @@ pub const PROG_XDP_LB_SCTP6: &str = "xdp_lb_sctp6";
 pub const PROG_XDP_LB_SCTP_ACK: &str = "xdp_lb_sctp_ack";
 /// SCTP INIT ACK over IPv6 (tail call, index [`jump::SCTP_ACK6`]).
 pub const PROG_XDP_LB_SCTP_ACK6: &str = "xdp_lb_sctp_ack6";
+/// NAT64, the client's direction: IPv6 to IPv4 (tail call, index [`jump::NAT64`]).
+pub const PROG_XDP_LB_64: &str = "xdp_lb_64";
+/// NAT64, the backend's direction: IPv4 to IPv6 (tail call, index [`jump::NAT46`]).
+pub const PROG_XDP_LB_46: &str = "xdp_lb_46";
+/// NAT64 connections by their IPv6 (client's) key.
+pub const MAP_XLAT6: &str = "LB_XLAT6";
+/// NAT64 connections by their IPv4 (backend's) key.
+pub const MAP_XLAT4: &str = "LB_XLAT4";
 /// Program array of `xdp_lb`'s tail calls ([`jump`]).
 pub const MAP_LB_JUMP: &str = "LB_JUMP";
 /// Traffic by backend ID: `BPF_MAP_TYPE_PERCPU_ARRAY` of `[u64; 4]` (packets and bytes to
@@ -67,6 +75,10 @@ pub mod jump {
     pub const SCTP_ACK: u32 = 3;
     /// `xdp_lb_sctp_ack6`.
     pub const SCTP_ACK6: u32 = 4;
+    /// `xdp_lb_64`.
+    pub const NAT64: u32 = 5;
+    /// `xdp_lb_46`.
+    pub const NAT46: u32 = 6;
 }
 /// Services.
 pub const MAP_SERVICES: &str = "LB_SERVICES";
@@ -106,7 +118,64 @@ pub struct Service {
     pub id: u32,
     /// Backends it has (0: packets to it are dropped, counted).
     pub backends: u32,
+    /// NAT64 (an IPv6 VIP, IPv4 backends): the IPv4 source address the translated packets
+    /// leave with, network order; zero: no translation (backends of the VIP's family).
+    pub nat64_src: [u8; 4],
 }
+
+const _: () = assert!(size_of::<Service>() == 12);
+
+/// A NAT64 connection, the client's direction (key: its IPv6 [`FlowKey`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Xlat64 {
+    /// The backend, IPv4, network order.
+    pub backend: [u8; 4],
+    /// The source address the packets leave with (the service's `nat64_src`).
+    pub src: [u8; 4],
+    /// The backend's port.
+    pub backend_port: u16,
+    /// The source port given to the connection (unique for its backend, address and port).
+    pub src_port: u16,
+    /// [`state`].
+    pub state: u8,
+    /// Zero.
+    pub _pad: [u8; 3],
+    /// The backend's ID.
+    pub backend_id: u32,
+    /// Zero.
+    pub _pad2: u32,
+    /// Expiry (CLOCK_MONOTONIC, ns, as [`Ct`]).
+    pub expires_ns: u64,
+}
+
+const _: () = assert!(size_of::<Xlat64>() == 32);
+
+/// A NAT64 connection, the backend's direction (key: its IPv4 [`FlowKey`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Xlat46 {
+    /// The client, IPv6.
+    pub client: [u8; 16],
+    /// The VIP, IPv6.
+    pub vip: [u8; 16],
+    /// The client's port.
+    pub client_port: u16,
+    /// The VIP's port.
+    pub vip_port: u16,
+    /// [`state`].
+    pub state: u8,
+    /// Zero.
+    pub _pad: [u8; 3],
+    /// The backend's ID.
+    pub backend_id: u32,
+    /// Zero.
+    pub _pad2: u32,
+    /// Expiry (CLOCK_MONOTONIC, ns, as [`Ct`]).
+    pub expires_ns: u64,
+}
+
+const _: () = assert!(size_of::<Xlat46>() == 56);
 
 /// A backend.
 #[repr(C)]
@@ -306,6 +375,10 @@ mod pod {
     unsafe impl aya::Pod for Ct {}
     // SAFETY: as above.
     unsafe impl aya::Pod for PeerKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for Xlat64 {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for Xlat46 {}
     // SAFETY: as above.
     unsafe impl aya::Pod for SctpKey {}
     // SAFETY: as above.

@@ -305,6 +305,12 @@ reasons! {
     /// L4 LB: a packet of a tracked association to or from an address that is none of its
     /// paths.
     LbSctpUnknownPath = 97, "lb_sctp_unknown_path", Drop;
+    /// L4 LB: a packet NAT64 does not translate (IPv6 extension headers, IPv4 options, VLAN
+    /// tags, fragments, a UDP checksum of zero from IPv4: RFC 7915 4.5 lets a translator drop
+    /// it), or no free source port for a new connection.
+    LbXlatUnsupported = 98, "lb_xlat_unsupported", Drop;
+    /// L4 LB: a NAT64 packet translated (IPv6 to IPv4 or back) and redirected.
+    LbXlatRedirect = 99, "lb_xlat_redirect", Redirect;
 }
 
 #[cfg(test)]

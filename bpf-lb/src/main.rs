@@ -5,6 +5,7 @@
 
 mod maps;
 mod nat;
+mod nat64;
 mod sctp;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
@@ -45,6 +46,18 @@ pub fn xdp_lb_sctp_ack(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn xdp_lb_sctp_ack6(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, sctp::init_ack::<true>)
+}
+
+/// NAT64, the client's direction (IPv6 to IPv4), reached by tail call from `xdp_lb6`.
+#[xdp]
+pub fn xdp_lb_64(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, nat64::to_v4)
+}
+
+/// NAT64, the backend's direction (IPv4 to IPv6), reached by tail call from `xdp_lb`.
+#[xdp]
+pub fn xdp_lb_46(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, nat64::to_v6)
 }
 
 /// Returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.

@@ -7,6 +7,7 @@ use aya_ebpf::{
 };
 use bpf_abi::lb::{
     Backend, Ct, FlowKey, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey,
+    Xlat46, Xlat64,
 };
 
 /// Services by VIP, protocol and port.
@@ -29,6 +30,14 @@ pub static MAGLEV: Array<u32> = Array::with_max_entries(1, 0);
 #[map(name = "LB_CONNTRACK")]
 pub static CONNTRACK: LruHashMap<FlowKey, Ct> = LruHashMap::with_max_entries(1, 0);
 
+/// NAT64 connections by the client's IPv6 key.
+#[map(name = "LB_XLAT6")]
+pub static XLAT6: LruHashMap<FlowKey, Xlat64> = LruHashMap::with_max_entries(1, 0);
+
+/// NAT64 connections by the backend's IPv4 key.
+#[map(name = "LB_XLAT4")]
+pub static XLAT4: LruHashMap<FlowKey, Xlat46> = LruHashMap::with_max_entries(1, 0);
+
 /// SCTP: each backend address's association template.
 #[map(name = "LB_SCTP_PEERS")]
 pub static SCTP_PEERS: HashMap<PeerKey, SctpAssoc> = HashMap::with_max_entries(1, 0);
@@ -43,7 +52,7 @@ pub static SCTP_HALF_OPEN: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max
 
 /// Tail calls of `xdp_lb` (`bpf_abi::lb::jump`; filled by the loader).
 #[map(name = "LB_JUMP")]
-pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(5, 0);
+pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(7, 0);
 
 /// Per-CPU scratch: an INIT ACK copied out for its CRC32c.
 #[map(name = "LB_SCRATCH")]

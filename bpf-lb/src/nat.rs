@@ -78,7 +78,7 @@ pub(crate) fn word(a: &[u8; 16], i: usize) -> u32 {
 /// The flow's hash (the 5-tuple, mixed as murmur3's finaliser does): which slot of the
 /// service's Maglev table it takes.
 #[inline(always)]
-fn flow_hash(k: &FlowKey) -> u32 {
+pub(crate) fn flow_hash(k: &FlowKey) -> u32 {
     let w = |a: &[u8; 16]| u32::from_ne_bytes([a[0], a[1], a[2], a[3]]);
     let mut h = w(&k.src).wrapping_mul(0xcc9e_2d51);
     h ^= w(&k.dst).rotate_left(15).wrapping_mul(0x1b87_3593);
@@ -91,16 +91,29 @@ fn flow_hash(k: &FlowKey) -> u32 {
     h ^ (h >> 16)
 }
 
+/// What a packet belongs to.
+enum Tracked {
+    /// A connection of this family (its entry for this direction).
+    Ct(*mut Ct),
+    /// A NAT64 service or connection, the client's direction (`xdp_lb_64`).
+    Nat64,
+    /// A NAT64 connection, the backend's direction (`xdp_lb_46`).
+    Nat46,
+}
+
 /// The connection's entry for this direction: found, or made for a new connection to a
-/// service (both directions).
+/// service (both directions); or NAT64's.
 #[inline(always)]
-fn track(key: &FlowKey, now: u64) -> Result<*mut Ct, Reason> {
+fn track(key: &FlowKey, now: u64) -> Result<Tracked, Reason> {
     if let Some(ct) = CONNTRACK.get_ptr_mut(key) {
         // SAFETY: a value of the conntrack map, valid for this program run.
         if unsafe { (*ct).expires_ns } > now {
-            return Ok(ct);
+            return Ok(Tracked::Ct(ct));
         }
         // Expired (the controller has not swept it yet): a new connection.
+    }
+    if key.family == 4 && crate::maps::XLAT4.get_ptr(key).is_some() {
+        return Ok(Tracked::Nat46);
     }
     let mut sk = ServiceKey {
         vip: key.dst,
@@ -120,6 +133,9 @@ fn track(key: &FlowKey, now: u64) -> Result<*mut Ct, Reason> {
             }
         }
     };
+    if svc.nat64_src != [0; 4] {
+        return Ok(Tracked::Nat64);
+    }
     if svc.backends == 0 {
         return Err(Reason::LbNoBackend);
     }
@@ -163,7 +179,29 @@ fn track(key: &FlowKey, now: u64) -> Result<*mut Ct, Reason> {
     if CONNTRACK.insert(key, ct, 0).is_err() {
         return Err(Reason::LbNoBackend);
     }
-    CONNTRACK.get_ptr_mut(key).ok_or(Reason::LbNoBackend)
+    CONNTRACK
+        .get_ptr_mut(key)
+        .map(Tracked::Ct)
+        .ok_or(Reason::LbNoBackend)
+}
+
+/// A direction's state after this packet, from its TCP flags (a FIN or RST closes; a SYN alone
+/// opens) and the state it was in; UDP has one.
+#[inline(always)]
+pub(crate) fn next_state(cur: &Cursor, ip: &Ip, was: u8) -> Result<u8, Reason> {
+    if ip.protocol != proto::TCP {
+        return Ok(state::UDP);
+    }
+    let flags = cur.u8_at(ip.l4_off + 13, Reason::TcpTruncated)?;
+    Ok(
+        if flags & (TCP_FIN | TCP_RST) != 0 || was == state::CLOSING {
+            state::CLOSING
+        } else if flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
+            state::SYN
+        } else {
+            state::ESTABLISHED
+        },
+    )
 }
 
 /// What the translation needs of the IP header.
@@ -291,23 +329,22 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     key.proto = ip.protocol;
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
-    let ct = track(&key, now)?;
-    // This direction's state from its TCP flags (a FIN or RST closes; a SYN alone opens), and
-    // its expiry from the state.
-    let st = if ip.protocol == proto::TCP {
-        let flags = cur.u8_at(ip.l4_off + 13, Reason::TcpTruncated)?;
-        // SAFETY: as below.
-        let was = unsafe { (*ct).state };
-        if flags & (TCP_FIN | TCP_RST) != 0 || was == state::CLOSING {
-            state::CLOSING
-        } else if flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
-            state::SYN
-        } else {
-            state::ESTABLISHED
+    let ct = match track(&key, now)? {
+        Tracked::Ct(ct) => ct,
+        t => {
+            let to = if matches!(t, Tracked::Nat64) {
+                jump::NAT64
+            } else {
+                jump::NAT46
+            };
+            // SAFETY: a tail call to a program the loader put at `to`; returns only if it
+            // fails.
+            unsafe { LB_JUMP.tail_call(ctx, to) };
+            return Err(Reason::TailCallFailed);
         }
-    } else {
-        state::UDP
     };
+    // SAFETY: as below.
+    let st = next_state(&cur, &ip, unsafe { (*ct).state })?;
     // SAFETY: a value of the conntrack map, valid for this program run (read in place: the
     // stack has no room for a copy in xdp_lb6). Racing writers on other CPUs write the same
     // kind of values; the counter is atomic.

@@ -48,6 +48,14 @@ pub const fn replace32(check: u16, old: u32, new: u32) -> u16 {
     replace16(c, old as u16, new as u16)
 }
 
+/// The checksum field after covered words summing to `old` were replaced by words summing to
+/// `new` (RFC 1624 eqn. 3 with multi-word m and m').
+#[inline(always)]
+pub const fn replace_sum(check: u16, old: u32, new: u32) -> u16 {
+    let sum = (!check) as u32 + (!fold(old)) as u32 + fold(new) as u32;
+    !fold(sum)
+}
+
 /// The pseudo-header sum of an IPv4 upper-layer checksum (RFC 768, RFC 793).
 #[inline(always)]
 pub fn pseudo_v4(src: &[u8; 4], dst: &[u8; 4], proto: u8, len: u16) -> u32 {

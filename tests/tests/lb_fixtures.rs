@@ -565,3 +565,177 @@ fn tcp_states_set_the_expiry_and_the_sweep_removes_what_expired() {
     assert_eq!(dp.expire(now + 7 * 3600 * 1_000_000_000).unwrap(), 1);
     assert_eq!(dp.tracked(), 0);
 }
+
+/// NAT64: an IPv6 VIP with an IPv4 backend. The client's TCP SYN leaves as IPv4 from the
+/// service's source address and a port of the connection's own, to the backend; the backend's
+/// SYN ACK to that address and port comes back as IPv6 from the VIP; UDP likewise; frames
+/// checked byte for byte against the packet builder's (so every checksum is right) and by
+/// tshark. A UDP datagram with checksum 0 from the IPv4 side is dropped (RFC 7915 4.5).
+#[test]
+fn nat64_translates_ipv6_clients_to_ipv4_backends() {
+    require_root();
+    let fib = FibNs::new();
+    let vip = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x64);
+    let src = Ipv4Addr::new(203, 0, 113, 1);
+    let mut dp = LbDatapath::load(4, 8, 1024).expect("load bpf-lb");
+    let be = [BackendSpec {
+        addr: IpAddr::V4(FibNs::NH4),
+        port: 8080,
+        weight: 1,
+    }];
+    dp.set_nat64_service(vip, 6, 80, &be, src).unwrap();
+    dp.set_nat64_service(vip, 17, 53, &be, src).unwrap();
+    let e = dp
+        .set_nat64_service(
+            vip,
+            6,
+            81,
+            &[BackendSpec {
+                addr: FibNs::NH6.into(),
+                port: 1,
+                weight: 1,
+            }],
+            src,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("2001:db8:0:6::10"), "{e}");
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+
+    let syn6 = tcp6(CLIENT6, vip, 40000, 80, 0x02);
+    let (action, out) = fib
+        .test_run(prog, &Frame::new(syn6.clone()).to_bytes())
+        .unwrap();
+    assert_eq!(
+        action,
+        xdp::REDIRECT,
+        "{:?}",
+        dp.counters()
+            .unwrap()
+            .into_iter()
+            .filter(|(_, c)| c.packets > 0)
+            .collect::<Vec<_>>()
+    );
+    // The port the connection got: the translated frame's TCP source port.
+    let port = u16::from_be_bytes([out[34], out[35]]);
+    assert!(port >= 1024, "{port}");
+    let mut syn4 = tcp(src, FibNs::NH4, port, 8080, 0x02);
+    if let upf_lb::packet::L4::Tcp { payload, .. } = &mut syn4.l4 {
+        *payload = b"\x16\x03\x01 hello".to_vec();
+    }
+    assert_eq!(
+        out,
+        routed(syn4, FibNs::NH_MAC, FibNs::N6_MAC),
+        "SYN translated to IPv4"
+    );
+    let mut synack4 = tcp(FibNs::NH4, src, 8080, port, 0x12);
+    if let upf_lb::packet::L4::Tcp { payload, .. } = &mut synack4.l4 {
+        *payload = b"\x16\x03\x01 hello".to_vec();
+    }
+    let t = vec![
+        Fixture::of(
+            "nat64-syn-ack-back-to-ipv6",
+            &synack4,
+            xdp::REDIRECT,
+            routed(
+                tcp6(vip, CLIENT6, 80, 40000, 0x12),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbXlatRedirect,
+        ),
+        Fixture::unchanged(
+            "nat64-reply-to-an-unknown-port",
+            Frame::new(tcp(FibNs::NH4, src, 8080, port.wrapping_add(1), 0x12)).to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    // The same connection's next packet: the same port.
+    let (_, out) = fib
+        .test_run(
+            prog,
+            &Frame::new(tcp6(CLIENT6, vip, 40000, 80, 0x10)).to_bytes(),
+        )
+        .unwrap();
+    assert_eq!(u16::from_be_bytes([out[34], out[35]]), port);
+
+    // UDP both ways, then a zero checksum from IPv4.
+    let udp6 = IpPacket::v6(
+        CLIENT6,
+        vip,
+        L4::Udp {
+            src: 5000,
+            dst: 53,
+            payload: vec![9; 27],
+        },
+    );
+    let (action, out) = fib.test_run(prog, &Frame::new(udp6).to_bytes()).unwrap();
+    assert_eq!(action, xdp::REDIRECT);
+    let uport = u16::from_be_bytes([out[34], out[35]]);
+    let udp4 = |s, d, sp, dp| {
+        IpPacket::v4(
+            s,
+            d,
+            L4::Udp {
+                src: sp,
+                dst: dp,
+                payload: vec![9; 27],
+            },
+        )
+    };
+    assert_eq!(
+        out,
+        routed(
+            udp4(src, FibNs::NH4, uport, 8080),
+            FibNs::NH_MAC,
+            FibNs::N6_MAC
+        )
+    );
+    let dir = std::env::temp_dir().join(format!("upf-lb-nat64-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("nat64.pcap");
+    let (_, back) = fib
+        .test_run(
+            prog,
+            &Frame::new(udp4(FibNs::NH4, src, 8080, uport)).to_bytes(),
+        )
+        .unwrap();
+    upf_lb::pcap::write_frames(&pcap, &[&out, &back]).unwrap();
+    let f = tshark_fields(
+        &pcap,
+        &[
+            "ip.checksum.status",
+            "udp.checksum.status",
+            "ipv6.dst",
+            "udp.dstport",
+        ],
+        &["ip.check_checksum:TRUE", "udp.check_checksum:TRUE"],
+    );
+    // 1: Good (tshark's status values: 0 bad, 1 good, 2 unverified).
+    assert_eq!(f[0][..2], ["1", "1"], "IPv4 side: checksums good: {f:?}");
+    assert_eq!(
+        f[1][1..],
+        ["1", &CLIENT6.to_string(), "5000"],
+        "IPv6 side: {f:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let zero = IpPacket::v4(
+        FibNs::NH4,
+        src,
+        L4::UdpZeroChecksum {
+            src: 8080,
+            dst: uport,
+            payload: vec![9; 27],
+        },
+    );
+    run_xdp_fixtures_in(
+        Some((&fib.ns, fib.n3_ifindex)),
+        &dp,
+        PROG_XDP_LB,
+        &[Fixture::unchanged(
+            "nat64-udp-zero-checksum-from-ipv4",
+            Frame::new(zero).to_bytes(),
+            Reason::LbXlatUnsupported,
+        )],
+    );
+}

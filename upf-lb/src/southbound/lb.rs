@@ -18,9 +18,10 @@ use bpf_abi::{
     lb::{
         Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKEND_STATS, MAP_BACKENDS, MAP_CONNTRACK,
         MAP_LB_JUMP, MAP_MAGLEV, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS, MAP_SERVICES,
-        MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_SCTP,
-        PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey,
-        SctpAssoc, SctpKey, Service, ServiceKey, jump,
+        MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB,
+        PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK,
+        PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey,
+        Service, ServiceKey, jump,
     },
 };
 use std::{
@@ -37,6 +38,8 @@ pub const LB_PROGRAMS: &[&str] = &[
     PROG_XDP_LB_SCTP6,
     PROG_XDP_LB_SCTP_ACK,
     PROG_XDP_LB_SCTP_ACK6,
+    PROG_XDP_LB_64,
+    PROG_XDP_LB_46,
     bpf_abi::names::PROG_XDP_NOOP,
 ];
 
@@ -339,6 +342,9 @@ impl LbDatapath {
             .map_max_entries(MAP_SERVICES, services)
             .map_max_entries(MAP_BACKENDS, backends)
             .map_max_entries(MAP_BACKEND_STATS, backends)
+            // NAT64: one entry a direction in each (LRU: a quarter more).
+            .map_max_entries(MAP_XLAT6, connections.max(1).saturating_mul(5) / 4 + 64)
+            .map_max_entries(MAP_XLAT4, connections.max(1).saturating_mul(5) / 4 + 64)
             .map_max_entries(MAP_MAGLEV, services * MAGLEV_SIZE)
             // Two entries a connection, and a quarter more: an LRU hash starts evicting
             // before it is full (its free entries are spread over the CPUs' lists).
@@ -359,6 +365,8 @@ impl LbDatapath {
             jump::SCTP_ACK6,
             PROG_XDP_LB_SCTP_ACK6,
         )?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NAT64, PROG_XDP_LB_64)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NAT46, PROG_XDP_LB_46)?;
         Ok(LbDatapath {
             ebpf,
             max_services: services,
@@ -397,7 +405,53 @@ impl LbDatapath {
             });
         }
         let key = key_of(vip, proto, port);
-        self.place(key, backends).map(|_| ())
+        self.place(key, backends, [0; 4]).map(|_| ())
+    }
+
+    /// Sets the NAT64 service `vip:port` of `proto` (an IPv6 VIP; TCP or UDP; port 0: every
+    /// port) to IPv4 `backends`: the clients' packets leave translated to IPv4 from `source`
+    /// (an address of this host's that the backends route back here), each connection with a
+    /// source port of its own (RFC 7915 translation, stateful as RFC 6146).
+    pub fn set_nat64_service(
+        &mut self,
+        vip: std::net::Ipv6Addr,
+        proto: u8,
+        port: u16,
+        backends: &[BackendSpec],
+        source: std::net::Ipv4Addr,
+    ) -> Result<(), LbError> {
+        let v = IpAddr::V6(vip);
+        if backends.len() > MAX_BACKENDS_PER_SERVICE {
+            return Err(LbError::TooManyBackends {
+                vip: v,
+                port,
+                proto,
+                n: backends.len(),
+                max: MAX_BACKENDS_PER_SERVICE,
+            });
+        }
+        if proto != 6 && proto != 17 {
+            return Err(LbError::Protocol {
+                vip: v,
+                port,
+                proto,
+            });
+        }
+        if let Some(b) = backends.iter().find(|b| b.addr.is_ipv6()) {
+            return Err(LbError::Family {
+                vip: v,
+                backend: b.addr,
+            });
+        }
+        if source.is_unspecified() {
+            return Err(LbError::Sctp {
+                vips: vec![v],
+                port,
+                why: "NAT64 source 0.0.0.0".into(),
+            });
+        }
+        self.place(key_of(v, proto, port), backends, source.octets())
+            .map(|_| ())
     }
 
     /// Sets the multi-homed SCTP service of `vips` (one a path, one family) and `port` to
@@ -477,7 +531,7 @@ impl LbDatapath {
             });
         }
         let key = key_of(vips[0], 132, port);
-        let (svc, ids) = self.place(key, &primary)?;
+        let (svc, ids) = self.place(key, &primary, [0; 4])?;
         let map_err = |name| move |source| LbError::Map { name, source };
         let placed = self.services.get_mut(&key).expect("placed just now");
         let old_aliases = std::mem::take(&mut placed.aliases);
@@ -536,6 +590,7 @@ impl LbDatapath {
         &mut self,
         key: ServiceKey,
         backends: &[BackendSpec],
+        nat64_src: [u8; 4],
     ) -> Result<(Service, Vec<u32>), LbError> {
         let old = self.services.remove(&key);
         let id = match &old {
@@ -631,6 +686,7 @@ impl LbDatapath {
         let mut svcs: HashMap<&mut MapData, ServiceKey, Service> =
             typed(&mut self.ebpf, MAP_SERVICES)?;
         let svc = Service {
+            nat64_src,
             id,
             backends: if table.is_empty() {
                 0
