@@ -187,3 +187,146 @@ fn tcp_and_udp_through_the_load_balancer_between_real_sockets() {
         "the connections went through xdp_lb both ways"
     );
 }
+
+/// NAT64 between real sockets: an IPv6-only client connects over TCP to an IPv6 VIP whose
+/// backends are IPv4; every connection completes its exchange, the client sees only the VIP,
+/// the backends see the service's NAT64 source address (with a port per connection), and
+/// connections spread over both backends.
+///
+/// ```text
+/// client c0 2001:db8:c::1 -- l0 lb l1 203.0.113.1 -- b0 backend 1 203.0.113.10
+///                            2001:db8:c::2 l2 198.51.100.1 -- b0 backend 2 198.51.100.10
+/// VIP [2001:db8:fe::80]:80 -> the backends' 8080, from 198.18.64.1
+/// ```
+#[test]
+fn nat64_tcp_from_an_ipv6_client_to_ipv4_backends() {
+    require_root();
+    const VIP6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x80);
+    const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 64, 1);
+    let client = Netns::create(&unique_name("n64c")).unwrap();
+    let lb = Netns::create(&unique_name("n64x")).unwrap();
+    let be: Vec<Netns> = (0..2)
+        .map(|i| Netns::create(&unique_name(&format!("n64b{i}"))).unwrap())
+        .collect();
+    veth(&client, "c0", &lb, "l0").unwrap();
+    veth(&lb, "l1", &be[0], "b0").unwrap();
+    veth(&lb, "l2", &be[1], "b0").unwrap();
+    for (ns, cmd) in [
+        (&client, "-6 addr add 2001:db8:c::1/64 dev c0 nodad"),
+        (&client, "-6 route add 2001:db8:fe::/64 via 2001:db8:c::2"),
+        (&lb, "-6 addr add 2001:db8:c::2/64 dev l0 nodad"),
+        (&lb, "addr add 203.0.113.1/24 dev l1"),
+        (&lb, "addr add 198.51.100.1/24 dev l2"),
+        (&be[0], "addr add 203.0.113.10/24 dev b0"),
+        (&be[0], "route add default via 203.0.113.1"),
+        (&be[1], "addr add 198.51.100.10/24 dev b0"),
+        (&be[1], "route add default via 198.51.100.1"),
+    ] {
+        ns.ip(&cmd.split(' ').collect::<Vec<_>>()).unwrap();
+    }
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            lb.name(),
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut dp = LbDatapath::load(4, 8, 4096).expect("load bpf-lb");
+    let spec: Vec<BackendSpec> = BACKENDS
+        .iter()
+        .map(|&a| BackendSpec {
+            addr: IpAddr::V4(a),
+            port: 8080,
+            weight: 1,
+        })
+        .collect();
+    dp.set_nat64_service(VIP6, 6, 80, &spec, SRC).unwrap();
+    let p = dp.xdp_mut(PROG_XDP_LB).unwrap();
+    let links: Vec<_> = ["l0", "l1", "l2"]
+        .iter()
+        .map(|dev| {
+            lb.run(|| p.attach(dev, aya::programs::XdpMode::Skb))
+                .expect("attach xdp_lb")
+        })
+        .collect();
+    assert_eq!(links.len(), 3);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for (i, ns) in be.iter().enumerate() {
+            let stop = &stop;
+            let tcp = ns
+                .run(|| TcpListener::bind((BACKENDS[i], 8080)))
+                .expect("backend TCP");
+            tcp.set_nonblocking(true).unwrap();
+            s.spawn(move || {
+                let t0 = Instant::now();
+                while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(30) {
+                    match tcp.accept() {
+                        Ok((mut c, peer)) => {
+                            c.set_nonblocking(false).unwrap();
+                            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                            let mut buf = [0u8; 64];
+                            let n = c.read(&mut buf).unwrap_or(0);
+                            let _ = c.write_all(format!("backend{i} saw {peer} say ").as_bytes());
+                            let _ = c.write_all(&buf[..n]);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            });
+        }
+        let mut seen = [0u32; 2];
+        let mut ports = std::collections::BTreeSet::new();
+        for k in 0..CONNECTIONS {
+            let (answer, peer) = client
+                .run(|| -> std::io::Result<(String, SocketAddr)> {
+                    let mut c = TcpStream::connect_timeout(
+                        &SocketAddr::from((VIP6, 80)),
+                        Duration::from_secs(5),
+                    )?;
+                    c.set_read_timeout(Some(Duration::from_secs(5)))?;
+                    c.write_all(format!("hello {k}").as_bytes())?;
+                    let mut s = String::new();
+                    c.read_to_string(&mut s)?;
+                    Ok((s, c.peer_addr()?))
+                })
+                .unwrap_or_else(|e| panic!("connection {k}: {e}"));
+            assert_eq!(
+                peer,
+                SocketAddr::from((VIP6, 80)),
+                "the client sees the VIP"
+            );
+            let i = usize::from(!answer.starts_with("backend0"));
+            let prefix = format!("backend{i} saw {SRC}:");
+            assert!(answer.starts_with(&prefix), "{answer}");
+            assert!(answer.ends_with(&format!(" say hello {k}")), "{answer}");
+            let port: u16 = answer[prefix.len()..]
+                .split(' ')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("a port");
+            ports.insert((i, port));
+            seen[i] += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(seen[0] > 0 && seen[1] > 0, "both backends: {seen:?}");
+        assert_eq!(
+            ports.len(),
+            usize::from(CONNECTIONS),
+            "a source port per connection"
+        );
+    });
+    let c = dp.counters().unwrap();
+    let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
+    assert!(
+        n(Reason::LbXlatRedirect) >= u64::from(CONNECTIONS) * 4,
+        "{} packets translated",
+        n(Reason::LbXlatRedirect)
+    );
+}

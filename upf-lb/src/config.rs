@@ -80,6 +80,7 @@ struct RawLbService {
     protocol: String,
     port: Option<u16>,
     health: Option<String>,
+    nat64_source: Option<String>,
     backends: Vec<RawLbBackend>,
 }
 
@@ -379,6 +380,8 @@ pub struct LbService {
     pub sctp_backends: Vec<crate::southbound::lb::SctpBackendSpec>,
     /// How its backends are checked.
     pub health: crate::lb_health::Check,
+    /// NAT64 (an IPv6 VIP, IPv4 backends): the IPv4 source of the translated packets.
+    pub nat64_source: Option<std::net::Ipv4Addr>,
 }
 
 impl LbService {
@@ -572,7 +575,11 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
                 (Some(_), Some(_)) => return Err(bad(fb("addrs"), "addr or addrs, not both")),
                 (None, None) => return Err(bad(fb("addr"), "missing")),
             };
-            if let Some(k) = addrs.iter().position(|a| a.is_ipv4() != vip.is_ipv4()) {
+            let nat64 = sv.nat64_source.is_some();
+            if let Some(k) = addrs
+                .iter()
+                .position(|a| a.is_ipv4() != (vip.is_ipv4() || nat64))
+            {
                 let field = if b.addrs.is_some() {
                     fb(&format!("addrs[{k}]"))
                 } else {
@@ -580,7 +587,11 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
                 };
                 return Err(bad(
                     field,
-                    "of the VIP's family only (NAT44, NAT66; NAT64 not yet)",
+                    if nat64 {
+                        "IPv4 (the service translates: nat64_source)"
+                    } else {
+                        "of the VIP's family (NAT44, NAT66; NAT64: an IPv6 VIP with nat64_source)"
+                    },
                 ));
             }
             if proto == 132 {
@@ -621,6 +632,21 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
         } else {
             check
         };
+        let nat64_source = match &sv.nat64_source {
+            None => None,
+            Some(a) => {
+                let a: std::net::Ipv4Addr = a
+                    .parse()
+                    .map_err(|_| bad(f("nat64_source"), format!("{a:?} is not an IPv4 address")))?;
+                if vip.is_ipv4() || proto == 132 || a.is_unspecified() {
+                    return Err(bad(
+                        f("nat64_source"),
+                        "for a TCP or UDP service with an IPv6 VIP, a usable IPv4 address",
+                    ));
+                }
+                Some(a)
+            }
+        };
         services.push(LbService {
             vip,
             vips,
@@ -629,6 +655,7 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
             backends,
             sctp_backends,
             health: check,
+            nat64_source,
         });
     }
     Ok(LbConfig {
@@ -1057,6 +1084,13 @@ vips = ["203.0.113.1", "203.0.113.2"]
 protocol = "sctp"
 port = 38412
 backends = [{ addrs = ["198.18.1.11", "198.18.101.11"] }]
+
+[[lb.service]]
+vip = "2001:db8:fe::80"
+protocol = "tcp"
+port = 80
+nat64_source = "198.18.64.1"
+backends = [{ addr = "203.0.113.80", port = 8080 }]
 "#;
 
     #[test]
@@ -1064,7 +1098,15 @@ backends = [{ addrs = ["198.18.1.11", "198.18.101.11"] }]
         let c = with_lb(LB).unwrap().lb.expect("[lb]");
         assert_eq!(c.interfaces, ["lb0", "lb1"]);
         assert_eq!((c.xdp_mode, c.connections), (XdpMode::Skb, 1000));
-        assert_eq!(c.services.len(), 3);
+        assert_eq!(c.services.len(), 4);
+        assert_eq!(
+            c.services[3].nat64_source,
+            Some("198.18.64.1".parse().unwrap())
+        );
+        assert_eq!(
+            c.services[3].backends[0].addr,
+            "203.0.113.80".parse::<IpAddr>().unwrap()
+        );
         let s = &c.services[0];
         assert_eq!(
             (s.vip, s.proto, s.port),
@@ -1087,7 +1129,7 @@ backends = [{ addrs = ["198.18.1.11", "198.18.101.11"] }]
         use crate::lb_health::Check;
         assert_eq!(
             c.services.iter().map(|s| s.health).collect::<Vec<_>>(),
-            [Check::Tcp, Check::None, Check::Sctp],
+            [Check::Tcp, Check::None, Check::Sctp, Check::Tcp],
             "defaults: TCP connect, none for UDP on every port, SCTP INIT"
         );
         assert_eq!(c.health.interval, std::time::Duration::from_secs(2));
@@ -1115,6 +1157,16 @@ backends = [{ addrs = ["198.18.1.11", "198.18.101.11"] }]
                 "sctp_associations = 100",
                 "sctp_associations = 0",
                 "lb.sctp_associations",
+            ),
+            (
+                "nat64_source = \"198.18.64.1\"",
+                "nat64_source = \"2001:db8::1\"",
+                "lb.service[3].nat64_source",
+            ),
+            (
+                "addr = \"203.0.113.80\"",
+                "addr = \"2001:db8::80\"",
+                "lb.service[3].backends[0].addr",
             ),
             (
                 "sctp_associations = 100",

@@ -144,10 +144,12 @@ pub fn load_lb(cfg: &crate::config::LbConfig) -> anyhow::Result<crate::southboun
     })
     .context("loading bpf-lb")?;
     for (i, s) in cfg.services.iter().enumerate() {
-        if s.proto == 132 {
-            lb.set_sctp_service(&s.vips, s.port, &s.sctp_backends)
-        } else {
-            lb.set_service(s.vip, s.proto, s.port, &s.backends)
+        match (s.proto, s.nat64_source, s.vip) {
+            (132, ..) => lb.set_sctp_service(&s.vips, s.port, &s.sctp_backends),
+            (_, Some(src), std::net::IpAddr::V6(v)) => {
+                lb.set_nat64_service(v, s.proto, s.port, &s.backends, src)
+            }
+            _ => lb.set_service(s.vip, s.proto, s.port, &s.backends),
         }
         .with_context(|| format!("lb.service[{i}]"))?;
     }

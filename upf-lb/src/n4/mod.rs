@@ -279,7 +279,12 @@ impl N4 {
                     ..*b
                 })
                 .collect();
-            lb.set_service(svc.vip, svc.proto, svc.port, &bs)
+            match (svc.nat64_source, svc.vip) {
+                (Some(src), std::net::IpAddr::V6(v)) => {
+                    lb.set_nat64_service(v, svc.proto, svc.port, &bs, src)
+                }
+                _ => lb.set_service(svc.vip, svc.proto, svc.port, &bs),
+            }
         };
         if let Err(e) = r {
             tracing::warn!(service = i, error = %e, "load balancer: applying a health change");
