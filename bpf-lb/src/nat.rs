@@ -428,7 +428,7 @@ pub(crate) fn route(
 
 /// ICMP types whose message quotes the packet that caused it (RFC 792): Destination
 /// Unreachable (Fragmentation Needed among them), Time Exceeded, Parameter Problem.
-const ICMP_QUOTING: [u8; 3] = [3, 11, 12];
+pub(crate) const ICMP_QUOTING: [u8; 3] = [3, 11, 12];
 
 /// An ICMP error about a packet of a tracked connection (IPv4): the quoted packet was either
 /// the client's, sent on to the backend (the error comes from the backend's side: the quoted
@@ -452,6 +452,13 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
     // SAFETY: the cursor proved the 28 bytes; nothing else refers to them.
     let q = unsafe { &mut *q };
     let proto_in = q[9];
+    if q[0] == 0x45 && proto_in == proto::SCTP {
+        // About an SCTP association: `xdp_lb_sctp` translates it.
+        // SAFETY: a tail call to a program the loader put at `jump::SCTP`; returns only if
+        // it fails.
+        unsafe { LB_JUMP.tail_call(ctx, jump::SCTP) };
+        return Err(Reason::TailCallFailed);
+    }
     if q[0] != 0x45 || (proto_in != proto::TCP && proto_in != proto::UDP) {
         return Err(Reason::LbNoService);
     }

@@ -68,6 +68,9 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let eth = parse_eth(&cur)?;
     let mut addrs = FlowKey::default();
     let ip = nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?;
+    if !V6 && ip.protocol == proto::ICMP {
+        return icmp_error(ctx, &cur, &ip);
+    }
     if ip.protocol != proto::SCTP {
         return Err(Reason::LbNoService);
     }
@@ -716,4 +719,104 @@ fn rewrite_init_ack(
         return Err(Reason::SctpTruncated);
     }
     Ok(())
+}
+
+/// An ICMP error (IPv4: Destination Unreachable, Time Exceeded, Parameter Problem) about a
+/// packet of a tracked association, `xdp_lb` having seen that it quotes SCTP. RFC 792 quotes
+/// the IP header and 8 bytes: SCTP's ports and verification tag (the checksum is not among
+/// them), which find the association. The quoted packet was either the client's, sent on to
+/// the backend's address of a path (the error comes from the backend's side: the quoted
+/// destination becomes that path's VIP again, and the error's source too when the backend
+/// sent it), or the backend's, sent on from a VIP (the error comes from the client's side to
+/// the VIP: the quoted source becomes the backend's address of that path, and so does the
+/// error's destination). The quoted IPv4 header checksum, the ICMP checksum and the outer
+/// header's are updated (RFC 1624); the error is routed like the association's packets.
+#[inline(always)]
+fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason> {
+    use bpf_net::csum;
+    let icmp_off = ip.l4_off;
+    let ty = cur.u8_at(icmp_off, Reason::IcmpTruncated)?;
+    if !nat::ICMP_QUOTING.contains(&ty) {
+        return Err(Reason::LbNoService);
+    }
+    let q = cur.get_mut::<[u8; 28]>(icmp_off + 8, Reason::IcmpTruncated)?;
+    // SAFETY: the cursor proved the 28 bytes; nothing else refers to them.
+    let q = unsafe { &mut *q };
+    if q[0] != 0x45 || q[9] != proto::SCTP {
+        return Err(Reason::LbNoService);
+    }
+    let sport = u16::from_be_bytes([q[20], q[21]]);
+    let dport = u16::from_be_bytes([q[22], q[23]]);
+    let vtag = u32::from_be_bytes([q[24], q[25], q[26], q[27]]);
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let mut key = SctpKey {
+        vtag,
+        sport,
+        dport,
+        dir: dir::ORIGINAL,
+        family: 4,
+        _pad: [0; 2],
+    };
+    // The client's packet (to a backend) or the backend's (from a VIP).
+    let (a, to_client) = match entry(&key, now) {
+        Some((a, _)) => (a, true),
+        None => {
+            key.dir = dir::REPLY;
+            (entry(&key, now).ok_or(Reason::LbNoService)?.0, false)
+        }
+    };
+    // SAFETY: a value of an SCTP map, valid for this program run (read in place).
+    let a = unsafe { &*a };
+    // The quoted address to restore: the destination (a backend's) or the source (a VIP).
+    let q_at = if to_client { 16 } else { 12 };
+    let mut old16 = [0u8; 16];
+    old16[..4].copy_from_slice(&q[q_at..q_at + 4]);
+    let (from, to) = if to_client {
+        (&a.addrs, &a.vips)
+    } else {
+        (&a.vips, &a.addrs)
+    };
+    let j = path_of(from, a.paths, &old16, false).ok_or(Reason::LbSctpUnknownPath)?;
+    let new16 = &to[j & (MAX_SCTP_PATHS - 1)];
+    let old_addr = nat::word(&old16, 0);
+    let new_addr = nat::word(new16, 0);
+    let old_qcheck = u16::from_be_bytes([q[10], q[11]]);
+    let new_qcheck = csum::replace32(old_qcheck, old_addr, new_addr);
+    q[10..12].copy_from_slice(&new_qcheck.to_be_bytes());
+    q[q_at..q_at + 4].copy_from_slice(&new16[..4]);
+    let h = cur.get_mut::<[u8; 4]>(icmp_off, Reason::IcmpTruncated)?;
+    // SAFETY: the cursor proved the ICMP header's first 4 bytes.
+    let h = unsafe { &mut *h };
+    let mut c = u16::from_be_bytes([h[2], h[3]]);
+    c = csum::replace32(c, old_addr, new_addr);
+    c = csum::replace16(c, old_qcheck, new_qcheck);
+    h[2..4].copy_from_slice(&c.to_be_bytes());
+    // The outer header: from the backend itself -> from the VIP; to the VIP -> to the backend.
+    let outer_at = if to_client { 12 } else { 16 };
+    let o = cur.get_mut::<[u8; 20]>(ip.off, Reason::Ipv4Truncated)?;
+    // SAFETY: the cursor proved the 20 bytes of the outer header.
+    let o = unsafe { &mut *o };
+    let outer = u32::from_be_bytes([
+        o[outer_at],
+        o[outer_at + 1],
+        o[outer_at + 2],
+        o[outer_at + 3],
+    ]);
+    if !to_client || outer == old_addr {
+        let oc = u16::from_be_bytes([o[10], o[11]]);
+        o[10..12].copy_from_slice(&csum::replace32(oc, outer, new_addr).to_be_bytes());
+        o[outer_at..outer_at + 4].copy_from_slice(&new16[..4]);
+    }
+    let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
+    src[..4].copy_from_slice(&o[12..16]);
+    dst[..4].copy_from_slice(&o[16..20]);
+    let l = Lookup {
+        v6: false,
+        src: &src,
+        dst: &dst,
+        tos: ip.tos,
+        len: ip.len as u16,
+    };
+    nat::route(ctx, cur, ip, &l, now)
 }

@@ -4,7 +4,7 @@
 //! independently by the packet builder, whose CRC32c is checked against RFC 3720's vectors);
 //! the rewritten INIT ACK decoded by tshark (checksum good, only VIPs among its addresses);
 //! negative rows (unknown tags, malformed handshakes, truncated and bad chunks, a stranger's
-//! address); INIT and INIT ACK floods leave the established associations alone; scapy-built
+//! address); ICMP errors about an association translated inside and out; INIT and INIT ACK floods leave the established associations alone; scapy-built
 //! malformed SCTP (its own CRC32c, agreeing with ours) dropped with its counter.
 
 use bpf_abi::{Reason, lb::PROG_XDP_LB};
@@ -428,6 +428,68 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
     let all = tshark_all(&pcap, "sctp.parameter_ipv4_address");
     assert_eq!(all, format!("{VIP1},{VIP2}"), "client sees only VIPs");
     assert_eq!(f[0][2], VIP1.to_string());
+
+    // ICMP errors about the association's packets, translated inside and out (RFC 792
+    // quotes the IP header and SCTP's ports and tag): a router's Fragmentation Needed and the
+    // backend's own Port Unreachable about the client's DATA reach the client quoting the
+    // packet as the client sent it (to the VIP; from the VIP when the backend sent it); the
+    // client's Destination Unreachable about the backend's DATA (from VIP 2) reaches the
+    // backend's path-2 address, quoting the packet as the backend sent it.
+    let router = Ipv4Addr::new(203, 0, 113, 50);
+    let icmp = |src, dst, ty, code, rest, quoted: &IpPacket| {
+        IpPacket::v4(
+            src,
+            dst,
+            L4::Icmp {
+                ty,
+                code,
+                rest,
+                payload: quoted.to_bytes()[..28].to_vec(),
+            },
+        )
+    };
+    let mtu = [0, 0, 0x05, 0x00];
+    let sent_to_be = c(FibNs::NH4, BACKEND_TAG, vec![data(1001, b"x")]);
+    let as_client_sent = c(VIP1, BACKEND_TAG, vec![data(1001, b"x")]);
+    let from_vip2 = b(VIP2, CLIENT_TAG, vec![data(1002, b"y")]);
+    let as_be_sent = b(BE2, CLIENT_TAG, vec![data(1002, b"y")]);
+    let e = vec![
+        Fixture::of(
+            "icmp-frag-needed-from-a-router-about-the-clients-data",
+            &icmp(router, CLIENT, 3, 4, mtu, &sent_to_be),
+            xdp::REDIRECT,
+            to_client(icmp(router, CLIENT, 3, 4, mtu, &as_client_sent)),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "icmp-port-unreachable-from-the-backend",
+            &icmp(FibNs::NH4, CLIENT, 3, 3, [0; 4], &sent_to_be),
+            xdp::REDIRECT,
+            to_client(icmp(VIP1, CLIENT, 3, 3, [0; 4], &as_client_sent)),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "icmp-from-the-client-about-the-backends-data",
+            &icmp(CLIENT, VIP2, 3, 1, [0; 4], &from_vip2),
+            xdp::REDIRECT,
+            to_backend(icmp(CLIENT, BE2, 3, 1, [0; 4], &as_be_sent)),
+            Reason::LbRedirect,
+        ),
+        Fixture::unchanged(
+            "icmp-about-an-unknown-association",
+            Frame::new(icmp(
+                router,
+                CLIENT,
+                3,
+                4,
+                mtu,
+                &c(FibNs::NH4, 0x4242_4242, vec![data(1, b"x")]),
+            ))
+            .to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &e);
 
     // ABORT from the client with the T bit (its own tag): to the backend, association closing.
     let abort = c(VIP1, CLIENT_TAG, vec![(ABORT, 0x01, vec![])]);
