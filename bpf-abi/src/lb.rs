@@ -121,9 +121,22 @@ pub struct Service {
     /// NAT64 (an IPv6 VIP, IPv4 backends): the IPv4 source address the translated packets
     /// leave with, network order; zero: no translation (backends of the VIP's family).
     pub nat64_src: [u8; 4],
+    /// How a new connection's backend is picked: [`sched`].
+    pub sched: u32,
 }
 
-const _: () = assert!(size_of::<Service>() == 12);
+const _: () = assert!(size_of::<Service>() == 16);
+
+/// Schedulers: each picks a slot of the service's Maglev table (so each is weighted, and a
+/// backend's removal moves only its own share).
+pub mod sched {
+    /// By the connection's hash (TCP, UDP: the 5-tuple; SCTP: the INIT's tag and ports).
+    pub const MAGLEV: u32 = 0;
+    /// By the client's address alone: every connection of a client to one backend.
+    pub const SOURCE_HASH: u32 = 1;
+    /// The next slot for each new connection (a per-CPU counter): weighted round robin.
+    pub const ROUND_ROBIN: u32 = 2;
+}
 
 /// A NAT64 connection, the client's direction (key: its IPv6 [`FlowKey`]).
 #[repr(C)]

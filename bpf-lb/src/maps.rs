@@ -18,6 +18,10 @@ pub static SERVICES: HashMap<ServiceKey, Service> = HashMap::with_max_entries(1,
 #[map(name = "LB_BACKENDS")]
 pub static BACKENDS: Array<Backend> = Array::with_max_entries(1, 0);
 
+/// The round-robin scheduler's per-CPU counter.
+#[map(name = "LB_RR")]
+pub static RR: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
+
 /// Traffic by backend ID: packets and bytes to it, packets and bytes from it.
 #[map(name = "LB_BACKEND_STATS")]
 pub static BACKEND_STATS: PerCpuArray<[u64; 4]> = PerCpuArray::with_max_entries(1, 0);

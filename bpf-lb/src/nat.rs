@@ -91,6 +91,31 @@ pub(crate) fn flow_hash(k: &FlowKey) -> u32 {
     h ^ (h >> 16)
 }
 
+/// The Maglev slot of a new connection of `svc` by its scheduler: `hash` (the connection's),
+/// the client address `src`'s hash, or the next slot of this CPU's round robin.
+#[inline(always)]
+pub(crate) fn slot_of(svc: &bpf_abi::lb::Service, src: &[u8; 16], hash: u32) -> u32 {
+    let h = match svc.sched {
+        bpf_abi::lb::sched::SOURCE_HASH => {
+            let k = FlowKey {
+                src: *src,
+                ..FlowKey::default()
+            };
+            flow_hash(&k)
+        }
+        bpf_abi::lb::sched::ROUND_ROBIN => match crate::maps::RR.get_ptr_mut(0) {
+            // SAFETY: this CPU's counter, valid for this run.
+            Some(c) => unsafe {
+                *c = (*c).wrapping_add(1);
+                *c
+            },
+            None => hash,
+        },
+        _ => hash,
+    };
+    svc.id.wrapping_mul(MAGLEV_SIZE) + h % MAGLEV_SIZE
+}
+
 /// What a packet belongs to.
 enum Tracked {
     /// A connection of this family (its entry for this direction).
@@ -139,7 +164,7 @@ fn track(key: &FlowKey, now: u64) -> Result<Tracked, Reason> {
     if svc.backends == 0 {
         return Err(Reason::LbNoBackend);
     }
-    let slot = svc.id.wrapping_mul(MAGLEV_SIZE) + flow_hash(key) % MAGLEV_SIZE;
+    let slot = slot_of(&svc, &key.src, flow_hash(key));
     let Some(&id) = MAGLEV.get(slot) else {
         return Err(Reason::LbNoBackend);
     };

@@ -18,7 +18,7 @@ use aya_ebpf::{
 };
 use bpf_abi::{
     Reason,
-    lb::{FlowKey, MAGLEV_SIZE, ServiceKey, Xlat46, Xlat64, state},
+    lb::{FlowKey, ServiceKey, Xlat46, Xlat64, state},
 };
 use bpf_net::{
     Cursor, csum,
@@ -225,7 +225,7 @@ fn open(key: &FlowKey, now: u64) -> Result<*mut Xlat64, Reason> {
         return Err(Reason::LbNoBackend);
     }
     let h = nat::flow_hash(key);
-    let slot = svc.id.wrapping_mul(MAGLEV_SIZE) + h % MAGLEV_SIZE;
+    let slot = nat::slot_of(&svc, &key.src, h);
     let id = *MAGLEV.get(slot).ok_or(Reason::LbNoBackend)?;
     let be = BACKENDS.get(id).ok_or(Reason::LbNoBackend)?;
     if be.used == 0 || be.family != 4 {

@@ -35,8 +35,8 @@ use aya_ebpf::{
 use bpf_abi::{
     Reason,
     lb::{
-        FlowKey, MAGLEV_SIZE, MAX_SCTP_PATHS, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey,
-        ServiceKey, dir, jump, state,
+        FlowKey, MAX_SCTP_PATHS, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, ServiceKey, dir,
+        jump, state,
     },
 };
 use bpf_net::{
@@ -375,7 +375,7 @@ fn init(
     if svc.backends == 0 {
         return Err(Reason::LbNoBackend);
     }
-    let slot = svc.id.wrapping_mul(MAGLEV_SIZE) + init_hash(tag, s.src, s.dst) % MAGLEV_SIZE;
+    let slot = nat::slot_of(&svc, &addrs.src, init_hash(tag, s.src, s.dst));
     let id = *MAGLEV.get(slot).ok_or(Reason::LbNoBackend)?;
     let be = BACKENDS.get(id).ok_or(Reason::LbNoBackend)?;
     if be.used == 0 || be.family != addrs.family {

@@ -739,3 +739,67 @@ fn nat64_translates_ipv6_clients_to_ipv4_backends() {
         )],
     );
 }
+
+/// The schedulers: by source hash, every connection of one client goes to one backend (and
+/// clients spread); round robin spreads one client's new connections over the backends by
+/// weight. Read from the translated frames' destination addresses.
+#[test]
+fn schedulers_source_hash_and_round_robin() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = LbDatapath::load(4, 16, 8192).expect("load bpf-lb");
+    let backends: Vec<BackendSpec> = [10u8, 11, 12]
+        .iter()
+        .map(|&l| BackendSpec {
+            addr: IpAddr::V4(Ipv4Addr::new(203, 0, 113, l)),
+            port: 8080,
+            weight: if l == 12 { 2 } else { 1 },
+        })
+        .collect();
+    dp.set_service(VIP.into(), 6, 80, &backends).unwrap();
+    dp.set_scheduler(VIP.into(), 6, 80, bpf_abi::lb::sched::SOURCE_HASH)
+        .unwrap();
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    let dst = |client: Ipv4Addr, port: u16| -> u8 {
+        let (_, out) = fib
+            .test_run(
+                prog,
+                &Frame::new(tcp(client, VIP, port, 80, 0x02)).to_bytes(),
+            )
+            .unwrap();
+        out[33]
+    };
+    let mut per_client = std::collections::BTreeMap::new();
+    for c in 1..=40u8 {
+        let client = Ipv4Addr::new(198, 51, 100, c);
+        let seen: std::collections::BTreeSet<u8> =
+            (0..20).map(|k| dst(client, 20000 + k)).collect();
+        assert_eq!(seen.len(), 1, "client {client}: one backend, got {seen:?}");
+        per_client.insert(c, *seen.first().unwrap());
+    }
+    let used: std::collections::BTreeSet<u8> = per_client.values().copied().collect();
+    assert_eq!(
+        used.len(),
+        3,
+        "clients spread over the backends: {per_client:?}"
+    );
+    dp.set_scheduler(VIP.into(), 6, 80, bpf_abi::lb::sched::ROUND_ROBIN)
+        .unwrap();
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    let mut n = std::collections::BTreeMap::new();
+    let client = Ipv4Addr::new(198, 51, 100, 200);
+    for k in 0..4000u16 {
+        let (_, out) = fib
+            .test_run(
+                prog,
+                &Frame::new(tcp(client, VIP, 30000 + k, 80, 0x02)).to_bytes(),
+            )
+            .unwrap();
+        *n.entry(out[33]).or_insert(0u32) += 1;
+    }
+    // Weights 1:1:2 over 4000 connections of one client.
+    let share = |l: u8| f64::from(n[&l]) / 4000.0;
+    assert!((share(10) - 0.25).abs() < 0.05, "{n:?}");
+    assert!((share(11) - 0.25).abs() < 0.05, "{n:?}");
+    assert!((share(12) - 0.5).abs() < 0.05, "{n:?}");
+}

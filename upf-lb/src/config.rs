@@ -81,6 +81,7 @@ struct RawLbService {
     port: Option<u16>,
     health: Option<String>,
     nat64_source: Option<String>,
+    scheduler: Option<String>,
     backends: Vec<RawLbBackend>,
 }
 
@@ -382,6 +383,8 @@ pub struct LbService {
     pub health: crate::lb_health::Check,
     /// NAT64 (an IPv6 VIP, IPv4 backends): the IPv4 source of the translated packets.
     pub nat64_source: Option<std::net::Ipv4Addr>,
+    /// How a new connection's backend is picked (`bpf_abi::lb::sched`).
+    pub scheduler: u32,
 }
 
 impl LbService {
@@ -647,6 +650,17 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
                 Some(a)
             }
         };
+        let scheduler = match sv.scheduler.as_deref() {
+            None | Some("maglev") => bpf_abi::lb::sched::MAGLEV,
+            Some("source_hash") => bpf_abi::lb::sched::SOURCE_HASH,
+            Some("round_robin") => bpf_abi::lb::sched::ROUND_ROBIN,
+            Some(o) => {
+                return Err(bad(
+                    f("scheduler"),
+                    format!("{o:?}: \"maglev\", \"source_hash\" or \"round_robin\""),
+                ));
+            }
+        };
         services.push(LbService {
             vip,
             vips,
@@ -656,6 +670,7 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
             sctp_backends,
             health: check,
             nat64_source,
+            scheduler,
         });
     }
     Ok(LbConfig {
@@ -1090,6 +1105,7 @@ vip = "2001:db8:fe::80"
 protocol = "tcp"
 port = 80
 nat64_source = "198.18.64.1"
+scheduler = "source_hash"
 backends = [{ addr = "203.0.113.80", port = 8080 }]
 "#;
 
@@ -1102,6 +1118,10 @@ backends = [{ addr = "203.0.113.80", port = 8080 }]
         assert_eq!(
             c.services[3].nat64_source,
             Some("198.18.64.1".parse().unwrap())
+        );
+        assert_eq!(
+            (c.services[3].scheduler, c.services[0].scheduler),
+            (bpf_abi::lb::sched::SOURCE_HASH, bpf_abi::lb::sched::MAGLEV)
         );
         assert_eq!(
             c.services[3].backends[0].addr,
@@ -1162,6 +1182,11 @@ backends = [{ addr = "203.0.113.80", port = 8080 }]
                 "nat64_source = \"198.18.64.1\"",
                 "nat64_source = \"2001:db8::1\"",
                 "lb.service[3].nat64_source",
+            ),
+            (
+                "scheduler = \"source_hash\"",
+                "scheduler = \"random\"",
+                "lb.service[3].scheduler",
             ),
             (
                 "addr = \"203.0.113.80\"",

@@ -144,6 +144,8 @@ pub fn load_lb(cfg: &crate::config::LbConfig) -> anyhow::Result<crate::southboun
     })
     .context("loading bpf-lb")?;
     for (i, s) in cfg.services.iter().enumerate() {
+        lb.set_scheduler(s.vip, s.proto, s.port, s.scheduler)
+            .with_context(|| format!("lb.service[{i}].scheduler"))?;
         match (s.proto, s.nat64_source, s.vip) {
             (132, ..) => lb.set_sctp_service(&s.vips, s.port, &s.sctp_backends),
             (_, Some(src), std::net::IpAddr::V6(v)) => {

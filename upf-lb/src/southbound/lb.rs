@@ -201,6 +201,8 @@ struct Placed {
 /// The loaded bpf-lb object and what the controller wrote into it.
 pub struct LbDatapath {
     ebpf: Ebpf,
+    /// Schedulers set for services (`bpf_abi::lb::sched`; Maglev when absent).
+    scheds: StdMap<ServiceKey, u32>,
     max_services: u32,
     max_backends: u32,
     services: StdMap<ServiceKey, Placed>,
@@ -369,6 +371,7 @@ impl LbDatapath {
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NAT46, PROG_XDP_LB_46)?;
         Ok(LbDatapath {
             ebpf,
+            scheds: StdMap::new(),
             max_services: services,
             max_backends: backends,
             services: StdMap::new(),
@@ -406,6 +409,38 @@ impl LbDatapath {
         }
         let key = key_of(vip, proto, port);
         self.place(key, backends, [0; 4]).map(|_| ())
+    }
+
+    /// Sets how new connections of the service `vip:port` of `proto` (SCTP: its first VIP)
+    /// pick their backend (`bpf_abi::lb::sched`: Maglev by the connection, by the client's
+    /// address, or round robin; all weighted), for the service now and when it is set again.
+    pub fn set_scheduler(
+        &mut self,
+        vip: IpAddr,
+        proto: u8,
+        port: u16,
+        sched: u32,
+    ) -> Result<(), LbError> {
+        let key = key_of(vip, proto, port);
+        self.scheds.insert(key, sched);
+        let Some(p) = self.services.get(&key) else {
+            return Ok(());
+        };
+        let keys: Vec<ServiceKey> = std::iter::once(key)
+            .chain(p.aliases.iter().copied())
+            .collect();
+        let mut m: HashMap<&mut MapData, ServiceKey, Service> =
+            typed(&mut self.ebpf, MAP_SERVICES)?;
+        for k in keys {
+            if let Ok(mut v) = m.get(&k, 0) {
+                v.sched = sched;
+                m.insert(k, v, 0).map_err(|source| LbError::Map {
+                    name: MAP_SERVICES,
+                    source,
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Sets the NAT64 service `vip:port` of `proto` (an IPv6 VIP; TCP or UDP; port 0: every
@@ -687,6 +722,7 @@ impl LbDatapath {
             typed(&mut self.ebpf, MAP_SERVICES)?;
         let svc = Service {
             nat64_src,
+            sched: self.scheds.get(&key).copied().unwrap_or(0),
             id,
             backends: if table.is_empty() {
                 0
