@@ -54,6 +54,40 @@ struct RawConfig {
     api: Option<RawApi>,
     #[serde(default)]
     lb: Option<RawLb>,
+    #[serde(default)]
+    srv6: Option<RawSrv6>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSrv6 {
+    interfaces: Option<Vec<String>>,
+    headend_interfaces: Option<Vec<String>>,
+    xdp_mode: Option<String>,
+    max_sids: Option<u32>,
+    #[serde(default)]
+    sid: Vec<RawSid>,
+    #[serde(default)]
+    policy: Vec<RawPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSid {
+    sid: String,
+    behaviour: String,
+    nh: Option<String>,
+    table: Option<u32>,
+    psp: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    prefix: String,
+    source: String,
+    segments: Vec<String>,
+    reduced: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -343,6 +377,205 @@ pub struct Config {
     pub drop_event_rate: u64,
     /// The L4 load balancer (`[lb]`), if configured.
     pub lb: Option<LbConfig>,
+    /// SRv6 (`[srv6]`), if configured.
+    pub srv6: Option<Srv6Config>,
+}
+
+/// SRv6's configuration (`[srv6]`): local SIDs on `interfaces` (`xdp_srv6`), headend
+/// policies on `headend_interfaces` (`xdp_headend`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Srv6Config {
+    /// Interfaces `xdp_srv6` is attached to (where SRv6 packets arrive).
+    pub interfaces: Vec<String>,
+    /// Interfaces `xdp_headend` is attached to (where packets to encapsulate arrive).
+    pub headend_interfaces: Vec<String>,
+    /// How both are attached.
+    pub xdp_mode: XdpMode,
+    /// Local SIDs at most.
+    pub max_sids: u32,
+    /// Local SIDs: address, prefix length, behaviour, PSP.
+    pub sids: Vec<(
+        std::net::Ipv6Addr,
+        u8,
+        crate::southbound::srv6::Behaviour,
+        bool,
+    )>,
+    /// Headend policies: destination prefix, its length, the encapsulation.
+    pub policies: Vec<(IpAddr, u8, crate::southbound::srv6::EncapPolicy)>,
+}
+
+/// `[srv6]`: every field checked, errors naming it.
+fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError> {
+    use crate::southbound::srv6::{Behaviour, EncapPolicy};
+    let interfaces = r.interfaces.unwrap_or_default();
+    let headend_interfaces = r.headend_interfaces.unwrap_or_default();
+    if interfaces.is_empty() && headend_interfaces.is_empty() {
+        return Err(bad(
+            "srv6.interfaces",
+            "at least one interface (or srv6.headend_interfaces)",
+        ));
+    }
+    for (f, list) in [
+        ("srv6.interfaces", &interfaces),
+        ("srv6.headend_interfaces", &headend_interfaces),
+    ] {
+        for (i, name) in list.iter().enumerate() {
+            if name == n3 || name == n6 {
+                return Err(bad(
+                    format!("{f}[{i}]"),
+                    format!("{name} is the N3 or N6 interface, which runs the GTP-U programs"),
+                ));
+            }
+        }
+    }
+    if let Some(i) = headend_interfaces
+        .iter()
+        .position(|h| interfaces.contains(h))
+    {
+        return Err(bad(
+            format!("srv6.headend_interfaces[{i}]"),
+            "also in srv6.interfaces: one XDP program an interface",
+        ));
+    }
+    let xdp_mode = match r.xdp_mode.as_deref() {
+        None | Some("driver") => XdpMode::Driver,
+        Some("skb") => XdpMode::Skb,
+        Some(o) => {
+            return Err(bad(
+                "srv6.xdp_mode",
+                format!("{o:?}: \"driver\" or \"skb\""),
+            ));
+        }
+    };
+    let max_sids = r.max_sids.unwrap_or(1024);
+    if max_sids == 0 || max_sids > 1_000_000 {
+        return Err(bad("srv6.max_sids", "1 to 1000000"));
+    }
+    if r.sid.len() > max_sids as usize {
+        return Err(bad(
+            "srv6.sid",
+            format!("{} SIDs, srv6.max_sids is {max_sids}", r.sid.len()),
+        ));
+    }
+    let mut sids = Vec::new();
+    for (i, x) in r.sid.iter().enumerate() {
+        let f = |k: &str| format!("srv6.sid[{i}].{k}");
+        let (a, l) = x.sid.split_once('/').ok_or_else(|| {
+            bad(
+                f("sid"),
+                format!("{:?}: an IPv6 prefix (address/length)", x.sid),
+            )
+        })?;
+        let addr: std::net::Ipv6Addr = a
+            .parse()
+            .map_err(|_| bad(f("sid"), format!("{a:?} is not an IPv6 address")))?;
+        let len: u8 = l
+            .parse()
+            .ok()
+            .filter(|n| *n <= 128)
+            .ok_or_else(|| bad(f("sid"), format!("{l:?}: a prefix length 0 to 128")))?;
+        let nh6 = || -> Result<std::net::Ipv6Addr, ConfigError> {
+            x.nh.as_deref()
+                .ok_or_else(|| bad(f("nh"), "missing: this behaviour needs an IPv6 next hop"))?
+                .parse()
+                .map_err(|_| bad(f("nh"), "not an IPv6 address"))
+        };
+        let nh4 = || -> Result<std::net::Ipv4Addr, ConfigError> {
+            x.nh.as_deref()
+                .ok_or_else(|| bad(f("nh"), "missing: this behaviour needs an IPv4 next hop"))?
+                .parse()
+                .map_err(|_| bad(f("nh"), "not an IPv4 address"))
+        };
+        let table = x.table.unwrap_or(0);
+        let b = match x.behaviour.as_str() {
+            "End" => Behaviour::End,
+            "End.X" => Behaviour::EndX { nh: nh6()? },
+            "End.T" if table == 0 => {
+                return Err(bad(
+                    f("table"),
+                    "End.T needs a table other than 0 (0 is End)",
+                ));
+            }
+            "End.T" => Behaviour::EndT { table },
+            "End.DX4" => Behaviour::EndDx4 { nh: nh4()? },
+            "End.DX6" => Behaviour::EndDx6 { nh: nh6()? },
+            "End.DT4" => Behaviour::EndDt4 { table },
+            "End.DT6" => Behaviour::EndDt6 { table },
+            "End.DT46" => Behaviour::EndDt46 { table },
+            o => {
+                return Err(bad(
+                    f("behaviour"),
+                    format!(
+                        "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6 or End.DT46"
+                    ),
+                ));
+            }
+        };
+        let psp = x.psp.unwrap_or(false);
+        if psp
+            && !matches!(
+                b,
+                Behaviour::End | Behaviour::EndX { .. } | Behaviour::EndT { .. }
+            )
+        {
+            return Err(bad(
+                f("psp"),
+                "PSP is a flavour of End, End.X and End.T only",
+            ));
+        }
+        sids.push((addr, len, b, psp));
+    }
+    let mut policies = Vec::new();
+    for (i, p) in r.policy.iter().enumerate() {
+        let f = |k: &str| format!("srv6.policy[{i}].{k}");
+        let (a, l) = p
+            .prefix
+            .split_once('/')
+            .ok_or_else(|| bad(f("prefix"), format!("{:?}: address/length", p.prefix)))?;
+        let prefix: IpAddr = a
+            .parse()
+            .map_err(|_| bad(f("prefix"), format!("{a:?} is not an IP address")))?;
+        let max = if prefix.is_ipv4() { 32 } else { 128 };
+        let len: u8 = l
+            .parse()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| bad(f("prefix"), format!("{l:?}: a prefix length 0 to {max}")))?;
+        let src: std::net::Ipv6Addr = p
+            .source
+            .parse()
+            .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
+        if p.segments.is_empty() || p.segments.len() > bpf_abi::srv6::MAX_SEGMENTS {
+            return Err(bad(
+                f("segments"),
+                format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
+            ));
+        }
+        let mut segments = Vec::new();
+        for (k, sg) in p.segments.iter().enumerate() {
+            segments.push(
+                sg.parse()
+                    .map_err(|_| bad(f(&format!("segments[{k}]")), "not an IPv6 address"))?,
+            );
+        }
+        policies.push((
+            prefix,
+            len,
+            EncapPolicy {
+                src,
+                segments,
+                reduced: p.reduced.unwrap_or(false),
+            },
+        ));
+    }
+    Ok(Srv6Config {
+        interfaces,
+        headend_interfaces,
+        xdp_mode,
+        max_sids,
+        sids,
+        policies,
+    })
 }
 
 /// The L4 load balancer's configuration (`[lb]`).
@@ -931,6 +1164,10 @@ impl Config {
         {
             return Err(bad("api.token", "at least 16 characters, no white space"));
         }
+        let srv6 = match raw.srv6 {
+            None => None,
+            Some(s) => Some(srv6_config(s, &n3.interface, &n6.interface)?),
+        };
         let lb = match raw.lb {
             None => None,
             Some(l) => Some(lb_config(l, &n3.interface, &n6.interface)?),
@@ -982,6 +1219,7 @@ impl Config {
             api_tls,
             drop_event_rate: api.drop_event_rate.unwrap_or(1000),
             lb,
+            srv6,
         })
     }
 
@@ -1248,6 +1486,98 @@ backends = [{ addr = "203.0.113.80", port = 8080 }]
         let e = with_lb(&twice).unwrap_err();
         assert_eq!(e.field, "lb.service[1]", "{e}");
         assert!(e.why.contains("lb.service[0]"), "{e}");
+    }
+
+    const SRV6: &str = r#"
+[srv6]
+interfaces = ["sr0"]
+headend_interfaces = ["sr1"]
+xdp_mode = "skb"
+max_sids = 16
+
+[[srv6.sid]]
+sid = "2001:db8:ff:0:1::/80"
+behaviour = "End"
+psp = true
+
+[[srv6.sid]]
+sid = "2001:db8:ff:0:2::/80"
+behaviour = "End.DX4"
+nh = "198.51.100.10"
+
+[[srv6.sid]]
+sid = "2001:db8:ff:0:5::/80"
+behaviour = "End.DT6"
+table = 100
+
+[[srv6.policy]]
+prefix = "198.51.100.0/24"
+source = "2001:db8:0:3::1"
+segments = ["2001:db8:ff:0:2::", "2001:db8:ff:0:1::"]
+reduced = true
+"#;
+
+    #[test]
+    fn srv6_sids_and_policies_are_read_and_checked() {
+        use crate::southbound::srv6::Behaviour;
+        let c = Config::parse(&format!("{DEFAULT}\n{SRV6}"))
+            .unwrap()
+            .srv6
+            .expect("[srv6]");
+        assert_eq!(
+            (c.interfaces.len(), c.headend_interfaces.len(), c.max_sids),
+            (1, 1, 16)
+        );
+        assert_eq!(c.sids.len(), 3);
+        assert!(c.sids[0].3, "PSP");
+        assert_eq!(
+            c.sids[1].2,
+            Behaviour::EndDx4 {
+                nh: "198.51.100.10".parse().unwrap()
+            }
+        );
+        assert_eq!(c.sids[2].2, Behaviour::EndDt6 { table: 100 });
+        assert!(c.policies[0].2.reduced);
+        assert_eq!(c.policies[0].2.segments.len(), 2);
+        assert!(Config::default_embedded().srv6.is_none(), "off by default");
+        for (from, to, field) in [
+            (
+                "behaviour = \"End\"",
+                "behaviour = \"End.Y\"",
+                "srv6.sid[0].behaviour",
+            ),
+            (
+                "nh = \"198.51.100.10\"",
+                "nh = \"2001:db8::1\"",
+                "srv6.sid[1].nh",
+            ),
+            ("nh = \"198.51.100.10\"", "", "srv6.sid[1].nh"),
+            (
+                "/80\"\nbehaviour = \"End\"",
+                "/129\"\nbehaviour = \"End\"",
+                "srv6.sid[0].sid",
+            ),
+            ("psp = true", "psp = \"yes\"", "line"),
+            ("table = 100", "table = 100\npsp = true", "srv6.sid[2].psp"),
+            ("[\"sr1\"]", "[\"sr0\"]", "srv6.headend_interfaces[0]"),
+            ("[\"sr0\"]", "[\"n6\"]", "srv6.interfaces[0]"),
+            ("max_sids = 16", "max_sids = 2", "srv6.sid"),
+            (
+                "source = \"2001:db8:0:3::1\"",
+                "source = \"192.0.2.1\"",
+                "srv6.policy[0].source",
+            ),
+            ("reduced = true", "reduced = true\nextra = 1", "line"),
+        ] {
+            assert!(SRV6.contains(from), "{from}");
+            let e =
+                Config::parse(&format!("{DEFAULT}\n{}", SRV6.replacen(from, to, 1))).unwrap_err();
+            if field == "line" {
+                assert!(e.to_string().contains("line"), "{from} -> {to}: {e}");
+            } else {
+                assert_eq!(e.field, field, "{from} -> {to}: {e}");
+            }
+        }
     }
 
     #[test]

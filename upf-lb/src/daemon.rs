@@ -172,6 +172,52 @@ pub fn load_lb(cfg: &crate::config::LbConfig) -> anyhow::Result<crate::southboun
     Ok(lb)
 }
 
+/// bpf-srv6 loaded for `cfg` (`[srv6]`): its SIDs and policies written, `xdp_srv6` and
+/// `xdp_headend` attached.
+pub fn load_srv6(
+    cfg: &crate::config::Srv6Config,
+) -> anyhow::Result<crate::southbound::Srv6Datapath> {
+    let mut dp = crate::southbound::Srv6Datapath::load(cfg.max_sids).context("loading bpf-srv6")?;
+    for (i, (addr, len, b, psp)) in cfg.sids.iter().enumerate() {
+        dp.add_sid_psp(*addr, *len, *b, *psp)
+            .with_context(|| format!("srv6.sid[{i}]"))?;
+    }
+    for (i, (prefix, len, p)) in cfg.policies.iter().enumerate() {
+        dp.add_policy(*prefix, *len, p)
+            .with_context(|| format!("srv6.policy[{i}]"))?;
+    }
+    let mode = match cfg.xdp_mode {
+        XdpMode::Driver => aya::programs::XdpMode::Driver,
+        XdpMode::Skb => aya::programs::XdpMode::Skb,
+    };
+    for (prog, field, list) in [
+        (
+            bpf_abi::srv6::PROG_XDP_SRV6,
+            "srv6.interfaces",
+            &cfg.interfaces,
+        ),
+        (
+            bpf_abi::srv6::PROG_XDP_HEADEND,
+            "srv6.headend_interfaces",
+            &cfg.headend_interfaces,
+        ),
+    ] {
+        let x = dp.xdp_mut(prog)?;
+        for (i, name) in list.iter().enumerate() {
+            x.attach(name, mode)
+                .with_context(|| format!("{field}[{i}]: attaching {prog} to {name}"))?;
+        }
+    }
+    tracing::info!(
+        sids = cfg.sids.len(),
+        policies = cfg.policies.len(),
+        interfaces = ?cfg.interfaces,
+        headend_interfaces = ?cfg.headend_interfaces,
+        "SRv6 attached"
+    );
+    Ok(dp)
+}
+
 /// The datapath loaded and attached for `cfg`, and its N4 endpoint.
 fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
     // With [state]: the store first (its Recovery Time Stamp wins), then the datapath on the
@@ -191,8 +237,13 @@ fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
         Some(l) => Some(load_lb(l)?),
         None => None,
     };
+    let srv6 = match &cfg.srv6 {
+        Some(s) => Some(load_srv6(s)?),
+        None => None,
+    };
     let mut n4 = N4::new(cfg, dp, recovery)?;
     n4.lb = lb;
+    n4.srv6 = srv6;
     if let Some(store) = store {
         n4.enable_persistence(store);
         let n = n4.restore(snap, fresh, Instant::now())?;

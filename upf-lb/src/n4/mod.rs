@@ -193,6 +193,8 @@ pub struct N4 {
     /// The L4 load balancer's datapath, when `[lb]` is configured (its conntrack swept on the
     /// ticks, every [`LB_SWEEP`]).
     pub lb: Option<crate::southbound::LbDatapath>,
+    /// SRv6 (`[srv6]`), when configured: kept here for its counters and its programs' life.
+    pub srv6: Option<crate::southbound::Srv6Datapath>,
     lb_swept: Instant,
     /// Backends the health checks took down (service, backend index in `[lb]`).
     lb_down: std::collections::BTreeSet<(usize, usize)>,
@@ -319,12 +321,14 @@ impl N4 {
         &self,
     ) -> Result<Vec<(bpf_abi::Reason, bpf_abi::Counter)>, crate::southbound::LoadError> {
         let mut c = self.dp.counters()?;
-        if let Some(lb) = &self.lb {
-            for (r, x) in lb.counters()? {
-                if let Some((_, y)) = c.iter_mut().find(|(q, _)| *q == r) {
-                    y.packets += x.packets;
-                    y.bytes += x.bytes;
-                }
+        let more = [
+            self.lb.as_ref().map(|l| l.counters()).transpose()?,
+            self.srv6.as_ref().map(|s| s.counters()).transpose()?,
+        ];
+        for (r, x) in more.into_iter().flatten().flatten() {
+            if let Some((_, y)) = c.iter_mut().find(|(q, _)| *q == r) {
+                y.packets += x.packets;
+                y.bytes += x.bytes;
             }
         }
         Ok(c)
@@ -396,6 +400,7 @@ impl N4 {
             lb: None,
             lb_swept: Instant::now(),
             lb_down: Default::default(),
+            srv6: None,
             dirty: Default::default(),
             deleted: Default::default(),
             assoc_dirty: false,
