@@ -47,6 +47,9 @@ pub const MAP_XLAT6: &str = "LB_XLAT6";
 pub const MAP_XLAT4: &str = "LB_XLAT4";
 /// Program array of `xdp_lb`'s tail calls ([`jump`]).
 pub const MAP_LB_JUMP: &str = "LB_JUMP";
+/// The VIPs (`BPF_MAP_TYPE_HASH` from a [`ServiceKey`] with port and protocol 0): Echo
+/// Requests to them are answered.
+pub const MAP_VIPS: &str = "LB_VIPS";
 /// Traffic by backend ID: `BPF_MAP_TYPE_PERCPU_ARRAY` of `[u64; 4]` (packets and bytes to
 /// the backend, packets and bytes from it).
 pub const MAP_BACKEND_STATS: &str = "LB_BACKEND_STATS";

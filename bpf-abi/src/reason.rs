@@ -311,6 +311,8 @@ reasons! {
     LbXlatUnsupported = 98, "lb_xlat_unsupported", Drop;
     /// L4 LB: a NAT64 packet translated (IPv6 to IPv4 or back) and redirected.
     LbXlatRedirect = 99, "lb_xlat_redirect", Redirect;
+    /// L4 LB: an ICMP or ICMPv6 Echo Request to a VIP, answered in place.
+    LbEchoReply = 100, "lb_echo_reply", Tx;
 }
 
 #[cfg(test)]

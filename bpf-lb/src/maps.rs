@@ -18,6 +18,10 @@ pub static SERVICES: HashMap<ServiceKey, Service> = HashMap::with_max_entries(1,
 #[map(name = "LB_BACKENDS")]
 pub static BACKENDS: Array<Backend> = Array::with_max_entries(1, 0);
 
+/// The VIPs (a [`ServiceKey`] with port and protocol 0), for answering Echo Requests.
+#[map(name = "LB_VIPS")]
+pub static VIPS: HashMap<ServiceKey, u32> = HashMap::with_max_entries(1, 0);
+
 /// The round-robin scheduler's per-CPU counter.
 #[map(name = "LB_RR")]
 pub static RR: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);

@@ -339,6 +339,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         proto::TCP => Reason::TcpTruncated,
         proto::UDP => Reason::UdpTruncated,
         proto::ICMP if !V6 => return icmp_error(ctx, &cur, &ip),
+        proto::ICMPV6 if V6 => return echo(&cur, &ip, &key),
         proto::SCTP => {
             let to = if V6 { jump::SCTP6 } else { jump::SCTP };
             // SAFETY: a tail call to a program the loader put at `to`; returns only if it
@@ -467,6 +468,13 @@ pub(crate) const ICMP_QUOTING: [u8; 3] = [3, 11, 12];
 fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason> {
     let icmp_off = ip.l4_off;
     let ty = cur.u8_at(icmp_off, Reason::IcmpTruncated)?;
+    if ty == 8 {
+        let mut key = FlowKey::default();
+        let d = cur.get::<[u8; 4]>(ip.off + DST, Reason::Ipv4Truncated)?;
+        key.dst[..4].copy_from_slice(d);
+        key.family = 4;
+        return echo(cur, ip, &key);
+    }
     if !ICMP_QUOTING.contains(&ty) {
         return Err(Reason::LbNoService);
     }
@@ -556,4 +564,64 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
     };
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
     route(ctx, cur, ip, &l, unsafe { bpf_ktime_get_coarse_ns() })
+}
+
+/// An ICMP Echo Request (IPv4, type 8) or ICMPv6 one (128) to a VIP: answered in place
+/// (RFC 792, RFC 4443 4.2), addresses and MACs swapped, TTL or Hop Limit 64, the type made
+/// the reply's; the checksums change by the type and TTL words only (swapping addresses
+/// leaves every sum alone). Anything else is the kernel's.
+#[inline(always)]
+fn echo(cur: &Cursor, ip: &Ip, key: &FlowKey) -> Result<Reason, Reason> {
+    let (request, reply) = if ip.v6 { (128u8, 129u8) } else { (8, 0) };
+    let h = cur.get_mut::<[u8; 4]>(ip.l4_off, Reason::IcmpTruncated)?;
+    // SAFETY: the cursor proved the ICMP header's first 4 bytes.
+    let h = unsafe { &mut *h };
+    if h[0] != request || h[1] != 0 {
+        return Err(Reason::LbNoService);
+    }
+    let vip = ServiceKey {
+        vip: key.dst,
+        port: 0,
+        proto: 0,
+        family: key.family,
+    };
+    // SAFETY: read at once.
+    if unsafe { crate::maps::VIPS.get(vip) }.is_none() {
+        return Err(Reason::LbNoService);
+    }
+    let c = u16::from_be_bytes([h[2], h[3]]);
+    let c = csum::replace16(c, u16::from(request) << 8, u16::from(reply) << 8);
+    h[0] = reply;
+    h[2..4].copy_from_slice(&c.to_be_bytes());
+    let e = cur.get_mut::<[u8; 12]>(0, Reason::EthTruncated)?;
+    // SAFETY: the cursor proved the 12 bytes of the MAC addresses.
+    let e = unsafe { &mut *e };
+    let mut m = [0u8; 6];
+    m.copy_from_slice(&e[..6]);
+    e.copy_within(6..12, 0);
+    e[6..12].copy_from_slice(&m);
+    if ip.v6 {
+        let h6 = cur.get_mut::<[u8; 40]>(ip.off, Reason::Ipv6Truncated)?;
+        // SAFETY: the cursor proved the 40 bytes of the IPv6 header.
+        let h6 = unsafe { &mut *h6 };
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&h6[SRC6..SRC6 + 16]);
+        h6.copy_within(DST6..DST6 + 16, SRC6);
+        h6[DST6..DST6 + 16].copy_from_slice(&a);
+        h6[7] = 64;
+    } else {
+        let h4 = cur.get_mut::<[u8; 20]>(ip.off, Reason::Ipv4Truncated)?;
+        // SAFETY: the cursor proved the 20 bytes of the IPv4 header.
+        let h4 = unsafe { &mut *h4 };
+        let mut a = [0u8; 4];
+        a.copy_from_slice(&h4[SRC..SRC + 4]);
+        h4.copy_within(DST..DST + 4, SRC);
+        h4[DST..DST + 4].copy_from_slice(&a);
+        let old = u16::from_be_bytes([h4[8], h4[9]]);
+        let new = (64u16 << 8) | u16::from(h4[9]);
+        let c = u16::from_be_bytes([h4[CHECK], h4[CHECK + 1]]);
+        h4[CHECK..CHECK + 2].copy_from_slice(&csum::replace16(c, old, new).to_be_bytes());
+        h4[8] = 64;
+    }
+    Ok(Reason::LbEchoReply)
 }

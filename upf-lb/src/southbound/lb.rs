@@ -18,7 +18,7 @@ use bpf_abi::{
     lb::{
         Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKEND_STATS, MAP_BACKENDS, MAP_CONNTRACK,
         MAP_LB_JUMP, MAP_MAGLEV, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS, MAP_SERVICES,
-        MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB,
+        MAP_VIPS, MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB,
         PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK,
         PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey,
         Service, ServiceKey, jump,
@@ -344,6 +344,7 @@ impl LbDatapath {
             .map_max_entries(MAP_SERVICES, services)
             .map_max_entries(MAP_BACKENDS, backends)
             .map_max_entries(MAP_BACKEND_STATS, backends)
+            .map_max_entries(MAP_VIPS, services)
             // NAT64: one entry a direction in each (LRU: a quarter more).
             .map_max_entries(MAP_XLAT6, connections.max(1).saturating_mul(5) / 4 + 64)
             .map_max_entries(MAP_XLAT4, connections.max(1).saturating_mul(5) / 4 + 64)
@@ -613,6 +614,18 @@ impl LbDatapath {
                 let _ = m.remove(k);
             }
         }
+        {
+            // The other VIPs answer Echo Requests too.
+            let mut v: HashMap<&mut MapData, ServiceKey, u32> = typed(&mut self.ebpf, MAP_VIPS)?;
+            for k in &aliases {
+                let vk = ServiceKey {
+                    port: 0,
+                    proto: 0,
+                    ..*k
+                };
+                v.insert(vk, 1, 0).map_err(map_err(MAP_VIPS))?;
+            }
+        }
         let placed = self.services.get_mut(&key).expect("placed just now");
         placed.aliases = aliases;
         placed.peers = peers;
@@ -731,6 +744,18 @@ impl LbDatapath {
             },
         };
         svcs.insert(key, svc, 0).map_err(map_err(MAP_SERVICES))?;
+        {
+            // The VIP answers Echo Requests (its aliases, SCTP's other VIPs, too).
+            let mut v: HashMap<&mut MapData, ServiceKey, u32> = typed(&mut self.ebpf, MAP_VIPS)?;
+            for k in std::iter::once(&key).chain(aliases.iter()) {
+                let vk = ServiceKey {
+                    port: 0,
+                    proto: 0,
+                    ..*k
+                };
+                v.insert(vk, 1, 0).map_err(map_err(MAP_VIPS))?;
+            }
+        }
         self.services.insert(
             key,
             Placed {
