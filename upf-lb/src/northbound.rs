@@ -27,6 +27,8 @@ pub enum ApiRequest {
     Config(oneshot::Sender<pb::ConfigReply>),
     /// The load balancer.
     ListLb(oneshot::Sender<pb::ListLbReply>),
+    /// SRv6.
+    ListSrv6(oneshot::Sender<pb::ListSrv6Reply>),
 }
 
 /// The service: a channel to the owner, the event feed, and the tracer of the daemon's
@@ -127,6 +129,14 @@ impl pb::upf_lb_server::UpfLb for Api {
                 .map(Response::new)
         };
         self.traced("list_associations", call).await
+    }
+
+    async fn list_srv6(
+        &self,
+        _: Request<pb::ListSrv6Request>,
+    ) -> Result<Response<pb::ListSrv6Reply>, Status> {
+        let call = async { self.ask(ApiRequest::ListSrv6).await.map(Response::new) };
+        self.traced("list_srv6", call).await
     }
 
     async fn list_lb(

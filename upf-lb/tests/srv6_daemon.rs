@@ -134,6 +134,21 @@ fn the_daemon_runs_srv6_from_its_configuration() {
         }
     }
     assert!(log.iter().any(|l| l.contains("SRv6 attached")), "{log:#?}");
+    // The operator's view: upf-lbctl srv6 lists the SID as configured.
+    let o = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", topo.upf.name()))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_upf-lbctl"))
+        .args(["-o", "json", "srv6"])
+        .output()
+        .expect("upf-lbctl srv6");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["enabled"], true, "{v}");
+    assert_eq!(v["interfaces"][0], "sr0", "{v}");
+    assert_eq!(v["sids"][0]["sid"], "2001:db8:ff:0:2::/80", "{v}");
+    assert_eq!(v["sids"][0]["behaviour"], "End.DX4", "{v}");
+    assert_eq!(v["sids"][0]["nh"], SINK.to_string(), "{v}");
 
     let rxs = sink.run(|| UdpSocket::bind((SINK, 7000))).unwrap();
     rxs.set_read_timeout(Some(Duration::from_millis(100)))

@@ -55,6 +55,8 @@ enum Cmd {
     Config,
     /// The load balancer: services, backends and their health, SCTP associations.
     Lb,
+    /// SRv6: local SIDs and headend policies.
+    Srv6,
     /// Session up/down and usage reports as they happen.
     Watch {
         /// Stop after this many events.
@@ -190,6 +192,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!(
                         "  URR {:>3} uplink {} pkts / {} bytes, downlink {} pkts / {} bytes (UR-SEQN {})",
                         u.urr_id, u.ul_packets, u.ul_bytes, u.dl_packets, u.dl_bytes, u.ur_seqn
+                    );
+                }
+            });
+        }
+        Cmd::Srv6 => {
+            let r = c
+                .list_srv6(req(t, pb::ListSrv6Request {})?)
+                .await?
+                .into_inner();
+            let v = json!({
+                "enabled": r.enabled,
+                "interfaces": r.interfaces,
+                "headend_interfaces": r.headend_interfaces,
+                "sids": r.sids.iter().map(|s| json!({
+                    "sid": s.sid, "behaviour": s.behaviour, "nh": s.nh, "table": s.table,
+                    "psp": s.psp,
+                })).collect::<Vec<_>>(),
+                "policies": r.policies.iter().map(|p| json!({
+                    "prefix": p.prefix, "source": p.source, "segments": p.segments,
+                    "reduced": p.reduced,
+                })).collect::<Vec<_>>(),
+            });
+            print(cli.output, v, || {
+                if !r.enabled {
+                    println!("no SRv6 ([srv6] not configured)");
+                    return;
+                }
+                println!(
+                    "interfaces: {}; headend: {}",
+                    r.interfaces.join(","),
+                    r.headend_interfaces.join(",")
+                );
+                for s in &r.sids {
+                    println!(
+                        "SID {:<28} {:<9} nh {:<24} table {:>4}{}",
+                        s.sid,
+                        s.behaviour,
+                        s.nh,
+                        s.table,
+                        if s.psp { " PSP" } else { "" }
+                    );
+                }
+                for p in &r.policies {
+                    println!(
+                        "policy {:<24} from {} via {}{}",
+                        p.prefix,
+                        p.source,
+                        p.segments.join(","),
+                        if p.reduced { " (reduced)" } else { "" }
                     );
                 }
             });

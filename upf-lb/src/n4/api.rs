@@ -211,6 +211,9 @@ impl N4 {
             ApiRequest::ListLb(tx) => {
                 let _ = tx.send(self.lb_reply());
             }
+            ApiRequest::ListSrv6(tx) => {
+                let _ = tx.send(self.srv6_reply());
+            }
             ApiRequest::Config(tx) => {
                 let _ = tx.send(pb::ConfigReply {
                     text: format!("{:#?}", self.cfg),
@@ -263,6 +266,55 @@ impl N4 {
         }
         self.drops_seen = now_drops;
         self.drops_at = now;
+    }
+
+    /// SRv6 as the API shows it: the configuration in force.
+    fn srv6_reply(&self) -> pb::ListSrv6Reply {
+        use crate::southbound::srv6::Behaviour;
+        let (Some(c), Some(_)) = (self.cfg.srv6.as_ref(), self.srv6.as_ref()) else {
+            return pb::ListSrv6Reply::default();
+        };
+        let sids = c
+            .sids
+            .iter()
+            .map(|(a, l, b, psp)| {
+                let (name, nh, table) = match *b {
+                    Behaviour::End => ("End", String::new(), 0),
+                    Behaviour::EndX { nh } => ("End.X", nh.to_string(), 0),
+                    Behaviour::EndT { table } => ("End.T", String::new(), table),
+                    Behaviour::EndDx4 { nh } => ("End.DX4", nh.to_string(), 0),
+                    Behaviour::EndDx6 { nh } => ("End.DX6", nh.to_string(), 0),
+                    Behaviour::EndDt4 { table } => ("End.DT4", String::new(), table),
+                    Behaviour::EndDt6 { table } => ("End.DT6", String::new(), table),
+                    Behaviour::EndDt46 { table } => ("End.DT46", String::new(), table),
+                    Behaviour::EndMGtp4E { .. } => ("End.M.GTP4.E", String::new(), 0),
+                };
+                pb::Srv6Sid {
+                    sid: format!("{a}/{l}"),
+                    behaviour: name.into(),
+                    nh,
+                    table,
+                    psp: *psp,
+                }
+            })
+            .collect();
+        let policies = c
+            .policies
+            .iter()
+            .map(|(p, l, e)| pb::Srv6Policy {
+                prefix: format!("{p}/{l}"),
+                source: e.src.to_string(),
+                segments: e.segments.iter().map(ToString::to_string).collect(),
+                reduced: e.reduced,
+            })
+            .collect();
+        pb::ListSrv6Reply {
+            enabled: true,
+            interfaces: c.interfaces.clone(),
+            headend_interfaces: c.headend_interfaces.clone(),
+            sids,
+            policies,
+        }
     }
 
     /// The load balancer as the API shows it (None without one).
