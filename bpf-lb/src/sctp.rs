@@ -244,13 +244,7 @@ fn forward(
         (&a.addrs, &a.vips, &addrs.src)
     };
     let j = path_of(from, a.paths, old, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
-    let new = &to[j & (MAX_SCTP_PATHS - 1)];
-    nat::set_addr(cur, ip, f.to_backend, old, new)?;
-    if f.to_backend {
-        addrs.dst = *new;
-    } else {
-        addrs.src = *new;
-    }
+    readdress(cur, ip, addrs, f.to_backend, &to[j & (MAX_SCTP_PATHS - 1)])?;
     let twin_vtag = a.twin_vtag;
     crate::maps::count_backend(a.backend, f.to_backend, ip.len);
     // SAFETY: as above; the counter is atomic.
@@ -282,6 +276,37 @@ fn forward(
         };
         set_state(f.entry, st, now);
     }
+    route_as(ctx, cur, ip, addrs, now)
+}
+
+/// Writes `new` over the packet's destination (`to_dst`) or source address, and into `addrs`.
+#[inline(always)]
+fn readdress(
+    cur: &Cursor,
+    ip: &Ip,
+    addrs: &mut FlowKey,
+    to_dst: bool,
+    new: &[u8; 16],
+) -> Result<(), Reason> {
+    let old = if to_dst { &addrs.dst } else { &addrs.src };
+    nat::set_addr(cur, ip, to_dst, old, new)?;
+    if to_dst {
+        addrs.dst = *new;
+    } else {
+        addrs.src = *new;
+    }
+    Ok(())
+}
+
+/// Routes the packet by its (rewritten) addresses `addrs`.
+#[inline(always)]
+fn route_as(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ip,
+    addrs: &FlowKey,
+    now: u64,
+) -> Result<Reason, Reason> {
     let l = Lookup {
         v6: ip.v6,
         src: &addrs.src,
@@ -390,18 +415,9 @@ fn init(
     // SAFETY: read in place; entries are only replaced whole by the controller.
     let peer = unsafe { SCTP_PEERS.get(pk) }.ok_or(Reason::LbNoBackend)?;
     let j = path_of(&peer.vips, peer.paths, &addrs.dst, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
-    let new = &peer.addrs[j & (MAX_SCTP_PATHS - 1)];
     crate::maps::count_backend(id, true, ip.len);
-    nat::set_addr(cur, ip, true, &addrs.dst, new)?;
-    addrs.dst = *new;
-    let l = Lookup {
-        v6: ip.v6,
-        src: &addrs.src,
-        dst: &addrs.dst,
-        tos: ip.tos,
-        len: ip.len as u16,
-    };
-    nat::route(ctx, cur, ip, &l, now)
+    readdress(cur, ip, addrs, true, &peer.addrs[j & (MAX_SCTP_PATHS - 1)])?;
+    route_as(ctx, cur, ip, addrs, now)
 }
 
 /// An INIT ACK (`xdp_lb_sctp_ack`, `V6`: `xdp_lb_sctp_ack6`, by tail call from
@@ -454,16 +470,8 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     crate::maps::count_backend(p.backend, false, ip.len);
     half_open(&reply, p, backend_tag, now)?;
     half_open(&original, p, s.vtag, now)?;
-    nat::set_addr(cur, ip, false, &addrs.src, vip)?;
-    addrs.src = *vip;
-    let l = Lookup {
-        v6: ip.v6,
-        src: &addrs.src,
-        dst: &addrs.dst,
-        tos: ip.tos,
-        len: ip.len as u16,
-    };
-    nat::route(ctx, cur, ip, &l, now)
+    readdress(cur, ip, &mut addrs, false, vip)?;
+    route_as(ctx, cur, ip, &addrs, now)
 }
 
 /// Enters one direction of an association into the half-open table, from the backend's

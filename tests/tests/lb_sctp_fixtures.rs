@@ -14,7 +14,7 @@ use upf_lb::{
     packet::{
         Frame, IpPacket, L4,
         sctp::{
-            ABORT, COOKIE_ACK, COOKIE_ECHO, Chunk, INIT, INIT_ACK, data, heartbeat, init, param,
+            self, ABORT, COOKIE_ACK, COOKIE_ECHO, INIT, INIT_ACK, data, heartbeat, init, param,
         },
     },
     southbound::{
@@ -40,46 +40,6 @@ const VIP6_1: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0x38, 1);
 const VIP6_2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0x38, 2);
 const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, 1);
 const BE6_2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 5, 0, 0, 0, 0, 2);
-
-fn sctp4(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    vtag: u32,
-    chunks: Vec<Chunk>,
-) -> IpPacket {
-    IpPacket::v4(
-        src,
-        dst,
-        L4::Sctp {
-            src: sport,
-            dst: dport,
-            vtag,
-            chunks,
-        },
-    )
-}
-
-fn sctp6(
-    src: Ipv6Addr,
-    dst: Ipv6Addr,
-    sport: u16,
-    dport: u16,
-    vtag: u32,
-    chunks: Vec<Chunk>,
-) -> IpPacket {
-    IpPacket::v6(
-        src,
-        dst,
-        L4::Sctp {
-            src: sport,
-            dst: dport,
-            vtag,
-            chunks,
-        },
-    )
-}
 
 /// The frame of `p` with the SCTP bytes at `at` (after Ethernet and the IP header) edited by
 /// `f`, its checksum left as it was (a malformed packet need not be rejected by its CRC).
@@ -107,9 +67,10 @@ fn edited(p: &IpPacket, f: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
 const CLIENT_TAG: u32 = 0x1111_1111;
 const BACKEND_TAG: u32 = 0x2222_2222;
 
-#[test]
-fn a_multi_homed_association_is_one_backend_on_every_path() {
-    require_root();
+/// A namespace with a known FIB (the backend's second addresses routed via its first, the
+/// client's second address a neighbour on n3) and the load balancer with the SCTP service on
+/// VIP1/VIP2 and on its IPv6 VIPs, at most 64 half-open associations.
+fn bed() -> (FibNs, LbDatapath) {
     let fib = FibNs::new();
     fib.ns
         .ip(&[
@@ -167,6 +128,14 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
         }],
     )
     .unwrap();
+    (fib, dp)
+}
+
+#[test]
+fn a_multi_homed_association_is_one_backend_on_every_path() {
+    require_root();
+    let (fib, mut dp) = bed();
+    let v4 = |a: Ipv4Addr| IpAddr::V4(a);
     // Bad input to the southbound: clear errors naming what is wrong.
     for (vips, port, addrs, want) in [
         (vec![v4(VIP1)], 0, vec![v4(BE2)], "port 0"),
@@ -198,8 +167,8 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
 
     let to_backend = |p: IpPacket| routed(p, FibNs::NH_MAC, FibNs::N6_MAC);
     let to_client = |p: IpPacket| routed(p, FibNs::GNB_MAC, FibNs::N3_MAC);
-    let c = |dst, vtag, chunks| sctp4(CLIENT, dst, 5000, PORT, vtag, chunks);
-    let b = |src, vtag, chunks| sctp4(src, CLIENT, PORT, 5000, vtag, chunks);
+    let c = |dst, vtag, chunks| sctp::v4(CLIENT, dst, 5000, PORT, vtag, chunks);
+    let b = |src, vtag, chunks| sctp::v4(src, CLIENT, PORT, 5000, vtag, chunks);
     let client_init = init(
         INIT,
         CLIENT_TAG,
@@ -234,7 +203,7 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
             &ack_params(FibNs::NH4.octets(), BE2.octets()),
         )],
     );
-    let init_ack_out = sctp4(
+    let init_ack_out = sctp::v4(
         VIP1,
         CLIENT,
         PORT,
@@ -291,9 +260,9 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
         ),
         Fixture::of(
             "heartbeat-from-the-clients-second-address-on-path-2",
-            &sctp4(CLIENT2, VIP2, 5000, PORT, BACKEND_TAG, vec![heartbeat()]),
+            &sctp::v4(CLIENT2, VIP2, 5000, PORT, BACKEND_TAG, vec![heartbeat()]),
             xdp::REDIRECT,
-            to_backend(sctp4(
+            to_backend(sctp::v4(
                 CLIENT2,
                 BE2,
                 5000,
@@ -513,8 +482,8 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
     assert!(a.closing, "{a:?}");
 
     // IPv6: the same handshake over the service's IPv6 paths.
-    let c6 = |dst, vtag, chunks| sctp6(CLIENT6, dst, 6000, PORT, vtag, chunks);
-    let b6 = |src, vtag, chunks| sctp6(src, CLIENT6, PORT, 6000, vtag, chunks);
+    let c6 = |dst, vtag, chunks| sctp::v6(CLIENT6, dst, 6000, PORT, vtag, chunks);
+    let b6 = |src, vtag, chunks| sctp::v6(src, CLIENT6, PORT, 6000, vtag, chunks);
     let init6 = init(INIT, 0x3333, &[param(6, &CLIENT6.octets())]);
     let ack6 = |x: Ipv6Addr, y: Ipv6Addr| {
         vec![init(
@@ -670,26 +639,7 @@ out("init-ack-ok", from_be / SCTP(sport=38412, dport=7001, tag=0x0bad0002) / SCT
 #[test]
 fn scapy_built_sctp_negatives_are_dropped_and_counted() {
     require_root();
-    let fib = FibNs::new();
-    fib.ns
-        .ip(&[
-            "route",
-            "add",
-            "198.18.5.0/24",
-            "via",
-            &FibNs::NH4.to_string(),
-        ])
-        .unwrap();
-    let mut dp = LbDatapath::load(8, 64, 1024).expect("load bpf-lb");
-    dp.set_sctp_service(
-        &[IpAddr::V4(VIP1), IpAddr::V4(VIP2)],
-        PORT,
-        &[SctpBackendSpec {
-            addrs: vec![IpAddr::V4(FibNs::NH4), IpAddr::V4(BE2)],
-            weight: 1,
-        }],
-    )
-    .unwrap();
+    let (fib, dp) = bed();
     let recs = upf_lb_tests::python_records(SCAPY_NEGATIVE, &[]);
     assert_eq!(recs.len(), 10, "{recs:?}");
     let prog = dp.xdp(PROG_XDP_LB).unwrap();

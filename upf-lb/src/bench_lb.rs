@@ -143,16 +143,7 @@ pub fn run(flows: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()> {
 }
 
 fn sctp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, vtag: u32, c: Chunk) -> IpPacket {
-    IpPacket::v4(
-        src,
-        dst,
-        L4::Sctp {
-            src: sport,
-            dst: dport,
-            vtag,
-            chunks: vec![c],
-        },
-    )
+    crate::packet::sctp::v4(src, dst, sport, dport, vtag, vec![c])
 }
 
 /// The second VIP and the backend's second address (routed via NH4 in the FIB namespace).

@@ -772,6 +772,39 @@ pub mod sctp {
     /// Padding (RFC 4820).
     pub const PARAM_PAD: u16 = 0x8005;
 
+    /// SCTP over IPv4 from `src`:`sport` to `dst`:`dport` with Verification Tag `vtag`.
+    pub fn v4(
+        src: std::net::Ipv4Addr,
+        dst: std::net::Ipv4Addr,
+        sport: u16,
+        dport: u16,
+        vtag: u32,
+        chunks: Vec<Chunk>,
+    ) -> super::IpPacket {
+        super::IpPacket::v4(src, dst, l4(sport, dport, vtag, chunks))
+    }
+
+    /// As [`v4`], over IPv6.
+    pub fn v6(
+        src: std::net::Ipv6Addr,
+        dst: std::net::Ipv6Addr,
+        sport: u16,
+        dport: u16,
+        vtag: u32,
+        chunks: Vec<Chunk>,
+    ) -> super::IpPacket {
+        super::IpPacket::v6(src, dst, l4(sport, dport, vtag, chunks))
+    }
+
+    fn l4(sport: u16, dport: u16, vtag: u32, chunks: Vec<Chunk>) -> super::L4 {
+        super::L4::Sctp {
+            src: sport,
+            dst: dport,
+            vtag,
+            chunks,
+        }
+    }
+
     /// A parameter, padded to 4 bytes.
     pub fn param(ty: u16, v: &[u8]) -> Vec<u8> {
         let mut p = ty.to_be_bytes().to_vec();
