@@ -32,28 +32,29 @@ const BACKENDS: [Ipv4Addr; 2] = [
 /// TCP connections made; each must complete.
 const CONNECTIONS: u16 = 40;
 
-#[test]
-fn tcp_and_udp_through_the_load_balancer_between_real_sockets() {
-    require_root();
-    let client = Netns::create(&unique_name("lbc")).unwrap();
-    let lb = Netns::create(&unique_name("lbx")).unwrap();
+/// The namespaces of the diagrams: a client (`client_cmds` address its `c0`), the load
+/// balancer (`lb_cmd` addresses its `l0`; `l1` and `l2` face the backends; forwarding on),
+/// two backends at [`BACKENDS`] routed back through it. Names start with `prefix`.
+fn bed(prefix: &str, client_cmds: &[&str], lb_cmd: &str) -> (Netns, Netns, Vec<Netns>) {
+    let client = Netns::create(&unique_name(&format!("{prefix}c"))).unwrap();
+    let lb = Netns::create(&unique_name(&format!("{prefix}x"))).unwrap();
     let be: Vec<Netns> = (0..2)
-        .map(|i| Netns::create(&unique_name(&format!("lbb{i}"))).unwrap())
+        .map(|i| Netns::create(&unique_name(&format!("{prefix}b{i}"))).unwrap())
         .collect();
     veth(&client, "c0", &lb, "l0").unwrap();
     veth(&lb, "l1", &be[0], "b0").unwrap();
     veth(&lb, "l2", &be[1], "b0").unwrap();
-    for (ns, cmd) in [
-        (&client, "addr add 192.0.2.1/24 dev c0"),
-        (&client, "route add default via 192.0.2.2"),
-        (&lb, "addr add 192.0.2.2/24 dev l0"),
+    let mut cmds: Vec<(&Netns, &str)> = client_cmds.iter().map(|c| (&client, *c)).collect();
+    cmds.extend([
+        (&lb, lb_cmd),
         (&lb, "addr add 203.0.113.1/24 dev l1"),
         (&lb, "addr add 198.51.100.1/24 dev l2"),
         (&be[0], "addr add 203.0.113.10/24 dev b0"),
         (&be[0], "route add default via 203.0.113.1"),
         (&be[1], "addr add 198.51.100.10/24 dev b0"),
         (&be[1], "route add default via 198.51.100.1"),
-    ] {
+    ]);
+    for (ns, cmd) in cmds {
         ns.ip(&cmd.split(' ').collect::<Vec<_>>()).unwrap();
     }
     let out = std::process::Command::new("ip")
@@ -64,11 +65,35 @@ fn tcp_and_udp_through_the_load_balancer_between_real_sockets() {
             "sysctl",
             "-qw",
             "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1",
         ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    (client, lb, be)
+}
 
+/// Attaches `xdp_lb` to the load balancer's three interfaces (generic XDP: veth peers
+/// without programs).
+fn attach(dp: &mut LbDatapath, lb: &Netns) {
+    let p = dp.xdp_mut(PROG_XDP_LB).unwrap();
+    for dev in ["l0", "l1", "l2"] {
+        lb.run(|| p.attach(dev, aya::programs::XdpMode::Skb))
+            .expect("attach xdp_lb");
+    }
+}
+
+#[test]
+fn tcp_and_udp_through_the_load_balancer_between_real_sockets() {
+    require_root();
+    let (client, lb, be) = bed(
+        "lb",
+        &[
+            "addr add 192.0.2.1/24 dev c0",
+            "route add default via 192.0.2.2",
+        ],
+        "addr add 192.0.2.2/24 dev l0",
+    );
     let mut dp = LbDatapath::load(4, 8, 4096).expect("load bpf-lb");
     let spec = |port| -> Vec<BackendSpec> {
         BACKENDS
@@ -82,15 +107,7 @@ fn tcp_and_udp_through_the_load_balancer_between_real_sockets() {
     };
     dp.set_service(VIP.into(), 6, 80, &spec(8080)).unwrap();
     dp.set_service(VIP.into(), 17, 53, &spec(5353)).unwrap();
-    let p = dp.xdp_mut(PROG_XDP_LB).unwrap();
-    let links: Vec<_> = ["l0", "l1", "l2"]
-        .iter()
-        .map(|dev| {
-            lb.run(|| p.attach(dev, aya::programs::XdpMode::Skb))
-                .expect("attach xdp_lb")
-        })
-        .collect();
-    assert_eq!(links.len(), 3);
+    attach(&mut dp, &lb);
 
     // The backends: TCP on 8080 and UDP on 5353, answering with their names and what came.
     let stop = AtomicBool::new(false);
@@ -203,40 +220,14 @@ fn nat64_tcp_from_an_ipv6_client_to_ipv4_backends() {
     require_root();
     const VIP6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x80);
     const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 64, 1);
-    let client = Netns::create(&unique_name("n64c")).unwrap();
-    let lb = Netns::create(&unique_name("n64x")).unwrap();
-    let be: Vec<Netns> = (0..2)
-        .map(|i| Netns::create(&unique_name(&format!("n64b{i}"))).unwrap())
-        .collect();
-    veth(&client, "c0", &lb, "l0").unwrap();
-    veth(&lb, "l1", &be[0], "b0").unwrap();
-    veth(&lb, "l2", &be[1], "b0").unwrap();
-    for (ns, cmd) in [
-        (&client, "-6 addr add 2001:db8:c::1/64 dev c0 nodad"),
-        (&client, "-6 route add 2001:db8:fe::/64 via 2001:db8:c::2"),
-        (&lb, "-6 addr add 2001:db8:c::2/64 dev l0 nodad"),
-        (&lb, "addr add 203.0.113.1/24 dev l1"),
-        (&lb, "addr add 198.51.100.1/24 dev l2"),
-        (&be[0], "addr add 203.0.113.10/24 dev b0"),
-        (&be[0], "route add default via 203.0.113.1"),
-        (&be[1], "addr add 198.51.100.10/24 dev b0"),
-        (&be[1], "route add default via 198.51.100.1"),
-    ] {
-        ns.ip(&cmd.split(' ').collect::<Vec<_>>()).unwrap();
-    }
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            lb.name(),
-            "sysctl",
-            "-qw",
-            "net.ipv4.ip_forward=1",
-            "net.ipv6.conf.all.forwarding=1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let (client, lb, be) = bed(
+        "n64",
+        &[
+            "-6 addr add 2001:db8:c::1/64 dev c0 nodad",
+            "-6 route add 2001:db8:fe::/64 via 2001:db8:c::2",
+        ],
+        "-6 addr add 2001:db8:c::2/64 dev l0 nodad",
+    );
     let mut dp = LbDatapath::load(4, 8, 4096).expect("load bpf-lb");
     let spec: Vec<BackendSpec> = BACKENDS
         .iter()
@@ -247,15 +238,7 @@ fn nat64_tcp_from_an_ipv6_client_to_ipv4_backends() {
         })
         .collect();
     dp.set_nat64_service(VIP6, 6, 80, &spec, SRC).unwrap();
-    let p = dp.xdp_mut(PROG_XDP_LB).unwrap();
-    let links: Vec<_> = ["l0", "l1", "l2"]
-        .iter()
-        .map(|dev| {
-            lb.run(|| p.attach(dev, aya::programs::XdpMode::Skb))
-                .expect("attach xdp_lb")
-        })
-        .collect();
-    assert_eq!(links.len(), 3);
+    attach(&mut dp, &lb);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         for (i, ns) in be.iter().enumerate() {
