@@ -12,16 +12,17 @@
 //! VIP 198.19.100.1 TCP 80 -> the backends' 8080
 //! ```
 
+mod common;
+
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
-    process::{Command, Stdio},
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 use upf_lb::{
     demo::Topology,
-    netns::{Netns, Reaped, unique_name, veth},
+    netns::{Netns, unique_name, veth},
     southbound::GtpDatapath,
 };
 
@@ -75,45 +76,7 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
     )
     .unwrap();
 
-    let mut d = Reaped(
-        Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", topo.upf.name()))
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_upf-lb"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("upf-lb run"),
-    );
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    for out in [
-        Box::new(d.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(d.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-    }
-    let mut log = Vec::new();
-    let t0 = Instant::now();
-    while !log.iter().any(|l: &String| l.contains("N4 listening")) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "upf-lb run did not start: {log:#?}"
-        );
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            log.push(l);
-        }
-    }
-    while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-        log.push(l);
-    }
+    let common::Running { mut d, rx, mut log } = common::start(&topo.upf, &config);
     assert!(
         log.iter().any(|l| l.contains("load balancer attached")),
         "{log:#?}"
@@ -192,15 +155,7 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
             );
         }
         // The operator's view: upf-lbctl lb shows backend 1 down, backend 0 up.
-        let o = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", topo.upf.name()))
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_upf-lbctl"))
-            .args(["-o", "json", "lb"])
-            .output()
-            .expect("upf-lbctl lb");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        let v = common::ctl_json(&topo.upf, &["lb"]);
         assert_eq!(v["enabled"], true, "{v}");
         let s0 = &v["services"][0];
         assert_eq!(
@@ -215,36 +170,10 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
         stops[0].store(true, Ordering::Relaxed);
     });
     // The load balancer's outcomes are in the daemon's Prometheus metrics.
-    let metrics = topo
-        .upf
-        .run(|| -> std::io::Result<String> {
-            let mut c = TcpStream::connect(("127.0.0.1", 9464))?;
-            c.set_read_timeout(Some(Duration::from_secs(5)))?;
-            c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")?;
-            let mut s = String::new();
-            c.read_to_string(&mut s)?;
-            Ok(s)
-        })
-        .expect("GET /metrics");
-    let count = |reason: &str| -> u64 {
-        metrics
-            .lines()
-            .find(|l| {
-                l.starts_with("upf_lb_datapath_packets_total{")
-                    && l.contains(&format!("reason=\"{reason}\""))
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
+    let metrics = common::metrics(&topo.upf);
+    let count = |reason: &str| common::datapath_packets(&metrics, reason);
     // Per backend: backend 1 is down (0), backend 0 took packets both ways.
-    let line = |prefix: &str| -> Option<u64> {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(prefix))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-    };
+    let line = |prefix: &str| common::sample(&metrics, prefix);
     let b0 = format!("service=\"0\",backend=\"{}\"", BACKENDS[0]);
     let b1 = format!("service=\"0\",backend=\"{}\"", BACKENDS[1]);
     assert_eq!(

@@ -11,15 +11,16 @@
 //!   sr1 -- u0 198.18.7.10 sink (UDP 7000)
 //! ```
 
+mod common;
+
 use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::{Ipv4Addr, TcpStream, UdpSocket},
-    process::{Command, Stdio},
+    net::{Ipv4Addr, UdpSocket},
+    process::Command,
     time::{Duration, Instant},
 };
 use upf_lb::{
     demo::Topology,
-    netns::{Netns, Reaped, unique_name, veth},
+    netns::{Netns, unique_name, veth},
     southbound::GtpDatapath,
 };
 
@@ -97,53 +98,10 @@ fn the_daemon_runs_srv6_from_its_configuration() {
         ),
     )
     .unwrap();
-    let mut d = Reaped(
-        Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", topo.upf.name()))
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_upf-lb"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("upf-lb run"),
-    );
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    for out in [
-        Box::new(d.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(d.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-    }
-    let mut log = Vec::new();
-    let t0 = Instant::now();
-    while !log.iter().any(|l: &String| l.contains("N4 listening")) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "upf-lb run did not start: {log:#?}"
-        );
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            log.push(l);
-        }
-    }
+    let common::Running { mut d, rx: _, log } = common::start(&topo.upf, &config);
     assert!(log.iter().any(|l| l.contains("SRv6 attached")), "{log:#?}");
     // The operator's view: upf-lbctl srv6 lists the SID as configured.
-    let o = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{}", topo.upf.name()))
-        .arg("--")
-        .arg(env!("CARGO_BIN_EXE_upf-lbctl"))
-        .args(["-o", "json", "srv6"])
-        .output()
-        .expect("upf-lbctl srv6");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let v = common::ctl_json(&topo.upf, &["srv6"]);
     assert_eq!(v["enabled"], true, "{v}");
     assert_eq!(v["interfaces"][0], "sr0", "{v}");
     assert_eq!(v["sids"][0]["sid"], "2001:db8:ff:0:2::/80", "{v}");
@@ -186,26 +144,8 @@ fn the_daemon_runs_srv6_from_its_configuration() {
         DATAGRAMS,
         "every datagram through End.DX4 ({sent} sent)"
     );
-    let metrics = topo
-        .upf
-        .run(|| -> std::io::Result<String> {
-            let mut c = TcpStream::connect(("127.0.0.1", 9464))?;
-            c.set_read_timeout(Some(Duration::from_secs(5)))?;
-            c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")?;
-            let mut s = String::new();
-            c.read_to_string(&mut s)?;
-            Ok(s)
-        })
-        .expect("GET /metrics");
-    let dx4: u64 = metrics
-        .lines()
-        .find(|l| {
-            l.starts_with("upf_lb_datapath_packets_total{")
-                && l.contains("reason=\"srv6_dx4_redirect\"")
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let metrics = common::metrics(&topo.upf);
+    let dx4 = common::datapath_packets(&metrics, "srv6_dx4_redirect");
     assert!(
         dx4 >= DATAGRAMS as u64,
         "{dx4} End.DX4 redirects in the metrics"
