@@ -45,6 +45,11 @@ pub const PROG_XDP_LB_46: &str = "xdp_lb_46";
 pub const MAP_XLAT6: &str = "LB_XLAT6";
 /// NAT64 connections by their IPv4 (backend's) key.
 pub const MAP_XLAT4: &str = "LB_XLAT4";
+/// A backend's side of DSR through a tunnel: decapsulates IPIP / IP6IP6 to its VIPs.
+pub const PROG_XDP_LB_DECAP: &str = "xdp_lb_decap";
+/// The VIPs `xdp_lb_decap` decapsulates for (`BPF_MAP_TYPE_HASH` from a [`ServiceKey`] with
+/// port and protocol 0).
+pub const MAP_DECAP: &str = "LB_DECAP";
 /// Program array of `xdp_lb`'s tail calls ([`jump`]).
 pub const MAP_LB_JUMP: &str = "LB_JUMP";
 /// The VIPs (`BPF_MAP_TYPE_HASH` from a [`ServiceKey`] with port and protocol 0): Echo
@@ -121,14 +126,39 @@ pub struct Service {
     pub id: u32,
     /// Backends it has (0: packets to it are dropped, counted).
     pub backends: u32,
-    /// NAT64 (an IPv6 VIP, IPv4 backends): the IPv4 source address the translated packets
-    /// leave with, network order; zero: no translation (backends of the VIP's family).
-    pub nat64_src: [u8; 4],
     /// How a new connection's backend is picked: [`sched`].
     pub sched: u32,
+    /// How packets reach the backends: [`mode`].
+    pub mode: u32,
+    /// An address of this host's, network order (IPv4 in the first 4 bytes): the source of
+    /// the translated packets ([`mode::FULL_NAT`], [`mode::NAT64`]) or of the tunnel's outer
+    /// header ([`mode::DSR_TUNNEL`]); unused otherwise.
+    pub src: [u8; 16],
 }
 
-const _: () = assert!(size_of::<Service>() == 16);
+const _: () = assert!(size_of::<Service>() == 32);
+
+/// How a service's packets reach its backends, and its backends' replies the clients.
+pub mod mode {
+    /// Destination NAT: the client's packets to the backend, its source kept; the backends
+    /// route their replies back through the load balancer (it is their gateway), which
+    /// rewrites their source to the VIP.
+    pub const DNAT: u32 = 0;
+    /// Full NAT (one-arm): the client's packets leave from the service's `src` and a port of
+    /// the connection's own, so the replies come back here whatever the backends' routes;
+    /// the backends see the load balancer as the client.
+    pub const FULL_NAT: u32 = 1;
+    /// Direct server return over L2: the packet unchanged (the VIP stays its destination) to
+    /// the backend's MAC address; the backend holds the VIP (on its loopback) and answers the
+    /// client directly. Backends on the load balancer's link; ports unchanged.
+    pub const DSR_L2: u32 = 2;
+    /// Direct server return through a tunnel: the packet, unchanged, in IPIP (IPv4, RFC 2003)
+    /// or IP6IP6 (IPv6, RFC 2473) from the service's `src` to the backend, which decapsulates
+    /// it and answers the client directly. Ports unchanged.
+    pub const DSR_TUNNEL: u32 = 3;
+    /// NAT64: an IPv6 VIP, IPv4 backends, translated from `src` (its first 4 bytes).
+    pub const NAT64: u32 = 4;
+}
 
 /// Schedulers: each picks a slot of the service's Maglev table (so each is weighted, and a
 /// backend's removal moves only its own share).
@@ -270,6 +300,7 @@ pub mod state {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Ct {
     /// The address written: the backend's (destination) or the VIP (source), network order.
+    /// DSR: the backend's address (the packet is sent to it, not rewritten).
     pub nat_addr: [u8; 16],
     /// The port written.
     pub nat_port: u16,
@@ -285,9 +316,19 @@ pub struct Ct {
     /// coarse clock; the controller removes expired entries, the datapath treats them as
     /// gone).
     pub expires_ns: u64,
+    /// Full NAT: the other address written: the source of the client's direction (the
+    /// service's `src`) or the destination of the reply (the client). DSR through a tunnel:
+    /// the outer source.
+    pub peer_addr: [u8; 16],
+    /// Full NAT: the other port written (the connection's own source port, or the client's).
+    pub peer_port: u16,
+    /// The service's [`mode`] when the connection opened.
+    pub mode: u8,
+    /// Zero.
+    pub _pad: [u8; 5],
 }
 
-const _: () = assert!(size_of::<Ct>() == 40);
+const _: () = assert!(size_of::<Ct>() == 64);
 
 /// A backend's address for one SCTP service port.
 #[repr(C)]

@@ -313,6 +313,22 @@ reasons! {
     LbXlatRedirect = 99, "lb_xlat_redirect", Redirect;
     /// L4 LB: an ICMP or ICMPv6 Echo Request to a VIP, answered in place.
     LbEchoReply = 100, "lb_echo_reply", Tx;
+    /// L4 LB (DSR): the FIB has no usable next hop for the backend (no route, or its
+    /// neighbour not resolved yet: health checks resolve it); the packet cannot go to the
+    /// kernel, its destination is the VIP.
+    LbDsrNoRoute = 101, "lb_dsr_no_route", Drop;
+    /// L4 LB: a packet that would exceed the egress MTU once encapsulated (DSR tunnel) and
+    /// whose sender is not told (no ICMP "too big" from here yet).
+    LbTooBig = 102, "lb_too_big", Drop;
+    /// L4 LB: a DSR packet sent to its backend (unchanged, or in a tunnel).
+    LbDsrRedirect = 103, "lb_dsr_redirect", Redirect;
+    /// L4 LB: an ICMP or ICMPv6 error about a tracked connection, translated and redirected.
+    LbIcmpRedirect = 104, "lb_icmp_redirect", Redirect;
+    /// L4 LB (full NAT): no free source port for a new connection.
+    LbNoPort = 105, "lb_no_port", Drop;
+    /// L4 LB, a backend's side of DSR through a tunnel: an IPIP or IP6IP6 packet to one of
+    /// its VIPs, decapsulated and passed to the kernel.
+    LbDecap = 106, "lb_decap", Pass;
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 #![no_std]
 #![no_main]
 
+mod dsr;
 mod maps;
 mod nat;
 mod nat64;
@@ -58,6 +59,13 @@ pub fn xdp_lb_64(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn xdp_lb_46(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, nat64::to_v6)
+}
+
+/// A backend's side of DSR through a tunnel: IPIP / IP6IP6 to its VIPs decapsulated for the
+/// kernel (for hosts without the kernel's tunnel devices).
+#[xdp]
+pub fn xdp_lb_decap(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, dsr::decap)
 }
 
 /// Returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.

@@ -22,6 +22,11 @@ pub static BACKENDS: Array<Backend> = Array::with_max_entries(1, 0);
 #[map(name = "LB_VIPS")]
 pub static VIPS: HashMap<ServiceKey, u32> = HashMap::with_max_entries(1, 0);
 
+/// A backend's VIPs (a [`ServiceKey`] with port and protocol 0) whose tunnelled packets
+/// `xdp_lb_decap` decapsulates.
+#[map(name = "LB_DECAP")]
+pub static DECAP: HashMap<ServiceKey, u32> = HashMap::with_max_entries(1, 0);
+
 /// The round-robin scheduler's per-CPU counter.
 #[map(name = "LB_RR")]
 pub static RR: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);

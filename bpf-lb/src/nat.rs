@@ -10,7 +10,7 @@ use crate::maps::{BACKENDS, CONNTRACK, LB_JUMP, MAGLEV, SERVICES};
 use aya_ebpf::{helpers::generated::bpf_ktime_get_coarse_ns, programs::XdpContext};
 use bpf_abi::{
     Reason,
-    lb::{Ct, FlowKey, MAGLEV_SIZE, ServiceKey, dir, jump, state},
+    lb::{Ct, FlowKey, MAGLEV_SIZE, ServiceKey, dir, jump, mode, state},
 };
 use bpf_net::{
     Cursor, atomic, csum,
@@ -41,6 +41,21 @@ struct Change<'a> {
 }
 
 impl Change<'_> {
+    /// Applies it to the packet's TCP or UDP header.
+    #[inline(always)]
+    fn apply_to(&self, cur: &Cursor, ip: &Ip) -> Result<(), Reason> {
+        if ip.protocol == proto::TCP {
+            let l4 = cur.get_mut::<[u8; 20]>(ip.l4_off, Reason::TcpTruncated)?;
+            // SAFETY: the cursor proved the 20 bytes of the TCP header.
+            self.apply::<20, 16>(unsafe { &mut *l4 }, true);
+        } else {
+            let l4 = cur.get_mut::<[u8; 8]>(ip.l4_off, Reason::UdpTruncated)?;
+            // SAFETY: the cursor proved the 8 bytes of the UDP header.
+            self.apply::<8, 6>(unsafe { &mut *l4 }, false);
+        }
+        Ok(())
+    }
+
     /// Applies it to a transport header of `N` bytes whose checksum is at `CSUM` (`tcp`: always
     /// there; UDP: 0 means none).
     #[inline(always)]
@@ -116,6 +131,27 @@ pub(crate) fn slot_of(svc: &bpf_abi::lb::Service, src: &[u8; 16], hash: u32) -> 
     svc.id.wrapping_mul(MAGLEV_SIZE) + h % MAGLEV_SIZE
 }
 
+/// Source ports given to connections that get one of their own (full NAT, NAT64): 1024 and
+/// up.
+const PORT_BASE: u32 = 1024;
+/// Ports tried for a new connection before giving up.
+const PORT_TRIES: u32 = 8;
+
+/// A source port for a new connection that `taken` says is free: the flow's hash `h` picks
+/// the first tried, then the next ones, [`PORT_TRIES`] at most.
+#[inline(always)]
+pub(crate) fn free_port(h: u32, mut taken: impl FnMut(u16) -> bool) -> Option<u16> {
+    let mut i = 0;
+    while i < PORT_TRIES {
+        let p = (PORT_BASE + ((h >> 8).wrapping_add(i) % (65536 - PORT_BASE))) as u16;
+        if !taken(p) {
+            return Some(p);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// What a packet belongs to.
 enum Tracked {
     /// A connection of this family (its entry for this direction).
@@ -158,7 +194,7 @@ fn track(key: &FlowKey, now: u64) -> Result<Tracked, Reason> {
             }
         }
     };
-    if svc.nat64_src != [0; 4] {
+    if svc.mode == mode::NAT64 {
         return Ok(Tracked::Nat64);
     }
     if svc.backends == 0 {
@@ -175,17 +211,10 @@ fn track(key: &FlowKey, now: u64) -> Result<Tracked, Reason> {
         return Err(Reason::LbNoBackend);
     }
     let port = if be.port != 0 { be.port } else { key.dport };
-    let reply_key = FlowKey {
-        src: be.addr,
-        dst: key.src,
-        sport: port,
-        dport: key.sport,
-        proto: key.proto,
-        family: key.family,
-        _pad: [0; 2],
-    };
-    // One entry on the stack, written twice: the reply first (once the original is there,
-    // the connection is complete).
+    let expires_ns = now + state::timeout_s(state::UDP) * 1_000_000_000;
+    // The reply's entry first (once the original is there, the connection is complete):
+    // DNAT's reply comes from the backend to the client, full NAT's to the service's address
+    // and a port of the connection's own; DSR's replies do not pass here.
     let mut ct = Ct {
         nat_addr: key.dst,
         nat_port: key.dport,
@@ -193,15 +222,61 @@ fn track(key: &FlowKey, now: u64) -> Result<Tracked, Reason> {
         state: state::UDP,
         backend: id,
         packets: 0,
-        expires_ns: now + state::timeout_s(state::UDP) * 1_000_000_000,
+        expires_ns,
+        peer_addr: [0; 16],
+        peer_port: 0,
+        mode: svc.mode as u8,
+        _pad: [0; 5],
     };
-    if CONNTRACK.insert(reply_key, ct, 0).is_err() {
-        return Err(Reason::LbNoBackend);
+    match svc.mode {
+        mode::DSR_L2 | mode::DSR_TUNNEL => ct.peer_addr = svc.src,
+        mode::FULL_NAT => {
+            let mut reply_key = FlowKey {
+                src: be.addr,
+                dst: svc.src,
+                sport: port,
+                dport: 0,
+                proto: key.proto,
+                family: key.family,
+                _pad: [0; 2],
+            };
+            let p = free_port(flow_hash(key), |p| {
+                reply_key.dport = p;
+                match CONNTRACK.get_ptr(&reply_key) {
+                    // SAFETY: a value of the map, valid for this program run.
+                    Some(c) => (unsafe { (*c).expires_ns }) > now,
+                    None => false,
+                }
+            })
+            .ok_or(Reason::LbNoPort)?;
+            reply_key.dport = p;
+            ct.peer_addr = key.src;
+            ct.peer_port = key.sport;
+            if CONNTRACK.insert(&reply_key, &ct, 0).is_err() {
+                return Err(Reason::LbNoBackend);
+            }
+            ct.peer_addr = svc.src;
+            ct.peer_port = p;
+        }
+        _ => {
+            let reply_key = FlowKey {
+                src: be.addr,
+                dst: key.src,
+                sport: port,
+                dport: key.sport,
+                proto: key.proto,
+                family: key.family,
+                _pad: [0; 2],
+            };
+            if CONNTRACK.insert(&reply_key, &ct, 0).is_err() {
+                return Err(Reason::LbNoBackend);
+            }
+        }
     }
     ct.nat_addr = be.addr;
     ct.nat_port = port;
     ct.dir = dir::ORIGINAL;
-    if CONNTRACK.insert(key, ct, 0).is_err() {
+    if CONNTRACK.insert(key, &ct, 0).is_err() {
         return Err(Reason::LbNoBackend);
     }
     CONNTRACK
@@ -374,13 +449,34 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     // SAFETY: a value of the conntrack map, valid for this program run (read in place: the
     // stack has no room for a copy in xdp_lb6). Racing writers on other CPUs write the same
     // kind of values; the counter is atomic.
-    let (nat_addr, nat_port, direction, backend) = unsafe {
+    let (nat_addr, nat_port, direction, backend, m) = unsafe {
         atomic::fetch_add(core::ptr::addr_of_mut!((*ct).packets), 1);
         (*ct).state = st;
         (*ct).expires_ns = now + state::timeout_s(st) * 1_000_000_000;
-        (&(*ct).nat_addr, (*ct).nat_port, (*ct).dir, (*ct).backend)
+        (
+            &(*ct).nat_addr,
+            (*ct).nat_port,
+            (*ct).dir,
+            (*ct).backend,
+            u32::from((*ct).mode),
+        )
     };
     crate::maps::count_backend(backend, direction == dir::ORIGINAL, ip.len);
+    let dsr = m == mode::DSR_L2 || m == mode::DSR_TUNNEL;
+    if dsr {
+        let tunnel = m == mode::DSR_TUNNEL;
+        // SAFETY: as above.
+        let src = unsafe { &(*ct).peer_addr };
+        let len = crate::dsr::prepare(ctx, &cur, &ip, &key, nat_addr, src, tunnel)?;
+        let l = Lookup {
+            v6: ip.v6,
+            src: if tunnel { src } else { &key.src },
+            dst: nat_addr,
+            tos: ip.tos,
+            len: len as u16,
+        };
+        return route_as(ctx, &cur, &ip, &l, now, true);
+    }
     // The address and port this direction rewrites: the destination of the original, the
     // source of the reply.
     let original = direction == dir::ORIGINAL;
@@ -394,14 +490,27 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         port: nat_port,
     };
     set_addr(&cur, &ip, original, old, nat_addr)?;
-    if ip.protocol == proto::TCP {
-        let l4 = cur.get_mut::<[u8; 20]>(ip.l4_off, Reason::TcpTruncated)?;
-        // SAFETY: the cursor proved the 20 bytes of the TCP header.
-        change.apply::<20, 16>(unsafe { &mut *l4 }, true);
-    } else {
-        let l4 = cur.get_mut::<[u8; 8]>(ip.l4_off, Reason::UdpTruncated)?;
-        // SAFETY: the cursor proved the 8 bytes of the UDP header.
-        change.apply::<8, 6>(unsafe { &mut *l4 }, false);
+    change.apply_to(&cur, &ip)?;
+    if m == mode::FULL_NAT {
+        // The other address too: the client's source becomes the service's address and the
+        // connection's port; the reply's destination the client again.
+        // SAFETY: as above.
+        let (peer, peer_port) = unsafe { (&(*ct).peer_addr, (*ct).peer_port) };
+        let other = if original { &key.src } else { &key.dst };
+        let change = Change {
+            old_addr: other,
+            new_addr: peer,
+            words: if ip.v6 { 4 } else { 1 },
+            port_at: 2 - port_at,
+            port: peer_port,
+        };
+        set_addr(&cur, &ip, !original, other, peer)?;
+        change.apply_to(&cur, &ip)?;
+        if original {
+            key.src = *peer;
+        } else {
+            key.dst = *peer;
+        }
     }
     // The packet's addresses after the rewrite.
     if original {
@@ -431,15 +540,35 @@ pub(crate) fn route(
     l: &Lookup<'_>,
     now: u64,
 ) -> Result<Reason, Reason> {
-    let expiring = if ip.v6 {
-        ipv6::hop_limit_expiring(cur, ip.off)?
-    } else {
-        ipv4::ttl_expiring(cur, ip.off)?
-    };
-    if expiring {
-        return Ok(Reason::LbToKernel);
+    route_as(ctx, cur, ip, l, now, false)
+}
+
+/// As [`route`], or (`dsr`) for a DSR packet: sent to the backend by the FIB as it is (no
+/// TTL / Hop Limit change; `cur` and `ip` unused), never to the kernel (its destination is the
+/// VIP). One FIB call site for both: the verifier walks it once.
+#[inline(always)]
+fn route_as(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ip,
+    l: &Lookup<'_>,
+    now: u64,
+    dsr: bool,
+) -> Result<Reason, Reason> {
+    if !dsr {
+        let expiring = if ip.v6 {
+            ipv6::hop_limit_expiring(cur, ip.off)?
+        } else {
+            ipv4::ttl_expiring(cur, ip.off)?
+        };
+        if expiring {
+            return Ok(Reason::LbToKernel);
+        }
     }
     match fib::forward_at(ctx, l, now)? {
+        Fwd::Redirected if dsr => Ok(Reason::LbDsrRedirect),
+        Fwd::Kernel if dsr => Err(Reason::LbDsrNoRoute),
+        Fwd::TooBig(_) if dsr => Err(Reason::LbTooBig),
         Fwd::Redirected => {
             if ip.v6 {
                 ipv6::decrement_hop_limit(cur, ip.off)?;

@@ -1,5 +1,5 @@
 //! NAT64 (RFC 7915 IP/ICMP translation, stateful as RFC 6146 does it): an IPv6 VIP whose
-//! backends are IPv4. The client's packets become IPv4 from the service's `nat64_src` and a
+//! backends are IPv4. The client's packets become IPv4 from the service's `src` and a
 //! source port given to the connection (unique for its backend, so the backend's replies
 //! find it), to the backend Maglev picks; the backend's replies become IPv6 from the VIP to
 //! the client. The transport checksum is updated for the other pseudo-header and the ports
@@ -29,10 +29,6 @@ use bpf_net::{
 
 /// IPv6 header length minus IPv4's: what the translation takes off or puts on.
 const SHRINK: i32 = 20;
-/// Source ports given to NAT64 connections: 1024 and up.
-const PORT_BASE: u32 = 1024;
-/// Ports tried for a new connection before giving up.
-const PORT_TRIES: u32 = 8;
 
 /// Where the transport checksum is, and whether 0 means "none" (UDP).
 #[inline(always)]
@@ -239,28 +235,17 @@ fn open(key: &FlowKey, now: u64) -> Result<*mut Xlat64, Reason> {
         ..FlowKey::default()
     };
     reply.src[..4].copy_from_slice(&be.addr[..4]);
-    reply.dst[..4].copy_from_slice(&svc.nat64_src);
-    // A port not taken by a live connection to this backend: from the flow's hash, then the
-    // next ones.
-    let mut i = 0;
-    let mut found = false;
-    while i < PORT_TRIES {
-        let p = PORT_BASE + ((h >> 8).wrapping_add(i) % (65536 - PORT_BASE));
-        reply.dport = p as u16;
-        let taken = match XLAT4.get_ptr(reply) {
+    reply.dst[..4].copy_from_slice(&svc.src[..4]);
+    // A port not taken by a live connection to this backend.
+    reply.dport = nat::free_port(h, |p| {
+        reply.dport = p;
+        match XLAT4.get_ptr(&reply) {
             // SAFETY: a value of the map, valid for this program run.
             Some(r) => (unsafe { (*r).expires_ns }) > now,
             None => false,
-        };
-        if !taken {
-            found = true;
-            break;
         }
-        i += 1;
-    }
-    if !found {
-        return Err(Reason::LbXlatUnsupported);
-    }
+    })
+    .ok_or(Reason::LbXlatUnsupported)?;
     let expires_ns = now + state::timeout_s(state::UDP) * 1_000_000_000;
     let back = Xlat46 {
         client: key.src,
@@ -279,7 +264,7 @@ fn open(key: &FlowKey, now: u64) -> Result<*mut Xlat64, Reason> {
     backend.copy_from_slice(&be.addr[..4]);
     let fwd = Xlat64 {
         backend,
-        src: svc.nat64_src,
+        src: [svc.src[0], svc.src[1], svc.src[2], svc.src[3]],
         backend_port: bport,
         src_port: reply.dport,
         state: state::UDP,

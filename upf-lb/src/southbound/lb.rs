@@ -17,11 +17,11 @@ use bpf_abi::{
     Counter, Reason,
     lb::{
         Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKEND_STATS, MAP_BACKENDS, MAP_CONNTRACK,
-        MAP_LB_JUMP, MAP_MAGLEV, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS, MAP_SERVICES,
-        MAP_VIPS, MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB,
-        PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK,
-        PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey,
-        Service, ServiceKey, jump,
+        MAP_DECAP, MAP_LB_JUMP, MAP_MAGLEV, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS,
+        MAP_SERVICES, MAP_VIPS, MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS,
+        PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_SCTP,
+        PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey,
+        SctpAssoc, SctpKey, Service, ServiceKey, jump, mode,
     },
 };
 use std::{
@@ -40,8 +40,57 @@ pub const LB_PROGRAMS: &[&str] = &[
     PROG_XDP_LB_SCTP_ACK6,
     PROG_XDP_LB_64,
     PROG_XDP_LB_46,
+    PROG_XDP_LB_DECAP,
     bpf_abi::names::PROG_XDP_NOOP,
 ];
+
+/// How a service's packets reach its backends (`bpf_abi::lb::mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Forwarding {
+    /// Destination NAT: the backends see the clients' addresses and route their replies
+    /// through the load balancer.
+    #[default]
+    Dnat,
+    /// Full NAT (one-arm): the clients' packets leave from `source` (an address of this
+    /// host's, the VIP's family) with a port of each connection's own; the backends answer
+    /// `source` whatever their routes.
+    FullNat {
+        /// The source address.
+        source: IpAddr,
+    },
+    /// Direct server return over L2: packets unchanged to the backend's MAC (backends on this
+    /// host's link, holding the VIP; ports unchanged).
+    DsrL2,
+    /// Direct server return through IPIP / IP6IP6 from `source` (ports unchanged; the backends
+    /// decapsulate, e.g. with `xdp_lb_decap`).
+    DsrTunnel {
+        /// The outer source address.
+        source: IpAddr,
+    },
+}
+
+impl Forwarding {
+    /// Its `bpf_abi::lb::mode` and source address (the maps' form).
+    fn raw(self) -> (u32, [u8; 16]) {
+        match self {
+            Forwarding::Dnat => (mode::DNAT, [0; 16]),
+            Forwarding::FullNat { source } => (mode::FULL_NAT, addr16(source).0),
+            Forwarding::DsrL2 => (mode::DSR_L2, [0; 16]),
+            Forwarding::DsrTunnel { source } => (mode::DSR_TUNNEL, addr16(source).0),
+        }
+    }
+
+    fn source(self) -> Option<IpAddr> {
+        match self {
+            Forwarding::FullNat { source } | Forwarding::DsrTunnel { source } => Some(source),
+            _ => None,
+        }
+    }
+
+    fn dsr(self) -> bool {
+        matches!(self, Forwarding::DsrL2 | Forwarding::DsrTunnel { .. })
+    }
+}
 
 /// How much the load balancer's maps hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +204,18 @@ pub enum LbError {
         /// What is wrong.
         why: String,
     },
+    /// A forwarding mode the service cannot have.
+    #[error("service {vip}:{port}/{proto}: {why}")]
+    Forwarding {
+        /// VIP.
+        vip: IpAddr,
+        /// Port.
+        port: u16,
+        /// Protocol.
+        proto: u8,
+        /// What is wrong.
+        why: String,
+    },
     /// A protocol other than TCP and UDP (SCTP services: `set_sctp_service`).
     #[error(
         "service {vip}:{port}: protocol {proto}: TCP (6) and UDP (17) here; SCTP (132) by set_sctp_service"
@@ -203,11 +264,37 @@ pub struct LbDatapath {
     ebpf: Ebpf,
     /// Schedulers set for services (`bpf_abi::lb::sched`; Maglev when absent).
     scheds: StdMap<ServiceKey, u32>,
+    /// Forwarding modes set for services (DNAT when absent).
+    modes: StdMap<ServiceKey, Forwarding>,
     max_services: u32,
     max_backends: u32,
     services: StdMap<ServiceKey, Placed>,
     free_services: Vec<u32>,
     free_backends: Vec<u32>,
+}
+
+/// DSR sends packets unchanged: a backend on another port than the service's is refused.
+fn check_dsr_ports(
+    f: Forwarding,
+    vip: IpAddr,
+    proto: u8,
+    port: u16,
+    ports: impl Iterator<Item = u16>,
+) -> Result<(), LbError> {
+    if !f.dsr() {
+        return Ok(());
+    }
+    for p in ports {
+        if p != 0 && p != port {
+            return Err(LbError::Forwarding {
+                vip,
+                port,
+                proto,
+                why: format!("DSR does not rewrite ports: backend port {p}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// CPUs the per-CPU maps have a slot for.
@@ -373,6 +460,7 @@ impl LbDatapath {
         Ok(LbDatapath {
             ebpf,
             scheds: StdMap::new(),
+            modes: StdMap::new(),
             max_services: services,
             max_backends: backends,
             services: StdMap::new(),
@@ -409,7 +497,77 @@ impl LbDatapath {
             });
         }
         let key = key_of(vip, proto, port);
-        self.place(key, backends, [0; 4]).map(|_| ())
+        let f = self.modes.get(&key).copied().unwrap_or_default();
+        check_dsr_ports(f, vip, proto, port, backends.iter().map(|b| b.port))?;
+        self.place(key, backends, None).map(|_| ())
+    }
+
+    /// Sets how packets of the TCP or UDP service `vip:port` of `proto` reach its backends,
+    /// for the service now (connections already tracked keep the mode they opened with) and
+    /// when it is set again. Refused: a source of the other family, or unspecified; DSR with
+    /// a backend on another port (DSR does not rewrite ports).
+    pub fn set_forwarding(
+        &mut self,
+        vip: IpAddr,
+        proto: u8,
+        port: u16,
+        f: Forwarding,
+    ) -> Result<(), LbError> {
+        let why = |why: &str| LbError::Forwarding {
+            vip,
+            port,
+            proto,
+            why: why.to_string(),
+        };
+        if proto != 6 && proto != 17 {
+            return Err(why("full NAT and DSR are for TCP and UDP services"));
+        }
+        if let Some(s) = f.source() {
+            if s.is_ipv4() != vip.is_ipv4() {
+                return Err(why("the source address must be of the VIP's family"));
+            }
+            if s.is_unspecified() {
+                return Err(why("the source address must not be unspecified"));
+            }
+        }
+        let key = key_of(vip, proto, port);
+        if let Some(p) = self.services.get(&key) {
+            check_dsr_ports(f, vip, proto, port, p.specs.iter().map(|s| s.1))?;
+        }
+        self.modes.insert(key, f);
+        if !self.services.contains_key(&key) {
+            return Ok(());
+        }
+        let (m, src) = f.raw();
+        let mut svcs: HashMap<&mut MapData, ServiceKey, Service> =
+            typed(&mut self.ebpf, MAP_SERVICES)?;
+        if let Ok(mut v) = svcs.get(&key, 0) {
+            v.mode = m;
+            v.src = src;
+            svcs.insert(key, v, 0).map_err(|source| LbError::Map {
+                name: MAP_SERVICES,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The VIPs whose IPIP / IP6IP6 packets `xdp_lb_decap` decapsulates (a DSR backend's side),
+    /// replacing the ones set before.
+    pub fn set_decap_vips(&mut self, vips: &[IpAddr]) -> Result<(), LbError> {
+        let mut m: HashMap<&mut MapData, ServiceKey, u32> = typed(&mut self.ebpf, MAP_DECAP)?;
+        let old: Vec<ServiceKey> = m.keys().filter_map(Result::ok).collect();
+        let new: Vec<ServiceKey> = vips.iter().map(|v| key_of(*v, 0, 0)).collect();
+        for k in old.iter().filter(|k| !new.contains(k)) {
+            let _ = m.remove(k);
+        }
+        for k in &new {
+            m.insert(k, 1, 0).map_err(|source| LbError::Map {
+                name: MAP_DECAP,
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// Sets how new connections of the service `vip:port` of `proto` (SCTP: its first VIP)
@@ -486,7 +644,7 @@ impl LbDatapath {
                 why: "NAT64 source 0.0.0.0".into(),
             });
         }
-        self.place(key_of(v, proto, port), backends, source.octets())
+        self.place(key_of(v, proto, port), backends, Some(source.octets()))
             .map(|_| ())
     }
 
@@ -567,7 +725,7 @@ impl LbDatapath {
             });
         }
         let key = key_of(vips[0], 132, port);
-        let (svc, ids) = self.place(key, &primary, [0; 4])?;
+        let (svc, ids) = self.place(key, &primary, None)?;
         let map_err = |name| move |source| LbError::Map { name, source };
         let placed = self.services.get_mut(&key).expect("placed just now");
         let old_aliases = std::mem::take(&mut placed.aliases);
@@ -633,12 +791,13 @@ impl LbDatapath {
     }
 
     /// Writes the service `key` with `backends` (its Maglev table, its backends' slots) and
-    /// returns its entry and the backends' IDs.
+    /// returns its entry and the backends' IDs; `nat64` its IPv4 source for NAT64, else the
+    /// forwarding mode set for it.
     fn place(
         &mut self,
         key: ServiceKey,
         backends: &[BackendSpec],
-        nat64_src: [u8; 4],
+        nat64: Option<[u8; 4]>,
     ) -> Result<(Service, Vec<u32>), LbError> {
         let old = self.services.remove(&key);
         let id = match &old {
@@ -733,8 +892,17 @@ impl LbDatapath {
         }
         let mut svcs: HashMap<&mut MapData, ServiceKey, Service> =
             typed(&mut self.ebpf, MAP_SERVICES)?;
+        let (mode, src) = match nat64 {
+            Some(a) => {
+                let mut src = [0u8; 16];
+                src[..4].copy_from_slice(&a);
+                (mode::NAT64, src)
+            }
+            None => self.modes.get(&key).copied().unwrap_or_default().raw(),
+        };
         let svc = Service {
-            nat64_src,
+            mode,
+            src,
             sched: self.scheds.get(&key).copied().unwrap_or(0),
             id,
             backends: if table.is_empty() {
