@@ -261,6 +261,23 @@ pub struct FlowKey {
 
 const _: () = assert!(size_of::<FlowKey>() == 40);
 
+/// The flow's hash (the 5-tuple, mixed as murmur3's finaliser does): which slot of the
+/// service's Maglev table a new connection takes, the IPv6 Flow Label of DSR's tunnel (its
+/// low 20 bits), the first source port full NAT and NAT64 try.
+#[inline(always)]
+pub fn flow_hash(k: &FlowKey) -> u32 {
+    let w = |a: &[u8; 16]| u32::from_ne_bytes([a[0], a[1], a[2], a[3]]);
+    let mut h = w(&k.src).wrapping_mul(0xcc9e_2d51);
+    h ^= w(&k.dst).rotate_left(15).wrapping_mul(0x1b87_3593);
+    h ^= ((u32::from(k.sport) << 16) | u32::from(k.dport)).wrapping_mul(0xe654_6b64);
+    h ^= u32::from(k.proto);
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
 /// Directions of a [`Ct`] entry.
 pub mod dir {
     /// From the client to the VIP: the destination becomes the backend.

@@ -90,20 +90,10 @@ pub(crate) fn word(a: &[u8; 16], i: usize) -> u32 {
     u32::from_be_bytes([a[4 * i], a[4 * i + 1], a[4 * i + 2], a[4 * i + 3]])
 }
 
-/// The flow's hash (the 5-tuple, mixed as murmur3's finaliser does): which slot of the
-/// service's Maglev table it takes.
+/// The flow's hash (`bpf_abi::lb::flow_hash`).
 #[inline(always)]
 pub(crate) fn flow_hash(k: &FlowKey) -> u32 {
-    let w = |a: &[u8; 16]| u32::from_ne_bytes([a[0], a[1], a[2], a[3]]);
-    let mut h = w(&k.src).wrapping_mul(0xcc9e_2d51);
-    h ^= w(&k.dst).rotate_left(15).wrapping_mul(0x1b87_3593);
-    h ^= ((u32::from(k.sport) << 16) | u32::from(k.dport)).wrapping_mul(0xe654_6b64);
-    h ^= u32::from(k.proto);
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^ (h >> 16)
+    bpf_abi::lb::flow_hash(k)
 }
 
 /// The Maglev slot of a new connection of `svc` by its scheduler: `hash` (the connection's),

@@ -851,3 +851,351 @@ fn schedulers_source_hash_and_round_robin() {
     assert!((share(11) - 0.25).abs() < 0.05, "{n:?}");
     assert!((share(12) - 0.5).abs() < 0.05, "{n:?}");
 }
+
+/// The forwarding modes besides DNAT, IPv4 and IPv6, frames checked byte for byte:
+/// - full NAT (one-arm): the client's packets leave from the service's source address (the
+///   load balancer's own on n6) and a port of the connection's own (at least 1024, the one
+///   its conntrack entry holds); the backend's reply to that port goes back to the client
+///   from the VIP;
+/// - DSR over L2: the packet unchanged (TTL too) to the backend's MAC; no route to the
+///   backend: dropped and counted (never to the kernel: its destination is the VIP);
+/// - DSR through a tunnel: IPIP (inner DF and ID carried over, TTL 64) and IP6IP6 (Flow Label
+///   from the flow's hash) from the service's source to the backend, decoded by tshark;
+///   `xdp_lb_decap` on the backend's side gives back the client's packet for its VIPs only;
+/// - and what the southbound refuses, with the reason named.
+#[test]
+fn full_nat_and_dsr_send_what_each_mode_says() {
+    use bpf_abi::lb::{FlowKey, PROG_XDP_LB_DECAP, flow_hash};
+    use upf_lb::{
+        packet::{Ip, Ipv4, Ipv6},
+        southbound::lb::Forwarding,
+    };
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = LbDatapath::load(16, 64, 4096).expect("load bpf-lb");
+    let lb4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+    let lb6: Ipv6Addr = "2001:db8:0:6::1".parse().unwrap();
+    let fnat = Ipv4Addr::new(198, 18, 0, 4);
+    let dsr = Ipv4Addr::new(198, 18, 0, 5);
+    let tun = Ipv4Addr::new(198, 18, 0, 6);
+    let dsr_lost = Ipv4Addr::new(198, 18, 0, 7);
+    let fnat6 = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x4);
+    let dsr6 = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x5);
+    let tun6 = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x6);
+    let be = |addr: IpAddr, port| BackendSpec {
+        addr,
+        port,
+        weight: 1,
+    };
+    let modes: [(IpAddr, Forwarding, IpAddr, u16); 7] = [
+        (
+            fnat.into(),
+            Forwarding::FullNat { source: lb4.into() },
+            FibNs::NH4.into(),
+            8080,
+        ),
+        (dsr.into(), Forwarding::DsrL2, FibNs::NH4.into(), 0),
+        (
+            tun.into(),
+            Forwarding::DsrTunnel { source: lb4.into() },
+            FibNs::NH4.into(),
+            80,
+        ),
+        (
+            dsr_lost.into(),
+            Forwarding::DsrL2,
+            Ipv4Addr::new(198, 51, 100, 9).into(),
+            0,
+        ),
+        (
+            fnat6.into(),
+            Forwarding::FullNat { source: lb6.into() },
+            FibNs::NH6.into(),
+            8443,
+        ),
+        (dsr6.into(), Forwarding::DsrL2, FibNs::NH6.into(), 0),
+        (
+            tun6.into(),
+            Forwarding::DsrTunnel { source: lb6.into() },
+            FibNs::NH6.into(),
+            0,
+        ),
+    ];
+    for (vip, f, b, port) in modes {
+        let svc_port = if vip.is_ipv4() { 80 } else { 443 };
+        dp.set_forwarding(vip, 6, svc_port, f).unwrap();
+        dp.set_service(vip, 6, svc_port, &[be(b, port)]).unwrap();
+    }
+    // Refused, each with its reason.
+    let e = dp
+        .set_service(dsr.into(), 6, 80, &[be(FibNs::NH4.into(), 8080)])
+        .unwrap_err();
+    assert!(e.to_string().contains("DSR does not rewrite ports"), "{e}");
+    let e = dp
+        .set_forwarding(
+            fnat.into(),
+            6,
+            80,
+            Forwarding::FullNat { source: lb6.into() },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("of the VIP's family"), "{e}");
+    let e = dp
+        .set_forwarding(fnat.into(), 132, 80, Forwarding::DsrL2)
+        .unwrap_err();
+    assert!(e.to_string().contains("for TCP and UDP services"), "{e}");
+
+    // Full NAT, IPv4 then IPv6: the port is the one the conntrack entry holds.
+    let key = |src: IpAddr, dst: IpAddr, sport, dport| {
+        let a = |x: IpAddr| match x {
+            IpAddr::V4(v) => {
+                let mut b = [0u8; 16];
+                b[..4].copy_from_slice(&v.octets());
+                (b, 4)
+            }
+            IpAddr::V6(v) => (v.octets(), 6),
+        };
+        FlowKey {
+            src: a(src).0,
+            dst: a(dst).0,
+            sport,
+            dport,
+            proto: 6,
+            family: a(src).1,
+            _pad: [0; 2],
+        }
+    };
+    let syn = tcp(CLIENT, fnat, 40000, 80, 0x02);
+    let syn6 = tcp6(CLIENT6, fnat6, 40000, 443, 0x02);
+    let first = vec![
+        Fixture::of(
+            "full-nat-syn",
+            &syn,
+            xdp::REDIRECT,
+            vec![],
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "full-nat6-syn",
+            &syn6,
+            xdp::REDIRECT,
+            vec![],
+            Reason::LbRedirect,
+        ),
+    ];
+    // The port is the datapath's choice: learn it from a first run, then check it all.
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    for fx in &first {
+        let (action, _) = fib.test_run(prog, &fx.input).unwrap();
+        assert_eq!(action, xdp::REDIRECT, "{}", fx.name);
+    }
+    let p4 = dp
+        .connection(&key(CLIENT.into(), fnat.into(), 40000, 80))
+        .expect("tracked")
+        .peer_port;
+    let p6 = dp
+        .connection(&key(CLIENT6.into(), fnat6.into(), 40000, 443))
+        .expect("tracked")
+        .peer_port;
+    assert!(p4 >= 1024 && p6 >= 1024, "ports {p4} {p6}");
+    // A second connection of the same client gets its own port.
+    let (action, out2) = fib
+        .test_run(
+            prog,
+            &Frame::new(tcp(CLIENT, fnat, 40001, 80, 0x02)).to_bytes(),
+        )
+        .unwrap();
+    assert_eq!(action, xdp::REDIRECT);
+    let p4b = u16::from_be_bytes([out2[34], out2[35]]);
+    assert_ne!(p4b, p4, "each connection its own port");
+
+    let inner = tcp(CLIENT, dsr, 40000, 80, 0x02);
+    let inner6 = tcp6(CLIENT6, dsr6, 40000, 443, 0x02);
+    let tinner = tcp(CLIENT, tun, 40000, 80, 0x02);
+    let tinner6 = tcp6(CLIENT6, tun6, 40000, 443, 0x02);
+    let l2 = |p: &IpPacket| {
+        Frame {
+            dst: FibNs::NH_MAC,
+            src: FibNs::N6_MAC,
+            vlans: vec![],
+            ip: p.clone(),
+        }
+        .to_bytes()
+    };
+    let mut outer4 = Ipv4::new(lb4, FibNs::NH4);
+    outer4.id = match &tinner.ip {
+        Ip::V4(h) => h.id,
+        Ip::V6(_) => unreachable!(),
+    };
+    let ipip = IpPacket {
+        ip: Ip::V4(outer4),
+        l4: L4::Raw {
+            proto: 4,
+            bytes: tinner.to_bytes(),
+        },
+    };
+    let mut outer6 = Ipv6::new(lb6, FibNs::NH6);
+    outer6.hop_limit = 64;
+    outer6.flow_label = flow_hash(&key(CLIENT6.into(), tun6.into(), 40000, 443)) & 0xf_ffff;
+    let ip6ip6 = IpPacket {
+        ip: Ip::V6(outer6),
+        l4: L4::Raw {
+            proto: 41,
+            bytes: tinner6.to_bytes(),
+        },
+    };
+    let t = vec![
+        Fixture::of(
+            "full-nat-syn-again",
+            &syn,
+            xdp::REDIRECT,
+            routed(
+                tcp(lb4, FibNs::NH4, p4, 8080, 0x02),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "full-nat-reply-to-the-client-from-the-vip",
+            &tcp(FibNs::NH4, lb4, 8080, p4, 0x12),
+            xdp::REDIRECT,
+            routed(
+                tcp(fnat, CLIENT, 80, 40000, 0x12),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "full-nat6-syn-again",
+            &syn6,
+            xdp::REDIRECT,
+            routed(
+                tcp6(lb6, FibNs::NH6, p6, 8443, 0x02),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "full-nat6-reply",
+            &tcp6(FibNs::NH6, lb6, 8443, p6, 0x12),
+            xdp::REDIRECT,
+            routed(
+                tcp6(fnat6, CLIENT6, 443, 40000, 0x12),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        Fixture::unchanged(
+            "full-nat-reply-to-an-unknown-port",
+            Frame::new(tcp(FibNs::NH4, lb4, 8080, p4 ^ 1, 0x12)).to_bytes(),
+            Reason::LbNoService,
+        ),
+        Fixture::of(
+            "dsr-l2-unchanged-to-the-backend-mac",
+            &inner,
+            xdp::REDIRECT,
+            l2(&inner),
+            Reason::LbDsrRedirect,
+        ),
+        Fixture::of(
+            "dsr6-l2",
+            &inner6,
+            xdp::REDIRECT,
+            l2(&inner6),
+            Reason::LbDsrRedirect,
+        ),
+        Fixture::unchanged(
+            "dsr-no-route-to-the-backend",
+            Frame::new(tcp(CLIENT, dsr_lost, 40000, 80, 0x02)).to_bytes(),
+            Reason::LbDsrNoRoute,
+        ),
+        Fixture::of(
+            "dsr-ipip",
+            &tinner,
+            xdp::REDIRECT,
+            l2(&ipip),
+            Reason::LbDsrRedirect,
+        ),
+        Fixture::of(
+            "dsr-ip6ip6",
+            &tinner6,
+            xdp::REDIRECT,
+            l2(&ip6ip6),
+            Reason::LbDsrRedirect,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    // DSR's connections are tracked in one direction (their replies do not pass here).
+    let c = dp
+        .connection(&key(CLIENT.into(), dsr.into(), 40000, 80))
+        .expect("DSR connection tracked");
+    assert_eq!(c.nat_addr[..4], FibNs::NH4.octets());
+
+    // tshark decodes the tunnels: outer to the backend, inner to the VIP, checksums good.
+    let dir = std::env::temp_dir().join(format!("upf-lb-dsr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("dsr.pcap");
+    upf_lb::pcap::write_frames(&pcap, &[&t[8].output, &t[9].output]).unwrap();
+    let f = tshark_fields(
+        &pcap,
+        &["ip.proto", "ip.dst", "ipv6.nxt", "ipv6.dst", "tcp.dstport"],
+        &["ip.check_checksum:TRUE"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        f[0],
+        ["4", &FibNs::NH4.to_string(), "", "", "80"],
+        "IPIP: {f:?}"
+    );
+    assert_eq!(
+        f[1],
+        ["", "", "41", &FibNs::NH6.to_string(), "443"],
+        "IP6IP6: {f:?}"
+    );
+
+    // The backend's side: decapsulated for its VIPs only.
+    dp.set_decap_vips(&[tun.into(), tun6.into()]).unwrap();
+    let back = |p: &IpPacket| {
+        Frame {
+            dst: FibNs::NH_MAC,
+            src: FibNs::N6_MAC,
+            vlans: vec![],
+            ip: p.clone(),
+        }
+        .to_bytes()
+    };
+    let other = IpPacket {
+        ip: Ip::V4(Ipv4::new(lb4, FibNs::NH4)),
+        l4: L4::Raw {
+            proto: 4,
+            bytes: tcp(CLIENT, dsr, 40000, 80, 0x02).to_bytes(),
+        },
+    };
+    let d = vec![
+        Fixture {
+            name: "decap-ipip".into(),
+            input: t[8].output.clone(),
+            action: xdp::PASS,
+            output: back(&tinner),
+            reason: Reason::LbDecap,
+        },
+        Fixture {
+            name: "decap-ip6ip6".into(),
+            input: t[9].output.clone(),
+            action: xdp::PASS,
+            output: back(&tinner6),
+            reason: Reason::LbDecap,
+        },
+        Fixture::unchanged("decap-not-our-vip", l2(&other), Reason::LbNoService),
+        Fixture::unchanged(
+            "decap-plain-tcp",
+            Frame::new(tcp(CLIENT, tun, 40000, 80, 0x02)).to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(None, &dp, PROG_XDP_LB_DECAP, &d);
+}

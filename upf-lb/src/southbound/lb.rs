@@ -432,6 +432,7 @@ impl LbDatapath {
             .map_max_entries(MAP_BACKENDS, backends)
             .map_max_entries(MAP_BACKEND_STATS, backends)
             .map_max_entries(MAP_VIPS, services)
+            .map_max_entries(MAP_DECAP, services)
             // NAT64: one entry a direction in each (LRU: a quarter more).
             .map_max_entries(MAP_XLAT6, connections.max(1).saturating_mul(5) / 4 + 64)
             .map_max_entries(MAP_XLAT4, connections.max(1).saturating_mul(5) / 4 + 64)
