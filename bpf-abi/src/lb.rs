@@ -41,6 +41,14 @@ pub const PROG_XDP_LB_SCTP_ACK6: &str = "xdp_lb_sctp_ack6";
 pub const PROG_XDP_LB_64: &str = "xdp_lb_64";
 /// NAT64, the backend's direction: IPv4 to IPv6 (tail call, index [`jump::NAT46`]).
 pub const PROG_XDP_LB_46: &str = "xdp_lb_46";
+/// ICMP errors about tracked connections (tail call, index [`jump::ICMP`]).
+pub const PROG_XDP_LB_ICMP: &str = "xdp_lb_icmp";
+/// ICMPv6 errors about tracked connections (tail call, index [`jump::ICMP6`]).
+pub const PROG_XDP_LB_ICMP6: &str = "xdp_lb_icmp6";
+/// A new TCP or UDP connection over IPv4 (tail call, index [`jump::NEW`]).
+pub const PROG_XDP_LB_NEW: &str = "xdp_lb_new";
+/// A new TCP or UDP connection over IPv6 (tail call, index [`jump::NEW6`]).
+pub const PROG_XDP_LB_NEW6: &str = "xdp_lb_new6";
 /// NAT64 connections by their IPv6 (client's) key.
 pub const MAP_XLAT6: &str = "LB_XLAT6";
 /// NAT64 connections by their IPv4 (backend's) key.
@@ -87,6 +95,16 @@ pub mod jump {
     pub const NAT64: u32 = 5;
     /// `xdp_lb_46`.
     pub const NAT46: u32 = 6;
+    /// `xdp_lb_icmp`.
+    pub const ICMP: u32 = 7;
+    /// `xdp_lb_icmp6`.
+    pub const ICMP6: u32 = 8;
+    /// `xdp_lb_new`.
+    pub const NEW: u32 = 9;
+    /// `xdp_lb_new6`.
+    pub const NEW6: u32 = 10;
+    /// `xdp_lb` itself (`xdp_lb_new` returns there).
+    pub const IPV4: u32 = 11;
 }
 /// Services.
 pub const MAP_SERVICES: &str = "LB_SERVICES";

@@ -4,6 +4,7 @@
 #![no_main]
 
 mod dsr;
+mod icmp;
 mod maps;
 mod nat;
 mod nat64;
@@ -22,6 +23,19 @@ pub fn xdp_lb(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn xdp_lb6(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, nat::ingress::<true>)
+}
+
+/// A TCP or UDP packet without a conntrack entry (IPv4): a new connection's entries made,
+/// reached by tail call from `xdp_lb` (and back).
+#[xdp]
+pub fn xdp_lb_new(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, nat::open::<false>)
+}
+
+/// As `xdp_lb_new`, IPv6, from `xdp_lb6`.
+#[xdp]
+pub fn xdp_lb_new6(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, nat::open::<true>)
 }
 
 /// SCTP over IPv4 to a service or of a tracked association, reached by tail call from
@@ -59,6 +73,18 @@ pub fn xdp_lb_64(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn xdp_lb_46(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, nat64::to_v6)
+}
+
+/// An ICMP error about a tracked connection (IPv4), reached by tail call from `xdp_lb`.
+#[xdp]
+pub fn xdp_lb_icmp(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, icmp::ingress::<false>)
+}
+
+/// An ICMPv6 error about a tracked connection, reached by tail call from `xdp_lb6`.
+#[xdp]
+pub fn xdp_lb_icmp6(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, icmp::ingress::<true>)
 }
 
 /// A backend's side of DSR through a tunnel: IPIP / IP6IP6 to its VIPs decapsulated for the

@@ -142,27 +142,21 @@ pub(crate) fn free_port(h: u32, mut taken: impl FnMut(u16) -> bool) -> Option<u1
     None
 }
 
-/// What a packet belongs to.
+/// What a packet without a live conntrack entry belongs to.
 enum Tracked {
-    /// A connection of this family (its entry for this direction).
-    Ct(*mut Ct),
+    /// A new connection of this family: its entries are made.
+    Opened,
     /// A NAT64 service or connection, the client's direction (`xdp_lb_64`).
     Nat64,
     /// A NAT64 connection, the backend's direction (`xdp_lb_46`).
     Nat46,
 }
 
-/// The connection's entry for this direction: found, or made for a new connection to a
-/// service (both directions); or NAT64's.
+/// A packet without a live conntrack entry (none, or expired and not swept yet): a new
+/// connection to a service gets its entries (both directions; DSR: the client's only), or it
+/// is NAT64's.
 #[inline(always)]
 fn track(key: &FlowKey, now: u64) -> Result<Tracked, Reason> {
-    if let Some(ct) = CONNTRACK.get_ptr_mut(key) {
-        // SAFETY: a value of the conntrack map, valid for this program run.
-        if unsafe { (*ct).expires_ns } > now {
-            return Ok(Tracked::Ct(ct));
-        }
-        // Expired (the controller has not swept it yet): a new connection.
-    }
     if key.family == 4 && crate::maps::XLAT4.get_ptr(key).is_some() {
         return Ok(Tracked::Nat46);
     }
@@ -269,10 +263,44 @@ fn track(key: &FlowKey, now: u64) -> Result<Tracked, Reason> {
     if CONNTRACK.insert(key, &ct, 0).is_err() {
         return Err(Reason::LbNoBackend);
     }
-    CONNTRACK
-        .get_ptr_mut(key)
-        .map(Tracked::Ct)
-        .ok_or(Reason::LbNoBackend)
+    Ok(Tracked::Opened)
+}
+
+/// A TCP or UDP packet without a live conntrack entry (`xdp_lb_new`, `xdp_lb_new6`, tail
+/// calls from `xdp_lb` / `xdp_lb6`): a new connection to a service gets its entries, then the
+/// packet goes back to `xdp_lb` / `xdp_lb6`, which translates it as any of the connection's
+/// packets. Apart from the translation, so that each program's verification stays small. (A
+/// connection's entry evicted between the two would bounce the packet between them until the
+/// kernel's limit of 33 tail calls: dropped, counted `tail_call_failed`.)
+#[inline(always)]
+pub fn open<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    if eth.ethertype != (if V6 { ETH_P_IPV6 } else { ETH_P_IPV4 }) {
+        return Err(Reason::LbNoService);
+    }
+    let mut key = FlowKey::default();
+    let ip = parse_ip::<V6>(&cur, eth.l3_off, &mut key)?;
+    let trunc = match ip.protocol {
+        proto::TCP => Reason::TcpTruncated,
+        proto::UDP => Reason::UdpTruncated,
+        _ => return Err(Reason::LbNoService),
+    };
+    let ports = *cur.get::<[u8; 4]>(ip.l4_off, trunc)?;
+    key.sport = u16::from_be_bytes([ports[0], ports[1]]);
+    key.dport = u16::from_be_bytes([ports[2], ports[3]]);
+    key.proto = ip.protocol;
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let to = match track(&key, now)? {
+        Tracked::Opened if V6 => jump::IPV6,
+        Tracked::Opened => jump::IPV4,
+        Tracked::Nat64 => jump::NAT64,
+        Tracked::Nat46 => jump::NAT46,
+    };
+    // SAFETY: a tail call to a program the loader put at `to`; returns only if it fails.
+    unsafe { LB_JUMP.tail_call(ctx, to) };
+    Err(Reason::TailCallFailed)
 }
 
 /// A direction's state after this packet, from its TCP flags (a FIN or RST closes; a SYN alone
@@ -403,8 +431,14 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let trunc = match ip.protocol {
         proto::TCP => Reason::TcpTruncated,
         proto::UDP => Reason::UdpTruncated,
-        proto::ICMP if !V6 => return icmp_error(ctx, &cur, &ip),
-        proto::ICMPV6 if V6 => return echo(&cur, &ip, &key),
+        proto::ICMP | proto::ICMPV6 if (ip.protocol == proto::ICMPV6) == V6 => {
+            // Echo Requests to VIPs and errors about connections: `xdp_lb_icmp(6)`.
+            let to = if V6 { jump::ICMP6 } else { jump::ICMP };
+            // SAFETY: a tail call to a program the loader put at `to`; returns only if it
+            // fails.
+            unsafe { LB_JUMP.tail_call(ctx, to) };
+            return Err(Reason::TailCallFailed);
+        }
         proto::SCTP => {
             let to = if V6 { jump::SCTP6 } else { jump::SCTP };
             // SAFETY: a tail call to a program the loader put at `to`; returns only if it
@@ -420,14 +454,12 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     key.proto = ip.protocol;
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
-    let ct = match track(&key, now)? {
-        Tracked::Ct(ct) => ct,
-        t => {
-            let to = if matches!(t, Tracked::Nat64) {
-                jump::NAT64
-            } else {
-                jump::NAT46
-            };
+    let ct = match CONNTRACK.get_ptr_mut(&key) {
+        // SAFETY: a value of the conntrack map, valid for this program run.
+        Some(ct) if unsafe { (*ct).expires_ns } > now => ct,
+        _ => {
+            // A new connection (or NAT64's): `xdp_lb_new(6)`.
+            let to = if V6 { jump::NEW6 } else { jump::NEW };
             // SAFETY: a tail call to a program the loader put at `to`; returns only if it
             // fails.
             unsafe { LB_JUMP.tail_call(ctx, to) };
@@ -571,126 +603,32 @@ fn route_as(
     }
 }
 
-/// ICMP types whose message quotes the packet that caused it (RFC 792): Destination
-/// Unreachable (Fragmentation Needed among them), Time Exceeded, Parameter Problem.
-pub(crate) const ICMP_QUOTING: [u8; 3] = [3, 11, 12];
-
-/// An ICMP error about a packet of a tracked connection (IPv4): the quoted packet was either
-/// the client's, sent on to the backend (the error comes from the backend's side: the quoted
-/// destination becomes the VIP again, and the error's source too when the backend itself sent
-/// it), or the backend's reply, sent on to the client (the error comes from the client's side
-/// to the VIP: the quoted source becomes the backend, and the error goes to the backend).
-/// The quoted header's checksum, a quoted UDP checksum, the ICMP checksum and the outer
-/// header's are updated (RFC 1624); then the error is forwarded like the connection's
-/// packets. Other ICMP is the kernel's.
-#[inline(always)]
-fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason> {
-    let icmp_off = ip.l4_off;
-    let ty = cur.u8_at(icmp_off, Reason::IcmpTruncated)?;
-    if ty == 8 {
-        let mut key = FlowKey::default();
-        let d = cur.get::<[u8; 4]>(ip.off + DST, Reason::Ipv4Truncated)?;
-        key.dst[..4].copy_from_slice(d);
-        key.family = 4;
-        return echo(cur, ip, &key);
-    }
-    if !ICMP_QUOTING.contains(&ty) {
-        return Err(Reason::LbNoService);
-    }
-    let inner_off = icmp_off + 8;
-    // The quoted header (options are not translated: such errors are the kernel's) and the
-    // first 8 bytes of its transport header (RFC 792: at least that much is quoted).
-    let q = cur.get_mut::<[u8; 28]>(inner_off, Reason::IcmpTruncated)?;
-    // SAFETY: the cursor proved the 28 bytes; nothing else refers to them.
-    let q = unsafe { &mut *q };
-    let proto_in = q[9];
-    if q[0] == 0x45 && proto_in == proto::SCTP {
-        // About an SCTP association: `xdp_lb_sctp` translates it.
-        // SAFETY: a tail call to a program the loader put at `jump::SCTP`; returns only if
-        // it fails.
-        unsafe { LB_JUMP.tail_call(ctx, jump::SCTP) };
-        return Err(Reason::TailCallFailed);
-    }
-    if q[0] != 0x45 || (proto_in != proto::TCP && proto_in != proto::UDP) {
-        return Err(Reason::LbNoService);
-    }
-    // The connection, by the quoted packet seen from the other end.
-    let mut key = FlowKey {
-        proto: proto_in,
-        family: 4,
-        sport: u16::from_be_bytes([q[22], q[23]]),
-        dport: u16::from_be_bytes([q[20], q[21]]),
-        ..FlowKey::default()
-    };
-    key.src[..4].copy_from_slice(&q[16..20]);
-    key.dst[..4].copy_from_slice(&q[12..16]);
-    let Some(ct) = CONNTRACK.get_ptr_mut(key) else {
-        return Err(Reason::LbNoService);
-    };
-    // SAFETY: a value of the conntrack map, valid for this program run.
-    let (nat_addr, nat_port, direction) = unsafe { (&(*ct).nat_addr, (*ct).nat_port, (*ct).dir) };
-    let new_addr = word(nat_addr, 0);
-    // The quoted packet's field to rewrite: its destination (it went to the backend) or its
-    // source (it came from the VIP); and the outer field: the error's source when the backend
-    // sent it, or its destination (the VIP).
-    let to_backend_side = direction == dir::REPLY;
-    let (q_addr, q_port) = if to_backend_side { (16, 22) } else { (12, 20) };
-    let old_addr = u32::from_be_bytes([q[q_addr], q[q_addr + 1], q[q_addr + 2], q[q_addr + 3]]);
-    let old_port = u16::from_be_bytes([q[q_port], q[q_port + 1]]);
-    let old_qcheck = u16::from_be_bytes([q[10], q[11]]);
-    let new_qcheck = csum::replace32(old_qcheck, old_addr, new_addr);
-    q[10..12].copy_from_slice(&new_qcheck.to_be_bytes());
-    q[q_addr..q_addr + 4].copy_from_slice(&new_addr.to_be_bytes());
-    q[q_port..q_port + 2].copy_from_slice(&nat_port.to_be_bytes());
-    let h = cur.get_mut::<[u8; 4]>(icmp_off, Reason::IcmpTruncated)?;
-    // SAFETY: the cursor proved the ICMP header's first 4 bytes.
-    let h = unsafe { &mut *h };
-    let mut c = u16::from_be_bytes([h[2], h[3]]);
-    c = csum::replace32(c, old_addr, new_addr);
-    c = csum::replace16(c, old_port, nat_port);
-    c = csum::replace16(c, old_qcheck, new_qcheck);
-    if proto_in == proto::UDP {
-        let old_u = u16::from_be_bytes([q[26], q[27]]);
-        if old_u != 0 {
-            let mut u = csum::replace32(old_u, old_addr, new_addr);
-            u = csum::replace16(u, old_port, nat_port);
-            q[26..28].copy_from_slice(&u.to_be_bytes());
-            c = csum::replace16(c, old_u, u);
-        }
-    }
-    h[2..4].copy_from_slice(&c.to_be_bytes());
-    // The outer header.
-    let o = cur.get_mut::<[u8; 20]>(ip.off, Reason::Ipv4Truncated)?;
-    // SAFETY: the cursor proved the 20 bytes of the outer header.
-    let o = unsafe { &mut *o };
-    let at = if to_backend_side { SRC } else { DST };
-    let old_outer = u32::from_be_bytes([o[at], o[at + 1], o[at + 2], o[at + 3]]);
-    if !to_backend_side || old_outer == old_addr {
-        let oc = u16::from_be_bytes([o[CHECK], o[CHECK + 1]]);
-        o[CHECK..CHECK + 2]
-            .copy_from_slice(&csum::replace32(oc, old_outer, new_addr).to_be_bytes());
-        o[at..at + 4].copy_from_slice(&new_addr.to_be_bytes());
-    }
-    let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
-    src[..4].copy_from_slice(&o[SRC..SRC + 4]);
-    dst[..4].copy_from_slice(&o[DST..DST + 4]);
-    let l = Lookup {
-        v6: false,
-        src: &src,
-        dst: &dst,
-        tos: ip.tos,
-        len: ip.len as u16,
-    };
-    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
-    route(ctx, cur, ip, &l, unsafe { bpf_ktime_get_coarse_ns() })
-}
-
 /// An ICMP Echo Request (IPv4, type 8) or ICMPv6 one (128) to a VIP: answered in place
 /// (RFC 792, RFC 4443 4.2), addresses and MACs swapped, TTL or Hop Limit 64, the type made
 /// the reply's; the checksums change by the type and TTL words only (swapping addresses
 /// leaves every sum alone). Anything else is the kernel's.
 #[inline(always)]
-fn echo(cur: &Cursor, ip: &Ip, key: &FlowKey) -> Result<Reason, Reason> {
+pub(crate) fn echo(cur: &Cursor, ip: &Ip, key: &FlowKey) -> Result<Reason, Reason> {
+    let r = echo_fn(cur, ip, key);
+    match Reason::from_index(r & 0xffff) {
+        Some(reason) if r >> 16 == 0 => Ok(reason),
+        Some(reason) => Err(reason),
+        None => Err(Reason::LbNoService),
+    }
+}
+
+/// [`echo`] as a BPF function of its own (its stack frame apart from the caller's): the
+/// reason's index, bit 16 set for an error.
+#[inline(never)]
+fn echo_fn(cur: &Cursor, ip: &Ip, key: &FlowKey) -> u32 {
+    match echo_in(cur, ip, key) {
+        Ok(r) => r as u32,
+        Err(r) => r as u32 | 1 << 16,
+    }
+}
+
+#[inline(always)]
+fn echo_in(cur: &Cursor, ip: &Ip, key: &FlowKey) -> Result<Reason, Reason> {
     let (request, reply) = if ip.v6 { (128u8, 129u8) } else { (8, 0) };
     let h = cur.get_mut::<[u8; 4]>(ip.l4_off, Reason::IcmpTruncated)?;
     // SAFETY: the cursor proved the ICMP header's first 4 bytes.

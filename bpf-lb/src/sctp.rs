@@ -744,7 +744,7 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
     use bpf_net::csum;
     let icmp_off = ip.l4_off;
     let ty = cur.u8_at(icmp_off, Reason::IcmpTruncated)?;
-    if !nat::ICMP_QUOTING.contains(&ty) {
+    if !crate::icmp::quoting::<false>(ty) {
         return Err(Reason::LbNoService);
     }
     let q = cur.get_mut::<[u8; 28]>(icmp_off + 8, Reason::IcmpTruncated)?;

@@ -52,8 +52,20 @@ pub const fn replace32(check: u16, old: u32, new: u32) -> u16 {
 /// `new` (RFC 1624 eqn. 3 with multi-word m and m').
 #[inline(always)]
 pub const fn replace_sum(check: u16, old: u32, new: u32) -> u16 {
-    let sum = (!check) as u32 + (!fold(old)) as u32 + fold(new) as u32;
-    !fold(sum)
+    apply(check, delta(old, new))
+}
+
+/// What replacing covered words summing to `old` by words summing to `new` adds to a sum
+/// (RFC 1624's ~m + m'). Deltas add up: several changes, one [`apply`].
+#[inline(always)]
+pub const fn delta(old: u32, new: u32) -> u32 {
+    (!fold(old)) as u32 + fold(new) as u32
+}
+
+/// The checksum field after the changes summed in `delta` (RFC 1624 eqn. 3).
+#[inline(always)]
+pub const fn apply(check: u16, delta: u32) -> u16 {
+    !fold((!check) as u32 + delta)
 }
 
 /// The pseudo-header sum of an IPv4 upper-layer checksum (RFC 768, RFC 793).

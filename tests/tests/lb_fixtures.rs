@@ -338,7 +338,7 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
                 FibNs::GNB_MAC,
                 FibNs::N3_MAC,
             ),
-            Reason::LbRedirect,
+            Reason::LbIcmpRedirect,
         ),
         Fixture::of(
             "icmp-frag-needed-about-a-reply",
@@ -356,7 +356,7 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
                 FibNs::NH_MAC,
                 FibNs::N6_MAC,
             ),
-            Reason::LbRedirect,
+            Reason::LbIcmpRedirect,
         ),
         // Echo to a VIP is answered in place now (the rows after the first table); an Echo
         // Reply is not a quoting error: the kernel's.

@@ -19,7 +19,8 @@ use bpf_abi::{
         Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKEND_STATS, MAP_BACKENDS, MAP_CONNTRACK,
         MAP_DECAP, MAP_LB_JUMP, MAP_MAGLEV, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS,
         MAP_SERVICES, MAP_VIPS, MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS,
-        PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_SCTP,
+        PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP,
+        PROG_XDP_LB_ICMP6, PROG_XDP_LB_NEW, PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP,
         PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey,
         SctpAssoc, SctpKey, Service, ServiceKey, jump, mode,
     },
@@ -40,6 +41,10 @@ pub const LB_PROGRAMS: &[&str] = &[
     PROG_XDP_LB_SCTP_ACK6,
     PROG_XDP_LB_64,
     PROG_XDP_LB_46,
+    PROG_XDP_LB_ICMP,
+    PROG_XDP_LB_ICMP6,
+    PROG_XDP_LB_NEW,
+    PROG_XDP_LB_NEW6,
     PROG_XDP_LB_DECAP,
     bpf_abi::names::PROG_XDP_NOOP,
 ];
@@ -458,6 +463,11 @@ impl LbDatapath {
         )?;
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NAT64, PROG_XDP_LB_64)?;
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NAT46, PROG_XDP_LB_46)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP, PROG_XDP_LB_ICMP)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP6, PROG_XDP_LB_ICMP6)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NEW, PROG_XDP_LB_NEW)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NEW6, PROG_XDP_LB_NEW6)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::IPV4, PROG_XDP_LB)?;
         Ok(LbDatapath {
             ebpf,
             scheds: StdMap::new(),
