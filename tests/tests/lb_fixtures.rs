@@ -1129,6 +1129,222 @@ fn full_nat_and_dsr_send_what_each_mode_says() {
         ),
     ];
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+
+    // ICMP and ICMPv6 errors about full NAT and NAT66 connections, translated inside and out
+    // (each side sees only the addresses it talks to; the quoted checksums, IPv4 header and
+    // TCP's when quoted, stay right): the backend's error about the client's packet reaches
+    // the client from the VIP; the client's own Packet Too Big about a reply reaches the
+    // backend from the load balancer's address.
+    let dnat6 = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x7);
+    dp.set_service(dnat6.into(), 6, 443, &[be(FibNs::NH6.into(), 8443)])
+        .unwrap();
+    let icmp4 = |src, dst, ty, code, quoted: &IpPacket| {
+        IpPacket::v4(
+            src,
+            dst,
+            L4::Icmp {
+                ty,
+                code,
+                rest: [0; 4],
+                payload: quoted.to_bytes()[..28].to_vec(),
+            },
+        )
+    };
+    let icmp6 = |src, dst, ty, rest, quoted: &IpPacket| {
+        IpPacket::v6(
+            src,
+            dst,
+            L4::Icmp {
+                ty,
+                code: if ty == 1 { 4 } else { 0 },
+                rest,
+                payload: quoted.to_bytes(),
+            },
+        )
+    };
+    let hl = |mut p: IpPacket, h: u8| {
+        match &mut p.ip {
+            Ip::V4(x) => x.ttl = h,
+            Ip::V6(x) => x.hop_limit = h,
+        }
+        p
+    };
+    let mtu = [0, 0, 0x05, 0x00];
+    let errs = vec![
+        Fixture::of(
+            "dnat6-syn",
+            &tcp6(CLIENT6, dnat6, 40000, 443, 0x02),
+            xdp::REDIRECT,
+            routed(
+                tcp6(CLIENT6, FibNs::NH6, 40000, 8443, 0x02),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "icmp-full-nat-port-unreachable-from-the-backend",
+            &icmp4(
+                FibNs::NH4,
+                lb4,
+                3,
+                3,
+                &hl(tcp(lb4, FibNs::NH4, p4, 8080, 0x02), 63),
+            ),
+            xdp::REDIRECT,
+            routed(
+                icmp4(
+                    fnat,
+                    CLIENT,
+                    3,
+                    3,
+                    &hl(tcp(CLIENT, fnat, 40000, 80, 0x02), 63),
+                ),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "icmp6-full-nat-port-unreachable-from-the-backend",
+            &icmp6(
+                FibNs::NH6,
+                lb6,
+                1,
+                [0; 4],
+                &hl(tcp6(lb6, FibNs::NH6, p6, 8443, 0x02), 63),
+            ),
+            xdp::REDIRECT,
+            routed(
+                icmp6(
+                    fnat6,
+                    CLIENT6,
+                    1,
+                    [0; 4],
+                    &hl(tcp6(CLIENT6, fnat6, 40000, 443, 0x02), 63),
+                ),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "icmp6-full-nat-packet-too-big-from-the-client",
+            &icmp6(
+                CLIENT6,
+                fnat6,
+                2,
+                mtu,
+                &hl(tcp6(fnat6, CLIENT6, 443, 40000, 0x12), 63),
+            ),
+            xdp::REDIRECT,
+            routed(
+                icmp6(
+                    lb6,
+                    FibNs::NH6,
+                    2,
+                    mtu,
+                    &hl(tcp6(FibNs::NH6, lb6, 8443, p6, 0x12), 63),
+                ),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "icmp6-nat66-unreachable-from-the-backend",
+            &icmp6(
+                FibNs::NH6,
+                CLIENT6,
+                1,
+                [0; 4],
+                &hl(tcp6(CLIENT6, FibNs::NH6, 40000, 8443, 0x02), 63),
+            ),
+            xdp::REDIRECT,
+            routed(
+                icmp6(
+                    dnat6,
+                    CLIENT6,
+                    1,
+                    [0; 4],
+                    &hl(tcp6(CLIENT6, dnat6, 40000, 443, 0x02), 63),
+                ),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "icmp6-nat66-too-big-from-a-router-on-the-client-side",
+            &icmp6(
+                "2001:db8:0:3::99".parse().unwrap(),
+                dnat6,
+                2,
+                mtu,
+                &hl(tcp6(dnat6, CLIENT6, 443, 40000, 0x12), 60),
+            ),
+            xdp::REDIRECT,
+            routed(
+                icmp6(
+                    "2001:db8:0:3::99".parse().unwrap(),
+                    FibNs::NH6,
+                    2,
+                    mtu,
+                    &hl(tcp6(FibNs::NH6, CLIENT6, 8443, 40000, 0x12), 60),
+                ),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::unchanged(
+            "icmp6-about-no-connection",
+            Frame::new(icmp6(
+                FibNs::NH6,
+                CLIENT6,
+                1,
+                [0; 4],
+                &tcp6(CLIENT6, FibNs::NH6, 40999, 8443, 0x02),
+            ))
+            .to_bytes(),
+            Reason::LbNoService,
+        ),
+        Fixture::unchanged(
+            "icmp-about-a-dsr-connection",
+            Frame::new(icmp4(
+                FibNs::NH4,
+                CLIENT,
+                3,
+                3,
+                &tcp(CLIENT, dsr, 40000, 80, 0x02),
+            ))
+            .to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &errs);
+    // tshark: ICMPv6 checksums good, the quoted TCP checksum too.
+    let dir6 = std::env::temp_dir().join(format!("upf-lb-icmp6-{}", std::process::id()));
+    std::fs::create_dir_all(&dir6).unwrap();
+    let pcap6 = dir6.join("icmp6.pcap");
+    upf_lb::pcap::write_frames(&pcap6, &[&errs[2].output, &errs[3].output, &errs[5].output])
+        .unwrap();
+    let f6 = tshark_fields(
+        &pcap6,
+        &["icmpv6.checksum.status", "tcp.checksum.status", "ipv6.dst"],
+        &["tcp.check_checksum:TRUE"],
+    );
+    let _ = std::fs::remove_dir_all(&dir6);
+    for (i, want) in [
+        CLIENT6.to_string(),
+        FibNs::NH6.to_string(),
+        FibNs::NH6.to_string(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(f6[i], ["1", "1", want.as_str()], "ICMPv6 {i}: {f6:?}");
+    }
     // DSR's connections are tracked in one direction (their replies do not pass here).
     let c = dp
         .connection(&key(CLIENT.into(), dsr.into(), 40000, 80))
