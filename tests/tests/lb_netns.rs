@@ -313,3 +313,198 @@ fn nat64_tcp_from_an_ipv6_client_to_ipv4_backends() {
         n(Reason::LbXlatRedirect)
     );
 }
+
+/// Full NAT and DSR between real sockets, on the bed of the first test, backends serving TCP
+/// on 8080 (full NAT) and on port 80 of every address (DSR: the VIPs are on their loopback):
+///
+/// - full NAT (VIP 198.18.0.10:80 to the backends' 8080, from 203.0.113.1): every exchange
+///   completes, the client sees only the VIP, the backends see the load balancer's address
+///   (a port of each connection's own), never the client's;
+/// - DSR over L2 (VIP .11): the backends see the client's own address and the VIP as their
+///   local address, and answer the client directly (here through the namespace's kernel
+///   routing, which is the client's gateway: the load balancer's program does not translate
+///   the replies, they are `lb_no_service`);
+/// - DSR through IPIP (VIP .12, from 203.0.113.1): as DSR over L2, the backends decapsulating
+///   with `xdp_lb_decap` (this kernel has no ipip module).
+///
+/// Connections spread over both backends in each mode.
+#[test]
+fn full_nat_and_dsr_between_real_sockets() {
+    use upf_lb::southbound::lb::Forwarding;
+    require_root();
+    let (client, lb, be) = bed(
+        "lbm",
+        &[
+            "addr add 192.0.2.1/24 dev c0",
+            "route add default via 192.0.2.2",
+        ],
+        "addr add 192.0.2.2/24 dev l0",
+    );
+    let fnat = Ipv4Addr::new(198, 18, 0, 10);
+    let dsr = Ipv4Addr::new(198, 18, 0, 11);
+    let tun = Ipv4Addr::new(198, 18, 0, 12);
+    let lb_addr = Ipv4Addr::new(203, 0, 113, 1);
+    // Backend 2 reaches the full-NAT source through its link to the load balancer.
+    be[1]
+        .ip(&["route", "add", "203.0.113.1/32", "via", "198.51.100.1"])
+        .unwrap();
+    for ns in &be {
+        for v in [dsr, tun] {
+            ns.ip(&["addr", "add", &format!("{v}/32"), "dev", "lo"])
+                .unwrap();
+        }
+        ns.ip(&["link", "set", "lo", "up"]).unwrap();
+    }
+    let mut dp = LbDatapath::load(8, 16, 4096).expect("load bpf-lb");
+    let spec = |port| -> Vec<BackendSpec> {
+        BACKENDS
+            .iter()
+            .map(|&a| BackendSpec {
+                addr: IpAddr::V4(a),
+                port,
+                weight: 1,
+            })
+            .collect()
+    };
+    let modes = [
+        (
+            fnat,
+            Forwarding::FullNat {
+                source: lb_addr.into(),
+            },
+            8080,
+        ),
+        (dsr, Forwarding::DsrL2, 0),
+        (
+            tun,
+            Forwarding::DsrTunnel {
+                source: lb_addr.into(),
+            },
+            0,
+        ),
+    ];
+    for (vip, f, port) in modes {
+        dp.set_forwarding(vip.into(), 6, 80, f).unwrap();
+        dp.set_service(vip.into(), 6, 80, &spec(port)).unwrap();
+    }
+    attach(&mut dp, &lb);
+    // The backends' side of the tunnel: another copy of the object, `xdp_lb_decap` on their
+    // link, for the tunnelled VIP.
+    let mut dec = LbDatapath::load(2, 2, 64).expect("load bpf-lb for decapsulation");
+    dec.set_decap_vips(&[tun.into()]).unwrap();
+    let p = dec.xdp_mut(bpf_abi::lb::PROG_XDP_LB_DECAP).unwrap();
+    for ns in &be {
+        ns.run(|| p.attach("b0", aya::programs::XdpMode::Skb))
+            .expect("attach xdp_lb_decap");
+    }
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for (i, ns) in be.iter().enumerate() {
+            let stop = &stop;
+            let listeners: Vec<TcpListener> = [
+                SocketAddr::from((BACKENDS[i], 8080)),
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80)),
+            ]
+            .iter()
+            .map(|a| {
+                let l = ns.run(|| TcpListener::bind(a)).expect("backend TCP");
+                l.set_nonblocking(true).unwrap();
+                l
+            })
+            .collect();
+            // DSR sends to the backends' MACs: resolve them (the daemon's health checks do).
+            let _ = lb.run(|| {
+                TcpStream::connect_timeout(
+                    &SocketAddr::from((BACKENDS[i], 8080)),
+                    Duration::from_secs(2),
+                )
+            });
+            s.spawn(move || {
+                let t0 = Instant::now();
+                while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(60) {
+                    let mut idle = true;
+                    for l in &listeners {
+                        if let Ok((mut c, peer)) = l.accept() {
+                            idle = false;
+                            c.set_nonblocking(false).unwrap();
+                            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                            let mut buf = [0u8; 64];
+                            let n = c.read(&mut buf).unwrap_or(0);
+                            let local = c.local_addr().unwrap();
+                            let answer = format!("backend{i} saw {peer} at {local} say ");
+                            let _ = c.write_all(answer.as_bytes());
+                            let _ = c.write_all(&buf[..n]);
+                        }
+                    }
+                    if idle {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            });
+        }
+        for (vip, f, port) in modes {
+            let mut seen = [0u32; 2];
+            for k in 0..CONNECTIONS {
+                let (answer, local, peer) = client
+                    .run(|| -> std::io::Result<(String, SocketAddr, SocketAddr)> {
+                        let mut c = TcpStream::connect_timeout(
+                            &SocketAddr::from((vip, 80)),
+                            Duration::from_secs(5),
+                        )?;
+                        c.set_read_timeout(Some(Duration::from_secs(5)))?;
+                        c.write_all(format!("hello {k}").as_bytes())?;
+                        let mut s = String::new();
+                        c.read_to_string(&mut s)?;
+                        Ok((s, c.local_addr()?, c.peer_addr()?))
+                    })
+                    .unwrap_or_else(|e| panic!("{f:?} connection {k}: {e}"));
+                assert_eq!(peer, SocketAddr::from((vip, 80)), "the client sees the VIP");
+                let i = if answer.starts_with("backend0") { 0 } else { 1 };
+                seen[i] += 1;
+                let rest = answer
+                    .strip_prefix(&format!("backend{i} saw "))
+                    .unwrap_or_else(|| panic!("{f:?}: {answer}"));
+                let (saw, rest) = rest.split_once(" at ").unwrap();
+                let (at, said) = rest.split_once(" say ").unwrap();
+                let saw: SocketAddr = saw.parse().unwrap();
+                let at: SocketAddr = at.parse().unwrap();
+                assert_eq!(said, format!("hello {k}"), "{f:?}");
+                if port == 8080 {
+                    assert_eq!(
+                        saw.ip(),
+                        IpAddr::V4(lb_addr),
+                        "full NAT: the backend sees the load balancer"
+                    );
+                    assert!(saw.port() >= 1024, "full NAT port {saw}");
+                    assert_eq!(at, SocketAddr::from((BACKENDS[i], 8080)));
+                } else {
+                    assert_eq!(saw, local, "DSR: the backend sees the client");
+                    assert_eq!(at, SocketAddr::from((vip, 80)), "DSR: to the VIP");
+                }
+            }
+            assert!(
+                seen[0] > 0 && seen[1] > 0,
+                "{f:?}: connections spread over both backends: {seen:?}"
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let c = dp.counters().unwrap();
+    let n = |r: Reason| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
+    assert!(
+        n(Reason::LbDsrRedirect) >= u64::from(CONNECTIONS) * 2 * 3,
+        "DSR packets sent by the program: {}",
+        n(Reason::LbDsrRedirect)
+    );
+    let d = dec.counters().unwrap();
+    let decapped = d
+        .iter()
+        .find(|(x, _)| *x == Reason::LbDecap)
+        .unwrap()
+        .1
+        .packets;
+    assert!(
+        decapped >= u64::from(CONNECTIONS) * 3,
+        "tunnelled packets decapsulated: {decapped}"
+    );
+}
