@@ -93,7 +93,12 @@ struct RawPolicy {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLb {
+    #[serde(default)]
     interfaces: Vec<String>,
+    #[serde(default)]
+    decap_interfaces: Vec<String>,
+    #[serde(default)]
+    decap_vips: Vec<String>,
     xdp_mode: Option<String>,
     connections: Option<u32>,
     sctp_associations: Option<u32>,
@@ -116,6 +121,8 @@ struct RawLbService {
     health: Option<String>,
     nat64_source: Option<String>,
     scheduler: Option<String>,
+    mode: Option<String>,
+    source: Option<String>,
     backends: Vec<RawLbBackend>,
 }
 
@@ -583,6 +590,11 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
 pub struct LbConfig {
     /// Interfaces `xdp_lb` is attached to (clients' and backends' sides).
     pub interfaces: Vec<String>,
+    /// A DSR backend's side: interfaces `xdp_lb_decap` is attached to, decapsulating IPIP /
+    /// IP6IP6 to [`LbConfig::decap_vips`].
+    pub decap_interfaces: Vec<String>,
+    /// The VIPs this host serves behind a DSR tunnel (on its loopback).
+    pub decap_vips: Vec<IpAddr>,
     /// How it is attached.
     pub xdp_mode: XdpMode,
     /// Connections tracked at most.
@@ -618,6 +630,8 @@ pub struct LbService {
     pub nat64_source: Option<std::net::Ipv4Addr>,
     /// How a new connection's backend is picked (`bpf_abi::lb::sched`).
     pub scheduler: u32,
+    /// How packets reach the backends (TCP and UDP; NAT64 and SCTP: DNAT).
+    pub forwarding: crate::southbound::lb::Forwarding,
 }
 
 impl LbService {
@@ -645,15 +659,47 @@ impl LbService {
     }
 }
 
+/// `s` as an IP address, or an error naming `field`.
+fn ip(field: String, s: &str) -> Result<IpAddr, ConfigError> {
+    s.parse()
+        .map_err(|_| bad(field, format!("{s:?} is not an IP address")))
+}
+
 /// `[lb]`: every field checked, errors naming it.
 fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
-    if r.interfaces.is_empty() {
-        return Err(bad("lb.interfaces", "at least one interface"));
+    if r.interfaces.is_empty() && r.decap_interfaces.is_empty() {
+        return Err(bad(
+            "lb.interfaces",
+            "at least one interface (or lb.decap_interfaces, on a DSR backend)",
+        ));
     }
-    for (i, name) in r.interfaces.iter().enumerate() {
+    if r.decap_interfaces.is_empty() != r.decap_vips.is_empty() {
+        return Err(bad(
+            "lb.decap_vips",
+            "with lb.decap_interfaces: the VIPs served behind a DSR tunnel, both or neither",
+        ));
+    }
+    let decap_vips = r
+        .decap_vips
+        .iter()
+        .enumerate()
+        .map(|(i, a)| ip(format!("lb.decap_vips[{i}]"), a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let named = |list: &'static str, v: &'_ [String]| -> Vec<(String, String)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, n)| (format!("lb.{list}[{i}]"), n.clone()))
+            .collect()
+    };
+    let all = [
+        named("interfaces", &r.interfaces),
+        named("decap_interfaces", &r.decap_interfaces),
+    ]
+    .concat();
+    for (field, name) in all {
         if name == n3 || name == n6 {
             return Err(bad(
-                format!("lb.interfaces[{i}]"),
+                field,
                 format!("{name} is the N3 or N6 interface, which runs the GTP-U programs"),
             ));
         }
@@ -713,10 +759,6 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
                     format!("{o:?}: \"tcp\", \"udp\" or \"sctp\""),
                 ));
             }
-        };
-        let ip = |field: String, s: &str| -> Result<IpAddr, ConfigError> {
-            s.parse()
-                .map_err(|_| bad(field, format!("{s:?} is not an IP address")))
         };
         let vips: Vec<IpAddr> = match (&sv.vip, &sv.vips) {
             (Some(v), None) => vec![ip(f("vip"), v)?],
@@ -894,7 +936,57 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
                 ));
             }
         };
+        use crate::southbound::lb::Forwarding;
+        let source = match &sv.source {
+            None => None,
+            Some(a) => {
+                let a = ip(f("source"), a)?;
+                if a.is_ipv4() != vip.is_ipv4() || a.is_unspecified() {
+                    return Err(bad(
+                        f("source"),
+                        "an address of this host's, of the VIP's family",
+                    ));
+                }
+                Some(a)
+            }
+        };
+        let forwarding = match (sv.mode.as_deref(), source) {
+            (None | Some("dnat"), None) => Forwarding::Dnat,
+            (Some("full_nat"), Some(source)) => Forwarding::FullNat { source },
+            (Some("dsr_l2"), None) => Forwarding::DsrL2,
+            (Some("dsr_tunnel"), Some(source)) => Forwarding::DsrTunnel { source },
+            (Some("full_nat" | "dsr_tunnel"), None) => {
+                return Err(bad(
+                    f("source"),
+                    "missing: full_nat and dsr_tunnel send from an address of this host's",
+                ));
+            }
+            (None | Some("dnat" | "dsr_l2"), Some(_)) => {
+                return Err(bad(f("source"), "for mode full_nat or dsr_tunnel only"));
+            }
+            (Some(o), _) => {
+                return Err(bad(
+                    f("mode"),
+                    format!("{o:?}: \"dnat\", \"full_nat\", \"dsr_l2\" or \"dsr_tunnel\""),
+                ));
+            }
+        };
+        if forwarding != Forwarding::Dnat && (proto == 132 || nat64_source.is_some()) {
+            return Err(bad(
+                f("mode"),
+                "SCTP and NAT64 services are DNAT (their own translation)",
+            ));
+        }
+        if matches!(forwarding, Forwarding::DsrL2 | Forwarding::DsrTunnel { .. }) {
+            if let Some(j) = backends.iter().position(|b| b.port != 0 && b.port != port) {
+                return Err(bad(
+                    format!("lb.service[{i}].backends[{j}].port"),
+                    "DSR does not rewrite ports: the service's port, or none",
+                ));
+            }
+        }
         services.push(LbService {
+            forwarding,
             vip,
             vips,
             proto,
@@ -908,6 +1000,8 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
     }
     Ok(LbConfig {
         interfaces: r.interfaces,
+        decap_interfaces: r.decap_interfaces,
+        decap_vips,
         xdp_mode,
         connections,
         sctp_associations,
@@ -1486,6 +1580,94 @@ backends = [{ addr = "203.0.113.80", port = 8080 }]
         let e = with_lb(&twice).unwrap_err();
         assert_eq!(e.field, "lb.service[1]", "{e}");
         assert!(e.why.contains("lb.service[0]"), "{e}");
+    }
+
+    const LB_MODES: &str = r#"
+[lb]
+interfaces = ["lb0"]
+decap_interfaces = ["lb1"]
+decap_vips = ["198.18.0.99"]
+
+[[lb.service]]
+vip = "198.18.0.10"
+protocol = "tcp"
+port = 80
+mode = "full_nat"
+source = "203.0.113.1"
+backends = [{ addr = "203.0.113.10", port = 8080 }]
+
+[[lb.service]]
+vip = "198.18.0.11"
+protocol = "tcp"
+port = 80
+mode = "dsr_l2"
+backends = [{ addr = "203.0.113.10" }]
+
+[[lb.service]]
+vip = "2001:db8:fe::12"
+protocol = "udp"
+port = 53
+mode = "dsr_tunnel"
+source = "2001:db8:0:6::1"
+backends = [{ addr = "2001:db8:0:6::53", port = 53 }]
+"#;
+
+    #[test]
+    fn forwarding_modes_and_decapsulation_are_read_and_checked() {
+        use crate::southbound::lb::Forwarding;
+        let c = with_lb(LB_MODES).unwrap().lb.expect("[lb]");
+        assert_eq!(
+            c.services.iter().map(|s| s.forwarding).collect::<Vec<_>>(),
+            [
+                Forwarding::FullNat {
+                    source: "203.0.113.1".parse().unwrap()
+                },
+                Forwarding::DsrL2,
+                Forwarding::DsrTunnel {
+                    source: "2001:db8:0:6::1".parse().unwrap()
+                },
+            ]
+        );
+        assert_eq!(c.decap_interfaces, ["lb1"]);
+        assert_eq!(c.decap_vips, ["198.18.0.99".parse::<IpAddr>().unwrap()]);
+        // A DSR backend alone: no load-balancing interfaces.
+        let b = LB_MODES.replacen("interfaces = [\"lb0\"]\n", "", 1);
+        assert!(with_lb(&b).is_ok());
+        assert_eq!(
+            with_lb(LB).unwrap().lb.unwrap().services[0].forwarding,
+            Forwarding::Dnat
+        );
+        for (from, to, field) in [
+            (
+                "mode = \"full_nat\"",
+                "mode = \"nat\"",
+                "lb.service[0].mode",
+            ),
+            ("source = \"203.0.113.1\"\n", "", "lb.service[0].source"),
+            ("\"203.0.113.1\"", "\"2001:db8::1\"", "lb.service[0].source"),
+            ("\"203.0.113.1\"", "\"0.0.0.0\"", "lb.service[0].source"),
+            (
+                "mode = \"dsr_l2\"",
+                "mode = \"dsr_l2\"\nsource = \"203.0.113.1\"",
+                "lb.service[1].source",
+            ),
+            (
+                "{ addr = \"203.0.113.10\" }",
+                "{ addr = \"203.0.113.10\", port = 8080 }",
+                "lb.service[1].backends[0].port",
+            ),
+            ("decap_vips = [\"198.18.0.99\"]", "", "lb.decap_vips"),
+            ("\"198.18.0.99\"", "\"vip\"", "lb.decap_vips[0]"),
+            ("[\"lb1\"]", "[\"n6\"]", "lb.decap_interfaces[0]"),
+        ] {
+            assert!(LB_MODES.contains(from), "{from}");
+            let e = with_lb(&LB_MODES.replacen(from, to, 1)).unwrap_err();
+            assert_eq!(e.field, field, "{from} -> {to}: {e}");
+        }
+        // SCTP and NAT64 keep their own translation.
+        let e = with_lb(&LB.replacen("scheduler = \"source_hash\"", "mode = \"dsr_l2\"", 1))
+            .unwrap_err();
+        assert_eq!(e.field, "lb.service[3].mode", "{e}");
     }
 
     const SRV6: &str = r#"

@@ -146,6 +146,10 @@ pub fn load_lb(cfg: &crate::config::LbConfig) -> anyhow::Result<crate::southboun
     for (i, s) in cfg.services.iter().enumerate() {
         lb.set_scheduler(s.vip, s.proto, s.port, s.scheduler)
             .with_context(|| format!("lb.service[{i}].scheduler"))?;
+        if s.forwarding != crate::southbound::lb::Forwarding::Dnat {
+            lb.set_forwarding(s.vip, s.proto, s.port, s.forwarding)
+                .with_context(|| format!("lb.service[{i}].mode"))?;
+        }
         match (s.proto, s.nat64_source, s.vip) {
             (132, ..) => lb.set_sctp_service(&s.vips, s.port, &s.sctp_backends),
             (_, Some(src), std::net::IpAddr::V6(v)) => {
@@ -164,9 +168,20 @@ pub fn load_lb(cfg: &crate::config::LbConfig) -> anyhow::Result<crate::southboun
         x.attach(name, mode)
             .with_context(|| format!("lb.interfaces[{i}]: attaching xdp_lb to {name}"))?;
     }
+    if !cfg.decap_vips.is_empty() {
+        lb.set_decap_vips(&cfg.decap_vips)
+            .context("lb.decap_vips")?;
+        let d = lb.xdp_mut(bpf_abi::lb::PROG_XDP_LB_DECAP)?;
+        for (i, name) in cfg.decap_interfaces.iter().enumerate() {
+            d.attach(name, mode).with_context(|| {
+                format!("lb.decap_interfaces[{i}]: attaching xdp_lb_decap to {name}")
+            })?;
+        }
+    }
     tracing::info!(
         services = cfg.services.len(),
         interfaces = ?cfg.interfaces,
+        decap_interfaces = ?cfg.decap_interfaces,
         "load balancer attached"
     );
     Ok(lb)

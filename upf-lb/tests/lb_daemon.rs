@@ -4,7 +4,9 @@
 //! complete through `xdp_lb` and reach both backends, which see the client's own address; the
 //! daemon says it attached the load balancer; a backend that stops listening fails its TCP
 //! health check, the daemon says so and sends every new connection to the other; its
-//! Prometheus metrics count what `xdp_lb` did, and it stops cleanly.
+//! Prometheus metrics count what `xdp_lb` did, and it stops cleanly. A second service, full
+//! NAT from the load balancer's own address, reaches backend 1, which sees only that address;
+//! `upf-lbctl lb` shows each service's mode.
 //!
 //! ```text
 //! client c0 198.19.1.1 -- l0 [upf namespace: n3, n6, l0 l1 l2] l1 -- b0 198.19.2.10
@@ -29,6 +31,9 @@ use upf_lb::{
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 19, 100, 1);
 const BACKENDS: [Ipv4Addr; 2] = [Ipv4Addr::new(198, 19, 2, 10), Ipv4Addr::new(198, 19, 3, 10)];
 const CONNECTIONS: u16 = 20;
+/// A full-NAT service (to backend 1), sending from the load balancer's address on l1.
+const VIP_FNAT: Ipv4Addr = Ipv4Addr::new(198, 19, 100, 2);
+const LB_L1: Ipv4Addr = Ipv4Addr::new(198, 19, 2, 1);
 
 #[test]
 fn the_daemon_runs_the_load_balancer_from_its_configuration() {
@@ -64,13 +69,17 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
             "{}\n[lb]\ninterfaces = [\"l0\", \"l1\", \"l2\"]\nxdp_mode = \"skb\"\nconnections = 1000\n\
              health_interval_ms = 500\nhealth_timeout_ms = 300\n\n\
              [[lb.service]]\nvip = \"{VIP}\"\nprotocol = \"tcp\"\nport = 80\nbackends = [\n\
-             {{ addr = \"{}\", port = 8080 }},\n{{ addr = \"{}\", port = 8080 }},\n]\n",
+             {{ addr = \"{}\", port = 8080 }},\n{{ addr = \"{}\", port = 8080 }},\n]\n\n\
+             [[lb.service]]\nvip = \"{VIP_FNAT}\"\nprotocol = \"tcp\"\nport = 80\n\
+             mode = \"full_nat\"\nsource = \"{LB_L1}\"\nhealth = \"none\"\n\
+             backends = [{{ addr = \"{}\", port = 8080 }}]\n",
             upf_lb::config::DEFAULT.replacen(
                 "# prometheus_listen = \"127.0.0.1:9464\"",
                 "prometheus_listen = \"127.0.0.1:9464\"",
                 1
             ),
             BACKENDS[0],
+            BACKENDS[1],
             BACKENDS[1]
         ),
     )
@@ -103,11 +112,11 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
                 }
             });
         }
-        let connect = |k| {
+        let connect_to = |vip: Ipv4Addr, k| {
             client
                 .run(|| -> std::io::Result<(String, SocketAddr)> {
                     let mut c = TcpStream::connect_timeout(
-                        &SocketAddr::from((VIP, 80)),
+                        &SocketAddr::from((vip, 80)),
                         Duration::from_secs(5),
                     )?;
                     c.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -117,6 +126,7 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
                 })
                 .unwrap_or_else(|e| panic!("connection {k}: {e}"))
         };
+        let connect = |k| connect_to(VIP, k);
         let mut seen = [0u32; 2];
         for k in 0..CONNECTIONS {
             let (answer, local) = connect(k);
@@ -125,6 +135,14 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
             seen[i] += 1;
         }
         assert!(seen[0] > 0 && seen[1] > 0, "both backends: {seen:?}");
+        // Full NAT: backend 1 sees the load balancer's address, never the client's.
+        for k in 0..CONNECTIONS {
+            let (answer, _) = connect_to(VIP_FNAT, k);
+            assert!(
+                answer.starts_with(&format!("backend1 saw {LB_L1}:")),
+                "full NAT: {answer}"
+            );
+        }
         // Backend 1 stops listening: its TCP health check fails, the daemon takes it out and
         // says so, and every new connection goes to backend 0.
         stops[1].store(true, Ordering::Relaxed);
@@ -166,6 +184,13 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
         assert_eq!(s0["vips"][0], VIP.to_string(), "{v}");
         assert_eq!(s0["backends"][0]["up"], true, "{v}");
         assert_eq!(s0["backends"][1]["up"], false, "{v}");
+        assert_eq!(s0["mode"], "dnat", "{v}");
+        let s1 = &v["services"][1];
+        assert_eq!(
+            (s1["mode"].as_str(), s1["source"].as_str()),
+            (Some("full_nat"), Some(LB_L1.to_string().as_str())),
+            "{v}"
+        );
         assert!(v["tracked"].as_u64().unwrap_or(0) > 0, "{v}");
         stops[0].store(true, Ordering::Relaxed);
     });

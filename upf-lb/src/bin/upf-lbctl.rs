@@ -252,7 +252,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "tracked": r.tracked,
                 "services": r.services.iter().map(|s| json!({
                     "index": s.index, "vips": s.vips, "protocol": s.protocol, "port": s.port,
-                    "health": s.health,
+                    "health": s.health, "mode": s.mode, "source": s.source,
                     "backends": s.backends.iter().map(|b| json!({
                         "addrs": b.addrs, "port": b.port, "weight": b.weight, "up": b.up,
                         "packets_to": b.packets_to, "bytes_to": b.bytes_to,
@@ -275,12 +275,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("tracked connection entries: {}", r.tracked);
                 for s in &r.services {
                     println!(
-                        "service {} {} {}:{} (health {})",
+                        "service {} {} {}:{} (health {}, {}{}{})",
                         s.index,
                         s.protocol,
                         s.vips.join(","),
                         s.port,
-                        s.health
+                        s.health,
+                        s.mode,
+                        if s.source.is_empty() { "" } else { " from " },
+                        s.source
                     );
                     for b in &s.backends {
                         println!(

@@ -379,6 +379,15 @@ impl N4 {
                     port: u32::from(s.port),
                     health: s.health.name().into(),
                     backends,
+                    mode: match s.nat64_source {
+                        Some(_) => "nat64".into(),
+                        None => s.forwarding.name().into(),
+                    },
+                    source: match (s.nat64_source, s.forwarding.source()) {
+                        (Some(a), _) => a.to_string(),
+                        (None, Some(a)) => a.to_string(),
+                        (None, None) => String::new(),
+                    },
                 }
             })
             .collect();

@@ -85,7 +85,18 @@ impl Forwarding {
         }
     }
 
-    fn source(self) -> Option<IpAddr> {
+    /// Its name in the configuration (`mode`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Forwarding::Dnat => "dnat",
+            Forwarding::FullNat { .. } => "full_nat",
+            Forwarding::DsrL2 => "dsr_l2",
+            Forwarding::DsrTunnel { .. } => "dsr_tunnel",
+        }
+    }
+
+    /// The source address it sends from, if it has one.
+    pub fn source(self) -> Option<IpAddr> {
         match self {
             Forwarding::FullNat { source } | Forwarding::DsrTunnel { source } => Some(source),
             _ => None,
