@@ -279,16 +279,31 @@ pub struct FlowKey {
 
 const _: () = assert!(size_of::<FlowKey>() == 40);
 
-/// The flow's hash (the 5-tuple, mixed as murmur3's finaliser does): which slot of the
-/// service's Maglev table a new connection takes, the IPv6 Flow Label of DSR's tunnel (its
-/// low 20 bits), the first source port full NAT and NAT64 try.
+/// The flow's hash: murmur3_32 (seed 0) of four words, each address folded to one (its
+/// 32-bit words XORed: every bit of an IPv6 address counts), the ports, the protocol. Which
+/// slot of the service's Maglev table a new connection takes, the IPv6 Flow Label of DSR's
+/// tunnel (its low 20 bits), the source ports full NAT and NAT64 try.
 #[inline(always)]
 pub fn flow_hash(k: &FlowKey) -> u32 {
-    let w = |a: &[u8; 16]| u32::from_ne_bytes([a[0], a[1], a[2], a[3]]);
-    let mut h = w(&k.src).wrapping_mul(0xcc9e_2d51);
-    h ^= w(&k.dst).rotate_left(15).wrapping_mul(0x1b87_3593);
-    h ^= ((u32::from(k.sport) << 16) | u32::from(k.dport)).wrapping_mul(0xe654_6b64);
-    h ^= u32::from(k.proto);
+    let fold = |a: &[u8; 16]| {
+        let w = |i: usize| u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
+        w(0) ^ w(4) ^ w(8) ^ w(12)
+    };
+    let mix = |h: u32, k: u32| {
+        let k = k
+            .wrapping_mul(0xcc9e_2d51)
+            .rotate_left(15)
+            .wrapping_mul(0x1b87_3593);
+        (h ^ k)
+            .rotate_left(13)
+            .wrapping_mul(5)
+            .wrapping_add(0xe654_6b64)
+    };
+    let mut h = mix(0, fold(&k.src));
+    h = mix(h, fold(&k.dst));
+    h = mix(h, (u32::from(k.sport) << 16) | u32::from(k.dport));
+    h = mix(h, u32::from(k.proto));
+    h ^= 16;
     h ^= h >> 16;
     h = h.wrapping_mul(0x85eb_ca6b);
     h ^= h >> 13;

@@ -254,7 +254,6 @@ fn connection_in<const V6: bool>(
     // Bounded offsets: this BPF function's verifier state knows them only by their masks.
     let q = (ip.l4_off & 0x1ff) + 8;
     let (qlen, sa, da) = if V6 { (40, 8, 24) } else { (20, 12, 16) };
-    let proto_in = key.proto;
     key.src = addr::<V6>(cur, q + da)?;
     key.dst = addr::<V6>(cur, q + sa)?;
     let l4 = q + qlen;

@@ -46,15 +46,41 @@ fn tcp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> IpPacket {
     )
 }
 
-/// Runs the benchmark at each connection count of `flows`.
-pub fn run(flows: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()> {
+/// The load balancer's own address in the FIB namespace (full NAT's and the tunnel's source).
+const LB_ADDR: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+
+/// Runs the benchmark at each connection count of `flows`, the service in `mode` (`dnat`,
+/// `full_nat`, `dsr_l2`, `dsr_tunnel`).
+pub fn run(flows: &[u32], runs: u32, rounds: usize, mode: &str) -> anyhow::Result<()> {
+    use crate::southbound::lb::Forwarding;
     ensure!(!flows.is_empty(), "--flows needs at least one count");
+    let (forwarding, path) = match mode {
+        "dnat" => (
+            Forwarding::Dnat,
+            "DNAT to the backend, IPv4 and TCP checksums (RFC 1624), TTL",
+        ),
+        "full_nat" => (
+            Forwarding::FullNat {
+                source: LB_ADDR.into(),
+            },
+            "full NAT (source and destination, addresses and ports), checksums, TTL",
+        ),
+        "dsr_l2" => (Forwarding::DsrL2, "DSR: unchanged, to the backend's MAC"),
+        "dsr_tunnel" => (
+            Forwarding::DsrTunnel {
+                source: LB_ADDR.into(),
+            },
+            "DSR: IPIP to the backend",
+        ),
+        o => anyhow::bail!("--mode {o:?}: dnat, full_nat, dsr_l2 or dsr_tunnel"),
+    };
+    let dsr = matches!(forwarding, Forwarding::DsrL2 | Forwarding::DsrTunnel { .. });
     println!("machine: {}", machine());
     println!(
         "method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop"
     );
     println!(
-        "path: TCP ACK of a tracked connection to an IPv4 VIP -> conntrack (LRU hash) -> DNAT to the backend, IPv4 and TCP checksums (RFC 1624), TTL -> FIB -> redirect"
+        "path: TCP ACK of a tracked connection to an IPv4 VIP -> conntrack (LRU hash) -> {path} -> FIB -> redirect"
     );
     println!(
         "{:>10} {:>14} {:>12} {:>12}",
@@ -65,13 +91,14 @@ pub fn run(flows: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()> {
         let n = n.max(1);
         let fib = FibNs::new();
         let mut dp = LbDatapath::load(2, 4, n + 16)?;
+        dp.set_forwarding(VIP.into(), 6, 80, forwarding)?;
         dp.set_service(
             VIP.into(),
             6,
             80,
             &[BackendSpec {
                 addr: IpAddr::V4(FibNs::NH4),
-                port: 8080,
+                port: if dsr { 80 } else { 8080 },
                 weight: 1,
             }],
         )?;
@@ -101,27 +128,81 @@ pub fn run(flows: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()> {
                         ..TestRunOptions::new()
                     })
                     .context("BPF_PROG_TEST_RUN")?;
-                ensure!(r.return_value == xdp::REDIRECT, "connection {i} not set up");
+                if r.return_value != xdp::REDIRECT {
+                    let why: Vec<String> = dp
+                        .counters()?
+                        .iter()
+                        .filter(|(r, c)| c.packets > 0 && *r != Reason::LbRedirect)
+                        .map(|(r, c)| format!("{} {}", r.name(), c.packets))
+                        .collect();
+                    anyhow::bail!(
+                        "connection {i} not set up (action {}): {why:?}",
+                        r.return_value
+                    );
+                }
             }
             Ok(())
         })?;
         let setup = f64::from(n - 1) / t0.elapsed().as_secs_f64().max(1e-9);
+        let per = if dsr { 1 } else { 2 };
         ensure!(
-            dp.tracked() >= 2 * (n as usize - 1),
+            dp.tracked() >= per * (n as usize - 1),
             "{} conntrack entries for {} connections",
             dp.tracked(),
             n - 1
         );
-        let fx = Fixture {
-            name: "tcp-established".into(),
-            input: Frame::new(tcp(CLIENT, VIP, 40000, 80)).to_bytes(),
-            action: xdp::REDIRECT,
-            output: routed(
+        let input = Frame::new(tcp(CLIENT, VIP, 40000, 80)).to_bytes();
+        // The measured connection, opened (full NAT: its port is the datapath's choice).
+        fib.test_run(dp.xdp(PROG_XDP_LB)?, &input)?;
+        let key = bpf_abi::lb::FlowKey {
+            src: crate::southbound::lb::addr16(CLIENT.into()).0,
+            dst: crate::southbound::lb::addr16(VIP.into()).0,
+            sport: 40000,
+            dport: 80,
+            proto: 6,
+            family: 4,
+            _pad: [0; 2],
+        };
+        let ct = dp.connection(&key).context("the measured connection")?;
+        let l2 = |p: IpPacket| {
+            Frame {
+                dst: FibNs::NH_MAC,
+                src: FibNs::N6_MAC,
+                vlans: vec![],
+                ip: p,
+            }
+            .to_bytes()
+        };
+        let output = match forwarding {
+            Forwarding::Dnat => routed(
                 tcp(CLIENT, FibNs::NH4, 40000, 8080),
                 FibNs::NH_MAC,
                 FibNs::N6_MAC,
             ),
-            reason: Reason::LbRedirect,
+            Forwarding::FullNat { .. } => routed(
+                tcp(LB_ADDR, FibNs::NH4, ct.peer_port, 8080),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Forwarding::DsrL2 => l2(tcp(CLIENT, VIP, 40000, 80)),
+            Forwarding::DsrTunnel { .. } => l2(IpPacket {
+                ip: crate::packet::Ip::V4(crate::packet::Ipv4::new(LB_ADDR, FibNs::NH4)),
+                l4: L4::Raw {
+                    proto: 4,
+                    bytes: tcp(CLIENT, VIP, 40000, 80).to_bytes(),
+                },
+            }),
+        };
+        let fx = Fixture {
+            name: format!("tcp-established-{mode}"),
+            input,
+            action: xdp::REDIRECT,
+            output,
+            reason: if dsr {
+                Reason::LbDsrRedirect
+            } else {
+                Reason::LbRedirect
+            },
         };
         let (prog, noop) = (dp.xdp(PROG_XDP_LB)?, dp.xdp(PROG_XDP_NOOP)?);
         let r = fib

@@ -977,13 +977,13 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
                 "SCTP and NAT64 services are DNAT (their own translation)",
             ));
         }
-        if matches!(forwarding, Forwarding::DsrL2 | Forwarding::DsrTunnel { .. }) {
-            if let Some(j) = backends.iter().position(|b| b.port != 0 && b.port != port) {
-                return Err(bad(
-                    format!("lb.service[{i}].backends[{j}].port"),
-                    "DSR does not rewrite ports: the service's port, or none",
-                ));
-            }
+        if matches!(forwarding, Forwarding::DsrL2 | Forwarding::DsrTunnel { .. })
+            && let Some(j) = backends.iter().position(|b| b.port != 0 && b.port != port)
+        {
+            return Err(bad(
+                format!("lb.service[{i}].backends[{j}].port"),
+                "DSR does not rewrite ports: the service's port, or none",
+            ));
         }
         services.push(LbService {
             forwarding,

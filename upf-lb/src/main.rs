@@ -112,6 +112,9 @@ enum Cmd {
         /// Through veth against nftables DNAT instead (UDP; `--runs` frames a run).
         #[arg(long)]
         veth: bool,
+        /// The TCP service's forwarding mode: dnat, full_nat, dsr_l2 or dsr_tunnel.
+        #[arg(long, default_value = "dnat")]
+        mode: String,
     },
     /// Sessions per second of the N4 daemon: a PFCP client establishing sessions over UDP on
     /// loopback, in a namespace of its own.
@@ -237,8 +240,9 @@ fn main() -> anyhow::Result<()> {
             rounds,
             sctp,
             veth,
+            mode,
         } => match (sctp, veth) {
-            (false, false) => upf_lb::bench_lb::run(&flows, runs, rounds),
+            (false, false) => upf_lb::bench_lb::run(&flows, runs, rounds, &mode),
             (true, false) => upf_lb::bench_lb::run_sctp(&flows, runs, rounds),
             (false, true) => upf_lb::bench_lb::run_veth(&flows, runs, rounds),
             (true, true) => Err(anyhow::anyhow!("--sctp or --veth, not both")),

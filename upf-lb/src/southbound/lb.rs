@@ -322,7 +322,7 @@ fn nr_cpus() -> Result<usize, LbError> {
 }
 
 /// An address as the maps hold it (IPv4 in the first 4 bytes), and its family (4 or 6).
-fn addr16(a: IpAddr) -> ([u8; 16], u8) {
+pub fn addr16(a: IpAddr) -> ([u8; 16], u8) {
     match a {
         IpAddr::V4(v) => {
             let mut b = [0u8; 16];
