@@ -45,6 +45,12 @@ pub const PROG_XDP_LB_46: &str = "xdp_lb_46";
 pub const PROG_XDP_LB_ICMP: &str = "xdp_lb_icmp";
 /// ICMPv6 errors about tracked connections (tail call, index [`jump::ICMP6`]).
 pub const PROG_XDP_LB_ICMP6: &str = "xdp_lb_icmp6";
+/// NAT64: an ICMP error about a connection's IPv4 packet, rebuilt as ICMPv6 (tail call,
+/// index [`jump::ICMP46`]).
+pub const PROG_XDP_LB_ICMP46: &str = "xdp_lb_icmp46";
+/// NAT64: an ICMPv6 error about a connection's IPv6 packet, rebuilt as ICMP (tail call,
+/// index [`jump::ICMP64`]).
+pub const PROG_XDP_LB_ICMP64: &str = "xdp_lb_icmp64";
 /// A new TCP or UDP connection over IPv4 (tail call, index [`jump::NEW`]).
 pub const PROG_XDP_LB_NEW: &str = "xdp_lb_new";
 /// A new TCP or UDP connection over IPv6 (tail call, index [`jump::NEW6`]).
@@ -105,6 +111,10 @@ pub mod jump {
     pub const NEW6: u32 = 10;
     /// `xdp_lb` itself (`xdp_lb_new` returns there).
     pub const IPV4: u32 = 11;
+    /// `xdp_lb_icmp46`.
+    pub const ICMP46: u32 = 12;
+    /// `xdp_lb_icmp64`.
+    pub const ICMP64: u32 = 13;
 }
 /// Services.
 pub const MAP_SERVICES: &str = "LB_SERVICES";

@@ -194,8 +194,16 @@ pub fn error<const V6: bool>(
     key.proto = proto_in;
     // Two BPF functions, one after the other: each a stack frame of its own (inlined, the
     // IPv6 one exceeds the 512-byte stack).
-    if connection::<V6>(cur, ip, key, new) != 0 {
-        return Err(Reason::LbNoService);
+    match connection::<V6>(cur, ip, key, new) {
+        0 => {}
+        2 => {
+            let to = if V6 { jump::ICMP64 } else { jump::ICMP46 };
+            // SAFETY: a tail call to a program the loader put at `to`; returns only if it
+            // fails.
+            unsafe { LB_JUMP.tail_call(ctx, to) };
+            return Err(Reason::TailCallFailed);
+        }
+        _ => return Err(Reason::LbNoService),
     }
     let d_i = quote::<V6>(cur, ip, key, new);
     if d_i == u32::MAX {
@@ -240,6 +248,7 @@ fn route<const V6: bool>(ctx: &XdpContext, cur: &Cursor, ip: &Ip, key: &FlowKey)
 fn connection<const V6: bool>(cur: &Cursor, ip: &Ip, key: &mut FlowKey, new: &mut FlowKey) -> u32 {
     match connection_in::<V6>(cur, ip, key, new) {
         Ok(()) => 0,
+        Err(Reason::LbXlatRedirect) => 2,
         Err(_) => 1,
     }
 }
@@ -263,7 +272,18 @@ fn connection_in<const V6: bool>(
     key.sport = qdport;
     key.dport = qsport;
     let Some(ct) = CONNTRACK.get_ptr(&*key) else {
-        return Err(Reason::LbNoService);
+        // A NAT64 connection's (its table by the same key): `xdp_lb_icmp46` / `_icmp64`
+        // rebuild the error in the other family (told by this reason).
+        let nat64 = if V6 {
+            crate::maps::XLAT6.get_ptr(&*key).is_some()
+        } else {
+            crate::maps::XLAT4.get_ptr(&*key).is_some()
+        };
+        return Err(if nat64 {
+            Reason::LbXlatRedirect
+        } else {
+            Reason::LbNoService
+        });
     };
     // SAFETY: a value of the conntrack map, valid for this program run (read in place).
     let ct = unsafe { &*ct };

@@ -11,6 +11,7 @@ mod icmp;
 mod maps;
 mod nat;
 mod nat64;
+mod nat64_icmp;
 mod sctp;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
@@ -88,6 +89,20 @@ pub fn xdp_lb_icmp(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn xdp_lb_icmp6(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, icmp::ingress::<true>)
+}
+
+/// NAT64: an ICMP error from the IPv4 side about a connection, rebuilt as ICMPv6 to the
+/// client, reached by tail call from `xdp_lb_icmp`.
+#[xdp]
+pub fn xdp_lb_icmp46(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, nat64_icmp::to_v6)
+}
+
+/// NAT64: an ICMPv6 error from the client's side about a connection, rebuilt as ICMP to the
+/// backend, reached by tail call from `xdp_lb_icmp6`.
+#[xdp]
+pub fn xdp_lb_icmp64(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, nat64_icmp::to_v4)
 }
 
 /// A backend's side of DSR through a tunnel: IPIP / IP6IP6 to its VIPs decapsulated for the

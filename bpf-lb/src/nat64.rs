@@ -6,7 +6,7 @@
 //! (RFC 1624); the IP header is rebuilt (RFC 7915 5.1 and 4.1: Traffic Class and TOS copied,
 //! Hop Limit and TTL copied then one less as a router, DF set, Flow Label 0). TCP and UDP of
 //! unfragmented packets without IPv6 extension headers or IPv4 options; anything else is
-//! dropped and counted (`lb_xlat_unsupported`). ICMP is not translated yet.
+//! dropped and counted (`lb_xlat_unsupported`). ICMP errors: `nat64_icmp`.
 
 use crate::{
     maps::{BACKENDS, MAGLEV, SERVICES, XLAT4, XLAT6},

@@ -786,6 +786,174 @@ fn nat64_translates_ipv6_clients_to_ipv4_backends() {
             Reason::LbXlatUnsupported,
         )],
     );
+
+    // ICMP translation (RFC 7915 4.2 and 5.2): an error about a NAT64 connection is rebuilt
+    // in the other family, its quote (IP header and 8 bytes) too, with the quoted UDP
+    // checksum, the ICMPv6 pseudo-header checksum and the IPv4 headers' right.
+    let hl = |mut p: IpPacket, h: u8| {
+        match &mut p.ip {
+            upf_lb::packet::Ip::V4(x) => x.ttl = h,
+            upf_lb::packet::Ip::V6(x) => x.hop_limit = h,
+        }
+        p
+    };
+    let quote = |p: IpPacket, n: usize| p.to_bytes()[..n].to_vec();
+    let icmp4 = |s, d, ty, code, rest, q: Vec<u8>| {
+        IpPacket::v4(
+            s,
+            d,
+            L4::Icmp {
+                ty,
+                code,
+                rest,
+                payload: q,
+            },
+        )
+    };
+    let icmp6 = |s, d, ty, code, rest, q: Vec<u8>| {
+        IpPacket::v6(
+            s,
+            d,
+            L4::Icmp {
+                ty,
+                code,
+                rest,
+                payload: q,
+            },
+        )
+    };
+    let router6: Ipv6Addr = "2001:db8:0:3::99".parse().unwrap();
+    let router4 = Ipv4Addr::new(198, 51, 100, 254);
+    let udp6 = |hop| {
+        hl(
+            IpPacket::v6(
+                CLIENT6,
+                vip,
+                L4::Udp {
+                    src: 5000,
+                    dst: 53,
+                    payload: vec![9; 27],
+                },
+            ),
+            hop,
+        )
+    };
+    let mut syn6q = tcp6(CLIENT6, vip, 40000, 80, 0x02);
+    syn6q = hl(syn6q, 63);
+    let mut syn4q = tcp(src, FibNs::NH4, port, 8080, 0x02);
+    if let upf_lb::packet::L4::Tcp { payload, .. } = &mut syn4q.l4 {
+        *payload = b"\x16\x03\x01 hello".to_vec();
+    }
+    syn4q = hl(syn4q, 63);
+    let reply6 = hl(tcp6(vip, CLIENT6, 80, 40000, 0x12), 63);
+    let mut reply4 = tcp(FibNs::NH4, src, 8080, port, 0x12);
+    if let upf_lb::packet::L4::Tcp { payload, .. } = &mut reply4.l4 {
+        *payload = b"\x16\x03\x01 hello".to_vec();
+    }
+    reply4 = hl(reply4, 63);
+    let errs = vec![
+        Fixture::of(
+            "nat64-icmp-port-unreachable-to-icmpv6",
+            &icmp4(
+                FibNs::NH4,
+                src,
+                3,
+                3,
+                [0; 4],
+                quote(hl(udp4(src, FibNs::NH4, uport, 8080), 63), 28),
+            ),
+            xdp::REDIRECT,
+            routed(
+                icmp6(vip, CLIENT6, 1, 4, [0; 4], quote(udp6(63), 48)),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "nat64-frag-needed-to-packet-too-big",
+            &icmp4(
+                router4,
+                src,
+                3,
+                4,
+                [0, 0, 0x05, 0x78],
+                quote(syn4q.clone(), 28),
+            ),
+            xdp::REDIRECT,
+            routed(
+                icmp6(vip, CLIENT6, 2, 0, 1420u32.to_be_bytes(), quote(syn6q, 48)),
+                FibNs::GNB_MAC,
+                FibNs::N3_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "nat64-icmpv6-port-unreachable-to-icmp",
+            &icmp6(CLIENT6, vip, 1, 4, [0; 4], reply6.to_bytes()),
+            xdp::REDIRECT,
+            routed(
+                icmp4(src, FibNs::NH4, 3, 3, [0; 4], quote(reply4.clone(), 28)),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "nat64-packet-too-big-to-frag-needed",
+            &icmp6(router6, vip, 2, 0, 1300u32.to_be_bytes(), reply6.to_bytes()),
+            xdp::REDIRECT,
+            routed(
+                icmp4(
+                    src,
+                    FibNs::NH4,
+                    3,
+                    4,
+                    [0, 0, 0x05, 0x00],
+                    quote(reply4.clone(), 28),
+                ),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "nat64-parameter-problem-pointer-mapped",
+            &icmp6(router6, vip, 4, 0, [0, 0, 0, 7], reply6.to_bytes()),
+            xdp::REDIRECT,
+            routed(
+                icmp4(src, FibNs::NH4, 12, 0, [8, 0, 0, 0], quote(reply4, 28)),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::unchanged(
+            "nat64-icmp-code-rfc7915-drops",
+            Frame::new(icmp4(router4, src, 3, 14, [0; 4], quote(syn4q, 28))).to_bytes(),
+            Reason::LbXlatUnsupported,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &errs);
+    let dir = std::env::temp_dir().join(format!("upf-lb-nat64i-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("nat64-icmp.pcap");
+    let frames: Vec<&[u8]> = errs[..5].iter().map(|f| &f.output[..]).collect();
+    upf_lb::pcap::write_frames(&pcap, &frames).unwrap();
+    let f = tshark_fields(
+        &pcap,
+        &[
+            "icmpv6.checksum.status",
+            "icmp.checksum.status",
+            "ip.checksum.status",
+        ],
+        &["ip.check_checksum:TRUE"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    for (i, row) in f.iter().enumerate() {
+        let good = if i < 2 { &row[0] } else { &row[1] };
+        assert_eq!(good, "1", "checksum of translated error {i}: {f:?}");
+    }
 }
 
 /// The schedulers: by source hash, every connection of one client goes to one backend (and

@@ -20,9 +20,10 @@ use bpf_abi::{
         MAP_DECAP, MAP_LB_JUMP, MAP_MAGLEV, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS,
         MAP_SERVICES, MAP_VIPS, MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS,
         PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP,
-        PROG_XDP_LB_ICMP6, PROG_XDP_LB_NEW, PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP,
-        PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey,
-        SctpAssoc, SctpKey, Service, ServiceKey, jump, mode,
+        PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46, PROG_XDP_LB_ICMP64, PROG_XDP_LB_NEW,
+        PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6,
+        PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump,
+        mode,
     },
 };
 use std::{
@@ -45,6 +46,8 @@ pub const LB_PROGRAMS: &[&str] = &[
     PROG_XDP_LB_ICMP6,
     PROG_XDP_LB_NEW,
     PROG_XDP_LB_NEW6,
+    PROG_XDP_LB_ICMP46,
+    PROG_XDP_LB_ICMP64,
     PROG_XDP_LB_DECAP,
     bpf_abi::names::PROG_XDP_NOOP,
 ];
@@ -479,6 +482,8 @@ impl LbDatapath {
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NEW, PROG_XDP_LB_NEW)?;
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NEW6, PROG_XDP_LB_NEW6)?;
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::IPV4, PROG_XDP_LB)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP46, PROG_XDP_LB_ICMP46)?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP64, PROG_XDP_LB_ICMP64)?;
         Ok(LbDatapath {
             ebpf,
             scheds: StdMap::new(),
