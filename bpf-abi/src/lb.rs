@@ -51,6 +51,9 @@ pub const PROG_XDP_LB_ICMP46: &str = "xdp_lb_icmp46";
 /// NAT64: an ICMPv6 error about a connection's IPv6 packet, rebuilt as ICMP (tail call,
 /// index [`jump::ICMP64`]).
 pub const PROG_XDP_LB_ICMP64: &str = "xdp_lb_icmp64";
+/// An ICMPv6 error about an SCTP association over IPv6 (tail call, index
+/// [`jump::SCTP_ICMP6`]).
+pub const PROG_XDP_LB_SCTP_ICMP6: &str = "xdp_lb_sctp_icmp6";
 /// A new TCP or UDP connection over IPv4 (tail call, index [`jump::NEW`]).
 pub const PROG_XDP_LB_NEW: &str = "xdp_lb_new";
 /// A new TCP or UDP connection over IPv6 (tail call, index [`jump::NEW6`]).
@@ -115,6 +118,8 @@ pub mod jump {
     pub const ICMP46: u32 = 12;
     /// `xdp_lb_icmp64`.
     pub const ICMP64: u32 = 13;
+    /// `xdp_lb_sctp_icmp6`.
+    pub const SCTP_ICMP6: u32 = 14;
 }
 /// Services.
 pub const MAP_SERVICES: &str = "LB_SERVICES";

@@ -181,11 +181,12 @@ pub fn error<const V6: bool>(
         return Err(Reason::LbNoService);
     }
     let proto_in = cur.u8_at(q + pa, Reason::IcmpTruncated)?;
-    if !V6 && proto_in == proto::SCTP {
-        // About an SCTP association: `xdp_lb_sctp` translates it.
-        // SAFETY: a tail call to a program the loader put at `jump::SCTP`; returns only if
-        // it fails.
-        unsafe { LB_JUMP.tail_call(ctx, jump::SCTP) };
+    if proto_in == proto::SCTP {
+        // About an SCTP association: `xdp_lb_sctp` / `xdp_lb_sctp_icmp6` translate it.
+        let to = if V6 { jump::SCTP_ICMP6 } else { jump::SCTP };
+        // SAFETY: a tail call to a program the loader put at `to`; returns only if it
+        // fails.
+        unsafe { LB_JUMP.tail_call(ctx, to) };
         return Err(Reason::TailCallFailed);
     }
     if proto_in != proto::TCP && proto_in != proto::UDP {

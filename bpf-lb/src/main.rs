@@ -105,6 +105,13 @@ pub fn xdp_lb_icmp64(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, nat64_icmp::to_v4)
 }
 
+/// An ICMPv6 error about an SCTP association over IPv6, reached by tail call from
+/// `xdp_lb_icmp6`.
+#[xdp]
+pub fn xdp_lb_sctp_icmp6(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, sctp::icmp6)
+}
+
 /// A backend's side of DSR through a tunnel: IPIP / IP6IP6 to its VIPs decapsulated for the
 /// kernel (for hosts without the kernel's tunnel devices).
 #[xdp]

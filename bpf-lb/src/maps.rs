@@ -65,7 +65,7 @@ pub static SCTP_HALF_OPEN: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max
 
 /// Tail calls of `xdp_lb` (`bpf_abi::lb::jump`; filled by the loader).
 #[map(name = "LB_JUMP")]
-pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(14, 0);
+pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(15, 0);
 
 /// Per-CPU scratch of `xdp_lb_icmp(6)`: the packet's key (then its quote's connection), the
 /// quote's new addresses and ports.

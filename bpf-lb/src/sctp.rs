@@ -828,3 +828,100 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
     };
     nat::route(ctx, cur, ip, &l, now)
 }
+
+/// `xdp_lb_sctp_icmp6`: an ICMPv6 error (RFC 4443: Destination Unreachable, Packet Too Big,
+/// Time Exceeded, Parameter Problem) quoting an association's packet over IPv6, reached by
+/// tail call from `xdp_lb_icmp6`. As [`icmp_error`] for IPv4: the quoted packet's backend
+/// address becomes its path's VIP again (an error from the backend's side, to the client) or
+/// its VIP the path's backend address (from the client's side, to the backend), and the
+/// error's own address likewise; the ICMPv6 checksum follows both (its pseudo-header holds
+/// the outer addresses). The quoted CRC32c covers no address and stays right. A program of
+/// its own: `xdp_lb_sctp6` has no stack left for it.
+#[inline(always)]
+pub fn icmp6(ctx: &XdpContext) -> Result<Reason, Reason> {
+    use bpf_net::csum;
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    let mut addrs = FlowKey::default();
+    let ip = nat::parse_ip::<true>(&cur, eth.l3_off, &mut addrs)?;
+    if ip.protocol != proto::ICMPV6 || ip.l4_off != ip.off + 40 {
+        return Err(Reason::LbNoService);
+    }
+    let icmp_off = ip.l4_off;
+    if !crate::icmp::quoting::<true>(cur.u8_at(icmp_off, Reason::IcmpTruncated)?) {
+        return Err(Reason::LbNoService);
+    }
+    // The quoted IPv6 header and the SCTP common header's ports and tag.
+    let q = icmp_off + 8;
+    let hdr = *cur.get::<[u8; 8]>(q, Reason::IcmpTruncated)?;
+    if hdr[0] >> 4 != 6 || hdr[6] != proto::SCTP {
+        return Err(Reason::LbNoService);
+    }
+    let c = *cur.get::<[u8; 8]>(q + 40, Reason::IcmpTruncated)?;
+    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let mut key = SctpKey {
+        vtag: u32::from_be_bytes([c[4], c[5], c[6], c[7]]),
+        sport: u16::from_be_bytes([c[0], c[1]]),
+        dport: u16::from_be_bytes([c[2], c[3]]),
+        dir: dir::ORIGINAL,
+        family: 6,
+        _pad: [0; 2],
+    };
+    // The client's packet (to a backend) or the backend's (from a VIP).
+    let (a, to_client) = match entry(&key, now) {
+        Some((a, _)) => (a, true),
+        None => {
+            key.dir = dir::REPLY;
+            (entry(&key, now).ok_or(Reason::LbNoService)?.0, false)
+        }
+    };
+    // SAFETY: a value of an SCTP map, valid for this program run (read in place).
+    let a = unsafe { &*a };
+    // The quoted address to restore: the destination (a backend's) or the source (a VIP).
+    let q_at = q + if to_client { 24 } else { 8 };
+    let old = *cur.get::<[u8; 16]>(q_at, Reason::IcmpTruncated)?;
+    let (from, to) = if to_client {
+        (&a.addrs, &a.vips)
+    } else {
+        (&a.vips, &a.addrs)
+    };
+    let j = path_of(from, a.paths, &old, true).ok_or(Reason::LbSctpUnknownPath)?;
+    let new = &to[j & (MAX_SCTP_PATHS - 1)];
+    let (s_old, s_new) = (csum::add_bytes(0, &old), csum::add_bytes(0, new));
+    let mut d = csum::delta(s_old, s_new);
+    // The outer address: from the backend itself -> from the VIP; to the VIP -> to the
+    // backend.
+    let o_at = ip.off + if to_client { 8 } else { 24 };
+    let outer = *cur.get::<[u8; 16]>(o_at, Reason::Ipv6Truncated)?;
+    let rewrite_outer = !to_client || outer == old;
+    if rewrite_outer {
+        d += csum::delta(csum::add_bytes(0, &outer), s_new);
+    }
+    let h = cur.get_mut::<[u8; 4]>(icmp_off, Reason::IcmpTruncated)?;
+    // SAFETY: the cursor proved the ICMPv6 header's first 4 bytes.
+    let h = unsafe { &mut *h };
+    let ck = csum::apply(u16::from_be_bytes([h[2], h[3]]), d);
+    h[2..4].copy_from_slice(&ck.to_be_bytes());
+    let p = cur.get_mut::<[u8; 16]>(q_at, Reason::IcmpTruncated)?;
+    // SAFETY: the cursor proved the quoted address's 16 bytes.
+    unsafe { *p = *new };
+    if rewrite_outer {
+        let p = cur.get_mut::<[u8; 16]>(o_at, Reason::Ipv6Truncated)?;
+        // SAFETY: the cursor proved the outer address's 16 bytes.
+        unsafe { *p = *new };
+    }
+    let src = *cur.get::<[u8; 16]>(ip.off + 8, Reason::Ipv6Truncated)?;
+    let dst = *cur.get::<[u8; 16]>(ip.off + 24, Reason::Ipv6Truncated)?;
+    let l = Lookup {
+        v6: true,
+        src: &src,
+        dst: &dst,
+        tos: ip.tos,
+        len: ip.len as u16,
+    };
+    match nat::route(ctx, &cur, &ip, &l, now)? {
+        Reason::LbRedirect => Ok(Reason::LbIcmpRedirect),
+        r => Ok(r),
+    }
+}

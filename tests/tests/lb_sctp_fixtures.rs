@@ -554,6 +554,64 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
         dp.sctp_associations()
     );
 
+    // ICMPv6 errors about the IPv6 association's packets, translated inside and out (the
+    // ICMPv6 checksum over the new pseudo-header; the quoted CRC32c covers no address).
+    let router6: Ipv6Addr = "2001:db8:0:6::50".parse().unwrap();
+    let icmp6 = |src, dst, ty, code, rest, quoted: &IpPacket| {
+        IpPacket::v6(
+            src,
+            dst,
+            L4::Icmp {
+                ty,
+                code,
+                rest,
+                payload: quoted.to_bytes(),
+            },
+        )
+    };
+    let mtu6 = 1280u32.to_be_bytes();
+    let to_be6 = c6(FibNs::NH6, 0x4444, vec![data(7, b"x")]);
+    let as_client_sent6 = c6(VIP6_1, 0x4444, vec![data(7, b"x")]);
+    let from_vip6_2 = b6(VIP6_2, 0x3333, vec![data(8, b"y")]);
+    let as_be_sent6 = b6(BE6_2, 0x3333, vec![data(8, b"y")]);
+    let e6 = vec![
+        Fixture::of(
+            "icmp6-packet-too-big-from-a-router-about-the-clients-data",
+            &icmp6(router6, CLIENT6, 2, 0, mtu6, &to_be6),
+            xdp::REDIRECT,
+            to_client(icmp6(router6, CLIENT6, 2, 0, mtu6, &as_client_sent6)),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "icmp6-port-unreachable-from-the-backend",
+            &icmp6(FibNs::NH6, CLIENT6, 1, 4, [0; 4], &to_be6),
+            xdp::REDIRECT,
+            to_client(icmp6(VIP6_1, CLIENT6, 1, 4, [0; 4], &as_client_sent6)),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::of(
+            "icmp6-from-the-client-about-the-backends-data",
+            &icmp6(CLIENT6, VIP6_2, 1, 1, [0; 4], &from_vip6_2),
+            xdp::REDIRECT,
+            to_backend(icmp6(CLIENT6, BE6_2, 1, 1, [0; 4], &as_be_sent6)),
+            Reason::LbIcmpRedirect,
+        ),
+        Fixture::unchanged(
+            "icmp6-about-an-unknown-association",
+            Frame::new(icmp6(
+                router6,
+                CLIENT6,
+                2,
+                0,
+                mtu6,
+                &c6(FibNs::NH6, 0x5555, vec![data(1, b"x")]),
+            ))
+            .to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &e6);
+
     // Floods. INITs make no state at all; INIT ACKs (a backend answering an INIT flood) fill
     // the half-open table only, bounded, and the established association stays.
     let prog = dp.xdp(PROG_XDP_LB).unwrap();

@@ -22,8 +22,8 @@ use bpf_abi::{
         PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP,
         PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46, PROG_XDP_LB_ICMP64, PROG_XDP_LB_NEW,
         PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6,
-        PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump,
-        mode,
+        PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey,
+        Service, ServiceKey, jump, mode,
     },
 };
 use std::{
@@ -48,6 +48,7 @@ pub const LB_PROGRAMS: &[&str] = &[
     PROG_XDP_LB_NEW6,
     PROG_XDP_LB_ICMP46,
     PROG_XDP_LB_ICMP64,
+    PROG_XDP_LB_SCTP_ICMP6,
     PROG_XDP_LB_DECAP,
     bpf_abi::names::PROG_XDP_NOOP,
 ];
@@ -484,6 +485,12 @@ impl LbDatapath {
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::IPV4, PROG_XDP_LB)?;
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP46, PROG_XDP_LB_ICMP46)?;
         link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP64, PROG_XDP_LB_ICMP64)?;
+        link_tail_call(
+            &mut ebpf,
+            MAP_LB_JUMP,
+            jump::SCTP_ICMP6,
+            PROG_XDP_LB_SCTP_ICMP6,
+        )?;
         Ok(LbDatapath {
             ebpf,
             scheds: StdMap::new(),
