@@ -826,7 +826,10 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
         tos: ip.tos,
         len: ip.len as u16,
     };
-    nat::route(ctx, cur, ip, &l, now)
+    match nat::route(ctx, cur, ip, &l, now)? {
+        Reason::LbRedirect => Ok(Reason::LbIcmpRedirect),
+        r => Ok(r),
+    }
 }
 
 /// `xdp_lb_sctp_icmp6`: an ICMPv6 error (RFC 4443: Destination Unreachable, Packet Too Big,
