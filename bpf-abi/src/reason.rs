@@ -329,6 +329,10 @@ reasons! {
     /// L4 LB, a backend's side of DSR through a tunnel: an IPIP or IP6IP6 packet to one of
     /// its VIPs, decapsulated and passed to the kernel.
     LbDecap = 106, "lb_decap", Pass;
+    /// L4 LB: an ASCONF (RFC 5061) from a backend: it would tell the client the backend's
+    /// own addresses, and it is authenticated (AUTH), so not rewritable; dropped (the
+    /// backend's addresses are the configured ones; a client's ASCONF passes).
+    LbSctpBackendAsconf = 107, "lb_sctp_backend_asconf", Drop;
 }
 
 #[cfg(test)]

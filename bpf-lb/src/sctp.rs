@@ -20,6 +20,11 @@
 //!   address's path. Only IP addresses change: SCTP's checksum covers no pseudo-header.
 //! - ABORT and SHUTDOWN COMPLETE (also with the T bit, whose tag is the sender's own) close the
 //!   association (10 s, for retransmissions).
+//! - ASCONF (RFC 5061): the client's add or delete its own addresses and pass (the association
+//!   is its tags: a new client address works at once, and the backend learns it from the
+//!   ASCONF itself). A backend's would announce the backend's own addresses, and ASCONF is
+//!   always authenticated (AUTH), so it cannot be rewritten: dropped, counted
+//!   (`lb_sctp_backend_asconf`); a backend's addresses are the configured ones.
 //! - Anything else to a VIP is dropped and counted (`lb_sctp_no_association`).
 
 use crate::{
@@ -93,6 +98,9 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Err(Reason::TailCallFailed);
     }
     if let Some(found) = find(&s, family, t, now) {
+        if s.asconf && !found.to_backend {
+            return Err(Reason::LbSctpBackendAsconf);
+        }
         return forward(ctx, &cur, &ip, &mut addrs, &found, &s, now);
     }
     if s.chunk_count > 0 && s.first_chunk_type == chunk::INIT {

@@ -83,7 +83,12 @@ pub struct Sctp {
     pub first_chunk_type: u8,
     /// Bit i set when a chunk of type i (below 32) is present.
     pub chunk_types: u32,
+    /// An ASCONF chunk (RFC 5061, type 0xC1) is present.
+    pub asconf: bool,
 }
+
+/// Chunk type of ASCONF (RFC 5061 3.1.1).
+pub const CHUNK_ASCONF: u8 = 0xc1;
 
 /// Parses the SCTP common header at `off` and walks the chunks up to `ip_end`, checking every
 /// chunk length (at least 4, inside the packet; padding to 4 bytes may be cut at the end).
@@ -101,6 +106,7 @@ pub fn parse_sctp(cur: &Cursor, off: usize, ip_end: usize) -> Result<Sctp, Reaso
         chunk_count: 0,
         first_chunk_type: 0,
         chunk_types: 0,
+        asconf: false,
     };
     let mut at = off + SCTP_HLEN;
     let mut i = 0;
@@ -124,6 +130,9 @@ pub fn parse_sctp(cur: &Cursor, off: usize, ip_end: usize) -> Result<Sctp, Reaso
         }
         if c.ty < 32 {
             out.chunk_types |= 1 << c.ty;
+        }
+        if c.ty == CHUNK_ASCONF {
+            out.asconf = true;
         }
         out.chunk_count += 1;
         at += (len + 3) & !3;

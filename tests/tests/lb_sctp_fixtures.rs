@@ -460,6 +460,65 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
     ];
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &e);
 
+    // ASCONF (RFC 5061, in an authenticated packet: AUTH first). The client adds an address
+    // (a third one, from it): forwarded to the backend, and the new address's data reaches
+    // the backend at once (the association is its tags). A backend's ASCONF would announce
+    // its own address to the client and cannot be rewritten (AUTH): dropped, counted.
+    let client3 = Ipv4Addr::new(192, 0, 2, 9);
+    let auth = (0x0f, 0, [&[0u8, 1, 0, 1][..], &[0xa5; 20][..]].concat());
+    let asconf = |serial: u32, from: Ipv4Addr, add: Ipv4Addr| {
+        let mut v = serial.to_be_bytes().to_vec();
+        v.extend(param(5, &from.octets()));
+        let mut add_ip = 7u32.to_be_bytes().to_vec();
+        add_ip.extend(param(5, &add.octets()));
+        v.extend(param(0xc001, &add_ip));
+        (0xc1, 0, v)
+    };
+    let add = vec![auth.clone(), asconf(1, CLIENT, client3)];
+    let backend_add = vec![auth, asconf(9, FibNs::NH4, BE2)];
+    let before = counter(&dp, Reason::LbSctpBackendAsconf);
+    run_xdp_fixtures_in(
+        Some((&fib.ns, fib.n3_ifindex)),
+        &dp,
+        PROG_XDP_LB,
+        &[
+            Fixture::of(
+                "asconf-add-ip-from-the-client",
+                &c(VIP1, BACKEND_TAG, add.clone()),
+                xdp::REDIRECT,
+                to_backend(c(FibNs::NH4, BACKEND_TAG, add)),
+                Reason::LbRedirect,
+            ),
+            Fixture::of(
+                "data-from-the-added-address",
+                &sctp::v4(
+                    client3,
+                    VIP2,
+                    5000,
+                    PORT,
+                    BACKEND_TAG,
+                    vec![data(2001, b"z")],
+                ),
+                xdp::REDIRECT,
+                to_backend(sctp::v4(
+                    client3,
+                    BE2,
+                    5000,
+                    PORT,
+                    BACKEND_TAG,
+                    vec![data(2001, b"z")],
+                )),
+                Reason::LbRedirect,
+            ),
+            Fixture::unchanged(
+                "asconf-from-the-backend-dropped",
+                Frame::new(b(FibNs::NH4, CLIENT_TAG, backend_add)).to_bytes(),
+                Reason::LbSctpBackendAsconf,
+            ),
+        ],
+    );
+    assert_eq!(counter(&dp, Reason::LbSctpBackendAsconf), before + 1);
+
     // ABORT from the client with the T bit (its own tag): to the backend, association closing.
     let abort = c(VIP1, CLIENT_TAG, vec![(ABORT, 0x01, vec![])]);
     run_xdp_fixtures_in(
