@@ -54,6 +54,9 @@ pub const PROG_XDP_LB_ICMP64: &str = "xdp_lb_icmp64";
 /// An ICMPv6 error about an SCTP association over IPv6 (tail call, index
 /// [`jump::SCTP_ICMP6`]).
 pub const PROG_XDP_LB_SCTP_ICMP6: &str = "xdp_lb_sctp_icmp6";
+/// A DSR packet too big once encapsulated: the client told (tail call, index
+/// [`jump::TOO_BIG`]).
+pub const PROG_XDP_LB_TOO_BIG: &str = "xdp_lb_too_big";
 /// A new TCP or UDP connection over IPv4 (tail call, index [`jump::NEW`]).
 pub const PROG_XDP_LB_NEW: &str = "xdp_lb_new";
 /// A new TCP or UDP connection over IPv6 (tail call, index [`jump::NEW6`]).
@@ -120,6 +123,8 @@ pub mod jump {
     pub const ICMP64: u32 = 13;
     /// `xdp_lb_sctp_icmp6`.
     pub const SCTP_ICMP6: u32 = 14;
+    /// `xdp_lb_too_big`.
+    pub const TOO_BIG: u32 = 15;
 }
 /// Services.
 pub const MAP_SERVICES: &str = "LB_SERVICES";

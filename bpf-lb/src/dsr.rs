@@ -9,8 +9,10 @@
 //!   IPv6, from the service's `src` to the backend; the outer header copies the inner TOS /
 //!   Traffic Class (and, IPv4, its DF bit and Identification), TTL / Hop Limit 64, and an
 //!   IPv6 Flow Label from the flow's hash (RFC 6438), so the backend's NIC spreads flows.
-//!   A packet that would exceed the egress MTU once encapsulated is dropped, counted
-//!   (`lb_too_big`).
+//!   A packet that would exceed the egress MTU once encapsulated is answered as a router
+//!   whose next hop is too small answers ([`too_big`]: ICMP Fragmentation Needed, ICMPv6
+//!   Packet Too Big, from the VIP, with the MTU less the tunnel's header), so that the
+//!   client's path MTU discovery works through the tunnel.
 //!
 //! A backend without the kernel's tunnel devices runs `xdp_lb_decap` ([`decap`]).
 
@@ -179,4 +181,61 @@ pub fn decap(ctx: &XdpContext) -> Result<Reason, Reason> {
     h[..12].copy_from_slice(&macs);
     h[12..14].copy_from_slice(&ethertype.to_be_bytes());
     Ok(Reason::LbDecap)
+}
+
+/// Takes the tunnel's header [`prepare`] put on off again (`v6`: IP6IP6, else IPIP): the
+/// frame is the client's packet behind an Ethernet header once more.
+#[inline(always)]
+pub fn unwrap(ctx: &XdpContext, v6: bool) -> Result<(), Reason> {
+    let outer = if v6 { ipv6::IPV6_HLEN } else { 20 };
+    let cur = Cursor::from_xdp(ctx);
+    let macs = *cur.get::<[u8; 12]>(0, Reason::EthTruncated)?;
+    // SAFETY: shrinking the head by the outer header prepare() added.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, outer as i32) } != 0 {
+        return Err(Reason::LbTooBig);
+    }
+    let cur = Cursor::from_xdp(ctx);
+    let h = cur.get_mut::<[u8; 14]>(0, Reason::EthTruncated)?;
+    // SAFETY: the cursor proved the 14 bytes of the Ethernet header.
+    let h = unsafe { &mut *h };
+    h[..12].copy_from_slice(&macs);
+    let t = if v6 { ETH_P_IPV6 } else { ETH_P_IPV4 };
+    h[12..14].copy_from_slice(&t.to_be_bytes());
+    Ok(())
+}
+
+/// `xdp_lb_too_big`: the client's packet (back as it came: [`unwrap`]) exceeds the egress MTU
+/// (`LB_MTU`, left by the FIB lookup) once encapsulated: the frame becomes ICMP Fragmentation
+/// Needed (RFC 1191; a packet with DF clear gets nothing: it could not be fragmented inside
+/// the tunnel either, and is dropped, counted `lb_too_big`) or ICMPv6 Packet Too Big (RFC
+/// 4443 3.2, at least 1280) to the client, from the VIP, telling the MTU less the tunnel's
+/// header; back out of the interface it came in on. Rate-limited per CPU
+/// (`icmp_rate_limited`).
+#[inline(always)]
+pub fn too_big(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    let mtu = crate::maps::MTU.get(0).copied().unwrap_or(0) as usize;
+    if !bpf_net::icmp6err::allowed() {
+        return Err(Reason::IcmpRateLimited);
+    }
+    match eth.ethertype {
+        ETH_P_IPV4 => {
+            let h = cur.get::<[u8; 20]>(eth.l3_off, Reason::Ipv4Truncated)?;
+            if h[6] & 0x40 == 0 {
+                return Err(Reason::LbTooBig);
+            }
+            let vip = [h[16], h[17], h[18], h[19]];
+            let mtu = mtu.saturating_sub(20).min(0xffff) as u32;
+            bpf_net::icmp4err::send(ctx, eth.l3_off, &vip, 3, 4, mtu)?;
+            Ok(Reason::IcmpFragNeeded)
+        }
+        ETH_P_IPV6 => {
+            let vip = *cur.get::<[u8; 16]>(eth.l3_off + 24, Reason::Ipv6Truncated)?;
+            let mtu = mtu.saturating_sub(ipv6::IPV6_HLEN).max(1280) as u32;
+            bpf_net::icmp6err::send(ctx, eth.l3_off, &vip, 2, 0, mtu)?;
+            Ok(Reason::IcmpPacketTooBig)
+        }
+        _ => Err(Reason::LbTooBig),
+    }
 }

@@ -112,6 +112,13 @@ pub fn xdp_lb_sctp_icmp6(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, sctp::icmp6)
 }
 
+/// A DSR packet too big for the egress MTU once encapsulated: ICMP Fragmentation Needed or
+/// ICMPv6 Packet Too Big to the client, reached by tail call from `xdp_lb(6)`.
+#[xdp]
+pub fn xdp_lb_too_big(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, dsr::too_big)
+}
+
 /// A backend's side of DSR through a tunnel: IPIP / IP6IP6 to its VIPs decapsulated for the
 /// kernel (for hosts without the kernel's tunnel devices).
 #[xdp]

@@ -65,7 +65,7 @@ pub static SCTP_HALF_OPEN: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max
 
 /// Tail calls of `xdp_lb` (`bpf_abi::lb::jump`; filled by the loader).
 #[map(name = "LB_JUMP")]
-pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(15, 0);
+pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(16, 0);
 
 /// Per-CPU scratch of `xdp_lb_icmp(6)`: the packet's key (then its quote's connection), the
 /// quote's new addresses and ports.
@@ -75,6 +75,10 @@ pub static ICMP_SCRATCH: PerCpuArray<[FlowKey; 2]> = PerCpuArray::with_max_entri
 /// Per-CPU scratch of NAT64's ICMP translation: the error in, the error out.
 #[map(name = "LB_XLAT_SCRATCH")]
 pub static XLAT_SCRATCH: PerCpuArray<[u8; 256]> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU: the egress MTU a DSR tunnel's packet was too big for (for `xdp_lb_too_big`).
+#[map(name = "LB_MTU")]
+pub static MTU: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU scratch: an INIT ACK copied out for its CRC32c.
 #[map(name = "LB_SCRATCH")]

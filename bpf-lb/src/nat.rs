@@ -502,7 +502,15 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
             tos: ip.tos,
             len: len as u16,
         };
-        return route_as(ctx, &cur, &ip, &l, now, true);
+        let r = route_as(ctx, &cur, &ip, &l, now, true);
+        if tunnel && r == Err(Reason::LbTooBig) && crate::dsr::unwrap(ctx, ip.v6).is_ok() {
+            // Too big once encapsulated: the frame as it came (the tunnel's header off),
+            // `xdp_lb_too_big` sends the client its "too big".
+            // SAFETY: a tail call to a program the loader put at `jump::TOO_BIG`; returns
+            // only if it fails.
+            unsafe { LB_JUMP.tail_call(ctx, jump::TOO_BIG) };
+        }
+        return r;
     }
     // The address and port this direction rewrites: the destination of the original, the
     // source of the reply.
@@ -595,7 +603,14 @@ fn route_as(
     match fib::forward_at(ctx, l, now)? {
         Fwd::Redirected if dsr => Ok(Reason::LbDsrRedirect),
         Fwd::Kernel if dsr => Err(Reason::LbDsrNoRoute),
-        Fwd::TooBig(_) if dsr => Err(Reason::LbTooBig),
+        Fwd::TooBig(mtu) if dsr => {
+            // For `xdp_lb_too_big`, which tells the client.
+            if let Some(m) = crate::maps::MTU.get_ptr_mut(0) {
+                // SAFETY: this CPU's value of the per-CPU array, valid for this run.
+                unsafe { *m = u32::from(mtu) };
+            }
+            Err(Reason::LbTooBig)
+        }
         Fwd::Redirected => {
             if ip.v6 {
                 ipv6::decrement_hop_limit(cur, ip.off)?;

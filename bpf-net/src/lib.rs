@@ -26,6 +26,8 @@ pub mod flow;
 pub mod gtpu;
 pub mod icmp;
 #[cfg(target_arch = "bpf")]
+pub mod icmp4err;
+#[cfg(target_arch = "bpf")]
 pub mod icmp6err;
 pub mod ipv4;
 pub mod ipv6;

@@ -1513,6 +1513,100 @@ fn full_nat_and_dsr_send_what_each_mode_says() {
     {
         assert_eq!(f6[i], ["1", "1", want.as_str()], "ICMPv6 {i}: {f6:?}");
     }
+    // DSR through a tunnel whose egress (n3, MTU 1400) is too small once encapsulated: the
+    // client gets ICMP Fragmentation Needed / ICMPv6 Packet Too Big from the VIP with the MTU
+    // less the tunnel's header, quoting its packet, back out of its interface.
+    let big_vip = Ipv4Addr::new(198, 18, 0, 8);
+    let big_vip6 = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 0x8);
+    let far4 = Ipv4Addr::new(198, 51, 100, 77);
+    let far6: Ipv6Addr = "2001:db8:99::7".parse().unwrap();
+    for (vip, b, src) in [
+        (
+            IpAddr::from(big_vip),
+            IpAddr::from(CLIENT),
+            IpAddr::from(lb4),
+        ),
+        (
+            big_vip6.into(),
+            "2001:db8:0:3::1".parse().unwrap(),
+            lb6.into(),
+        ),
+    ] {
+        let port = if vip.is_ipv4() { 80 } else { 443 };
+        dp.set_forwarding(vip, 6, port, Forwarding::DsrTunnel { source: src })
+            .unwrap();
+        dp.set_service(vip, 6, port, &[be(b, 0)]).unwrap();
+    }
+    let big = |p: IpPacket| {
+        let mut p = p;
+        if let L4::Tcp { payload, .. } = &mut p.l4 {
+            *payload = vec![0x42; 1390 - 20 - 20];
+        }
+        p
+    };
+    let big4 = big(tcp(far4, big_vip, 40000, 80, 0x10));
+    let mut big6 = big(tcp6(far6, big_vip6, 40000, 443, 0x10));
+    if let L4::Tcp { payload, .. } = &mut big6.l4 {
+        payload.truncate(1390 - 40 - 20);
+    }
+    let back = |p: IpPacket| {
+        let f = Frame::new(p.clone());
+        Frame {
+            dst: f.src,
+            src: f.dst,
+            vlans: vec![],
+            ip: p,
+        }
+        .to_bytes()
+    };
+    let mut frag4 = Ipv4::new(big_vip, far4);
+    frag4.frag = 0;
+    let frag_needed = IpPacket {
+        ip: Ip::V4(frag4),
+        l4: L4::Icmp {
+            ty: 3,
+            code: 4,
+            rest: [0, 0, (1380u16 >> 8) as u8, 1380u16 as u8],
+            payload: big4.to_bytes()[..28].to_vec(),
+        },
+    };
+    let ptb = IpPacket::v6(
+        big_vip6,
+        far6,
+        L4::Icmp {
+            ty: 2,
+            code: 0,
+            rest: 1360u32.to_be_bytes(),
+            payload: big6.to_bytes()[..1232].to_vec(),
+        },
+    );
+    let mut no_df = big(tcp(far4, big_vip, 40001, 80, 0x10));
+    if let Ip::V4(h) = &mut no_df.ip {
+        h.frag = 0;
+    }
+    let tb = vec![
+        Fixture::of(
+            "dsr-ipip-too-big-frag-needed-to-the-client",
+            &big4,
+            xdp::TX,
+            back(frag_needed),
+            Reason::IcmpFragNeeded,
+        ),
+        Fixture::of(
+            "dsr-ip6ip6-too-big-packet-too-big-to-the-client",
+            &big6,
+            xdp::TX,
+            back(ptb),
+            Reason::IcmpPacketTooBig,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &tb);
+    // DF clear: it could not be fragmented inside the tunnel either: dropped, counted.
+    let (action, _) = fib
+        .test_run(dp.xdp(PROG_XDP_LB).unwrap(), &Frame::new(no_df).to_bytes())
+        .unwrap();
+    assert_eq!(action, xdp::DROP, "DF clear and too big");
+
     // DSR's connections are tracked in one direction (their replies do not pass here).
     let c = dp
         .connection(&key(CLIENT.into(), dsr.into(), 40000, 80))

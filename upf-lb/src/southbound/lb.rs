@@ -22,8 +22,8 @@ use bpf_abi::{
         PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP,
         PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46, PROG_XDP_LB_ICMP64, PROG_XDP_LB_NEW,
         PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6,
-        PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey,
-        Service, ServiceKey, jump, mode,
+        PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6, PROG_XDP_LB_TOO_BIG, PROG_XDP_LB6, PeerKey,
+        SctpAssoc, SctpKey, Service, ServiceKey, jump, mode,
     },
 };
 use std::{
@@ -49,6 +49,7 @@ pub const LB_PROGRAMS: &[&str] = &[
     PROG_XDP_LB_ICMP46,
     PROG_XDP_LB_ICMP64,
     PROG_XDP_LB_SCTP_ICMP6,
+    PROG_XDP_LB_TOO_BIG,
     PROG_XDP_LB_DECAP,
     bpf_abi::names::PROG_XDP_NOOP,
 ];
@@ -491,6 +492,7 @@ impl LbDatapath {
             jump::SCTP_ICMP6,
             PROG_XDP_LB_SCTP_ICMP6,
         )?;
+        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::TOO_BIG, PROG_XDP_LB_TOO_BIG)?;
         Ok(LbDatapath {
             ebpf,
             scheds: StdMap::new(),
