@@ -333,6 +333,14 @@ reasons! {
     /// own addresses, and it is authenticated (AUTH), so not rewritable; dropped (the
     /// backend's addresses are the configured ones; a client's ASCONF passes).
     LbSctpBackendAsconf = 107, "lb_sctp_backend_asconf", Drop;
+    /// SRv6: End, End.X or End.T with the USD flavour (RFC 8986 4.16.3) at the last segment:
+    /// decapsulated, the inner packet routed.
+    Srv6UsdRedirect = 108, "srv6_usd_redirect", Redirect;
+    /// SRv6: End, End.X or End.T with the USP flavour (RFC 8986 4.16.2) at the last segment:
+    /// the SRH popped, the packet to the kernel (its upper layer is this node's).
+    Srv6UspPass = 109, "srv6_usp_pass", Pass;
+    /// SRv6: End.MAP (RFC 9433 6.2): the destination replaced by the mapped SID, routed.
+    Srv6EndMapRedirect = 110, "srv6_end_map_redirect", Redirect;
 }
 
 #[cfg(test)]

@@ -83,10 +83,13 @@ pub mod behaviour {
     /// End.M.GTP4.E (RFC 9433 6.6): decapsulate, rebuild GTP-U/UDP/IPv4 from the SID's
     /// arguments (IPv4 DA, QFI, R, TEID) and the source address (IPv4 SA).
     pub const END_M_GTP4_E: u32 = 20;
+    /// End.MAP (RFC 9433 6.2): the destination becomes the SID's mapped SID ([`Sid::nh6`]),
+    /// Hop Limit one less, routed; the SRH, if any, untouched.
+    pub const END_MAP: u32 = 21;
 }
 
-/// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`]: PSP for End and End.X; USP and USD
-/// are not implemented yet (the loader refuses them).
+/// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`], of End, End.X and End.T, in any
+/// combination.
 pub mod flavour {
     /// Penultimate Segment Pop of the SRH.
     pub const PSP: u32 = 1;
@@ -122,7 +125,7 @@ pub struct Sid {
     /// are this long) in the low byte, where the IPv4 SA starts in the IPv6 SA (bytes) in the
     /// next. Zero otherwise.
     pub args: u32,
-    /// End.X / End.DX6: the IPv6 next hop, network order.
+    /// End.X / End.DX6: the IPv6 next hop; End.MAP: the mapped SID; network order.
     pub nh6: [u8; 16],
     /// End.T, End.DT4, End.DT6, End.DT46: the kernel routing table the packet is routed by
     /// (`bpf_fib_lookup` with that table, no policy rules); 0 is the main table (with rules).

@@ -10,6 +10,12 @@
 //!   End.DT6 (4.7), End.DT4 (4.8), End.DT46 (4.9): the same, the inner packet (of the one
 //!   family, or of either) routed by the main table.
 //!
+//! - Flavours of End, End.X and End.T (4.16): PSP pops the SRH at the penultimate segment;
+//!   USP pops it at the last (the packet then goes to the kernel: its upper layer is this
+//!   node's); USD, at the last segment or without an SRH, decapsulates an IPv4 or IPv6 inner
+//!   packet and routes it (as End.DT46, by the SID's table).
+//! - End.MAP (RFC 9433 6.2): the destination becomes the SID's mapped SID, routed.
+//!
 //! Errors are answered as RFC 8986 asks (ICMPv6 Time Exceeded; Parameter Problem, Code 0 with
 //! the Pointer at Segments Left, or Code 4 at the upper-layer header), from the SID, out of the
 //! interface the packet came in on, at most 1000 a second per CPU; beyond that, or about an
@@ -176,13 +182,28 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         // The SRH's TLVs, once for every behaviour (RFC 8754 2.1; HMAC 2.1.2).
         check_srh_tlvs(&cur, ip.routing_off, ip.end)?;
     }
+    let endish = matches!(
+        sid.behaviour,
+        behaviour::END | behaviour::END_X | behaviour::END_T
+    );
+    if endish
+        && sid.flavours & flavour::USD != 0
+        && (ip.protocol == proto::IPV6 || ip.protocol == proto::IPIP)
+        && (ip.routing_off == 0
+            || cur.u8_at(ip.routing_off + SEGMENTS_LEFT, Reason::SrhTruncated)? == 0)
+    {
+        // USD (RFC 8986 4.16.3): at the last segment (or without an SRH) with an IPv4 or
+        // IPv6 upper layer, decapsulate and route the inner packet (by the SID's table).
+        return decap(ctx, &ip, sid, 0);
+    }
     match sid.behaviour {
         // One copy of End for the three (the stack holds one).
         behaviour::END | behaviour::END_X | behaviour::END_T => {
             let nh6 = (sid.behaviour == behaviour::END_X).then_some(&sid.nh6);
             // End.T: End, routed by the SID's table (the loader writes 0 for End and End.X).
-            end(ctx, &ip, nh6, sid.table, sid.flavours & flavour::PSP != 0)
+            end(ctx, &ip, nh6, sid.table, sid.flavours)
         }
+        behaviour::END_MAP => end_map(ctx, &ip, &sid.nh6),
         behaviour::END_DX4 => decap(ctx, &ip, sid, proto::IPIP),
         behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &ip, sid, proto::IPV6),
         behaviour::END_DT4 => decap(ctx, &ip, sid, proto::IPIP),
@@ -215,22 +236,30 @@ fn forward(ctx: &XdpContext, l: &Lookup<'_>, table: u32, done: Reason) -> Result
 /// End (RFC 8986 4.1, S01-S12); End.X (4.2) with `nh6`, the adjacency to send to; End.T (4.3)
 /// with a non-zero `table`, the table the next segment is routed by; with `psp`, the PSP
 /// flavour (4.16.1): the SRH is popped when Segments Left reaches 0 (when it follows the IPv6
-/// header directly; behind other extension headers it is left in place).
+/// header directly; behind other extension headers it is left in place); with USP (4.16.2), a
+/// packet arriving with Segments Left 0 has its SRH popped (as PSP's) and goes to the kernel,
+/// whose upper layer it is.
 #[inline(always)]
 fn end(
     ctx: &XdpContext,
     ip: &Ipv6,
     nh6: Option<&[u8; 16]>,
     table: u32,
-    psp: bool,
+    flavours: u32,
 ) -> Result<Reason, Reason> {
+    let psp = flavours & flavour::PSP != 0;
     let cur = &Cursor::from_xdp(ctx);
     if ip.routing_off == 0 {
         // No SRH: the upper-layer header is not ours to process (4.1.1).
         return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
     }
     let srh = parse_srh(cur, ip.routing_off, ip.end)?;
+    let poppable = ip.routing_off == ip.off + ipv6::IPV6_HLEN && ip.off == ETH_HLEN;
     if srh.segments_left == 0 {
+        if flavours & flavour::USP != 0 && poppable {
+            pop_srh(ctx, cur, ip, srh.hdr_len & 0x7ff, srh.next_header)?;
+            return Ok(Reason::Srv6UspPass);
+        }
         return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
     }
     let hop_limit = cur.u8_at(ip.off + HOP_LIMIT, Reason::Ipv6Truncated)?;
@@ -252,22 +281,10 @@ fn end(
     h[DST..DST + 16].copy_from_slice(&next);
     s[SEGMENTS_LEFT] = sl;
     let mut len = ipv6::IPV6_HLEN + ip.payload_len;
-    if psp && sl == 0 && ip.routing_off == ip.off + ipv6::IPV6_HLEN && ip.off == ETH_HLEN {
-        // S14.2-S14.4: the SRH's Next Header to the IPv6 header, Payload Length less the
-        // SRH, the SRH out (Ethernet and IPv6 headers moved up over it).
+    if psp && sl == 0 && poppable {
+        // S14.2-S14.4.
         let srh_len = srh.hdr_len & 0x7ff;
-        h[6] = srh.next_header;
-        h[4..6].copy_from_slice(&(ip.payload_len.wrapping_sub(srh_len) as u16).to_be_bytes());
-        let head: [u8; ETH_HLEN + ipv6::IPV6_HLEN] =
-            *cur.get::<[u8; ETH_HLEN + ipv6::IPV6_HLEN]>(0, Reason::Ipv6Truncated)?;
-        let to = cur.get_mut::<[u8; ETH_HLEN + ipv6::IPV6_HLEN]>(srh_len, Reason::SrhTruncated)?;
-        // SAFETY: the cursor proved the 54 bytes at `srh_len`; `head` is a copy, so the
-        // overlap with the bytes read does not matter.
-        unsafe { *to = head };
-        // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
-        if unsafe { bpf_xdp_adjust_head(ctx.ctx, srh_len as i32) } != 0 {
-            return Err(Reason::AdjustFailed);
-        }
+        pop_srh(ctx, cur, ip, srh_len, srh.next_header)?;
         len -= srh_len;
     }
     let (done, to) = match nh6 {
@@ -282,6 +299,60 @@ fn end(
         len: len as u16,
     };
     forward(ctx, &l, table, done)
+}
+
+/// Pops the SRH (`srh_len` bytes, right behind the IPv6 header, which is right behind
+/// Ethernet): its Next Header to the IPv6 header, Payload Length less the SRH, the Ethernet and
+/// IPv6 headers moved up over it (PSP's S14.2-S14.4, USP's S03).
+#[inline(always)]
+fn pop_srh(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ipv6,
+    srh_len: usize,
+    next_header: u8,
+) -> Result<(), Reason> {
+    let h = cur.get_mut::<[u8; 40]>(ETH_HLEN, Reason::Ipv6Truncated)?;
+    // SAFETY: the cursor proved the 40 bytes of the IPv6 header; nothing else refers to them.
+    let h = unsafe { &mut *h };
+    h[6] = next_header;
+    h[4..6].copy_from_slice(&(ip.payload_len.wrapping_sub(srh_len) as u16).to_be_bytes());
+    let head: [u8; ETH_HLEN + ipv6::IPV6_HLEN] =
+        *cur.get::<[u8; ETH_HLEN + ipv6::IPV6_HLEN]>(0, Reason::Ipv6Truncated)?;
+    let to = cur.get_mut::<[u8; ETH_HLEN + ipv6::IPV6_HLEN]>(srh_len, Reason::SrhTruncated)?;
+    // SAFETY: the cursor proved the 54 bytes at `srh_len`; `head` is a copy, so the overlap
+    // with the bytes read does not matter.
+    unsafe { *to = head };
+    // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, srh_len as i32) } != 0 {
+        return Err(Reason::AdjustFailed);
+    }
+    Ok(())
+}
+
+/// End.MAP (RFC 9433 6.2): Hop Limit 1 or less is answered with Time Exceeded (S01); else
+/// the destination becomes `mapped` (S02), Hop Limit one less, and the packet is routed to it
+/// (S03). Any SRH stays as it is.
+#[inline(always)]
+fn end_map(ctx: &XdpContext, ip: &Ipv6, mapped: &[u8; 16]) -> Result<Reason, Reason> {
+    let cur = &Cursor::from_xdp(ctx);
+    let hop_limit = cur.u8_at(ip.off + HOP_LIMIT, Reason::Ipv6Truncated)?;
+    if hop_limit <= 1 {
+        return Err(icmp_error(ctx, ip, IcmpError::HopLimit));
+    }
+    let h = cur.get_mut::<[u8; 40]>(ip.off, Reason::Ipv6Truncated)?;
+    // SAFETY: the cursor proved the 40 bytes of the IPv6 header.
+    let h = unsafe { &mut *h };
+    h[HOP_LIMIT] = hop_limit - 1;
+    h[DST..DST + 16].copy_from_slice(mapped);
+    let l = Lookup {
+        v6: true,
+        src: &ip.src,
+        dst: mapped,
+        tos: ip.traffic_class,
+        len: (ipv6::IPV6_HLEN + ip.payload_len) as u16,
+    };
+    forward(ctx, &l, 0, Reason::Srv6EndMapRedirect)
 }
 
 /// End.DX4 (RFC 8986 4.6), End.DX6 (4.5), End.DT6 (4.7): the upper layer must be `inner`
@@ -363,6 +434,7 @@ fn decap(ctx: &XdpContext, ip: &Ipv6, sid: &Sid, inner: u8) -> Result<Reason, Re
         _ => to = dst,
     }
     let done = match sid.behaviour {
+        behaviour::END | behaviour::END_X | behaviour::END_T => Reason::Srv6UsdRedirect,
         behaviour::END_DX4 => Reason::Srv6Dx4Redirect,
         behaviour::END_DX6 => Reason::Srv6Dx6Redirect,
         _ if v6 => Reason::Srv6Dt6Redirect,

@@ -645,3 +645,163 @@ fn icmpv6_errors_are_rate_limited() {
     assert_eq!(n(Reason::Srv6IcmpTimeExceeded), 1000);
     assert_eq!(n(Reason::Srv6HopLimitExceeded), 200);
 }
+
+/// The USP and USD flavours (RFC 8986 4.16.2, 4.16.3) and End.MAP (RFC 9433 6.2):
+/// - USP: at the last segment the SRH is popped and the packet goes to the kernel (its upper
+///   layer is this node's); before it, End as usual;
+/// - USD: at the last segment, or without an SRH, an IPv6 or IPv4 inner packet is
+///   decapsulated and routed; before it, End; another upper layer: Parameter Problem;
+/// - End.MAP: the destination becomes the mapped SID, Hop Limit one less, any SRH untouched;
+///   Hop Limit 1: Time Exceeded;
+/// - and the southbound refuses the flavours on other behaviours.
+#[test]
+fn usp_usd_flavours_and_end_map() {
+    use upf_lb::southbound::srv6::Flavours;
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = Srv6Datapath::load(16).expect("load bpf-srv6");
+    let usp_sid = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xb, 0, 0, 0);
+    let usd_sid = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xc, 0, 0, 0);
+    let map_sid = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xd, 0, 0, 0);
+    let other = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xe, 0, 0, 0);
+    let usp = Flavours {
+        usp: true,
+        ..Flavours::default()
+    };
+    let usd = Flavours {
+        usd: true,
+        ..Flavours::default()
+    };
+    dp.add_sid_flavours(usp_sid, 80, Behaviour::End, usp)
+        .unwrap();
+    dp.add_sid_flavours(usd_sid, 80, Behaviour::End, usd)
+        .unwrap();
+    dp.add_sid(map_sid, 80, Behaviour::EndMap { mapped: FibNs::NH6 })
+        .unwrap();
+    let e = dp
+        .add_sid_flavours(other, 80, Behaviour::EndDx4 { nh: FibNs::NH4 }, usd)
+        .unwrap_err();
+    assert!(e.to_string().contains("End, End.X and End.T only"), "{e}");
+
+    let in6 = |p: &IpPacket| L4::Raw {
+        proto: 41,
+        bytes: p.to_bytes(),
+    };
+    let to_nh6 = udp(UE_V6.into(), FibNs::NH6.into(), 5000, 7000);
+    let to_nh4 = udp(UE_V4.into(), FibNs::NH4.into(), 5000, 7000);
+    let in4 = L4::Raw {
+        proto: 4,
+        bytes: to_nh4.to_bytes(),
+    };
+    let n6 = (FibNs::NH_MAC, FibNs::N6_MAC);
+    let mut t = vec![
+        Fixture::of(
+            "usp-pops-the-srh-at-the-last-segment",
+            &v6(usp_sid, 64, vec![srh(0, vec![usp_sid, other])], dn_udp()),
+            xdp::PASS,
+            Frame::new(v6(usp_sid, 64, vec![], dn_udp())).to_bytes(),
+            Reason::Srv6UspPass,
+        ),
+        Fixture::of(
+            "usp-before-the-last-segment-is-end",
+            &v6(
+                usp_sid,
+                64,
+                vec![srh(1, vec![FibNs::NH6, usp_sid])],
+                dn_udp(),
+            ),
+            xdp::REDIRECT,
+            routed(
+                v6(
+                    FibNs::NH6,
+                    64,
+                    vec![srh(0, vec![FibNs::NH6, usp_sid])],
+                    dn_udp(),
+                ),
+                n6.0,
+                n6.1,
+            ),
+            Reason::Srv6EndRedirect,
+        ),
+        Fixture::of(
+            "usd-decapsulates-ipv6-at-the-last-segment",
+            &v6(usd_sid, 64, vec![srh(0, vec![usd_sid])], in6(&to_nh6)),
+            xdp::REDIRECT,
+            routed(to_nh6.clone(), n6.0, n6.1),
+            Reason::Srv6UsdRedirect,
+        ),
+        Fixture::of(
+            "usd-decapsulates-ipv4-without-an-srh",
+            &v6(usd_sid, 64, vec![], in4),
+            xdp::REDIRECT,
+            routed(to_nh4, n6.0, n6.1),
+            Reason::Srv6UsdRedirect,
+        ),
+        Fixture::of(
+            "usd-before-the-last-segment-is-end",
+            &v6(
+                usd_sid,
+                64,
+                vec![srh(1, vec![FibNs::NH6, usd_sid])],
+                in6(&to_nh6),
+            ),
+            xdp::REDIRECT,
+            routed(
+                v6(
+                    FibNs::NH6,
+                    64,
+                    vec![srh(0, vec![FibNs::NH6, usd_sid])],
+                    in6(&to_nh6),
+                ),
+                n6.0,
+                n6.1,
+            ),
+            Reason::Srv6EndRedirect,
+        ),
+        answered(
+            "usd-with-a-udp-upper-layer",
+            &v6(usd_sid, 64, vec![srh(0, vec![usd_sid])], dn_udp()),
+            usd_sid,
+            upper_layer(40 + 8 + 16),
+            Reason::Srv6IcmpParamProblemUpperLayer,
+        ),
+        // An encapsulated packet (End.MAP's usual upper layer: the outer destination is in
+        // no checksum).
+        Fixture::of(
+            "end-map-to-the-mapped-sid",
+            &v6(map_sid, 64, vec![], in6(&to_nh6)),
+            xdp::REDIRECT,
+            routed(v6(FibNs::NH6, 64, vec![], in6(&to_nh6)), n6.0, n6.1),
+            Reason::Srv6EndMapRedirect,
+        ),
+        Fixture::of(
+            "end-map-keeps-the-srh",
+            &v6(
+                map_sid,
+                64,
+                vec![srh(1, vec![other, map_sid])],
+                in6(&to_nh6),
+            ),
+            xdp::REDIRECT,
+            routed(
+                v6(
+                    FibNs::NH6,
+                    64,
+                    vec![srh(1, vec![other, map_sid])],
+                    in6(&to_nh6),
+                ),
+                n6.0,
+                n6.1,
+            ),
+            Reason::Srv6EndMapRedirect,
+        ),
+    ];
+    t.push(answered(
+        "end-map-hop-limit-1",
+        &v6(map_sid, 1, vec![], dn_udp()),
+        map_sid,
+        TIME_EXCEEDED,
+        Reason::Srv6IcmpTimeExceeded,
+    ));
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_SRV6, &t);
+}

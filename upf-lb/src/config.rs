@@ -79,6 +79,9 @@ struct RawSid {
     nh: Option<String>,
     table: Option<u32>,
     psp: Option<bool>,
+    usp: Option<bool>,
+    usd: Option<bool>,
+    mapped: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -400,12 +403,12 @@ pub struct Srv6Config {
     pub xdp_mode: XdpMode,
     /// Local SIDs at most.
     pub max_sids: u32,
-    /// Local SIDs: address, prefix length, behaviour, PSP.
+    /// Local SIDs: address, prefix length, behaviour, flavours.
     pub sids: Vec<(
         std::net::Ipv6Addr,
         u8,
         crate::southbound::srv6::Behaviour,
-        bool,
+        crate::southbound::srv6::Flavours,
     )>,
     /// Headend policies: destination prefix, its length, the encapsulation.
     pub policies: Vec<(IpAddr, u8, crate::southbound::srv6::EncapPolicy)>,
@@ -509,28 +512,45 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
             "End.DT4" => Behaviour::EndDt4 { table },
             "End.DT6" => Behaviour::EndDt6 { table },
             "End.DT46" => Behaviour::EndDt46 { table },
+            "End.MAP" => Behaviour::EndMap {
+                mapped: x
+                    .mapped
+                    .as_deref()
+                    .ok_or_else(|| bad(f("mapped"), "missing: End.MAP needs its mapped SID"))?
+                    .parse()
+                    .map_err(|_| bad(f("mapped"), "not an IPv6 address"))?,
+            },
             o => {
                 return Err(bad(
                     f("behaviour"),
                     format!(
-                        "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6 or End.DT46"
+                        "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46 or End.MAP"
                     ),
                 ));
             }
         };
-        let psp = x.psp.unwrap_or(false);
-        if psp
-            && !matches!(
-                b,
-                Behaviour::End | Behaviour::EndX { .. } | Behaviour::EndT { .. }
-            )
-        {
-            return Err(bad(
-                f("psp"),
-                "PSP is a flavour of End, End.X and End.T only",
-            ));
+        if x.mapped.is_some() && !matches!(b, Behaviour::EndMap { .. }) {
+            return Err(bad(f("mapped"), "for End.MAP only"));
         }
-        sids.push((addr, len, b, psp));
+        let fl = crate::southbound::srv6::Flavours {
+            psp: x.psp.unwrap_or(false),
+            usp: x.usp.unwrap_or(false),
+            usd: x.usd.unwrap_or(false),
+        };
+        if !matches!(
+            b,
+            Behaviour::End | Behaviour::EndX { .. } | Behaviour::EndT { .. }
+        ) {
+            for (on, name) in [(fl.psp, "psp"), (fl.usp, "usp"), (fl.usd, "usd")] {
+                if on {
+                    return Err(bad(
+                        f(name),
+                        "PSP, USP and USD are flavours of End, End.X and End.T only",
+                    ));
+                }
+            }
+        }
+        sids.push((addr, len, b, fl));
     }
     let mut policies = Vec::new();
     for (i, p) in r.policy.iter().enumerate() {
@@ -1692,6 +1712,17 @@ sid = "2001:db8:ff:0:5::/80"
 behaviour = "End.DT6"
 table = 100
 
+[[srv6.sid]]
+sid = "2001:db8:ff:0:b::/80"
+behaviour = "End"
+usp = true
+usd = true
+
+[[srv6.sid]]
+sid = "2001:db8:ff:0:d::/80"
+behaviour = "End.MAP"
+mapped = "2001:db8:0:6::10"
+
 [[srv6.policy]]
 prefix = "198.51.100.0/24"
 source = "2001:db8:0:3::1"
@@ -1710,8 +1741,15 @@ reduced = true
             (c.interfaces.len(), c.headend_interfaces.len(), c.max_sids),
             (1, 1, 16)
         );
-        assert_eq!(c.sids.len(), 3);
-        assert!(c.sids[0].3, "PSP");
+        assert_eq!(c.sids.len(), 5);
+        assert!(c.sids[0].3.psp, "PSP");
+        assert!(c.sids[3].3.usp && c.sids[3].3.usd && !c.sids[3].3.psp);
+        assert_eq!(
+            c.sids[4].2,
+            Behaviour::EndMap {
+                mapped: "2001:db8:0:6::10".parse().unwrap()
+            }
+        );
         assert_eq!(
             c.sids[1].2,
             Behaviour::EndDx4 {
@@ -1741,6 +1779,18 @@ reduced = true
             ),
             ("psp = true", "psp = \"yes\"", "line"),
             ("table = 100", "table = 100\npsp = true", "srv6.sid[2].psp"),
+            ("table = 100", "table = 100\nusd = true", "srv6.sid[2].usd"),
+            ("mapped = \"2001:db8:0:6::10\"", "", "srv6.sid[4].mapped"),
+            (
+                "mapped = \"2001:db8:0:6::10\"",
+                "mapped = \"203.0.113.1\"",
+                "srv6.sid[4].mapped",
+            ),
+            (
+                "table = 100",
+                "table = 100\nmapped = \"::1\"",
+                "srv6.sid[2].mapped",
+            ),
             ("[\"sr1\"]", "[\"sr0\"]", "srv6.headend_interfaces[0]"),
             ("[\"sr0\"]", "[\"n6\"]", "srv6.interfaces[0]"),
             ("max_sids = 16", "max_sids = 2", "srv6.sid"),

@@ -193,8 +193,8 @@ pub fn load_srv6(
     cfg: &crate::config::Srv6Config,
 ) -> anyhow::Result<crate::southbound::Srv6Datapath> {
     let mut dp = crate::southbound::Srv6Datapath::load(cfg.max_sids).context("loading bpf-srv6")?;
-    for (i, (addr, len, b, psp)) in cfg.sids.iter().enumerate() {
-        dp.add_sid_psp(*addr, *len, *b, *psp)
+    for (i, (addr, len, b, fl)) in cfg.sids.iter().enumerate() {
+        dp.add_sid_flavours(*addr, *len, *b, *fl)
             .with_context(|| format!("srv6.sid[{i}]"))?;
     }
     for (i, (prefix, len, p)) in cfg.policies.iter().enumerate() {

@@ -207,7 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "headend_interfaces": r.headend_interfaces,
                 "sids": r.sids.iter().map(|s| json!({
                     "sid": s.sid, "behaviour": s.behaviour, "nh": s.nh, "table": s.table,
-                    "psp": s.psp,
+                    "psp": s.psp, "usp": s.usp, "usd": s.usd,
                 })).collect::<Vec<_>>(),
                 "policies": r.policies.iter().map(|p| json!({
                     "prefix": p.prefix, "source": p.source, "segments": p.segments,
@@ -231,7 +231,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         s.behaviour,
                         s.nh,
                         s.table,
-                        if s.psp { " PSP" } else { "" }
+                        [(s.psp, " PSP"), (s.usp, " USP"), (s.usd, " USD")]
+                            .iter()
+                            .filter(|(on, _)| *on)
+                            .map(|(_, n)| *n)
+                            .collect::<String>()
                     );
                 }
                 for p in &r.policies {

@@ -277,7 +277,7 @@ impl N4 {
         let sids = c
             .sids
             .iter()
-            .map(|(a, l, b, psp)| {
+            .map(|(a, l, b, fl)| {
                 let (name, nh, table) = match *b {
                     Behaviour::End => ("End", String::new(), 0),
                     Behaviour::EndX { nh } => ("End.X", nh.to_string(), 0),
@@ -287,6 +287,7 @@ impl N4 {
                     Behaviour::EndDt4 { table } => ("End.DT4", String::new(), table),
                     Behaviour::EndDt6 { table } => ("End.DT6", String::new(), table),
                     Behaviour::EndDt46 { table } => ("End.DT46", String::new(), table),
+                    Behaviour::EndMap { mapped } => ("End.MAP", mapped.to_string(), 0),
                     Behaviour::EndMGtp4E { .. } => ("End.M.GTP4.E", String::new(), 0),
                 };
                 pb::Srv6Sid {
@@ -294,7 +295,9 @@ impl N4 {
                     behaviour: name.into(),
                     nh,
                     table,
-                    psp: *psp,
+                    psp: fl.psp,
+                    usp: fl.usp,
+                    usd: fl.usd,
                 }
             })
             .collect();

@@ -71,6 +71,11 @@ pub enum Behaviour {
         /// The table.
         table: u32,
     },
+    /// End.MAP (RFC 9433 6.2): the destination becomes `mapped`, routed.
+    EndMap {
+        /// The mapped SID.
+        mapped: Ipv6Addr,
+    },
     /// End.M.GTP4.E (RFC 9433 6.6): rebuild GTP-U/UDP/IPv4 from the SID's arguments, which
     /// start `args_at` bytes into the SID (its locator and function; at most 7), and from the
     /// IPv6 SA, where the IPv4 SA starts `src_at` bytes in (at most 12).
@@ -124,12 +129,39 @@ impl Behaviour {
                 table,
                 ..Sid::default()
             },
+            Behaviour::EndMap { mapped } => Sid {
+                behaviour: behaviour::END_MAP,
+                nh6: mapped.octets(),
+                ..Sid::default()
+            },
             Behaviour::EndMGtp4E { args_at, src_at } => Sid {
                 behaviour: behaviour::END_M_GTP4_E,
                 args: u32::from(args_at & 7) | (u32::from(src_at.min(12)) << 8),
                 ..Sid::default()
             },
         }
+    }
+}
+
+/// Flavours of End, End.X and End.T (RFC 8986 4.16).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flavours {
+    /// PSP: the SRH popped at the penultimate segment.
+    pub psp: bool,
+    /// USP: the SRH popped at the last segment, the packet to this node's upper layer.
+    pub usp: bool,
+    /// USD: at the last segment (or without an SRH), an IPv4 or IPv6 inner packet
+    /// decapsulated and routed.
+    pub usd: bool,
+}
+
+impl Flavours {
+    /// `bpf_abi::srv6::flavour` bits.
+    pub fn bits(self) -> u32 {
+        use bpf_abi::srv6::flavour::{PSP, USD, USP};
+        (if self.psp { PSP } else { 0 })
+            | (if self.usp { USP } else { 0 })
+            | (if self.usd { USD } else { 0 })
     }
 }
 
@@ -202,7 +234,7 @@ pub enum SidError {
         len: u8,
     },
     /// A flavour the behaviour does not take.
-    #[error("SID {addr}/{len}: PSP is a flavour of End, End.X and End.T only")]
+    #[error("SID {addr}/{len}: PSP, USP and USD are flavours of End, End.X and End.T only")]
     Flavour {
         /// Address.
         addr: Ipv6Addr,
@@ -284,7 +316,7 @@ impl Srv6Datapath {
 
     /// Binds `addr/len` to `b` (replacing what it was bound to).
     pub fn add_sid(&mut self, addr: Ipv6Addr, len: u8, b: Behaviour) -> Result<(), SidError> {
-        self.add_sid_psp(addr, len, b, false)
+        self.add_sid_flavours(addr, len, b, Flavours::default())
     }
 
     /// Encapsulates packets to `prefix/len` by `p` (replacing the policy it had).
@@ -421,10 +453,26 @@ impl Srv6Datapath {
         b: Behaviour,
         psp: bool,
     ) -> Result<(), SidError> {
+        let f = Flavours {
+            psp,
+            ..Flavours::default()
+        };
+        self.add_sid_flavours(addr, len, b, f)
+    }
+
+    /// As [`Srv6Datapath::add_sid`], with the flavours `f` (RFC 8986 4.16): End, End.X and
+    /// End.T only.
+    pub fn add_sid_flavours(
+        &mut self,
+        addr: Ipv6Addr,
+        len: u8,
+        b: Behaviour,
+        f: Flavours,
+    ) -> Result<(), SidError> {
         if len > 128 {
             return Err(SidError::PrefixLength { addr, len });
         }
-        if psp
+        if f != Flavours::default()
             && !matches!(
                 b,
                 Behaviour::End | Behaviour::EndX { .. } | Behaviour::EndT { .. }
@@ -436,9 +484,7 @@ impl Srv6Datapath {
             return Err(SidError::NoTable { addr, len });
         }
         let mut v = b.to_abi();
-        if psp {
-            v.flavours |= bpf_abi::srv6::flavour::PSP;
-        }
+        v.flavours = f.bits();
         let map_err = |source| SidError::Map { addr, len, source };
         let mut t = self.sids().map_err(map_err)?;
         t.insert(&Key::new(u32::from(len), addr.octets()), v, 0)
