@@ -341,6 +341,9 @@ reasons! {
     Srv6UspPass = 109, "srv6_usp_pass", Pass;
     /// SRv6: End.MAP (RFC 9433 6.2): the destination replaced by the mapped SID, routed.
     Srv6EndMapRedirect = 110, "srv6_end_map_redirect", Redirect;
+    /// SRv6: End.M.GTP6.E (RFC 9433 6.5): rebuilt as GTP-U over IPv6 to the last segment and
+    /// redirected.
+    Srv6MGtp6ERedirect = 111, "srv6_m_gtp6_e_redirect", Redirect;
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub const PROG_XDP_HEADEND_GTP4: &str = "xdp_headend_gtp4";
 pub const MAP_HEADEND_JUMP: &str = "HEADEND_JUMP";
 /// End.M.GTP4.E of `xdp_srv6` (tail call, index 1 of [`MAP_SRV6_JUMP`]).
 pub const PROG_XDP_SRV6_GTP4E: &str = "xdp_srv6_gtp4e";
+/// End.M.GTP6.E's stage (tail call, index 2 of [`MAP_SRV6_JUMP`]).
+pub const PROG_XDP_SRV6_GTP6E: &str = "xdp_srv6_gtp6e";
 /// Program array of `xdp_srv6`'s tail calls.
 pub const MAP_SRV6_JUMP: &str = "SRV6_JUMP";
 /// The sink of the benchmark through veth (counts `bench_sink`, drops).
@@ -86,6 +88,10 @@ pub mod behaviour {
     /// End.MAP (RFC 9433 6.2): the destination becomes the SID's mapped SID ([`Sid::nh6`]),
     /// Hop Limit one less, routed; the SRH, if any, untouched.
     pub const END_MAP: u32 = 21;
+    /// End.M.GTP6.E (RFC 9433 6.5), the penultimate SID: decapsulate, rebuild
+    /// GTP-U/UDP/IPv6 from the SID's arguments (QFI, R, U, TEID; [`Sid::args`] says where they
+    /// start) to the last segment (SRH[0]), from [`Sid::nh6`] (the SRGW's address A).
+    pub const END_M_GTP6_E: u32 = 22;
 }
 
 /// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`], of End, End.X and End.T, in any

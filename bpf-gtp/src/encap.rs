@@ -141,7 +141,7 @@ pub fn gtpu_v4(
 /// Outer IPv6 + UDP + mandatory GTP-U header.
 const OUTER_V6: usize = 40 + 8 + 8;
 /// Longest UDP datagram whose bytes the IPv6 outer UDP checksum sums (longer: MTU exceeded).
-const MAX_SUMMED: usize = 2048;
+const MAX_SUMMED: usize = csum::SUM_MAX;
 
 /// As [`gtpu_v4`] with an IPv6 outer header (Hop Limit 64, Traffic Class from the Transport Level
 /// Marking, Flow Label 0). UDP over IPv6 needs its checksum (RFC 8200 8.1): the datagram is
@@ -230,43 +230,11 @@ pub fn gtpu_v6(
         Container::None => {}
     }
     let pseudo = csum::pseudo_v6(&far.local, &far.peer, bpf_net::proto::UDP, udp_len as u32);
-    let sum = sum_bytes(&cur, ETH_HLEN + 40, udp_len, pseudo)?;
+    let sum = csum::sum_packet(&cur, ETH_HLEN + 40, udp_len, pseudo)?;
     let c = match csum::finish(sum) {
         0 => 0xffff,
         c => c,
     };
     write(&cur, ETH_HLEN + 40 + 6, &c.to_be_bytes())?;
     Ok((40 + udp_len) as u16)
-}
-
-/// Adds the `len` bytes at `off` to `sum`: big-endian 32-bit words 8 bytes at a time into a
-/// 64-bit accumulator (the ones'-complement sum of 32-bit words folds to that of 16-bit words),
-/// then the tail (a last odd byte padded with zero, as the checksum ends there).
-#[inline(always)]
-fn sum_bytes(cur: &Cursor, off: usize, len: usize, sum: u32) -> Result<u32, Reason> {
-    let words = len / 8;
-    let mut acc = u64::from(sum);
-    let mut i = 0;
-    while i < MAX_SUMMED / 8 {
-        if i >= words {
-            break;
-        }
-        let w: &[u8; 8] = cur.get(off + i * 8, Reason::AdjustFailed)?;
-        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
-        acc += u64::from(u32::from_be_bytes([w[4], w[5], w[6], w[7]]));
-        i += 1;
-    }
-    let base = words * 8;
-    let mut j = 0;
-    while j < 8 {
-        if base + j >= len {
-            break;
-        }
-        let b = u64::from(cur.u8_at(off + base + j, Reason::AdjustFailed)?);
-        acc += if j % 2 == 0 { b << 8 } else { b };
-        j += 1;
-    }
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    Ok(((acc & 0xffff) + (acc >> 16)) as u32)
 }

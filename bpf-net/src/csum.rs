@@ -3,6 +3,9 @@
 //! Sums are kept as `u32` accumulators of 16-bit big-endian words and folded at the end. A
 //! checksum field's *value* is the ones' complement of the folded sum.
 
+use crate::Cursor;
+use bpf_abi::Reason;
+
 /// Folds a 32-bit accumulator into 16 bits with end-around carry (no complement).
 #[inline(always)]
 pub const fn fold(mut sum: u32) -> u16 {
@@ -80,6 +83,42 @@ pub fn pseudo_v4(src: &[u8; 4], dst: &[u8; 4], proto: u8, len: u16) -> u32 {
 pub fn pseudo_v6(src: &[u8; 16], dst: &[u8; 16], next_header: u8, len: u32) -> u32 {
     let s = add_bytes(add_bytes(0, src), dst);
     s + u32::from(next_header) + (len >> 16) + (len & 0xffff)
+}
+
+/// The most bytes [`sum_packet`] sums: a UDP datagram over IPv6 up to a 1500-byte MTU and
+/// more.
+pub const SUM_MAX: usize = 2048;
+
+/// Adds the `len` bytes of the packet at `off` (at most [`SUM_MAX`]) to `sum`: big-endian 32-bit words 8 bytes at a time into a
+/// 64-bit accumulator (the ones'-complement sum of 32-bit words folds to that of 16-bit words),
+/// then the tail (a last odd byte padded with zero, as the checksum ends there).
+#[inline(always)]
+pub fn sum_packet(cur: &Cursor, off: usize, len: usize, sum: u32) -> Result<u32, Reason> {
+    let words = len / 8;
+    let mut acc = u64::from(sum);
+    let mut i = 0;
+    while i < SUM_MAX / 8 {
+        if i >= words {
+            break;
+        }
+        let w: &[u8; 8] = cur.get(off + i * 8, Reason::AdjustFailed)?;
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+        acc += u64::from(u32::from_be_bytes([w[4], w[5], w[6], w[7]]));
+        i += 1;
+    }
+    let base = words * 8;
+    let mut j = 0;
+    while j < 8 {
+        if base + j >= len {
+            break;
+        }
+        let b = u64::from(cur.u8_at(off + base + j, Reason::AdjustFailed)?);
+        acc += if j % 2 == 0 { b << 8 } else { b };
+        j += 1;
+    }
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    Ok(((acc & 0xffff) + (acc >> 16)) as u32)
 }
 
 #[cfg(test)]

@@ -119,6 +119,40 @@ fn m_gtp4_e(ctx: &XdpContext, ip: &Ipv6, sid: &Sid) -> Result<Reason, Reason> {
     Err(Reason::TailCallFailed)
 }
 
+/// End.M.GTP6.E's checks (RFC 9433 6.5: the penultimate SID, so an SRH with Segments Left 1,
+/// whose last segment is the GTP-U peer; an IPv4 or IPv6 T-PDU), then the tail call to its
+/// stage (`gtp6e`).
+#[inline(always)]
+fn m_gtp6_e(ctx: &XdpContext, ip: &Ipv6, sid: &Sid) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    if ip.routing_off == 0 {
+        return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
+    }
+    let srh = parse_srh(&cur, ip.routing_off, ip.end)?;
+    if srh.segments_left != 1 {
+        return Err(icmp_error(ctx, ip, IcmpError::SegmentsLeft));
+    }
+    if ip.later_fragment {
+        return Err(Reason::Srv6UpperLayerError);
+    }
+    if ip.protocol != proto::IPIP && ip.protocol != proto::IPV6 {
+        return Err(icmp_error(ctx, ip, IcmpError::UpperLayer));
+    }
+    if let Some(s) = SRV6_ICMP.get_ptr_mut(0) {
+        // SAFETY: this CPU's slot; the tail call below reads it on this CPU first.
+        unsafe {
+            *s = [
+                ip.off as u32 | ((ip.routing_off as u32) << 8),
+                ip.l4_off as u32,
+                sid.args,
+                ip.end as u32,
+            ];
+            SRV6_JUMP.tail_call(ctx, 2);
+        }
+    }
+    Err(Reason::TailCallFailed)
+}
+
 /// `xdp_srv6_icmp`: sends the ICMPv6 error `xdp_srv6` left in `SRV6_ICMP`, from the SID the
 /// packet was sent to, unless the rate limit is reached or the packet is an ICMPv6 error
 /// itself: then it is dropped.
@@ -210,6 +244,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         // End.DT46: whichever family the inner packet is.
         behaviour::END_DT46 => decap(ctx, &ip, sid, 0),
         behaviour::END_M_GTP4_E => m_gtp4_e(ctx, &ip, sid),
+        behaviour::END_M_GTP6_E => m_gtp6_e(ctx, &ip, sid),
         // The loader writes only the behaviours above.
         _ => Err(Reason::Srv6NoSid),
     }

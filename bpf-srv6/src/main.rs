@@ -5,6 +5,7 @@
 
 mod endpoint;
 mod gtp4e;
+mod gtp6e;
 mod headend;
 mod maps;
 
@@ -26,6 +27,12 @@ pub fn xdp_srv6_icmp(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn xdp_srv6_gtp4e(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, gtp4e::stage)
+}
+
+/// End.M.GTP6.E of `xdp_srv6`, reached only by tail call from it.
+#[xdp]
+pub fn xdp_srv6_gtp6e(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, gtp6e::stage)
 }
 
 /// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,

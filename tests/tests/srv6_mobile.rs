@@ -132,3 +132,126 @@ fn gtpu_to_srv6_and_back_keeps_teid_qfi_and_payload() {
     assert_eq!(&back[n - tpdu.len()..], &tpdu[..], "the T-PDU as it was");
     assert_eq!(&back[..6], &FibNs::NH_MAC);
 }
+
+/// End.M.GTP6.E (RFC 9433 6.5): an SRv6 packet whose penultimate SID is End.M.GTP6.E (QFI 9,
+/// TEID in its arguments) and whose last segment is the GTP-U peer leaves as GTP-U over IPv6
+/// from the SRGW's address to the peer, with a DL PDU Session Container, its UDP checksum
+/// right: byte for byte against the packet builder, and decoded by tshark. Segments Left other
+/// than 1, no SRH, and a non-IP upper layer are answered with the RFC's ICMPv6 errors.
+#[test]
+fn end_m_gtp6_e_rebuilds_gtpu_over_ipv6() {
+    use upf_lb::{fixtures::Fixture, packet::Ipv6Ext};
+    use upf_lb_tests::run_xdp_fixtures_in;
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = Srv6Datapath::load(8).expect("load bpf-srv6");
+    let srgw: Ipv6Addr = "2001:db8:0:3::5".parse().unwrap();
+    let e6 = Ipv6Addr::new(0x2001, 0xdb8, 0xef, 0, 0, 0, 0, 0);
+    dp.add_sid(
+        e6,
+        64,
+        Behaviour::EndMGtp6E {
+            args_at: 8,
+            source: srgw,
+        },
+    )
+    .unwrap();
+    let mut sid = e6.octets();
+    sid[8] = 9 << 2; // QFI 9, R 0, U 0
+    sid[9..13].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    let sid = Ipv6Addr::from(sid);
+    let tpdu = udp(UE_V4.into(), [198, 51, 100, 7].into(), 5000, 7000);
+    let srv6 = |sl: u8, segments: Vec<Ipv6Addr>, l4: L4| {
+        let mut p = IpPacket::v6("2001:db8:0:3::1".parse().unwrap(), sid, l4);
+        if let upf_lb::packet::Ip::V6(h) = &mut p.ip
+            && !segments.is_empty()
+        {
+            h.ext = vec![Ipv6Ext::Srh {
+                segments_left: sl,
+                segments,
+                tlvs: vec![],
+            }];
+        }
+        p
+    };
+    let inner = L4::Raw {
+        proto: 4,
+        bytes: tpdu.to_bytes(),
+    };
+    let mut g = Gtpu::gpdu(0x1234_5678, tpdu.to_bytes());
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 0,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
+    let out = IpPacket::v6(srgw, FibNs::NH6, L4::gtpu(2152, &g));
+    let input = srv6(1, vec![FibNs::NH6, sid], inner.clone());
+    let t = vec![Fixture::of(
+        "end-m-gtp6-e",
+        &input,
+        xdp::REDIRECT,
+        // A header of the SRGW's own: Hop Limit 64, as End.M.GTP4.E's TTL.
+        Frame {
+            dst: FibNs::NH_MAC,
+            src: FibNs::N6_MAC,
+            vlans: vec![],
+            ip: out,
+        }
+        .to_bytes(),
+        Reason::Srv6MGtp6ERedirect,
+    )];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_SRV6, &t);
+    // The RFC's errors (from the SID, back to the sender).
+    for (name, p, reason) in [
+        (
+            "segments-left-0",
+            srv6(0, vec![FibNs::NH6, sid], inner.clone()),
+            Reason::Srv6IcmpParamProblemSl,
+        ),
+        (
+            "segments-left-2",
+            srv6(2, vec![FibNs::NH6, FibNs::NH6, sid], inner.clone()),
+            Reason::Srv6IcmpParamProblemSl,
+        ),
+        (
+            "no-srh",
+            srv6(0, vec![], inner.clone()),
+            Reason::Srv6IcmpParamProblemUpperLayer,
+        ),
+        (
+            "udp-upper-layer",
+            srv6(1, vec![FibNs::NH6, sid], tpdu.l4.clone()),
+            Reason::Srv6IcmpParamProblemUpperLayer,
+        ),
+    ] {
+        let (action, _, r) = run(&fib, &dp, PROG_XDP_SRV6, &Frame::new(p).to_bytes());
+        assert_eq!((action, r), (xdp::TX, reason), "{name}");
+    }
+    let dir = std::env::temp_dir().join(format!("upf-lb-gtp6e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("gtp6e.pcap");
+    upf_lb::pcap::write_frames(&pcap, &[&t[0].output]).unwrap();
+    let f = &tshark_fields(
+        &pcap,
+        &[
+            "ipv6.src",
+            "ipv6.dst",
+            "gtp.teid",
+            "gtp.ext_hdr.pdu_ses_con.qos_flow_id",
+            "udp.checksum.status",
+        ],
+        &["udp.check_checksum:TRUE"],
+    )[0];
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        f[..],
+        [
+            srgw.to_string(),
+            FibNs::NH6.to_string(),
+            "0x12345678".into(),
+            "9".into(),
+            "1".into()
+        ]
+    );
+}

@@ -289,6 +289,7 @@ impl N4 {
                     Behaviour::EndDt46 { table } => ("End.DT46", String::new(), table),
                     Behaviour::EndMap { mapped } => ("End.MAP", mapped.to_string(), 0),
                     Behaviour::EndMGtp4E { .. } => ("End.M.GTP4.E", String::new(), 0),
+                    Behaviour::EndMGtp6E { source, .. } => ("End.M.GTP6.E", source.to_string(), 0),
                 };
                 pb::Srv6Sid {
                     sid: format!("{a}/{l}"),

@@ -22,6 +22,7 @@ pub const SRV6_PROGRAMS: &[&str] = &[
     PROG_XDP_SRV6,
     bpf_abi::srv6::PROG_XDP_SRV6_ICMP,
     bpf_abi::srv6::PROG_XDP_SRV6_GTP4E,
+    bpf_abi::srv6::PROG_XDP_SRV6_GTP6E,
     bpf_abi::srv6::PROG_XDP_HEADEND,
     bpf_abi::srv6::PROG_XDP_HEADEND_GTP4,
     bpf_abi::names::PROG_XDP_NOOP,
@@ -75,6 +76,15 @@ pub enum Behaviour {
     EndMap {
         /// The mapped SID.
         mapped: Ipv6Addr,
+    },
+    /// End.M.GTP6.E (RFC 9433 6.5), the penultimate SID: rebuild GTP-U/UDP/IPv6 to the last
+    /// segment from `source` (the SRGW's address), the TEID, QFI and R from the SID's
+    /// arguments, which start `args_at` bytes into it (at most 11).
+    EndMGtp6E {
+        /// Bytes of the SID before its arguments.
+        args_at: u8,
+        /// The outer source address.
+        source: Ipv6Addr,
     },
     /// End.M.GTP4.E (RFC 9433 6.6): rebuild GTP-U/UDP/IPv4 from the SID's arguments, which
     /// start `args_at` bytes into the SID (its locator and function; at most 7), and from the
@@ -132,6 +142,12 @@ impl Behaviour {
             Behaviour::EndMap { mapped } => Sid {
                 behaviour: behaviour::END_MAP,
                 nh6: mapped.octets(),
+                ..Sid::default()
+            },
+            Behaviour::EndMGtp6E { args_at, source } => Sid {
+                behaviour: behaviour::END_M_GTP6_E,
+                args: u32::from(args_at.min(11)),
+                nh6: source.octets(),
                 ..Sid::default()
             },
             Behaviour::EndMGtp4E { args_at, src_at } => Sid {
@@ -283,6 +299,11 @@ impl Srv6Datapath {
             bpf_abi::srv6::MAP_SRV6_JUMP,
             1,
             bpf_abi::srv6::PROG_XDP_SRV6_GTP4E,
+        )?;
+        dp.link(
+            bpf_abi::srv6::MAP_SRV6_JUMP,
+            2,
+            bpf_abi::srv6::PROG_XDP_SRV6_GTP6E,
         )?;
         dp.link(
             bpf_abi::srv6::MAP_HEADEND_JUMP,
