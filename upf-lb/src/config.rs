@@ -82,6 +82,9 @@ struct RawSid {
     usp: Option<bool>,
     usd: Option<bool>,
     mapped: Option<String>,
+    args_at: Option<u8>,
+    src_at: Option<u8>,
+    source: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -520,15 +523,61 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
                     .parse()
                     .map_err(|_| bad(f("mapped"), "not an IPv6 address"))?,
             },
+            "End.M.GTP4.E" => {
+                let args_at = x.args_at.unwrap_or(len / 8);
+                if args_at > 7 {
+                    return Err(bad(
+                        f("args_at"),
+                        "0 to 7: the IPv4 DA and Args.Mob.Session (9 bytes) follow in the SID",
+                    ));
+                }
+                let src_at = x.src_at.unwrap_or(8);
+                if src_at > 12 {
+                    return Err(bad(f("src_at"), "0 to 12: the IPv4 SA in the IPv6 SA"));
+                }
+                Behaviour::EndMGtp4E { args_at, src_at }
+            }
+            "End.M.GTP6.E" => {
+                let args_at = x.args_at.unwrap_or(len / 8);
+                if args_at > 11 {
+                    return Err(bad(
+                        f("args_at"),
+                        "0 to 11: Args.Mob.Session (5 bytes) follows in the SID",
+                    ));
+                }
+                let source = x
+                    .source
+                    .as_deref()
+                    .ok_or_else(|| {
+                        bad(
+                            f("source"),
+                            "missing: End.M.GTP6.E sends GTP-U from this (the SRGW's) address",
+                        )
+                    })?
+                    .parse()
+                    .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
+                Behaviour::EndMGtp6E { args_at, source }
+            }
             o => {
                 return Err(bad(
                     f("behaviour"),
                     format!(
-                        "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46 or End.MAP"
+                        "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E or End.M.GTP6.E"
                     ),
                 ));
             }
         };
+        if x.args_at.is_some()
+            && !matches!(b, Behaviour::EndMGtp4E { .. } | Behaviour::EndMGtp6E { .. })
+        {
+            return Err(bad(f("args_at"), "for End.M.GTP4.E and End.M.GTP6.E only"));
+        }
+        if x.src_at.is_some() && !matches!(b, Behaviour::EndMGtp4E { .. }) {
+            return Err(bad(f("src_at"), "for End.M.GTP4.E only"));
+        }
+        if x.source.is_some() && !matches!(b, Behaviour::EndMGtp6E { .. }) {
+            return Err(bad(f("source"), "for End.M.GTP6.E only"));
+        }
         if x.mapped.is_some() && !matches!(b, Behaviour::EndMap { .. }) {
             return Err(bad(f("mapped"), "for End.MAP only"));
         }
@@ -1723,6 +1772,17 @@ sid = "2001:db8:ff:0:d::/80"
 behaviour = "End.MAP"
 mapped = "2001:db8:0:6::10"
 
+[[srv6.sid]]
+sid = "2001:db8:ee::/48"
+behaviour = "End.M.GTP4.E"
+args_at = 6
+src_at = 8
+
+[[srv6.sid]]
+sid = "2001:db8:ef::/64"
+behaviour = "End.M.GTP6.E"
+source = "2001:db8:0:3::5"
+
 [[srv6.policy]]
 prefix = "198.51.100.0/24"
 source = "2001:db8:0:3::1"
@@ -1741,7 +1801,22 @@ reduced = true
             (c.interfaces.len(), c.headend_interfaces.len(), c.max_sids),
             (1, 1, 16)
         );
-        assert_eq!(c.sids.len(), 5);
+        assert_eq!(c.sids.len(), 7);
+        assert_eq!(
+            c.sids[5].2,
+            Behaviour::EndMGtp4E {
+                args_at: 6,
+                src_at: 8
+            }
+        );
+        assert_eq!(
+            c.sids[6].2,
+            Behaviour::EndMGtp6E {
+                args_at: 8,
+                source: "2001:db8:0:3::5".parse().unwrap()
+            },
+            "args_at defaults to the prefix's bytes"
+        );
         assert!(c.sids[0].3.psp, "PSP");
         assert!(c.sids[3].3.usp && c.sids[3].3.usd && !c.sids[3].3.psp);
         assert_eq!(
@@ -1790,6 +1865,14 @@ reduced = true
                 "table = 100",
                 "table = 100\nmapped = \"::1\"",
                 "srv6.sid[2].mapped",
+            ),
+            ("args_at = 6", "args_at = 8", "srv6.sid[5].args_at"),
+            ("src_at = 8", "src_at = 13", "srv6.sid[5].src_at"),
+            ("source = \"2001:db8:0:3::5\"", "", "srv6.sid[6].source"),
+            (
+                "table = 100",
+                "table = 100\nargs_at = 1",
+                "srv6.sid[2].args_at",
             ),
             ("[\"sr1\"]", "[\"sr0\"]", "srv6.headend_interfaces[0]"),
             ("[\"sr0\"]", "[\"n6\"]", "srv6.interfaces[0]"),
