@@ -344,6 +344,12 @@ reasons! {
     /// SRv6: End.M.GTP6.E (RFC 9433 6.5): rebuilt as GTP-U over IPv6 to the last segment and
     /// redirected.
     Srv6MGtp6ERedirect = 111, "srv6_m_gtp6_e_redirect", Redirect;
+    /// SRv6: End.M.GTP6.D (RFC 9433 6.3): a GTP-U/IPv6 G-PDU to the SID became its T-PDU in
+    /// SRv6 by the SID's policy, redirected.
+    Srv6MGtp6DRedirect = 112, "srv6_m_gtp6_d_redirect", Redirect;
+    /// SRv6: UDP to 2152 at an End.M.GTP6.D SID that is not a G-PDU (Echo, Error Indication,
+    /// End Marker): the kernel's.
+    Srv6Gtp6DNotGpdu = 113, "srv6_gtp6_d_not_gpdu", Pass;
 }
 
 #[cfg(test)]

@@ -10,6 +10,11 @@ pub const MAP_LOCAL_SIDS: &str = "LOCAL_SIDS";
 pub const MAP_ENCAP4: &str = "ENCAP4";
 /// Headend policies by IPv6 destination prefix (`BPF_MAP_TYPE_LPM_TRIE` of [`Policy`]).
 pub const MAP_ENCAP6: &str = "ENCAP6";
+/// End.M.GTP6.D SIDs' policies (`BPF_MAP_TYPE_LPM_TRIE` by SID prefix, [`Policy`] of mode
+/// [`policy_mode::GTP6_D`]).
+pub const MAP_GTP6D: &str = "GTP6D";
+/// End.M.GTP6.D's stage (tail call, index 3 of [`MAP_SRV6_JUMP`]).
+pub const PROG_XDP_SRV6_GTP6D: &str = "xdp_srv6_gtp6d";
 /// The headend program: H.Encaps / H.Encaps.Red by destination.
 pub const PROG_XDP_HEADEND: &str = "xdp_headend";
 /// Segments of a headend policy at most (a power of two).
@@ -92,6 +97,9 @@ pub mod behaviour {
     /// GTP-U/UDP/IPv6 from the SID's arguments (QFI, R, U, TEID; [`Sid::args`] says where they
     /// start) to the last segment (SRH[0]), from [`Sid::nh6`] (the SRGW's address A).
     pub const END_M_GTP6_E: u32 = 22;
+    /// End.M.GTP6.D (RFC 9433 6.3): a GTP-U/IPv6 G-PDU to the SID becomes its T-PDU in SRv6 by
+    /// the SID's policy in [`MAP_GTP6D`] (source A, segments, where the arguments go).
+    pub const END_M_GTP6_D: u32 = 23;
 }
 
 /// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`], of End, End.X and End.T, in any
@@ -171,6 +179,9 @@ pub mod policy_mode {
     /// headers; its IPv4 DA, QFI, RQI and TEID become the arguments of the last segment, its
     /// IPv4 SA part of the outer IPv6 SA.
     pub const GTP4_D: u8 = 1;
+    /// End.M.GTP6.D's policy (RFC 9433 6.3): a GTP-U/UDP/IPv6 G-PDU loses those headers; its
+    /// QFI, RQI and TEID (Args.Mob.Session, 5 bytes) become the arguments of the last segment.
+    pub const GTP6_D: u8 = 2;
 }
 
 /// Args.Mob.Session (RFC 9433 6.1) after the IPv4 DA in a GTP4 SID: QFI (6 bits), R (1), U

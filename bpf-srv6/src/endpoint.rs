@@ -245,6 +245,14 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         behaviour::END_DT46 => decap(ctx, &ip, sid, 0),
         behaviour::END_M_GTP4_E => m_gtp4_e(ctx, &ip, sid),
         behaviour::END_M_GTP6_E => m_gtp6_e(ctx, &ip, sid),
+        // End.M.GTP6.D (RFC 9433 6.3 S01): UDP goes to its stage (which checks the port and
+        // the G-PDU); anything else is processed as RFC 8986 4.1.1 says.
+        behaviour::END_M_GTP6_D if ip.protocol == proto::UDP && !ip.later_fragment => {
+            // SAFETY: a tail call with this program's own context; returns only when it fails.
+            unsafe { SRV6_JUMP.tail_call(ctx, 3) };
+            Err(Reason::TailCallFailed)
+        }
+        behaviour::END_M_GTP6_D => Err(icmp_error(ctx, &ip, IcmpError::UpperLayer)),
         // The loader writes only the behaviours above.
         _ => Err(Reason::Srv6NoSid),
     }

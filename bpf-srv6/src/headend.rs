@@ -11,7 +11,7 @@
 //! forwarded here (the kernel starts from an IPv6 inner packet's Hop Limit instead); the inner
 //! packet is left untouched.
 
-use crate::maps::{ENCAP4, ENCAP6, HEADEND_JUMP};
+use crate::maps::{ENCAP4, ENCAP6, GTP6D, HEADEND_JUMP};
 use aya_ebpf::{
     helpers::generated::bpf_xdp_adjust_head, maps::lpm_trie::Key, programs::XdpContext,
 };
@@ -94,15 +94,87 @@ pub fn gtp4_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     gtp4_d(ctx, &cur, eth.l3_off, p)
 }
 
-/// What H.M.GTP4.D carries from the GTP-U packet into the SRv6 one.
+/// What H.M.GTP4.D and End.M.GTP6.D carry from the GTP-U packet into the SRv6 one.
 struct Gtp4 {
-    /// The outer IPv4 SA and DA.
+    /// H.M.GTP4.D: the IPv4 DA goes in the arguments too, the IPv4 SA into the IPv6 SA.
+    /// End.M.GTP6.D: Args.Mob.Session alone.
+    v4: bool,
+    /// The outer IPv4 SA and DA (H.M.GTP4.D).
     src: [u8; 4],
     dst: [u8; 4],
     /// QFI (6 bits), R (RQI), U (0): the byte after the IPv4 DA in the arguments.
     qru: u8,
     /// TEID, network order.
     teid: [u8; 4],
+}
+
+/// Args.Mob.Session (RFC 9433 6.1): QFI, R and U, then the TEID.
+const MOB_ARGS_LEN: usize = 5;
+
+/// A Flow Label per session (its TEID and QFI), never 0.
+#[inline(always)]
+fn session_label(m: &Gtp4) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in m.teid {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h = (h ^ u32::from(m.qru)).wrapping_mul(0x0100_0193);
+    match (h ^ (h >> 20)) & 0xf_ffff {
+        0 => 1,
+        l => l,
+    }
+}
+
+/// `xdp_srv6_gtp6d`, reached by tail call from `xdp_srv6` for an End.M.GTP6.D SID (RFC 9433
+/// 6.3): a GTP-U G-PDU over UDP/IPv6 to the SID becomes its T-PDU in SRv6 by the SID's
+/// policy (S04-S07: source A, the segments, the T-PDU's family as Next Header), its QFI, RQI
+/// and TEID in the last segment's arguments (S02, S08); anything but a G-PDU is the kernel's.
+#[inline(always)]
+pub fn gtp6_d_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    if eth.ethertype != ETH_P_IPV6 {
+        return Err(Reason::Srv6NoSid);
+    }
+    let ip = bpf_net::ipv6::parse_ipv6(&cur, eth.l3_off)?;
+    if ip.protocol != proto::UDP || ip.later_fragment {
+        return Err(Reason::Srv6Gtp6DNotGpdu);
+    }
+    let udp = parse_udp(&cur, ip.l4_off, ip.end)?;
+    if udp.dst != GTPU_PORT {
+        return Err(Reason::Srv6Gtp6DNotGpdu);
+    }
+    let g = parse_gtpu(&cur, udp.payload_off, udp.end)?;
+    if g.msg_type != msg::G_PDU {
+        return Err(Reason::Srv6Gtp6DNotGpdu);
+    }
+    let Some(p) = GTP6D.get(Key::new(128, ip.dst)) else {
+        return Err(Reason::Srv6NoSid);
+    };
+    let (qfi, rqi) = match g.psc {
+        Some(c) => (c.qfi, c.rqi),
+        None => (0, false),
+    };
+    let m = Gtp4 {
+        v4: false,
+        src: [0; 4],
+        dst: [0; 4],
+        qru: (qfi << 2) | (u8::from(rqi) << 1),
+        teid: g.teid.to_be_bytes(),
+    };
+    let first = cur.u8_at(g.payload_off, Reason::InnerNotIp)?;
+    let v6 = match first >> 4 {
+        4 => false,
+        6 => true,
+        _ => return Err(Reason::InnerNotIp),
+    };
+    let inner = Inner {
+        v6,
+        tos: ip.traffic_class,
+        len: udp.end.wrapping_sub(g.payload_off),
+        label: session_label(&m),
+    };
+    encaps(ctx, &cur, g.payload_off, &inner, p, Some(&m))
 }
 
 /// H.M.GTP4.D (RFC 9433 6.7): a GTP-U G-PDU over UDP/IPv4 becomes its T-PDU in SRv6; the
@@ -127,6 +199,7 @@ fn gtp4_d(ctx: &XdpContext, cur: &Cursor, l3_off: usize, p: &Policy) -> Result<R
         None => (0, false),
     };
     let m = Gtp4 {
+        v4: true,
         src: ip.src,
         dst: ip.dst,
         qru: (qfi << 2) | (u8::from(rqi) << 1),
@@ -140,20 +213,11 @@ fn gtp4_d(ctx: &XdpContext, cur: &Cursor, l3_off: usize, p: &Policy) -> Result<R
         6 => true,
         _ => return Err(Reason::InnerNotIp),
     };
-    let mut h: u32 = 0x811c_9dc5;
-    for b in m.teid {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    h = (h ^ u32::from(m.qru)).wrapping_mul(0x0100_0193);
-    let label = match (h ^ (h >> 20)) & 0xf_ffff {
-        0 => 1,
-        l => l,
-    };
     let inner = Inner {
         v6,
         tos: ip.tos,
         len: udp.end.wrapping_sub(g.payload_off),
-        label,
+        label: session_label(&m),
     };
     encaps(ctx, cur, g.payload_off, &inner, p, Some(&m))
 }
@@ -247,14 +311,24 @@ fn encaps(
     let mut dst = p.segments[0];
     if let Some(m) = gtp4 {
         // The arguments of the last segment B (Segment List[0] if there is an SRH; the
-        // Destination Address too when B is the only segment) and the IPv4 SA in the IPv6 SA.
-        let a = usize::from(p.args_off) & 7;
+        // Destination Address too when B is the only segment) and, H.M.GTP4.D, the IPv4 SA
+        // in the IPv6 SA.
         let mut args = [0u8; GTP4_ARGS_LEN];
-        args[..4].copy_from_slice(&m.dst);
-        args[4] = m.qru;
-        args[5..].copy_from_slice(&m.teid);
+        let (a, len) = if m.v4 {
+            args[..4].copy_from_slice(&m.dst);
+            args[4] = m.qru;
+            args[5..].copy_from_slice(&m.teid);
+            (usize::from(p.args_off) & 7, GTP4_ARGS_LEN)
+        } else {
+            args[0] = m.qru;
+            args[1..MOB_ARGS_LEN].copy_from_slice(&m.teid);
+            (
+                (usize::from(p.args_off) & 0xf).min(16 - MOB_ARGS_LEN),
+                MOB_ARGS_LEN,
+            )
+        };
         if n == 1 {
-            dst[a..a + GTP4_ARGS_LEN].copy_from_slice(&args);
+            put_args(&mut dst, a, len, &args);
             h[24..40].copy_from_slice(&dst);
         }
         if srh_len != 0 {
@@ -267,15 +341,17 @@ fn encaps(
             // SAFETY: the cursor proved 16 bytes there (Segment List[0]).
             let b = unsafe { &mut *b };
             let mut seg = *b;
-            seg[a..a + GTP4_ARGS_LEN].copy_from_slice(&args);
+            put_args(&mut seg, a, len, &args);
             *b = seg;
         }
-        let mut so = usize::from(p.src_off) & 0xf;
-        if so > 12 {
-            so = 12;
+        if m.v4 {
+            let mut so = usize::from(p.src_off) & 0xf;
+            if so > 12 {
+                so = 12;
+            }
+            src[so..so + 4].copy_from_slice(&m.src);
+            h[8..24].copy_from_slice(&src);
         }
-        src[so..so + 4].copy_from_slice(&m.src);
-        h[8..24].copy_from_slice(&src);
     }
     let l = Lookup {
         v6: true,
@@ -292,14 +368,31 @@ fn encaps(
         } => {
             h[7] = OUTER_HOP_LIMIT - 1;
             fib::redirect(ctx, smac, dmac, ifindex)?;
-            Ok(if gtp4.is_some() {
-                Reason::Srv6HMGtp4DRedirect
-            } else {
-                Reason::Srv6EncapRedirect
+            Ok(match gtp4 {
+                Some(m) if m.v4 => Reason::Srv6HMGtp4DRedirect,
+                Some(_) => Reason::Srv6MGtp6DRedirect,
+                None => Reason::Srv6EncapRedirect,
             })
         }
         Found::Kernel => Ok(Reason::Srv6ToKernel),
         // Too big for the egress once encapsulated.
         Found::TooBig(_) => Err(Reason::MtuExceeded),
+    }
+}
+
+/// Writes the first `len` bytes of `args` (9: H.M.GTP4.D's, 5: Args.Mob.Session) into `seg`
+/// from `a` on (`a + len` at most 16, as the callers bound it).
+#[inline(always)]
+fn put_args(seg: &mut [u8; 16], a: usize, len: usize, args: &[u8; GTP4_ARGS_LEN]) {
+    let mut i = 0;
+    while i < GTP4_ARGS_LEN {
+        if i >= len {
+            break;
+        }
+        let at = a + i;
+        if at < 16 {
+            seg[at] = args[i];
+        }
+        i += 1;
     }
 }

@@ -255,3 +255,111 @@ fn end_m_gtp6_e_rebuilds_gtpu_over_ipv6() {
         ]
     );
 }
+
+/// End.M.GTP6.D (RFC 9433 6.3): a GTP-U G-PDU over IPv6 to the SID (QFI 9 in its UL PDU
+/// Session Container) becomes its T-PDU in SRv6 from the SRGW's address A along the SID's
+/// policy <S2, S3>, the QFI and TEID in S3's arguments (Args.Mob.Session), Next Header IPv4;
+/// routed to S2. Echo Requests and other UDP are the kernel's; other upper layers are
+/// answered as RFC 8986 4.1.1 says.
+#[test]
+fn end_m_gtp6_d_turns_gtpu_over_ipv6_into_srv6() {
+    use upf_lb::southbound::srv6::EncapPolicy;
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = Srv6Datapath::load(8).expect("load bpf-srv6");
+    let a: Ipv6Addr = "2001:db8:0:3::5".parse().unwrap();
+    let d_sid = Ipv6Addr::new(0x2001, 0xdb8, 0xed, 0, 0, 0, 0, 0);
+    let s3 = Ipv6Addr::new(0x2001, 0xdb8, 0xee, 1, 0, 0, 0, 0);
+    let gnb6: Ipv6Addr = "2001:db8:0:3::1".parse().unwrap();
+    let upf = Ipv6Addr::new(0x2001, 0xdb8, 0xed, 0, 0, 0, 0, 1);
+    let policy = EncapPolicy {
+        src: a,
+        segments: vec![FibNs::NH6, s3],
+        reduced: false,
+    };
+    dp.add_sid_gtp6d(d_sid, 48, &policy, 8).unwrap();
+    assert!(
+        dp.add_sid_gtp6d(d_sid, 48, &policy, 12)
+            .unwrap_err()
+            .to_string()
+            .contains("segments"),
+        "arguments beyond the SID are refused"
+    );
+    let tpdu = udp(UE_V4.into(), [198, 51, 100, 7].into(), 5000, 7000).to_bytes();
+    let mut g = Gtpu::gpdu(0x1234_5678, tpdu.clone());
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
+    let gtp = Frame::new(IpPacket::v6(gnb6, upf, L4::gtpu(2152, &g))).to_bytes();
+    let (action, out, reason) = run(&fib, &dp, PROG_XDP_SRV6, &gtp);
+    assert_eq!(
+        (action, reason),
+        (xdp::REDIRECT, Reason::Srv6MGtp6DRedirect)
+    );
+    assert_eq!(&out[..6], &FibNs::NH_MAC);
+    let ip6 = &out[14..];
+    assert_eq!(&ip6[8..24], &a.octets(), "S05: the SA is A");
+    assert_eq!(&ip6[24..40], &FibNs::NH6.octets(), "S06: the DA is S2");
+    assert_eq!(
+        (ip6[6], ip6[7]),
+        (43, 63),
+        "an SRH; Hop Limit 64, forwarded"
+    );
+    let srh = &ip6[40..];
+    assert_eq!(
+        (srh[0], srh[1], srh[2], srh[3], srh[4]),
+        (4, 4, 4, 1, 1),
+        "S07: Next Header IPv4; two segments; Segments Left 1"
+    );
+    let mut s3_args = s3.octets();
+    s3_args[8] = 9 << 2;
+    s3_args[9..13].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    assert_eq!(&srh[8..24], &s3_args, "S08: QFI and TEID in S3's arguments");
+    assert_eq!(&srh[24..40], &FibNs::NH6.octets(), "S2");
+    assert_eq!(&srh[40..], &tpdu[..], "the T-PDU as it was");
+    let dir = std::env::temp_dir().join(format!("upf-lb-gtp6d-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("gtp6d.pcap");
+    upf_lb::pcap::write_frames(&pcap, &[&out]).unwrap();
+    let f = &tshark_fields(
+        &pcap,
+        &["ipv6.routing.segleft", "ipv6.routing.srh.addr", "ip.dst"],
+        &[],
+    )[0];
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(f[0], "1");
+    assert_eq!(f[1].parse::<Ipv6Addr>().unwrap(), Ipv6Addr::from(s3_args));
+    assert_eq!(f[2], "198.51.100.7");
+
+    // Not a G-PDU, not GTP-U: the kernel's; not UDP: Parameter Problem from the SID.
+    let echo = Frame::new(IpPacket::v6(
+        gnb6,
+        upf,
+        L4::gtpu(2152, &Gtpu::echo_request(7)),
+    ))
+    .to_bytes();
+    let (action, _, reason) = run(&fib, &dp, PROG_XDP_SRV6, &echo);
+    assert_eq!((action, reason), (xdp::PASS, Reason::Srv6Gtp6DNotGpdu));
+    let other = Frame::new(udp(gnb6.into(), upf.into(), 2152, 53)).to_bytes();
+    let (action, _, reason) = run(&fib, &dp, PROG_XDP_SRV6, &other);
+    assert_eq!((action, reason), (xdp::PASS, Reason::Srv6Gtp6DNotGpdu));
+    let tcp = Frame::new(IpPacket::v6(
+        gnb6,
+        upf,
+        L4::Tcp {
+            src: 1,
+            dst: 2,
+            flags: 2,
+            payload: vec![],
+        },
+    ))
+    .to_bytes();
+    let (action, _, reason) = run(&fib, &dp, PROG_XDP_SRV6, &tcp);
+    assert_eq!(
+        (action, reason),
+        (xdp::TX, Reason::Srv6IcmpParamProblemUpperLayer)
+    );
+}

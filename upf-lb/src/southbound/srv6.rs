@@ -23,6 +23,7 @@ pub const SRV6_PROGRAMS: &[&str] = &[
     bpf_abi::srv6::PROG_XDP_SRV6_ICMP,
     bpf_abi::srv6::PROG_XDP_SRV6_GTP4E,
     bpf_abi::srv6::PROG_XDP_SRV6_GTP6E,
+    bpf_abi::srv6::PROG_XDP_SRV6_GTP6D,
     bpf_abi::srv6::PROG_XDP_HEADEND,
     bpf_abi::srv6::PROG_XDP_HEADEND_GTP4,
     bpf_abi::names::PROG_XDP_NOOP,
@@ -283,6 +284,7 @@ impl Srv6Datapath {
             .map_max_entries(MAP_LOCAL_SIDS, max_sids.max(1))
             .map_max_entries(bpf_abi::srv6::MAP_ENCAP4, max_sids.max(1))
             .map_max_entries(bpf_abi::srv6::MAP_ENCAP6, max_sids.max(1))
+            .map_max_entries(bpf_abi::srv6::MAP_GTP6D, max_sids.max(1))
             .load(objects::BPF_SRV6)
             .map_err(|source| LoadError::Object {
                 object: "bpf-srv6",
@@ -304,6 +306,11 @@ impl Srv6Datapath {
             bpf_abi::srv6::MAP_SRV6_JUMP,
             2,
             bpf_abi::srv6::PROG_XDP_SRV6_GTP6E,
+        )?;
+        dp.link(
+            bpf_abi::srv6::MAP_SRV6_JUMP,
+            3,
+            bpf_abi::srv6::PROG_XDP_SRV6_GTP6D,
         )?;
         dp.link(
             bpf_abi::srv6::MAP_HEADEND_JUMP,
@@ -462,6 +469,72 @@ impl Srv6Datapath {
             .map_err(map_err)?;
         let mut t: LpmTrie<_, [u8; 4], Policy> = LpmTrie::try_from(map).map_err(map_err)?;
         t.insert(&Key::new(u32::from(len), prefix.octets()), v, 0)
+            .map_err(map_err)
+    }
+
+    /// Binds `addr/len` to End.M.GTP6.D (RFC 9433 6.3) with its SR policy: a GTP-U G-PDU over
+    /// IPv6 to the SID leaves as its T-PDU in SRv6 from `src` (A) along `segments` (H.Encaps,
+    /// or H.Encaps.Red when `reduced`), the G-PDU's QFI, RQI and TEID (Args.Mob.Session) in the
+    /// last segment from its byte `args_at` on (at most 11).
+    pub fn add_sid_gtp6d(
+        &mut self,
+        addr: Ipv6Addr,
+        len: u8,
+        policy: &EncapPolicy,
+        args_at: u8,
+    ) -> Result<(), PolicyError> {
+        use bpf_abi::srv6::{MAP_GTP6D, MAX_SEGMENTS, Policy, policy_mode};
+        let at = std::net::IpAddr::V6(addr);
+        if len > 128 {
+            return Err(PolicyError::PrefixLength {
+                prefix: at,
+                len,
+                max: 128,
+            });
+        }
+        let n = policy.segments.len();
+        if n == 0 || n > MAX_SEGMENTS || args_at > 11 {
+            return Err(PolicyError::Segments {
+                prefix: at,
+                len,
+                n,
+                max: MAX_SEGMENTS,
+            });
+        }
+        let mut v = Policy {
+            src: policy.src.octets(),
+            segments: [[0; 16]; MAX_SEGMENTS],
+            count: n as u8,
+            reduced: u8::from(policy.reduced),
+            mode: policy_mode::GTP6_D,
+            args_off: args_at,
+            src_off: 0,
+            _pad: [0; 3],
+        };
+        for (d, s) in v.segments.iter_mut().zip(&policy.segments) {
+            *d = s.octets();
+        }
+        let map_err = |source| PolicyError::Map {
+            prefix: at,
+            len,
+            source,
+        };
+        let map = self
+            .ebpf
+            .map_mut(MAP_GTP6D)
+            .ok_or(aya::maps::MapError::InvalidName {
+                name: MAP_GTP6D.into(),
+            })
+            .map_err(map_err)?;
+        let mut t: LpmTrie<_, [u8; 16], Policy> = LpmTrie::try_from(map).map_err(map_err)?;
+        t.insert(&Key::new(u32::from(len), addr.octets()), v, 0)
+            .map_err(map_err)?;
+        let sid = Sid {
+            behaviour: behaviour::END_M_GTP6_D,
+            ..Sid::default()
+        };
+        let mut t = self.sids().map_err(map_err)?;
+        t.insert(&Key::new(u32::from(len), addr.octets()), sid, 0)
             .map_err(map_err)
     }
 
