@@ -85,6 +85,8 @@ struct RawSid {
     args_at: Option<u8>,
     src_at: Option<u8>,
     source: Option<String>,
+    segments: Option<Vec<String>>,
+    reduced: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -415,6 +417,14 @@ pub struct Srv6Config {
     )>,
     /// Headend policies: destination prefix, its length, the encapsulation.
     pub policies: Vec<(IpAddr, u8, crate::southbound::srv6::EncapPolicy)>,
+    /// End.M.GTP6.D SIDs: address, prefix length, their SR policy, where the arguments go in
+    /// the last segment.
+    pub gtp6d: Vec<(
+        std::net::Ipv6Addr,
+        u8,
+        crate::southbound::srv6::EncapPolicy,
+        u8,
+    )>,
 }
 
 /// `[srv6]`: every field checked, errors naming it.
@@ -471,8 +481,24 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
         ));
     }
     let mut sids = Vec::new();
+    let mut gtp6d = Vec::new();
     for (i, x) in r.sid.iter().enumerate() {
         let f = |k: &str| format!("srv6.sid[{i}].{k}");
+        let segments_of = |field: String, v: &[String]| {
+            if v.is_empty() || v.len() > bpf_abi::srv6::MAX_SEGMENTS {
+                return Err(bad(
+                    field,
+                    format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
+                ));
+            }
+            v.iter()
+                .enumerate()
+                .map(|(k, sg)| {
+                    sg.parse::<std::net::Ipv6Addr>()
+                        .map_err(|_| bad(format!("{field}[{k}]"), "not an IPv6 address"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
         let (a, l) = x.sid.split_once('/').ok_or_else(|| {
             bad(
                 f("sid"),
@@ -500,6 +526,49 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
                 .map_err(|_| bad(f("nh"), "not an IPv4 address"))
         };
         let table = x.table.unwrap_or(0);
+        if x.behaviour == "End.M.GTP6.D" {
+            // RFC 9433 6.3: the SID with its SR policy <S2, ...> and source A.
+            let src = x
+                .source
+                .as_deref()
+                .ok_or_else(|| bad(f("source"), "missing: End.M.GTP6.D's SRv6 source (A)"))?
+                .parse()
+                .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
+            let segments = segments_of(
+                f("segments"),
+                x.segments
+                    .as_deref()
+                    .ok_or_else(|| bad(f("segments"), "missing: End.M.GTP6.D's SR policy"))?,
+            )?;
+            let args_at = x.args_at.unwrap_or(8);
+            if args_at > 11 {
+                return Err(bad(
+                    f("args_at"),
+                    "0 to 11: Args.Mob.Session (5 bytes) goes in the last segment from there",
+                ));
+            }
+            for (on, name) in [
+                (x.nh.is_some(), "nh"),
+                (x.table.is_some(), "table"),
+                (x.mapped.is_some(), "mapped"),
+                (x.src_at.is_some(), "src_at"),
+                (x.psp.is_some() || x.usp.is_some() || x.usd.is_some(), "psp"),
+            ] {
+                if on {
+                    return Err(bad(f(name), "not a field of End.M.GTP6.D"));
+                }
+            }
+            let policy = EncapPolicy {
+                src,
+                segments,
+                reduced: x.reduced.unwrap_or(false),
+            };
+            gtp6d.push((addr, len, policy, args_at));
+            continue;
+        }
+        if x.segments.is_some() || x.reduced.is_some() {
+            return Err(bad(f("segments"), "for End.M.GTP6.D only (its SR policy)"));
+        }
         let b = match x.behaviour.as_str() {
             "End" => Behaviour::End,
             "End.X" => Behaviour::EndX { nh: nh6()? },
@@ -562,7 +631,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
                 return Err(bad(
                     f("behaviour"),
                     format!(
-                        "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E or End.M.GTP6.E"
+                        "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E, End.M.GTP6.E or End.M.GTP6.D"
                     ),
                 ));
             }
@@ -651,6 +720,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
         max_sids,
         sids,
         policies,
+        gtp6d,
     })
 }
 
@@ -1783,6 +1853,12 @@ sid = "2001:db8:ef::/64"
 behaviour = "End.M.GTP6.E"
 source = "2001:db8:0:3::5"
 
+[[srv6.sid]]
+sid = "2001:db8:ed::/48"
+behaviour = "End.M.GTP6.D"
+source = "2001:db8:0:3::5"
+segments = ["2001:db8:0:6::10", "2001:db8:ee:1::"]
+
 [[srv6.policy]]
 prefix = "198.51.100.0/24"
 source = "2001:db8:0:3::1"
@@ -1802,6 +1878,11 @@ reduced = true
             (1, 1, 16)
         );
         assert_eq!(c.sids.len(), 7);
+        assert_eq!(c.gtp6d.len(), 1);
+        assert_eq!(
+            (c.gtp6d[0].2.segments.len(), c.gtp6d[0].3, c.gtp6d[0].1),
+            (2, 8, 48)
+        );
         assert_eq!(
             c.sids[5].2,
             Behaviour::EndMGtp4E {
@@ -1867,6 +1948,26 @@ reduced = true
                 "srv6.sid[2].mapped",
             ),
             ("args_at = 6", "args_at = 8", "srv6.sid[5].args_at"),
+            (
+                "segments = [\"2001:db8:0:6::10\", \"2001:db8:ee:1::\"]",
+                "",
+                "srv6.sid[7].segments",
+            ),
+            (
+                "\"2001:db8:ee:1::\"]",
+                "\"2001:db8:ee:1::x\"]",
+                "srv6.sid[7].segments[1]",
+            ),
+            (
+                "behaviour = \"End.M.GTP6.D\"",
+                "behaviour = \"End.M.GTP6.D\"\ntable = 3",
+                "srv6.sid[7].table",
+            ),
+            (
+                "table = 100",
+                "table = 100\nreduced = true",
+                "srv6.sid[2].segments",
+            ),
             ("src_at = 8", "src_at = 13", "srv6.sid[5].src_at"),
             ("source = \"2001:db8:0:3::5\"", "", "srv6.sid[6].source"),
             (

@@ -301,6 +301,19 @@ impl N4 {
                     usd: fl.usd,
                 }
             })
+            .chain(c.gtp6d.iter().map(|(a, l, p, _)| {
+                pb::Srv6Sid {
+                    sid: format!("{a}/{l}"),
+                    behaviour: "End.M.GTP6.D".into(),
+                    nh: p
+                        .segments
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    ..pb::Srv6Sid::default()
+                }
+            }))
             .collect();
         let policies = c
             .policies
