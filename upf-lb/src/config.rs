@@ -71,22 +71,37 @@ struct RawSrv6 {
     policy: Vec<RawPolicy>,
 }
 
-#[derive(Deserialize)]
+/// A local SID's fields as `[[srv6.sid]]` (and the API's SetSid) give them, unchecked:
+/// [`parse_sid`] checks them.
+#[derive(Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
-struct RawSid {
-    sid: String,
-    behaviour: String,
-    nh: Option<String>,
-    table: Option<u32>,
-    psp: Option<bool>,
-    usp: Option<bool>,
-    usd: Option<bool>,
-    mapped: Option<String>,
-    args_at: Option<u8>,
-    src_at: Option<u8>,
-    source: Option<String>,
-    segments: Option<Vec<String>>,
-    reduced: Option<bool>,
+pub struct RawSid {
+    /// address/length.
+    pub sid: String,
+    /// "End", "End.X", ... (RFC 8986, RFC 9433 names).
+    pub behaviour: String,
+    /// The next hop (End.X, End.DX4, End.DX6).
+    pub nh: Option<String>,
+    /// The routing table (End.T, End.DT4/DT6/DT46).
+    pub table: Option<u32>,
+    /// Flavours (End, End.X, End.T).
+    pub psp: Option<bool>,
+    /// See `psp`.
+    pub usp: Option<bool>,
+    /// See `psp`.
+    pub usd: Option<bool>,
+    /// End.MAP's mapped SID.
+    pub mapped: Option<String>,
+    /// Where the arguments start (End.M.GTP4.E, End.M.GTP6.E, End.M.GTP6.D).
+    pub args_at: Option<u8>,
+    /// Where the IPv4 SA sits in the IPv6 SA (End.M.GTP4.E).
+    pub src_at: Option<u8>,
+    /// The source address (End.M.GTP6.E, End.M.GTP6.D).
+    pub source: Option<String>,
+    /// End.M.GTP6.D's SR policy.
+    pub segments: Option<Vec<String>>,
+    /// End.M.GTP6.D's policy is H.Encaps.Red.
+    pub reduced: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -427,9 +442,224 @@ pub struct Srv6Config {
     )>,
 }
 
+/// A local SID as `[[srv6.sid]]` or the API gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SidSpec {
+    /// Address, prefix length, behaviour, flavours.
+    Plain(
+        (
+            std::net::Ipv6Addr,
+            u8,
+            crate::southbound::srv6::Behaviour,
+            crate::southbound::srv6::Flavours,
+        ),
+    ),
+    /// End.M.GTP6.D: address, prefix length, its SR policy, where the arguments go.
+    Gtp6d(
+        (
+            std::net::Ipv6Addr,
+            u8,
+            crate::southbound::srv6::EncapPolicy,
+            u8,
+        ),
+    ),
+}
+
+/// One local SID's fields checked (`prefix` names them in errors: `srv6.sid[3]`, or the
+/// API's request).
+pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
+    use crate::southbound::srv6::{Behaviour, EncapPolicy};
+    let f = |k: &str| format!("{prefix}.{k}");
+
+    let segments_of = |field: String, v: &[String]| {
+        if v.is_empty() || v.len() > bpf_abi::srv6::MAX_SEGMENTS {
+            return Err(bad(
+                field,
+                format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
+            ));
+        }
+        v.iter()
+            .enumerate()
+            .map(|(k, sg)| {
+                sg.parse::<std::net::Ipv6Addr>()
+                    .map_err(|_| bad(format!("{field}[{k}]"), "not an IPv6 address"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let (a, l) = x.sid.split_once('/').ok_or_else(|| {
+        bad(
+            f("sid"),
+            format!("{:?}: an IPv6 prefix (address/length)", x.sid),
+        )
+    })?;
+    let addr: std::net::Ipv6Addr = a
+        .parse()
+        .map_err(|_| bad(f("sid"), format!("{a:?} is not an IPv6 address")))?;
+    let len: u8 = l
+        .parse()
+        .ok()
+        .filter(|n| *n <= 128)
+        .ok_or_else(|| bad(f("sid"), format!("{l:?}: a prefix length 0 to 128")))?;
+    let nh6 = || -> Result<std::net::Ipv6Addr, ConfigError> {
+        x.nh.as_deref()
+            .ok_or_else(|| bad(f("nh"), "missing: this behaviour needs an IPv6 next hop"))?
+            .parse()
+            .map_err(|_| bad(f("nh"), "not an IPv6 address"))
+    };
+    let nh4 = || -> Result<std::net::Ipv4Addr, ConfigError> {
+        x.nh.as_deref()
+            .ok_or_else(|| bad(f("nh"), "missing: this behaviour needs an IPv4 next hop"))?
+            .parse()
+            .map_err(|_| bad(f("nh"), "not an IPv4 address"))
+    };
+    let table = x.table.unwrap_or(0);
+    if x.behaviour == "End.M.GTP6.D" {
+        // RFC 9433 6.3: the SID with its SR policy <S2, ...> and source A.
+        let src = x
+            .source
+            .as_deref()
+            .ok_or_else(|| bad(f("source"), "missing: End.M.GTP6.D's SRv6 source (A)"))?
+            .parse()
+            .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
+        let segments = segments_of(
+            f("segments"),
+            x.segments
+                .as_deref()
+                .ok_or_else(|| bad(f("segments"), "missing: End.M.GTP6.D's SR policy"))?,
+        )?;
+        let args_at = x.args_at.unwrap_or(8);
+        if args_at > 11 {
+            return Err(bad(
+                f("args_at"),
+                "0 to 11: Args.Mob.Session (5 bytes) goes in the last segment from there",
+            ));
+        }
+        for (on, name) in [
+            (x.nh.is_some(), "nh"),
+            (x.table.is_some(), "table"),
+            (x.mapped.is_some(), "mapped"),
+            (x.src_at.is_some(), "src_at"),
+            (x.psp.is_some() || x.usp.is_some() || x.usd.is_some(), "psp"),
+        ] {
+            if on {
+                return Err(bad(f(name), "not a field of End.M.GTP6.D"));
+            }
+        }
+        let policy = EncapPolicy {
+            src,
+            segments,
+            reduced: x.reduced.unwrap_or(false),
+        };
+        return Ok(SidSpec::Gtp6d((addr, len, policy, args_at)));
+    }
+    if x.segments.is_some() || x.reduced.is_some() {
+        return Err(bad(f("segments"), "for End.M.GTP6.D only (its SR policy)"));
+    }
+    let b = match x.behaviour.as_str() {
+        "End" => Behaviour::End,
+        "End.X" => Behaviour::EndX { nh: nh6()? },
+        "End.T" if table == 0 => {
+            return Err(bad(
+                f("table"),
+                "End.T needs a table other than 0 (0 is End)",
+            ));
+        }
+        "End.T" => Behaviour::EndT { table },
+        "End.DX4" => Behaviour::EndDx4 { nh: nh4()? },
+        "End.DX6" => Behaviour::EndDx6 { nh: nh6()? },
+        "End.DT4" => Behaviour::EndDt4 { table },
+        "End.DT6" => Behaviour::EndDt6 { table },
+        "End.DT46" => Behaviour::EndDt46 { table },
+        "End.MAP" => Behaviour::EndMap {
+            mapped: x
+                .mapped
+                .as_deref()
+                .ok_or_else(|| bad(f("mapped"), "missing: End.MAP needs its mapped SID"))?
+                .parse()
+                .map_err(|_| bad(f("mapped"), "not an IPv6 address"))?,
+        },
+        "End.M.GTP4.E" => {
+            let args_at = x.args_at.unwrap_or(len / 8);
+            if args_at > 7 {
+                return Err(bad(
+                    f("args_at"),
+                    "0 to 7: the IPv4 DA and Args.Mob.Session (9 bytes) follow in the SID",
+                ));
+            }
+            let src_at = x.src_at.unwrap_or(8);
+            if src_at > 12 {
+                return Err(bad(f("src_at"), "0 to 12: the IPv4 SA in the IPv6 SA"));
+            }
+            Behaviour::EndMGtp4E { args_at, src_at }
+        }
+        "End.M.GTP6.E" => {
+            let args_at = x.args_at.unwrap_or(len / 8);
+            if args_at > 11 {
+                return Err(bad(
+                    f("args_at"),
+                    "0 to 11: Args.Mob.Session (5 bytes) follows in the SID",
+                ));
+            }
+            let source = x
+                .source
+                .as_deref()
+                .ok_or_else(|| {
+                    bad(
+                        f("source"),
+                        "missing: End.M.GTP6.E sends GTP-U from this (the SRGW's) address",
+                    )
+                })?
+                .parse()
+                .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
+            Behaviour::EndMGtp6E { args_at, source }
+        }
+        o => {
+            return Err(bad(
+                f("behaviour"),
+                format!(
+                    "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E, End.M.GTP6.E or End.M.GTP6.D"
+                ),
+            ));
+        }
+    };
+    if x.args_at.is_some()
+        && !matches!(b, Behaviour::EndMGtp4E { .. } | Behaviour::EndMGtp6E { .. })
+    {
+        return Err(bad(f("args_at"), "for End.M.GTP4.E and End.M.GTP6.E only"));
+    }
+    if x.src_at.is_some() && !matches!(b, Behaviour::EndMGtp4E { .. }) {
+        return Err(bad(f("src_at"), "for End.M.GTP4.E only"));
+    }
+    if x.source.is_some() && !matches!(b, Behaviour::EndMGtp6E { .. }) {
+        return Err(bad(f("source"), "for End.M.GTP6.E only"));
+    }
+    if x.mapped.is_some() && !matches!(b, Behaviour::EndMap { .. }) {
+        return Err(bad(f("mapped"), "for End.MAP only"));
+    }
+    let fl = crate::southbound::srv6::Flavours {
+        psp: x.psp.unwrap_or(false),
+        usp: x.usp.unwrap_or(false),
+        usd: x.usd.unwrap_or(false),
+    };
+    if !matches!(
+        b,
+        Behaviour::End | Behaviour::EndX { .. } | Behaviour::EndT { .. }
+    ) {
+        for (on, name) in [(fl.psp, "psp"), (fl.usp, "usp"), (fl.usd, "usd")] {
+            if on {
+                return Err(bad(
+                    f(name),
+                    "PSP, USP and USD are flavours of End, End.X and End.T only",
+                ));
+            }
+        }
+    }
+    Ok(SidSpec::Plain((addr, len, b, fl)))
+}
+
 /// `[srv6]`: every field checked, errors naming it.
 fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError> {
-    use crate::southbound::srv6::{Behaviour, EncapPolicy};
+    use crate::southbound::srv6::EncapPolicy;
     let interfaces = r.interfaces.unwrap_or_default();
     let headend_interfaces = r.headend_interfaces.unwrap_or_default();
     if interfaces.is_empty() && headend_interfaces.is_empty() {
@@ -483,192 +713,10 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
     let mut sids = Vec::new();
     let mut gtp6d = Vec::new();
     for (i, x) in r.sid.iter().enumerate() {
-        let f = |k: &str| format!("srv6.sid[{i}].{k}");
-        let segments_of = |field: String, v: &[String]| {
-            if v.is_empty() || v.len() > bpf_abi::srv6::MAX_SEGMENTS {
-                return Err(bad(
-                    field,
-                    format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
-                ));
-            }
-            v.iter()
-                .enumerate()
-                .map(|(k, sg)| {
-                    sg.parse::<std::net::Ipv6Addr>()
-                        .map_err(|_| bad(format!("{field}[{k}]"), "not an IPv6 address"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let (a, l) = x.sid.split_once('/').ok_or_else(|| {
-            bad(
-                f("sid"),
-                format!("{:?}: an IPv6 prefix (address/length)", x.sid),
-            )
-        })?;
-        let addr: std::net::Ipv6Addr = a
-            .parse()
-            .map_err(|_| bad(f("sid"), format!("{a:?} is not an IPv6 address")))?;
-        let len: u8 = l
-            .parse()
-            .ok()
-            .filter(|n| *n <= 128)
-            .ok_or_else(|| bad(f("sid"), format!("{l:?}: a prefix length 0 to 128")))?;
-        let nh6 = || -> Result<std::net::Ipv6Addr, ConfigError> {
-            x.nh.as_deref()
-                .ok_or_else(|| bad(f("nh"), "missing: this behaviour needs an IPv6 next hop"))?
-                .parse()
-                .map_err(|_| bad(f("nh"), "not an IPv6 address"))
-        };
-        let nh4 = || -> Result<std::net::Ipv4Addr, ConfigError> {
-            x.nh.as_deref()
-                .ok_or_else(|| bad(f("nh"), "missing: this behaviour needs an IPv4 next hop"))?
-                .parse()
-                .map_err(|_| bad(f("nh"), "not an IPv4 address"))
-        };
-        let table = x.table.unwrap_or(0);
-        if x.behaviour == "End.M.GTP6.D" {
-            // RFC 9433 6.3: the SID with its SR policy <S2, ...> and source A.
-            let src = x
-                .source
-                .as_deref()
-                .ok_or_else(|| bad(f("source"), "missing: End.M.GTP6.D's SRv6 source (A)"))?
-                .parse()
-                .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
-            let segments = segments_of(
-                f("segments"),
-                x.segments
-                    .as_deref()
-                    .ok_or_else(|| bad(f("segments"), "missing: End.M.GTP6.D's SR policy"))?,
-            )?;
-            let args_at = x.args_at.unwrap_or(8);
-            if args_at > 11 {
-                return Err(bad(
-                    f("args_at"),
-                    "0 to 11: Args.Mob.Session (5 bytes) goes in the last segment from there",
-                ));
-            }
-            for (on, name) in [
-                (x.nh.is_some(), "nh"),
-                (x.table.is_some(), "table"),
-                (x.mapped.is_some(), "mapped"),
-                (x.src_at.is_some(), "src_at"),
-                (x.psp.is_some() || x.usp.is_some() || x.usd.is_some(), "psp"),
-            ] {
-                if on {
-                    return Err(bad(f(name), "not a field of End.M.GTP6.D"));
-                }
-            }
-            let policy = EncapPolicy {
-                src,
-                segments,
-                reduced: x.reduced.unwrap_or(false),
-            };
-            gtp6d.push((addr, len, policy, args_at));
-            continue;
+        match parse_sid(&format!("srv6.sid[{i}]"), x)? {
+            SidSpec::Plain(t) => sids.push(t),
+            SidSpec::Gtp6d(t) => gtp6d.push(t),
         }
-        if x.segments.is_some() || x.reduced.is_some() {
-            return Err(bad(f("segments"), "for End.M.GTP6.D only (its SR policy)"));
-        }
-        let b = match x.behaviour.as_str() {
-            "End" => Behaviour::End,
-            "End.X" => Behaviour::EndX { nh: nh6()? },
-            "End.T" if table == 0 => {
-                return Err(bad(
-                    f("table"),
-                    "End.T needs a table other than 0 (0 is End)",
-                ));
-            }
-            "End.T" => Behaviour::EndT { table },
-            "End.DX4" => Behaviour::EndDx4 { nh: nh4()? },
-            "End.DX6" => Behaviour::EndDx6 { nh: nh6()? },
-            "End.DT4" => Behaviour::EndDt4 { table },
-            "End.DT6" => Behaviour::EndDt6 { table },
-            "End.DT46" => Behaviour::EndDt46 { table },
-            "End.MAP" => Behaviour::EndMap {
-                mapped: x
-                    .mapped
-                    .as_deref()
-                    .ok_or_else(|| bad(f("mapped"), "missing: End.MAP needs its mapped SID"))?
-                    .parse()
-                    .map_err(|_| bad(f("mapped"), "not an IPv6 address"))?,
-            },
-            "End.M.GTP4.E" => {
-                let args_at = x.args_at.unwrap_or(len / 8);
-                if args_at > 7 {
-                    return Err(bad(
-                        f("args_at"),
-                        "0 to 7: the IPv4 DA and Args.Mob.Session (9 bytes) follow in the SID",
-                    ));
-                }
-                let src_at = x.src_at.unwrap_or(8);
-                if src_at > 12 {
-                    return Err(bad(f("src_at"), "0 to 12: the IPv4 SA in the IPv6 SA"));
-                }
-                Behaviour::EndMGtp4E { args_at, src_at }
-            }
-            "End.M.GTP6.E" => {
-                let args_at = x.args_at.unwrap_or(len / 8);
-                if args_at > 11 {
-                    return Err(bad(
-                        f("args_at"),
-                        "0 to 11: Args.Mob.Session (5 bytes) follows in the SID",
-                    ));
-                }
-                let source = x
-                    .source
-                    .as_deref()
-                    .ok_or_else(|| {
-                        bad(
-                            f("source"),
-                            "missing: End.M.GTP6.E sends GTP-U from this (the SRGW's) address",
-                        )
-                    })?
-                    .parse()
-                    .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
-                Behaviour::EndMGtp6E { args_at, source }
-            }
-            o => {
-                return Err(bad(
-                    f("behaviour"),
-                    format!(
-                        "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E, End.M.GTP6.E or End.M.GTP6.D"
-                    ),
-                ));
-            }
-        };
-        if x.args_at.is_some()
-            && !matches!(b, Behaviour::EndMGtp4E { .. } | Behaviour::EndMGtp6E { .. })
-        {
-            return Err(bad(f("args_at"), "for End.M.GTP4.E and End.M.GTP6.E only"));
-        }
-        if x.src_at.is_some() && !matches!(b, Behaviour::EndMGtp4E { .. }) {
-            return Err(bad(f("src_at"), "for End.M.GTP4.E only"));
-        }
-        if x.source.is_some() && !matches!(b, Behaviour::EndMGtp6E { .. }) {
-            return Err(bad(f("source"), "for End.M.GTP6.E only"));
-        }
-        if x.mapped.is_some() && !matches!(b, Behaviour::EndMap { .. }) {
-            return Err(bad(f("mapped"), "for End.MAP only"));
-        }
-        let fl = crate::southbound::srv6::Flavours {
-            psp: x.psp.unwrap_or(false),
-            usp: x.usp.unwrap_or(false),
-            usd: x.usd.unwrap_or(false),
-        };
-        if !matches!(
-            b,
-            Behaviour::End | Behaviour::EndX { .. } | Behaviour::EndT { .. }
-        ) {
-            for (on, name) in [(fl.psp, "psp"), (fl.usp, "usp"), (fl.usd, "usd")] {
-                if on {
-                    return Err(bad(
-                        f(name),
-                        "PSP, USP and USD are flavours of End, End.X and End.T only",
-                    ));
-                }
-            }
-        }
-        sids.push((addr, len, b, fl));
     }
     let mut policies = Vec::new();
     for (i, p) in r.policy.iter().enumerate() {

@@ -29,6 +29,10 @@ pub enum ApiRequest {
     ListLb(oneshot::Sender<pb::ListLbReply>),
     /// SRv6.
     ListSrv6(oneshot::Sender<pb::ListSrv6Reply>),
+    /// Bind a local SID: Ok, or the field at fault and why.
+    SetSid(pb::SetSidRequest, oneshot::Sender<Result<(), Status>>),
+    /// Unbind a local SID.
+    DeleteSid(String, oneshot::Sender<Result<(), Status>>),
 }
 
 /// The service: a channel to the owner, the event feed, and the tracer of the daemon's
@@ -137,6 +141,30 @@ impl pb::upf_lb_server::UpfLb for Api {
     ) -> Result<Response<pb::ListSrv6Reply>, Status> {
         let call = async { self.ask(ApiRequest::ListSrv6).await.map(Response::new) };
         self.traced("list_srv6", call).await
+    }
+
+    async fn set_sid(
+        &self,
+        r: Request<pb::SetSidRequest>,
+    ) -> Result<Response<pb::SetSidReply>, Status> {
+        let call = async {
+            self.ask(|tx| ApiRequest::SetSid(r.into_inner(), tx))
+                .await??;
+            Ok(Response::new(pb::SetSidReply {}))
+        };
+        self.traced("set_sid", call).await
+    }
+
+    async fn delete_sid(
+        &self,
+        r: Request<pb::DeleteSidRequest>,
+    ) -> Result<Response<pb::DeleteSidReply>, Status> {
+        let call = async {
+            self.ask(|tx| ApiRequest::DeleteSid(r.into_inner().sid, tx))
+                .await??;
+            Ok(Response::new(pb::DeleteSidReply {}))
+        };
+        self.traced("delete_sid", call).await
     }
 
     async fn list_lb(

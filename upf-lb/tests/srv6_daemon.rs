@@ -150,6 +150,73 @@ fn the_daemon_runs_srv6_from_its_configuration() {
         dx4 >= DATAGRAMS as u64,
         "{dx4} End.DX4 redirects in the metrics"
     );
+    // SIDs changed through the API (upf-lbctl set-sid / delete-sid, checked as [[srv6.sid]]
+    // is): deleted, the traffic stops; set again, it flows; bad input names the field.
+    let ctl = |args: &[&str]| {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", topo.upf.name()))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_upf-lbctl"))
+            .args(args)
+            .output()
+            .expect("upf-lbctl")
+    };
+    // Datagrams of a round (tagged `tag`) that reach the sink within about a second.
+    let round = |tag: &str| {
+        for k in 0..10 {
+            txs.send_to(format!("{tag} {k}").as_bytes(), (SINK, 7000))
+                .unwrap();
+        }
+        let t0 = Instant::now();
+        let mut n = 0;
+        let mut buf = [0u8; 64];
+        while t0.elapsed() < Duration::from_secs(1) {
+            if let Ok((len, _)) = rxs.recv_from(&mut buf)
+                && buf[..len].starts_with(tag.as_bytes())
+            {
+                n += 1;
+            }
+        }
+        n
+    };
+    let o = ctl(&["delete-sid", "2001:db8:ff:0:2::/80"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(round("gone"), 0, "no SID, no End.DX4");
+    let v = common::ctl_json(&topo.upf, &["srv6"]);
+    assert_eq!(v["sids"].as_array().map(Vec::len), Some(0), "{v}");
+    let o = ctl(&["delete-sid", "2001:db8:ff:0:2::/80"]);
+    assert!(!o.status.success(), "deleting it twice is an error");
+    let sink_s = SINK.to_string();
+    let o = ctl(&[
+        "set-sid",
+        "2001:db8:ff:0:2::/80",
+        "End.DX4",
+        "--nh",
+        &sink_s,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(round("back") >= 5, "End.DX4 again");
+    let o = ctl(&["set-sid", "2001:db8:ff:0:3::/80", "End.DX4"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("SetSid.nh"), "{e}");
+    let o = ctl(&[
+        "set-sid",
+        "2001:db8:ed::/48",
+        "End.M.GTP6.D",
+        "--source",
+        "2001:db8:5::2",
+        "--segments",
+        "2001:db8:5::1,2001:db8:ee:1::",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = common::ctl_json(&topo.upf, &["srv6"]);
+    let behaviours: Vec<&str> = v["sids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["behaviour"].as_str())
+        .collect();
+    assert_eq!(behaviours, ["End.DX4", "End.M.GTP6.D"], "{v}");
     let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
         .unwrap()
         .expect("the daemon stops on SIGTERM");

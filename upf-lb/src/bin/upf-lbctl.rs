@@ -57,6 +57,51 @@ enum Cmd {
     Lb,
     /// SRv6: local SIDs and headend policies.
     Srv6,
+    /// Binds a local SID (fields as [[srv6.sid]] has them; checked the same way).
+    SetSid {
+        /// address/length.
+        sid: String,
+        /// "End", "End.X", "End.DX4", ..., "End.M.GTP6.D".
+        behaviour: String,
+        /// Next hop (End.X, End.DX4, End.DX6).
+        #[arg(long)]
+        nh: Option<String>,
+        /// Routing table (End.T, End.DT4/DT6/DT46).
+        #[arg(long)]
+        table: Option<u32>,
+        /// Flavours (End, End.X, End.T).
+        #[arg(long)]
+        psp: bool,
+        /// See --psp.
+        #[arg(long)]
+        usp: bool,
+        /// See --psp.
+        #[arg(long)]
+        usd: bool,
+        /// End.MAP's mapped SID.
+        #[arg(long)]
+        mapped: Option<String>,
+        /// Where the arguments start (End.M.GTP4.E, End.M.GTP6.E, End.M.GTP6.D).
+        #[arg(long)]
+        args_at: Option<u32>,
+        /// Where the IPv4 SA sits in the IPv6 SA (End.M.GTP4.E).
+        #[arg(long)]
+        src_at: Option<u32>,
+        /// Source address (End.M.GTP6.E, End.M.GTP6.D).
+        #[arg(long)]
+        source: Option<String>,
+        /// End.M.GTP6.D's SR policy, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        segments: Vec<String>,
+        /// End.M.GTP6.D's policy is H.Encaps.Red.
+        #[arg(long)]
+        reduced: bool,
+    },
+    /// Unbinds a local SID.
+    DeleteSid {
+        /// address/length.
+        sid: String,
+    },
     /// Session up/down and usage reports as they happen.
     Watch {
         /// Stop after this many events.
@@ -194,6 +239,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         u.urr_id, u.ul_packets, u.ul_bytes, u.dl_packets, u.dl_bytes, u.ur_seqn
                     );
                 }
+            });
+        }
+        Cmd::SetSid {
+            sid,
+            behaviour,
+            nh,
+            table,
+            psp,
+            usp,
+            usd,
+            mapped,
+            args_at,
+            src_at,
+            source,
+            segments,
+            reduced,
+        } => {
+            c.set_sid(req(
+                t,
+                pb::SetSidRequest {
+                    sid: sid.clone(),
+                    behaviour,
+                    nh: nh.unwrap_or_default(),
+                    table,
+                    psp,
+                    usp,
+                    usd,
+                    mapped: mapped.unwrap_or_default(),
+                    args_at,
+                    src_at,
+                    source: source.unwrap_or_default(),
+                    segments,
+                    reduced,
+                },
+            )?)
+            .await?;
+            print(cli.output, json!({ "set": sid }), || {
+                println!("SID {sid} set")
+            });
+        }
+        Cmd::DeleteSid { sid } => {
+            c.delete_sid(req(t, pb::DeleteSidRequest { sid: sid.clone() })?)
+                .await?;
+            print(cli.output, json!({ "deleted": sid }), || {
+                println!("SID {sid} deleted")
             });
         }
         Cmd::Srv6 => {

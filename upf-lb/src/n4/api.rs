@@ -119,7 +119,7 @@ impl N4 {
     }
 
     /// Answers an API request (the owner calls it; a dropped receiver is ignored).
-    pub fn answer(&self, r: ApiRequest) {
+    pub fn answer(&mut self, r: ApiRequest) {
         match r {
             ApiRequest::Health(tx) => {
                 let _ = tx.send(pb::HealthReply {
@@ -214,6 +214,12 @@ impl N4 {
             ApiRequest::ListSrv6(tx) => {
                 let _ = tx.send(self.srv6_reply());
             }
+            ApiRequest::SetSid(r, tx) => {
+                let _ = tx.send(self.set_sid(r));
+            }
+            ApiRequest::DeleteSid(sid, tx) => {
+                let _ = tx.send(self.delete_sid(&sid));
+            }
             ApiRequest::Config(tx) => {
                 let _ = tx.send(pb::ConfigReply {
                     text: format!("{:#?}", self.cfg),
@@ -266,6 +272,98 @@ impl N4 {
         }
         self.drops_seen = now_drops;
         self.drops_at = now;
+    }
+
+    /// SetSid: the request checked as `[[srv6.sid]]` is (one parser for both), the SID bound
+    /// in the datapath, and the configuration in force updated (ListSrv6 shows it).
+    fn set_sid(&mut self, r: pb::SetSidRequest) -> Result<(), tonic::Status> {
+        use crate::config::SidSpec;
+        let (Some(c), Some(dp)) = (self.cfg.srv6.as_mut(), self.srv6.as_mut()) else {
+            return Err(tonic::Status::failed_precondition(
+                "[srv6] is not configured",
+            ));
+        };
+        let opt = |s: String| (!s.is_empty()).then_some(s);
+        let narrow = |field: &str, v: Option<u32>| -> Result<Option<u8>, tonic::Status> {
+            v.map(|n| {
+                u8::try_from(n).map_err(|_| {
+                    tonic::Status::invalid_argument(format!("SetSid.{field}: {n}: at most 255"))
+                })
+            })
+            .transpose()
+        };
+        let raw = crate::config::RawSid {
+            sid: r.sid,
+            behaviour: r.behaviour,
+            nh: opt(r.nh),
+            table: r.table,
+            psp: r.psp.then_some(true),
+            usp: r.usp.then_some(true),
+            usd: r.usd.then_some(true),
+            mapped: opt(r.mapped),
+            args_at: narrow("args_at", r.args_at)?,
+            src_at: narrow("src_at", r.src_at)?,
+            source: opt(r.source),
+            segments: (!r.segments.is_empty()).then_some(r.segments),
+            reduced: r.reduced.then_some(true),
+        };
+        let spec = crate::config::parse_sid("SetSid", &raw)
+            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+        let (addr, len) = match &spec {
+            SidSpec::Plain((a, l, ..)) | SidSpec::Gtp6d((a, l, ..)) => (*a, *l),
+        };
+        let known = c.sids.iter().any(|s| (s.0, s.1) == (addr, len))
+            || c.gtp6d.iter().any(|s| (s.0, s.1) == (addr, len));
+        if !known && c.sids.len() + c.gtp6d.len() >= c.max_sids as usize {
+            return Err(tonic::Status::resource_exhausted(format!(
+                "SetSid.sid: srv6.max_sids ({}) bound already",
+                c.max_sids
+            )));
+        }
+        let err = |e: String| tonic::Status::invalid_argument(format!("SetSid: {e}"));
+        match &spec {
+            SidSpec::Plain((a, l, b, f)) => dp
+                .add_sid_flavours(*a, *l, *b, *f)
+                .map_err(|e| err(e.to_string()))?,
+            SidSpec::Gtp6d((a, l, p, at)) => dp
+                .add_sid_gtp6d(*a, *l, p, *at)
+                .map_err(|e| err(e.to_string()))?,
+        }
+        // One binding a prefix: the new one replaces the old, in either list.
+        c.sids.retain(|s| (s.0, s.1) != (addr, len));
+        c.gtp6d.retain(|s| (s.0, s.1) != (addr, len));
+        match spec {
+            SidSpec::Plain(t) => c.sids.push(t),
+            SidSpec::Gtp6d(t) => c.gtp6d.push(t),
+        }
+        tracing::info!(sid = %format!("{addr}/{len}"), "SRv6 SID set through the API");
+        Ok(())
+    }
+
+    /// DeleteSid: the SID unbound in the datapath and the configuration in force.
+    fn delete_sid(&mut self, sid: &str) -> Result<(), tonic::Status> {
+        let (Some(c), Some(dp)) = (self.cfg.srv6.as_mut(), self.srv6.as_mut()) else {
+            return Err(tonic::Status::failed_precondition(
+                "[srv6] is not configured",
+            ));
+        };
+        let bad =
+            || tonic::Status::invalid_argument(format!("DeleteSid.sid: {sid:?}: address/length"));
+        let (a, l) = sid.split_once('/').ok_or_else(bad)?;
+        let addr: std::net::Ipv6Addr = a.parse().map_err(|_| bad())?;
+        let len: u8 = l.parse().map_err(|_| bad())?;
+        let before = c.sids.len() + c.gtp6d.len();
+        c.sids.retain(|s| (s.0, s.1) != (addr, len));
+        c.gtp6d.retain(|s| (s.0, s.1) != (addr, len));
+        if c.sids.len() + c.gtp6d.len() == before {
+            return Err(tonic::Status::not_found(format!(
+                "DeleteSid.sid: {sid} is not bound"
+            )));
+        }
+        dp.remove_sid(addr, len)
+            .map_err(|e| tonic::Status::internal(e.to_string()))?;
+        tracing::info!(sid, "SRv6 SID deleted through the API");
+        Ok(())
     }
 
     /// SRv6 as the API shows it: the configuration in force.
