@@ -350,6 +350,8 @@ reasons! {
     /// SRv6: UDP to 2152 at an End.M.GTP6.D SID that is not a G-PDU (Echo, Error Indication,
     /// End Marker): the kernel's.
     Srv6Gtp6DNotGpdu = 113, "srv6_gtp6_d_not_gpdu", Pass;
+    /// SRv6: End.Limit (RFC 9433 6.8): the packet's rate-limit group is over its rate.
+    Srv6LimitExceeded = 114, "srv6_limit_exceeded", Drop;
 }
 
 #[cfg(test)]

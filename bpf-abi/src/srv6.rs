@@ -10,9 +10,14 @@ pub const MAP_LOCAL_SIDS: &str = "LOCAL_SIDS";
 pub const MAP_ENCAP4: &str = "ENCAP4";
 /// Headend policies by IPv6 destination prefix (`BPF_MAP_TYPE_LPM_TRIE` of [`Policy`]).
 pub const MAP_ENCAP6: &str = "ENCAP6";
+/// End.Limit's token buckets (`BPF_MAP_TYPE_LRU_HASH` from the rate-limit group, u32, to
+/// [tokens (bytes), last refill (ns)]).
+pub const MAP_SRV6_LIMIT: &str = "SRV6_LIMIT";
 /// End.M.GTP6.D SIDs' policies (`BPF_MAP_TYPE_LPM_TRIE` by SID prefix, [`Policy`] of mode
 /// [`policy_mode::GTP6_D`]).
 pub const MAP_GTP6D: &str = "GTP6D";
+/// End.Limit's stage (tail call, index 4 of [`MAP_SRV6_JUMP`]).
+pub const PROG_XDP_SRV6_LIMIT: &str = "xdp_srv6_limit";
 /// End.M.GTP6.D's stage (tail call, index 3 of [`MAP_SRV6_JUMP`]).
 pub const PROG_XDP_SRV6_GTP6D: &str = "xdp_srv6_gtp6d";
 /// The headend program: H.Encaps / H.Encaps.Red by destination.
@@ -100,6 +105,10 @@ pub mod behaviour {
     /// End.M.GTP6.D (RFC 9433 6.3): a GTP-U/IPv6 G-PDU to the SID becomes its T-PDU in SRv6 by
     /// the SID's policy in [`MAP_GTP6D`] (source A, segments, where the arguments go).
     pub const END_M_GTP6_D: u32 = 23;
+    /// End.Limit (RFC 9433 6.8): the SID's arguments carry a rate-limit group (16 bits) and
+    /// a limit rate (32 bits, kbit/s), from byte [`Sid::args`] on; a limit rate of 0 means the
+    /// SID's own ([`Sid::table`], kbit/s; 0: no limit). Within the group's rate, End.
+    pub const END_LIMIT: u32 = 24;
 }
 
 /// Flavours (RFC 8986 4.16), bits of [`Sid::flavours`], of End, End.X and End.T, in any
@@ -143,6 +152,7 @@ pub struct Sid {
     pub nh6: [u8; 16],
     /// End.T, End.DT4, End.DT6, End.DT46: the kernel routing table the packet is routed by
     /// (`bpf_fib_lookup` with that table, no policy rules); 0 is the main table (with rules).
+    /// End.Limit: the SID's own rate (kbit/s).
     pub table: u32,
 }
 

@@ -2,12 +2,10 @@
 //! as a token bucket per direction with the burst the controller set.
 
 use crate::maps::{QER_STATE, QERS};
-use aya_ebpf::helpers::bpf_ktime_get_ns;
 use bpf_abi::{
     Reason,
     gtp::{GATE_DL_CLOSED, GATE_UL_CLOSED, NONE, Qer},
 };
-use bpf_net::atomic;
 
 /// Packet direction, the index of per-direction state.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -17,9 +15,6 @@ pub enum Dir {
     /// Downlink (to the UE).
     Dl = 1,
 }
-
-/// Longest refill interval credited at once: a bucket idle for longer starts full.
-const MAX_REFILL_NS: u64 = 1_000_000_000;
 
 /// Applies QER `idx` (or nothing, for [`NONE`]) to a packet of `len` bytes; returns the QER for
 /// marking.
@@ -48,15 +43,7 @@ pub fn enforce(idx: u32, dir: Dir, len: u64) -> Result<Option<Qer>, Reason> {
     Ok(Some(*q))
 }
 
-/// Compare-exchange attempts before a contended bucket counts as empty.
-const CAS_TRIES: usize = 8;
-
-/// Token bucket shared by all CPUs: refill by elapsed time (one CPU wins the refill with a
-/// compare-exchange of the time stamp), then take `len` bytes with a compare-exchange.
-///
-/// Compiler workaround (LLVM 22 BPF backend, bpf-linker 0.13): an atomic fetch-add whose result
-/// is used was emitted as the non-fetch `lock +=`, leaving the register holding the addend, so
-/// the bucket only uses compare-exchange (emitted correctly) where it needs the old value.
+/// Takes `len` bytes from direction `d`'s bucket of QER `idx` (`bpf_net::bucket`).
 #[inline(always)]
 fn take_tokens(idx: u32, d: usize, mbr_bps: u64, burst: u64, len: u64) -> bool {
     let Some(st) = QER_STATE.get_ptr_mut(idx) else {
@@ -68,41 +55,6 @@ fn take_tokens(idx: u32, d: usize, mbr_bps: u64, burst: u64, len: u64) -> bool {
     unsafe {
         let tokens = core::ptr::addr_of_mut!((*st).tokens[d]) as *mut u64;
         let last = core::ptr::addr_of_mut!((*st).last_ns[d]);
-        let now = bpf_ktime_get_ns();
-        let prev = atomic::load(last);
-        if now > prev && atomic::compare_exchange(last, prev, now) {
-            let elapsed = if now - prev > MAX_REFILL_NS {
-                MAX_REFILL_NS
-            } else {
-                now - prev
-            };
-            // bits/s * ns / 8e9 = bytes; elapsed <= 1e9 and mbr < 2^40 keep it in range.
-            let add = (mbr_bps / 8) * elapsed / 1_000_000_000;
-            let mut i = 0;
-            while i < CAS_TRIES {
-                let cur = atomic::load(tokens) as i64;
-                let new = if cur + add as i64 > burst as i64 {
-                    burst as i64
-                } else {
-                    cur + add as i64
-                };
-                if atomic::compare_exchange(tokens, cur as u64, new as u64) {
-                    break;
-                }
-                i += 1;
-            }
-        }
-        let mut i = 0;
-        while i < CAS_TRIES {
-            let cur = atomic::load(tokens) as i64;
-            if cur < len as i64 {
-                return false;
-            }
-            if atomic::compare_exchange(tokens, cur as u64, (cur - len as i64) as u64) {
-                return true;
-            }
-            i += 1;
-        }
+        bpf_net::bucket::take(tokens, last, mbr_bps, burst, len)
     }
-    false
 }

@@ -16,6 +16,8 @@
 
 pub mod atomic;
 #[cfg(target_arch = "bpf")]
+pub mod bucket;
+#[cfg(target_arch = "bpf")]
 pub mod counters;
 pub mod csum;
 pub mod cursor;

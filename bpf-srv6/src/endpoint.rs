@@ -21,7 +21,7 @@
 //! interface the packet came in on, at most 1000 a second per CPU; beyond that, or about an
 //! ICMPv6 error, the packet is dropped and counted by its reason.
 
-use crate::maps::{LOCAL_SIDS, SRV6_ICMP, SRV6_JUMP};
+use crate::maps::{LOCAL_SIDS, SRV6_ICMP, SRV6_JUMP, SRV6_LIMIT};
 use aya_ebpf::{
     helpers::generated::bpf_xdp_adjust_head, maps::lpm_trie::Key, programs::XdpContext,
 };
@@ -238,6 +238,12 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
             end(ctx, &ip, nh6, sid.table, sid.flavours)
         }
         behaviour::END_MAP => end_map(ctx, &ip, &sid.nh6),
+        // End.Limit: its stage (`xdp_srv6_limit`), a program of its own (stack).
+        behaviour::END_LIMIT => {
+            // SAFETY: a tail call with this program's own context; returns only when it fails.
+            unsafe { SRV6_JUMP.tail_call(ctx, 4) };
+            Err(Reason::TailCallFailed)
+        }
         behaviour::END_DX4 => decap(ctx, &ip, sid, proto::IPIP),
         behaviour::END_DX6 | behaviour::END_DT6 => decap(ctx, &ip, sid, proto::IPV6),
         behaviour::END_DT4 => decap(ctx, &ip, sid, proto::IPIP),
@@ -255,6 +261,64 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         behaviour::END_M_GTP6_D => Err(icmp_error(ctx, &ip, IcmpError::UpperLayer)),
         // The loader writes only the behaviours above.
         _ => Err(Reason::Srv6NoSid),
+    }
+}
+
+/// `xdp_srv6_limit`: End.Limit's stage, reached by tail call from `xdp_srv6`: the rate limit,
+/// then End.
+#[inline(always)]
+pub fn limit_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    if eth.ethertype != ETH_P_IPV6 {
+        return Err(Reason::Srv6NoSid);
+    }
+    let ip = ipv6::parse_ipv6(&cur, eth.l3_off)?;
+    let Some(sid) = LOCAL_SIDS.get(Key::new(128, ip.dst)) else {
+        return Err(Reason::Srv6NoSid);
+    };
+    limit(&ip, sid)?;
+    end(ctx, &ip, None, 0, 0)
+}
+
+/// End.Limit (RFC 9433 6.8): the packet's rate-limit group and limit rate from the SID's
+/// arguments (the SID's own rate when the packet's is 0), then a token bucket per group
+/// (`bpf_net::bucket`, a burst of 100 ms of the rate, at least 3000 bytes). Over the rate:
+/// dropped, counted.
+#[inline(always)]
+fn limit(ip: &Ipv6, sid: &Sid) -> Result<(), Reason> {
+    let a = ((sid.args & 0xf) as usize).min(10);
+    let d = &ip.dst;
+    let group = u32::from(u16::from_be_bytes([d[a], d[a + 1]]));
+    let mut kbps = u32::from_be_bytes([d[a + 2], d[a + 3], d[a + 4], d[a + 5]]);
+    if kbps == 0 {
+        kbps = sid.table;
+    }
+    if kbps == 0 {
+        return Ok(());
+    }
+    let bps = u64::from(kbps) * 1000;
+    let burst = (bps / 80).max(3000);
+    if SRV6_LIMIT.get_ptr_mut(group).is_none() {
+        // A new group starts with its burst (refill time 0: the first packet credits at most a
+        // second of the rate, capped at the burst).
+        let _ = SRV6_LIMIT.insert(group, [burst, 0], 0);
+    }
+    let Some(b) = SRV6_LIMIT.get_ptr_mut(group) else {
+        return Err(Reason::Srv6LimitExceeded);
+    };
+    let len = (ipv6::IPV6_HLEN + ip.payload_len) as u64;
+    // SAFETY: `b` points into an LRU map value that outlives this run; its two words are
+    // 8-byte aligned and only ever accessed atomically.
+    let ok = unsafe {
+        let tokens = core::ptr::addr_of_mut!((*b)[0]);
+        let last = core::ptr::addr_of_mut!((*b)[1]);
+        bpf_net::bucket::take(tokens, last, bps, burst, len)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Reason::Srv6LimitExceeded)
     }
 }
 

@@ -41,6 +41,12 @@ pub fn xdp_srv6_gtp6d(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, headend::gtp6_d_stage)
 }
 
+/// End.Limit of `xdp_srv6`, reached only by tail call from it.
+#[xdp]
+pub fn xdp_srv6_limit(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, endpoint::limit_stage)
+}
+
 /// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,
 /// H.Encaps.Red); anything else goes to the kernel.
 #[xdp]

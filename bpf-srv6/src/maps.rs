@@ -3,7 +3,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, LpmTrie, PerCpuArray, ProgramArray},
+    maps::{Array, LpmTrie, LruHashMap, PerCpuArray, ProgramArray},
 };
 use bpf_abi::srv6::{BenchFrame, Policy, Sid};
 
@@ -27,6 +27,10 @@ pub static BENCH_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
 #[map(name = "ENCAP4")]
 pub static ENCAP4: LpmTrie<[u8; 4], Policy> = LpmTrie::with_max_entries(1, 0);
 
+/// End.Limit's token buckets by rate-limit group: [tokens (bytes), last refill (ns)].
+#[map(name = "SRV6_LIMIT")]
+pub static SRV6_LIMIT: LruHashMap<u32, [u64; 2]> = LruHashMap::with_max_entries(1, 0);
+
 /// End.M.GTP6.D SIDs' policies by SID prefix.
 #[map(name = "GTP6D")]
 pub static GTP6D: LpmTrie<[u8; 16], Policy> = LpmTrie::with_max_entries(1, 0);
@@ -38,7 +42,7 @@ pub static ENCAP6: LpmTrie<[u8; 16], Policy> = LpmTrie::with_max_entries(1, 0);
 /// Tail calls of `xdp_srv6`: `xdp_srv6_icmp` (index 0), `xdp_srv6_gtp4e` (1); filled by the
 /// loader.
 #[map(name = "SRV6_JUMP")]
-pub static SRV6_JUMP: ProgramArray = ProgramArray::with_max_entries(4, 0);
+pub static SRV6_JUMP: ProgramArray = ProgramArray::with_max_entries(5, 0);
 
 /// Hand-over to `xdp_srv6_icmp` (for `xdp_srv6_gtp4e`: [IPv6 header, upper layer, the SID's
 /// argument positions, end of the packet by Payload Length]): [offset of the IPv6 header, offset of the upper layer (bit 16:

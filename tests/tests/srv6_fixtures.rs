@@ -805,3 +805,65 @@ fn usp_usd_flavours_and_end_map() {
     ));
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_SRV6, &t);
 }
+
+/// End.Limit (RFC 9433 6.8): the SID's arguments carry a rate-limit group and a limit rate
+/// (kbit/s); packets of a group over its rate are dropped and counted, within it End applies;
+/// groups have buckets of their own; a limit rate of 0 takes the SID's own (here none: no
+/// limit). 8 kbit/s gives a bucket of 3000 bytes (the floor), 25 packets of 120 bytes.
+#[test]
+fn end_limit_rate_limits_by_group() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = Srv6Datapath::load(8).expect("load bpf-srv6");
+    let loc = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xf, 0, 0, 0);
+    dp.add_sid(
+        loc,
+        64,
+        Behaviour::EndLimit {
+            args_at: 8,
+            rate_kbps: 0,
+        },
+    )
+    .unwrap();
+    let sid = |group: u16, kbps: u32| {
+        let mut a = loc.octets();
+        a[8..10].copy_from_slice(&group.to_be_bytes());
+        a[10..14].copy_from_slice(&kbps.to_be_bytes());
+        Ipv6Addr::from(a)
+    };
+    let prog = dp.xdp(PROG_XDP_SRV6).unwrap();
+    let send = |s: Ipv6Addr, n: usize| -> (usize, usize) {
+        let f = Frame::new(v6(s, 64, vec![srh(1, vec![FibNs::NH6, s])], dn_udp())).to_bytes();
+        assert_eq!(f.len() - 14, 120);
+        let (mut ok, mut dropped) = (0, 0);
+        for _ in 0..n {
+            match fib.test_run(prog, &f).unwrap().0 {
+                xdp::REDIRECT => ok += 1,
+                xdp::DROP => dropped += 1,
+                a => panic!("action {a}"),
+            }
+        }
+        (ok, dropped)
+    };
+    let before = dp.counters().unwrap();
+    let (ok, dropped) = send(sid(7, 8), 40);
+    assert!(
+        (25..=27).contains(&ok) && ok + dropped == 40,
+        "group 7 at 8 kbit/s: {ok} through, {dropped} dropped"
+    );
+    // Another group, its own bucket; no rate (0, and none on the SID): no limit.
+    assert_eq!(send(sid(8, 8), 20).0, 20, "group 8: its own bucket");
+    assert_eq!(send(sid(9, 0), 200).0, 200, "no limit rate");
+    let after = dp.counters().unwrap();
+    let n =
+        |c: &[(Reason, bpf_abi::Counter)], r| c.iter().find(|(x, _)| *x == r).unwrap().1.packets;
+    assert_eq!(
+        n(&after, Reason::Srv6LimitExceeded) - n(&before, Reason::Srv6LimitExceeded),
+        dropped as u64
+    );
+    assert_eq!(
+        n(&after, Reason::Srv6EndRedirect) - n(&before, Reason::Srv6EndRedirect),
+        (ok + 220) as u64,
+        "within the rate: End"
+    );
+}

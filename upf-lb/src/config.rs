@@ -102,6 +102,8 @@ pub struct RawSid {
     pub segments: Option<Vec<String>>,
     /// End.M.GTP6.D's policy is H.Encaps.Red.
     pub reduced: Option<bool>,
+    /// End.Limit's own rate (kbit/s), for packets whose arguments carry none.
+    pub rate_kbps: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -592,6 +594,19 @@ pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
             }
             Behaviour::EndMGtp4E { args_at, src_at }
         }
+        "End.Limit" => {
+            let args_at = x.args_at.unwrap_or(len / 8);
+            if args_at > 10 {
+                return Err(bad(
+                    f("args_at"),
+                    "0 to 10: the group (2 bytes) and limit rate (4) follow in the SID",
+                ));
+            }
+            Behaviour::EndLimit {
+                args_at,
+                rate_kbps: x.rate_kbps.unwrap_or(0),
+            }
+        }
         "End.M.GTP6.E" => {
             let args_at = x.args_at.unwrap_or(len / 8);
             if args_at > 11 {
@@ -617,15 +632,24 @@ pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
             return Err(bad(
                 f("behaviour"),
                 format!(
-                    "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E, End.M.GTP6.E or End.M.GTP6.D"
+                    "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E, End.M.GTP6.E, End.M.GTP6.D or End.Limit"
                 ),
             ));
         }
     };
     if x.args_at.is_some()
-        && !matches!(b, Behaviour::EndMGtp4E { .. } | Behaviour::EndMGtp6E { .. })
+        && !matches!(
+            b,
+            Behaviour::EndMGtp4E { .. } | Behaviour::EndMGtp6E { .. } | Behaviour::EndLimit { .. }
+        )
     {
-        return Err(bad(f("args_at"), "for End.M.GTP4.E and End.M.GTP6.E only"));
+        return Err(bad(
+            f("args_at"),
+            "for End.M.GTP4.E, End.M.GTP6.E and End.Limit only",
+        ));
+    }
+    if x.rate_kbps.is_some() && !matches!(b, Behaviour::EndLimit { .. }) {
+        return Err(bad(f("rate_kbps"), "for End.Limit only"));
     }
     if x.src_at.is_some() && !matches!(b, Behaviour::EndMGtp4E { .. }) {
         return Err(bad(f("src_at"), "for End.M.GTP4.E only"));
@@ -1902,6 +1926,11 @@ behaviour = "End.M.GTP6.E"
 source = "2001:db8:0:3::5"
 
 [[srv6.sid]]
+sid = "2001:db8:ff:0:f::/64"
+behaviour = "End.Limit"
+rate_kbps = 10000
+
+[[srv6.sid]]
 sid = "2001:db8:ed::/48"
 behaviour = "End.M.GTP6.D"
 source = "2001:db8:0:3::5"
@@ -1925,7 +1954,14 @@ reduced = true
             (c.interfaces.len(), c.headend_interfaces.len(), c.max_sids),
             (1, 1, 16)
         );
-        assert_eq!(c.sids.len(), 7);
+        assert_eq!(c.sids.len(), 8);
+        assert_eq!(
+            c.sids[7].2,
+            Behaviour::EndLimit {
+                args_at: 8,
+                rate_kbps: 10000
+            }
+        );
         assert_eq!(c.gtp6d.len(), 1);
         assert_eq!(
             (c.gtp6d[0].2.segments.len(), c.gtp6d[0].3, c.gtp6d[0].1),
@@ -1997,19 +2033,29 @@ reduced = true
             ),
             ("args_at = 6", "args_at = 8", "srv6.sid[5].args_at"),
             (
+                "rate_kbps = 10000",
+                "rate_kbps = 10000\nargs_at = 11",
+                "srv6.sid[7].args_at",
+            ),
+            (
+                "table = 100",
+                "table = 100\nrate_kbps = 1",
+                "srv6.sid[2].rate_kbps",
+            ),
+            (
                 "segments = [\"2001:db8:0:6::10\", \"2001:db8:ee:1::\"]",
                 "",
-                "srv6.sid[7].segments",
+                "srv6.sid[8].segments",
             ),
             (
                 "\"2001:db8:ee:1::\"]",
                 "\"2001:db8:ee:1::x\"]",
-                "srv6.sid[7].segments[1]",
+                "srv6.sid[8].segments[1]",
             ),
             (
                 "behaviour = \"End.M.GTP6.D\"",
                 "behaviour = \"End.M.GTP6.D\"\ntable = 3",
-                "srv6.sid[7].table",
+                "srv6.sid[8].table",
             ),
             (
                 "table = 100",

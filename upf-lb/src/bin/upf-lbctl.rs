@@ -96,6 +96,9 @@ enum Cmd {
         /// End.M.GTP6.D's policy is H.Encaps.Red.
         #[arg(long)]
         reduced: bool,
+        /// End.Limit's own rate (kbit/s).
+        #[arg(long)]
+        rate_kbps: Option<u32>,
     },
     /// Unbinds a local SID.
     DeleteSid {
@@ -255,6 +258,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             source,
             segments,
             reduced,
+            rate_kbps,
         } => {
             c.set_sid(req(
                 t,
@@ -272,6 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     source: source.unwrap_or_default(),
                     segments,
                     reduced,
+                    rate_kbps,
                 },
             )?)
             .await?;

@@ -306,6 +306,7 @@ impl N4 {
             source: opt(r.source),
             segments: (!r.segments.is_empty()).then_some(r.segments),
             reduced: r.reduced.then_some(true),
+            rate_kbps: r.rate_kbps,
         };
         let spec = crate::config::parse_sid("SetSid", &raw)
             .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
@@ -387,6 +388,9 @@ impl N4 {
                     Behaviour::EndDt46 { table } => ("End.DT46", String::new(), table),
                     Behaviour::EndMap { mapped } => ("End.MAP", mapped.to_string(), 0),
                     Behaviour::EndMGtp4E { .. } => ("End.M.GTP4.E", String::new(), 0),
+                    Behaviour::EndLimit { rate_kbps, .. } => {
+                        ("End.Limit", format!("{rate_kbps} kbit/s"), 0)
+                    }
                     Behaviour::EndMGtp6E { source, .. } => ("End.M.GTP6.E", source.to_string(), 0),
                 };
                 pb::Srv6Sid {

@@ -24,6 +24,7 @@ pub const SRV6_PROGRAMS: &[&str] = &[
     bpf_abi::srv6::PROG_XDP_SRV6_GTP4E,
     bpf_abi::srv6::PROG_XDP_SRV6_GTP6E,
     bpf_abi::srv6::PROG_XDP_SRV6_GTP6D,
+    bpf_abi::srv6::PROG_XDP_SRV6_LIMIT,
     bpf_abi::srv6::PROG_XDP_HEADEND,
     bpf_abi::srv6::PROG_XDP_HEADEND_GTP4,
     bpf_abi::names::PROG_XDP_NOOP,
@@ -77,6 +78,15 @@ pub enum Behaviour {
     EndMap {
         /// The mapped SID.
         mapped: Ipv6Addr,
+    },
+    /// End.Limit (RFC 9433 6.8): End within the rate of the packet's rate-limit group; the
+    /// group (16 bits) and limit rate (32 bits, kbit/s) in the SID's arguments from byte
+    /// `args_at` on (at most 10); `rate_kbps`: the rate when the packet's is 0 (0: none).
+    EndLimit {
+        /// Bytes of the SID before its arguments.
+        args_at: u8,
+        /// The SID's own rate, kbit/s.
+        rate_kbps: u32,
     },
     /// End.M.GTP6.E (RFC 9433 6.5), the penultimate SID: rebuild GTP-U/UDP/IPv6 to the last
     /// segment from `source` (the SRGW's address), the TEID, QFI and R from the SID's
@@ -143,6 +153,12 @@ impl Behaviour {
             Behaviour::EndMap { mapped } => Sid {
                 behaviour: behaviour::END_MAP,
                 nh6: mapped.octets(),
+                ..Sid::default()
+            },
+            Behaviour::EndLimit { args_at, rate_kbps } => Sid {
+                behaviour: behaviour::END_LIMIT,
+                args: u32::from(args_at.min(10)),
+                table: rate_kbps,
                 ..Sid::default()
             },
             Behaviour::EndMGtp6E { args_at, source } => Sid {
@@ -285,6 +301,7 @@ impl Srv6Datapath {
             .map_max_entries(bpf_abi::srv6::MAP_ENCAP4, max_sids.max(1))
             .map_max_entries(bpf_abi::srv6::MAP_ENCAP6, max_sids.max(1))
             .map_max_entries(bpf_abi::srv6::MAP_GTP6D, max_sids.max(1))
+            .map_max_entries(bpf_abi::srv6::MAP_SRV6_LIMIT, 65536)
             .load(objects::BPF_SRV6)
             .map_err(|source| LoadError::Object {
                 object: "bpf-srv6",
@@ -311,6 +328,11 @@ impl Srv6Datapath {
             bpf_abi::srv6::MAP_SRV6_JUMP,
             3,
             bpf_abi::srv6::PROG_XDP_SRV6_GTP6D,
+        )?;
+        dp.link(
+            bpf_abi::srv6::MAP_SRV6_JUMP,
+            4,
+            bpf_abi::srv6::PROG_XDP_SRV6_LIMIT,
         )?;
         dp.link(
             bpf_abi::srv6::MAP_HEADEND_JUMP,
