@@ -352,6 +352,9 @@ reasons! {
     Srv6Gtp6DNotGpdu = 113, "srv6_gtp6_d_not_gpdu", Pass;
     /// SRv6: End.Limit (RFC 9433 6.8): the packet's rate-limit group is over its rate.
     Srv6LimitExceeded = 114, "srv6_limit_exceeded", Drop;
+    /// SRv6 headend: H.Insert / H.Insert.Red: an SRH inserted into the IPv6 packet,
+    /// redirected.
+    Srv6InsertRedirect = 115, "srv6_insert_redirect", Redirect;
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub const MAP_SRV6_LIMIT: &str = "SRV6_LIMIT";
 /// End.M.GTP6.D SIDs' policies (`BPF_MAP_TYPE_LPM_TRIE` by SID prefix, [`Policy`] of mode
 /// [`policy_mode::GTP6_D`]).
 pub const MAP_GTP6D: &str = "GTP6D";
+/// H.Insert's stage (tail call, index 1 of [`MAP_HEADEND_JUMP`]).
+pub const PROG_XDP_HEADEND_INSERT: &str = "xdp_headend_insert";
 /// End.Limit's stage (tail call, index 4 of [`MAP_SRV6_JUMP`]).
 pub const PROG_XDP_SRV6_LIMIT: &str = "xdp_srv6_limit";
 /// End.M.GTP6.D's stage (tail call, index 3 of [`MAP_SRV6_JUMP`]).
@@ -192,6 +194,10 @@ pub mod policy_mode {
     /// End.M.GTP6.D's policy (RFC 9433 6.3): a GTP-U/UDP/IPv6 G-PDU loses those headers; its
     /// QFI, RQI and TEID (Args.Mob.Session, 5 bytes) become the arguments of the last segment.
     pub const GTP6_D: u8 = 2;
+    /// H.Insert / H.Insert.Red (draft-ietf-spring-srv6-srh-insertion): an IPv6 packet gets an
+    /// SRH of its own, no new IPv6 header; its destination becomes the last segment
+    /// (Segment List[0]), the first segment its destination.
+    pub const INSERT: u8 = 3;
 }
 
 /// Args.Mob.Session (RFC 9433 6.1) after the IPv4 DA in a GTP4 SID: QFI (6 bits), R (1), U

@@ -52,6 +52,15 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     let Some(p) = policy else {
         return Err(Reason::Srv6NoPolicy);
     };
+    if p.mode == policy_mode::INSERT {
+        if !flow.v6 {
+            return Err(Reason::Srv6NoPolicy);
+        }
+        // In a program of its own (`xdp_headend_insert`).
+        // SAFETY: a tail call with this program's own context; returns only when it fails.
+        unsafe { HEADEND_JUMP.tail_call(ctx, 1) };
+        return Err(Reason::TailCallFailed);
+    }
     if p.mode == policy_mode::GTP4_D && !flow.v6 {
         // In a program of its own (`xdp_headend_gtp4`): its stack frame is its own.
         // SAFETY: a tail call with this program's own context; returns only when it fails.
@@ -394,5 +403,116 @@ fn put_args(seg: &mut [u8; 16], a: usize, len: usize, args: &[u8; GTP4_ARGS_LEN]
             seg[at] = args[i];
         }
         i += 1;
+    }
+}
+
+/// `xdp_headend_insert`: H.Insert and H.Insert.Red (draft-ietf-spring-srv6-srh-insertion) of
+/// an IPv6 packet whose destination a policy of that mode covers: an SRH goes in right after
+/// the IPv6 header (a packet with extension headers of its own is the kernel's: the SRH's
+/// place among them is not ours to choose), Segment List[0] the packet's destination (the
+/// final one: upper-layer checksums stay right), then the policy's segments but the first
+/// (reduced) or all, Segments Left at the first segment, which becomes the destination;
+/// Payload Length grows by the SRH; Hop Limit one less as the packet is forwarded; routed by
+/// the FIB to the first segment.
+#[inline(always)]
+pub fn insert_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let eth = parse_eth(&cur)?;
+    if eth.ethertype != ETH_P_IPV6 || eth.l3_off != ETH_HLEN {
+        return Err(Reason::Srv6NoPolicy);
+    }
+    let h: [u8; 40] = *cur.get::<[u8; 40]>(ETH_HLEN, Reason::Ipv6Truncated)?;
+    let mut dst = [0u8; 16];
+    dst.copy_from_slice(&h[24..40]);
+    let Some(p) = ENCAP6.get(Key::new(128, dst)) else {
+        return Err(Reason::Srv6NoPolicy);
+    };
+    let nh = h[6];
+    if matches!(nh, 0 | 43 | 44 | 60 | 51 | 50 | 135 | 139 | 140) {
+        return Ok(Reason::Srv6ToKernel);
+    }
+    if h[7] <= 1 {
+        // The kernel answers with Time Exceeded.
+        return Ok(Reason::Srv6ToKernel);
+    }
+    let n = usize::from(p.count);
+    if n == 0 || n > MAX_SEGMENTS {
+        return Err(Reason::RuleMissing);
+    }
+    // Segment List: [0] the destination, then segments n-1 .. 1, and 0 unless reduced.
+    let listed = if p.reduced != 0 { n } else { n + 1 };
+    let srh_len = SRH_FIXED_LEN + listed * SEGMENT_LEN;
+    let payload = usize::from(u16::from_be_bytes([h[4], h[5]]));
+    let eth_h: &EthHdr = cur.get(0, Reason::EthTruncated)?;
+    let (dmac, smac) = (eth_h.dst, eth_h.src);
+    // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -(srh_len as i32)) } != 0 {
+        return Err(Reason::AdjustFailed);
+    }
+    let cur = Cursor::from_xdp(ctx);
+    let e = cur.get_mut::<EthHdr>(0, Reason::AdjustFailed)?;
+    // SAFETY: the cursor proved 14 bytes at offset 0; EthHdr has alignment 1.
+    unsafe {
+        (*e).dst = dmac;
+        (*e).src = smac;
+        (*e).ethertype = Be16::new(ETH_P_IPV6);
+    }
+    let ip = cur.get_mut::<[u8; 40]>(ETH_HLEN, Reason::AdjustFailed)?;
+    // SAFETY: the cursor proved 40 bytes at 14; nothing else refers to them in this run.
+    let ip = unsafe { &mut *ip };
+    *ip = h;
+    ip[4..6].copy_from_slice(&((payload + srh_len) as u16).to_be_bytes());
+    ip[6] = proto::IPV6_ROUTE;
+    ip[24..40].copy_from_slice(&p.segments[0]);
+    let s =
+        cur.get_mut::<[u8; SRH_FIXED_LEN + SEGMENT_LEN]>(ETH_HLEN + 40, Reason::AdjustFailed)?;
+    // SAFETY: the cursor proved the SRH's fixed part and its first segment.
+    let s = unsafe { &mut *s };
+    s[0] = nh;
+    s[1] = (srh_len / 8 - 1) as u8;
+    s[2] = 4;
+    s[3] = n as u8;
+    s[4] = (listed - 1) as u8;
+    s[5] = 0;
+    s[6] = 0;
+    s[7] = 0;
+    s[8..24].copy_from_slice(&dst);
+    // Segment List[i], i >= 1: the (n - i)th segment of the path.
+    let mut i = 1;
+    while i < MAX_SEGMENTS + 1 {
+        if i >= listed {
+            break;
+        }
+        let off = ETH_HLEN + 40 + SRH_FIXED_LEN + i * SEGMENT_LEN;
+        let seg = cur.get_mut::<[u8; SEGMENT_LEN]>(off, Reason::AdjustFailed)?;
+        let from = (n - i) & (MAX_SEGMENTS - 1);
+        // SAFETY: the cursor proved 16 bytes at `off`.
+        unsafe { *seg = p.segments[from] };
+        i += 1;
+    }
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&h[8..24]);
+    let tc = (h[0] << 4) | (h[1] >> 4);
+    let l = Lookup {
+        v6: true,
+        src: &src,
+        dst: &p.segments[0],
+        tos: tc,
+        len: (40 + payload + srh_len) as u16,
+    };
+    match fib::lookup(ctx, &l)? {
+        Found::Success {
+            ifindex,
+            smac,
+            dmac,
+        } => {
+            let ip = cur.get_mut::<[u8; 8]>(ETH_HLEN, Reason::AdjustFailed)?;
+            // SAFETY: the cursor proved the IPv6 header's first 8 bytes.
+            unsafe { (*ip)[7] -= 1 };
+            fib::redirect(ctx, smac, dmac, ifindex)?;
+            Ok(Reason::Srv6InsertRedirect)
+        }
+        Found::Kernel => Ok(Reason::Srv6ToKernel),
+        Found::TooBig(_) => Err(Reason::MtuExceeded),
     }
 }

@@ -47,6 +47,12 @@ pub fn xdp_srv6_limit(ctx: XdpContext) -> u32 {
     bpf_net::counters::run(&ctx, endpoint::limit_stage)
 }
 
+/// H.Insert of `xdp_headend`, reached only by tail call from it.
+#[xdp]
+pub fn xdp_headend_insert(ctx: XdpContext) -> u32 {
+    bpf_net::counters::run(&ctx, headend::insert_stage)
+}
+
 /// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,
 /// H.Encaps.Red); anything else goes to the kernel.
 #[xdp]

@@ -52,4 +52,4 @@ pub static SRV6_ICMP: PerCpuArray<[u32; 4]> = PerCpuArray::with_max_entries(1, 0
 
 /// Tail call of `xdp_headend` to `xdp_headend_gtp4` (index 0; filled by the loader).
 #[map(name = "HEADEND_JUMP")]
-pub static HEADEND_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+pub static HEADEND_JUMP: ProgramArray = ProgramArray::with_max_entries(2, 0);

@@ -326,3 +326,78 @@ fn our_headend_encapsulates_as_the_kernel_does_but_for_flow_label_and_ipv4_dscp(
         assert_eq!(k, o, "frame {i}: kernel {k:02x?}\n ours {o:02x?}");
     }
 }
+
+/// H.Insert and H.Insert.Red: an IPv6 packet keeps its header and gets an SRH right after it:
+/// Segment List[0] its destination (so its UDP checksum, over the final destination, stays
+/// right), then the policy's segments (all but the first when reduced); the first segment
+/// becomes the destination; Segments Left at it; Hop Limit one less as forwarded. A packet with
+/// extension headers of its own is the kernel's. Byte for byte against the packet builder.
+#[test]
+fn h_insert_and_h_insert_red() {
+    use upf_lb::fixtures::{routed, udp};
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = Srv6Datapath::load(8).expect("load bpf-srv6");
+    let ins: Ipv6Addr = "2001:db8:79::1".parse().unwrap();
+    let ins_red: Ipv6Addr = "2001:db8:7a::1".parse().unwrap();
+    let p = |reduced| EncapPolicy {
+        src: SRC,
+        segments: vec![FibNs::NH6, S2],
+        reduced,
+    };
+    dp.add_insert_policy("2001:db8:79::".parse().unwrap(), 48, &p(false))
+        .unwrap();
+    dp.add_insert_policy("2001:db8:7a::".parse().unwrap(), 48, &p(true))
+        .unwrap();
+    let with_srh = |dst: Ipv6Addr, sl: u8, segments: Vec<Ipv6Addr>, final_dst: Ipv6Addr| {
+        let mut q = udp(SRC.into(), final_dst.into(), 5000, 7000);
+        if let Ip::V6(h) = &mut q.ip {
+            h.dst = dst;
+            h.ext = vec![Ipv6Ext::Srh {
+                segments_left: sl,
+                segments,
+                tlvs: vec![],
+            }];
+        }
+        q
+    };
+    let plain = |d: Ipv6Addr| udp(SRC.into(), d.into(), 5000, 7000);
+    let mut dest_opts = plain(ins);
+    if let Ip::V6(h) = &mut dest_opts.ip {
+        h.ext = vec![Ipv6Ext::DestOpts(vec![])];
+    }
+    let t = vec![
+        Fixture::of(
+            "h-insert",
+            &plain(ins),
+            xdp::REDIRECT,
+            routed(
+                with_srh(FibNs::NH6, 2, vec![ins, S2, FibNs::NH6], ins),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::Srv6InsertRedirect,
+        ),
+        Fixture::of(
+            "h-insert-red",
+            &plain(ins_red),
+            xdp::REDIRECT,
+            routed(
+                with_srh(FibNs::NH6, 2, vec![ins_red, S2], ins_red),
+                FibNs::NH_MAC,
+                FibNs::N6_MAC,
+            ),
+            Reason::Srv6InsertRedirect,
+        ),
+        Fixture::unchanged(
+            "h-insert-leaves-extension-headers-to-the-kernel",
+            Frame::new(dest_opts).to_bytes(),
+            Reason::Srv6ToKernel,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_HEADEND, &t);
+    let e = dp
+        .add_insert_policy("2001:db8:79::".parse().unwrap(), 129, &p(false))
+        .unwrap_err();
+    assert!(e.to_string().contains("0 to 128"), "{e}");
+}

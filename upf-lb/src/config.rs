@@ -110,9 +110,10 @@ pub struct RawSid {
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     prefix: String,
-    source: String,
+    source: Option<String>,
     segments: Vec<String>,
     reduced: Option<bool>,
+    insert: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -434,6 +435,8 @@ pub struct Srv6Config {
     )>,
     /// Headend policies: destination prefix, its length, the encapsulation.
     pub policies: Vec<(IpAddr, u8, crate::southbound::srv6::EncapPolicy)>,
+    /// H.Insert (.Red) policies: IPv6 destination prefix, its length, the segments.
+    pub inserts: Vec<(std::net::Ipv6Addr, u8, crate::southbound::srv6::EncapPolicy)>,
     /// End.M.GTP6.D SIDs: address, prefix length, their SR policy, where the arguments go in
     /// the last segment.
     pub gtp6d: Vec<(
@@ -743,6 +746,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
         }
     }
     let mut policies = Vec::new();
+    let mut inserts = Vec::new();
     for (i, p) in r.policy.iter().enumerate() {
         let f = |k: &str| format!("srv6.policy[{i}].{k}");
         let (a, l) = p
@@ -758,10 +762,27 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
             .ok()
             .filter(|n| *n <= max)
             .ok_or_else(|| bad(f("prefix"), format!("{l:?}: a prefix length 0 to {max}")))?;
-        let src: std::net::Ipv6Addr = p
-            .source
-            .parse()
-            .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
+        let insert = p.insert.unwrap_or(false);
+        let src: std::net::Ipv6Addr = match (&p.source, insert) {
+            (Some(s), false) => s
+                .parse()
+                .map_err(|_| bad(f("source"), "not an IPv6 address"))?,
+            (None, false) => return Err(bad(f("source"), "missing: the outer source")),
+            (Some(_), true) => {
+                return Err(bad(
+                    f("source"),
+                    "H.Insert keeps the packet's own source: none here",
+                ));
+            }
+            (None, true) => std::net::Ipv6Addr::UNSPECIFIED,
+        };
+        let insert_prefix = match (insert, prefix) {
+            (true, IpAddr::V6(a)) => Some(a),
+            (true, IpAddr::V4(_)) => {
+                return Err(bad(f("insert"), "H.Insert is for IPv6 prefixes only"));
+            }
+            (false, _) => None,
+        };
         if p.segments.is_empty() || p.segments.len() > bpf_abi::srv6::MAX_SEGMENTS {
             return Err(bad(
                 f("segments"),
@@ -775,15 +796,15 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
                     .map_err(|_| bad(f(&format!("segments[{k}]")), "not an IPv6 address"))?,
             );
         }
-        policies.push((
-            prefix,
-            len,
-            EncapPolicy {
-                src,
-                segments,
-                reduced: p.reduced.unwrap_or(false),
-            },
-        ));
+        let e = EncapPolicy {
+            src,
+            segments,
+            reduced: p.reduced.unwrap_or(false),
+        };
+        match insert_prefix {
+            Some(a) => inserts.push((a, len, e)),
+            None => policies.push((prefix, len, e)),
+        }
     }
     Ok(Srv6Config {
         interfaces,
@@ -792,6 +813,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
         max_sids,
         sids,
         policies,
+        inserts,
         gtp6d,
     })
 }
@@ -1937,6 +1959,11 @@ source = "2001:db8:0:3::5"
 segments = ["2001:db8:0:6::10", "2001:db8:ee:1::"]
 
 [[srv6.policy]]
+prefix = "2001:db8:79::/48"
+segments = ["2001:db8:0:6::10", "2001:db8:ff:0:1::"]
+insert = true
+
+[[srv6.policy]]
 prefix = "198.51.100.0/24"
 source = "2001:db8:0:3::1"
 segments = ["2001:db8:ff:0:2::", "2001:db8:ff:0:1::"]
@@ -1998,6 +2025,8 @@ reduced = true
         );
         assert_eq!(c.sids[2].2, Behaviour::EndDt6 { table: 100 });
         assert!(c.policies[0].2.reduced);
+        assert_eq!(c.inserts.len(), 1);
+        assert_eq!(c.inserts[0].2.segments.len(), 2);
         assert_eq!(c.policies[0].2.segments.len(), 2);
         assert!(Config::default_embedded().srv6.is_none(), "off by default");
         for (from, to, field) in [
@@ -2075,9 +2104,19 @@ reduced = true
             (
                 "source = \"2001:db8:0:3::1\"",
                 "source = \"192.0.2.1\"",
-                "srv6.policy[0].source",
+                "srv6.policy[1].source",
             ),
             ("reduced = true", "reduced = true\nextra = 1", "line"),
+            (
+                "insert = true",
+                "insert = true\nsource = \"2001:db8::1\"",
+                "srv6.policy[0].source",
+            ),
+            (
+                "prefix = \"2001:db8:79::/48\"",
+                "prefix = \"192.0.2.0/24\"",
+                "srv6.policy[0].insert",
+            ),
         ] {
             assert!(SRV6.contains(from), "{from}");
             let e =

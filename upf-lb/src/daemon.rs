@@ -205,6 +205,10 @@ pub fn load_srv6(
         dp.add_policy(*prefix, *len, p)
             .with_context(|| format!("srv6.policy[{i}]"))?;
     }
+    for (prefix, len, p) in &cfg.inserts {
+        dp.add_insert_policy(*prefix, *len, p)
+            .with_context(|| format!("srv6.policy {prefix}/{len} (H.Insert)"))?;
+    }
     let mode = match cfg.xdp_mode {
         XdpMode::Driver => aya::programs::XdpMode::Driver,
         XdpMode::Skb => aya::programs::XdpMode::Skb,

@@ -425,7 +425,15 @@ impl N4 {
                 source: e.src.to_string(),
                 segments: e.segments.iter().map(ToString::to_string).collect(),
                 reduced: e.reduced,
+                insert: false,
             })
+            .chain(c.inserts.iter().map(|(p, l, e)| pb::Srv6Policy {
+                prefix: format!("{p}/{l}"),
+                source: String::new(),
+                segments: e.segments.iter().map(ToString::to_string).collect(),
+                reduced: e.reduced,
+                insert: true,
+            }))
             .collect();
         pb::ListSrv6Reply {
             enabled: true,

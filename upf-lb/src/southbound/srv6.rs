@@ -25,6 +25,7 @@ pub const SRV6_PROGRAMS: &[&str] = &[
     bpf_abi::srv6::PROG_XDP_SRV6_GTP6E,
     bpf_abi::srv6::PROG_XDP_SRV6_GTP6D,
     bpf_abi::srv6::PROG_XDP_SRV6_LIMIT,
+    bpf_abi::srv6::PROG_XDP_HEADEND_INSERT,
     bpf_abi::srv6::PROG_XDP_HEADEND,
     bpf_abi::srv6::PROG_XDP_HEADEND_GTP4,
     bpf_abi::names::PROG_XDP_NOOP,
@@ -339,6 +340,11 @@ impl Srv6Datapath {
             0,
             bpf_abi::srv6::PROG_XDP_HEADEND_GTP4,
         )?;
+        dp.link(
+            bpf_abi::srv6::MAP_HEADEND_JUMP,
+            1,
+            bpf_abi::srv6::PROG_XDP_HEADEND_INSERT,
+        )?;
         Ok(dp)
     }
 
@@ -376,6 +382,28 @@ impl Srv6Datapath {
         len: u8,
         p: &EncapPolicy,
     ) -> Result<(), PolicyError> {
+        self.add_policy_mode(prefix, len, p, bpf_abi::srv6::policy_mode::ENCAPS)
+    }
+
+    /// Inserts an SRH into IPv6 packets to `prefix/len` by `p` (H.Insert, or H.Insert.Red
+    /// when `p.reduced`; `p.src` unused: the packet keeps its source), replacing the policy
+    /// the prefix had. IPv6 prefixes only.
+    pub fn add_insert_policy(
+        &mut self,
+        prefix: Ipv6Addr,
+        len: u8,
+        p: &EncapPolicy,
+    ) -> Result<(), PolicyError> {
+        self.add_policy_mode(prefix.into(), len, p, bpf_abi::srv6::policy_mode::INSERT)
+    }
+
+    fn add_policy_mode(
+        &mut self,
+        prefix: std::net::IpAddr,
+        len: u8,
+        p: &EncapPolicy,
+        mode: u8,
+    ) -> Result<(), PolicyError> {
         use bpf_abi::srv6::{MAP_ENCAP4, MAP_ENCAP6, MAX_SEGMENTS, Policy};
         let max = if prefix.is_ipv4() { 32 } else { 128 };
         if len > max {
@@ -395,7 +423,7 @@ impl Srv6Datapath {
             segments: [[0; 16]; MAX_SEGMENTS],
             count: n as u8,
             reduced: u8::from(p.reduced),
-            mode: bpf_abi::srv6::policy_mode::ENCAPS,
+            mode,
             args_off: 0,
             src_off: 0,
             _pad: [0; 3],
