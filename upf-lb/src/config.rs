@@ -114,6 +114,9 @@ struct RawPolicy {
     segments: Vec<String>,
     reduced: Option<bool>,
     insert: Option<bool>,
+    gtp4d: Option<bool>,
+    args_at: Option<u8>,
+    src_at: Option<u8>,
 }
 
 #[derive(Deserialize)]
@@ -435,6 +438,16 @@ pub struct Srv6Config {
     )>,
     /// Headend policies: destination prefix, its length, the encapsulation.
     pub policies: Vec<(IpAddr, u8, crate::southbound::srv6::EncapPolicy)>,
+    /// H.M.GTP4.D policies: IPv4 (GTP-U peer) prefix, its length, the policy (its source the
+    /// IPv6 SA prefix), where the IPv4 SA goes in the IPv6 SA, where the arguments go in the
+    /// last segment.
+    pub gtp4d: Vec<(
+        std::net::Ipv4Addr,
+        u8,
+        crate::southbound::srv6::EncapPolicy,
+        u8,
+        u8,
+    )>,
     /// H.Insert (.Red) policies: IPv6 destination prefix, its length, the segments.
     pub inserts: Vec<(std::net::Ipv6Addr, u8, crate::southbound::srv6::EncapPolicy)>,
     /// End.M.GTP6.D SIDs: address, prefix length, their SR policy, where the arguments go in
@@ -747,6 +760,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
     }
     let mut policies = Vec::new();
     let mut inserts = Vec::new();
+    let mut gtp4ds = Vec::new();
     for (i, p) in r.policy.iter().enumerate() {
         let f = |k: &str| format!("srv6.policy[{i}].{k}");
         let (a, l) = p
@@ -776,6 +790,16 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
             }
             (None, true) => std::net::Ipv6Addr::UNSPECIFIED,
         };
+        let gtp4d = p.gtp4d.unwrap_or(false);
+        if gtp4d && insert {
+            return Err(bad(f("gtp4d"), "H.M.GTP4.D or H.Insert, not both"));
+        }
+        if !gtp4d && (p.args_at.is_some() || p.src_at.is_some()) {
+            return Err(bad(
+                f("args_at"),
+                "for H.M.GTP4.D policies (gtp4d = true) only",
+            ));
+        }
         let insert_prefix = match (insert, prefix) {
             (true, IpAddr::V6(a)) => Some(a),
             (true, IpAddr::V4(_)) => {
@@ -801,6 +825,27 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
             segments,
             reduced: p.reduced.unwrap_or(false),
         };
+        if gtp4d {
+            // RFC 9433 6.7: GTP-U/IPv4 to the prefix; the IPv4 SA goes into the IPv6 SA from
+            // byte `src_at`, the IPv4 DA and Args.Mob.Session into the last segment from
+            // `args_at`.
+            let IpAddr::V4(a) = prefix else {
+                return Err(bad(
+                    f("gtp4d"),
+                    "H.M.GTP4.D is for IPv4 prefixes (GTP-U peers)",
+                ));
+            };
+            let args_at = p.args_at.unwrap_or(6);
+            if args_at > 7 {
+                return Err(bad(f("args_at"), "0 to 7: 9 bytes of arguments follow"));
+            }
+            let src_at = p.src_at.unwrap_or(8);
+            if src_at > 12 {
+                return Err(bad(f("src_at"), "0 to 12: the IPv4 SA (4 bytes) follows"));
+            }
+            gtp4ds.push((a, len, e, src_at, args_at));
+            continue;
+        }
         match insert_prefix {
             Some(a) => inserts.push((a, len, e)),
             None => policies.push((prefix, len, e)),
@@ -814,6 +859,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
         sids,
         policies,
         inserts,
+        gtp4d: gtp4ds,
         gtp6d,
     })
 }
@@ -1959,6 +2005,12 @@ source = "2001:db8:0:3::5"
 segments = ["2001:db8:0:6::10", "2001:db8:ee:1::"]
 
 [[srv6.policy]]
+prefix = "203.0.113.80/32"
+source = "2001:db8:0:3::"
+segments = ["2001:db8:ee::"]
+gtp4d = true
+
+[[srv6.policy]]
 prefix = "2001:db8:79::/48"
 segments = ["2001:db8:0:6::10", "2001:db8:ff:0:1::"]
 insert = true
@@ -2026,6 +2078,7 @@ reduced = true
         assert_eq!(c.sids[2].2, Behaviour::EndDt6 { table: 100 });
         assert!(c.policies[0].2.reduced);
         assert_eq!(c.inserts.len(), 1);
+        assert_eq!((c.gtp4d.len(), c.gtp4d[0].3, c.gtp4d[0].4), (1, 8, 6));
         assert_eq!(c.inserts[0].2.segments.len(), 2);
         assert_eq!(c.policies[0].2.segments.len(), 2);
         assert!(Config::default_embedded().srv6.is_none(), "off by default");
@@ -2104,18 +2157,28 @@ reduced = true
             (
                 "source = \"2001:db8:0:3::1\"",
                 "source = \"192.0.2.1\"",
-                "srv6.policy[1].source",
+                "srv6.policy[2].source",
             ),
             ("reduced = true", "reduced = true\nextra = 1", "line"),
             (
+                "gtp4d = true",
+                "gtp4d = true\nargs_at = 8",
+                "srv6.policy[0].args_at",
+            ),
+            (
+                "prefix = \"203.0.113.80/32\"",
+                "prefix = \"2001:db8:80::/48\"",
+                "srv6.policy[0].gtp4d",
+            ),
+            (
                 "insert = true",
                 "insert = true\nsource = \"2001:db8::1\"",
-                "srv6.policy[0].source",
+                "srv6.policy[1].source",
             ),
             (
                 "prefix = \"2001:db8:79::/48\"",
                 "prefix = \"192.0.2.0/24\"",
-                "srv6.policy[0].insert",
+                "srv6.policy[1].insert",
             ),
         ] {
             assert!(SRV6.contains(from), "{from}");

@@ -205,6 +205,10 @@ pub fn load_srv6(
         dp.add_policy(*prefix, *len, p)
             .with_context(|| format!("srv6.policy[{i}]"))?;
     }
+    for (prefix, len, p, src_at, args_at) in &cfg.gtp4d {
+        dp.add_gtp4d_policy(*prefix, *len, p.src, *src_at, &p.segments, *args_at)
+            .with_context(|| format!("srv6.policy {prefix}/{len} (H.M.GTP4.D)"))?;
+    }
     for (prefix, len, p) in &cfg.inserts {
         dp.add_insert_policy(*prefix, *len, p)
             .with_context(|| format!("srv6.policy {prefix}/{len} (H.Insert)"))?;

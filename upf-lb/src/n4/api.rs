@@ -426,13 +426,23 @@ impl N4 {
                 segments: e.segments.iter().map(ToString::to_string).collect(),
                 reduced: e.reduced,
                 insert: false,
+                mode: "H.Encaps".into(),
             })
+            .chain(c.gtp4d.iter().map(|(p, l, e, _, _)| pb::Srv6Policy {
+                prefix: format!("{p}/{l}"),
+                source: e.src.to_string(),
+                segments: e.segments.iter().map(ToString::to_string).collect(),
+                reduced: true,
+                insert: false,
+                mode: "H.M.GTP4.D".into(),
+            }))
             .chain(c.inserts.iter().map(|(p, l, e)| pb::Srv6Policy {
                 prefix: format!("{p}/{l}"),
                 source: String::new(),
                 segments: e.segments.iter().map(ToString::to_string).collect(),
                 reduced: e.reduced,
                 insert: true,
+                mode: "H.Insert".into(),
             }))
             .collect();
         pb::ListSrv6Reply {
