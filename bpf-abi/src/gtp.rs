@@ -354,6 +354,10 @@ pub const OHC_GTPU_IPV6: u8 = 2;
 
 /// FAR flag: Transport Level Marking present.
 pub const FAR_TLM: u8 = 0x01;
+/// FAR flag: the N9 tunnel is realised as SRv6 (RFC 9433): after GTP-U/IPv4 encapsulation the
+/// packet goes to bpf-srv6's H.M.GTP4.D stage (`GTP_SRV6`), which carries it in SRv6 by the
+/// policy for the peer; the SMF sees plain GTP-U.
+pub const FAR_SRV6: u8 = 0x02;
 
 /// A FAR as the datapath needs it.
 #[repr(C)]

@@ -28,6 +28,9 @@ pub const MAP_N6_SCRATCH: &str = "N6_SCRATCH";
 pub const MAP_N3_JUMP: &str = "N3_JUMP";
 /// Index of `xdp_n3_gpdu` in [`MAP_N3_JUMP`].
 pub const JUMP_N3_GPDU: u32 = 0;
+/// Program array of one: bpf-srv6's `xdp_headend_gtp4` (H.M.GTP4.D), for FARs with
+/// `FAR_SRV6` (the loader links it when the daemon runs both).
+pub const MAP_GTP_SRV6: &str = "GTP_SRV6";
 /// Per-CPU scratch that `xdp_n3` fills for `xdp_n3_gpdu` (`bpf_abi::gtp::N3Scratch`).
 pub const MAP_N3_SCRATCH: &str = "N3_SCRATCH";
 

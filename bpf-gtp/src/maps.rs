@@ -13,6 +13,9 @@ use bpf_abi::gtp::{
 /// Tail calls of the N3 program (filled by the loader).
 #[map(name = "N3_JUMP")]
 pub static N3_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+/// bpf-srv6's H.M.GTP4.D stage, for N9 FARs realised as SRv6 (`FAR_SRV6`).
+#[map(name = "GTP_SRV6")]
+pub static GTP_SRV6: ProgramArray = ProgramArray::with_max_entries(1, 0);
 /// Tail calls of the N6 program (filled by the loader).
 #[map(name = "N6_JUMP")]
 pub static N6_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);

@@ -16,8 +16,8 @@ use bpf_abi::{
     Be32, Reason,
     counters::Ingress,
     gtp::{
-        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, OHC_GTPU_IPV4, OHC_GTPU_IPV6, OHC_NONE,
-        OHR_NONE, PdrList, TEID_DIRECT, TeidKey,
+        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, FAR_SRV6, OHC_GTPU_IPV4, OHC_GTPU_IPV6,
+        OHC_NONE, OHR_NONE, PdrList, TEID_DIRECT, TeidKey,
     },
     names::JUMP_N3_GPDU,
 };
@@ -115,6 +115,14 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         };
         let far = *far;
         let outer_len = encap::gtpu_v4(ctx, payload_off, flow.len, &far, c)?;
+        if far.flags & FAR_SRV6 != 0 {
+            // N9 over SRv6: bpf-srv6's H.M.GTP4.D turns the GTP-U packet into SRv6 by the
+            // policy for the peer, and forwards it.
+            // SAFETY: a tail call with this program's own context; returns only if it fails
+            // (nothing linked: the daemon runs no [srv6]).
+            unsafe { crate::maps::GTP_SRV6.tail_call(ctx, 0) };
+            return Err(Reason::TailCallFailed);
+        }
         let l = Lookup {
             v6: false,
             src: &far.local,

@@ -363,3 +363,105 @@ fn end_m_gtp6_d_turns_gtpu_over_ipv6_into_srv6() {
         (xdp::TX, Reason::Srv6IcmpParamProblemUpperLayer)
     );
 }
+
+/// N9 over SRv6: an uplink session relayed over N9 (a FAR with GTP-U/IPv4 Outer Header
+/// Creation to the next UPF) whose FAR is marked `FAR_SRV6` leaves bpf-gtp's `xdp_n3` through
+/// bpf-srv6's H.M.GTP4.D (a tail call across the two objects): SRv6 by the policy for the
+/// peer, the peer's IPv4 address, the QER's QFI and the peer's TEID in the last segment's
+/// arguments, the UPF's N9 address in the IPv6 SA; the T-PDU as it was (the relay is no IP
+/// hop for it). The SMF's rules are plain GTP-U; the transport is SRv6.
+#[test]
+fn n9_far_realised_as_srv6_through_h_m_gtp4_d() {
+    use bpf_abi::{
+        gtp::{FAR_SRV6, Qer},
+        names::PROG_XDP_N3,
+        srv6::PROG_XDP_HEADEND_GTP4,
+    };
+    use upf_lb::{
+        fixtures::{GNB_V4, UPF_V4},
+        southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
+    };
+    require_root();
+    let fib = FibNs::new();
+    let mut gtp = GtpDatapath::load().expect("load bpf-gtp");
+    let mut srv6 = Srv6Datapath::load(8).expect("load bpf-srv6");
+    // The policy for the next UPF (FibNs::NH4): H.M.GTP4.D.Red over NH6 to B.
+    srv6.add_gtp4d_policy(FibNs::NH4, 32, SRC, 8, &[FibNs::NH6, B], 6)
+        .unwrap();
+    gtp.link_srv6(srv6.xdp(PROG_XDP_HEADEND_GTP4).unwrap())
+        .unwrap();
+    let mut far = build::far_gtpu_v4(0x7777, UPF_V4, FibNs::NH4);
+    far.flags |= FAR_SRV6;
+    gtp.install(&SessionSpec {
+        session: 5,
+        fars: vec![(1, far)],
+        qers: vec![(
+            1,
+            Qer {
+                qfi: 7,
+                ..build::qer_open()
+            },
+        )],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs: vec![(
+            Key::UlTeid(0x600),
+            PdrSpec {
+                pdr_id: 1,
+                precedence: 1,
+                qfi: 0,
+                // Outer Header Removal: GTP-U/UDP/IPv4 (TS 29.244 8.2.64, value 0).
+                ohr: Some(0),
+                sdfs: vec![],
+                far_id: 1,
+                qer_id: Some(1),
+                urr_ids: vec![1],
+            },
+        )],
+    })
+    .expect("install the session");
+    let tpdu = udp(UE_V4.into(), [198, 51, 100, 7].into(), 5000, 7000).to_bytes();
+    let mut g = Gtpu::gpdu(0x600, tpdu.clone());
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
+    let input = Frame::new(IpPacket::v4(GNB_V4, UPF_V4, L4::gtpu(2152, &g))).to_bytes();
+    let before = srv6.counters().unwrap();
+    let (action, out) = fib.test_run(gtp.xdp(PROG_XDP_N3).unwrap(), &input).unwrap();
+    let after = srv6.counters().unwrap();
+    assert_eq!(action, xdp::REDIRECT);
+    let n = |c: &[(Reason, bpf_abi::Counter)]| {
+        c.iter()
+            .find(|(r, _)| *r == Reason::Srv6HMGtp4DRedirect)
+            .unwrap()
+            .1
+            .packets
+    };
+    assert_eq!(
+        n(&after),
+        n(&before) + 1,
+        "counted by bpf-srv6's H.M.GTP4.D"
+    );
+    let ip6 = &out[14..];
+    let mut want_src = SRC.octets();
+    want_src[8..12].copy_from_slice(&UPF_V4.octets());
+    assert_eq!(
+        &ip6[8..24],
+        &want_src,
+        "the UPF's N9 address in the IPv6 SA"
+    );
+    assert_eq!(&ip6[24..40], &FibNs::NH6.octets(), "to the first segment");
+    let mut want_b = B.octets();
+    want_b[6..10].copy_from_slice(&FibNs::NH4.octets());
+    want_b[10] = 7 << 2;
+    want_b[11..15].copy_from_slice(&0x7777u32.to_be_bytes());
+    assert_eq!(
+        &ip6[40 + 8..40 + 24],
+        &want_b,
+        "the peer, the QER's QFI and the peer's TEID in B's arguments"
+    );
+    assert_eq!(&ip6[40 + 24..], &tpdu[..], "the T-PDU as it was");
+}

@@ -76,6 +76,7 @@ pub const PINNED_MAPS: &[&str] = &[
     names::MAP_QFI_COUNTERS,
     names::MAP_N3_JUMP,
     names::MAP_N6_JUMP,
+    names::MAP_GTP_SRV6,
     names::MAP_N3_SCRATCH,
     names::MAP_N6_SCRATCH,
     bpf_abi::gtp::MAP_UL_TEID,
@@ -213,6 +214,29 @@ impl GtpDatapath {
     /// A loaded XDP program by name, for attaching.
     pub fn xdp_mut(&mut self, name: &'static str) -> Result<&mut Xdp, LoadError> {
         xdp_of_mut(&mut self.ebpf, name)
+    }
+
+    /// Links bpf-srv6's H.M.GTP4.D stage (`xdp_headend_gtp4` of a loaded `Srv6Datapath`) as
+    /// where N9 FARs realised as SRv6 (`FAR_SRV6`) go after their GTP-U encapsulation.
+    pub fn link_srv6(&mut self, gtp4d: &Xdp) -> Result<(), LoadError> {
+        use aya::maps::ProgramArray;
+        let err = |source| LoadError::Map {
+            name: names::MAP_GTP_SRV6,
+            source,
+        };
+        let fd = gtp4d.fd().map_err(|source| LoadError::Verifier {
+            name: "xdp_headend_gtp4",
+            source,
+        })?;
+        let m = self
+            .ebpf
+            .map_mut(names::MAP_GTP_SRV6)
+            .ok_or(aya::maps::MapError::InvalidName {
+                name: names::MAP_GTP_SRV6.into(),
+            })
+            .map_err(err)?;
+        let mut a = ProgramArray::try_from(m).map_err(err)?;
+        a.set(0, fd, 0).map_err(err)
     }
 
     /// The outcome counters, summed over CPUs, one per reason in index order.
