@@ -69,6 +69,19 @@ struct RawSrv6 {
     sid: Vec<RawSid>,
     #[serde(default)]
     policy: Vec<RawPolicy>,
+    #[serde(default)]
+    n9: Vec<RawN9>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawN9 {
+    peer: String,
+    network_instance: Option<String>,
+    source: String,
+    segments: Vec<String>,
+    args_at: Option<u8>,
+    src_at: Option<u8>,
 }
 
 /// A local SID's fields as `[[srv6.sid]]` (and the API's SetSid) give them, unchecked:
@@ -448,6 +461,10 @@ pub struct Srv6Config {
         u8,
         u8,
     )>,
+    /// N9 tunnels realised as SRv6 (`[[srv6.n9]]`): which FARs (peer prefix, Network
+    /// Instance), and the H.M.GTP4.D policy for the peer prefix (its source the IPv6 SA
+    /// prefix; where the IPv4 SA and the arguments go).
+    pub n9: Vec<N9Config>,
     /// H.Insert (.Red) policies: IPv6 destination prefix, its length, the segments.
     pub inserts: Vec<(std::net::Ipv6Addr, u8, crate::southbound::srv6::EncapPolicy)>,
     /// End.M.GTP6.D SIDs: address, prefix length, their SR policy, where the arguments go in
@@ -697,6 +714,22 @@ pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
     Ok(SidSpec::Plain((addr, len, b, fl)))
 }
 
+/// One `[[srv6.n9]]`: the SMF's N9 FARs to `peer` (in `network_instance`, when given) go over
+/// SRv6 by H.M.GTP4.D.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct N9Config {
+    /// The peer UPFs' IPv4 prefix and length.
+    pub peer: (std::net::Ipv4Addr, u8),
+    /// The FARs' Network Instance (none: any).
+    pub network_instance: Option<String>,
+    /// The SRv6 policy (source: the IPv6 SA prefix the UPF's N9 address goes into).
+    pub policy: crate::southbound::srv6::EncapPolicy,
+    /// Where the IPv4 SA goes in the IPv6 SA.
+    pub src_at: u8,
+    /// Where the IPv4 DA and Args.Mob.Session go in the last segment.
+    pub args_at: u8,
+}
+
 /// `[srv6]`: every field checked, errors naming it.
 fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError> {
     use crate::southbound::srv6::EncapPolicy;
@@ -761,6 +794,66 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
     let mut policies = Vec::new();
     let mut inserts = Vec::new();
     let mut gtp4ds = Vec::new();
+    if r.n9.len() > crate::state::N9_SRV6_MAX {
+        return Err(bad(
+            "srv6.n9",
+            format!("at most {} entries", crate::state::N9_SRV6_MAX),
+        ));
+    }
+    let mut n9 = Vec::new();
+    for (i, x) in r.n9.iter().enumerate() {
+        let f = |k: &str| format!("srv6.n9[{i}].{k}");
+        let (a, l) = x.peer.split_once('/').unwrap_or((x.peer.as_str(), "32"));
+        let peer: std::net::Ipv4Addr = a
+            .parse()
+            .map_err(|_| bad(f("peer"), format!("{a:?} is not an IPv4 address")))?;
+        let len: u8 = l
+            .parse()
+            .ok()
+            .filter(|n| *n <= 32)
+            .ok_or_else(|| bad(f("peer"), format!("{l:?}: a prefix length 0 to 32")))?;
+        if let Some(ni) = &x.network_instance
+            && (ni.is_empty() || ni.len() > 32)
+        {
+            return Err(bad(f("network_instance"), "1 to 32 octets"));
+        }
+        let source: std::net::Ipv6Addr = x
+            .source
+            .parse()
+            .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
+        if x.segments.is_empty() || x.segments.len() > bpf_abi::srv6::MAX_SEGMENTS {
+            return Err(bad(
+                f("segments"),
+                format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
+            ));
+        }
+        let mut segments = Vec::new();
+        for (k, sg) in x.segments.iter().enumerate() {
+            segments.push(
+                sg.parse()
+                    .map_err(|_| bad(f(&format!("segments[{k}]")), "not an IPv6 address"))?,
+            );
+        }
+        let args_at = x.args_at.unwrap_or(6);
+        if args_at > 7 {
+            return Err(bad(f("args_at"), "0 to 7: 9 bytes of arguments follow"));
+        }
+        let src_at = x.src_at.unwrap_or(8);
+        if src_at > 12 {
+            return Err(bad(f("src_at"), "0 to 12: the IPv4 SA (4 bytes) follows"));
+        }
+        n9.push(N9Config {
+            peer: (peer, len),
+            network_instance: x.network_instance.clone(),
+            policy: EncapPolicy {
+                src: source,
+                segments,
+                reduced: true,
+            },
+            src_at,
+            args_at,
+        });
+    }
     for (i, p) in r.policy.iter().enumerate() {
         let f = |k: &str| format!("srv6.policy[{i}].{k}");
         let (a, l) = p
@@ -859,6 +952,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
         sids,
         policies,
         inserts,
+        n9,
         gtp4d: gtp4ds,
         gtp6d,
     })
@@ -2004,6 +2098,12 @@ behaviour = "End.M.GTP6.D"
 source = "2001:db8:0:3::5"
 segments = ["2001:db8:0:6::10", "2001:db8:ee:1::"]
 
+[[srv6.n9]]
+peer = "203.0.113.0/24"
+network_instance = "n9"
+source = "2001:db8:0:3::"
+segments = ["2001:db8:0:6::10", "2001:db8:ee::"]
+
 [[srv6.policy]]
 prefix = "203.0.113.80/32"
 source = "2001:db8:0:3::"
@@ -2078,6 +2178,15 @@ reduced = true
         assert_eq!(c.sids[2].2, Behaviour::EndDt6 { table: 100 });
         assert!(c.policies[0].2.reduced);
         assert_eq!(c.inserts.len(), 1);
+        assert_eq!(
+            (
+                c.n9[0].peer,
+                c.n9[0].network_instance.as_deref(),
+                c.n9[0].args_at,
+                c.n9[0].src_at
+            ),
+            (("203.0.113.0".parse().unwrap(), 24), Some("n9"), 6, 8)
+        );
         assert_eq!((c.gtp4d.len(), c.gtp4d[0].3, c.gtp4d[0].4), (1, 8, 6));
         assert_eq!(c.inserts[0].2.segments.len(), 2);
         assert_eq!(c.policies[0].2.segments.len(), 2);
@@ -2160,6 +2269,21 @@ reduced = true
                 "srv6.policy[2].source",
             ),
             ("reduced = true", "reduced = true\nextra = 1", "line"),
+            (
+                "peer = \"203.0.113.0/24\"",
+                "peer = \"2001:db8::/32\"",
+                "srv6.n9[0].peer",
+            ),
+            (
+                "network_instance = \"n9\"",
+                "network_instance = \"\"",
+                "srv6.n9[0].network_instance",
+            ),
+            (
+                "segments = [\"2001:db8:0:6::10\", \"2001:db8:ee::\"]",
+                "segments = []",
+                "srv6.n9[0].segments",
+            ),
             (
                 "gtp4d = true",
                 "gtp4d = true\nargs_at = 8",

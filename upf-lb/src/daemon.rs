@@ -205,6 +205,11 @@ pub fn load_srv6(
         dp.add_policy(*prefix, *len, p)
             .with_context(|| format!("srv6.policy[{i}]"))?;
     }
+    for (i, n) in cfg.n9.iter().enumerate() {
+        let p = &n.policy;
+        dp.add_gtp4d_policy(n.peer.0, n.peer.1, p.src, n.src_at, &p.segments, n.args_at)
+            .with_context(|| format!("srv6.n9[{i}]"))?;
+    }
     for (prefix, len, p, src_at, args_at) in &cfg.gtp4d {
         dp.add_gtp4d_policy(*prefix, *len, p.src, *src_at, &p.segments, *args_at)
             .with_context(|| format!("srv6.policy {prefix}/{len} (H.M.GTP4.D)"))?;
@@ -268,6 +273,12 @@ fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
         Some(s) => Some(load_srv6(s)?),
         None => None,
     };
+    let mut dp = dp;
+    if let Some(s) = &srv6 {
+        // N9 FARs realised as SRv6 go from bpf-gtp to bpf-srv6's H.M.GTP4.D.
+        dp.link_srv6(s.xdp(bpf_abi::srv6::PROG_XDP_HEADEND_GTP4)?)
+            .context("linking bpf-gtp to bpf-srv6")?;
+    }
     let mut n4 = N4::new(cfg, dp, recovery)?;
     n4.lb = lb;
     n4.srv6 = srv6;

@@ -95,6 +95,68 @@ pub struct Local {
     /// Token bucket depth of an MBR, in milliseconds of the rate (TS 29.244 leaves the burst to
     /// the UP function).
     pub mbr_burst_ms: u64,
+    /// N9 tunnels realised as SRv6 (`[[srv6.n9]]`): a GTP-U/IPv4 FAR to a peer one of these
+    /// covers gets `FAR_SRV6`.
+    pub srv6_n9: [N9Srv6; N9_SRV6_MAX],
+}
+
+/// `[[srv6.n9]]` entries at most.
+pub const N9_SRV6_MAX: usize = 8;
+
+/// Which N9 FARs go over SRv6: the peer's IPv4 prefix and, optionally, the FAR's Network
+/// Instance (TS 29.244 8.2.4: its octets, compared as given or DNS-label encoded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct N9Srv6 {
+    /// In use.
+    pub used: bool,
+    /// The prefix, host order.
+    pub net: u32,
+    /// Its length (0 to 32).
+    pub len: u8,
+    /// The Network Instance's octets ([`N9Srv6::ni_len`] of them; none: any).
+    pub ni: [u8; 32],
+    /// Octets of [`N9Srv6::ni`] in use.
+    pub ni_len: u8,
+}
+
+impl N9Srv6 {
+    /// An unused entry.
+    pub const NONE: N9Srv6 = N9Srv6 {
+        used: false,
+        net: 0,
+        len: 0,
+        ni: [0; 32],
+        ni_len: 0,
+    };
+
+    /// Whether a FAR to `peer` in Network Instance `ni` goes over SRv6 by this entry.
+    pub fn matches(&self, peer: Ipv4Addr, ni: Option<&[u8]>) -> bool {
+        if !self.used {
+            return false;
+        }
+        let mask = if self.len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.len.min(32)))
+        };
+        if u32::from(peer) & mask != self.net & mask {
+            return false;
+        }
+        let want = &self.ni[..usize::from(self.ni_len)];
+        if want.is_empty() {
+            return true;
+        }
+        let Some(got) = ni else {
+            return false;
+        };
+        // As configured, or in DNS label format (each label behind its length).
+        let mut labels = Vec::with_capacity(want.len() + 1);
+        for l in want.split(|b| *b == b'.') {
+            labels.push(l.len() as u8);
+            labels.extend_from_slice(l);
+        }
+        got == want || got == labels.as_slice()
+    }
 }
 
 /// The FAR ID of the drop FAR that PDRs of an exhausted URR without a FAR ID for Quota Action
@@ -347,6 +409,14 @@ fn far(f: &CreateFar, local: &Local) -> Result<Far, RuleError> {
             out.port = bpf_abi::Be16::new(p);
         }
         out.action = action;
+        if out.ohc == bpf_abi::gtp::OHC_GTPU_IPV4
+            && let Some(peer) = ohc.ipv4
+        {
+            let ni = fp.network_instance.as_ref().map(|b| b.0.as_slice());
+            if local.srv6_n9.iter().any(|m| m.matches(peer, ni)) {
+                out.flags |= bpf_abi::gtp::FAR_SRV6;
+            }
+        }
     }
     if let Some(tlm) = fp.transport_level_marking {
         out.flags |= FAR_TLM;
@@ -536,6 +606,7 @@ mod tests {
         gtpu_v4: Some(Ipv4Addr::new(192, 0, 2, 2)),
         gtpu_v6: None,
         mbr_burst_ms: 100,
+        srv6_n9: [N9Srv6::NONE; N9_SRV6_MAX],
     };
 
     fn pdr(id: u16, uplink: bool, flows: &[&str]) -> CreatePdr {
@@ -591,6 +662,54 @@ mod tests {
 
     fn v4(b: &[u8; 16]) -> Ipv4Addr {
         Ipv4Addr::new(b[0], b[1], b[2], b[3])
+    }
+
+    /// `[[srv6.n9]]` marks a GTP-U/IPv4 FAR to a covered peer (and Network Instance, as
+    /// given or DNS-label encoded) `FAR_SRV6`; other peers, other Network Instances and IPv6
+    /// tunnels stay GTP-U.
+    #[test]
+    fn n9_fars_to_covered_peers_go_over_srv6() {
+        let mut local = LOCAL;
+        let mut ni = [0u8; 32];
+        ni[..8].copy_from_slice(b"n9.mnc01");
+        local.srv6_n9[0] = N9Srv6 {
+            used: true,
+            net: u32::from(Ipv4Addr::new(203, 0, 113, 0)),
+            len: 24,
+            ni,
+            ni_len: 8,
+        };
+        let over = |local: &Local, peer: Ipv4Addr, ni: Option<&[u8]>| {
+            let mut f = crate::smf::far_to_gnb(1, 0x77, peer);
+            if let Some(fp) = f.forwarding_parameters.as_mut() {
+                fp.network_instance = ni.map(|b| pfcp::ie::simple::Bytes(b.to_vec()));
+            }
+            far(&f, local).unwrap().flags & bpf_abi::gtp::FAR_SRV6 != 0
+        };
+        let with_ni = |peer, ni| over(&local, peer, ni);
+        let peer = Ipv4Addr::new(203, 0, 113, 10);
+        assert!(with_ni(peer, Some(b"n9.mnc01")), "as configured");
+        assert!(with_ni(peer, Some(b"\x02n9\x05mnc01")), "DNS label format");
+        assert!(
+            !with_ni(peer, Some(b"internet")),
+            "another Network Instance"
+        );
+        assert!(!with_ni(peer, None), "no Network Instance");
+        assert!(
+            !with_ni(Ipv4Addr::new(198, 51, 100, 10), Some(b"n9.mnc01")),
+            "another peer"
+        );
+        let mut any = local;
+        any.srv6_n9[0].ni_len = 0;
+        assert!(over(&any, peer, None), "any Network Instance");
+        assert!(
+            far(&crate::smf::far_to_gnb(1, 0x77, peer), &LOCAL)
+                .unwrap()
+                .flags
+                & bpf_abi::gtp::FAR_SRV6
+                == 0,
+            "no [[srv6.n9]]: GTP-U"
+        );
     }
 
     #[test]

@@ -349,10 +349,23 @@ impl N4 {
         {
             dp.set_n6_address(a)?;
         }
+        let mut srv6_n9 = [crate::state::N9Srv6::NONE; crate::state::N9_SRV6_MAX];
+        for (m, c) in srv6_n9
+            .iter_mut()
+            .zip(cfg.srv6.iter().flat_map(|s| s.n9.iter()))
+        {
+            let ni = c.network_instance.as_deref().unwrap_or("").as_bytes();
+            m.used = true;
+            m.net = u32::from(c.peer.0);
+            m.len = c.peer.1;
+            m.ni_len = ni.len().min(32) as u8;
+            m.ni[..usize::from(m.ni_len)].copy_from_slice(&ni[..usize::from(m.ni_len)]);
+        }
         let local = Local {
             gtpu_v4: cfg.n3.ipv4,
             gtpu_v6: cfg.n3.ipv6,
             mbr_burst_ms: cfg.mbr_burst_ms,
+            srv6_n9,
         };
         let pick = |v6: bool| {
             cfg.listen
