@@ -194,6 +194,10 @@ pub mod policy_mode {
     /// End.M.GTP6.D's policy (RFC 9433 6.3): a GTP-U/UDP/IPv6 G-PDU loses those headers; its
     /// QFI, RQI and TEID (Args.Mob.Session, 5 bytes) become the arguments of the last segment.
     pub const GTP6_D: u8 = 2;
+    /// End.M.GTP6.D.Di's policy (RFC 9433 6.4, drop-in mode): as [`GTP6_D`], the G-PDU's
+    /// original destination kept as the last segment (Segment List[0]) and Args.Mob.Session
+    /// in the segment before it (an End.M.GTP6.E SID, which rebuilds GTP-U to that address).
+    pub const GTP6_D_DI: u8 = 4;
     /// H.Insert / H.Insert.Red (draft-ietf-spring-srv6-srh-insertion): an IPv6 packet gets an
     /// SRH of its own, no new IPv6 header; its destination becomes the last segment
     /// (Segment List[0]), the first segment its destination.

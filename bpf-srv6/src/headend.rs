@@ -108,6 +108,8 @@ struct Gtp4 {
     /// H.M.GTP4.D: the IPv4 DA goes in the arguments too, the IPv4 SA into the IPv6 SA.
     /// End.M.GTP6.D: Args.Mob.Session alone.
     v4: bool,
+    /// The arguments are already in the policy's segments (End.M.GTP6.D.Di).
+    placed: bool,
     /// The outer IPv4 SA and DA (H.M.GTP4.D).
     src: [u8; 4],
     dst: [u8; 4],
@@ -164,8 +166,9 @@ pub fn gtp6_d_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         Some(c) => (c.qfi, c.rqi),
         None => (0, false),
     };
-    let m = Gtp4 {
+    let mut m = Gtp4 {
         v4: false,
+        placed: false,
         src: [0; 4],
         dst: [0; 4],
         qru: (qfi << 2) | (u8::from(rqi) << 1),
@@ -183,6 +186,33 @@ pub fn gtp6_d_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         len: udp.end.wrapping_sub(g.payload_off),
         label: session_label(&m),
     };
+    if p.mode == policy_mode::GTP6_D_DI {
+        // Drop-in: the policy's segments, then the original destination; the arguments in
+        // the segment before it.
+        let n = usize::from(p.count);
+        if n == 0 || n >= MAX_SEGMENTS {
+            return Err(Reason::RuleMissing);
+        }
+        // The policy as this packet needs it, in a per-CPU scratch (the stack has no room).
+        let q = crate::maps::DI_POLICY
+            .get_ptr_mut(0)
+            .ok_or(Reason::RuleMissing)?;
+        // SAFETY: this CPU's value of the per-CPU array, valid for this run; no other user
+        // on this CPU meanwhile.
+        let q = unsafe { &mut *q };
+        *q = *p;
+        let mut args = [0u8; GTP4_ARGS_LEN];
+        args[0] = m.qru;
+        args[1..MOB_ARGS_LEN].copy_from_slice(&m.teid);
+        let a = (usize::from(p.args_off) & 0xf).min(16 - MOB_ARGS_LEN);
+        let last = (n - 1) & (MAX_SEGMENTS - 1);
+        put_args(&mut q.segments[last], a, MOB_ARGS_LEN, &args);
+        q.segments[n & (MAX_SEGMENTS - 1)] = ip.dst;
+        q.count = (n + 1) as u8;
+        q.reduced = 0;
+        m.placed = true;
+        return encaps(ctx, &cur, g.payload_off, &inner, q, Some(&m));
+    }
     encaps(ctx, &cur, g.payload_off, &inner, p, Some(&m))
 }
 
@@ -209,6 +239,7 @@ fn gtp4_d(ctx: &XdpContext, cur: &Cursor, l3_off: usize, p: &Policy) -> Result<R
     };
     let m = Gtp4 {
         v4: true,
+        placed: false,
         src: ip.src,
         dst: ip.dst,
         qru: (qfi << 2) | (u8::from(rqi) << 1),
@@ -318,7 +349,7 @@ fn encaps(
     }
     let mut src = p.src;
     let mut dst = p.segments[0];
-    if let Some(m) = gtp4 {
+    if let Some(m) = gtp4.filter(|m| !m.placed) {
         // The arguments of the last segment B (Segment List[0] if there is an SRH; the
         // Destination Address too when B is the only segment) and, H.M.GTP4.D, the IPv4 SA
         // in the IPv6 SA.

@@ -31,6 +31,10 @@ pub static ENCAP4: LpmTrie<[u8; 4], Policy> = LpmTrie::with_max_entries(1, 0);
 #[map(name = "SRV6_LIMIT")]
 pub static SRV6_LIMIT: LruHashMap<u32, [u64; 2]> = LruHashMap::with_max_entries(1, 0);
 
+/// Per-CPU scratch: an End.M.GTP6.D.Di policy with the packet's destination and arguments.
+#[map(name = "DI_POLICY")]
+pub static DI_POLICY: PerCpuArray<Policy> = PerCpuArray::with_max_entries(1, 0);
+
 /// End.M.GTP6.D SIDs' policies by SID prefix.
 #[map(name = "GTP6D")]
 pub static GTP6D: LpmTrie<[u8; 16], Policy> = LpmTrie::with_max_entries(1, 0);

@@ -465,3 +465,110 @@ fn n9_far_realised_as_srv6_through_h_m_gtp4_d() {
     );
     assert_eq!(&ip6[40 + 24..], &tpdu[..], "the T-PDU as it was");
 }
+
+/// End.M.GTP6.D.Di (RFC 9433 6.4, drop-in mode) then End.M.GTP6.E (6.5): a G-PDU over IPv6
+/// to the UPF's address D crosses SRv6 and comes out as GTP-U over IPv6 to D again, with the
+/// same TEID, QFI and T-PDU. In between: D as the last segment, Args.Mob.Session in the End.M.GTP6.E
+/// SID before it, Segments Left 1.
+#[test]
+fn end_m_gtp6_d_di_and_end_m_gtp6_e_round_trip() {
+    use upf_lb::southbound::srv6::EncapPolicy;
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = Srv6Datapath::load(8).expect("load bpf-srv6");
+    let a: Ipv6Addr = "2001:db8:0:3::5".parse().unwrap();
+    let a2: Ipv6Addr = "2001:db8:0:4::5".parse().unwrap();
+    let d_prefix = Ipv6Addr::new(0x2001, 0xdb8, 0xed, 0, 0, 0, 0, 0);
+    let e_sid = Ipv6Addr::new(0x2001, 0xdb8, 0xef, 0, 0, 0, 0, 0);
+    let gnb6: Ipv6Addr = "2001:db8:0:3::1".parse().unwrap();
+    let upf = Ipv6Addr::new(0x2001, 0xdb8, 0xed, 0, 0, 0, 0, 1);
+    dp.add_sid_gtp6d_di(
+        d_prefix,
+        48,
+        &EncapPolicy {
+            src: a,
+            segments: vec![e_sid],
+            reduced: false,
+        },
+        8,
+    )
+    .unwrap();
+    dp.add_sid(
+        e_sid,
+        64,
+        Behaviour::EndMGtp6E {
+            args_at: 8,
+            source: a2,
+        },
+    )
+    .unwrap();
+    let tpdu = udp(UE_V4.into(), [198, 51, 100, 7].into(), 5000, 7000).to_bytes();
+    let mut g = Gtpu::gpdu(0x1234_5678, tpdu.clone());
+    g.ext.push(GtpuExt::Psc(Psc {
+        pdu_type: 1,
+        qfi: 9,
+        rqi: false,
+        ppi: None,
+    }));
+    let gtp = Frame::new(IpPacket::v6(gnb6, upf, L4::gtpu(2152, &g))).to_bytes();
+    // End.M.GTP6.D.Di (nothing routes the SID in the namespace: built, then the kernel's).
+    let (action, srv6, reason) = run(&fib, &dp, PROG_XDP_SRV6, &gtp);
+    assert_eq!((action, reason), (xdp::PASS, Reason::Srv6ToKernel));
+    let ip6 = &srv6[14..];
+    let mut s1 = e_sid.octets();
+    s1[8] = 9 << 2;
+    s1[9..13].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    assert_eq!(&ip6[8..24], &a.octets(), "from A");
+    assert_eq!(
+        &ip6[24..40],
+        &s1,
+        "to the End.M.GTP6.E SID with the arguments"
+    );
+    let srh = &ip6[40..];
+    assert_eq!(
+        (srh[0], srh[3], srh[4]),
+        (4, 1, 1),
+        "IPv4 T-PDU, Segments Left 1"
+    );
+    assert_eq!(
+        &srh[8..24],
+        &upf.octets(),
+        "D, the original destination, last"
+    );
+    assert_eq!(&srh[24..40], &s1);
+    // End.M.GTP6.E: GTP-U over IPv6 to D again.
+    let (_, back, reason) = run(&fib, &dp, PROG_XDP_SRV6, &srv6);
+    assert_eq!(
+        reason,
+        Reason::Srv6ToKernel,
+        "D is not routed here: built, then the kernel's"
+    );
+    let dir = std::env::temp_dir().join(format!("upf-lb-gtp6di-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("back.pcap");
+    upf_lb::pcap::write_frames(&pcap, &[&back]).unwrap();
+    let f = &tshark_fields(
+        &pcap,
+        &[
+            "ipv6.src",
+            "ipv6.dst",
+            "gtp.teid",
+            "gtp.ext_hdr.pdu_ses_con.qos_flow_id",
+            "udp.checksum.status",
+        ],
+        &["udp.check_checksum:TRUE"],
+    )[0];
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        f[..],
+        [
+            a2.to_string(),
+            upf.to_string(),
+            "0x12345678".into(),
+            "9".into(),
+            "1".into()
+        ]
+    );
+    let n = back.len();
+    assert_eq!(&back[n - tpdu.len()..], &tpdu[..], "the T-PDU as it was");
+}

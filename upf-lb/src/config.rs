@@ -468,12 +468,13 @@ pub struct Srv6Config {
     /// H.Insert (.Red) policies: IPv6 destination prefix, its length, the segments.
     pub inserts: Vec<(std::net::Ipv6Addr, u8, crate::southbound::srv6::EncapPolicy)>,
     /// End.M.GTP6.D SIDs: address, prefix length, their SR policy, where the arguments go in
-    /// the last segment.
+    /// the last segment, drop-in mode (End.M.GTP6.D.Di).
     pub gtp6d: Vec<(
         std::net::Ipv6Addr,
         u8,
         crate::southbound::srv6::EncapPolicy,
         u8,
+        bool,
     )>,
 }
 
@@ -489,13 +490,15 @@ pub enum SidSpec {
             crate::southbound::srv6::Flavours,
         ),
     ),
-    /// End.M.GTP6.D: address, prefix length, its SR policy, where the arguments go.
+    /// End.M.GTP6.D (.Di when the last is true): address, prefix length, its SR policy, where
+    /// the arguments go.
     Gtp6d(
         (
             std::net::Ipv6Addr,
             u8,
             crate::southbound::srv6::EncapPolicy,
             u8,
+            bool,
         ),
     ),
 }
@@ -548,8 +551,9 @@ pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
             .map_err(|_| bad(f("nh"), "not an IPv4 address"))
     };
     let table = x.table.unwrap_or(0);
-    if x.behaviour == "End.M.GTP6.D" {
-        // RFC 9433 6.3: the SID with its SR policy <S2, ...> and source A.
+    if x.behaviour == "End.M.GTP6.D" || x.behaviour == "End.M.GTP6.D.Di" {
+        // RFC 9433 6.3 (6.4, drop-in mode): the SID with its SR policy <S2, ...> and source A.
+        let di = x.behaviour.ends_with(".Di");
         let src = x
             .source
             .as_deref()
@@ -585,7 +589,7 @@ pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
             segments,
             reduced: x.reduced.unwrap_or(false),
         };
-        return Ok(SidSpec::Gtp6d((addr, len, policy, args_at)));
+        return Ok(SidSpec::Gtp6d((addr, len, policy, args_at, di)));
     }
     if x.segments.is_some() || x.reduced.is_some() {
         return Err(bad(f("segments"), "for End.M.GTP6.D only (its SR policy)"));
@@ -665,7 +669,7 @@ pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
             return Err(bad(
                 f("behaviour"),
                 format!(
-                    "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E, End.M.GTP6.E, End.M.GTP6.D or End.Limit"
+                    "{o:?}: End, End.X, End.T, End.DX4, End.DX6, End.DT4, End.DT6, End.DT46, End.MAP, End.M.GTP4.E, End.M.GTP6.E, End.M.GTP6.D, End.M.GTP6.D.Di or End.Limit"
                 ),
             ));
         }
@@ -2142,6 +2146,15 @@ reduced = true
             }
         );
         assert_eq!(c.gtp6d.len(), 1);
+        assert!(!c.gtp6d[0].4);
+        let di = Config::parse(&format!(
+            "{DEFAULT}\n{}",
+            SRV6.replacen("\"End.M.GTP6.D\"", "\"End.M.GTP6.D.Di\"", 1)
+        ))
+        .unwrap()
+        .srv6
+        .unwrap();
+        assert!(di.gtp6d[0].4, "drop-in mode");
         assert_eq!(
             (c.gtp6d[0].2.segments.len(), c.gtp6d[0].3, c.gtp6d[0].1),
             (2, 8, 48)

@@ -197,9 +197,13 @@ pub fn load_srv6(
         dp.add_sid_flavours(*addr, *len, *b, *fl)
             .with_context(|| format!("srv6.sid[{i}]"))?;
     }
-    for (addr, len, p, args_at) in &cfg.gtp6d {
-        dp.add_sid_gtp6d(*addr, *len, p, *args_at)
-            .with_context(|| format!("srv6.sid {addr}/{len} (End.M.GTP6.D)"))?;
+    for (addr, len, p, args_at, di) in &cfg.gtp6d {
+        if *di {
+            dp.add_sid_gtp6d_di(*addr, *len, p, *args_at)
+        } else {
+            dp.add_sid_gtp6d(*addr, *len, p, *args_at)
+        }
+        .with_context(|| format!("srv6.sid {addr}/{len} (End.M.GTP6.D)"))?;
     }
     for (i, (prefix, len, p)) in cfg.policies.iter().enumerate() {
         dp.add_policy(*prefix, *len, p)

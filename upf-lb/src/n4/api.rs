@@ -326,8 +326,11 @@ impl N4 {
             SidSpec::Plain((a, l, b, f)) => dp
                 .add_sid_flavours(*a, *l, *b, *f)
                 .map_err(|e| err(e.to_string()))?,
-            SidSpec::Gtp6d((a, l, p, at)) => dp
+            SidSpec::Gtp6d((a, l, p, at, false)) => dp
                 .add_sid_gtp6d(*a, *l, p, *at)
+                .map_err(|e| err(e.to_string()))?,
+            SidSpec::Gtp6d((a, l, p, at, true)) => dp
+                .add_sid_gtp6d_di(*a, *l, p, *at)
                 .map_err(|e| err(e.to_string()))?,
         }
         // One binding a prefix: the new one replaces the old, in either list.
@@ -403,10 +406,15 @@ impl N4 {
                     usd: fl.usd,
                 }
             })
-            .chain(c.gtp6d.iter().map(|(a, l, p, _)| {
+            .chain(c.gtp6d.iter().map(|(a, l, p, _, di)| {
                 pb::Srv6Sid {
                     sid: format!("{a}/{l}"),
-                    behaviour: "End.M.GTP6.D".into(),
+                    behaviour: if *di {
+                        "End.M.GTP6.D.Di"
+                    } else {
+                        "End.M.GTP6.D"
+                    }
+                    .into(),
                     nh: p
                         .segments
                         .iter()

@@ -533,6 +533,30 @@ impl Srv6Datapath {
         policy: &EncapPolicy,
         args_at: u8,
     ) -> Result<(), PolicyError> {
+        self.add_sid_gtp6d_mode(addr, len, policy, args_at, false)
+    }
+
+    /// As [`Srv6Datapath::add_sid_gtp6d`], End.M.GTP6.D.Di (RFC 9433 6.4, drop-in mode): the
+    /// G-PDU's own destination goes on as the last segment, Args.Mob.Session into the policy's
+    /// last segment (an End.M.GTP6.E SID); at most 7 segments (the destination makes 8).
+    pub fn add_sid_gtp6d_di(
+        &mut self,
+        addr: Ipv6Addr,
+        len: u8,
+        policy: &EncapPolicy,
+        args_at: u8,
+    ) -> Result<(), PolicyError> {
+        self.add_sid_gtp6d_mode(addr, len, policy, args_at, true)
+    }
+
+    fn add_sid_gtp6d_mode(
+        &mut self,
+        addr: Ipv6Addr,
+        len: u8,
+        policy: &EncapPolicy,
+        args_at: u8,
+        di: bool,
+    ) -> Result<(), PolicyError> {
         use bpf_abi::srv6::{MAP_GTP6D, MAX_SEGMENTS, Policy, policy_mode};
         let at = std::net::IpAddr::V6(addr);
         if len > 128 {
@@ -543,20 +567,25 @@ impl Srv6Datapath {
             });
         }
         let n = policy.segments.len();
-        if n == 0 || n > MAX_SEGMENTS || args_at > 11 {
+        let max = if di { MAX_SEGMENTS - 1 } else { MAX_SEGMENTS };
+        if n == 0 || n > max || args_at > 11 {
             return Err(PolicyError::Segments {
                 prefix: at,
                 len,
                 n,
-                max: MAX_SEGMENTS,
+                max,
             });
         }
         let mut v = Policy {
             src: policy.src.octets(),
             segments: [[0; 16]; MAX_SEGMENTS],
             count: n as u8,
-            reduced: u8::from(policy.reduced),
-            mode: policy_mode::GTP6_D,
+            reduced: u8::from(policy.reduced && !di),
+            mode: if di {
+                policy_mode::GTP6_D_DI
+            } else {
+                policy_mode::GTP6_D
+            },
             args_off: args_at,
             src_off: 0,
             _pad: [0; 3],
