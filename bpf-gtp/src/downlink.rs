@@ -103,6 +103,13 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         return encap6_tail_call(ctx, eth.l3_off, flow.len, pdr.far, psc, false);
     }
     let outer_len = encap::gtpu_v4(ctx, eth.l3_off, flow.len, &far, psc)?;
+    if far.flags & bpf_abi::gtp::FAR_SRV6 != 0 {
+        // Downlink N9 over SRv6 (an anchor UPF towards an intermediate one): bpf-srv6's
+        // H.M.GTP4.D carries the GTP-U packet in SRv6 by the policy for the peer.
+        // SAFETY: a tail call with this program's own context; returns only if it fails.
+        unsafe { crate::maps::GTP_SRV6.tail_call(ctx, 0) };
+        return Err(Reason::TailCallFailed);
+    }
     let overhead = outer_len.saturating_sub(flow.len as u16);
     let l = Lookup {
         v6: false,

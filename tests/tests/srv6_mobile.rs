@@ -572,3 +572,85 @@ fn end_m_gtp6_d_di_and_end_m_gtp6_e_round_trip() {
     let n = back.len();
     assert_eq!(&back[n - tpdu.len()..], &tpdu[..], "the T-PDU as it was");
 }
+
+/// Downlink N9 over SRv6: a session's downlink FAR to the next UPF (GTP-U/IPv4, marked
+/// `FAR_SRV6`) takes a packet from the data network through `xdp_n6`, its GTP-U
+/// encapsulation (DL PDU Session Container of the QER's QFI), then bpf-srv6's H.M.GTP4.D: SRv6
+/// with the peer's address, the QFI and the TEID in the last segment's arguments.
+#[test]
+fn downlink_n9_far_realised_as_srv6() {
+    use bpf_abi::{
+        gtp::{FAR_SRV6, Qer},
+        names::PROG_XDP_N6,
+        srv6::PROG_XDP_HEADEND_GTP4,
+    };
+    use upf_lb::{
+        fixtures::UPF_V4,
+        southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
+    };
+    require_root();
+    let fib = FibNs::new();
+    let mut gtp = GtpDatapath::load().expect("load bpf-gtp");
+    let mut srv6 = Srv6Datapath::load(8).expect("load bpf-srv6");
+    srv6.add_gtp4d_policy(FibNs::NH4, 32, SRC, 8, &[FibNs::NH6, B], 6)
+        .unwrap();
+    gtp.link_srv6(srv6.xdp(PROG_XDP_HEADEND_GTP4).unwrap())
+        .unwrap();
+    let mut far = build::far_gtpu_v4(0x8888, UPF_V4, FibNs::NH4);
+    far.flags |= FAR_SRV6;
+    gtp.install(&SessionSpec {
+        session: 6,
+        fars: vec![(1, far)],
+        qers: vec![(
+            1,
+            Qer {
+                qfi: 5,
+                ..build::qer_open()
+            },
+        )],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs: vec![(
+            Key::DlUe4(UE_V4),
+            PdrSpec {
+                pdr_id: 2,
+                precedence: 1,
+                qfi: 0,
+                ohr: None,
+                sdfs: vec![],
+                far_id: 1,
+                qer_id: Some(1),
+                urr_ids: vec![1],
+            },
+        )],
+    })
+    .expect("install the session");
+    let pkt = udp([198, 51, 100, 7].into(), UE_V4.into(), 7000, 5000);
+    let input = Frame::new(pkt.clone()).to_bytes();
+    let before = srv6.counters().unwrap();
+    let (action, out) = fib.test_run(gtp.xdp(PROG_XDP_N6).unwrap(), &input).unwrap();
+    let after = srv6.counters().unwrap();
+    assert_eq!(action, xdp::REDIRECT);
+    let n = |c: &[(Reason, bpf_abi::Counter)]| {
+        c.iter()
+            .find(|(r, _)| *r == Reason::Srv6HMGtp4DRedirect)
+            .unwrap()
+            .1
+            .packets
+    };
+    assert_eq!(n(&after), n(&before) + 1);
+    let ip6 = &out[14..];
+    assert_eq!(&ip6[24..40], &FibNs::NH6.octets());
+    let mut want_b = B.octets();
+    want_b[6..10].copy_from_slice(&FibNs::NH4.octets());
+    want_b[10] = 5 << 2;
+    want_b[11..15].copy_from_slice(&0x8888u32.to_be_bytes());
+    assert_eq!(&ip6[40 + 8..40 + 24], &want_b, "peer, QFI 5, TEID in B");
+    // The T-PDU: the data network's packet, one hop on (TTL one less).
+    let t = &ip6[40 + 24..];
+    let mut hop = pkt;
+    if let upf_lb::packet::Ip::V4(h) = &mut hop.ip {
+        h.ttl -= 1;
+    }
+    assert_eq!(t, &hop.to_bytes()[..]);
+}
