@@ -571,7 +571,45 @@ fn end_m_gtp6_d_di_and_end_m_gtp6_e_round_trip() {
     );
     let n = back.len();
     assert_eq!(&back[n - tpdu.len()..], &tpdu[..], "the T-PDU as it was");
+    // And by scapy, an independent decoder: the SRH, then the GTP-U with its container.
+    let dir = std::env::temp_dir().join(format!("upf-lb-gtp6di-s-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (f1, f2) = (dir.join("srv6.bin"), dir.join("gtp.bin"));
+    std::fs::write(&f1, &srv6).unwrap();
+    std::fs::write(&f2, &back).unwrap();
+    let recs = upf_lb_tests::python_records(SCAPY_DECODE, &[&f1, &f2]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[0]["segleft"], "1");
+    assert_eq!(
+        recs[0]["addresses"],
+        format!("{upf},{}", Ipv6Addr::from(s1)),
+        "{recs:?}"
+    );
+    assert_eq!(recs[0]["inner"], "198.51.100.7");
+    assert_eq!(recs[1]["dst"], upf.to_string());
+    assert_eq!(recs[1]["teid"], 0x1234_5678u32.to_string());
+    assert_eq!(recs[1]["qfi"], "9");
+    assert_eq!(recs[1]["inner"], "198.51.100.7");
 }
+
+/// scapy's reading of an SRv6 frame (argv 1) and a GTP-U/IPv6 frame (argv 2).
+const SCAPY_DECODE: &str = r#"
+import sys
+from scapy.all import Ether, IP, IPv6, IPv6ExtHdrSegmentRouting
+from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer
+s = Ether(open(sys.argv[1], "rb").read())
+h = s[IPv6ExtHdrSegmentRouting]
+print("segleft=%d" % h.segleft)
+print("addresses=%s" % ",".join(h.addresses))
+print("inner=%s" % s[IP].dst)
+print("--")
+b = Ether(open(sys.argv[2], "rb").read())
+print("dst=%s" % b[IPv6].dst)
+print("teid=%d" % b[GTP_U_Header].teid)
+print("qfi=%d" % b[GTPPDUSessionContainer].QFI)
+print("inner=%s" % b[IP].dst)
+"#;
 
 /// Downlink N9 over SRv6: a session's downlink FAR to the next UPF (GTP-U/IPv4, marked
 /// `FAR_SRV6`) takes a packet from the data network through `xdp_n6`, its GTP-U
