@@ -136,6 +136,24 @@ fn session_label(m: &Gtp4) -> u32 {
     }
 }
 
+/// The T-PDU at `off` (ending at `end`, UDP's end) as the outer header needs it: its family
+/// from its first nibble, the tunnel's DSCP `tos` (what the transport carried), and a Flow
+/// Label per session (TEID and QFI).
+#[inline(always)]
+fn tpdu(cur: &Cursor, off: usize, end: usize, tos: u8, m: &Gtp4) -> Result<Inner, Reason> {
+    let v6 = match cur.u8_at(off, Reason::InnerNotIp)? >> 4 {
+        4 => false,
+        6 => true,
+        _ => return Err(Reason::InnerNotIp),
+    };
+    Ok(Inner {
+        v6,
+        tos,
+        len: end.wrapping_sub(off),
+        label: session_label(m),
+    })
+}
+
 /// `xdp_srv6_gtp6d`, reached by tail call from `xdp_srv6` for an End.M.GTP6.D SID (RFC 9433
 /// 6.3): a GTP-U G-PDU over UDP/IPv6 to the SID becomes its T-PDU in SRv6 by the SID's
 /// policy (S04-S07: source A, the segments, the T-PDU's family as Next Header), its QFI, RQI
@@ -174,18 +192,7 @@ pub fn gtp6_d_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         qru: (qfi << 2) | (u8::from(rqi) << 1),
         teid: g.teid.to_be_bytes(),
     };
-    let first = cur.u8_at(g.payload_off, Reason::InnerNotIp)?;
-    let v6 = match first >> 4 {
-        4 => false,
-        6 => true,
-        _ => return Err(Reason::InnerNotIp),
-    };
-    let inner = Inner {
-        v6,
-        tos: ip.traffic_class,
-        len: udp.end.wrapping_sub(g.payload_off),
-        label: session_label(&m),
-    };
+    let inner = tpdu(&cur, g.payload_off, udp.end, ip.traffic_class, &m)?;
     if p.mode == policy_mode::GTP6_D_DI {
         // Drop-in: the policy's segments, then the original destination; the arguments in
         // the segment before it.
@@ -245,20 +252,7 @@ fn gtp4_d(ctx: &XdpContext, cur: &Cursor, l3_off: usize, p: &Policy) -> Result<R
         qru: (qfi << 2) | (u8::from(rqi) << 1),
         teid: g.teid.to_be_bytes(),
     };
-    // The T-PDU: its family from its first nibble, its length from UDP's; the tunnel's DSCP
-    // (what the transport carried), and a Flow Label per session (TEID and QFI).
-    let first = cur.u8_at(g.payload_off, Reason::InnerNotIp)?;
-    let v6 = match first >> 4 {
-        4 => false,
-        6 => true,
-        _ => return Err(Reason::InnerNotIp),
-    };
-    let inner = Inner {
-        v6,
-        tos: ip.tos,
-        len: udp.end.wrapping_sub(g.payload_off),
-        label: session_label(&m),
-    };
+    let inner = tpdu(cur, g.payload_off, udp.end, ip.tos, &m)?;
     encaps(ctx, cur, g.payload_off, &inner, p, Some(&m))
 }
 

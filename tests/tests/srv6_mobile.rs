@@ -372,54 +372,15 @@ fn end_m_gtp6_d_turns_gtpu_over_ipv6_into_srv6() {
 /// hop for it). The SMF's rules are plain GTP-U; the transport is SRv6.
 #[test]
 fn n9_far_realised_as_srv6_through_h_m_gtp4_d() {
-    use bpf_abi::{
-        gtp::{FAR_SRV6, Qer},
-        names::PROG_XDP_N3,
-        srv6::PROG_XDP_HEADEND_GTP4,
-    };
+    use bpf_abi::names::PROG_XDP_N3;
     use upf_lb::{
         fixtures::{GNB_V4, UPF_V4},
-        southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
+        southbound::Key,
     };
     require_root();
-    let fib = FibNs::new();
-    let mut gtp = GtpDatapath::load().expect("load bpf-gtp");
-    let mut srv6 = Srv6Datapath::load(8).expect("load bpf-srv6");
-    // The policy for the next UPF (FibNs::NH4): H.M.GTP4.D.Red over NH6 to B.
-    srv6.add_gtp4d_policy(FibNs::NH4, 32, SRC, 8, &[FibNs::NH6, B], 6)
-        .unwrap();
-    gtp.link_srv6(srv6.xdp(PROG_XDP_HEADEND_GTP4).unwrap())
-        .unwrap();
-    let mut far = build::far_gtpu_v4(0x7777, UPF_V4, FibNs::NH4);
-    far.flags |= FAR_SRV6;
-    gtp.install(&SessionSpec {
-        session: 5,
-        fars: vec![(1, far)],
-        qers: vec![(
-            1,
-            Qer {
-                qfi: 7,
-                ..build::qer_open()
-            },
-        )],
-        urrs: vec![1],
-        urr_thresholds: vec![],
-        pdrs: vec![(
-            Key::UlTeid(0x600),
-            PdrSpec {
-                pdr_id: 1,
-                precedence: 1,
-                qfi: 0,
-                // Outer Header Removal: GTP-U/UDP/IPv4 (TS 29.244 8.2.64, value 0).
-                ohr: Some(0),
-                sdfs: vec![],
-                far_id: 1,
-                qer_id: Some(1),
-                urr_ids: vec![1],
-            },
-        )],
-    })
-    .expect("install the session");
+    // The session's uplink PDR removes the GTP-U/UDP/IPv4 header (Outer Header Removal 0,
+    // TS 29.244 8.2.64); its FAR relays over N9 with the QER's QFI 7.
+    let (fib, gtp, srv6) = n9_bed(5, Key::UlTeid(0x600), Some(0), 0x7777, 7);
     let tpdu = udp(UE_V4.into(), [198, 51, 100, 7].into(), 5000, 7000).to_bytes();
     let mut g = Gtpu::gpdu(0x600, tpdu.clone());
     g.ext.push(GtpuExt::Psc(Psc {
@@ -433,13 +394,7 @@ fn n9_far_realised_as_srv6_through_h_m_gtp4_d() {
     let (action, out) = fib.test_run(gtp.xdp(PROG_XDP_N3).unwrap(), &input).unwrap();
     let after = srv6.counters().unwrap();
     assert_eq!(action, xdp::REDIRECT);
-    let n = |c: &[(Reason, bpf_abi::Counter)]| {
-        c.iter()
-            .find(|(r, _)| *r == Reason::Srv6HMGtp4DRedirect)
-            .unwrap()
-            .1
-            .packets
-    };
+    let n = gtp4d_redirects;
     assert_eq!(
         n(&after),
         n(&before) + 1,
@@ -617,65 +572,17 @@ print("inner=%s" % b[IP].dst)
 /// with the peer's address, the QFI and the TEID in the last segment's arguments.
 #[test]
 fn downlink_n9_far_realised_as_srv6() {
-    use bpf_abi::{
-        gtp::{FAR_SRV6, Qer},
-        names::PROG_XDP_N6,
-        srv6::PROG_XDP_HEADEND_GTP4,
-    };
-    use upf_lb::{
-        fixtures::UPF_V4,
-        southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
-    };
+    use bpf_abi::names::PROG_XDP_N6;
+    use upf_lb::southbound::Key;
     require_root();
-    let fib = FibNs::new();
-    let mut gtp = GtpDatapath::load().expect("load bpf-gtp");
-    let mut srv6 = Srv6Datapath::load(8).expect("load bpf-srv6");
-    srv6.add_gtp4d_policy(FibNs::NH4, 32, SRC, 8, &[FibNs::NH6, B], 6)
-        .unwrap();
-    gtp.link_srv6(srv6.xdp(PROG_XDP_HEADEND_GTP4).unwrap())
-        .unwrap();
-    let mut far = build::far_gtpu_v4(0x8888, UPF_V4, FibNs::NH4);
-    far.flags |= FAR_SRV6;
-    gtp.install(&SessionSpec {
-        session: 6,
-        fars: vec![(1, far)],
-        qers: vec![(
-            1,
-            Qer {
-                qfi: 5,
-                ..build::qer_open()
-            },
-        )],
-        urrs: vec![1],
-        urr_thresholds: vec![],
-        pdrs: vec![(
-            Key::DlUe4(UE_V4),
-            PdrSpec {
-                pdr_id: 2,
-                precedence: 1,
-                qfi: 0,
-                ohr: None,
-                sdfs: vec![],
-                far_id: 1,
-                qer_id: Some(1),
-                urr_ids: vec![1],
-            },
-        )],
-    })
-    .expect("install the session");
+    let (fib, gtp, srv6) = n9_bed(6, Key::DlUe4(UE_V4), None, 0x8888, 5);
     let pkt = udp([198, 51, 100, 7].into(), UE_V4.into(), 7000, 5000);
     let input = Frame::new(pkt.clone()).to_bytes();
     let before = srv6.counters().unwrap();
     let (action, out) = fib.test_run(gtp.xdp(PROG_XDP_N6).unwrap(), &input).unwrap();
     let after = srv6.counters().unwrap();
     assert_eq!(action, xdp::REDIRECT);
-    let n = |c: &[(Reason, bpf_abi::Counter)]| {
-        c.iter()
-            .find(|(r, _)| *r == Reason::Srv6HMGtp4DRedirect)
-            .unwrap()
-            .1
-            .packets
-    };
+    let n = gtp4d_redirects;
     assert_eq!(n(&after), n(&before) + 1);
     let ip6 = &out[14..];
     assert_eq!(&ip6[24..40], &FibNs::NH6.octets());
@@ -691,4 +598,71 @@ fn downlink_n9_far_realised_as_srv6() {
         h.ttl -= 1;
     }
     assert_eq!(t, &hop.to_bytes()[..]);
+}
+
+/// A FIB namespace, bpf-gtp linked to bpf-srv6's H.M.GTP4.D, bpf-srv6 with the policy for the
+/// next UPF (FibNs::NH4: H.M.GTP4.D.Red over NH6 to B), and one session (`session`, its PDR
+/// keyed `key` with Outer Header Removal `ohr`) whose FAR goes to that UPF with `teid`,
+/// marked `FAR_SRV6`, its QER marking `qfi`.
+fn n9_bed(
+    session: u32,
+    key: upf_lb::southbound::Key,
+    ohr: Option<u8>,
+    teid: u32,
+    qfi: u8,
+) -> (FibNs, upf_lb::southbound::GtpDatapath, Srv6Datapath) {
+    use bpf_abi::{
+        gtp::{FAR_SRV6, Qer},
+        srv6::PROG_XDP_HEADEND_GTP4,
+    };
+    use upf_lb::{
+        fixtures::UPF_V4,
+        southbound::{GtpDatapath, PdrSpec, SessionSpec, gtp::build},
+    };
+    let fib = FibNs::new();
+    let mut gtp = GtpDatapath::load().expect("load bpf-gtp");
+    let mut srv6 = Srv6Datapath::load(8).expect("load bpf-srv6");
+    srv6.add_gtp4d_policy(FibNs::NH4, 32, SRC, 8, &[FibNs::NH6, B], 6)
+        .unwrap();
+    gtp.link_srv6(srv6.xdp(PROG_XDP_HEADEND_GTP4).unwrap())
+        .unwrap();
+    let mut far = build::far_gtpu_v4(teid, UPF_V4, FibNs::NH4);
+    far.flags |= FAR_SRV6;
+    gtp.install(&SessionSpec {
+        session,
+        fars: vec![(1, far)],
+        qers: vec![(
+            1,
+            Qer {
+                qfi,
+                ..build::qer_open()
+            },
+        )],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs: vec![(
+            key,
+            PdrSpec {
+                pdr_id: 1,
+                precedence: 1,
+                qfi: 0,
+                ohr,
+                sdfs: vec![],
+                far_id: 1,
+                qer_id: Some(1),
+                urr_ids: vec![1],
+            },
+        )],
+    })
+    .expect("install the session");
+    (fib, gtp, srv6)
+}
+
+/// bpf-srv6's H.M.GTP4.D redirects in `c` (its counters).
+fn gtp4d_redirects(c: &[(Reason, bpf_abi::Counter)]) -> u64 {
+    c.iter()
+        .find(|(r, _)| *r == Reason::Srv6HMGtp4DRedirect)
+        .unwrap()
+        .1
+        .packets
 }

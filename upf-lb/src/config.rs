@@ -503,27 +503,30 @@ pub enum SidSpec {
     ),
 }
 
+/// An SR policy's segments (1 to `MAX_SEGMENTS` IPv6 addresses), or an error naming `field`
+/// or the segment at fault.
+fn segments_of(field: String, v: &[String]) -> Result<Vec<std::net::Ipv6Addr>, ConfigError> {
+    if v.is_empty() || v.len() > bpf_abi::srv6::MAX_SEGMENTS {
+        return Err(bad(
+            field,
+            format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
+        ));
+    }
+    v.iter()
+        .enumerate()
+        .map(|(k, sg)| {
+            sg.parse()
+                .map_err(|_| bad(format!("{field}[{k}]"), "not an IPv6 address"))
+        })
+        .collect()
+}
+
 /// One local SID's fields checked (`prefix` names them in errors: `srv6.sid[3]`, or the
 /// API's request).
 pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
     use crate::southbound::srv6::{Behaviour, EncapPolicy};
     let f = |k: &str| format!("{prefix}.{k}");
 
-    let segments_of = |field: String, v: &[String]| {
-        if v.is_empty() || v.len() > bpf_abi::srv6::MAX_SEGMENTS {
-            return Err(bad(
-                field,
-                format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
-            ));
-        }
-        v.iter()
-            .enumerate()
-            .map(|(k, sg)| {
-                sg.parse::<std::net::Ipv6Addr>()
-                    .map_err(|_| bad(format!("{field}[{k}]"), "not an IPv6 address"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-    };
     let (a, l) = x.sid.split_once('/').ok_or_else(|| {
         bad(
             f("sid"),
@@ -825,19 +828,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
             .source
             .parse()
             .map_err(|_| bad(f("source"), "not an IPv6 address"))?;
-        if x.segments.is_empty() || x.segments.len() > bpf_abi::srv6::MAX_SEGMENTS {
-            return Err(bad(
-                f("segments"),
-                format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
-            ));
-        }
-        let mut segments = Vec::new();
-        for (k, sg) in x.segments.iter().enumerate() {
-            segments.push(
-                sg.parse()
-                    .map_err(|_| bad(f(&format!("segments[{k}]")), "not an IPv6 address"))?,
-            );
-        }
+        let segments = segments_of(f("segments"), &x.segments)?;
         let args_at = x.args_at.unwrap_or(6);
         if args_at > 7 {
             return Err(bad(f("args_at"), "0 to 7: 9 bytes of arguments follow"));
@@ -904,19 +895,7 @@ fn srv6_config(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError
             }
             (false, _) => None,
         };
-        if p.segments.is_empty() || p.segments.len() > bpf_abi::srv6::MAX_SEGMENTS {
-            return Err(bad(
-                f("segments"),
-                format!("1 to {} segments", bpf_abi::srv6::MAX_SEGMENTS),
-            ));
-        }
-        let mut segments = Vec::new();
-        for (k, sg) in p.segments.iter().enumerate() {
-            segments.push(
-                sg.parse()
-                    .map_err(|_| bad(f(&format!("segments[{k}]")), "not an IPv6 address"))?,
-            );
-        }
+        let segments = segments_of(f("segments"), &p.segments)?;
         let e = EncapPolicy {
             src,
             segments,

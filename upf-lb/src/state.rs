@@ -150,12 +150,14 @@ impl N9Srv6 {
             return false;
         };
         // As configured, or in DNS label format (each label behind its length).
-        let mut labels = Vec::with_capacity(want.len() + 1);
-        for l in want.split(|b| *b == b'.') {
-            labels.push(l.len() as u8);
-            labels.extend_from_slice(l);
+        got == want || {
+            let mut rest = got;
+            want.split(|b| *b == b'.').all(|l| {
+                let ok = rest.first() == Some(&(l.len() as u8)) && rest.get(1..=l.len()) == Some(l);
+                rest = rest.get(l.len() + 1..).unwrap_or(&[]);
+                ok
+            }) && rest.is_empty()
         }
-        got == want || got == labels.as_slice()
     }
 }
 

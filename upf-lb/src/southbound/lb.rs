@@ -467,32 +467,27 @@ impl LbDatapath {
                 source,
             })?;
         load_programs(&mut ebpf, LB_PROGRAMS)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::IPV6, PROG_XDP_LB6)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::SCTP, PROG_XDP_LB_SCTP)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::SCTP6, PROG_XDP_LB_SCTP6)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::SCTP_ACK, PROG_XDP_LB_SCTP_ACK)?;
-        link_tail_call(
-            &mut ebpf,
-            MAP_LB_JUMP,
-            jump::SCTP_ACK6,
-            PROG_XDP_LB_SCTP_ACK6,
-        )?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NAT64, PROG_XDP_LB_64)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NAT46, PROG_XDP_LB_46)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP, PROG_XDP_LB_ICMP)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP6, PROG_XDP_LB_ICMP6)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NEW, PROG_XDP_LB_NEW)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::NEW6, PROG_XDP_LB_NEW6)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::IPV4, PROG_XDP_LB)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP46, PROG_XDP_LB_ICMP46)?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::ICMP64, PROG_XDP_LB_ICMP64)?;
-        link_tail_call(
-            &mut ebpf,
-            MAP_LB_JUMP,
-            jump::SCTP_ICMP6,
-            PROG_XDP_LB_SCTP_ICMP6,
-        )?;
-        link_tail_call(&mut ebpf, MAP_LB_JUMP, jump::TOO_BIG, PROG_XDP_LB_TOO_BIG)?;
+        // `xdp_lb`'s tail calls (`bpf_abi::lb::jump`).
+        for (index, prog) in [
+            (jump::IPV6, PROG_XDP_LB6),
+            (jump::SCTP, PROG_XDP_LB_SCTP),
+            (jump::SCTP6, PROG_XDP_LB_SCTP6),
+            (jump::SCTP_ACK, PROG_XDP_LB_SCTP_ACK),
+            (jump::SCTP_ACK6, PROG_XDP_LB_SCTP_ACK6),
+            (jump::NAT64, PROG_XDP_LB_64),
+            (jump::NAT46, PROG_XDP_LB_46),
+            (jump::ICMP, PROG_XDP_LB_ICMP),
+            (jump::ICMP6, PROG_XDP_LB_ICMP6),
+            (jump::NEW, PROG_XDP_LB_NEW),
+            (jump::NEW6, PROG_XDP_LB_NEW6),
+            (jump::IPV4, PROG_XDP_LB),
+            (jump::ICMP46, PROG_XDP_LB_ICMP46),
+            (jump::ICMP64, PROG_XDP_LB_ICMP64),
+            (jump::SCTP_ICMP6, PROG_XDP_LB_SCTP_ICMP6),
+            (jump::TOO_BIG, PROG_XDP_LB_TOO_BIG),
+        ] {
+            link_tail_call(&mut ebpf, MAP_LB_JUMP, index, prog)?;
+        }
         Ok(LbDatapath {
             ebpf,
             scheds: StdMap::new(),

@@ -310,41 +310,23 @@ impl Srv6Datapath {
             })?;
         load_programs(&mut ebpf, SRV6_PROGRAMS)?;
         let mut dp = Srv6Datapath { ebpf };
-        dp.link(
-            bpf_abi::srv6::MAP_SRV6_JUMP,
-            0,
-            bpf_abi::srv6::PROG_XDP_SRV6_ICMP,
-        )?;
-        dp.link(
-            bpf_abi::srv6::MAP_SRV6_JUMP,
-            1,
-            bpf_abi::srv6::PROG_XDP_SRV6_GTP4E,
-        )?;
-        dp.link(
-            bpf_abi::srv6::MAP_SRV6_JUMP,
-            2,
-            bpf_abi::srv6::PROG_XDP_SRV6_GTP6E,
-        )?;
-        dp.link(
-            bpf_abi::srv6::MAP_SRV6_JUMP,
-            3,
-            bpf_abi::srv6::PROG_XDP_SRV6_GTP6D,
-        )?;
-        dp.link(
-            bpf_abi::srv6::MAP_SRV6_JUMP,
-            4,
-            bpf_abi::srv6::PROG_XDP_SRV6_LIMIT,
-        )?;
-        dp.link(
-            bpf_abi::srv6::MAP_HEADEND_JUMP,
-            0,
-            bpf_abi::srv6::PROG_XDP_HEADEND_GTP4,
-        )?;
-        dp.link(
-            bpf_abi::srv6::MAP_HEADEND_JUMP,
-            1,
-            bpf_abi::srv6::PROG_XDP_HEADEND_INSERT,
-        )?;
+        use bpf_abi::srv6::{
+            MAP_HEADEND_JUMP, MAP_SRV6_JUMP, PROG_XDP_HEADEND_GTP4, PROG_XDP_HEADEND_INSERT,
+            PROG_XDP_SRV6_GTP4E, PROG_XDP_SRV6_GTP6D, PROG_XDP_SRV6_GTP6E, PROG_XDP_SRV6_ICMP,
+            PROG_XDP_SRV6_LIMIT,
+        };
+        // The stages the programs tail-call, by program array and index.
+        for (jump, index, prog) in [
+            (MAP_SRV6_JUMP, 0, PROG_XDP_SRV6_ICMP),
+            (MAP_SRV6_JUMP, 1, PROG_XDP_SRV6_GTP4E),
+            (MAP_SRV6_JUMP, 2, PROG_XDP_SRV6_GTP6E),
+            (MAP_SRV6_JUMP, 3, PROG_XDP_SRV6_GTP6D),
+            (MAP_SRV6_JUMP, 4, PROG_XDP_SRV6_LIMIT),
+            (MAP_HEADEND_JUMP, 0, PROG_XDP_HEADEND_GTP4),
+            (MAP_HEADEND_JUMP, 1, PROG_XDP_HEADEND_INSERT),
+        ] {
+            dp.link(jump, index, prog)?;
+        }
         Ok(dp)
     }
 
