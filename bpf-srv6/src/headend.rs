@@ -136,6 +136,41 @@ fn session_label(m: &Gtp4) -> u32 {
     }
 }
 
+/// A GTP-U G-PDU over UDP, as RFC 9433 arguments carry it.
+struct GPdu {
+    /// Where its T-PDU starts, and where UDP ends.
+    off: usize,
+    end: usize,
+    /// QFI (6 bits), R (RQI), U (0), from the PDU Session Container (0 without one).
+    qru: u8,
+    /// TEID, network order.
+    teid: [u8; 4],
+}
+
+/// The G-PDU in the UDP datagram at `l4_off` (its IP packet ending at `end`); `not_gpdu` for
+/// another port or another GTP-U message (the kernel's).
+#[inline(always)]
+fn g_pdu(cur: &Cursor, l4_off: usize, end: usize, not_gpdu: Reason) -> Result<GPdu, Reason> {
+    let udp = parse_udp(cur, l4_off, end)?;
+    if udp.dst != GTPU_PORT {
+        return Err(not_gpdu);
+    }
+    let g = parse_gtpu(cur, udp.payload_off, udp.end)?;
+    if g.msg_type != msg::G_PDU {
+        return Err(not_gpdu);
+    }
+    let (qfi, rqi) = match g.psc {
+        Some(c) => (c.qfi, c.rqi),
+        None => (0, false),
+    };
+    Ok(GPdu {
+        off: g.payload_off,
+        end: udp.end,
+        qru: (qfi << 2) | (u8::from(rqi) << 1),
+        teid: g.teid.to_be_bytes(),
+    })
+}
+
 /// The T-PDU at `off` (ending at `end`, UDP's end) as the outer header needs it: its family
 /// from its first nibble, the tunnel's DSCP `tos` (what the transport carried), and a Flow
 /// Label per session (TEID and QFI).
@@ -169,30 +204,19 @@ pub fn gtp6_d_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     if ip.protocol != proto::UDP || ip.later_fragment {
         return Err(Reason::Srv6Gtp6DNotGpdu);
     }
-    let udp = parse_udp(&cur, ip.l4_off, ip.end)?;
-    if udp.dst != GTPU_PORT {
-        return Err(Reason::Srv6Gtp6DNotGpdu);
-    }
-    let g = parse_gtpu(&cur, udp.payload_off, udp.end)?;
-    if g.msg_type != msg::G_PDU {
-        return Err(Reason::Srv6Gtp6DNotGpdu);
-    }
+    let g = g_pdu(&cur, ip.l4_off, ip.end, Reason::Srv6Gtp6DNotGpdu)?;
     let Some(p) = GTP6D.get(Key::new(128, ip.dst)) else {
         return Err(Reason::Srv6NoSid);
-    };
-    let (qfi, rqi) = match g.psc {
-        Some(c) => (c.qfi, c.rqi),
-        None => (0, false),
     };
     let mut m = Gtp4 {
         v4: false,
         placed: false,
         src: [0; 4],
         dst: [0; 4],
-        qru: (qfi << 2) | (u8::from(rqi) << 1),
-        teid: g.teid.to_be_bytes(),
+        qru: g.qru,
+        teid: g.teid,
     };
-    let inner = tpdu(&cur, g.payload_off, udp.end, ip.traffic_class, &m)?;
+    let inner = tpdu(&cur, g.off, g.end, ip.traffic_class, &m)?;
     if p.mode == policy_mode::GTP6_D_DI {
         // Drop-in: the policy's segments, then the original destination; the arguments in
         // the segment before it.
@@ -218,9 +242,9 @@ pub fn gtp6_d_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         q.count = (n + 1) as u8;
         q.reduced = 0;
         m.placed = true;
-        return encaps(ctx, &cur, g.payload_off, &inner, q, Some(&m));
+        return encaps(ctx, &cur, g.off, &inner, q, Some(&m));
     }
-    encaps(ctx, &cur, g.payload_off, &inner, p, Some(&m))
+    encaps(ctx, &cur, g.off, &inner, p, Some(&m))
 }
 
 /// H.M.GTP4.D (RFC 9433 6.7): a GTP-U G-PDU over UDP/IPv4 becomes its T-PDU in SRv6; the
@@ -232,28 +256,17 @@ fn gtp4_d(ctx: &XdpContext, cur: &Cursor, l3_off: usize, p: &Policy) -> Result<R
     if ip.protocol != proto::UDP || ip.fragment {
         return Err(Reason::Srv6Gtp4DNotGpdu);
     }
-    let udp = parse_udp(cur, ip.l4_off, ip.end)?;
-    if udp.dst != GTPU_PORT {
-        return Err(Reason::Srv6Gtp4DNotGpdu);
-    }
-    let g = parse_gtpu(cur, udp.payload_off, udp.end)?;
-    if g.msg_type != msg::G_PDU {
-        return Err(Reason::Srv6Gtp4DNotGpdu);
-    }
-    let (qfi, rqi) = match g.psc {
-        Some(c) => (c.qfi, c.rqi),
-        None => (0, false),
-    };
+    let g = g_pdu(cur, ip.l4_off, ip.end, Reason::Srv6Gtp4DNotGpdu)?;
     let m = Gtp4 {
         v4: true,
         placed: false,
         src: ip.src,
         dst: ip.dst,
-        qru: (qfi << 2) | (u8::from(rqi) << 1),
-        teid: g.teid.to_be_bytes(),
+        qru: g.qru,
+        teid: g.teid,
     };
-    let inner = tpdu(cur, g.payload_off, udp.end, ip.tos, &m)?;
-    encaps(ctx, cur, g.payload_off, &inner, p, Some(&m))
+    let inner = tpdu(cur, g.off, g.end, ip.tos, &m)?;
+    encaps(ctx, cur, g.off, &inner, p, Some(&m))
 }
 
 /// H.Encaps / H.Encaps.Red with `p` of the packet at `l3_off`; with `gtp4`, H.M.GTP4.D of the
