@@ -153,17 +153,7 @@ fn tcp_and_udp_through_the_load_balancer_between_real_sockets() {
         let mut seen = [0u32; 2];
         for k in 0..CONNECTIONS {
             let (answer, local, peer) = client
-                .run(|| -> std::io::Result<(String, SocketAddr, SocketAddr)> {
-                    let mut c = TcpStream::connect_timeout(
-                        &SocketAddr::from((VIP, 80)),
-                        Duration::from_secs(5),
-                    )?;
-                    c.set_read_timeout(Some(Duration::from_secs(5)))?;
-                    c.write_all(format!("hello {k}").as_bytes())?;
-                    let mut s = String::new();
-                    c.read_to_string(&mut s)?;
-                    Ok((s, c.local_addr()?, c.peer_addr()?))
-                })
+                .run(|| say_hello(VIP, k))
                 .unwrap_or_else(|e| panic!("connection {k}: {e}"));
             assert_eq!(peer, SocketAddr::from((VIP, 80)), "the client sees the VIP");
             let i = if answer.starts_with("backend0") { 0 } else { 1 };
@@ -267,18 +257,8 @@ fn nat64_tcp_from_an_ipv6_client_to_ipv4_backends() {
         let mut seen = [0u32; 2];
         let mut ports = std::collections::BTreeSet::new();
         for k in 0..CONNECTIONS {
-            let (answer, peer) = client
-                .run(|| -> std::io::Result<(String, SocketAddr)> {
-                    let mut c = TcpStream::connect_timeout(
-                        &SocketAddr::from((VIP6, 80)),
-                        Duration::from_secs(5),
-                    )?;
-                    c.set_read_timeout(Some(Duration::from_secs(5)))?;
-                    c.write_all(format!("hello {k}").as_bytes())?;
-                    let mut s = String::new();
-                    c.read_to_string(&mut s)?;
-                    Ok((s, c.peer_addr()?))
-                })
+            let (answer, _, peer) = client
+                .run(|| say_hello(VIP6, k))
                 .unwrap_or_else(|e| panic!("connection {k}: {e}"));
             assert_eq!(
                 peer,
@@ -446,17 +426,7 @@ fn full_nat_and_dsr_between_real_sockets() {
             let mut seen = [0u32; 2];
             for k in 0..CONNECTIONS {
                 let (answer, local, peer) = client
-                    .run(|| -> std::io::Result<(String, SocketAddr, SocketAddr)> {
-                        let mut c = TcpStream::connect_timeout(
-                            &SocketAddr::from((vip, 80)),
-                            Duration::from_secs(5),
-                        )?;
-                        c.set_read_timeout(Some(Duration::from_secs(5)))?;
-                        c.write_all(format!("hello {k}").as_bytes())?;
-                        let mut s = String::new();
-                        c.read_to_string(&mut s)?;
-                        Ok((s, c.local_addr()?, c.peer_addr()?))
-                    })
+                    .run(|| say_hello(vip, k))
                     .unwrap_or_else(|e| panic!("{f:?} connection {k}: {e}"));
                 assert_eq!(peer, SocketAddr::from((vip, 80)), "the client sees the VIP");
                 let i = if answer.starts_with("backend0") { 0 } else { 1 };
@@ -507,4 +477,16 @@ fn full_nat_and_dsr_between_real_sockets() {
         decapped >= u64::from(CONNECTIONS) * 3,
         "tunnelled packets decapsulated: {decapped}"
     );
+}
+
+/// One TCP connection to `vip`:80 that says "hello `k`" and reads the answer to the end: the
+/// answer, the client's address and the peer it saw.
+fn say_hello(vip: impl Into<IpAddr>, k: u16) -> std::io::Result<(String, SocketAddr, SocketAddr)> {
+    let to = SocketAddr::from((vip.into(), 80));
+    let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(5))?;
+    c.set_read_timeout(Some(Duration::from_secs(5)))?;
+    c.write_all(format!("hello {k}").as_bytes())?;
+    let mut s = String::new();
+    c.read_to_string(&mut s)?;
+    Ok((s, c.local_addr()?, c.peer_addr()?))
 }
