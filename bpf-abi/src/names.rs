@@ -5,8 +5,13 @@ pub const MAP_COUNTERS: &str = "COUNTERS";
 /// The per-CPU forwarded-packet counters per interface and QFI ([`crate::counters::qfi_slot`]).
 pub const MAP_QFI_COUNTERS: &str = "QFI_COUNTERS";
 
-/// XDP program on the N3 (access) interface: GTP-U ingress from the gNB (TS 29.281).
+/// XDP program on the N3 (access) interface: GTP-U ingress from the gNB (TS 29.281). It
+/// handles the common uplink frame itself (`bpf_net::common_gpdu`) and hands every other
+/// packet to [`PROG_XDP_N3_GENERAL`].
 pub const PROG_XDP_N3: &str = "xdp_n3";
+/// XDP program for what `xdp_n3` does not handle itself (tail call): every GTP-U layout and
+/// message (Echo, Error Indication, End Marker, G-PDUs of any header chain).
+pub const PROG_XDP_N3_GENERAL: &str = "xdp_n3_general";
 /// XDP program on the N6 (data network) interface: downlink to UEs, encapsulated in GTP-U.
 pub const PROG_XDP_N6: &str = "xdp_n6";
 /// XDP program that handles a G-PDU found by `xdp_n3` (tail call): PDR detection and the
@@ -24,14 +29,18 @@ pub const JUMP_N6_ENCAP6: u32 = 0;
 /// Per-CPU scratch that `xdp_n6` fills for `xdp_n6_encap6` (`bpf_abi::gtp::N6Scratch`).
 pub const MAP_N6_SCRATCH: &str = "N6_SCRATCH";
 
-/// Program array of the N3 tail calls ([`JUMP_N3_GPDU`]).
+/// Program array of the N3 tail calls ([`JUMP_N3_GPDU`], [`JUMP_N3_GENERAL`]).
 pub const MAP_N3_JUMP: &str = "N3_JUMP";
 /// Index of `xdp_n3_gpdu` in [`MAP_N3_JUMP`].
 pub const JUMP_N3_GPDU: u32 = 0;
+/// Index of `xdp_n3_general` in [`MAP_N3_JUMP`].
+pub const JUMP_N3_GENERAL: u32 = 1;
+/// Entries of [`MAP_N3_JUMP`].
+pub const N3_JUMP_SLOTS: u32 = 2;
 /// Program array of one: bpf-srv6's `xdp_headend_gtp4` (H.M.GTP4.D), for FARs with
 /// `FAR_SRV6` (the loader links it when the daemon runs both).
 pub const MAP_GTP_SRV6: &str = "GTP_SRV6";
-/// Per-CPU scratch that `xdp_n3` fills for `xdp_n3_gpdu` (`bpf_abi::gtp::N3Scratch`).
+/// Per-CPU scratch that `xdp_n3_general` fills for `xdp_n3_gpdu` (`bpf_abi::gtp::N3Scratch`).
 pub const MAP_N3_SCRATCH: &str = "N3_SCRATCH";
 
 /// XDP program that returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.

@@ -21,11 +21,29 @@ mod uplink;
 mod urr;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use bpf_abi::{Reason, Verdict};
+use bpf_abi::{Reason, Verdict, names::JUMP_N3_GENERAL};
 
-/// N3 (and N9) ingress: GTP-U from the access network (TS 29.281).
+/// N3 (and N9) ingress: GTP-U from the access network (TS 29.281). The common uplink frame is
+/// handled here, end to end; everything else goes on to `xdp_n3_general`.
 #[xdp]
 pub fn xdp_n3(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match uplink::common(&ctx) {
+        Some(r) => r,
+        None => {
+            // SAFETY: a tail call with this program's own context; returns only if it fails.
+            unsafe { maps::N3_JUMP.tail_call(&ctx, JUMP_N3_GENERAL) };
+            Reason::TailCallFailed
+        }
+    };
+    counters::count(reason, len);
+    xdp_verdict(reason)
+}
+
+/// N3 ingress for every packet `xdp_n3` leaves (tail call): parsed down to GTP-U by the general
+/// parsers and handed to the stage of its message type.
+#[xdp]
+pub fn xdp_n3_general(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
     let reason = match n3::ingress(&ctx) {
         Ok(r) | Err(r) => r,
@@ -34,7 +52,7 @@ pub fn xdp_n3(ctx: XdpContext) -> u32 {
     xdp_verdict(reason)
 }
 
-/// Second stage of N3 for G-PDUs, reached only by tail call from `xdp_n3`.
+/// Second stage of N3 for G-PDUs, reached only by tail call from `xdp_n3_general`.
 #[xdp]
 pub fn xdp_n3_gpdu(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;

@@ -9,10 +9,11 @@ use bpf_abi::gtp::{
     Far, GtpConfig, N3Scratch, N6Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey,
     TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
+use bpf_abi::names::N3_JUMP_SLOTS;
 
 /// Tail calls of the N3 program (filled by the loader).
 #[map(name = "N3_JUMP")]
-pub static N3_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+pub static N3_JUMP: ProgramArray = ProgramArray::with_max_entries(N3_JUMP_SLOTS, 0);
 /// bpf-srv6's H.M.GTP4.D stage, for N9 FARs realised as SRv6 (`FAR_SRV6`).
 #[map(name = "GTP_SRV6")]
 pub static GTP_SRV6: ProgramArray = ProgramArray::with_max_entries(1, 0);
@@ -23,7 +24,7 @@ pub static N6_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
 #[map(name = "N6_SCRATCH")]
 pub static N6_SCRATCH: PerCpuArray<N6Scratch> = PerCpuArray::with_max_entries(1, 0);
 
-/// Hand-over from `xdp_n3` to `xdp_n3_gpdu`.
+/// Hand-over from `xdp_n3_general` to `xdp_n3_gpdu`.
 #[map(name = "N3_SCRATCH")]
 pub static N3_SCRATCH: PerCpuArray<N3Scratch> = PerCpuArray::with_max_entries(1, 0);
 

@@ -22,34 +22,59 @@ use bpf_abi::{
     names::JUMP_N3_GPDU,
 };
 use bpf_net::{
-    Cursor, csum,
+    Cursor, common_gpdu, csum,
     eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, EthHdr},
     flow::{Flow, parse_flow},
     gtpu::Gtpu,
 };
 
+/// The session (its uplink PDRs) of local TEID `teid`: by array index for a TEID the UP
+/// function allocated (`TEID_DIRECT` and an index inside the array), else by hash (where the
+/// controller puts every other TEID; a TEID_DIRECT one whose slot holds another TEID is looked
+/// up there too, which also covers a configuration without direct TEIDs).
+#[inline(always)]
+fn session(teid: u32) -> Option<*const PdrList> {
+    if teid & TEID_DIRECT != 0
+        && let Some(slot) = UL_TEID_DIRECT.get(teid & !TEID_DIRECT)
+        && slot.teid == teid
+    {
+        return Some(&slot.list as *const PdrList);
+    }
+    UL_TEID.get_ptr(TeidKey {
+        teid: Be32::new(teid),
+    })
+}
+
+/// The uplink of a frame of the common layout (`bpf_net::common_gpdu`: untagged Ethernet,
+/// IPv4, UDP, GTP-U with one UL PDU Session Container), all in `xdp_n3`: no tail call, and
+/// headers read at constant offsets. `None` for any other frame, and for an unknown TEID:
+/// the general parser then takes it (and answers an unknown TEID with an Error Indication).
+#[inline(always)]
+pub fn common(ctx: &XdpContext) -> Option<Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let (h, g) = common_gpdu::parse(&cur)?;
+    let list = session(g.teid)?;
+    // SAFETY: a map value, valid for this program run.
+    let list = unsafe { *list };
+    let flow = match common_gpdu::flow4(&h, cur.len()) {
+        Some(f) => Ok(f),
+        None => parse_flow(&cur, common_gpdu::PAYLOAD_OFF),
+    };
+    let r = match flow {
+        Ok(flow) => pdus(ctx, &cur, &list, common_gpdu::PAYLOAD_OFF, g.qfi, &flow),
+        Err(r) => Err(r),
+    };
+    Some(match r {
+        Ok(r) | Err(r) => r,
+    })
+}
+
 /// Handles a G-PDU in `xdp_n3`: finds the session by TEID, hands what it found to
 /// `xdp_n3_gpdu` and tail-calls it. Returns only if the tail call fails.
 #[inline(always)]
 pub fn gpdu(ctx: &XdpContext, g: &Gtpu) -> Result<Reason, Reason> {
-    let direct = if g.teid & TEID_DIRECT != 0 {
-        UL_TEID_DIRECT.get(g.teid & !TEID_DIRECT)
-    } else {
-        None
-    };
-    let list = match direct {
-        Some(slot) => {
-            if slot.teid != g.teid {
-                return Err(Reason::GtpuUnknownTeid);
-            }
-            &slot.list as *const PdrList
-        }
-        _ => match UL_TEID.get_ptr(TeidKey {
-            teid: Be32::new(g.teid),
-        }) {
-            Some(l) => l,
-            None => return Err(Reason::GtpuUnknownTeid),
-        },
+    let Some(list) = session(g.teid) else {
+        return Err(Reason::GtpuUnknownTeid);
     };
     let Some(s) = N3_SCRATCH.get_ptr_mut(0) else {
         return Err(Reason::TailCallFailed);
@@ -78,7 +103,22 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     let (list, payload_off, qfi) = (s.list, s.payload_off as usize, s.qfi);
     let cur = Cursor::from_xdp(ctx);
     let flow = parse_flow(&cur, payload_off)?;
-    let pdr = pdr::find(&list, &flow, qfi)?;
+    pdus(ctx, &cur, &list, payload_off, qfi, &flow)
+}
+
+/// The T-PDU at `payload_off` (whose flow is `flow`, with `qfi` from its PDU Session
+/// Container) of a session whose uplink PDRs are `list`: PDR detection, FAR, QER, URR,
+/// decapsulation, forwarding.
+#[inline(always)]
+fn pdus(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    list: &PdrList,
+    payload_off: usize,
+    qfi: u8,
+    flow: &Flow,
+) -> Result<Reason, Reason> {
+    let pdr = pdr::find(list, flow, qfi)?;
     let Some(far) = FARS.get(pdr.far) else {
         return Err(Reason::RuleMissing);
     };
@@ -151,8 +191,8 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     if far.ohc != OHC_NONE {
         return Err(Reason::FarInvalid);
     }
-    decap(ctx, &cur, payload_off, &flow)?;
-    if ttl(ctx, &flow, false)? {
+    decap(ctx, cur, payload_off, flow)?;
+    if ttl(ctx, flow, false)? {
         // About to expire: the kernel answers with ICMP Time Exceeded.
         return Ok(Reason::UplinkToKernel);
     }
@@ -167,7 +207,7 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         Fwd::Redirected => {
             // Forwarded here, so decremented here, as a router does; the kernel decrements
             // what it forwards itself.
-            ttl(ctx, &flow, true)?;
+            ttl(ctx, flow, true)?;
             Ok(Reason::UplinkRedirect)
         }
         // Too big for the egress: the kernel fragments or answers with ICMP.

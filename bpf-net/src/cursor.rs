@@ -108,6 +108,14 @@ impl Cursor {
         self.check::<T>(off, err).map(|p| p as *mut T)
     }
 
+    /// The first `N` bytes of the packet as one [`Head`], proven present by one bounds check,
+    /// or `None` when the packet is shorter.
+    #[inline(always)]
+    pub fn head<const N: usize>(&self) -> Option<Head<N>> {
+        let data = self.check::<[u8; N]>(0, Reason::EthTruncated).ok()?;
+        Some(Head { data })
+    }
+
     /// The byte at `off`.
     #[inline(always)]
     pub fn u8_at(&self, off: usize, err: Reason) -> Result<u8, Reason> {
@@ -119,6 +127,100 @@ impl Cursor {
     pub fn be16_at(&self, off: usize, err: Reason) -> Result<u16, Reason> {
         self.get::<[u8; 2]>(off, err)
             .map(|b| u16::from_be_bytes(*b))
+    }
+}
+
+/// The first `N` bytes of a packet, proven present by one bounds check ([`Cursor::head`]), read
+/// at constant offsets a whole word at a time.
+///
+/// Why it exists: the header views of this crate have alignment 1, and for those LLVM's BPF
+/// backend reads a 16- or 32-bit field as single bytes, shifted and or-ed (it may not assume a
+/// packet field is aligned). Its `allows-misaligned-mem-access` feature would lift that for
+/// every load, but it also makes misaligned stack accesses, which the verifier always rejects.
+/// A `Head` reads with one load instruction of the word's size (inline assembly, so the
+/// compiler assumes nothing about alignment): the verifier checks the alignment of packet
+/// accesses only under strict alignment, which the kernel uses only on architectures without
+/// efficient misaligned loads. Fast paths that know their layout use it; parsers of variable
+/// layouts keep the [`Cursor`] views.
+#[derive(Clone, Copy)]
+pub struct Head<const N: usize> {
+    data: usize,
+}
+
+impl<const N: usize> Head<N> {
+    /// The byte at `OFF`.
+    #[inline(always)]
+    pub fn u8<const OFF: usize>(&self) -> u8 {
+        const { assert!(OFF < N) };
+        // SAFETY: `Cursor::head` proved N bytes at `data`; OFF < N.
+        unsafe { *((self.data + OFF) as *const u8) }
+    }
+
+    /// The two bytes at `OFF` as they lie in memory (compare with `u16::from_ne_bytes` of the
+    /// wire bytes, or use [`Head::be16`]).
+    #[inline(always)]
+    pub fn ne16<const OFF: usize>(&self) -> u16 {
+        const { assert!(OFF + 2 <= N) };
+        #[cfg(target_arch = "bpf")]
+        {
+            let v: u64;
+            // SAFETY: `Cursor::head` proved N bytes at `data` and OFF + 2 <= N; the load
+            // only reads them.
+            unsafe {
+                core::arch::asm!(
+                    "{v} = *(u16 *)({p} + {o})",
+                    p = in(reg) self.data,
+                    o = const OFF,
+                    v = lateout(reg) v,
+                    options(pure, readonly, nostack, preserves_flags)
+                )
+            };
+            v as u16
+        }
+        #[cfg(not(target_arch = "bpf"))]
+        // SAFETY: as above; an unaligned read of plain bytes.
+        unsafe {
+            core::ptr::read_unaligned((self.data + OFF) as *const u16)
+        }
+    }
+
+    /// The four bytes at `OFF` as they lie in memory.
+    #[inline(always)]
+    pub fn ne32<const OFF: usize>(&self) -> u32 {
+        const { assert!(OFF + 4 <= N) };
+        #[cfg(target_arch = "bpf")]
+        {
+            let v: u64;
+            // SAFETY: `Cursor::head` proved N bytes at `data` and OFF + 4 <= N; the load
+            // only reads them.
+            unsafe {
+                core::arch::asm!(
+                    "{v} = *(u32 *)({p} + {o})",
+                    p = in(reg) self.data,
+                    o = const OFF,
+                    v = lateout(reg) v,
+                    options(pure, readonly, nostack, preserves_flags)
+                )
+            };
+            v as u32
+        }
+        #[cfg(not(target_arch = "bpf"))]
+        // SAFETY: as above; an unaligned read of plain bytes.
+        unsafe {
+            core::ptr::read_unaligned((self.data + OFF) as *const u32)
+        }
+    }
+
+    /// The big-endian 16-bit word at `OFF`.
+    #[inline(always)]
+    pub fn be16<const OFF: usize>(&self) -> u16 {
+        u16::from_be(self.ne16::<OFF>())
+    }
+
+    /// The big-endian 32-bit word at `OFF`.
+    #[inline(always)]
+    pub fn be32<const OFF: usize>(&self) -> u32 {
+        u32::from_be(self.ne32::<OFF>())
     }
 }
 
@@ -143,5 +245,18 @@ mod tests {
         );
         assert!(c.get::<[u8; 4]>(0, Reason::EthTruncated).is_ok());
         assert!(c.get::<[u8; 5]>(0, Reason::EthTruncated).is_err());
+    }
+
+    #[test]
+    fn head_reads_words_at_any_offset() {
+        let mut buf = [0x45u8, 0x00, 0x08, 0x68, 0xc0, 0x00, 0x02, 0x01, 9];
+        let c = Cursor::from_slice(&mut buf);
+        assert!(c.head::<10>().is_none());
+        let h = c.head::<9>().unwrap();
+        assert_eq!(h.u8::<8>(), 9);
+        assert_eq!(h.be16::<2>(), 2152);
+        assert_eq!(h.ne16::<2>(), u16::from_ne_bytes([0x08, 0x68]));
+        assert_eq!(h.be32::<4>(), 0xc000_0201);
+        assert_eq!(h.be32::<3>(), 0x68c0_0002);
     }
 }

@@ -8,7 +8,7 @@
 //! Header types are `#[repr(C)]` structs of byte arrays (alignment 1), so a view may sit at any
 //! offset. The crate is `no_std` and builds for the host too, where its tests run over slices.
 #![cfg_attr(not(test), no_std)]
-#![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
+#![cfg_attr(target_arch = "bpf", feature(core_intrinsics, asm_experimental_arch))]
 #![cfg_attr(
     target_arch = "bpf",
     expect(internal_features, reason = "BPF atomics, see atomic.rs")
@@ -17,6 +17,7 @@
 pub mod atomic;
 #[cfg(target_arch = "bpf")]
 pub mod bucket;
+pub mod common_gpdu;
 #[cfg(target_arch = "bpf")]
 pub mod counters;
 pub mod csum;

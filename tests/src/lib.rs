@@ -104,6 +104,67 @@ pub fn run_xdp_fixtures(dp: &impl XdpObject, prog: &'static str, fixtures: &[Fix
     run_xdp_fixtures_in(None, dp, prog, fixtures)
 }
 
+/// What one BPF_PROG_TEST_RUN of an XDP program did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XdpRun {
+    /// The XDP action.
+    pub action: u32,
+    /// The frame it left.
+    pub output: Vec<u8>,
+    /// How far each outcome counter moved (packets, bytes), in reason order.
+    pub counted: Vec<(Reason, u64, u64)>,
+}
+
+impl XdpRun {
+    /// The reasons whose counters moved.
+    pub fn reasons(&self) -> Vec<Reason> {
+        self.counted
+            .iter()
+            .filter(|c| c.1 != 0 || c.2 != 0)
+            .map(|c| c.0)
+            .collect()
+    }
+}
+
+/// Runs `input` once through `prog` of `dp` (inside the namespace when given, arriving on the
+/// interface with the given index) and reports what it did.
+pub fn run_xdp_once_in(
+    ns: Option<(&upf_lb::netns::Netns, u32)>,
+    dp: &impl XdpObject,
+    prog: &'static str,
+    input: &[u8],
+) -> Result<XdpRun, String> {
+    let p = dp.program(prog);
+    let before = counters(dp);
+    let mut out = vec![0u8; input.len() + 512];
+    let ctx = upf_lb::bench::xdp_md(input.len(), ns.map_or(0, |n| n.1));
+    let mut run = || {
+        p.test_run(TestRunOptions {
+            data_in: Some(input),
+            data_out: Some(&mut out),
+            ctx_in: ns.map(|_| &ctx[..]),
+            ..TestRunOptions::new()
+        })
+    };
+    let r = match ns {
+        Some((ns, _)) => ns.run(run),
+        None => run(),
+    }
+    .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
+    out.truncate(r.data_size_out as usize);
+    let after = counters(dp);
+    let counted = before
+        .iter()
+        .zip(&after)
+        .map(|((reason, b), (_, a))| (*reason, a.packets - b.packets, a.bytes - b.bytes))
+        .collect();
+    Ok(XdpRun {
+        action: r.return_value,
+        output: out,
+        counted,
+    })
+}
+
 /// As [`run_xdp_fixtures`], with each run inside the namespace when given, arriving on the
 /// interface with the given index: the FIB the programs consult is then that namespace's
 /// (routes and neighbours a test set up, nothing of the machine's).
@@ -113,54 +174,33 @@ pub fn run_xdp_fixtures_in(
     prog: &'static str,
     fixtures: &[Fixture],
 ) {
-    let p = dp.program(prog);
     let mut failures = Vec::new();
     for fx in fixtures {
-        let before = counters(dp);
-        let mut out = vec![0u8; fx.input.len() + 512];
-        let ctx = upf_lb::bench::xdp_md(fx.input.len(), ns.map_or(0, |n| n.1));
-        let mut run = || {
-            p.test_run(TestRunOptions {
-                data_in: Some(&fx.input),
-                data_out: Some(&mut out),
-                ctx_in: ns.map(|_| &ctx[..]),
-                ..TestRunOptions::new()
-            })
-        };
-        let r = match ns {
-            Some((ns, _)) => ns.run(run),
-            None => run(),
-        }
-        .unwrap_or_else(|e| panic!("{}: BPF_PROG_TEST_RUN: {e}", fx.name));
-        out.truncate(r.data_size_out as usize);
-        let after = counters(dp);
+        let r =
+            run_xdp_once_in(ns, dp, prog, &fx.input).unwrap_or_else(|e| panic!("{}: {e}", fx.name));
         let mut why = Vec::new();
-        if r.return_value != fx.action {
-            why.push(format!(
-                "action {} (expected {})",
-                r.return_value, fx.action
-            ));
+        if r.action != fx.action {
+            why.push(format!("action {} (expected {})", r.action, fx.action));
         }
-        if out != fx.output {
+        if r.output != fx.output {
             let path = target_dir()
                 .join("fixture-failures")
                 .join(format!("{}.pcap", fx.name));
-            upf_lb::pcap::write_frames(&path, &[&fx.input, &fx.output, &out])
+            upf_lb::pcap::write_frames(&path, &[&fx.input, &fx.output, &r.output])
                 .expect("write failure pcap");
             why.push(format!(
                 "output differs (input, expected, actual in {}):\n{}",
                 path.display(),
-                hex_diff(&fx.output, &out)
+                hex_diff(&fx.output, &r.output)
             ));
         }
-        for ((reason, b), (_, a)) in before.iter().zip(&after) {
-            let (dp_, db) = (a.packets - b.packets, a.bytes - b.bytes);
+        for (reason, dp_, db) in &r.counted {
             let want = if *reason == fx.reason {
                 (1, fx.input.len() as u64)
             } else {
                 (0, 0)
             };
-            if (dp_, db) != want {
+            if (*dp_, *db) != want {
                 why.push(format!(
                     "counter {} moved by {dp_} pkts {db} bytes (expected {} pkts {} bytes)",
                     reason.name(),

@@ -542,3 +542,255 @@ fn direct_teids_are_found_by_index_and_the_rest_by_hash() {
         )],
     );
 }
+
+#[test]
+fn xdp_n3_on_the_common_frame_agrees_with_the_general_path() {
+    // `xdp_n3` handles the common uplink frame (untagged Ethernet, IPv4, UDP, GTP-U with one UL
+    // PDU Session Container) itself and passes every other frame to `xdp_n3_general`. Every
+    // frame here, common or not, must come out of `xdp_n3` exactly as out of `xdp_n3_general`
+    // (the general parsers and the tail-called G-PDU stage): the same action, output bytes and
+    // outcome counter.
+    use bpf_abi::gtp::TEID_DIRECT;
+    use upf_lb_tests::run_xdp_once_in;
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let nh4: IpAddr = FibNs::NH4.into();
+    let any4 = (IpAddr::from(Ipv4Addr::UNSPECIFIED), 0);
+    let dn = (IpAddr::from(Ipv4Addr::new(203, 0, 113, 0)), 24);
+    let closed = Qer {
+        gate: GATE_UL_CLOSED,
+        ..build::qer_open()
+    };
+    let relay = Qer {
+        qfi: 7,
+        ..build::qer_open()
+    };
+    type Rules = (Vec<(u32, bpf_abi::gtp::Far)>, Vec<(u32, Qer)>, Vec<PdrSpec>);
+    let sessions: [(u32, Rules); 5] = [
+        // QFI 9 DNS forwarded, the rest dropped.
+        (
+            0x100,
+            (
+                vec![(1, build::far_forward()), (2, build::far_drop())],
+                vec![],
+                vec![
+                    pdr(2, 200, 0, vec![], 2, None),
+                    pdr(
+                        1,
+                        100,
+                        9,
+                        vec![build::sdf(Some(17), any4, (0, 65535), dn, (53, 53))],
+                        1,
+                        None,
+                    ),
+                ],
+            ),
+        ),
+        // TCP to port 80 dropped, everything else forwarded.
+        (
+            0x200,
+            (
+                vec![(1, build::far_forward()), (2, build::far_drop())],
+                vec![],
+                vec![
+                    pdr(
+                        1,
+                        1,
+                        0,
+                        vec![build::sdf(Some(6), any4, (0, 65535), any4, (80, 80))],
+                        2,
+                        None,
+                    ),
+                    pdr(2, 2, 0, vec![], 1, None),
+                ],
+            ),
+        ),
+        // Gate closed.
+        (
+            0x300,
+            (
+                vec![(1, build::far_forward())],
+                vec![(1, closed)],
+                vec![pdr(1, 1, 0, vec![], 1, Some(1))],
+            ),
+        ),
+        // N9 relaying with the QER's QFI 7.
+        (
+            0x600,
+            (
+                vec![(
+                    1,
+                    build::far_gtpu_v4(0x7777, fixtures::UPF_V4, fixtures::GNB_V4),
+                )],
+                vec![(1, relay)],
+                vec![pdr(1, 1, 0, vec![], 1, Some(1))],
+            ),
+        ),
+        // A TEID the UP function allocated (array index).
+        (
+            TEID_DIRECT | 5,
+            (
+                vec![(1, build::far_forward())],
+                vec![],
+                vec![pdr(1, 1, 0, vec![], 1, None)],
+            ),
+        ),
+    ];
+    for (i, (teid, (fars, qers, pdrs))) in sessions.into_iter().enumerate() {
+        dp.install(&SessionSpec {
+            session: i as u32 + 1,
+            fars,
+            qers,
+            urrs: vec![1],
+            urr_thresholds: vec![],
+            pdrs: pdrs.into_iter().map(|p| (Key::UlTeid(teid), p)).collect(),
+        })
+        .expect("install");
+    }
+
+    let dns = udp_to(IpAddr::from(Ipv4Addr::new(203, 0, 113, 9)), 53, 64);
+    let tcp = |dport| {
+        IpPacket::v4(
+            fixtures::UE_V4,
+            Ipv4Addr::new(203, 0, 113, 9),
+            L4::Tcp {
+                src: 40000,
+                dst: dport,
+                flags: 0x02,
+                payload: vec![],
+            },
+        )
+    };
+    let mut options = udp_to(nh4, 9, 64);
+    if let Ip::V4(h) = &mut options.ip {
+        h.options = vec![1, 1, 1, 0];
+    }
+    let esp = IpPacket::v4(
+        fixtures::UE_V4,
+        FibNs::NH4,
+        L4::Raw {
+            proto: 50,
+            bytes: vec![0, 0, 0x10, 0x01, 0, 0, 0, 1, 0xee, 0xee],
+        },
+    );
+    let mut later_fragment = udp_to(nh4, 9, 64);
+    if let Ip::V4(h) = &mut later_fragment.ip {
+        h.frag = 0x0010;
+    }
+    let mut beyond = udp_to(nh4, 9, 64).to_bytes();
+    beyond[2..4].copy_from_slice(&500u16.to_be_bytes());
+    let inners: Vec<(&str, Vec<u8>)> = vec![
+        ("dns", dns.to_bytes()),
+        ("udp", udp_to(nh4, 9, 64).to_bytes()),
+        ("udp-ttl-1", udp_to(nh4, 9, 1).to_bytes()),
+        ("udp6", udp_to(FibNs::NH6.into(), 9, 64).to_bytes()),
+        ("tcp-80", tcp(80).to_bytes()),
+        ("tcp-443", tcp(443).to_bytes()),
+        ("ipv4-options", options.to_bytes()),
+        ("esp", esp.to_bytes()),
+        ("later-fragment", later_fragment.to_bytes()),
+        ("not-ip", vec![0; 20]),
+        ("total-length-beyond", beyond),
+        (
+            "ipv4-header-only",
+            udp_to(nh4, 9, 64).to_bytes()[..20].to_vec(),
+        ),
+    ];
+    fn psc(qfi: u8) -> GtpuExt {
+        GtpuExt::Psc(Psc {
+            pdu_type: 1,
+            qfi,
+            rqi: false,
+            ppi: None,
+        })
+    }
+    type Edit = fn(&mut Gtpu);
+    let headers: Vec<(&str, Edit)> = vec![
+        ("psc-9", (|g| g.ext.push(psc(9)))),
+        ("psc-5", (|g| g.ext.push(psc(5)))),
+        (
+            "seq-psc",
+            (|g| {
+                g.seq = Some(7);
+                g.ext.push(psc(9));
+            }),
+        ),
+        (
+            "npdu-psc",
+            (|g| {
+                g.npdu = Some(3);
+                g.ext.push(psc(9));
+            }),
+        ),
+        ("no-ext", (|_| {})),
+        (
+            "psc-then-udp-port",
+            (|g| {
+                g.ext.push(psc(9));
+                g.ext.push(GtpuExt::Raw {
+                    ty: 0x40,
+                    content: vec![0x08, 0x68],
+                });
+            }),
+        ),
+        (
+            "dl-psc",
+            (|g| {
+                g.ext.push(GtpuExt::Psc(Psc {
+                    pdu_type: 0,
+                    qfi: 9,
+                    rqi: false,
+                    ppi: None,
+                }))
+            }),
+        ),
+    ];
+    let ns = Some((&fib.ns, fib.n3_ifindex));
+    let (mut runs, mut differ, mut common_layout) = (0, Vec::new(), 0);
+    for teid in [0x100, 0x200, 0x300, 0x600, TEID_DIRECT | 5, 0x999] {
+        // An unknown TEID is answered with an Error Indication, at most 100 a second per CPU:
+        // a few inner packets for it keep both runs under the limit.
+        let n = if teid == 0x999 { 3 } else { inners.len() };
+        for (iname, inner) in &inners[..n] {
+            for (hname, edit) in &headers {
+                let mut g = Gtpu::gpdu(teid, inner.clone());
+                edit(&mut g);
+                let f = Frame::new(IpPacket::v4(
+                    fixtures::GNB_V4,
+                    fixtures::UPF_V4,
+                    L4::gtpu(2152, &g),
+                ))
+                .to_bytes();
+                if matches!(*hname, "psc-9" | "psc-5" | "seq-psc" | "npdu-psc")
+                    && f.len() >= bpf_net::common_gpdu::HEAD_LEN
+                {
+                    common_layout += 1;
+                }
+                let general = run_xdp_once_in(ns, &dp, names::PROG_XDP_N3_GENERAL, &f).unwrap();
+                let fast = run_xdp_once_in(ns, &dp, names::PROG_XDP_N3, &f).unwrap();
+                runs += 1;
+                if fast != general {
+                    differ.push(format!(
+                        "{teid:#x}/{iname}/{hname}: xdp_n3 {} {:?} vs general {} {:?}",
+                        fast.action,
+                        fast.reasons(),
+                        general.action,
+                        general.reasons()
+                    ));
+                }
+                assert_eq!(general.reasons().len(), 1, "{teid:#x}/{iname}/{hname}");
+            }
+        }
+    }
+    assert!(
+        common_layout > 100,
+        "{common_layout} frames of the common layout"
+    );
+    assert!(
+        differ.is_empty(),
+        "{} of {runs} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}

@@ -103,6 +103,7 @@ pub const PINNED_MAPS: &[&str] = &[
 pub const GTP_PROGRAMS: &[&str] = &[
     names::PROG_XDP_N3,
     names::PROG_XDP_N6,
+    names::PROG_XDP_N3_GENERAL,
     names::PROG_XDP_N3_GPDU,
     names::PROG_XDP_N6_ENCAP6,
     names::PROG_XDP_NOOP,
@@ -151,18 +152,25 @@ impl GtpDatapath {
             })?;
         load_programs(&mut ebpf, GTP_PROGRAMS)?;
         // Link the tail calls: (its program array, its index, program).
-        link_tail_call(
-            &mut ebpf,
-            names::MAP_N3_JUMP,
-            names::JUMP_N3_GPDU,
-            names::PROG_XDP_N3_GPDU,
-        )?;
-        link_tail_call(
-            &mut ebpf,
-            names::MAP_N6_JUMP,
-            names::JUMP_N6_ENCAP6,
-            names::PROG_XDP_N6_ENCAP6,
-        )?;
+        for (jump, index, prog) in [
+            (
+                names::MAP_N3_JUMP,
+                names::JUMP_N3_GENERAL,
+                names::PROG_XDP_N3_GENERAL,
+            ),
+            (
+                names::MAP_N3_JUMP,
+                names::JUMP_N3_GPDU,
+                names::PROG_XDP_N3_GPDU,
+            ),
+            (
+                names::MAP_N6_JUMP,
+                names::JUMP_N6_ENCAP6,
+                names::PROG_XDP_N6_ENCAP6,
+            ),
+        ] {
+            link_tail_call(&mut ebpf, jump, index, prog)?;
+        }
         let dp = GtpDatapath {
             ebpf,
             alloc: Allocators::new(sizes),
