@@ -40,14 +40,6 @@ const fn ne16(b: [u8; 2]) -> u16 {
     u16::from_ne_bytes(b)
 }
 
-/// Folds a sum of 32-bit words to the 16-bit ones' complement sum (RFC 1071).
-#[inline(always)]
-fn fold64(s: u64) -> u16 {
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    crate::csum::fold(s as u32)
-}
-
 /// The common layout's TEID and QFI, or `None` when `h` is anything else (see the module).
 /// `len` is the frame's length.
 #[inline(always)]
@@ -71,7 +63,7 @@ pub fn parse_head(h: &Head<HEAD_LEN>, len: usize) -> Option<CommonGpdu> {
         + u64::from(h.ne32::<22>())
         + u64::from(h.ne32::<26>())
         + u64::from(h.ne32::<30>());
-    if fold64(sum) != 0xffff {
+    if crate::csum::fold64(sum) != 0xffff {
         return None;
     }
     // UDP to the GTP-U port, its length inside the IP datagram.

@@ -14,6 +14,16 @@ pub const fn fold(mut sum: u32) -> u16 {
     sum as u16
 }
 
+/// Folds a sum of 32-bit words (native-endian loads of the covered bytes) to the 16-bit ones'
+/// complement sum in the same byte order (RFC 1071 2(B): `to_ne_bytes` of the result are the
+/// wire bytes).
+#[inline(always)]
+pub fn fold64(s: u64) -> u16 {
+    let s = (s & 0xffff_ffff) + (s >> 32);
+    let s = (s & 0xffff_ffff) + (s >> 32);
+    fold(s as u32)
+}
+
 /// The checksum field value for an accumulated sum.
 #[inline(always)]
 pub const fn finish(sum: u32) -> u16 {

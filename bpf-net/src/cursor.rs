@@ -131,13 +131,13 @@ impl Cursor {
 }
 
 /// The first `N` bytes of a packet, proven present by one bounds check ([`Cursor::head`]), read
-/// at constant offsets a whole word at a time.
+/// and written at constant offsets a whole word at a time.
 ///
 /// Why it exists: the header views of this crate have alignment 1, and for those LLVM's BPF
 /// backend reads a 16- or 32-bit field as single bytes, shifted and or-ed (it may not assume a
 /// packet field is aligned). Its `allows-misaligned-mem-access` feature would lift that for
 /// every load, but it also makes misaligned stack accesses, which the verifier always rejects.
-/// A `Head` reads with one load instruction of the word's size (inline assembly, so the
+/// A `Head` reads (and writes) with one instruction of the word's size (inline assembly, so the
 /// compiler assumes nothing about alignment): the verifier checks the alignment of packet
 /// accesses only under strict alignment, which the kernel uses only on architectures without
 /// efficient misaligned loads. Fast paths that know their layout use it; parsers of variable
@@ -211,6 +211,59 @@ impl<const N: usize> Head<N> {
         }
     }
 
+    /// Writes `v` at `OFF`.
+    #[inline(always)]
+    pub fn set_u8<const OFF: usize>(&self, v: u8) {
+        const { assert!(OFF < N) };
+        // SAFETY: `Cursor::head` proved N bytes of writable packet at `data`; OFF < N.
+        unsafe { core::ptr::write_volatile((self.data + OFF) as *mut u8, v) }
+    }
+
+    /// Writes the two bytes of `v` as they lie in memory at `OFF` (`u16::from_ne_bytes` of
+    /// the wire bytes, or `x.to_be()` of a host-order value).
+    #[inline(always)]
+    pub fn set_ne16<const OFF: usize>(&self, v: u16) {
+        const { assert!(OFF + 2 <= N) };
+        #[cfg(target_arch = "bpf")]
+        // SAFETY: `Cursor::head` proved N writable bytes at `data` and OFF + 2 <= N.
+        unsafe {
+            core::arch::asm!(
+                "*(u16 *)({p} + {o}) = {v}",
+                p = in(reg) self.data,
+                o = const OFF,
+                v = in(reg) u64::from(v),
+                options(nostack, preserves_flags)
+            )
+        };
+        #[cfg(not(target_arch = "bpf"))]
+        // SAFETY: as above; an unaligned write of plain bytes.
+        unsafe {
+            core::ptr::write_unaligned((self.data + OFF) as *mut u16, v)
+        }
+    }
+
+    /// Writes the four bytes of `v` as they lie in memory at `OFF`.
+    #[inline(always)]
+    pub fn set_ne32<const OFF: usize>(&self, v: u32) {
+        const { assert!(OFF + 4 <= N) };
+        #[cfg(target_arch = "bpf")]
+        // SAFETY: `Cursor::head` proved N writable bytes at `data` and OFF + 4 <= N.
+        unsafe {
+            core::arch::asm!(
+                "*(u32 *)({p} + {o}) = {v}",
+                p = in(reg) self.data,
+                o = const OFF,
+                v = in(reg) u64::from(v),
+                options(nostack, preserves_flags)
+            )
+        };
+        #[cfg(not(target_arch = "bpf"))]
+        // SAFETY: as above; an unaligned write of plain bytes.
+        unsafe {
+            core::ptr::write_unaligned((self.data + OFF) as *mut u32, v)
+        }
+    }
+
     /// The big-endian 16-bit word at `OFF`.
     #[inline(always)]
     pub fn be16<const OFF: usize>(&self) -> u16 {
@@ -258,5 +311,9 @@ mod tests {
         assert_eq!(h.ne16::<2>(), u16::from_ne_bytes([0x08, 0x68]));
         assert_eq!(h.be32::<4>(), 0xc000_0201);
         assert_eq!(h.be32::<3>(), 0x68c0_0002);
+        h.set_ne32::<3>(u32::from_ne_bytes([1, 2, 3, 4]));
+        h.set_ne16::<7>(0x0a0b_u16.to_be());
+        h.set_u8::<0>(0x46);
+        assert_eq!(buf, [0x46, 0x00, 0x08, 1, 2, 3, 4, 0x0a, 0x0b]);
     }
 }
