@@ -12,8 +12,12 @@ pub const PROG_XDP_N3: &str = "xdp_n3";
 /// XDP program for what `xdp_n3` does not handle itself (tail call): every GTP-U layout and
 /// message (Echo, Error Indication, End Marker, G-PDUs of any header chain).
 pub const PROG_XDP_N3_GENERAL: &str = "xdp_n3_general";
-/// XDP program on the N6 (data network) interface: downlink to UEs, encapsulated in GTP-U.
+/// XDP program on the N6 (data network) interface: downlink to UEs, encapsulated in GTP-U. It
+/// handles the common frame (untagged Ethernet, IPv4 without options or IPv6 without
+/// extension headers) itself and hands every other one to [`PROG_XDP_N6_GENERAL`].
 pub const PROG_XDP_N6: &str = "xdp_n6";
+/// XDP program for what `xdp_n6` does not handle itself (tail call): the general parsers.
+pub const PROG_XDP_N6_GENERAL: &str = "xdp_n6_general";
 /// XDP program that handles a G-PDU found by `xdp_n3` (tail call): PDR detection and the
 /// FAR/QER/URR of the uplink. Split from `xdp_n3` so that the verifier sees the two walks
 /// (outer GTP-U extension headers, inner IPv6 extension headers) one at a time.
@@ -22,10 +26,14 @@ pub const PROG_XDP_N3_GPDU: &str = "xdp_n3_gpdu";
 /// (tail call): split from `xdp_n6` for the verifier's budget (the outer UDP checksum sums the
 /// whole packet in a bounded loop).
 pub const PROG_XDP_N6_ENCAP6: &str = "xdp_n6_encap6";
-/// Program array of the N6 tail calls ([`JUMP_N6_ENCAP6`]).
+/// Program array of the N6 tail calls ([`JUMP_N6_ENCAP6`], [`JUMP_N6_GENERAL`]).
 pub const MAP_N6_JUMP: &str = "N6_JUMP";
 /// Index of `xdp_n6_encap6` in [`MAP_N6_JUMP`].
 pub const JUMP_N6_ENCAP6: u32 = 0;
+/// Index of `xdp_n6_general` in [`MAP_N6_JUMP`].
+pub const JUMP_N6_GENERAL: u32 = 1;
+/// Entries of [`MAP_N6_JUMP`].
+pub const N6_JUMP_SLOTS: u32 = 2;
 /// Per-CPU scratch that `xdp_n6` fills for `xdp_n6_encap6` (`bpf_abi::gtp::N6Scratch`).
 pub const MAP_N6_SCRATCH: &str = "N6_SCRATCH";
 

@@ -19,18 +19,55 @@ use bpf_abi::{
     Reason,
     counters::Ingress,
     gtp::{
-        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, N6Scratch, NONE, OHC_GTPU_IPV4,
-        OHC_GTPU_IPV6, PdrList, Ue4Key, Ue6Key,
+        FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, Far, N6Scratch, NONE, OHC_GTPU_IPV4,
+        OHC_GTPU_IPV6, Pdr, PdrList, Ue4Key, Ue6Key,
     },
     names::JUMP_N6_ENCAP6,
 };
 use bpf_net::{
     Cursor, csum,
     eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, parse_eth},
-    flow::{Flow, parse_flow},
+    flow::{self, Flow, parse_flow},
 };
 
-/// N6 ingress.
+/// The common downlink frame, all in `xdp_n6` (untagged Ethernet; IPv4 without options or
+/// IPv6 without extension headers, read at constant offsets a word at a time). `None` for any
+/// other frame: `xdp_n6_general` takes it.
+#[inline(always)]
+pub fn common(ctx: &XdpContext) -> Option<Reason> {
+    let cur = Cursor::from_xdp(ctx);
+    let avail = cur.len().wrapping_sub(ETH_HLEN);
+    let h = cur.head::<{ ETH_HLEN + 24 }>()?;
+    let (flow, list) = if h.ne16::<12>() == ETH_P_IPV4.to_be() {
+        let flow = flow::from_head4(&h.sub::<ETH_HLEN, 24>(), avail)?;
+        let addr = [flow.dst[0], flow.dst[1], flow.dst[2], flow.dst[3]];
+        (flow, DL_UE4.get_ptr(Ue4Key { addr }))
+    } else if h.ne16::<12>() == ETH_P_IPV6.to_be() {
+        let h = cur.head::<{ ETH_HLEN + 44 }>()?;
+        let flow = flow::from_head6(&h.sub::<ETH_HLEN, 44>(), avail)?;
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&flow.dst[..8]);
+        (flow, DL_UE6.get_ptr(Ue6Key { prefix }))
+    } else {
+        return None;
+    };
+    let Some(list) = list else {
+        return Some(Reason::DlNoSession);
+    };
+    // SAFETY: a hash map value pointer is valid for the rest of this program run.
+    let (pdr, far) = match rules(&unsafe { *list }, &flow) {
+        Ok(r) => r,
+        Err(r) => return Some(r),
+    };
+    if buffers(&far) {
+        return None;
+    }
+    Some(match forward(ctx, &cur, ETH_HLEN, &flow, &pdr, &far) {
+        Ok(r) | Err(r) => r,
+    })
+}
+
+/// N6 ingress of every other frame (`xdp_n6_general`): the general parsers.
 #[inline(always)]
 pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
@@ -52,25 +89,61 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     // SAFETY: a hash map value pointer is valid for the rest of this program run.
     let list: PdrList = unsafe { *list };
     let flow = parse_flow(&cur, eth.l3_off)?;
-    let pdr = pdr::find(&list, &flow, 0)?;
+    let (pdr, far) = rules(&list, &flow)?;
+    if buffers(&far) {
+        return Err(buffer(ctx, &pdr, &far));
+    }
+    forward(ctx, &cur, eth.l3_off, &flow, &pdr, &far)
+}
+
+/// PDR detection and the FAR of a packet (whose flow is `flow`) of a session whose downlink
+/// PDRs are `list`; a FAR that drops is the error it is.
+#[inline(always)]
+fn rules(list: &PdrList, flow: &Flow) -> Result<(Pdr, Far), Reason> {
+    let pdr = pdr::find(list, flow, 0)?;
     let Some(far) = FARS.get(pdr.far) else {
         return Err(Reason::RuleMissing);
     };
-    let far = *far;
     if far.action & FAR_DROP != 0 {
         return Err(Reason::FarDrop);
     }
-    if far.action & (FAR_BUFF | FAR_NOCP) != 0 {
-        // Buffering is a downlink matter (TS 29.244 5.2.3). The QER tells the controller the
-        // QFI and PPI for the notification; its MBR and the URRs apply when the controller
-        // sends the packet on, not now (no double charging).
-        let q = if pdr.qer == NONE {
-            None
-        } else {
-            QERS.get(pdr.qer).copied()
-        };
-        return Err(buffer::hand_over(ctx, &pdr, far.action, q.as_ref()));
-    }
+    Ok((pdr, *far))
+}
+
+/// True when `far` buffers or notifies (BUFF, NOCP): the packet goes to the controller.
+#[inline(always)]
+fn buffers(far: &Far) -> bool {
+    far.action & (FAR_BUFF | FAR_NOCP) != 0
+}
+
+/// Hands a packet whose FAR buffers to the controller. Buffering is a downlink matter
+/// (TS 29.244 5.2.3). The QER tells the controller the QFI and PPI for the notification; its
+/// MBR and the URRs apply when the controller sends the packet on, not now (no double
+/// charging). Only `xdp_n6_general` does this: with the ring buffer hand-over inlined in
+/// `xdp_n6` too, LLVM spilled the PDR pointer of the PDR loop into the stack slot it later read
+/// the PDR's fields from, and the verifier refused the program ("invalid size of register
+/// fill"); `xdp_n6` leaves such packets to `xdp_n6_general`.
+#[inline(always)]
+fn buffer(ctx: &XdpContext, pdr: &Pdr, far: &Far) -> Reason {
+    let q = if pdr.qer == NONE {
+        None
+    } else {
+        QERS.get(pdr.qer).copied()
+    };
+    buffer::hand_over(ctx, pdr, far.action, q.as_ref())
+}
+
+/// The packet at `l3` (whose flow is `flow`) matched to `pdr` and its forwarding `far`: QER,
+/// URR, encapsulation, forwarding.
+#[inline(always)]
+fn forward(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    l3: usize,
+    flow: &Flow,
+    pdr: &Pdr,
+    far: &Far,
+) -> Result<Reason, Reason> {
     if far.action & FAR_DUPL != 0 {
         return Err(Reason::FarDuplicateNotSupported);
     }
@@ -79,10 +152,10 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     }
     let len = flow.len as u64;
     let q = qer::enforce(pdr.qer, Dir::Dl, len)?;
-    if inner_ttl_expiring(&cur, eth.l3_off, &flow)? {
+    if inner_ttl_expiring(cur, l3, flow)? {
         return Ok(Reason::DownlinkToKernel);
     }
-    urr::count_call(&pdr, Dir::Dl, len);
+    urr::count_call(pdr, Dir::Dl, len);
     crate::counters::count_qfi(
         Ingress::N6,
         match q {
@@ -100,9 +173,9 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         _ => Container::None,
     };
     if far.ohc == OHC_GTPU_IPV6 {
-        return encap6_tail_call(ctx, eth.l3_off, flow.len, pdr.far, psc, false);
+        return encap6_tail_call(ctx, l3, flow.len, pdr.far, psc, false);
     }
-    let outer_len = encap::gtpu_v4(ctx, eth.l3_off, flow.len, &far, psc)?;
+    let outer_len = encap::gtpu_v4(ctx, l3, flow.len, far, psc)?;
     if far.flags & bpf_abi::gtp::FAR_SRV6 != 0 {
         // Downlink N9 over SRv6 (an anchor UPF towards an intermediate one): bpf-srv6's
         // H.M.GTP4.D carries the GTP-U packet in SRv6 by the policy for the peer.
@@ -115,7 +188,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         v6: false,
         src: &far.local,
         dst: &far.peer,
-        tos: encap::outer_tos(&far),
+        tos: encap::outer_tos(far),
         len: outer_len,
     };
     match fib::forward(ctx, &l)? {

@@ -21,7 +21,10 @@ mod uplink;
 mod urr;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use bpf_abi::{Reason, Verdict, names::JUMP_N3_GENERAL};
+use bpf_abi::{
+    Reason, Verdict,
+    names::{JUMP_N3_GENERAL, JUMP_N6_GENERAL},
+};
 
 /// N3 (and N9) ingress: GTP-U from the access network (TS 29.281). The common uplink frame is
 /// handled here, end to end; everything else goes on to `xdp_n3_general`.
@@ -63,9 +66,27 @@ pub fn xdp_n3_gpdu(ctx: XdpContext) -> u32 {
     xdp_verdict(reason)
 }
 
-/// N6 ingress: downlink from the data network to UEs.
+/// N6 ingress: downlink from the data network to UEs. The common frame is handled here, end
+/// to end; everything else goes on to `xdp_n6_general`.
 #[xdp]
 pub fn xdp_n6(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match downlink::common(&ctx) {
+        Some(r) => r,
+        None => {
+            // SAFETY: a tail call with this program's own context; returns only if it fails.
+            unsafe { maps::N6_JUMP.tail_call(&ctx, JUMP_N6_GENERAL) };
+            Reason::TailCallFailed
+        }
+    };
+    counters::count(reason, len);
+    xdp_verdict(reason)
+}
+
+/// N6 ingress for every frame `xdp_n6` leaves (tail call): VLAN tags, IPv4 options, IPv6
+/// extension headers, anything malformed.
+#[xdp]
+pub fn xdp_n6_general(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
     let reason = match downlink::ingress(&ctx) {
         Ok(r) | Err(r) => r,
@@ -74,7 +95,8 @@ pub fn xdp_n6(ctx: XdpContext) -> u32 {
     xdp_verdict(reason)
 }
 
-/// Second stage of N6 for GTP-U/UDP/IPv6 outer headers, reached only by tail call from `xdp_n6`.
+/// Second stage of N6 for GTP-U/UDP/IPv6 outer headers, reached only by tail call from `xdp_n6`
+/// or `xdp_n6_general` (and `xdp_n3_gpdu`, for N9).
 #[xdp]
 pub fn xdp_n6_encap6(ctx: XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;

@@ -9,7 +9,7 @@ use bpf_abi::gtp::{
     Far, GtpConfig, N3Scratch, N6Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey,
     TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
-use bpf_abi::names::N3_JUMP_SLOTS;
+use bpf_abi::names::{N3_JUMP_SLOTS, N6_JUMP_SLOTS};
 
 /// Tail calls of the N3 program (filled by the loader).
 #[map(name = "N3_JUMP")]
@@ -19,7 +19,7 @@ pub static N3_JUMP: ProgramArray = ProgramArray::with_max_entries(N3_JUMP_SLOTS,
 pub static GTP_SRV6: ProgramArray = ProgramArray::with_max_entries(1, 0);
 /// Tail calls of the N6 program (filled by the loader).
 #[map(name = "N6_JUMP")]
-pub static N6_JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+pub static N6_JUMP: ProgramArray = ProgramArray::with_max_entries(N6_JUMP_SLOTS, 0);
 /// Hand-over from `xdp_n6` to `xdp_n6_encap6`.
 #[map(name = "N6_SCRATCH")]
 pub static N6_SCRATCH: PerCpuArray<N6Scratch> = PerCpuArray::with_max_entries(1, 0);

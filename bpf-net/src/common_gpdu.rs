@@ -11,12 +11,12 @@
 //! the general parsers take the packet and name what is wrong with it. S and PN may be set (the
 //! optional fields are there whenever E is).
 //!
-//! [`flow4`] does the same for the T-PDU when it is IPv4 without options.
+//! [`flow4`] reads the T-PDU's flow the same way when it is IPv4 without options.
 
 use crate::{
     Cursor,
     cursor::Head,
-    flow::{Flow, PROTO_ESP},
+    flow::{self, Flow},
     gtpu::{self, GTPU_PORT},
     ipv4, proto,
 };
@@ -105,45 +105,11 @@ pub fn parse(cur: &Cursor) -> Option<(Head<HEAD_LEN>, CommonGpdu)> {
     Some((h, g))
 }
 
-/// The [`Flow`] of an IPv4 T-PDU without options at [`PAYLOAD_OFF`], as
-/// [`crate::flow::parse_flow`] gives it; `None` for anything else (another version, options,
-/// a length the general parser would refuse). `len` is the frame's length.
+/// The [`Flow`] of the T-PDU at [`PAYLOAD_OFF`] when it is IPv4 without options, as
+/// [`crate::flow::parse_flow`] gives it; `None` for anything else. `len` is the frame's length.
 #[inline(always)]
 pub fn flow4(h: &Head<HEAD_LEN>, len: usize) -> Option<Flow> {
-    if h.u8::<58>() != 0x45 {
-        return None;
-    }
-    let total_len = usize::from(h.be16::<60>());
-    if total_len < 20 || PAYLOAD_OFF + total_len > len {
-        return None;
-    }
-    let mut f = Flow {
-        v6: false,
-        src: [0; 16],
-        dst: [0; 16],
-        proto: h.u8::<67>(),
-        tos: h.u8::<59>(),
-        sport: 0,
-        dport: 0,
-        spi: 0,
-        flow_label: 0,
-        len: total_len,
-    };
-    f.src[..4].copy_from_slice(&h.ne32::<70>().to_ne_bytes());
-    f.dst[..4].copy_from_slice(&h.ne32::<74>().to_ne_bytes());
-    let later_fragment = h.be16::<64>() & ipv4::IP_OFFMASK != 0;
-    if later_fragment || total_len < 24 {
-        return Some(f);
-    }
-    match f.proto {
-        proto::TCP | proto::UDP | proto::SCTP => {
-            f.sport = h.be16::<78>();
-            f.dport = h.be16::<80>();
-        }
-        PROTO_ESP => f.spi = h.be32::<78>(),
-        _ => {}
-    }
-    Some(f)
+    flow::from_head4(&h.sub::<PAYLOAD_OFF, 24>(), len - PAYLOAD_OFF)
 }
 
 #[cfg(test)]

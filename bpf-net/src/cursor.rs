@@ -148,6 +148,16 @@ pub struct Head<const N: usize> {
 }
 
 impl<const N: usize> Head<N> {
+    /// The `M` bytes at `OFF` as a [`Head`] of their own (a header at a known offset, read at
+    /// offsets from its start).
+    #[inline(always)]
+    pub fn sub<const OFF: usize, const M: usize>(&self) -> Head<M> {
+        const { assert!(OFF + M <= N) };
+        Head {
+            data: self.data + OFF,
+        }
+    }
+
     /// The byte at `OFF`.
     #[inline(always)]
     pub fn u8<const OFF: usize>(&self) -> u8 {

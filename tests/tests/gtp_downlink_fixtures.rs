@@ -728,3 +728,197 @@ fn icmp_too_big_errors_are_rate_limited_per_cpu() {
     assert_eq!(c[Reason::IcmpFragNeeded as usize].1.packets, limit);
     assert_eq!(c[Reason::IcmpRateLimited as usize].1.packets, extra);
 }
+
+#[test]
+fn xdp_n6_on_the_common_frame_agrees_with_the_general_path() {
+    // `xdp_n6` handles the common frame (untagged Ethernet, IPv4 without options or IPv6
+    // without extension headers) itself and passes every other frame, and every packet whose
+    // FAR buffers, to `xdp_n6_general`. Every frame here must come out of `xdp_n6` exactly as
+    // out of `xdp_n6_general`: the same action, output bytes and outcome counter.
+    use upf_lb::packet::Ipv6Ext;
+    use upf_lb_tests::run_xdp_once_in;
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let mut tunnel = build::far_gtpu_v4(0xabc, UPF_N3, GNB);
+    tunnel.flags |= FAR_TLM;
+    tunnel.tos = 0xb8;
+    let with_ppi = Qer {
+        qfi: 5,
+        rqi: 1,
+        ppi: 3,
+        ..build::qer_open()
+    };
+    let plain_qfi = Qer {
+        qfi: 9,
+        ..build::qer_open()
+    };
+    let closed = Qer {
+        gate: GATE_DL_CLOSED,
+        ..build::qer_open()
+    };
+    let buffer = bpf_abi::gtp::Far {
+        action: FAR_BUFF | FAR_NOCP,
+        ..build::far_gtpu_v4(0xabc, UPF_N3, GNB)
+    };
+    let any = (IpAddr::from(Ipv4Addr::UNSPECIFIED), 0);
+    let any6 = (IpAddr::from(Ipv6Addr::UNSPECIFIED), 0);
+    let ue6 = |n: u16| Ipv6Addr::new(0x2001, 0xdb8, 0x10, n, 0, 0, 0, 1);
+    let prefix = |n: u16| {
+        let mut p = [0u8; 8];
+        p.copy_from_slice(&ue6(n).octets()[..8]);
+        p
+    };
+    // UE 6 and UE6 3: TCP to port 22 dropped (an SDF on the first PDR, IPv4 and IPv6), the
+    // rest tunnelled.
+    let ssh = PdrSpec {
+        precedence: 1,
+        sdfs: vec![build::sdf(Some(6), any, (0, 65535), any, (22, 22))],
+        ..pdr(7, 4, None)
+    };
+    dp.install(&SessionSpec {
+        session: 1,
+        fars: vec![
+            (1, tunnel),
+            (2, build::far_gtpu_v4(0xdef, UPF_N3, GNB)),
+            (3, buffer),
+            (4, build::far_drop()),
+        ],
+        qers: vec![(1, with_ppi), (2, plain_qfi), (3, closed)],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs: vec![
+            (Key::DlUe4(ue(1)), pdr(1, 1, Some(1))),
+            (Key::DlUe4(ue(2)), pdr(2, 2, Some(2))),
+            (Key::DlUe4(ue(3)), pdr(3, 2, None)),
+            (Key::DlUe4(ue(4)), pdr(4, 3, Some(2))),
+            (Key::DlUe4(ue(5)), pdr(5, 2, Some(3))),
+            (Key::DlUe4(ue(6)), ssh.clone()),
+            (Key::DlUe4(ue(6)), pdr(8, 2, Some(2))),
+            (Key::DlUe6(prefix(1)), pdr(9, 1, Some(1))),
+            (Key::DlUe6(prefix(2)), pdr(10, 2, None)),
+            (
+                Key::DlUe6(prefix(3)),
+                PdrSpec {
+                    pdr_id: 11,
+                    sdfs: vec![build::sdf(Some(6), any6, (0, 65535), any6, (22, 22))],
+                    ..ssh
+                },
+            ),
+            (Key::DlUe6(prefix(3)), pdr(12, 2, Some(2))),
+        ],
+    })
+    .expect("install");
+
+    let dn6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 6, 0, 0, 0, 0x10);
+    fn tcp(dport: u16) -> L4 {
+        L4::Tcp {
+            src: 50000,
+            dst: dport,
+            flags: 0x10,
+            payload: vec![1, 2, 3],
+        }
+    }
+    fn udp(n: usize) -> L4 {
+        L4::Udp {
+            src: 50000,
+            dst: 40000,
+            payload: vec![0xcd; n],
+        }
+    }
+    fn packet(s: IpAddr, d: IpAddr, l4: L4) -> IpPacket {
+        match (s, d) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => IpPacket::v4(s, d, l4),
+            (IpAddr::V6(s), IpAddr::V6(d)) => IpPacket::v6(s, d, l4),
+            _ => unreachable!("one family"),
+        }
+    }
+    // (name, packet for the UE): IPv4 and IPv6 variants, common or not; each also VLAN-tagged.
+    type Variant = (&'static str, fn(IpAddr, IpAddr) -> IpPacket);
+    let variants: Vec<Variant> = vec![
+        ("udp", |s, d| packet(s, d, udp(24))),
+        ("udp-1460", |s, d| packet(s, d, udp(1460))),
+        ("tcp-22", |s, d| packet(s, d, tcp(22))),
+        ("tcp-443", |s, d| packet(s, d, tcp(443))),
+        ("esp", |s, d| {
+            packet(
+                s,
+                d,
+                L4::Raw {
+                    proto: 50,
+                    bytes: vec![0, 0, 0x10, 0x01, 0, 0, 0, 1, 0xee],
+                },
+            )
+        }),
+        ("ttl-1", |s, d| {
+            let mut p = packet(s, d, udp(8));
+            match &mut p.ip {
+                Ip::V4(h) => h.ttl = 1,
+                Ip::V6(h) => h.hop_limit = 1,
+            }
+            p
+        }),
+        ("options-or-hop-by-hop", |s, d| {
+            let mut p = packet(s, d, udp(8));
+            match &mut p.ip {
+                Ip::V4(h) => h.options = vec![1, 1, 1, 0],
+                Ip::V6(h) => h.ext = vec![Ipv6Ext::HopByHop(vec![])],
+            }
+            p
+        }),
+        ("later-fragment", |s, d| {
+            let mut p = packet(s, d, udp(8));
+            match &mut p.ip {
+                Ip::V4(h) => h.frag = 0x0020,
+                Ip::V6(h) => {
+                    h.ext = vec![Ipv6Ext::Fragment {
+                        offset: 4,
+                        more: false,
+                        id: 7,
+                    }]
+                }
+            }
+            p
+        }),
+    ];
+    let ns = Some((&fib.ns, fib.n3_ifindex));
+    let (mut runs, mut differ) = (0, Vec::new());
+    let v4: Vec<IpAddr> = (1..=7).map(|n| ue(n).into()).collect();
+    let v6: Vec<IpAddr> = (1..=4).map(|n| ue6(n).into()).collect();
+    for (dsts, src) in [(v4, IpAddr::from(DN)), (v6, IpAddr::from(dn6))] {
+        for dst in dsts {
+            for (name, make) in &variants {
+                // A buffering FAR hands the packet to the controller, rate-limited per session:
+                // one variant for it keeps both runs under the limit.
+                if dst == IpAddr::from(ue(4)) && *name != "udp" {
+                    continue;
+                }
+                for vlan in [None, Some((0x8100, 100))] {
+                    let mut f = Frame::new(make(src, dst));
+                    f.vlans.extend(vlan);
+                    let f = f.to_bytes();
+                    let general = run_xdp_once_in(ns, &dp, names::PROG_XDP_N6_GENERAL, &f).unwrap();
+                    let fast = run_xdp_once_in(ns, &dp, names::PROG_XDP_N6, &f).unwrap();
+                    runs += 1;
+                    if fast != general {
+                        differ.push(format!(
+                            "{dst}/{name}/{vlan:?}: xdp_n6 {} {:?} vs general {} {:?}",
+                            fast.action,
+                            fast.reasons(),
+                            general.action,
+                            general.reasons()
+                        ));
+                    }
+                    assert_eq!(general.reasons().len(), 1, "{dst}/{name}");
+                }
+            }
+        }
+    }
+    assert!(runs > 150, "{runs}");
+    assert!(
+        differ.is_empty(),
+        "{} of {runs} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}

@@ -104,6 +104,7 @@ pub const GTP_PROGRAMS: &[&str] = &[
     names::PROG_XDP_N3,
     names::PROG_XDP_N6,
     names::PROG_XDP_N3_GENERAL,
+    names::PROG_XDP_N6_GENERAL,
     names::PROG_XDP_N3_GPDU,
     names::PROG_XDP_N6_ENCAP6,
     names::PROG_XDP_NOOP,
@@ -162,6 +163,11 @@ impl GtpDatapath {
                 names::MAP_N3_JUMP,
                 names::JUMP_N3_GPDU,
                 names::PROG_XDP_N3_GPDU,
+            ),
+            (
+                names::MAP_N6_JUMP,
+                names::JUMP_N6_GENERAL,
+                names::PROG_XDP_N6_GENERAL,
             ),
             (
                 names::MAP_N6_JUMP,
