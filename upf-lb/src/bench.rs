@@ -246,15 +246,19 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         ..Default::default()
     })?;
 
-    let ul_fixture = |teid: u32, dport: u16, name: &str| {
+    // `psc`: with a UL PDU Session Container (the common frame `xdp_n3` handles itself);
+    // without, the frame takes the general path (`xdp_n3_general`, `xdp_n3_gpdu`).
+    let ul_fixture = |teid: u32, dport: u16, name: &str, psc: bool| {
         let inner = udp(fixtures::UE_V4.into(), FibNs::NH4.into(), 5000, dport);
         let mut g = Gtpu::gpdu(teid, inner.to_bytes());
-        g.ext.push(GtpuExt::Psc(Psc {
-            pdu_type: 1,
-            qfi: 9,
-            rqi: false,
-            ppi: None,
-        }));
+        if psc {
+            g.ext.push(GtpuExt::Psc(Psc {
+                pdu_type: 1,
+                qfi: 9,
+                rqi: false,
+                ppi: None,
+            }));
+        }
         let f = Frame::new(IpPacket::v4(gnb, n3, L4::gtpu(2152, &g)));
         Fixture {
             name: name.into(),
@@ -293,11 +297,17 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         "method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop"
     );
     println!(
-        "paths: uplink G-PDU (PSC) -> TEID (hash; \"direct\": TEID the UPF allocated, array index) -> PDR -> FAR -> decap -> FIB -> redirect; downlink IPv6 UE -> /64 -> PDR -> QER -> encap GTP-U/IPv4 + PSC -> FIB -> redirect"
+        "paths: uplink G-PDU (PSC) -> TEID (hash; \"direct\": TEID the UPF allocated, array index) -> PDR -> FAR -> decap -> FIB -> redirect; downlink IPv6 UE -> /64 -> PDR -> QER -> encap GTP-U/IPv4 + PSC -> FIB -> redirect; \"ul general\": uplink without a PDU Session Container, which xdp_n3 leaves to the general parsers (two tail calls)"
     );
     println!(
-        "{:>10} {:>14} {:>12} {:>12} {:>14} {:>14}",
-        "sessions", "install/s", "uplink ns", "downlink ns", "ul 8-SDF ns", "ul direct ns"
+        "{:>10} {:>14} {:>12} {:>12} {:>14} {:>14} {:>14}",
+        "sessions",
+        "install/s",
+        "uplink ns",
+        "downlink ns",
+        "ul 8-SDF ns",
+        "ul direct ns",
+        "ul general ns"
     );
     let mut installed = 0u32;
     for &n in levels {
@@ -309,14 +319,14 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         }
         let rate = f64::from(installed - start) / t0.elapsed().as_secs_f64().max(1e-9);
         let probe = n / 2;
-        let (ul, dl, sdf, direct) = fib.ns.run(|| -> anyhow::Result<_> {
+        let (ul, dl, sdf, direct, general) = fib.ns.run(|| -> anyhow::Result<_> {
             let prog3 = dp.xdp(names::PROG_XDP_N3)?;
             let prog6 = dp.xdp(names::PROG_XDP_N6)?;
             let noop = dp.xdp(names::PROG_XDP_NOOP)?;
             let ul = measure_in(
                 prog3,
                 noop,
-                &ul_fixture(0x1000 + probe, 7000, "ul-decap"),
+                &ul_fixture(0x1000 + probe, 7000, "ul-decap", true),
                 runs,
                 rounds,
                 ifindex,
@@ -325,7 +335,7 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
             let sdf = measure_in(
                 prog3,
                 noop,
-                &ul_fixture(sdf_teid, 7000, "ul-8-sdf"),
+                &ul_fixture(sdf_teid, 7000, "ul-8-sdf", true),
                 runs,
                 rounds,
                 ifindex,
@@ -333,19 +343,35 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
             let direct = measure_in(
                 prog3,
                 noop,
-                &ul_fixture(TEID_DIRECT | probe, 7000, "ul-direct-teid"),
+                &ul_fixture(TEID_DIRECT | probe, 7000, "ul-direct-teid", true),
                 runs,
                 rounds,
                 ifindex,
             )?;
-            Ok((ul.net_ns(), dl.net_ns(), sdf.net_ns(), direct.net_ns()))
+            let general = measure_in(
+                prog3,
+                noop,
+                &ul_fixture(0x1000 + probe, 7000, "ul-general", false),
+                runs,
+                rounds,
+                ifindex,
+            )?;
+            Ok((
+                ul.net_ns(),
+                dl.net_ns(),
+                sdf.net_ns(),
+                direct.net_ns(),
+                general.net_ns(),
+            ))
         })?;
         let rate = if start == installed {
             "-".to_string()
         } else {
             format!("{rate:.0}")
         };
-        println!("{n:>10} {rate:>14} {ul:>12.1} {dl:>12.1} {sdf:>14.1} {direct:>14.1}");
+        println!(
+            "{n:>10} {rate:>14} {ul:>12.1} {dl:>12.1} {sdf:>14.1} {direct:>14.1} {general:>14.1}"
+        );
     }
     Ok(())
 }
