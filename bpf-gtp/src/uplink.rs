@@ -23,7 +23,7 @@ use bpf_abi::{
 };
 use bpf_net::{
     Cursor, common_gpdu, csum,
-    eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, EthHdr},
+    eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6},
     flow::{Flow, parse_flow},
     gtpu::Gtpu,
 };
@@ -219,22 +219,20 @@ fn pdus(
 /// setting the EtherType of the inner packet.
 #[inline(always)]
 fn decap(ctx: &XdpContext, cur: &Cursor, payload_off: usize, flow: &Flow) -> Result<(), Reason> {
-    let eth: &EthHdr = cur.get(0, Reason::EthTruncated)?;
-    let (dst, src) = (eth.dst, eth.src);
+    let macs = cur.head::<12>().ok_or(Reason::EthTruncated)?;
+    let macs = [macs.ne32::<0>(), macs.ne32::<4>(), macs.ne32::<8>()];
     let delta = payload_off.wrapping_sub(ETH_HLEN) as i32;
     // SAFETY: ctx.ctx is this invocation's xdp_md; the helper checks the new head.
     if unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) } != 0 {
         return Err(Reason::AdjustFailed);
     }
     let cur = Cursor::from_xdp(ctx);
-    let eth = cur.get_mut::<EthHdr>(0, Reason::AdjustFailed)?;
+    let h = cur.head::<ETH_HLEN>().ok_or(Reason::AdjustFailed)?;
+    h.set_ne32::<0>(macs[0]);
+    h.set_ne32::<4>(macs[1]);
+    h.set_ne32::<8>(macs[2]);
     let et = if flow.v6 { ETH_P_IPV6 } else { ETH_P_IPV4 };
-    // SAFETY: the cursor proved 14 bytes at offset 0; EthHdr has alignment 1.
-    unsafe {
-        (*eth).dst = dst;
-        (*eth).src = src;
-        (*eth).ethertype = bpf_abi::Be16::new(et);
-    }
+    h.set_ne16::<12>(et.to_be());
     Ok(())
 }
 
@@ -243,33 +241,33 @@ fn decap(ctx: &XdpContext, cur: &Cursor, payload_off: usize, flow: &Flow) -> Res
 #[inline(always)]
 fn ttl(ctx: &XdpContext, flow: &Flow, decrement: bool) -> Result<bool, Reason> {
     let cur = Cursor::from_xdp(ctx);
+    // TTL at 8 and the header checksum at 10 of IPv4; Hop Limit at 7 of IPv6.
+    let h = cur.head::<{ ETH_HLEN + 12 }>().ok_or(if flow.v6 {
+        Reason::Ipv6Truncated
+    } else {
+        Reason::Ipv4Truncated
+    })?;
     if flow.v6 {
-        let p = cur.get_mut::<[u8; 8]>(ETH_HLEN, Reason::Ipv6Truncated)?;
-        // SAFETY: the cursor proved 8 bytes at offset 14; nothing else refers to them.
-        let h = unsafe { &mut *p };
-        if h[7] <= 1 {
+        let hop = h.u8::<{ ETH_HLEN + 7 }>();
+        if hop <= 1 {
             return Ok(true);
         }
         if decrement {
-            h[7] -= 1;
+            h.set_u8::<{ ETH_HLEN + 7 }>(hop - 1);
         }
-    } else {
-        let p = cur.get_mut::<[u8; 12]>(ETH_HLEN, Reason::Ipv4Truncated)?;
-        // SAFETY: the cursor proved 12 bytes at offset 14 (TTL at 8, checksum at 10); nothing
-        // else refers to them during this program run.
-        let h = unsafe { &mut *p };
-        let ttl = h[8];
-        if ttl <= 1 {
-            return Ok(true);
-        }
-        if !decrement {
-            return Ok(false);
-        }
-        let old = u16::from_be_bytes([ttl, h[9]]);
-        let new = u16::from_be_bytes([ttl - 1, h[9]]);
-        let c = csum::replace16(u16::from_be_bytes([h[10], h[11]]), old, new);
-        h[8] = ttl - 1;
-        h[10..12].copy_from_slice(&c.to_be_bytes());
+        return Ok(false);
+    }
+    let ttl = h.u8::<{ ETH_HLEN + 8 }>();
+    if ttl <= 1 {
+        return Ok(true);
+    }
+    if decrement {
+        let proto = h.u8::<{ ETH_HLEN + 9 }>();
+        let old = u16::from_be_bytes([ttl, proto]);
+        let new = u16::from_be_bytes([ttl - 1, proto]);
+        let c = csum::replace16(h.be16::<{ ETH_HLEN + 10 }>(), old, new);
+        h.set_u8::<{ ETH_HLEN + 8 }>(ttl - 1);
+        h.set_ne16::<{ ETH_HLEN + 10 }>(c.to_be());
     }
     Ok(false)
 }

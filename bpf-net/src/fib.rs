@@ -8,7 +8,7 @@
 //! helper on the fast path): a route or neighbour change reaches the fast path within that
 //! time. Every object that forwards with it has the map `NH_CACHE`.
 
-use crate::{Cursor, eth::EthHdr};
+use crate::Cursor;
 use aya_ebpf::{
     bindings::{
         BPF_FIB_LKUP_RET_BLACKHOLE, BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_PROHIBIT,
@@ -46,7 +46,8 @@ pub struct Lookup<'a> {
     pub len: u16,
 }
 
-/// Rewrites the Ethernet header at offset 0 and redirects to `ifindex`.
+/// Rewrites the MAC addresses of the Ethernet header at offset 0 (two words and two half
+/// words) and redirects to `ifindex`.
 #[inline(always)]
 pub fn redirect(
     ctx: &XdpContext,
@@ -55,12 +56,11 @@ pub fn redirect(
     ifindex: u32,
 ) -> Result<(), Reason> {
     let cur = Cursor::from_xdp(ctx);
-    let eth = cur.get_mut::<EthHdr>(0, Reason::EthTruncated)?;
-    // SAFETY: the cursor proved 14 bytes at offset 0; EthHdr has alignment 1.
-    unsafe {
-        (*eth).dst = dmac;
-        (*eth).src = smac;
-    }
+    let h = cur.head::<12>().ok_or(Reason::EthTruncated)?;
+    h.set_ne32::<0>(u32::from_ne_bytes([dmac[0], dmac[1], dmac[2], dmac[3]]));
+    h.set_ne16::<4>(u16::from_ne_bytes([dmac[4], dmac[5]]));
+    h.set_ne16::<6>(u16::from_ne_bytes([smac[0], smac[1]]));
+    h.set_ne32::<8>(u32::from_ne_bytes([smac[2], smac[3], smac[4], smac[5]]));
     // SAFETY: bpf_redirect only records the target for XDP_REDIRECT.
     unsafe { bpf_redirect(ifindex, 0) };
     Ok(())
