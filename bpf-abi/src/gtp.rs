@@ -9,9 +9,53 @@
 
 use crate::wire::{Be16, Be32};
 
-/// Uplink lookup: local TEID -> [`PdrList`]. Hash map, key [`TeidKey`]. Written by the
-/// controller per session; read by `xdp_n3` for every G-PDU whose TEID is not direct.
+/// Uplink lookup: local TEID -> [`PdrList`]. Hash map, key [`TeidKey`]: the overflow of
+/// [`MAP_UL_TEID_TABLE`], for a TEID whose two buckets there are full, read by the datapath
+/// after both buckets.
 pub const MAP_UL_TEID: &str = "UL_TEID";
+/// Uplink lookup for local TEIDs that are not direct (TEIDs an SMF chose): an array of
+/// [`TeidBucket`]s, a power of two of them, at most half full by the controller's sizing. A
+/// TEID lives in a free slot of one of its two buckets ([`teid_buckets`]; the first has room
+/// nearly always), else in [`MAP_UL_TEID`]. The datapath compares the four slots of each
+/// bucket: an inlined array access and a hash of a few instructions instead of the kernel's
+/// hash-map lookup (about a tenth of the uplink's time).
+pub const MAP_UL_TEID_TABLE: &str = "UL_TEID_TABLE";
+/// Slots per [`TeidBucket`] (one cache line).
+pub const TEID_BUCKET_SLOTS: usize = 4;
+/// The read-only global of bpf-gtp holding the bucket count of [`MAP_UL_TEID_TABLE`] minus
+/// one, set by the loader.
+pub const GLOBAL_UL_TEID_BUCKET_MASK: &str = "UL_TEID_BUCKET_MASK";
+
+/// A bucket of [`MAP_UL_TEID_TABLE`]: slots with `teid == 0` are free.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TeidBucket {
+    /// The slots.
+    pub slots: [TeidSlot; TEID_BUCKET_SLOTS],
+}
+
+/// MurmurHash3's 32-bit finaliser: every input bit moves every output bit.
+#[inline(always)]
+const fn fmix32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// The two buckets of `teid` in a [`MAP_UL_TEID_TABLE`] of `mask + 1` buckets (a power of
+/// two); they may be the same.
+#[inline(always)]
+pub const fn teid_buckets(teid: u32, mask: u32) -> [u32; 2] {
+    [fmix32(teid) & mask, fmix32(teid ^ 0x5bd1_e995) & mask]
+}
+
+/// Buckets of [`MAP_UL_TEID_TABLE`] for `keys` TEIDs: a power of two with twice the slots.
+pub const fn teid_table_buckets(keys: u32) -> u32 {
+    let b = keys.div_ceil(TEID_BUCKET_SLOTS as u32 / 2);
+    if b <= 1 { 1 } else { b.next_power_of_two() }
+}
 /// Uplink lookup for direct TEIDs (see [`TEID_DIRECT`]): array of [`TeidSlot`] indexed by
 /// `teid & !TEID_DIRECT`. An array index costs no hashing helper: the kernel's hash lookup
 /// was about a third of the uplink's time.
@@ -197,7 +241,7 @@ impl NhKey {
 }
 
 const _: () = assert!(size_of::<NhKey>() == 24 && size_of::<NhEntry>() == 32);
-const _: () = assert!(size_of::<TeidSlot>() == 16);
+const _: () = assert!(size_of::<TeidSlot>() == 16 && size_of::<TeidBucket>() == 64);
 const _: () = assert!(size_of::<NhSlot>() == 56 && NH_CACHE_SLOTS.is_power_of_two());
 
 /// Addresses of the UP function the datapath needs: array of one [`GtpConfig`], written by the
@@ -527,6 +571,7 @@ mod pod {
         NhEntry,
         NhSlot,
         TeidSlot,
+        TeidBucket,
         TeidKey,
         Ue4Key,
         Ue6Key,
@@ -552,6 +597,42 @@ mod tests {
             ifindex,
             family,
         }
+    }
+
+    #[test]
+    fn teid_buckets_spread_sequential_teids() {
+        // 100 000 sequential TEIDs (as an SMF allocates them) in a table sized for them: the
+        // fullest first bucket holds few, and nearly every TEID finds a free slot in one of
+        // its two buckets by the controller's rule (first free slot of the first, then the
+        // second bucket).
+        let n = 100_000u32;
+        let buckets = teid_table_buckets(n);
+        assert_eq!(buckets, 65_536);
+        let mut fill = std::vec![0usize; buckets as usize];
+        let (mut first, mut overflow) = (0, 0);
+        for t in 1..=n {
+            let [a, b] = teid_buckets(0x1000 + t, buckets - 1);
+            assert!(a < buckets && b < buckets);
+            if fill[a as usize] < TEID_BUCKET_SLOTS {
+                fill[a as usize] += 1;
+                first += 1;
+            } else if fill[b as usize] < TEID_BUCKET_SLOTS {
+                fill[b as usize] += 1;
+            } else {
+                overflow += 1;
+            }
+        }
+        // Measured: 98.2 % in their first bucket, 90 of 100 000 (0.09 %) in the hash map.
+        assert!(first * 100 > n * 97, "{first} in their first bucket");
+        assert!(overflow * 1000 < n, "{overflow} overflowed");
+        assert_eq!(
+            (
+                teid_table_buckets(0),
+                teid_table_buckets(2),
+                teid_table_buckets(5)
+            ),
+            (1, 1, 4)
+        );
     }
 
     #[test]

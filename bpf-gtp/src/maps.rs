@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruPerCpuHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use bpf_abi::gtp::{
-    Far, GtpConfig, N3Scratch, N6Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidKey,
-    TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
+    Far, GtpConfig, N3Scratch, N6Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidBucket,
+    TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
 };
 use bpf_abi::names::{N3_JUMP_SLOTS, N6_JUMP_SLOTS};
 
@@ -31,6 +31,20 @@ pub static N3_SCRATCH: PerCpuArray<N3Scratch> = PerCpuArray::with_max_entries(1,
 /// Uplink lookup by local TEID.
 #[map(name = "UL_TEID")]
 pub static UL_TEID: HashMap<TeidKey, PdrList> = HashMap::with_max_entries(1, 0);
+/// Uplink lookup by local TEID, buckets of slots (`bpf_abi::gtp::MAP_UL_TEID_TABLE`).
+#[map(name = "UL_TEID_TABLE")]
+pub static UL_TEID_TABLE: Array<TeidBucket> = Array::with_max_entries(1, 0);
+/// Buckets of `UL_TEID_TABLE` minus one (a power of two minus one), set by the loader.
+#[unsafe(no_mangle)]
+static UL_TEID_BUCKET_MASK: u32 = 0;
+
+/// The bucket mask of `UL_TEID_TABLE`.
+#[inline(always)]
+pub fn teid_bucket_mask() -> u32 {
+    // SAFETY: a plain read of a read-only global; volatile, so that the compiler does not
+    // fold the build-time 0 the loader replaces.
+    unsafe { core::ptr::read_volatile(&UL_TEID_BUCKET_MASK) }
+}
 /// Uplink lookup by direct local TEID (`bpf_abi::gtp::TEID_DIRECT`).
 #[map(name = "UL_TEID_DIRECT")]
 pub static UL_TEID_DIRECT: Array<TeidSlot> = Array::with_max_entries(1, 0);

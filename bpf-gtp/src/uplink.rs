@@ -6,7 +6,7 @@
 use crate::{
     encap::{self, Container},
     fib::{self, Fwd, Lookup},
-    maps::{FARS, N3_JUMP, N3_SCRATCH, UL_TEID, UL_TEID_DIRECT},
+    maps::{FARS, N3_JUMP, N3_SCRATCH, UL_TEID, UL_TEID_DIRECT, UL_TEID_TABLE, teid_bucket_mask},
     pdr,
     qer::{self, Dir},
     urr,
@@ -17,7 +17,7 @@ use bpf_abi::{
     counters::Ingress,
     gtp::{
         FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, FAR_SRV6, OHC_GTPU_IPV4, OHC_GTPU_IPV6,
-        OHC_NONE, OHR_NONE, PdrList, TEID_DIRECT, TeidKey,
+        OHC_NONE, OHR_NONE, PdrList, TEID_BUCKET_SLOTS, TEID_DIRECT, TeidKey, teid_buckets,
     },
     names::JUMP_N3_GPDU,
 };
@@ -29,9 +29,10 @@ use bpf_net::{
 };
 
 /// The session (its uplink PDRs) of local TEID `teid`: by array index for a TEID the UP
-/// function allocated (`TEID_DIRECT` and an index inside the array), else by hash (where the
-/// controller puts every other TEID; a TEID_DIRECT one whose slot holds another TEID is looked
-/// up there too, which also covers a configuration without direct TEIDs).
+/// function allocated (`TEID_DIRECT` and an index inside the array), else in its two buckets
+/// of the TEID table, else in the hash map (the table's overflow; a TEID_DIRECT one whose
+/// slot holds another TEID is looked up there too, which also covers a configuration without
+/// direct TEIDs). TEID 0 is never installed: free slots hold it.
 #[inline(always)]
 fn session(teid: u32) -> Option<*const PdrList> {
     if teid & TEID_DIRECT != 0
@@ -39,6 +40,19 @@ fn session(teid: u32) -> Option<*const PdrList> {
         && slot.teid == teid
     {
         return Some(&slot.list as *const PdrList);
+    }
+    if teid != 0 {
+        for b in teid_buckets(teid, teid_bucket_mask()) {
+            if let Some(bucket) = UL_TEID_TABLE.get(b) {
+                let mut i = 0;
+                while i < TEID_BUCKET_SLOTS {
+                    if bucket.slots[i].teid == teid {
+                        return Some(&bucket.slots[i].list as *const PdrList);
+                    }
+                    i += 1;
+                }
+            }
+        }
     }
     UL_TEID.get_ptr(TeidKey {
         teid: Be32::new(teid),

@@ -794,3 +794,80 @@ fn xdp_n3_on_the_common_frame_agrees_with_the_general_path() {
         differ.join("\n")
     );
 }
+
+#[test]
+fn teids_fill_their_bucket_then_the_hash_map_and_reuse_freed_slots() {
+    // A TEID table of one bucket (2 uplink keys: the hash map holds 2 as well): four TEIDs
+    // fill the bucket's slots, two more overflow into the hash map, a seventh finds no room.
+    // Every installed TEID is found; removal makes each unknown again; after a removal from
+    // the bucket the seventh fits, in the freed slot (the hash map is still full).
+    use bpf_abi::gtp::teid_table_buckets;
+    use upf_lb::southbound::MapSizes;
+    require_root();
+    let fib = FibNs::new();
+    let sizes = MapSizes {
+        ul_keys: 2,
+        ..MapSizes::for_sessions(64)
+    };
+    assert_eq!(teid_table_buckets(sizes.ul_keys), 1);
+    let teids: Vec<u32> = (0..7).map(|i| 0x100 + 0x11 * i).collect();
+    let mut dp = GtpDatapath::load_with(&sizes).expect("load bpf-gtp");
+    let nh4: IpAddr = FibNs::NH4.into();
+    let inner = udp_to(nh4, 53, 64);
+    let spec = |i: usize| SessionSpec {
+        session: i as u32 + 1,
+        fars: vec![(1, build::far_forward())],
+        urrs: vec![1],
+        pdrs: vec![(Key::UlTeid(teids[i]), pdr(1, 1, 0, vec![], 1, None))],
+        ..Default::default()
+    };
+    let forwarded = |name: String, teid| {
+        fx(
+            &name,
+            &gpdu(teid, Some(9), &inner),
+            xdp::REDIRECT,
+            redirected(inner.clone()),
+            Reason::UplinkRedirect,
+        )
+    };
+    let unknown = |name: String, teid| {
+        let f = gpdu(teid, Some(9), &inner);
+        fx(
+            &name,
+            &f,
+            xdp::TX,
+            fixtures::error_indication_for(&f, teid).to_bytes(),
+            Reason::GtpuErrorIndication,
+        )
+    };
+    let ns = Some((&fib.ns, fib.n3_ifindex));
+    let mut sessions: Vec<_> = (0..6)
+        .map(|i| Some(dp.install(&spec(i)).expect("install")))
+        .collect();
+    let e = dp.install(&spec(6)).unwrap_err();
+    assert!(e.to_string().contains("UL_TEID"), "{e}");
+    let t: Vec<_> = (0..6)
+        .map(|i| forwarded(format!("ul-teid-{i}"), teids[i]))
+        .collect();
+    run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N3, &t);
+    // One from the bucket removed: unknown; the seventh takes its slot.
+    dp.remove(sessions[1].take().unwrap());
+    sessions.push(Some(
+        dp.install(&spec(6)).expect("install into the freed slot"),
+    ));
+    let mut t = vec![unknown("ul-removed-from-bucket".into(), teids[1])];
+    t.extend([0, 2, 3, 4, 5, 6].map(|i| forwarded(format!("ul-after-reuse-{i}"), teids[i])));
+    run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N3, &t);
+    // One from the hash map removed, then everything: every TEID unknown.
+    dp.remove(sessions[5].take().unwrap());
+    let mut t = vec![unknown("ul-removed-from-hash".into(), teids[5])];
+    t.extend([0, 2, 3, 4, 6].map(|i| forwarded(format!("ul-still-{i}"), teids[i])));
+    run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N3, &t);
+    for s in sessions.into_iter().flatten() {
+        dp.remove(s);
+    }
+    let t: Vec<_> = (0..7)
+        .map(|i| unknown(format!("ul-all-removed-{i}"), teids[i]))
+        .collect();
+    run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N3, &t);
+}

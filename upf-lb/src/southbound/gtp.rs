@@ -9,10 +9,11 @@ use super::loader::GtpDatapath;
 use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
     EVENT_DATA_LEN, Event, Far, MAP_BUFF_LIMIT, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_FARS,
-    MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_UL_TEID_DIRECT, MAP_URR_COUNTERS,
-    MAP_URR_PCPU, MAP_URR_THRESHOLDS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE,
-    OHR_NONE, Pdr, PdrList, Qer, QerState, SdfFilter, TEID_DIRECT, TeidKey, TeidSlot, Ue4Key,
-    Ue6Key, UrrCounters, UrrThreshold,
+    MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_UL_TEID_DIRECT,
+    MAP_UL_TEID_TABLE, MAP_URR_COUNTERS, MAP_URR_PCPU, MAP_URR_THRESHOLDS, MAX_PDRS_PER_KEY,
+    MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr, PdrList, Qer, QerState, SdfFilter,
+    TEID_DIRECT, TeidBucket, TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
+    teid_buckets, teid_table_buckets,
 };
 use std::{
     collections::{BTreeMap, HashMap as StdHashMap},
@@ -346,9 +347,10 @@ impl MapSizes {
     }
 
     /// (map name, entries) for the loader.
-    pub fn entries(&self) -> [(&'static str, u32); 14] {
+    pub fn entries(&self) -> [(&'static str, u32); 15] {
         [
             (bpf_abi::gtp::MAP_UL_TEID_DIRECT, self.ul_direct.max(1)),
+            (MAP_UL_TEID_TABLE, teid_table_buckets(self.ul_keys)),
             (MAP_EVENTS, self.events_bytes),
             (MAP_BUFF_LIMIT, self.dl4_keys.saturating_add(self.dl6_keys)),
             (MAP_URR_THRESHOLDS, self.urrs),
@@ -371,6 +373,8 @@ impl MapSizes {
 pub struct Allocators {
     /// Size of the direct TEID array.
     ul_direct: u32,
+    /// Buckets of the TEID table minus one.
+    pub(crate) ul_bucket_mask: u32,
     pdrs: Slots,
     sdfs: Slots,
     fars: Slots,
@@ -383,6 +387,7 @@ impl Allocators {
     pub fn new(sizes: &MapSizes) -> Self {
         Allocators {
             ul_direct: sizes.ul_direct.max(1),
+            ul_bucket_mask: teid_table_buckets(sizes.ul_keys) - 1,
             pdrs: Slots::new(MAP_PDRS, sizes.pdrs),
             sdfs: Slots::new(MAP_SDFS, sizes.sdfs),
             fars: Slots::new(MAP_FARS, sizes.fars),
@@ -877,6 +882,23 @@ impl GtpDatapath {
                 }
             }
         }
+        {
+            let map = self
+                .ebpf()
+                .map(MAP_UL_TEID_TABLE)
+                .ok_or(SouthboundError::Full(MAP_UL_TEID_TABLE))?;
+            let a: Array<_, TeidBucket> =
+                Array::try_from(map).map_err(map_err(MAP_UL_TEID_TABLE))?;
+            for i in 0..a.len() {
+                let bucket = a.get(&i, 0).map_err(map_err(MAP_UL_TEID_TABLE))?;
+                for slot in bucket.slots {
+                    let key = Key::UlTeid(slot.teid);
+                    if slot.teid != 0 && !owned.contains(&key) {
+                        stale.push(key);
+                    }
+                }
+            }
+        }
         for k in &stale {
             self.set_key(*k, None)?;
         }
@@ -904,6 +926,64 @@ impl GtpDatapath {
             .map_mut(name)
             .ok_or(SouthboundError::Full(name))?;
         Array::try_from(map).map_err(map_err(name))
+    }
+
+    /// Sets (`Some`) or clears (`None`) TEID `t` in the TEID table: in the slot that holds it,
+    /// else (setting) in the first free slot of its first bucket, then of its second; when it
+    /// moves into the table, out of the hash map. Returns false when the hash map is where `t`
+    /// is to be set or cleared: both buckets full, not in the table, or TEID 0 (the table's
+    /// free mark).
+    fn set_teid_bucket(&mut self, t: u32, list: Option<PdrList>) -> Result<bool, SouthboundError> {
+        if t == 0 {
+            return Ok(false);
+        }
+        let err = |e| map_err(MAP_UL_TEID_TABLE)(e);
+        let buckets = teid_buckets(t, self.alloc.ul_bucket_mask);
+        let mut table = self.array::<TeidBucket>(MAP_UL_TEID_TABLE)?;
+        let mut free = None;
+        for b in buckets {
+            let mut bucket = table.get(&b, 0).map_err(err)?;
+            if let Some(i) = bucket.slots.iter().position(|s| s.teid == t) {
+                bucket.slots[i] = match list {
+                    Some(list) => TeidSlot {
+                        teid: t,
+                        _pad: 0,
+                        list,
+                    },
+                    None => TeidSlot::default(),
+                };
+                table.set(b, bucket, 0).map_err(err)?;
+                return Ok(true);
+            }
+            if free.is_none()
+                && let Some(i) = bucket.slots.iter().position(|s| s.teid == 0)
+            {
+                free = Some((b, i, bucket));
+            }
+        }
+        let (Some(list), Some((b, i, mut bucket))) = (list, free) else {
+            return Ok(false);
+        };
+        bucket.slots[i] = TeidSlot {
+            teid: t,
+            _pad: 0,
+            list,
+        };
+        table.set(b, bucket, 0).map_err(err)?;
+        // An overflowed TEID replaced after a slot freed up: the table holds it now.
+        let map = self
+            .ebpf_mut()
+            .map_mut(MAP_UL_TEID)
+            .ok_or(SouthboundError::Full(MAP_UL_TEID))?;
+        let mut h: HashMap<_, TeidKey, PdrList> =
+            HashMap::try_from(map).map_err(map_err(MAP_UL_TEID))?;
+        let key = TeidKey {
+            teid: bpf_abi::Be32::new(t),
+        };
+        if h.get(&key, 0).is_ok() {
+            h.remove(&key).map_err(map_err(MAP_UL_TEID))?;
+        }
+        Ok(true)
     }
 
     fn set_key(&mut self, key: Key, list: Option<PdrList>) -> Result<(), SouthboundError> {
@@ -937,13 +1017,18 @@ impl GtpDatapath {
                     .set(t & !TEID_DIRECT, slot, 0)
                     .map_err(map_err(MAP_UL_TEID_DIRECT))
             }
-            Key::UlTeid(t) => op!(
-                MAP_UL_TEID,
-                TeidKey,
-                TeidKey {
-                    teid: bpf_abi::Be32::new(t)
+            Key::UlTeid(t) => {
+                if self.set_teid_bucket(t, list)? {
+                    return Ok(());
                 }
-            ),
+                op!(
+                    MAP_UL_TEID,
+                    TeidKey,
+                    TeidKey {
+                        teid: bpf_abi::Be32::new(t)
+                    }
+                )
+            }
             Key::DlUe4(a) => op!(MAP_DL_UE4, Ue4Key, Ue4Key { addr: a.octets() }),
             Key::DlUe6(p) => op!(MAP_DL_UE6, Ue6Key, Ue6Key { prefix: p }),
         }

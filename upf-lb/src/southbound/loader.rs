@@ -81,6 +81,7 @@ pub const PINNED_MAPS: &[&str] = &[
     names::MAP_N6_SCRATCH,
     bpf_abi::gtp::MAP_UL_TEID,
     bpf_abi::gtp::MAP_UL_TEID_DIRECT,
+    bpf_abi::gtp::MAP_UL_TEID_TABLE,
     bpf_abi::gtp::MAP_DL_UE4,
     bpf_abi::gtp::MAP_DL_UE6,
     bpf_abi::gtp::MAP_PDRS,
@@ -131,10 +132,12 @@ impl GtpDatapath {
         sizes: &MapSizes,
         pin_dir: Option<&std::path::Path>,
     ) -> Result<(Self, bool), LoadError> {
+        let mask = bpf_abi::gtp::teid_table_buckets(sizes.ul_keys) - 1;
         let mut loader = EbpfLoader::new();
         for (name, n) in sizes.entries() {
             loader.map_max_entries(name, n);
         }
+        loader.override_global(bpf_abi::gtp::GLOBAL_UL_TEID_BUCKET_MASK, &mask, true);
         let mut fresh = true;
         let paths: Vec<(&str, std::path::PathBuf)> = pin_dir
             .map(|d| PINNED_MAPS.iter().map(|m| (*m, d.join(m))).collect())
