@@ -60,22 +60,36 @@ fn session(teid: u32) -> Option<*const PdrList> {
 }
 
 /// The uplink of a frame of the common layout (`bpf_net::common_gpdu`: untagged Ethernet,
-/// IPv4, UDP, GTP-U with one UL PDU Session Container), all in `xdp_n3`: no tail call, and
-/// headers read at constant offsets. `None` for any other frame, and for an unknown TEID:
-/// the general parser then takes it (and answers an unknown TEID with an Error Indication).
+/// IPv4 or IPv6, UDP, GTP-U with one UL PDU Session Container), all in `xdp_n3`: no tail
+/// call, and headers read at constant offsets. `None` for any other frame, and for an unknown
+/// TEID: the general parser then takes it (and answers an unknown TEID with an Error
+/// Indication).
 #[inline(always)]
 pub fn common(ctx: &XdpContext) -> Option<Reason> {
     let cur = Cursor::from_xdp(ctx);
-    let (h, g) = common_gpdu::parse(&cur)?;
+    let (g, payload_off, flow) = if let Some((h, g)) = common_gpdu::parse(&cur) {
+        (
+            g,
+            common_gpdu::PAYLOAD_OFF,
+            common_gpdu::flow4(&h, cur.len()),
+        )
+    } else {
+        let (h, g) = common_gpdu::parse6(&cur)?;
+        (
+            g,
+            common_gpdu::PAYLOAD_OFF6,
+            common_gpdu::flow4_6(&h, cur.len()),
+        )
+    };
     let list = session(g.teid)?;
     // SAFETY: a map value, valid for this program run.
     let list = unsafe { *list };
-    let flow = match common_gpdu::flow4(&h, cur.len()) {
+    let flow = match flow {
         Some(f) => Ok(f),
-        None => parse_flow(&cur, common_gpdu::PAYLOAD_OFF),
+        None => parse_flow(&cur, payload_off),
     };
     let r = match flow {
-        Ok(flow) => pdus(ctx, &cur, &list, common_gpdu::PAYLOAD_OFF, g.qfi, &flow),
+        Ok(flow) => pdus(ctx, &cur, &list, payload_off, g.qfi, &flow),
         Err(r) => Err(r),
     };
     Some(match r {

@@ -1,17 +1,18 @@
 //! The frame nearly every uplink G-PDU arrives in, recognised at constant offsets.
 //!
 //! A gNB's N3 traffic is, packet after packet, one layout: untagged Ethernet, IPv4 without
-//! options, UDP to 2152, a GTP-U v1 G-PDU with E set and one extension header, a UL PDU Session
-//! Container of 4 bytes (TS 38.415 5.5.2.2 without optional fields), then the T-PDU at offset
-//! [`PAYLOAD_OFF`]. [`parse`] recognises that layout with one bounds check and word loads
-//! ([`Head`]) and returns what the general parsers ([`crate::eth`], [`crate::ipv4`] with its
-//! header checksum, [`crate::udp`], [`crate::gtpu`]) would: the TEID and QFI. Anything else —
-//! VLAN tags, IPv4 options, IPv6 outer, another message type, no or another extension chain,
-//! a DL container, any length or checksum the general parsers would refuse — is `None`, and
-//! the general parsers take the packet and name what is wrong with it. S and PN may be set (the
-//! optional fields are there whenever E is).
+//! options (or IPv6 without extension headers), UDP to 2152, a GTP-U v1 G-PDU with E set and
+//! one extension header, a UL PDU Session Container of 4 bytes (TS 38.415 5.5.2.2 without
+//! optional fields), then the T-PDU at offset [`PAYLOAD_OFF`] ([`PAYLOAD_OFF6`]). [`parse`]
+//! ([`parse6`]) recognises that layout with one bounds check and word loads ([`Head`]) and
+//! returns what the general parsers ([`crate::eth`], [`crate::ipv4`] with its header checksum
+//! or [`crate::ipv6`], [`crate::udp`], [`crate::gtpu`]) would: the TEID and QFI. Anything else —
+//! VLAN tags, IPv4 options, IPv6 extension headers, another message type, no or another
+//! extension chain, a DL container, any length or checksum the general parsers would refuse —
+//! is `None`, and the general parsers take the packet and name what is wrong with it. S and PN
+//! may be set (the optional fields are there whenever E is).
 //!
-//! [`flow4`] reads the T-PDU's flow the same way when it is IPv4 without options.
+//! [`flow4`] ([`flow4_6`]) reads the T-PDU's flow the same way when it is IPv4 without options.
 
 use crate::{
     Cursor,
@@ -21,10 +22,14 @@ use crate::{
     ipv4, proto,
 };
 
-/// Offset of the T-PDU in a frame of the common layout.
+/// Offset of the T-PDU in a frame of the common layout over IPv4.
 pub const PAYLOAD_OFF: usize = 58;
 /// Bytes [`parse`] reads: the outer headers and an IPv4 T-PDU's header and first L4 word.
 pub const HEAD_LEN: usize = PAYLOAD_OFF + 24;
+/// Offset of the T-PDU in a frame of the common layout over IPv6.
+pub const PAYLOAD_OFF6: usize = 78;
+/// Bytes [`parse6`] reads.
+pub const HEAD_LEN6: usize = PAYLOAD_OFF6 + 24;
 
 /// What a frame of the common layout carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,29 +76,55 @@ pub fn parse_head(h: &Head<HEAD_LEN>, len: usize) -> Option<CommonGpdu> {
     if h.ne16::<36>() != ne16(GTPU_PORT.to_be_bytes()) || udp_len < 8 || 20 + udp_len > total_len {
         return None;
     }
-    // GTP-U v1 (PT 1) G-PDU with E (S and PN as they come; the reserved bit is not checked, as
-    // by the general parser), the message inside the datagram, long enough for the optional
-    // fields and one 4-byte extension header.
-    let gtp_len = usize::from(h.be16::<44>());
-    if h.u8::<42>() & 0xf4 != 0x34
-        || h.u8::<43>() != gtpu::msg::G_PDU
+    gtpu_psc(&h.sub::<42, 16>(), udp_len)
+}
+
+/// The GTP-U part of the common layout at the start of `g` (in a UDP datagram of `udp_len`
+/// bytes): a GTP-U v1 (PT 1) G-PDU with E (S and PN as they come; the reserved bit is not
+/// checked, as by the general parser), the message inside the datagram, long enough for the
+/// optional fields and one 4-byte extension header: a PDU Session Container of Length 1, UL
+/// PDU type, ending the chain.
+#[inline(always)]
+fn gtpu_psc(g: &Head<16>, udp_len: usize) -> Option<CommonGpdu> {
+    let gtp_len = usize::from(g.be16::<2>());
+    if g.u8::<0>() & 0xf4 != 0x34
+        || g.u8::<1>() != gtpu::msg::G_PDU
         || gtp_len < 8
         || 16 + gtp_len > udp_len
     {
         return None;
     }
-    // One extension header: a PDU Session Container of Length 1, UL PDU type, ending the chain.
-    if h.u8::<53>() != gtpu::ext::PDU_SESSION_CONTAINER
-        || h.u8::<54>() != 1
-        || h.u8::<55>() >> 4 != gtpu::pdu_type::UL
-        || h.u8::<57>() != gtpu::ext::NONE
+    if g.u8::<11>() != gtpu::ext::PDU_SESSION_CONTAINER
+        || g.u8::<12>() != 1
+        || g.u8::<13>() >> 4 != gtpu::pdu_type::UL
+        || g.u8::<15>() != gtpu::ext::NONE
     {
         return None;
     }
     Some(CommonGpdu {
-        teid: h.be32::<46>(),
-        qfi: h.u8::<56>() & 0x3f,
+        teid: g.be32::<4>(),
+        qfi: g.u8::<14>() & 0x3f,
     })
+}
+
+/// The common layout over IPv6 (no extension headers: Next Header UDP), as [`parse_head`].
+#[inline(always)]
+pub fn parse_head6(h: &Head<HEAD_LEN6>, len: usize) -> Option<CommonGpdu> {
+    if h.ne16::<12>() != ne16([0x86, 0xdd]) || h.u8::<14>() >> 4 != 6 || h.u8::<20>() != proto::UDP
+    {
+        return None;
+    }
+    // The payload inside the frame; UDP to the GTP-U port, its length inside the payload.
+    let payload_len = usize::from(h.be16::<18>());
+    let udp_len = usize::from(h.be16::<58>());
+    if 54 + payload_len > len
+        || h.ne16::<56>() != ne16(GTPU_PORT.to_be_bytes())
+        || udp_len < 8
+        || udp_len > payload_len
+    {
+        return None;
+    }
+    gtpu_psc(&h.sub::<62, 16>(), udp_len)
 }
 
 /// The common layout's first [`HEAD_LEN`] bytes, and what they carry; `None` as in
@@ -105,11 +136,25 @@ pub fn parse(cur: &Cursor) -> Option<(Head<HEAD_LEN>, CommonGpdu)> {
     Some((h, g))
 }
 
+/// As [`parse`], over IPv6.
+#[inline(always)]
+pub fn parse6(cur: &Cursor) -> Option<(Head<HEAD_LEN6>, CommonGpdu)> {
+    let h = cur.head::<HEAD_LEN6>()?;
+    let g = parse_head6(&h, cur.len())?;
+    Some((h, g))
+}
+
 /// The [`Flow`] of the T-PDU at [`PAYLOAD_OFF`] when it is IPv4 without options, as
 /// [`crate::flow::parse_flow`] gives it; `None` for anything else. `len` is the frame's length.
 #[inline(always)]
 pub fn flow4(h: &Head<HEAD_LEN>, len: usize) -> Option<Flow> {
     flow::from_head4(&h.sub::<PAYLOAD_OFF, 24>(), len - PAYLOAD_OFF)
+}
+
+/// As [`flow4`], for the T-PDU at [`PAYLOAD_OFF6`] of a frame over IPv6.
+#[inline(always)]
+pub fn flow4_6(h: &Head<HEAD_LEN6>, len: usize) -> Option<Flow> {
+    flow::from_head4(&h.sub::<PAYLOAD_OFF6, 24>(), len - PAYLOAD_OFF6)
 }
 
 #[cfg(test)]
@@ -119,6 +164,15 @@ mod tests {
 
     /// A frame of the common layout around an IPv4/UDP T-PDU; `edit` changes bytes after.
     fn frame(edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        frame_over(false, edit)
+    }
+
+    /// As [`frame`], over IPv6.
+    fn frame6(edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        frame_over(true, edit)
+    }
+
+    fn frame_over(v6: bool, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
         let mut inner = vec![
             0x45, 0x00, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 45, 0, 2, 198, 51, 100, 7,
         ];
@@ -134,16 +188,25 @@ mod tests {
         udp.extend_from_slice(&g);
         let ul = udp.len() as u16;
         udp[4..6].copy_from_slice(&ul.to_be_bytes());
-        let mut ip = vec![
-            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
-        ];
-        let tl = (20 + udp.len()) as u16;
-        ip[2..4].copy_from_slice(&tl.to_be_bytes());
-        let c = crate::csum::finish(crate::csum::add_bytes(0, &ip));
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        ip.extend_from_slice(&udp);
         let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        f.extend_from_slice(&ip);
+        if v6 {
+            f[12..14].copy_from_slice(&[0x86, 0xdd]);
+            let mut ip = vec![0x60, 0, 0, 0, 0, 0, 17, 64];
+            ip[4..6].copy_from_slice(&(udp.len() as u16).to_be_bytes());
+            ip.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            ip.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+            f.extend_from_slice(&ip);
+        } else {
+            let mut ip = vec![
+                0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+            ];
+            let tl = (20 + udp.len()) as u16;
+            ip[2..4].copy_from_slice(&tl.to_be_bytes());
+            let c = crate::csum::finish(crate::csum::add_bytes(0, &ip));
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            f.extend_from_slice(&ip);
+        }
+        f.extend_from_slice(&udp);
         edit(&mut f);
         f
     }
@@ -153,11 +216,24 @@ mod tests {
     fn general(f: &mut [u8]) -> Option<(CommonGpdu, usize, Result<Flow, bpf_abi::Reason>)> {
         let cur = Cursor::from_slice(f);
         let e = parse_eth(&cur).ok()?;
-        let ip = parse_ipv4(&cur, e.l3_off).ok()?;
-        if !ipv4::verify_checksum(&cur, &ip) || ip.fragment || ip.protocol != proto::UDP {
-            return None;
-        }
-        let u = crate::udp::parse_udp(&cur, ip.l4_off, ip.end).ok()?;
+        let (l4_off, end) = match e.ethertype {
+            crate::eth::ETH_P_IPV4 => {
+                let ip = parse_ipv4(&cur, e.l3_off).ok()?;
+                if !ipv4::verify_checksum(&cur, &ip) || ip.fragment || ip.protocol != proto::UDP {
+                    return None;
+                }
+                (ip.l4_off, ip.end)
+            }
+            crate::eth::ETH_P_IPV6 => {
+                let ip = crate::ipv6::parse_ipv6(&cur, e.l3_off).ok()?;
+                if ip.fragment || ip.protocol != proto::UDP {
+                    return None;
+                }
+                (ip.l4_off, ip.end)
+            }
+            _ => return None,
+        };
+        let u = crate::udp::parse_udp(&cur, l4_off, end).ok()?;
         if u.dst != GTPU_PORT {
             return None;
         }
@@ -170,64 +246,81 @@ mod tests {
         Some((CommonGpdu { teid: g.teid, qfi }, g.payload_off, flow))
     }
 
-    fn fast(f: &mut [u8]) -> Option<(CommonGpdu, Option<Flow>)> {
+    /// What the fast parsers make of `f`: TEID, QFI, the T-PDU's offset and, for an IPv4
+    /// T-PDU without options, its flow. At most one of them accepts a frame.
+    fn fast(f: &mut [u8]) -> Option<(CommonGpdu, usize, Option<Flow>)> {
         let n = f.len();
         let cur = Cursor::from_slice(f);
-        let (h, g) = parse(&cur)?;
-        Some((g, flow4(&h, n)))
+        let v4 = parse(&cur).map(|(h, g)| (g, PAYLOAD_OFF, flow4(&h, n)));
+        let v6 = parse6(&cur).map(|(h, g)| (g, PAYLOAD_OFF6, flow4_6(&h, n)));
+        assert!(v4.is_none() || v6.is_none());
+        v4.or(v6)
     }
 
     #[test]
     fn the_common_frame_gives_what_the_general_parsers_give() {
-        let mut f = frame(|_| {});
-        let (g, flow) = fast(&mut f).expect("common layout");
-        assert_eq!(
-            g,
-            CommonGpdu {
-                teid: 0x1234_5678,
-                qfi: 9
-            }
-        );
-        let (gg, off, gflow) = general(&mut f).unwrap();
-        assert_eq!((gg, off), (g, PAYLOAD_OFF));
-        assert_eq!(flow, Some(gflow.unwrap()));
-        let flow = flow.unwrap();
-        assert_eq!(
-            (flow.sport, flow.dport, flow.proto, flow.len),
-            (5000, 7000, 17, 32)
-        );
+        for (mut f, off) in [(frame(|_| {}), PAYLOAD_OFF), (frame6(|_| {}), PAYLOAD_OFF6)] {
+            let (g, foff, flow) = fast(&mut f).expect("common layout");
+            assert_eq!(
+                (g, foff),
+                (
+                    CommonGpdu {
+                        teid: 0x1234_5678,
+                        qfi: 9
+                    },
+                    off
+                )
+            );
+            let (gg, goff, gflow) = general(&mut f).unwrap();
+            assert_eq!((gg, goff), (g, off));
+            assert_eq!(flow, Some(gflow.unwrap()));
+            let flow = flow.unwrap();
+            assert_eq!(
+                (flow.sport, flow.dport, flow.proto, flow.len),
+                (5000, 7000, 17, 32)
+            );
+        }
     }
 
     #[test]
     fn every_byte_changed_agrees_with_the_general_parsers() {
-        // Each byte of the outer headers and the T-PDU's, set to a few values: where the fast
-        // parser accepts, the general parsers give the same; where the general parsers refuse
-        // (or see another message), the fast parser never accepts.
-        for i in 12..HEAD_LEN {
-            for v in [
-                0x00u8, 0x01, 0x04, 0x05, 0x10, 0x34, 0x36, 0x45, 0x46, 0x85, 0xff,
-            ] {
-                let mut f = frame(|f| f[i] = v);
-                let fast = fast(&mut f);
-                let general = general(&mut f);
-                match (fast, general) {
-                    (None, _) => {}
-                    (Some((g, flow)), Some((gg, off, gflow))) => {
-                        assert_eq!((g, PAYLOAD_OFF), (gg, off), "byte {i} = {v:#x}");
-                        if let Some(flow) = flow {
-                            assert_eq!(Ok(flow), gflow, "byte {i} = {v:#x}");
+        // Each byte of the outer headers and the T-PDU's, over IPv4 and IPv6, set to a few
+        // values: where the fast parser accepts, the general parsers give the same; where the
+        // general parsers refuse (or see another message), the fast parser never accepts.
+        let mut accepted = 0;
+        for (v6, head) in [(false, HEAD_LEN), (true, HEAD_LEN6)] {
+            for i in 12..head {
+                for v in [
+                    0x00u8, 0x01, 0x04, 0x05, 0x10, 0x11, 0x34, 0x36, 0x45, 0x46, 0x60, 0x85, 0xff,
+                ] {
+                    let edit = |f: &mut Vec<u8>| f[i] = v;
+                    let mut f = if v6 { frame6(edit) } else { frame(edit) };
+                    let fast = fast(&mut f);
+                    let general = general(&mut f);
+                    match (fast, general) {
+                        (None, _) => {}
+                        (Some((g, off, flow)), Some((gg, goff, gflow))) => {
+                            accepted += 1;
+                            assert_eq!((g, off), (gg, goff), "v6 {v6} byte {i} = {v:#x}");
+                            if let Some(flow) = flow {
+                                assert_eq!(Ok(flow), gflow, "v6 {v6} byte {i} = {v:#x}");
+                            }
+                        }
+                        (Some(_), None) => {
+                            panic!("v6 {v6} byte {i} = {v:#x}: fast accepts, general refuses")
                         }
                     }
-                    (Some(_), None) => panic!("byte {i} = {v:#x}: fast accepts, general refuses"),
                 }
             }
         }
+        assert!(accepted > 500, "{accepted}");
     }
 
     #[test]
     fn other_layouts_are_left_to_the_general_parsers() {
         // A VLAN tag, IPv4 options, no extension header, a DL container, two extension
-        // headers, a truncated frame: all None.
+        // headers, a truncated frame: all None; over IPv6 an extension header (Destination
+        // Options as the Next Header) and a truncated frame too.
         let cases: [fn(&mut Vec<u8>); 6] = [
             |f| f[12..14].copy_from_slice(&[0x81, 0x00]),
             |f| f[14] = 0x46,
@@ -240,8 +333,17 @@ mod tests {
             let mut f = frame(edit);
             assert!(fast(&mut f).is_none(), "case {k}");
         }
+        for edit in [
+            |f: &mut Vec<u8>| f[20] = 60,
+            |f: &mut Vec<u8>| f.truncate(HEAD_LEN6 - 1),
+        ] {
+            let mut f = frame6(edit);
+            assert!(fast(&mut f).is_none());
+        }
         // Sequence numbers (S) and N-PDU numbers (PN) keep the layout.
         let mut f = frame(|f| f[42] = 0x37);
+        assert!(fast(&mut f).is_some());
+        let mut f = frame6(|f| f[62] = 0x36);
         assert!(fast(&mut f).is_some());
     }
 }

@@ -545,8 +545,8 @@ fn direct_teids_are_found_by_index_and_the_rest_by_hash() {
 
 #[test]
 fn xdp_n3_on_the_common_frame_agrees_with_the_general_path() {
-    // `xdp_n3` handles the common uplink frame (untagged Ethernet, IPv4, UDP, GTP-U with one UL
-    // PDU Session Container) itself and passes every other frame to `xdp_n3_general`. Every
+    // `xdp_n3` handles the common uplink frame (untagged Ethernet, IPv4 or IPv6, UDP, GTP-U
+    // with one UL PDU Session Container) itself and passes every other frame to `xdp_n3_general`. Every
     // frame here, common or not, must come out of `xdp_n3` exactly as out of `xdp_n3_general`
     // (the general parsers and the tail-called G-PDU stage): the same action, output bytes and
     // outcome counter.
@@ -748,23 +748,30 @@ fn xdp_n3_on_the_common_frame_agrees_with_the_general_path() {
     ];
     let ns = Some((&fib.ns, fib.n3_ifindex));
     let (mut runs, mut differ, mut common_layout) = (0, Vec::new(), 0);
-    for teid in [0x100, 0x200, 0x300, 0x600, TEID_DIRECT | 5, 0x999] {
-        // An unknown TEID is answered with an Error Indication, at most 100 a second per CPU:
-        // a few inner packets for it keep both runs under the limit.
-        let n = if teid == 0x999 { 3 } else { inners.len() };
+    for (teid, outer6) in [0x100, 0x200, 0x300, 0x600, TEID_DIRECT | 5, 0x999]
+        .into_iter()
+        .flat_map(|t| [(t, false), (t, true)])
+    {
+        // An unknown TEID is answered with an Error Indication, at most 100 a second per CPU
+        // (the other tests of this file send some too): two inner packets for it keep every
+        // run under the limit.
+        let n = if teid == 0x999 { 2 } else { inners.len() };
         for (iname, inner) in &inners[..n] {
             for (hname, edit) in &headers {
                 let mut g = Gtpu::gpdu(teid, inner.clone());
                 edit(&mut g);
-                let f = Frame::new(IpPacket::v4(
-                    fixtures::GNB_V4,
-                    fixtures::UPF_V4,
-                    L4::gtpu(2152, &g),
-                ))
-                .to_bytes();
-                if matches!(*hname, "psc-9" | "psc-5" | "seq-psc" | "npdu-psc")
-                    && f.len() >= bpf_net::common_gpdu::HEAD_LEN
-                {
+                let outer = if outer6 {
+                    IpPacket::v6(fixtures::GNB_V6, fixtures::UPF_V6, L4::gtpu(2152, &g))
+                } else {
+                    IpPacket::v4(fixtures::GNB_V4, fixtures::UPF_V4, L4::gtpu(2152, &g))
+                };
+                let f = Frame::new(outer).to_bytes();
+                let head = if outer6 {
+                    bpf_net::common_gpdu::HEAD_LEN6
+                } else {
+                    bpf_net::common_gpdu::HEAD_LEN
+                };
+                if matches!(*hname, "psc-9" | "psc-5" | "seq-psc" | "npdu-psc") && f.len() >= head {
                     common_layout += 1;
                 }
                 let general = run_xdp_once_in(ns, &dp, names::PROG_XDP_N3_GENERAL, &f).unwrap();
@@ -772,7 +779,7 @@ fn xdp_n3_on_the_common_frame_agrees_with_the_general_path() {
                 runs += 1;
                 if fast != general {
                     differ.push(format!(
-                        "{teid:#x}/{iname}/{hname}: xdp_n3 {} {:?} vs general {} {:?}",
+                        "{teid:#x}/{iname}/{hname}/outer6 {outer6}: xdp_n3 {} {:?} vs general {} {:?}",
                         fast.action,
                         fast.reasons(),
                         general.action,
