@@ -246,12 +246,19 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         ..Default::default()
     })?;
 
-    // `psc`: with a UL PDU Session Container (the common frame `xdp_n3` handles itself);
-    // without, the frame takes the general path (`xdp_n3_general`, `xdp_n3_gpdu`).
-    let ul_fixture = |teid: u32, dport: u16, name: &str, psc: bool| {
-        let inner = udp(fixtures::UE_V4.into(), FibNs::NH4.into(), 5000, dport);
+    // The uplink G-PDU of a fixture: the common frame `xdp_n3` handles itself, over IPv4 or
+    // IPv6, or one without a PDU Session Container, which takes the general path
+    // (`xdp_n3_general`, `xdp_n3_gpdu`).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Ul {
+        Common,
+        Ipv6Outer,
+        NoContainer,
+    }
+    let ul_fixture = |teid: u32, name: &str, ul: Ul| {
+        let inner = udp(fixtures::UE_V4.into(), FibNs::NH4.into(), 5000, 7000);
         let mut g = Gtpu::gpdu(teid, inner.to_bytes());
-        if psc {
+        if ul != Ul::NoContainer {
             g.ext.push(GtpuExt::Psc(Psc {
                 pdu_type: 1,
                 qfi: 9,
@@ -259,10 +266,14 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
                 ppi: None,
             }));
         }
-        let f = Frame::new(IpPacket::v4(gnb, n3, L4::gtpu(2152, &g)));
+        let outer = if ul == Ul::Ipv6Outer {
+            IpPacket::v6(fixtures::GNB_V6, fixtures::UPF_V6, L4::gtpu(2152, &g))
+        } else {
+            IpPacket::v4(gnb, n3, L4::gtpu(2152, &g))
+        };
         Fixture {
             name: name.into(),
-            input: f.to_bytes(),
+            input: Frame::new(outer).to_bytes(),
             action: xdp::REDIRECT,
             output: routed(inner, FibNs::NH_MAC, FibNs::N6_MAC),
             reason: Reason::UplinkRedirect,
@@ -297,18 +308,22 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         "method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop"
     );
     println!(
-        "paths: uplink G-PDU (PSC) -> TEID (hash; \"direct\": TEID the UPF allocated, array index) -> PDR -> FAR -> decap -> FIB -> redirect; downlink IPv6 UE -> /64 -> PDR -> QER -> encap GTP-U/IPv4 + PSC -> FIB -> redirect; \"ul general\": uplink without a PDU Session Container, which xdp_n3 leaves to the general parsers (two tail calls)"
+        "paths: uplink G-PDU (PSC) -> TEID (hash; \"direct\": TEID the UPF allocated, array index) -> PDR -> FAR -> decap -> FIB -> redirect; downlink IPv6 UE -> /64 -> PDR -> QER -> encap GTP-U/IPv4 + PSC -> FIB -> redirect; \"ul v6 outer\": the uplink over an IPv6 transport; \"ul general\": uplink without a PDU Session Container, which xdp_n3 leaves to the general parsers (two tail calls)"
     );
-    println!(
-        "{:>10} {:>14} {:>12} {:>12} {:>14} {:>14} {:>14}",
-        "sessions",
-        "install/s",
+    const COLUMNS: [&str; 6] = [
         "uplink ns",
         "downlink ns",
         "ul 8-SDF ns",
         "ul direct ns",
-        "ul general ns"
-    );
+        "ul v6 outer ns",
+        "ul general ns",
+    ];
+    const WIDTHS: [usize; 6] = [12, 12, 14, 14, 15, 14];
+    print!("{:>10} {:>14}", "sessions", "install/s");
+    for (c, w) in COLUMNS.iter().zip(WIDTHS) {
+        print!(" {c:>w$}");
+    }
+    println!();
     let mut installed = 0u32;
     for &n in levels {
         let t0 = Instant::now();
@@ -319,59 +334,37 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
         }
         let rate = f64::from(installed - start) / t0.elapsed().as_secs_f64().max(1e-9);
         let probe = n / 2;
-        let (ul, dl, sdf, direct, general) = fib.ns.run(|| -> anyhow::Result<_> {
+        let figures = fib.ns.run(|| -> anyhow::Result<Vec<f64>> {
             let prog3 = dp.xdp(names::PROG_XDP_N3)?;
             let prog6 = dp.xdp(names::PROG_XDP_N6)?;
             let noop = dp.xdp(names::PROG_XDP_NOOP)?;
-            let ul = measure_in(
-                prog3,
-                noop,
-                &ul_fixture(0x1000 + probe, 7000, "ul-decap", true),
-                runs,
-                rounds,
-                ifindex,
-            )?;
-            let dl = measure_in(prog6, noop, &dl_fixture(probe), runs, rounds, ifindex)?;
-            let sdf = measure_in(
-                prog3,
-                noop,
-                &ul_fixture(sdf_teid, 7000, "ul-8-sdf", true),
-                runs,
-                rounds,
-                ifindex,
-            )?;
-            let direct = measure_in(
-                prog3,
-                noop,
-                &ul_fixture(TEID_DIRECT | probe, 7000, "ul-direct-teid", true),
-                runs,
-                rounds,
-                ifindex,
-            )?;
-            let general = measure_in(
-                prog3,
-                noop,
-                &ul_fixture(0x1000 + probe, 7000, "ul-general", false),
-                runs,
-                rounds,
-                ifindex,
-            )?;
-            Ok((
-                ul.net_ns(),
-                dl.net_ns(),
-                sdf.net_ns(),
-                direct.net_ns(),
-                general.net_ns(),
-            ))
+            let hashed = 0x1000 + probe;
+            // In the order of the columns.
+            [
+                (prog3, ul_fixture(hashed, "ul-decap", Ul::Common)),
+                (prog6, dl_fixture(probe)),
+                (prog3, ul_fixture(sdf_teid, "ul-8-sdf", Ul::Common)),
+                (
+                    prog3,
+                    ul_fixture(TEID_DIRECT | probe, "ul-direct-teid", Ul::Common),
+                ),
+                (prog3, ul_fixture(hashed, "ul-ipv6-outer", Ul::Ipv6Outer)),
+                (prog3, ul_fixture(hashed, "ul-general", Ul::NoContainer)),
+            ]
+            .iter()
+            .map(|(prog, fx)| measure_in(prog, noop, fx, runs, rounds, ifindex).map(|r| r.net_ns()))
+            .collect()
         })?;
         let rate = if start == installed {
             "-".to_string()
         } else {
             format!("{rate:.0}")
         };
-        println!(
-            "{n:>10} {rate:>14} {ul:>12.1} {dl:>12.1} {sdf:>14.1} {direct:>14.1} {general:>14.1}"
-        );
+        print!("{n:>10} {rate:>14}");
+        for (f, w) in figures.iter().zip(WIDTHS) {
+            print!(" {f:>w$.1}");
+        }
+        println!();
     }
     Ok(())
 }
