@@ -10,15 +10,16 @@
 use crate::wire::{Be16, Be32};
 
 /// Uplink lookup: local TEID -> [`PdrList`]. Hash map, key [`TeidKey`]: the overflow of
-/// [`MAP_UL_TEID_TABLE`], for a TEID whose two buckets there are full, read by the datapath
-/// after both buckets.
+/// [`MAP_UL_TEID_TABLE`], for a TEID whose two buckets there are full. Written by the
+/// controller per session; read by `xdp_n3` and `xdp_n3_general` after both buckets.
 pub const MAP_UL_TEID: &str = "UL_TEID";
 /// Uplink lookup for local TEIDs that are not direct (TEIDs an SMF chose): an array of
 /// [`TeidBucket`]s, a power of two of them, at most half full by the controller's sizing. A
 /// TEID lives in a free slot of one of its two buckets ([`teid_buckets`]; the first has room
-/// nearly always), else in [`MAP_UL_TEID`]. The datapath compares the four slots of each
-/// bucket: an inlined array access and a hash of a few instructions instead of the kernel's
-/// hash-map lookup (about a tenth of the uplink's time).
+/// nearly always), else in [`MAP_UL_TEID`]. Written by the controller per session (the
+/// southbound's `set_teid_bucket`); read by `xdp_n3` and `xdp_n3_general`, which compare the
+/// four slots of each bucket: an inlined array access and a hash of a few instructions
+/// instead of the kernel's hash-map lookup (about a tenth of the uplink's time).
 pub const MAP_UL_TEID_TABLE: &str = "UL_TEID_TABLE";
 /// Slots per [`TeidBucket`] (one cache line).
 pub const TEID_BUCKET_SLOTS: usize = 4;
