@@ -1,6 +1,8 @@
-//! N3/N9 ingress: from the Ethernet frame to the GTP-U message, then to the stage that owns its
-//! message type. Today the one stage is the Echo responder; everything else that is well formed
-//! goes to the kernel.
+//! N3/N9 ingress of `xdp_n3_general` (every frame `xdp_n3` does not handle itself): from the
+//! Ethernet frame (VLAN tags, IPv4 options, IPv6 extension headers) to the GTP-U message, then
+//! to the stage that owns its message type: Echo Request (answered in place), G-PDU (the
+//! uplink; an unknown TEID is answered with an Error Indication); any other message goes to
+//! the kernel, counted as `GtpuOther`.
 
 use crate::{echo, errind, maps::launder, uplink};
 use aya_ebpf::programs::XdpContext;

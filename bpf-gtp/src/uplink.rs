@@ -31,8 +31,8 @@ use bpf_net::{
 /// The session (its uplink PDRs) of local TEID `teid`: by array index for a TEID the UP
 /// function allocated (`TEID_DIRECT` and an index inside the array), else in its two buckets
 /// of the TEID table, else in the hash map (the table's overflow; a TEID_DIRECT one whose
-/// slot holds another TEID is looked up there too, which also covers a configuration without
-/// direct TEIDs). TEID 0 is never installed: free slots hold it.
+/// slot holds another TEID, i.e. an unknown one, ends there too). TEID 0 is never in the
+/// table: free slots hold it.
 #[inline(always)]
 fn session(teid: u32) -> Option<*const PdrList> {
     if teid & TEID_DIRECT != 0
@@ -97,7 +97,7 @@ pub fn common(ctx: &XdpContext) -> Option<Reason> {
     })
 }
 
-/// Handles a G-PDU in `xdp_n3`: finds the session by TEID, hands what it found to
+/// Handles a G-PDU in `xdp_n3_general`: finds the session by TEID, hands what it found to
 /// `xdp_n3_gpdu` and tail-calls it. Returns only if the tail call fails.
 #[inline(always)]
 pub fn gpdu(ctx: &XdpContext, g: &Gtpu) -> Result<Reason, Reason> {
