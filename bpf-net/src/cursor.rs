@@ -130,6 +130,64 @@ impl Cursor {
     }
 }
 
+/// The load (`$get`: the bytes at `OFF` as they lie in memory, to compare with
+/// `from_ne_bytes` of the wire bytes) and the store (`$set`: `v`'s bytes as they lie in memory,
+/// `x.to_be()` of a host-order value) of one word width of a [`Head`]: one BPF instruction of
+/// that width each; plain unaligned accesses on the host, where the tests run.
+macro_rules! words {
+    ($get:ident, $set:ident, $t:ty, $w:literal) => {
+        #[doc = concat!("The ", $w, " at `OFF` as its bytes lie in memory.")]
+        #[inline(always)]
+        pub fn $get<const OFF: usize>(&self) -> $t {
+            const { assert!(OFF + size_of::<$t>() <= N) };
+            #[cfg(target_arch = "bpf")]
+            {
+                let v: u64;
+                // SAFETY: `Cursor::head` proved N bytes at `data` and the word lies inside
+                // them; the load only reads them.
+                unsafe {
+                    core::arch::asm!(
+                        concat!("{v} = *(", $w, " *)({p} + {o})"),
+                        p = in(reg) self.data,
+                        o = const OFF,
+                        v = lateout(reg) v,
+                        options(pure, readonly, nostack, preserves_flags)
+                    )
+                };
+                v as $t
+            }
+            #[cfg(not(target_arch = "bpf"))]
+            // SAFETY: as above; an unaligned read of plain bytes.
+            unsafe {
+                core::ptr::read_unaligned((self.data + OFF) as *const $t)
+            }
+        }
+
+        #[doc = concat!("Writes the ", $w, " `v` at `OFF`, its bytes as they lie in memory.")]
+        #[inline(always)]
+        pub fn $set<const OFF: usize>(&self, v: $t) {
+            const { assert!(OFF + size_of::<$t>() <= N) };
+            #[cfg(target_arch = "bpf")]
+            // SAFETY: `Cursor::head` proved N writable bytes at `data` and the word lies
+            // inside them.
+            unsafe {
+                core::arch::asm!(
+                    concat!("*(", $w, " *)({p} + {o}) = {v}"),
+                    p = in(reg) self.data,
+                    o = const OFF,
+                    v = in(reg) u64::from(v),
+                    options(nostack, preserves_flags)
+                )
+            };
+            #[cfg(not(target_arch = "bpf"))]
+            // SAFETY: as above; an unaligned write of plain bytes.
+            unsafe {
+                core::ptr::write_unaligned((self.data + OFF) as *mut $t, v)
+            }
+        }
+    };
+}
+
 /// The first `N` bytes of a packet, proven present by one bounds check ([`Cursor::head`]), read
 /// and written at constant offsets a whole word at a time.
 ///
@@ -166,60 +224,8 @@ impl<const N: usize> Head<N> {
         unsafe { *((self.data + OFF) as *const u8) }
     }
 
-    /// The two bytes at `OFF` as they lie in memory (compare with `u16::from_ne_bytes` of the
-    /// wire bytes, or use [`Head::be16`]).
-    #[inline(always)]
-    pub fn ne16<const OFF: usize>(&self) -> u16 {
-        const { assert!(OFF + 2 <= N) };
-        #[cfg(target_arch = "bpf")]
-        {
-            let v: u64;
-            // SAFETY: `Cursor::head` proved N bytes at `data` and OFF + 2 <= N; the load
-            // only reads them.
-            unsafe {
-                core::arch::asm!(
-                    "{v} = *(u16 *)({p} + {o})",
-                    p = in(reg) self.data,
-                    o = const OFF,
-                    v = lateout(reg) v,
-                    options(pure, readonly, nostack, preserves_flags)
-                )
-            };
-            v as u16
-        }
-        #[cfg(not(target_arch = "bpf"))]
-        // SAFETY: as above; an unaligned read of plain bytes.
-        unsafe {
-            core::ptr::read_unaligned((self.data + OFF) as *const u16)
-        }
-    }
-
-    /// The four bytes at `OFF` as they lie in memory.
-    #[inline(always)]
-    pub fn ne32<const OFF: usize>(&self) -> u32 {
-        const { assert!(OFF + 4 <= N) };
-        #[cfg(target_arch = "bpf")]
-        {
-            let v: u64;
-            // SAFETY: `Cursor::head` proved N bytes at `data` and OFF + 4 <= N; the load
-            // only reads them.
-            unsafe {
-                core::arch::asm!(
-                    "{v} = *(u32 *)({p} + {o})",
-                    p = in(reg) self.data,
-                    o = const OFF,
-                    v = lateout(reg) v,
-                    options(pure, readonly, nostack, preserves_flags)
-                )
-            };
-            v as u32
-        }
-        #[cfg(not(target_arch = "bpf"))]
-        // SAFETY: as above; an unaligned read of plain bytes.
-        unsafe {
-            core::ptr::read_unaligned((self.data + OFF) as *const u32)
-        }
-    }
+    words!(ne16, set_ne16, u16, "u16");
+    words!(ne32, set_ne32, u32, "u32");
 
     /// Writes `v` at `OFF`.
     #[inline(always)]
@@ -227,51 +233,6 @@ impl<const N: usize> Head<N> {
         const { assert!(OFF < N) };
         // SAFETY: `Cursor::head` proved N bytes of writable packet at `data`; OFF < N.
         unsafe { core::ptr::write_volatile((self.data + OFF) as *mut u8, v) }
-    }
-
-    /// Writes the two bytes of `v` as they lie in memory at `OFF` (`u16::from_ne_bytes` of
-    /// the wire bytes, or `x.to_be()` of a host-order value).
-    #[inline(always)]
-    pub fn set_ne16<const OFF: usize>(&self, v: u16) {
-        const { assert!(OFF + 2 <= N) };
-        #[cfg(target_arch = "bpf")]
-        // SAFETY: `Cursor::head` proved N writable bytes at `data` and OFF + 2 <= N.
-        unsafe {
-            core::arch::asm!(
-                "*(u16 *)({p} + {o}) = {v}",
-                p = in(reg) self.data,
-                o = const OFF,
-                v = in(reg) u64::from(v),
-                options(nostack, preserves_flags)
-            )
-        };
-        #[cfg(not(target_arch = "bpf"))]
-        // SAFETY: as above; an unaligned write of plain bytes.
-        unsafe {
-            core::ptr::write_unaligned((self.data + OFF) as *mut u16, v)
-        }
-    }
-
-    /// Writes the four bytes of `v` as they lie in memory at `OFF`.
-    #[inline(always)]
-    pub fn set_ne32<const OFF: usize>(&self, v: u32) {
-        const { assert!(OFF + 4 <= N) };
-        #[cfg(target_arch = "bpf")]
-        // SAFETY: `Cursor::head` proved N writable bytes at `data` and OFF + 4 <= N.
-        unsafe {
-            core::arch::asm!(
-                "*(u32 *)({p} + {o}) = {v}",
-                p = in(reg) self.data,
-                o = const OFF,
-                v = in(reg) u64::from(v),
-                options(nostack, preserves_flags)
-            )
-        };
-        #[cfg(not(target_arch = "bpf"))]
-        // SAFETY: as above; an unaligned write of plain bytes.
-        unsafe {
-            core::ptr::write_unaligned((self.data + OFF) as *mut u32, v)
-        }
     }
 
     /// The big-endian 16-bit word at `OFF`.

@@ -165,6 +165,30 @@ pub fn run_xdp_once_in(
     })
 }
 
+/// Runs `input` through `prog` and through `reference` (as [`run_xdp_once_in`]): `Ok` with the
+/// reference's run when both did the same (action, output bytes, counters), else `Err` saying
+/// what each did.
+pub fn run_both_in(
+    ns: Option<(&upf_lb::netns::Netns, u32)>,
+    dp: &impl XdpObject,
+    prog: &'static str,
+    reference: &'static str,
+    input: &[u8],
+) -> Result<XdpRun, String> {
+    let want = run_xdp_once_in(ns, dp, reference, input)?;
+    let got = run_xdp_once_in(ns, dp, prog, input)?;
+    if got == want {
+        return Ok(want);
+    }
+    Err(format!(
+        "{prog} {} {:?} vs {reference} {} {:?}",
+        got.action,
+        got.reasons(),
+        want.action,
+        want.reasons()
+    ))
+}
+
 /// As [`run_xdp_fixtures`], with each run inside the namespace when given, arriving on the
 /// interface with the given index: the FIB the programs consult is then that namespace's
 /// (routes and neighbours a test set up, nothing of the machine's).

@@ -114,33 +114,57 @@ fn frag_needed_reply(input: &Frame, upf_n6: Ipv4Addr, mtu: u16, quote: usize) ->
     .to_bytes()
 }
 
+/// The FARs and QERs of the downlink sessions: a tunnel with Transport Level Marking, QERs
+/// with QFI 5, RQI and PPI 3, with QFI 9, and with QFI 9 and the downlink gate closed, and a
+/// FAR that buffers and notifies.
+struct Rules {
+    tunnel: bpf_abi::gtp::Far,
+    with_ppi: Qer,
+    plain_qfi: Qer,
+    closed: Qer,
+    buffer: bpf_abi::gtp::Far,
+}
+
+fn rules() -> Rules {
+    let mut tunnel = build::far_gtpu_v4(0xabc, UPF_N3, GNB);
+    tunnel.flags |= FAR_TLM;
+    tunnel.tos = 0xb8;
+    Rules {
+        tunnel,
+        with_ppi: Qer {
+            qfi: 5,
+            rqi: 1,
+            ppi: 3,
+            ..build::qer_open()
+        },
+        plain_qfi: Qer {
+            qfi: 9,
+            ..build::qer_open()
+        },
+        closed: Qer {
+            gate: GATE_DL_CLOSED,
+            qfi: 9,
+            ..build::qer_open()
+        },
+        buffer: bpf_abi::gtp::Far {
+            action: FAR_BUFF | FAR_NOCP,
+            ..build::far_gtpu_v4(0xabc, UPF_N3, GNB)
+        },
+    }
+}
+
 #[test]
 fn downlink_packets_are_encapsulated_with_their_qfi_and_sent_to_the_gnb() {
     require_root();
     let fib = FibNs::new();
     let mut dp = GtpDatapath::load().expect("load bpf-gtp");
-    let mut tunnel = build::far_gtpu_v4(0xabc, UPF_N3, GNB);
-    tunnel.flags |= FAR_TLM;
-    tunnel.tos = 0xb8;
-    let with_ppi = Qer {
-        qfi: 5,
-        rqi: 1,
-        ppi: 3,
-        ..build::qer_open()
-    };
-    let plain_qfi = Qer {
-        qfi: 9,
-        ..build::qer_open()
-    };
-    let closed = Qer {
-        gate: GATE_DL_CLOSED,
-        qfi: 9,
-        ..build::qer_open()
-    };
-    let buffer = bpf_abi::gtp::Far {
-        action: FAR_BUFF | FAR_NOCP,
-        ..build::far_gtpu_v4(0xabc, UPF_N3, GNB)
-    };
+    let Rules {
+        tunnel,
+        with_ppi,
+        plain_qfi,
+        closed,
+        buffer,
+    } = rules();
     let mut v6prefix = [0u8; 8];
     v6prefix.copy_from_slice(&fixtures::UE_V6.octets()[..8]);
     let s1 = dp
@@ -736,31 +760,17 @@ fn xdp_n6_on_the_common_frame_agrees_with_the_general_path() {
     // FAR buffers, to `xdp_n6_general`. Every frame here must come out of `xdp_n6` exactly as
     // out of `xdp_n6_general`: the same action, output bytes and outcome counter.
     use upf_lb::packet::Ipv6Ext;
-    use upf_lb_tests::run_xdp_once_in;
+    use upf_lb_tests::run_both_in;
     require_root();
     let fib = FibNs::new();
     let mut dp = GtpDatapath::load().expect("load bpf-gtp");
-    let mut tunnel = build::far_gtpu_v4(0xabc, UPF_N3, GNB);
-    tunnel.flags |= FAR_TLM;
-    tunnel.tos = 0xb8;
-    let with_ppi = Qer {
-        qfi: 5,
-        rqi: 1,
-        ppi: 3,
-        ..build::qer_open()
-    };
-    let plain_qfi = Qer {
-        qfi: 9,
-        ..build::qer_open()
-    };
-    let closed = Qer {
-        gate: GATE_DL_CLOSED,
-        ..build::qer_open()
-    };
-    let buffer = bpf_abi::gtp::Far {
-        action: FAR_BUFF | FAR_NOCP,
-        ..build::far_gtpu_v4(0xabc, UPF_N3, GNB)
-    };
+    let Rules {
+        tunnel,
+        with_ppi,
+        plain_qfi,
+        closed,
+        buffer,
+    } = rules();
     let any = (IpAddr::from(Ipv4Addr::UNSPECIFIED), 0);
     let any6 = (IpAddr::from(Ipv6Addr::UNSPECIFIED), 0);
     let ue6 = |n: u16| Ipv6Addr::new(0x2001, 0xdb8, 0x10, n, 0, 0, 0, 1);
@@ -897,19 +907,11 @@ fn xdp_n6_on_the_common_frame_agrees_with_the_general_path() {
                     let mut f = Frame::new(make(src, dst));
                     f.vlans.extend(vlan);
                     let f = f.to_bytes();
-                    let general = run_xdp_once_in(ns, &dp, names::PROG_XDP_N6_GENERAL, &f).unwrap();
-                    let fast = run_xdp_once_in(ns, &dp, names::PROG_XDP_N6, &f).unwrap();
                     runs += 1;
-                    if fast != general {
-                        differ.push(format!(
-                            "{dst}/{name}/{vlan:?}: xdp_n6 {} {:?} vs general {} {:?}",
-                            fast.action,
-                            fast.reasons(),
-                            general.action,
-                            general.reasons()
-                        ));
+                    match run_both_in(ns, &dp, names::PROG_XDP_N6, names::PROG_XDP_N6_GENERAL, &f) {
+                        Ok(general) => assert_eq!(general.reasons().len(), 1, "{dst}/{name}"),
+                        Err(d) => differ.push(format!("{dst}/{name}/{vlan:?}: {d}")),
                     }
-                    assert_eq!(general.reasons().len(), 1, "{dst}/{name}");
                 }
             }
         }
