@@ -94,25 +94,3 @@ pub static GTP_CONFIG: Array<GtpConfig> = Array::with_max_entries(1, 0);
 /// start ns, sent in the window].
 #[map(name = "REPLY_LIMIT")]
 pub static REPLY_LIMIT: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(2, 0);
-
-/// One per-CPU slot of four words that [`launder`] passes values through.
-#[map(name = "LAUNDER")]
-pub static LAUNDER: PerCpuArray<[u64; 4]> = PerCpuArray::with_max_entries(1, 0);
-
-/// Returns `v` unchanged, but through map memory, so the verifier forgets what it knew about
-/// the values (it tracks registers and the stack, not map contents).
-///
-/// Verifier workaround (kernel 6.18): header offsets that come out of bounded walks (VLAN tags,
-/// IPv6 extension headers) are tracked as distinct precise values, so every later stage is
-/// verified once per combination and the program exceeds the 1M-instruction budget. Laundering
-/// the offsets at a stage boundary makes all those paths one state. Cost: one inlined per-CPU
-/// array lookup and four stores and loads.
-#[inline(always)]
-pub fn launder(v: [u64; 4]) -> Option<[u64; 4]> {
-    let p = LAUNDER.get_ptr_mut(0)?;
-    // SAFETY: `p` is this CPU's slot of a per-CPU array, valid for this program run.
-    unsafe {
-        core::ptr::write_volatile(p, v);
-        Some(core::ptr::read_volatile(p))
-    }
-}

@@ -4,14 +4,16 @@
 //! uplink; an unknown TEID is answered with an Error Indication); any other message goes to
 //! the kernel, counted as `GtpuOther`.
 
-use crate::{echo, errind, maps::launder, uplink};
+use crate::{echo, errind, uplink};
 use aya_ebpf::programs::XdpContext;
 use bpf_abi::Reason;
 use bpf_net::{
     Cursor,
     eth::{ETH_P_IPV4, ETH_P_IPV6, parse_eth},
     gtpu::{GTPU_PORT, msg, parse_gtpu},
-    ipv4, ipv6, proto,
+    ipv4, ipv6,
+    launder::launder,
+    proto,
     udp::{Udp, parse_udp},
 };
 
@@ -79,7 +81,7 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     if udp.dst != GTPU_PORT {
         return Err(Reason::NotGtpuPort);
     }
-    // Stage boundary: forget which VLAN / extension-header path led here (see maps::launder).
+    // Stage boundary: forget which VLAN / extension-header path led here (see bpf_net::launder).
     let [l3_off, payload_off, end, ports] = launder([
         eth.l3_off as u64,
         udp.payload_off as u64,

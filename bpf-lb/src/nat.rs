@@ -381,6 +381,27 @@ pub(crate) fn parse_ip<const V6: bool>(
     }
 }
 
+/// `ip` passed through [`bpf_net::launder`]: a stage boundary after which the verifier no
+/// longer tells apart the paths (IPv4 options, IPv6 extension headers) that led to it.
+#[inline(always)]
+pub(crate) fn settle(ip: Ip) -> Result<Ip, Reason> {
+    let [off, l4_off, len, rest] = bpf_net::launder::launder([
+        ip.off as u64,
+        ip.l4_off as u64,
+        ip.len as u64,
+        u64::from(ip.protocol) | (u64::from(ip.tos) << 8),
+    ])
+    .ok_or(Reason::LbNoService)?;
+    Ok(Ip {
+        v6: ip.v6,
+        off: off as usize,
+        l4_off: l4_off as usize,
+        protocol: rest as u8,
+        tos: (rest >> 8) as u8,
+        len: len as usize,
+    })
+}
+
 /// Writes `new` over the packet's destination (`dst`) or source address `old`, updating the
 /// IPv4 header checksum (IPv6 has none; the transport checksum is the caller's).
 #[inline(always)]

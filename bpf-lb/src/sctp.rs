@@ -72,7 +72,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
     let eth = parse_eth(&cur)?;
     let mut addrs = FlowKey::default();
-    let ip = nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?;
+    let ip = nat::settle(nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?)?;
     if !V6 && ip.protocol == proto::ICMP {
         return icmp_error(ctx, &cur, &ip);
     }
@@ -437,7 +437,7 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
     let eth = parse_eth(&cur)?;
     let mut addrs = FlowKey::default();
-    let ip = nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?;
+    let ip = nat::settle(nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?)?;
     let s = sctp::parse_sctp(&cur, ip.l4_off, ip.off + ip.len)?;
     if ip.protocol != proto::SCTP || s.chunk_count == 0 || s.first_chunk_type != chunk::INIT_ACK {
         return Err(Reason::LbNoService);

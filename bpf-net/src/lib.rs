@@ -34,6 +34,8 @@ pub mod icmp4err;
 pub mod icmp6err;
 pub mod ipv4;
 pub mod ipv6;
+#[cfg(target_arch = "bpf")]
+pub mod launder;
 pub mod ratelimit;
 pub mod sctp;
 pub mod srh;

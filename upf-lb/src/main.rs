@@ -138,6 +138,14 @@ enum Cmd {
     },
     /// List the fixtures the benchmark knows.
     Fixtures,
+    /// What the kernel's verifier spends on every eBPF program, on this kernel: instructions
+    /// processed (and their share of the one-million limit), size, JITed size. Exits non-zero
+    /// when a program is refused or needs more than half the limit.
+    Verifier {
+        /// Writes the verifier's log of each refused program to DIR/OBJECT.PROGRAM.log.
+        #[arg(long)]
+        logs: Option<PathBuf>,
+    },
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -218,6 +226,33 @@ fn main() -> anyhow::Result<()> {
             Some(p) => upf_lb::bench_n4::otlp_pairs(sessions[0], window, !no_persist, p),
             None => upf_lb::bench_n4::run(&sessions, window, !no_persist, otlp),
         },
+        Cmd::Verifier { logs } => {
+            use upf_lb::southbound::verifier;
+            println!("machine: {}", bench::machine());
+            let rows = verifier::report();
+            print!("{}", verifier::table(&rows));
+            if let Some(dir) = logs {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                for r in &rows {
+                    if let Some(log) = &r.log {
+                        let p = dir.join(format!("{}.{}.log", r.object, r.program));
+                        std::fs::write(&p, log)
+                            .with_context(|| format!("writing {}", p.display()))?;
+                    }
+                }
+            }
+            let bad: Vec<_> = rows.iter().filter(|r| !r.within_headroom()).collect();
+            if !bad.is_empty() {
+                bail!(
+                    "{} of {} programs refused or over the headroom of {} instructions",
+                    bad.len(),
+                    rows.len(),
+                    verifier::HEADROOM
+                );
+            }
+            Ok(())
+        }
         Cmd::Fixtures => {
             for f in fixtures::bench_fixtures() {
                 println!(

@@ -430,11 +430,11 @@ impl LbDatapath {
         Self::load_sized(LbSizes::new(services, backends, connections))
     }
 
-    /// As [`LbDatapath::load`], every size given.
-    pub fn load_sized(sizes: LbSizes) -> Result<Self, LoadError> {
+    /// The bpf-lb object with its maps created for `sizes` and its programs not yet loaded.
+    pub(crate) fn open(sizes: LbSizes) -> Result<Ebpf, LoadError> {
         let (services, backends) = (sizes.services.max(1), sizes.backends.max(1));
         let connections = sizes.connections;
-        let mut ebpf = EbpfLoader::new()
+        EbpfLoader::new()
             // One template per backend address and path.
             .map_max_entries(
                 MAP_SCTP_PEERS,
@@ -465,7 +465,13 @@ impl LbDatapath {
             .map_err(|source| LoadError::Object {
                 object: "bpf-lb",
                 source,
-            })?;
+            })
+    }
+
+    /// As [`LbDatapath::load`], every size given.
+    pub fn load_sized(sizes: LbSizes) -> Result<Self, LoadError> {
+        let (services, backends) = (sizes.services.max(1), sizes.backends.max(1));
+        let mut ebpf = Self::open(sizes)?;
         load_programs(&mut ebpf, LB_PROGRAMS)?;
         // `xdp_lb`'s tail calls (`bpf_abi::lb::jump`).
         for (index, prog) in [

@@ -132,28 +132,7 @@ impl GtpDatapath {
         sizes: &MapSizes,
         pin_dir: Option<&std::path::Path>,
     ) -> Result<(Self, bool), LoadError> {
-        let mask = bpf_abi::gtp::teid_table_buckets(sizes.ul_keys) - 1;
-        let mut loader = EbpfLoader::new();
-        for (name, n) in sizes.entries() {
-            loader.map_max_entries(name, n);
-        }
-        loader.override_global(bpf_abi::gtp::GLOBAL_UL_TEID_BUCKET_MASK, &mask, true);
-        let mut fresh = true;
-        let paths: Vec<(&str, std::path::PathBuf)> = pin_dir
-            .map(|d| PINNED_MAPS.iter().map(|m| (*m, d.join(m))).collect())
-            .unwrap_or_default();
-        for (name, path) in &paths {
-            if path.exists() {
-                fresh = false;
-            }
-            loader.map_pin_path(name, path.as_path());
-        }
-        let mut ebpf = loader
-            .load(objects::BPF_GTP)
-            .map_err(|source| LoadError::Object {
-                object: "bpf-gtp",
-                source,
-            })?;
+        let (mut ebpf, fresh) = Self::open(sizes, pin_dir)?;
         load_programs(&mut ebpf, GTP_PROGRAMS)?;
         // Link the tail calls: (its program array, its index, program).
         for (jump, index, prog) in [
@@ -188,6 +167,37 @@ impl GtpDatapath {
             dp.check_sizes(sizes)?;
         }
         Ok((dp, fresh))
+    }
+
+    /// The bpf-gtp object with its maps created (pinned under `pin_dir` when given) and its
+    /// programs not yet loaded; whether the maps were new.
+    pub(crate) fn open(
+        sizes: &MapSizes,
+        pin_dir: Option<&std::path::Path>,
+    ) -> Result<(Ebpf, bool), LoadError> {
+        let mask = bpf_abi::gtp::teid_table_buckets(sizes.ul_keys) - 1;
+        let mut loader = EbpfLoader::new();
+        for (name, n) in sizes.entries() {
+            loader.map_max_entries(name, n);
+        }
+        loader.override_global(bpf_abi::gtp::GLOBAL_UL_TEID_BUCKET_MASK, &mask, true);
+        let mut fresh = true;
+        let paths: Vec<(&str, std::path::PathBuf)> = pin_dir
+            .map(|d| PINNED_MAPS.iter().map(|m| (*m, d.join(m))).collect())
+            .unwrap_or_default();
+        for (name, path) in &paths {
+            if path.exists() {
+                fresh = false;
+            }
+            loader.map_pin_path(name, path.as_path());
+        }
+        let ebpf = loader
+            .load(objects::BPF_GTP)
+            .map_err(|source| LoadError::Object {
+                object: "bpf-gtp",
+                source,
+            })?;
+        Ok((ebpf, fresh))
     }
 
     /// Pinned maps are reused as they are: their sizes must be the configured ones.

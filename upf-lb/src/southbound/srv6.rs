@@ -294,10 +294,10 @@ pub struct Srv6Datapath {
 }
 
 impl Srv6Datapath {
-    /// Loads bpf-srv6 with room for `max_sids` local SIDs (and as many headend policies per
-    /// family) and verifies its programs.
-    pub fn load(max_sids: u32) -> Result<Self, LoadError> {
-        let mut ebpf = EbpfLoader::new()
+    /// The bpf-srv6 object with its maps created for `max_sids` and its programs not yet
+    /// loaded.
+    pub(crate) fn open(max_sids: u32) -> Result<aya::Ebpf, LoadError> {
+        EbpfLoader::new()
             .map_max_entries(MAP_LOCAL_SIDS, max_sids.max(1))
             .map_max_entries(bpf_abi::srv6::MAP_ENCAP4, max_sids.max(1))
             .map_max_entries(bpf_abi::srv6::MAP_ENCAP6, max_sids.max(1))
@@ -307,7 +307,13 @@ impl Srv6Datapath {
             .map_err(|source| LoadError::Object {
                 object: "bpf-srv6",
                 source,
-            })?;
+            })
+    }
+
+    /// Loads bpf-srv6 with room for `max_sids` local SIDs (and as many headend policies per
+    /// family) and verifies its programs.
+    pub fn load(max_sids: u32) -> Result<Self, LoadError> {
+        let mut ebpf = Self::open(max_sids)?;
         load_programs(&mut ebpf, SRV6_PROGRAMS)?;
         let mut dp = Srv6Datapath { ebpf };
         use bpf_abi::srv6::{
