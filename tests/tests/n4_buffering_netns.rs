@@ -123,5 +123,6 @@ fn buffered_downlink_is_notified_once_and_delivered_in_order_after_the_far_chang
     let n4 = b.daemon.take().unwrap().stop().expect("stop");
     let s = n4.buffer_stats;
     assert_eq!((s.buffered, s.dropped_full, s.flushed, s.ddn), (8, 3, 5, 1));
+    assert_eq!(s.flush_failed, 0, "every held packet was sent on");
     assert_eq!(n4.buffered(), 0);
 }

@@ -221,6 +221,25 @@ pub fn prometheus(n4: &N4) -> String {
         family(&mut o, name, "gauge", help);
         let _ = writeln!(o, "{name} {v}");
     }
+    let b = n4.buffer_stats;
+    family(
+        &mut o,
+        "upf_lb_buffer_packets_total",
+        "counter",
+        "Downlink buffering (TS 29.244 5.2.3) by outcome: held, dropped at a bound, discarded (age, DROBU), sent on, or not sent on (flush_failed: dropped, each logged with its cause).",
+    );
+    for (outcome, n) in [
+        ("buffered", b.buffered),
+        ("dropped_full", b.dropped_full),
+        ("discarded", b.discarded),
+        ("flushed", b.flushed),
+        ("flush_failed", b.flush_failed),
+    ] {
+        let _ = writeln!(
+            o,
+            "upf_lb_buffer_packets_total{{outcome=\"{outcome}\"}} {n}"
+        );
+    }
     let (pdrs, sdfs, fars, qers, urrs) = n4.dp.slots_in_use();
     let sizes = crate::daemon::map_sizes(n4.config());
     family(

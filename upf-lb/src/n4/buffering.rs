@@ -10,7 +10,8 @@
 
 use super::{N4, Outgoing, PFCP_PORT, Request};
 use crate::bench::xdp_md;
-use aya::programs::{TestRun, TestRunAttrs, TestRunOptions};
+use crate::southbound::signalling;
+use aya::programs::{TestRun, TestRunOptions};
 use bpf_abi::{
     gtp::{EVENT_BUFFERED, FAR_BUFF, FAR_NOCP, PPI_NONE},
     names,
@@ -29,6 +30,11 @@ use std::{
     net::{IpAddr, SocketAddr},
     time::{Duration, Instant},
 };
+
+/// XDP verdicts (include/uapi/linux/bpf.h, enum xdp_action).
+const XDP_PASS: u32 = 2;
+const XDP_TX: u32 = 3;
+const XDP_REDIRECT: u32 = 4;
 
 /// What a session holds.
 #[derive(Debug, Default)]
@@ -52,6 +58,8 @@ pub struct BufferStats {
     pub discarded: u64,
     /// Frames sent on after the FAR changed.
     pub flushed: u64,
+    /// Frames that were to be sent on but were not (each logged with its cause): dropped.
+    pub flush_failed: u64,
     /// Downlink Data Reports sent.
     pub ddn: u64,
 }
@@ -171,42 +179,73 @@ impl N4 {
         }
     }
 
-    /// Runs `frame` through `xdp_n6` as if it arrived on N6: live (transmitted as the program
-    /// decides) when the N6 interface is known, else collected for the caller (replay).
+    /// Runs `frame` through `xdp_n6` as if it arrived on N6 (BPF_PROG_TEST_RUN: the program
+    /// encapsulates it, looks the next hop up and says where it goes), then sends what the
+    /// program made out of the interface it chose (an AF_PACKET socket; the interface is the
+    /// one whose MAC the program wrote as the source). Without a known N6 interface (replay)
+    /// the output is collected for the caller instead.
+    ///
+    /// Not BPF_PROG_TEST_RUN's live-frames mode, which would transmit by itself: kernels may
+    /// refuse it (6.18.44 here answers EPERM), and it reports nothing about each frame.
+    /// Every frame that is not sent is logged with its cause and counted in
+    /// [`BufferStats::flush_failed`].
     fn inject_n6(&mut self, frame: &[u8]) {
-        self.buffer_stats.flushed += 1;
-        let Some(ifindex) = self.n6_ifindex else {
-            let Ok(p) = self.dp.xdp(names::PROG_XDP_N6) else {
-                return;
-            };
-            let mut out = vec![0u8; frame.len() + 512];
-            let ctx = xdp_md(frame.len(), 0);
-            if let Ok(r) = p.test_run(TestRunOptions {
+        match self.run_n6(frame) {
+            Ok(Some(out)) => {
+                self.buffer_stats.flushed += 1;
+                self.injected.push(out);
+            }
+            Ok(None) => self.buffer_stats.flushed += 1,
+            Err(cause) => {
+                self.buffer_stats.flush_failed += 1;
+                tracing::warn!(len = frame.len(), %cause, "a buffered downlink packet was not sent on: dropped");
+            }
+        }
+    }
+
+    /// [`N4::inject_n6`]'s work: Some(frame) when it is collected rather than sent.
+    fn run_n6(&self, frame: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let p = self
+            .dp
+            .xdp(names::PROG_XDP_N6)
+            .map_err(|e| format!("no xdp_n6: {e}"))?;
+        let mut out = vec![0u8; frame.len() + 512];
+        let ctx = xdp_md(frame.len(), self.n6_ifindex.unwrap_or(0));
+        let r = p
+            .test_run(TestRunOptions {
                 data_in: Some(frame),
                 data_out: Some(&mut out),
                 ctx_in: Some(&ctx[..]),
                 ..TestRunOptions::new()
-            }) {
-                out.truncate(r.data_size_out as usize);
-                self.injected.push(out);
+            })
+            .map_err(|e| format!("BPF_PROG_TEST_RUN of xdp_n6: {e}"))?;
+        out.truncate(r.data_size_out as usize);
+        let Some(n6) = self.n6_ifindex else {
+            return Ok(Some(out));
+        };
+        let ifindex = match r.return_value {
+            XDP_TX => n6,
+            XDP_REDIRECT => out
+                .get(6..12)
+                .and_then(signalling::ifindex_of_mac)
+                .ok_or_else(|| {
+                    "xdp_n6 redirected it to no interface of this namespace".to_string()
+                })?,
+            XDP_PASS => {
+                return Err("xdp_n6 left it to the kernel (see the datapath counters)".into());
             }
-            return;
+            v => {
+                return Err(format!(
+                    "xdp_n6 dropped it (verdict {v}; see the datapath counters)"
+                ));
+            }
         };
-        let Ok(p) = self.dp.xdp(names::PROG_XDP_N6) else {
-            return;
-        };
-        let ctx = xdp_md(frame.len(), ifindex);
-        if let Err(e) = p.test_run(TestRunOptions {
-            data_in: Some(frame),
-            ctx_in: Some(&ctx[..]),
-            attrs: TestRunAttrs::new().xdp_live_frames(1),
-            ..TestRunOptions::new()
-        }) {
-            tracing::warn!(error = %e, "sending a buffered packet on");
-        }
+        signalling::send_frame(ifindex, &out)
+            .map_err(|e| format!("sending on interface {ifindex}: {e}"))?;
+        Ok(None)
     }
 
-    /// The N6 interface index, for sending buffered packets on as live frames.
+    /// The N6 interface index: buffered packets are run through `xdp_n6` as arriving there.
     pub fn set_n6_ifindex(&mut self, ifindex: u32) {
         self.n6_ifindex = Some(ifindex);
     }
