@@ -385,20 +385,20 @@ pub(crate) fn parse_ip<const V6: bool>(
 /// longer tells apart the paths (IPv4 options, IPv6 extension headers) that led to it.
 #[inline(always)]
 pub(crate) fn settle(ip: Ip) -> Result<Ip, Reason> {
-    let [off, l4_off, len, rest] = bpf_net::launder::launder([
-        ip.off as u64,
-        ip.l4_off as u64,
-        ip.len as u64,
-        u64::from(ip.protocol) | (u64::from(ip.tos) << 8),
+    let [off, l4_off, len, rest] = bpf_net::launder::launder16([
+        ip.off as u16,
+        ip.l4_off as u16,
+        ip.len as u16,
+        u16::from(ip.protocol) | (u16::from(ip.tos) << 8),
     ])
     .ok_or(Reason::LbNoService)?;
     Ok(Ip {
         v6: ip.v6,
-        off: off as usize,
-        l4_off: l4_off as usize,
+        off,
+        l4_off,
         protocol: rest as u8,
         tos: (rest >> 8) as u8,
-        len: len as usize,
+        len,
     })
 }
 

@@ -28,3 +28,28 @@ pub fn launder(v: [u64; 4]) -> Option<[u64; 4]> {
         Some(core::ptr::read_volatile(p))
     }
 }
+
+/// As [`launder`], for offsets and lengths inside a packet (16 bits each): each comes back
+/// masked to 16 bits, so that the verifier knows its bounds in whichever register or stack slot
+/// the compiler keeps it.
+///
+/// Verifier workaround (Linux 6.1): a bounds check made on one register is not carried to the
+/// stack slot the same unknown value was spilled to, so an offset checked in one register and
+/// reloaded from the stack for the pointer arithmetic is refused ("math between pkt pointer
+/// and register with unbounded min value is not allowed"). A masked value is bounded wherever
+/// it goes.
+#[inline(always)]
+pub fn launder16(v: [u16; 4]) -> Option<[usize; 4]> {
+    let [a, b, c, d] = launder([
+        u64::from(v[0]),
+        u64::from(v[1]),
+        u64::from(v[2]),
+        u64::from(v[3]),
+    ])?;
+    Some([
+        (a & 0xffff) as usize,
+        (b & 0xffff) as usize,
+        (c & 0xffff) as usize,
+        (d & 0xffff) as usize,
+    ])
+}

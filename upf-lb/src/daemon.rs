@@ -256,6 +256,15 @@ pub fn load_srv6(
 
 /// The datapath loaded and attached for `cfg`, and its N4 endpoint.
 fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
+    // The preflight checks of `upf-lb doctor`: a configured part that cannot run here stops
+    // the start with one line naming the part, the feature and how to get it.
+    let checks = crate::kernel::checks(Some(&cfg));
+    if let Some(why) = crate::kernel::first_failure(&checks) {
+        anyhow::bail!("{why} (upf-lb doctor shows every check)");
+    }
+    for c in checks.iter().filter(|c| !c.ok && c.part != "reference") {
+        tracing::warn!(part = c.part, feature = c.feature, found = %c.found, how = c.how, "preflight");
+    }
     // With [state]: the store first (its Recovery Time Stamp wins), then the datapath on the
     // pinned maps, then everything the store holds taken back.
     let store = match &cfg.state {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod fixtures;
+pub mod kernel;
 pub mod lb_health;
 pub mod n4;
 pub mod netns;

@@ -138,6 +138,15 @@ enum Cmd {
     },
     /// List the fixtures the benchmark knows.
     Fixtures,
+    /// Checks this kernel and machine for what the configured parts need (kernel version,
+    /// BTF, JIT, capabilities, bpffs, interfaces, IPv6 forwarding, the kernel features the
+    /// reference tests use) and has the verifier load every program. Exits non-zero when a
+    /// configured part cannot run here. `upf-lb run` makes the same checks at start.
+    Doctor {
+        /// Configuration file (without it: the checks every configuration needs).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// What the kernel's verifier spends on every eBPF program, on this kernel: instructions
     /// processed (and their share of the one-million limit), size, JITed size. Exits non-zero
     /// when a program is refused or needs more than half the limit.
@@ -226,6 +235,44 @@ fn main() -> anyhow::Result<()> {
             Some(p) => upf_lb::bench_n4::otlp_pairs(sessions[0], window, !no_persist, p),
             None => upf_lb::bench_n4::run(&sessions, window, !no_persist, otlp),
         },
+        Cmd::Doctor { config } => {
+            use upf_lb::{kernel, southbound::verifier};
+            let cfg = match &config {
+                Some(p) => Some(load_config(Some(p))?),
+                None => None,
+            };
+            println!("machine: {}", bench::machine());
+            let checks = kernel::checks(cfg.as_ref());
+            print!("{}", kernel::table(&checks));
+            println!();
+            let rows = verifier::report();
+            print!("{}", verifier::table(&rows));
+            let wanted = |object: &str| match (&cfg, object) {
+                (None, _) | (_, "bpf-gtp") => true,
+                (Some(c), "bpf-lb") => c.lb.is_some(),
+                (Some(c), "bpf-srv6") => c.srv6.is_some(),
+                _ => true,
+            };
+            let refused: Vec<_> = rows
+                .iter()
+                .filter(|r| r.refused.is_some() && wanted(r.object))
+                .collect();
+            if let Some(why) = kernel::first_failure(&checks) {
+                bail!("{why}");
+            }
+            if let Some(r) = refused.first() {
+                bail!(
+                    "{} cannot run on kernel {}: the kernel refuses {} ({}); {} program(s) refused in all",
+                    r.object,
+                    kernel::release(),
+                    r.program,
+                    r.refused.as_deref().unwrap_or_default(),
+                    refused.len()
+                );
+            }
+            println!("doctor: every configured part can run on this kernel");
+            Ok(())
+        }
         Cmd::Verifier { logs } => {
             use upf_lb::southbound::verifier;
             println!("machine: {}", bench::machine());
