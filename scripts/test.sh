@@ -31,6 +31,10 @@ trap 'rm -f "$log"' EXIT
 status=0
 # The output goes to the log and is followed from there, not through a pipe: a process a test
 # leaves behind would hold a pipe open and the run would never end. The whole run is bounded.
+features="$PWD/target/feature-tests.log"
+mkdir -p target
+rm -f "$features"
+export UPF_LB_FEATURE_LOG="$features"
 timeout --kill-after=30 2700 cargo test --locked --no-fail-fast >"$log" 2>&1 &
 cargo_pid=$!
 tail -n +1 -f --pid="$cargo_pid" "$log"
@@ -55,6 +59,37 @@ else
     echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (the demo)" >>"$log"
     status=1
 fi
+# The kernel matrix: the fixture tables, the verifier's headroom and the tests that need a
+# kernel feature this kernel may lack, under Debian 12's kernels (scripts/kernel-matrix.sh).
+stamp "kernel matrix (QEMU, TCG: Debian 12's 6.12 and 6.1 kernels)"
+matrix="$PWD/target/kernel-matrix"
+if ! bash scripts/kernel-matrix.sh "$matrix" ${MATRIX_KERNELS:-6.12 6.1}; then
+    status=1
+fi
+for k in "$matrix"/*/; do
+    [ -f "$k/features.log" ] && cat "$k/features.log" >>"$features"
+    if [ ! -f "$k/kernel" ] || [[ " ${KNOWN_UNSUPPORTED:-6.1} " == *" $(basename "$k") "* ]]; then
+        continue
+    fi
+    for f in "$k"/*.log; do
+        case "$(basename "$f")" in features.log|guest.log) continue ;; esac
+        grep -E '^test result:' "$f" | sed "s|\$| [$(cat "$k/kernel" | awk '{print $2}')]|" >>"$log" || true
+    done
+done
+# Where each feature-gated test ran; one that ran on no kernel fails the run.
+if [ -s "$features" ]; then
+    echo "[test] tests that need a kernel feature: where they ran"
+    awk -F'\t' '{ key = $2 "\t" $3; if ($1 == "ran") ran[key] = ran[key] " " $4; else not[key] = not[key] " " $4; keys[key] = 1 }
+        END { bad = 0
+              for (k in keys) { split(k, p, "\t");
+                  printf "[test]   %-5s %-80s ran on:%s%s\n", p[1], p[2], (k in ran ? ran[k] : " NONE"), (k in not ? "; not on:" not[k] : "")
+                  if (!(k in ran)) bad = 1 }
+              exit bad }' "$features" || { echo "[test] a feature-gated test ran on no kernel" >&2; status=1; }
+fi
+for k in "$matrix"/*/; do
+    [ -f "$k/kernel" ] && printf '[test] kernel %s: %s s in the guest\n' "$(cat "$k/kernel")" "$(cat "$k/seconds" 2>/dev/null)"
+done
+
 # One closing line over every test binary (cargo prints one `test result:` per binary).
 awk '/^test result:/ { p += $4; f += $6; i += $8 }
      END { printf "[test] total: %d passed, %d failed, %d ignored\n", p, f, i;

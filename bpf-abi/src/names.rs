@@ -26,15 +26,25 @@ pub const PROG_XDP_N3_GPDU: &str = "xdp_n3_gpdu";
 /// (tail call): split from `xdp_n6` for the verifier's budget (the outer UDP checksum sums the
 /// whole packet in a bounded loop).
 pub const PROG_XDP_N6_ENCAP6: &str = "xdp_n6_encap6";
-/// Program array of the N6 tail calls ([`JUMP_N6_ENCAP6`], [`JUMP_N6_GENERAL`]).
+/// XDP program that puts a GTP-U/UDP/IPv4 outer header on a downlink packet `xdp_n6_general`
+/// matched, and forwards it (tail call): split from `xdp_n6_general` for the verifier's budget
+/// (the general parsers' paths times the encapsulation and next-hop paths were 99 % of the
+/// one-million-instruction limit on 6.12 and 6.18). `xdp_n6` encapsulates the common frame
+/// itself.
+pub const PROG_XDP_N6_ENCAP4: &str = "xdp_n6_encap4";
+/// Program array of the N6 tail calls ([`JUMP_N6_ENCAP6`], [`JUMP_N6_GENERAL`],
+/// [`JUMP_N6_ENCAP4`]).
 pub const MAP_N6_JUMP: &str = "N6_JUMP";
 /// Index of `xdp_n6_encap6` in [`MAP_N6_JUMP`].
 pub const JUMP_N6_ENCAP6: u32 = 0;
 /// Index of `xdp_n6_general` in [`MAP_N6_JUMP`].
 pub const JUMP_N6_GENERAL: u32 = 1;
+/// Index of `xdp_n6_encap4` in [`MAP_N6_JUMP`].
+pub const JUMP_N6_ENCAP4: u32 = 2;
 /// Entries of [`MAP_N6_JUMP`].
-pub const N6_JUMP_SLOTS: u32 = 2;
-/// Per-CPU scratch that `xdp_n6` fills for `xdp_n6_encap6` (`bpf_abi::gtp::N6Scratch`).
+pub const N6_JUMP_SLOTS: u32 = 3;
+/// Per-CPU scratch that `xdp_n6` fills for `xdp_n6_encap6`, and `xdp_n6_general` for
+/// `xdp_n6_encap4` (`bpf_abi::gtp::N6Scratch`).
 pub const MAP_N6_SCRATCH: &str = "N6_SCRATCH";
 
 /// Program array of the N3 tail calls ([`JUMP_N3_GPDU`], [`JUMP_N3_GENERAL`]).
@@ -55,6 +65,6 @@ pub const MAP_N3_SCRATCH: &str = "N3_SCRATCH";
 pub const PROG_XDP_NOOP: &str = "xdp_noop";
 
 /// Root of the pinned maps, versioned by the ABI so a layout change never reuses stale pins.
-pub const PIN_ROOT: &str = "/sys/fs/bpf/upf-lb/abi-v8";
+pub const PIN_ROOT: &str = "/sys/fs/bpf/upf-lb/abi-v9";
 
-const _: () = assert!(crate::ABI_VERSION == 8, "update PIN_ROOT with ABI_VERSION");
+const _: () = assert!(crate::ABI_VERSION == 9, "update PIN_ROOT with ABI_VERSION");

@@ -22,7 +22,7 @@ use bpf_abi::{
         FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, Far, N6Scratch, NONE, OHC_GTPU_IPV4,
         OHC_GTPU_IPV6, Pdr, PdrList, Ue4Key, Ue6Key,
     },
-    names::JUMP_N6_ENCAP6,
+    names::{JUMP_N6_ENCAP4, JUMP_N6_ENCAP6},
 };
 use bpf_net::{
     Cursor, csum,
@@ -62,9 +62,11 @@ pub fn common(ctx: &XdpContext) -> Option<Reason> {
     if buffers(&far) {
         return None;
     }
-    Some(match forward(ctx, &cur, ETH_HLEN, &flow, &pdr, &far) {
-        Ok(r) | Err(r) => r,
-    })
+    Some(
+        match forward::<false>(ctx, &cur, ETH_HLEN, &flow, &pdr, &far) {
+            Ok(r) | Err(r) => r,
+        },
+    )
 }
 
 /// N6 ingress of every other frame (`xdp_n6_general`): the general parsers.
@@ -88,12 +90,25 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     };
     // SAFETY: a hash map value pointer is valid for the rest of this program run.
     let list: PdrList = unsafe { *list };
-    let flow = parse_flow(&cur, eth.l3_off)?;
-    let (pdr, far) = rules(&list, &flow)?;
+    let parsed = parse_flow(&cur, eth.l3_off)?;
+    // Stage boundary: forget which VLAN tags, IPv4 options or IPv6 extension headers led
+    // here (see bpf_net::launder): the flow through map memory, the offset laundered.
+    let slot = crate::maps::N6_FLOW
+        .get_ptr_mut(0)
+        .ok_or(Reason::AdjustFailed)?;
+    // SAFETY: this CPU's slot of a per-CPU array, valid for this program run; nothing else
+    // refers to it while the program runs.
+    let flow = unsafe {
+        core::ptr::write_volatile(slot, parsed);
+        &*slot
+    };
+    let [l3_off, _, _, _] =
+        bpf_net::launder::launder16([eth.l3_off as u16, 0, 0, 0]).ok_or(Reason::AdjustFailed)?;
+    let (pdr, far) = rules(&list, flow)?;
     if buffers(&far) {
         return Err(buffer(ctx, &pdr, &far));
     }
-    forward(ctx, &cur, eth.l3_off, &flow, &pdr, &far)
+    forward::<true>(ctx, &cur, l3_off, flow, &pdr, &far)
 }
 
 /// PDR detection and the FAR of a packet (whose flow is `flow`) of a session whose downlink
@@ -134,9 +149,11 @@ fn buffer(ctx: &XdpContext, pdr: &Pdr, far: &Far) -> Reason {
 }
 
 /// The packet at `l3` (whose flow is `flow`) matched to `pdr` and its forwarding `far`: QER,
-/// URR, encapsulation, forwarding.
+/// URR, encapsulation, forwarding. `STAGED` (`xdp_n6_general`): the GTP-U/UDP/IPv4
+/// encapsulation and the next hop in `xdp_n6_encap4` (tail call), as the IPv6 outer header
+/// always is in `xdp_n6_encap6`.
 #[inline(always)]
-fn forward(
+fn forward<const STAGED: bool>(
     ctx: &XdpContext,
     cur: &Cursor,
     l3: usize,
@@ -173,9 +190,25 @@ fn forward(
         _ => Container::None,
     };
     if far.ohc == OHC_GTPU_IPV6 {
-        return encap6_tail_call(ctx, l3, flow.len, pdr.far, psc, false);
+        return encap_tail_call(ctx, JUMP_N6_ENCAP6, l3, flow.len, pdr.far, psc, false);
     }
-    let outer_len = encap::gtpu_v4(ctx, l3, flow.len, far, psc)?;
+    if STAGED {
+        return encap_tail_call(ctx, JUMP_N6_ENCAP4, l3, flow.len, pdr.far, psc, false);
+    }
+    encap4_forward(ctx, l3, flow.len, far, psc)
+}
+
+/// GTP-U/UDP/IPv4 Outer Header Creation on the downlink packet at `l3` (`inner_len` bytes of
+/// IP) for `far`, then the next hop: redirect, the kernel, or ICMP too-big to the sender.
+#[inline(always)]
+fn encap4_forward(
+    ctx: &XdpContext,
+    l3: usize,
+    inner_len: usize,
+    far: &Far,
+    psc: Container,
+) -> Result<Reason, Reason> {
+    let outer_len = encap::gtpu_v4(ctx, l3, inner_len, far, psc)?;
     if far.flags & bpf_abi::gtp::FAR_SRV6 != 0 {
         // Downlink N9 over SRv6 (an anchor UPF towards an intermediate one): bpf-srv6's
         // H.M.GTP4.D carries the GTP-U packet in SRv6 by the policy for the peer.
@@ -183,7 +216,7 @@ fn forward(
         unsafe { crate::maps::GTP_SRV6.tail_call(ctx, 0) };
         return Err(Reason::TailCallFailed);
     }
-    let overhead = outer_len.saturating_sub(flow.len as u16);
+    let overhead = outer_len.saturating_sub(inner_len as u16);
     let l = Lookup {
         v6: false,
         src: &far.local,
@@ -194,12 +227,12 @@ fn forward(
     match fib::forward(ctx, &l)? {
         Fwd::Redirected => Ok(Reason::DownlinkRedirect),
         Fwd::Kernel => Ok(Reason::DownlinkToKernel),
-        Fwd::TooBig(mtu) => icmp::too_big(
-            ctx,
-            ETH_HLEN + usize::from(overhead),
-            flow.v6,
-            mtu.saturating_sub(overhead),
-        ),
+        Fwd::TooBig(mtu) => {
+            let inner = ETH_HLEN + usize::from(overhead);
+            let cur = Cursor::from_xdp(ctx);
+            let v: &[u8; 1] = cur.get(inner & 0x1ff, Reason::Ipv4Truncated)?;
+            icmp::too_big(ctx, inner, v[0] >> 4 == 6, mtu.saturating_sub(overhead))
+        }
     }
 }
 
@@ -232,11 +265,14 @@ fn inner_ttl_expiring(cur: &Cursor, l3: usize, flow: &Flow) -> Result<bool, Reas
     Ok(false)
 }
 
-/// Hands the packet to `xdp_n6_encap6` (tail call) for a GTP-U/UDP/IPv6 outer header: downlink
-/// from here, N9 relaying from the uplink. Returns only if the call fails.
+/// Hands the packet to an encapsulation stage (tail call to `to` in N6_JUMP: `xdp_n6_encap6`
+/// for a GTP-U/UDP/IPv6 outer header, downlink or N9 relaying from the uplink;
+/// `xdp_n6_encap4` for GTP-U/UDP/IPv4, downlink from `xdp_n6_general`). Returns only if the
+/// call fails.
 #[inline(always)]
-pub fn encap6_tail_call(
+pub fn encap_tail_call(
     ctx: &XdpContext,
+    to: u32,
     l3_off: usize,
     inner_len: usize,
     far: u32,
@@ -265,9 +301,32 @@ pub fn encap6_tail_call(
             _pad0: 0,
             _pad: 0,
         };
-        N6_JUMP.tail_call(ctx, JUMP_N6_ENCAP6);
+        N6_JUMP.tail_call(ctx, to);
     }
     Err(Reason::TailCallFailed)
+}
+
+/// The IPv4-outer stage of `xdp_n6_general` (`xdp_n6_encap4`): GTP-U/UDP/IPv4 creation, then
+/// the next hop, as `xdp_n6` does inline for the common frame.
+#[inline(always)]
+pub fn encap4_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
+    let Some(s) = N6_SCRATCH.get(0) else {
+        return Err(Reason::TailCallFailed);
+    };
+    let s = *s;
+    let Some(far) = FARS.get(s.far) else {
+        return Err(Reason::RuleMissing);
+    };
+    let far = *far;
+    let psc = match s.container {
+        1 => Container::Dl {
+            qfi: s.qfi,
+            rqi: s.rqi,
+            ppi: s.ppi,
+        },
+        _ => Container::None,
+    };
+    encap4_forward(ctx, s.l3_off as usize, s.inner_len as usize, &far, psc)
 }
 
 /// The IPv6-outer stage (`xdp_n6_encap6`): GTP-U/UDP/IPv6 creation, then the FIB.

@@ -110,6 +110,18 @@ pub fn xdp_n6_encap6(ctx: XdpContext) -> u32 {
     xdp_verdict(reason)
 }
 
+/// Second stage of `xdp_n6_general` for GTP-U/UDP/IPv4 outer headers, reached only by tail
+/// call from it.
+#[xdp]
+pub fn xdp_n6_encap4(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let reason = match downlink::encap4_stage(&ctx) {
+        Ok(r) | Err(r) => r,
+    };
+    counters::count(reason, len);
+    xdp_verdict(reason)
+}
+
 /// Returns XDP_PASS and touches nothing: the baseline the benchmark subtracts.
 #[xdp]
 pub fn xdp_noop(_ctx: XdpContext) -> u32 {

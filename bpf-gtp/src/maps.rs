@@ -24,6 +24,12 @@ pub static N6_JUMP: ProgramArray = ProgramArray::with_max_entries(N6_JUMP_SLOTS,
 #[map(name = "N6_SCRATCH")]
 pub static N6_SCRATCH: PerCpuArray<N6Scratch> = PerCpuArray::with_max_entries(1, 0);
 
+/// Where `xdp_n6_general` puts the flow it parsed before PDR detection: read back from map
+/// memory, its fields are unknown to the verifier on every path of the general parsers, which
+/// so become one state (see bpf_net::launder). Per CPU, written and read within one run.
+#[map(name = "N6_FLOW")]
+pub static N6_FLOW: PerCpuArray<bpf_net::flow::Flow> = PerCpuArray::with_max_entries(1, 0);
+
 /// Hand-over from `xdp_n3_general` to `xdp_n3_gpdu`.
 #[map(name = "N3_SCRATCH")]
 pub static N3_SCRATCH: PerCpuArray<N3Scratch> = PerCpuArray::with_max_entries(1, 0);

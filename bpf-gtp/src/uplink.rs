@@ -81,18 +81,15 @@ pub fn common(ctx: &XdpContext) -> Option<Reason> {
             common_gpdu::flow4_6(&h, cur.len()),
         )
     };
+    // A T-PDU that is not the common one (IPv4 options, IPv6 extension headers, too short
+    // for its ports) goes to `xdp_n3_general` with the rest: with the general flow parser here
+    // too, this program needed more than half the verifier's limit (530 970 instructions on
+    // 6.18.44).
+    let flow = flow?;
     let list = session(g.teid)?;
     // SAFETY: a map value, valid for this program run.
     let list = unsafe { *list };
-    let flow = match flow {
-        Some(f) => Ok(f),
-        None => parse_flow(&cur, payload_off),
-    };
-    let r = match flow {
-        Ok(flow) => pdus(ctx, &cur, &list, payload_off, g.qfi, &flow),
-        Err(r) => Err(r),
-    };
-    Some(match r {
+    Some(match pdus(ctx, &cur, &list, payload_off, g.qfi, &flow) {
         Ok(r) | Err(r) => r,
     })
 }
@@ -214,7 +211,15 @@ fn pdus(
         } else {
             Container::Ul { qfi }
         };
-        return crate::downlink::encap6_tail_call(ctx, payload_off, flow.len, pdr.far, c, true);
+        return crate::downlink::encap_tail_call(
+            ctx,
+            bpf_abi::names::JUMP_N6_ENCAP6,
+            payload_off,
+            flow.len,
+            pdr.far,
+            c,
+            true,
+        );
     }
     if far.ohc != OHC_NONE {
         return Err(Reason::FarInvalid);

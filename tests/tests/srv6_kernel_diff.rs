@@ -251,6 +251,12 @@ fn forwarded_by_xdp(dp: &Srv6Datapath) -> u64 {
 
 #[test]
 fn our_endpoint_behaviours_forward_exactly_what_the_kernel_does() {
+    if !upf_lb::kernel::test_needs(
+        "our_endpoint_behaviours_forward_exactly_what_the_kernel_does",
+        "seg6",
+    ) {
+        return;
+    }
     require_root();
     let inputs = inputs();
     let frames: Vec<Vec<u8>> = inputs.iter().map(|(_, f)| f.clone()).collect();
@@ -287,6 +293,12 @@ fn our_endpoint_behaviours_forward_exactly_what_the_kernel_does() {
 /// send to nh6: the main test checks its frames, MACs included.)
 #[test]
 fn end_dx4_goes_to_the_sids_next_hop_where_the_kernel_goes_to_the_inner_destination() {
+    if !upf_lb::kernel::test_needs(
+        "end_dx4_goes_to_the_sids_next_hop_where_the_kernel_goes_to_the_inner_destination",
+        "seg6",
+    ) {
+        return;
+    }
     require_root();
     let frames: Vec<Vec<u8>> = inputs()
         .into_iter()
@@ -313,6 +325,12 @@ fn end_dx4_goes_to_the_sids_next_hop_where_the_kernel_goes_to_the_inner_destinat
 /// in either syntax. Ours route by the main table (their fixtures in srv6_fixtures.rs).
 #[test]
 fn the_kernel_refuses_end_dt4_and_end_dt46_without_vrf() {
+    if !upf_lb::kernel::test_needs(
+        "the_kernel_refuses_end_dt4_and_end_dt46_without_vrf",
+        "seg6",
+    ) {
+        return;
+    }
     require_root();
     let b = Bed::new(SINK_MAC);
     for (action, arg) in [

@@ -322,6 +322,48 @@ pub fn first_failure(checks: &[Check]) -> Option<String> {
     })
 }
 
+/// For tests that need a kernel feature the datapath itself does not (the kernel's own SRv6 as
+/// a reference, VRF, kernel SCTP): true when this kernel has `feature` (`seg6`, `vrf`,
+/// `sctp`). A test is never skipped silently: without the feature it says so on stderr, and
+/// the outcome (ran or not, which test, which kernel) is appended to the file named by
+/// `UPF_LB_FEATURE_LOG`, from which the test command's summary says where each test ran. In a
+/// kernel-matrix guest (`UPF_LB_REQUIRE_FEATURES=1`) a missing feature fails the test.
+pub fn test_needs(test: &str, feature: &str) -> bool {
+    let r = match feature {
+        "seg6" => has_seg6_lwt(),
+        "vrf" => has_vrf(),
+        "sctp" => has_kernel_sctp(),
+        other => Err(format!("unknown feature {other}")),
+    };
+    let rel = release();
+    if let Some(path) = std::env::var_os("UPF_LB_FEATURE_LOG") {
+        use std::io::Write as _;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(
+                f,
+                "{}\t{feature}\t{test}\t{rel}",
+                if r.is_ok() { "ran" } else { "not-run" }
+            );
+        }
+    }
+    match r {
+        Ok(()) => true,
+        Err(e) if std::env::var_os("UPF_LB_REQUIRE_FEATURES").is_some() => {
+            panic!("{test} needs {feature}, which kernel {rel} lacks: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "{test}: NOT RUN on kernel {rel}: it needs {feature} ({e}); the kernel matrix of scripts/test.sh runs it"
+            );
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

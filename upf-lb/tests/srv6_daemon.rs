@@ -35,6 +35,9 @@ fn sh(ns: &Netns, cmd: &str) {
 
 #[test]
 fn the_daemon_runs_srv6_from_its_configuration() {
+    if !upf_lb::kernel::test_needs("the_daemon_runs_srv6_from_its_configuration", "seg6") {
+        return;
+    }
     assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");

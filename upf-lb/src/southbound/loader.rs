@@ -97,6 +97,7 @@ pub const PINNED_MAPS: &[&str] = &[
     bpf_abi::gtp::MAP_NH_CACHE,
     bpf_abi::gtp::MAP_GTP_CONFIG,
     "REPLY_LIMIT",
+    "N6_FLOW",
     "LAUNDER",
 ];
 
@@ -108,6 +109,7 @@ pub const GTP_PROGRAMS: &[&str] = &[
     names::PROG_XDP_N6_GENERAL,
     names::PROG_XDP_N3_GPDU,
     names::PROG_XDP_N6_ENCAP6,
+    names::PROG_XDP_N6_ENCAP4,
     names::PROG_XDP_NOOP,
 ];
 
@@ -155,6 +157,11 @@ impl GtpDatapath {
                 names::MAP_N6_JUMP,
                 names::JUMP_N6_ENCAP6,
                 names::PROG_XDP_N6_ENCAP6,
+            ),
+            (
+                names::MAP_N6_JUMP,
+                names::JUMP_N6_ENCAP4,
+                names::PROG_XDP_N6_ENCAP4,
             ),
         ] {
             link_tail_call(&mut ebpf, jump, index, prog)?;

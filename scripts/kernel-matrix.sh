@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The kernel-matrix tier: the test binaries of this build, run under each Debian 12 kernel
+# (scripts/vm.sh: QEMU, TCG, the host's root read-only), on kernels with the features this
+# machine's kernel may lack (seg6/seg6local, VRF, kernel SCTP, the GTP module).
+#
+#   scripts/kernel-matrix.sh OUTDIR [KERNEL...]      (default kernels: 6.12 6.1)
+#
+# Per kernel, in OUTDIR/KERNEL/: verifier.txt (`upf-lb verifier`: every program's cost), one
+# BIN.log per test binary, features.log (which feature-gated tests ran). A kernel listed in
+# KNOWN_UNSUPPORTED runs the verifier report only: its outcome is reported, not counted, until
+# the programs load there (README, Supported kernels). The `test result:` lines of the binaries
+# are what scripts/test.sh adds to its totals; this script exits non-zero when a guest did not
+# finish or a counted binary failed.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here/.."
+# shellcheck source=env.sh
+source scripts/env.sh
+out=$(realpath -m "${1:?outdir}")
+shift
+kernels=("${@:-6.12 6.1}")
+# shellcheck disable=SC2206
+kernels=(${kernels[*]})
+KNOWN_UNSUPPORTED=${KNOWN_UNSUPPORTED:-6.1}
+# The binaries a guest runs: the verifier's headroom, the BPF_PROG_TEST_RUN fixture tables,
+# and the tests that lean on a kernel feature.
+BINS=${MATRIX_BINS:-verifier_headroom lb_fixtures lb_sctp_fixtures gtp_uplink_fixtures gtp_downlink_fixtures gtp_echo_fixtures srv6_fixtures srv6_mobile srv6_kernel_diff srv6_headend srv6_daemon}
+mkdir -p "$out"
+
+# Test binaries of this build: name, path, package directory (their working directory).
+cargo test --locked --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys, os
+for line in sys.stdin:
+    try: m = json.loads(line)
+    except ValueError: continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["target"]["name"], m["executable"], os.path.dirname(m["manifest_path"]))
+' >"$out/binaries.txt"
+cargo build --locked -p upf-lb >/dev/null 2>&1
+
+status=0
+for k in "${kernels[@]}"; do
+    d="$out/$k"
+    rm -rf "$d"
+    mkdir -p "$d"
+    guest="$d/guest.sh"
+    {
+        echo "set -u"
+        echo "export UPF_LB_FEATURE_LOG=$d/features.log UPF_LB_REQUIRE_FEATURES=1 RUST_BACKTRACE=1"
+        echo "RUST_BACKTRACE=0 ./target/debug/upf-lb verifier >$d/verifier.txt 2>&1; echo \"verifier exit \$?\" >>$d/verifier.txt"
+        if [[ " $KNOWN_UNSUPPORTED " != *" $k "* ]]; then
+            for b in $BINS; do
+                line=$(awk -v b="$b" '$1 == b' "$out/binaries.txt" | head -n1)
+                [ -n "$line" ] || { echo "echo 'test result: FAILED. 0 passed; 1 failed; 0 ignored (no test binary $b)' >$d/$b.log"; continue; }
+                set -- $line
+                echo "(cd $3 && timeout 1200 $2 --test-threads=2 >$d/$b.log 2>&1); echo \"exit \$?\" >>$d/$b.log"
+            done
+        fi
+    } >"$guest"
+    t0=$(date +%s)
+    rc=0
+    bash scripts/vm.sh "$k" "$d" "bash $guest" || rc=$?
+    secs=$(( $(date +%s) - t0 ))
+    kver=$(cat "$d/guest.kernel" 2>/dev/null || echo "$k")
+    echo "$secs" >"$d/seconds"
+    echo "$kver" >"$d/kernel"
+    if [ "$rc" -eq 2 ]; then
+        echo "[matrix] $kver: the guest did not finish (${secs} s)" >&2
+        status=1
+        continue
+    fi
+    printf '[matrix] %s: %d s\n' "$kver" "$secs"
+    sed -n '1,200p' "$d/verifier.txt" | grep -vE '  ok$' || true
+    if [[ " $KNOWN_UNSUPPORTED " == *" $k "* ]]; then
+        echo "[matrix] $kver is not supported yet (README, Supported kernels): verifier report only, not counted"
+        continue
+    fi
+    for b in $BINS; do
+        f="$d/$b.log"
+        r=$(grep -E '^test result:' "$f" 2>/dev/null | tail -n1 || true)
+        if [ -z "$r" ]; then
+            echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (no result from $b under $kver)" >>"$f"
+            r=$(tail -n1 "$f")
+        fi
+        printf '[matrix] %-22s %s\n' "$b" "$r"
+        case "$r" in *FAILED*) status=1; grep -E '^(test .* FAILED|---- |thread .* panicked)' "$f" | head -n 20 || true ;; esac
+    done
+done
+exit "$status"
