@@ -195,16 +195,18 @@ fn forward<const STAGED: bool>(
     if STAGED {
         return encap_tail_call(ctx, JUMP_N6_ENCAP4, l3, flow.len, pdr.far, psc, false);
     }
-    encap4_forward(ctx, l3, flow.len, far, psc)
+    encap4_forward(ctx, l3, flow.len, flow.v6, far, psc)
 }
 
 /// GTP-U/UDP/IPv4 Outer Header Creation on the downlink packet at `l3` (`inner_len` bytes of
-/// IP) for `far`, then the next hop: redirect, the kernel, or ICMP too-big to the sender.
+/// IP; `inner_v6`: IPv6) for `far`, then the next hop: redirect, the kernel, or ICMP too-big
+/// to the sender.
 #[inline(always)]
 fn encap4_forward(
     ctx: &XdpContext,
     l3: usize,
     inner_len: usize,
+    inner_v6: bool,
     far: &Far,
     psc: Container,
 ) -> Result<Reason, Reason> {
@@ -227,12 +229,12 @@ fn encap4_forward(
     match fib::forward(ctx, &l)? {
         Fwd::Redirected => Ok(Reason::DownlinkRedirect),
         Fwd::Kernel => Ok(Reason::DownlinkToKernel),
-        Fwd::TooBig(mtu) => {
-            let inner = ETH_HLEN + usize::from(overhead);
-            let cur = Cursor::from_xdp(ctx);
-            let v: &[u8; 1] = cur.get(inner & 0x1ff, Reason::Ipv4Truncated)?;
-            icmp::too_big(ctx, inner, v[0] >> 4 == 6, mtu.saturating_sub(overhead))
-        }
+        Fwd::TooBig(mtu) => icmp::too_big(
+            ctx,
+            ETH_HLEN + usize::from(overhead),
+            inner_v6,
+            mtu.saturating_sub(overhead),
+        ),
     }
 }
 
@@ -326,7 +328,17 @@ pub fn encap4_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         },
         _ => Container::None,
     };
-    encap4_forward(ctx, s.l3_off as usize, s.inner_len as usize, &far, psc)
+    let cur = Cursor::from_xdp(ctx);
+    let version: &[u8; 1] = cur.get(s.l3_off as usize, Reason::Ipv4Truncated)?;
+    let inner_v6 = version[0] >> 4 == 6;
+    encap4_forward(
+        ctx,
+        s.l3_off as usize,
+        s.inner_len as usize,
+        inner_v6,
+        &far,
+        psc,
+    )
 }
 
 /// The IPv6-outer stage (`xdp_n6_encap6`): GTP-U/UDP/IPv6 creation, then the FIB.
