@@ -25,6 +25,12 @@ KNOWN_UNSUPPORTED=${KNOWN_UNSUPPORTED:-6.1}
 # The binaries a guest runs: the verifier's headroom, the BPF_PROG_TEST_RUN fixture tables,
 # and the tests that lean on a kernel feature.
 BINS=${MATRIX_BINS:-verifier_headroom lb_fixtures lb_sctp_fixtures gtp_uplink_fixtures gtp_downlink_fixtures gtp_echo_fixtures srv6_fixtures srv6_mobile srv6_kernel_diff srv6_headend srv6_daemon}
+# Tests left out in the guests, each with its reason (they run on the host): the uplink
+# fixture table's ul-mbr-exceeded row needs the two BPF_PROG_TEST_RUN calls of its MBR bucket
+# (8 kbit/s, 4 bytes short) within 4 ms of each other, which emulation (TCG) does not keep.
+declare -A GUEST_SKIP=(
+    [gtp_uplink_fixtures]="--skip uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules"
+)
 mkdir -p "$out"
 
 # Test binaries of this build: name, path, package directory (their working directory).
@@ -46,14 +52,16 @@ for k in "${kernels[@]}"; do
     guest="$d/guest.sh"
     {
         echo "set -u"
-        echo "export UPF_LB_FEATURE_LOG=$d/features.log UPF_LB_REQUIRE_FEATURES=1 RUST_BACKTRACE=1"
+        # The root file system is read-only in the guest: what tests write under target/
+        # (captures for tshark, a failed fixture's pcap) goes to the guest's own folder.
+        echo "export UPF_LB_FEATURE_LOG=$d/features.log UPF_LB_REQUIRE_FEATURES=1 RUST_BACKTRACE=1 CARGO_TARGET_DIR=$d/target"
         echo "RUST_BACKTRACE=0 ./target/debug/upf-lb verifier >$d/verifier.txt 2>&1; echo \"verifier exit \$?\" >>$d/verifier.txt"
         if [[ " $KNOWN_UNSUPPORTED " != *" $k "* ]]; then
             for b in $BINS; do
                 line=$(awk -v b="$b" '$1 == b' "$out/binaries.txt" | head -n1)
                 [ -n "$line" ] || { echo "echo 'test result: FAILED. 0 passed; 1 failed; 0 ignored (no test binary $b)' >$d/$b.log"; continue; }
                 set -- $line
-                echo "(cd $3 && timeout 1200 $2 --test-threads=2 >$d/$b.log 2>&1); echo \"exit \$?\" >>$d/$b.log"
+                echo "(cd $3 && timeout 1200 $2 --test-threads=2 ${GUEST_SKIP[$b]:-} >$d/$b.log 2>&1); echo \"exit \$?\" >>$d/$b.log"
             done
         fi
     } >"$guest"

@@ -44,9 +44,10 @@ pub fn version_of(release: &str) -> Option<(u32, u32)> {
 /// Runs `ip ARGS` in a network namespace of its own (`unshare -n`), which the kernel deletes
 /// when the command ends: probes that change routes or links leave nothing behind.
 fn ip_in_private_netns(args: &[&str]) -> Result<(), String> {
+    // A fresh namespace's loopback is down, and a route through a down device is refused
+    // whatever the kernel supports ("Nexthop device is not up"): up first.
     let out = Command::new("unshare")
-        .arg("-n")
-        .arg("ip")
+        .args(["-n", "sh", "-c", "ip link set lo up && ip \"$@\"", "sh"])
         .args(args)
         .output()
         .map_err(|e| format!("unshare -n ip: {e}"))?;
