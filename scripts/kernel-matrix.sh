@@ -26,8 +26,8 @@ KNOWN_UNSUPPORTED=${KNOWN_UNSUPPORTED:-6.1}
 # and the tests that lean on a kernel feature.
 BINS=${MATRIX_BINS:-verifier_headroom lb_fixtures lb_sctp_fixtures gtp_uplink_fixtures gtp_downlink_fixtures gtp_echo_fixtures srv6_fixtures srv6_mobile srv6_kernel_diff srv6_headend srv6_daemon}
 # Tests left out in the guests, each with its reason (they run on the host): the uplink
-# fixture table's ul-mbr-exceeded row needs the two BPF_PROG_TEST_RUN calls of its MBR bucket
-# (8 kbit/s, 4 bytes short) within 4 ms of each other, which emulation (TCG) does not keep.
+# fixture table checks its MBR bucket (800 bit/s: a byte every 10 ms) to the byte across
+# BPF_PROG_TEST_RUN calls, which emulation (TCG) does not run that close together.
 declare -A GUEST_SKIP=(
     [gtp_uplink_fixtures]="--skip uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules"
 )

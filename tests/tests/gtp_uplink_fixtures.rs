@@ -146,7 +146,9 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         })
         .expect("install session 1");
     // Session 2 (TEID 0x200): everything forwarded, IPv6 too; session 3 (0x300): UL gate closed;
-    // session 4 (0x400): MBR 8 kbit/s with a 100-byte burst.
+    // session 4 (0x400): MBR 800 bit/s (100 bytes/s) with a 100-byte burst. The bucket refills
+    // a byte every 10 ms: the rows below and the token check run well within that (at
+    // 8 kbit/s, a millisecond between two rows on a loaded machine gave 50 tokens, not 48).
     dp.install(&SessionSpec {
         session: 2,
         fars: vec![(1, build::far_forward())],
@@ -160,7 +162,7 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
         ..build::qer_open()
     };
     let slow = Qer {
-        mbr_ul: 8_000,
+        mbr_ul: 800,
         burst_ul: 100,
         ..build::qer_open()
     };
