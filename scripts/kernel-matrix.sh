@@ -54,7 +54,9 @@ for k in "${kernels[@]}"; do
         echo "set -u"
         # The root file system is read-only in the guest: what tests write under target/
         # (captures for tshark, a failed fixture's pcap) goes to the guest's own folder.
-        echo "export UPF_LB_FEATURE_LOG=$d/features.log UPF_LB_REQUIRE_FEATURES=1 RUST_BACKTRACE=1 CARGO_TARGET_DIR=$d/target"
+        # The feature log on the guest's own tmpfs (appends over 9p are not atomic), copied out
+        # at the end.
+        echo "export UPF_LB_FEATURE_LOG=/run/features.log UPF_LB_REQUIRE_FEATURES=1 RUST_BACKTRACE=1 CARGO_TARGET_DIR=$d/target"
         echo "RUST_BACKTRACE=0 ./target/debug/upf-lb verifier >$d/verifier.txt 2>&1; echo \"verifier exit \$?\" >>$d/verifier.txt"
         if [[ " $KNOWN_UNSUPPORTED " != *" $k "* ]]; then
             for b in $BINS; do
@@ -64,6 +66,7 @@ for k in "${kernels[@]}"; do
                 echo "(cd $3 && timeout 1200 $2 --test-threads=2 ${GUEST_SKIP[$b]:-} >$d/$b.log 2>&1); echo \"exit \$?\" >>$d/$b.log"
             done
         fi
+        echo "cp /run/features.log $d/features.log 2>/dev/null || true"
     } >"$guest"
     t0=$(date +%s)
     rc=0

@@ -79,7 +79,7 @@ done
 # Where each feature-gated test ran; one that ran on no kernel fails the run.
 if [ -s "$features" ]; then
     echo "[test] tests that need a kernel feature: where they ran"
-    awk -F'\t' '{ key = $2 "\t" $3; if ($1 == "ran") ran[key] = ran[key] " " $4; else not[key] = not[key] " " $4; keys[key] = 1 }
+    awk -F'\t' 'NF < 4 { next } { key = $2 "\t" $3; if ($1 == "ran") ran[key] = ran[key] " " $4; else not[key] = not[key] " " $4; keys[key] = 1 }
         END { bad = 0
               for (k in keys) { split(k, p, "\t");
                   printf "[test]   %-5s %-80s ran on:%s%s\n", p[1], p[2], (k in ran ? ran[k] : " NONE"), (k in not ? "; not on:" not[k] : "")

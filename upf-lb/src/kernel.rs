@@ -344,11 +344,12 @@ pub fn test_needs(test: &str, feature: &str) -> bool {
             .append(true)
             .open(path)
         {
-            let _ = writeln!(
-                f,
-                "{}\t{feature}\t{test}\t{rel}",
+            // One write a line: tests run in parallel and append to the same file.
+            let line = format!(
+                "{}\t{feature}\t{test}\t{rel}\n",
                 if r.is_ok() { "ran" } else { "not-run" }
             );
+            let _ = f.write_all(line.as_bytes());
         }
     }
     match r {
