@@ -26,8 +26,10 @@ use bpf_abi::{
 };
 use bpf_net::{
     Cursor, csum,
+    cursor::stored_offset,
     eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, parse_eth},
     flow::{self, Flow, parse_flow},
+    launder::{OFFSET, launder_masked},
 };
 
 /// The common downlink frame, all in `xdp_n6` (untagged Ethernet; IPv4 without options or
@@ -102,8 +104,9 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         core::ptr::write_volatile(slot, parsed);
         &*slot
     };
-    let [l3_off, _, _, _] =
-        bpf_net::launder::launder16([eth.l3_off as u16, 0, 0, 0]).ok_or(Reason::AdjustFailed)?;
+    let [l3_off, _, _, _] = launder_masked([eth.l3_off as u64, 0, 0, 0], [OFFSET, 0, 0, 0])
+        .ok_or(Reason::AdjustFailed)?;
+    let l3_off = l3_off as usize;
     let (pdr, far) = rules(&list, flow)?;
     if buffers(&far) {
         return Err(buffer(ctx, &pdr, &far));
@@ -169,25 +172,29 @@ fn forward<const STAGED: bool>(
     }
     let len = flow.len as u64;
     let q = qer::enforce(pdr.qer, Dir::Dl, len)?;
+    // The QER's marks as one word, the Option gone at once. Verifier workaround (Linux 6.1):
+    // with the Option kept across the URR call, LLVM tested its niche in a stack slot the
+    // verifier had not linked to the register that `enforce` tested, and read the payload
+    // from a slot that on that (impossible) path held a pointer ("invalid size of register
+    // fill").
+    let marks = match q {
+        Some(q) => u32::from(q.qfi) | u32::from(q.rqi) << 8 | u32::from(q.ppi) << 16,
+        None => u32::from(bpf_abi::gtp::PPI_NONE) << 16,
+    };
+    let qfi = marks as u8;
     if inner_ttl_expiring(cur, l3, flow)? {
         return Ok(Reason::DownlinkToKernel);
     }
     urr::count_call(pdr, Dir::Dl, len);
-    crate::counters::count_qfi(
-        Ingress::N6,
-        match q {
-            Some(q) => q.qfi,
-            None => 0,
-        },
-        len,
-    );
-    let psc = match q {
-        Some(q) if q.qfi != 0 => Container::Dl {
-            qfi: q.qfi,
-            rqi: q.rqi,
-            ppi: q.ppi,
-        },
-        _ => Container::None,
+    crate::counters::count_qfi(Ingress::N6, qfi, len);
+    let psc = if qfi != 0 {
+        Container::Dl {
+            qfi,
+            rqi: (marks >> 8) as u8,
+            ppi: (marks >> 16) as u8,
+        }
+    } else {
+        Container::None
     };
     if far.ohc == OHC_GTPU_IPV6 {
         return encap_tail_call(ctx, JUMP_N6_ENCAP6, l3, flow.len, pdr.far, psc, false);
@@ -329,11 +336,12 @@ pub fn encap4_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         _ => Container::None,
     };
     let cur = Cursor::from_xdp(ctx);
-    let version: &[u8; 1] = cur.get(s.l3_off as usize, Reason::Ipv4Truncated)?;
+    let l3_off = stored_offset(s.l3_off);
+    let version: &[u8; 1] = cur.get(l3_off, Reason::Ipv4Truncated)?;
     let inner_v6 = version[0] >> 4 == 6;
     encap4_forward(
         ctx,
-        s.l3_off as usize,
+        l3_off,
         s.inner_len as usize,
         inner_v6,
         &far,
@@ -361,7 +369,7 @@ pub fn encap6_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         2 => Container::Ul { qfi: s.qfi },
         _ => Container::None,
     };
-    let outer_len = encap::gtpu_v6(ctx, s.l3_off as usize, s.inner_len as usize, &far, c)?;
+    let outer_len = encap::gtpu_v6(ctx, stored_offset(s.l3_off), s.inner_len as usize, &far, c)?;
     let l = Lookup {
         v6: true,
         src: &far.local,

@@ -12,7 +12,7 @@ use bpf_net::{
     eth::{ETH_P_IPV4, ETH_P_IPV6, parse_eth},
     gtpu::{GTPU_PORT, msg, parse_gtpu},
     ipv4, ipv6,
-    launder::launder,
+    launder::{LEN16, OFFSET, WORD32, launder_masked},
     proto,
     udp::{Udp, parse_udp},
 };
@@ -82,12 +82,15 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Err(Reason::NotGtpuPort);
     }
     // Stage boundary: forget which VLAN / extension-header path led here (see bpf_net::launder).
-    let [l3_off, payload_off, end, ports] = launder([
-        eth.l3_off as u64,
-        udp.payload_off as u64,
-        udp.end as u64,
-        (u64::from(udp.src) << 16) | u64::from(udp.dst),
-    ])
+    let [l3_off, payload_off, end, ports] = launder_masked(
+        [
+            eth.l3_off as u64,
+            udp.payload_off as u64,
+            udp.end as u64,
+            (u64::from(udp.src) << 16) | u64::from(udp.dst),
+        ],
+        [OFFSET, OFFSET, LEN16, WORD32],
+    )
     .ok_or(Reason::AdjustFailed)?;
     let (l3_off, payload_off, end) = (l3_off as usize, payload_off as usize, end as usize);
     let udp = Udp {

@@ -23,6 +23,7 @@ use bpf_abi::{
 };
 use bpf_net::{
     Cursor, common_gpdu, csum,
+    cursor::stored_offset,
     eth::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6},
     flow::{Flow, parse_flow},
     gtpu::Gtpu,
@@ -125,7 +126,7 @@ pub fn gpdu_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     let Some(s) = N3_SCRATCH.get(0) else {
         return Err(Reason::TailCallFailed);
     };
-    let (list, payload_off, qfi) = (s.list, s.payload_off as usize, s.qfi);
+    let (list, payload_off, qfi) = (s.list, stored_offset(s.payload_off), s.qfi);
     let cur = Cursor::from_xdp(ctx);
     let flow = parse_flow(&cur, payload_off)?;
     pdus(ctx, &cur, &list, payload_off, qfi, &flow)

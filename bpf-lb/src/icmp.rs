@@ -227,6 +227,7 @@ pub fn error<const V6: bool>(
 /// (the FIB lookup's stack frame apart from [`quote`]'s).
 #[inline(never)]
 fn route<const V6: bool>(ctx: &XdpContext, cur: &Cursor, ip: &Ip, key: &FlowKey) -> u32 {
+    let ip = &ip.bounded();
     let l = Lookup {
         v6: V6,
         src: &key.src,

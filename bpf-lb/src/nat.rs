@@ -381,17 +381,37 @@ pub(crate) fn parse_ip<const V6: bool>(
     }
 }
 
+impl Ip {
+    /// This header with its offsets masked to [`bpf_net::cursor::MAX_OFFSET`] (which they
+    /// are within, as the cursor proved them): for a BPF function that gets `ip` by
+    /// reference, where the verifier (Linux 6.1) may know them only as unknown words.
+    #[inline(always)]
+    pub(crate) fn bounded(&self) -> Ip {
+        use bpf_net::cursor::MAX_OFFSET;
+        Ip {
+            off: self.off & MAX_OFFSET,
+            l4_off: self.l4_off & MAX_OFFSET,
+            ..*self
+        }
+    }
+}
+
 /// `ip` passed through [`bpf_net::launder`]: a stage boundary after which the verifier no
 /// longer tells apart the paths (IPv4 options, IPv6 extension headers) that led to it.
 #[inline(always)]
 pub(crate) fn settle(ip: Ip) -> Result<Ip, Reason> {
-    let [off, l4_off, len, rest] = bpf_net::launder::launder16([
-        ip.off as u16,
-        ip.l4_off as u16,
-        ip.len as u16,
-        u16::from(ip.protocol) | (u16::from(ip.tos) << 8),
-    ])
+    use bpf_net::launder::{LEN16, OFFSET, launder_masked};
+    let [off, l4_off, len, rest] = launder_masked(
+        [
+            ip.off as u64,
+            ip.l4_off as u64,
+            ip.len as u64,
+            u64::from(ip.protocol) | (u64::from(ip.tos) << 8),
+        ],
+        [OFFSET, OFFSET, LEN16, LEN16],
+    )
     .ok_or(Reason::LbNoService)?;
+    let (off, l4_off, len) = (off as usize, l4_off as usize, len as usize);
     Ok(Ip {
         v6: ip.v6,
         off,

@@ -662,7 +662,8 @@ fn rewrite_init_ack(
         return Err(Reason::LbSctpBadHandshake);
     }
     let buf = SCRATCH.get_ptr_mut(0).ok_or(Reason::LbSctpTooLong)?;
-    let n = (len & (N * 2 - 1)) as u32;
+    // 1..=N (len is 12..=N), masked where the helper's argument is made (bpf_net::launder::mask).
+    let n = (bpf_net::launder::mask::<{ N as u64 - 1 }>(len as u64 - 1) + 1) as u32;
     // SAFETY: `buf` is this CPU's scratch value, N bytes, and `n` is at most N; the helper
     // checks the packet's bounds itself.
     if unsafe { bpf_xdp_load_bytes(ctx.ctx, off as u32, buf.cast(), n) } < 0 {

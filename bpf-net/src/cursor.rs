@@ -7,6 +7,19 @@ use bpf_abi::Reason;
 /// header stack we parse.
 pub const MAX_OFFSET: usize = 0x0fff;
 
+/// An offset read back from map memory (a stage's hand-over to the next), as the offset the
+/// writer stored: one the cursor had proven, so at most [`MAX_OFFSET`], which the mask only
+/// tells the verifier.
+///
+/// Verifier workaround (Linux 6.1): a value read from a map is known only by its width, and a
+/// packet pointer plus a variable offset of up to 32 (or 16) bits is never given a range
+/// ("offset is outside of the packet"), whatever check follows; masked to [`MAX_OFFSET`] it
+/// is, in every register and stack slot it goes to.
+#[inline(always)]
+pub fn stored_offset(v: u32) -> usize {
+    v as usize & MAX_OFFSET
+}
+
 /// A window `[data, data_end)` onto packet memory.
 ///
 /// Every read and write of packet bytes goes through [`Cursor::get`] or [`Cursor::get_mut`],

@@ -12,6 +12,8 @@
 
 use aya_ebpf::{macros::map, maps::PerCpuArray};
 
+use crate::cursor::MAX_OFFSET;
+
 /// One per-CPU slot of four words that [`launder`] passes values through. Written and read
 /// only by the program that runs on the CPU, within one run; nothing outside reads it.
 #[map(name = "LAUNDER")]
@@ -29,27 +31,59 @@ pub fn launder(v: [u64; 4]) -> Option<[u64; 4]> {
     }
 }
 
-/// As [`launder`], for offsets and lengths inside a packet (16 bits each): each comes back
-/// masked to 16 bits, so that the verifier knows its bounds in whichever register or stack slot
-/// the compiler keeps it.
+/// Mask for [`launder_masked`] of a header offset: at most [`MAX_OFFSET`], as every offset
+/// the cursor has proven is.
+pub const OFFSET: u64 = MAX_OFFSET as u64;
+/// Mask for [`launder_masked`] of a length or an end offset inside a packet (16 bits).
+pub const LEN16: u64 = 0xffff;
+/// Mask for [`launder_masked`] of a 32-bit value.
+pub const WORD32: u64 = 0xffff_ffff;
+
+/// As [`launder`], each value coming back masked with its mask ([`OFFSET`], [`LEN16`],
+/// [`WORD32`]), so that the verifier knows its bounds in whichever register or stack slot the
+/// compiler keeps it. Every value must already lie within its mask: the masking is the identity
+/// on it and only tells the verifier what is true.
 ///
-/// Verifier workaround (Linux 6.1): a bounds check made on one register is not carried to the
-/// stack slot the same unknown value was spilled to, so an offset checked in one register and
-/// reloaded from the stack for the pointer arithmetic is refused ("math between pkt pointer
-/// and register with unbounded min value is not allowed"). A masked value is bounded wherever
-/// it goes.
+/// Verifier workaround (Linux 6.1): a scalar it knows nothing of is spilled to the stack as
+/// unknown bytes, and a bounds check made on one register is not carried to the stack slot the
+/// same value was spilled to, so an offset checked in one register and reloaded from the stack
+/// for the pointer arithmetic is refused ("math between pkt pointer and register with unbounded
+/// min value is not allowed"), and one bounded by 16 bits only gives no packet range
+/// ("offset is outside of the packet": a variable offset above 0xffff minus the access is
+/// never proven). An offset masked to [`MAX_OFFSET`] is bounded wherever it goes.
 #[inline(always)]
-pub fn launder16(v: [u16; 4]) -> Option<[usize; 4]> {
-    let [a, b, c, d] = launder([
-        u64::from(v[0]),
-        u64::from(v[1]),
-        u64::from(v[2]),
-        u64::from(v[3]),
-    ])?;
-    Some([
-        (a & 0xffff) as usize,
-        (b & 0xffff) as usize,
-        (c & 0xffff) as usize,
-        (d & 0xffff) as usize,
-    ])
+pub fn launder_masked(v: [u64; 4], masks: [u64; 4]) -> Option<[u64; 4]> {
+    let [a, b, c, d] = launder(v)?;
+    Some([a & masks[0], b & masks[1], c & masks[2], d & masks[3]])
+}
+
+/// `v & M`, by an instruction the compiler keeps even where it can prove the mask changes
+/// nothing: the verifier then knows the bound in the register the value is used from. `M`
+/// must fit a BPF immediate (31 bits).
+///
+/// Verifier workaround (Linux 6.1): a bound proven on one register is not carried to the
+/// stack slot the same value was spilled to (nor the other way), so a length checked against a
+/// buffer's size and reloaded for a helper's size argument is refused ("R4 min value is
+/// negative"); a mask in the instruction before the use bounds it there.
+#[inline(always)]
+pub fn mask<const M: u64>(v: u64) -> u64 {
+    const { assert!(M <= 0x7fff_ffff) };
+    #[cfg(target_arch = "bpf")]
+    {
+        let mut v = v;
+        // SAFETY: an ALU instruction on a register; no memory is touched.
+        unsafe {
+            core::arch::asm!(
+                "{v} &= {m}",
+                v = inout(reg) v,
+                m = const M,
+                options(pure, nomem, nostack, preserves_flags)
+            )
+        };
+        v
+    }
+    #[cfg(not(target_arch = "bpf"))]
+    {
+        v & M
+    }
 }
