@@ -415,7 +415,8 @@ fn init(
         return Err(Reason::LbNoBackend);
     }
     let pk = PeerKey {
-        addr: be.addr,
+        // By two words: a copy out of the map value is a `memmove` call (see bpf_net::zero).
+        addr: copy16(&be.addr),
         port: s.dst,
         family: addrs.family,
         _pad: 0,
@@ -525,6 +526,16 @@ fn path_in<const W: usize>(b: &[u8; MAX_SCTP_REWRITE], at: usize, p: &SctpAssoc)
     None
 }
 
+/// `a`, copied by two 8-byte loads.
+#[inline(always)]
+fn copy16(a: &[u8; 16]) -> [u8; 16] {
+    let (l, h) = words(a);
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&l.to_ne_bytes());
+    out[8..].copy_from_slice(&h.to_ne_bytes());
+    out
+}
+
 /// An address as two 64-bit words.
 #[inline(always)]
 fn words(a: &[u8; 16]) -> (u64, u64) {
@@ -575,7 +586,9 @@ struct ParamLoop {
     v6: u8,
     /// Set on a bad parameter length.
     bad: u8,
-    _pad: [u8; 6],
+    /// Padding, in words: a zeroed byte array is a `memset` call (see bpf_net::zero).
+    _pad0: u16,
+    _pad1: u32,
 }
 
 /// bpf_loop callback: the parameter at `at`: a backend address becomes the VIP of its path;
@@ -679,7 +692,8 @@ fn rewrite_init_ack(
         stop: (SCTP_HLEN + chunk_len) as u32,
         v6: u8::from(v6),
         bad: 0,
-        _pad: [0; 6],
+        _pad0: 0,
+        _pad1: 0,
     };
     // SAFETY: `hide_param` is a callback of bpf_loop's signature; `walk` outlives the call.
     unsafe {

@@ -35,10 +35,32 @@ pub fn xdp_action(reason: Reason) -> u32 {
 /// An XDP entry point's body: runs `stage` on the packet, counts its outcome (by the length
 /// the packet had when it arrived) and returns the outcome's action. `Err` is an early exit
 /// with its reason, `Ok` the end of the stage.
+///
+/// A macro, not a function taking the stage: passed as a value, a stage function is called
+/// through its `FnOnce::call_once` shim, which LLVM may leave as a BPF function of its own
+/// (seen on bpf-srv6's `xdp_srv6`, whose stage then held its tail calls in a function that
+/// the verifier refuses: "tail_call is only allowed in functions that return 'int'"). Named
+/// here, the stage is called directly and inlined as its `#[inline(always)]` says.
+#[macro_export]
+macro_rules! run {
+    ($ctx:expr, $stage:expr) => {{
+        let ctx = &$ctx;
+        let len = $crate::counters::frame_len(ctx);
+        $crate::counters::finish(($stage)(ctx), len)
+    }};
+}
+
+/// The length of the frame, for [`run!`].
 #[inline(always)]
-pub fn run(ctx: &XdpContext, stage: impl FnOnce(&XdpContext) -> Result<Reason, Reason>) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    let reason = match stage(ctx) {
+pub fn frame_len(ctx: &XdpContext) -> u64 {
+    (ctx.data_end() - ctx.data()) as u64
+}
+
+/// Counts the outcome of a stage of a frame of `len` bytes and returns its action, for
+/// [`run!`].
+#[inline(always)]
+pub fn finish(outcome: Result<Reason, Reason>, len: u64) -> u32 {
+    let reason = match outcome {
         Ok(r) | Err(r) => r,
     };
     count(reason, len);

@@ -87,8 +87,10 @@ pub fn lookup(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Found, Reason> {
 /// BPF_FIB_LOOKUP_TBID`: that table, no policy rules), 0 as [`lookup`].
 #[inline(always)]
 pub fn lookup_in(ctx: &XdpContext, l: &Lookup<'_>, table: u32) -> Result<Found, Reason> {
+    // Not `mem::zeroed`: a `memset` call (see crate::zero).
+    let mut params = core::mem::MaybeUninit::uninit();
     // SAFETY: an all-zero bpf_fib_lookup is a valid value of this plain C struct.
-    let mut p: FibParams = unsafe { core::mem::zeroed() };
+    let p: &mut FibParams = unsafe { crate::zero::zeroed(&mut params) };
     p.family = if l.v6 { AF_INET6 } else { AF_INET };
     p.ifindex = ctx.ingress_ifindex() as u32;
     p.__bindgen_anon_1.tot_len = l.len;
@@ -115,7 +117,7 @@ pub fn lookup_in(ctx: &XdpContext, l: &Lookup<'_>, table: u32) -> Result<Found, 
     let rc = unsafe {
         bpf_fib_lookup(
             ctx.ctx as *mut _,
-            &mut p,
+            p,
             size_of::<FibParams>() as i32,
             flags,
         )

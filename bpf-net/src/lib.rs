@@ -41,6 +41,7 @@ pub mod sctp;
 pub mod srh;
 pub mod tcp;
 pub mod udp;
+pub mod zero;
 
 #[cfg(test)]
 mod testutil;

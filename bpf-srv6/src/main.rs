@@ -14,56 +14,56 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 /// SRv6 ingress: a packet to a local SID gets its behaviour; anything else goes to the kernel.
 #[xdp]
 pub fn xdp_srv6(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, endpoint::ingress)
+    bpf_net::run!(ctx, endpoint::ingress)
 }
 
 /// The ICMPv6 errors of `xdp_srv6`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_srv6_icmp(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, |c| Ok(endpoint::icmp_stage(c)))
+    bpf_net::run!(ctx, |c| Ok(endpoint::icmp_stage(c)))
 }
 
 /// End.M.GTP4.E of `xdp_srv6`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_srv6_gtp4e(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, gtp4e::stage)
+    bpf_net::run!(ctx, gtp4e::stage)
 }
 
 /// End.M.GTP6.E of `xdp_srv6`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_srv6_gtp6e(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, gtp6e::stage)
+    bpf_net::run!(ctx, gtp6e::stage)
 }
 
 /// End.M.GTP6.D of `xdp_srv6`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_srv6_gtp6d(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, headend::gtp6_d_stage)
+    bpf_net::run!(ctx, headend::gtp6_d_stage)
 }
 
 /// End.Limit of `xdp_srv6`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_srv6_limit(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, endpoint::limit_stage)
+    bpf_net::run!(ctx, endpoint::limit_stage)
 }
 
 /// H.Insert of `xdp_headend`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_headend_insert(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, headend::insert_stage)
+    bpf_net::run!(ctx, headend::insert_stage)
 }
 
 /// SRv6 headend: packets to a destination a policy covers are encapsulated (H.Encaps,
 /// H.Encaps.Red); anything else goes to the kernel.
 #[xdp]
 pub fn xdp_headend(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, headend::ingress)
+    bpf_net::run!(ctx, headend::ingress)
 }
 
 /// H.M.GTP4.D of `xdp_headend`, reached only by tail call from it.
 #[xdp]
 pub fn xdp_headend_gtp4(ctx: XdpContext) -> u32 {
-    bpf_net::counters::run(&ctx, headend::gtp4_stage)
+    bpf_net::run!(ctx, headend::gtp4_stage)
 }
 
 /// Counts and drops every frame: the sink of the benchmark through veth.
