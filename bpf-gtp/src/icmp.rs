@@ -146,10 +146,10 @@ fn packet_too_big(
     let q = cur.get_mut::<[u8; 8]>(HEAD6, Reason::Ipv6Truncated)?;
     // SAFETY: the cursor proved 8 bytes at `HEAD6`; nothing else refers to them.
     unsafe { (*q)[7] = (*q)[7].wrapping_add(1) };
-    // Not `[0u8; HEAD6]`: a `memset` call (see bpf_net::zero).
+    // Not `[0u8; HEAD6]`: a `memset` call (see bpf_net::mem).
     let mut slot = core::mem::MaybeUninit::uninit();
     // SAFETY: zero bytes are a valid byte array.
-    let h: &mut [u8; HEAD6] = unsafe { bpf_net::zero::zeroed(&mut slot) };
+    let h: &mut [u8; HEAD6] = unsafe { bpf_net::mem::zeroed(&mut slot) };
     h[0..6].copy_from_slice(&dmac);
     h[6..12].copy_from_slice(&smac);
     h[12..14].copy_from_slice(&ETH_P_IPV6.to_be_bytes());

@@ -459,7 +459,10 @@ pub(crate) fn set_addr(
 pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
     let eth = parse_eth(&cur)?;
-    let mut key = FlowKey::default();
+    // Not `FlowKey::default()`: a `memset` call (see bpf_net::mem).
+    let mut key_slot = core::mem::MaybeUninit::uninit();
+    // SAFETY: an all-zero flow key is valid (addresses, ports and bytes).
+    let key: &mut FlowKey = unsafe { bpf_net::mem::zeroed(&mut key_slot) };
     let ethertype = match eth.ethertype {
         ETH_P_IPV6 if !V6 => {
             // SAFETY: a tail call to a program the loader put at `jump::IPV6`; returns only if
@@ -471,9 +474,12 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         t => t,
     };
     let ip = match ethertype {
-        ETH_P_IPV4 | ETH_P_IPV6 => parse_ip::<V6>(&cur, eth.l3_off, &mut key)?,
+        ETH_P_IPV4 | ETH_P_IPV6 => parse_ip::<V6>(&cur, eth.l3_off, key)?,
         _ => return Err(Reason::LbNoService),
     };
+    // IPv6: a stage boundary after the extension headers (see `settle`). Linux 6.1 otherwise
+    // walks the rest once per VLAN and extension-header path, past its instruction limit.
+    let ip = if V6 { settle(ip)? } else { ip };
     let trunc = match ip.protocol {
         proto::TCP => Reason::TcpTruncated,
         proto::UDP => Reason::UdpTruncated,
@@ -500,7 +506,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     key.proto = ip.protocol;
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
-    let ct = match CONNTRACK.get_ptr_mut(&key) {
+    let ct = match CONNTRACK.get_ptr_mut(&*key) {
         // SAFETY: a value of the conntrack map, valid for this program run.
         Some(ct) if unsafe { (*ct).expires_ns } > now => ct,
         _ => {
@@ -535,7 +541,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         let tunnel = m == mode::DSR_TUNNEL;
         // SAFETY: as above.
         let src = unsafe { &(*ct).peer_addr };
-        let len = crate::dsr::prepare(ctx, &cur, &ip, &key, nat_addr, src, tunnel)?;
+        let len = crate::dsr::prepare(ctx, &cur, &ip, &*key, nat_addr, src, tunnel)?;
         let l = Lookup {
             v6: ip.v6,
             src: if tunnel { src } else { &key.src },
@@ -582,17 +588,18 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         };
         set_addr(&cur, &ip, !original, other, peer)?;
         change.apply_to(&cur, &ip)?;
+        // By words: `*peer` out of the map value is a `memmove` call (see bpf_net::mem).
         if original {
-            key.src = *peer;
+            key.src = bpf_net::mem::copy16(peer);
         } else {
-            key.dst = *peer;
+            key.dst = bpf_net::mem::copy16(peer);
         }
     }
     // The packet's addresses after the rewrite.
     if original {
-        key.dst = *nat_addr;
+        key.dst = bpf_net::mem::copy16(nat_addr);
     } else {
-        key.src = *nat_addr;
+        key.src = bpf_net::mem::copy16(nat_addr);
     }
     let l = Lookup {
         v6: ip.v6,

@@ -415,8 +415,8 @@ fn init(
         return Err(Reason::LbNoBackend);
     }
     let pk = PeerKey {
-        // By two words: a copy out of the map value is a `memmove` call (see bpf_net::zero).
-        addr: copy16(&be.addr),
+        // By two words: a copy out of the map value is a `memmove` call (see bpf_net::mem).
+        addr: bpf_net::mem::copy16(&be.addr),
         port: s.dst,
         family: addrs.family,
         _pad: 0,
@@ -526,16 +526,6 @@ fn path_in<const W: usize>(b: &[u8; MAX_SCTP_REWRITE], at: usize, p: &SctpAssoc)
     None
 }
 
-/// `a`, copied by two 8-byte loads.
-#[inline(always)]
-fn copy16(a: &[u8; 16]) -> [u8; 16] {
-    let (l, h) = words(a);
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&l.to_ne_bytes());
-    out[8..].copy_from_slice(&h.to_ne_bytes());
-    out
-}
-
 /// An address as two 64-bit words.
 #[inline(always)]
 fn words(a: &[u8; 16]) -> (u64, u64) {
@@ -586,7 +576,7 @@ struct ParamLoop {
     v6: u8,
     /// Set on a bad parameter length.
     bad: u8,
-    /// Padding, in words: a zeroed byte array is a `memset` call (see bpf_net::zero).
+    /// Padding, in words: a zeroed byte array is a `memset` call (see bpf_net::mem).
     _pad0: u16,
     _pad1: u32,
 }
@@ -598,7 +588,7 @@ extern "C" fn hide_param(_i: u64, ctx: *mut core::ffi::c_void) -> i64 {
     const N: usize = MAX_SCTP_REWRITE;
     // SAFETY: bpf_loop passes the ParamLoop its caller gave, on the caller's stack.
     let w = unsafe { &mut *ctx.cast::<ParamLoop>() };
-    let (Some(buf), Some(p)) = (SCRATCH.get_ptr_mut(0), SCTP_PEERS.get_ptr(w.peer)) else {
+    let (Some(buf), Some(p)) = (SCRATCH.get_ptr_mut(0), SCTP_PEERS.get_ptr(&w.peer)) else {
         w.bad = 1;
         return 1;
     };

@@ -87,10 +87,10 @@ pub fn lookup(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Found, Reason> {
 /// BPF_FIB_LOOKUP_TBID`: that table, no policy rules), 0 as [`lookup`].
 #[inline(always)]
 pub fn lookup_in(ctx: &XdpContext, l: &Lookup<'_>, table: u32) -> Result<Found, Reason> {
-    // Not `mem::zeroed`: a `memset` call (see crate::zero).
+    // Not `mem::zeroed`: a `memset` call (see crate::mem).
     let mut params = core::mem::MaybeUninit::uninit();
     // SAFETY: an all-zero bpf_fib_lookup is a valid value of this plain C struct.
-    let p: &mut FibParams = unsafe { crate::zero::zeroed(&mut params) };
+    let p: &mut FibParams = unsafe { crate::mem::zeroed(&mut params) };
     p.family = if l.v6 { AF_INET6 } else { AF_INET };
     p.ifindex = ctx.ingress_ifindex() as u32;
     p.__bindgen_anon_1.tot_len = l.len;

@@ -41,7 +41,7 @@ pub mod sctp;
 pub mod srh;
 pub mod tcp;
 pub mod udp;
-pub mod zero;
+pub mod mem;
 
 #[cfg(test)]
 mod testutil;

@@ -163,9 +163,17 @@ fn g_pdu(cur: &Cursor, l4_off: usize, end: usize, not_gpdu: Reason) -> Result<GP
         Some(c) => (c.qfi, c.rqi),
         None => (0, false),
     };
+    // A stage boundary (bpf_net::launder): the VLAN, IPv6 extension-header and GTP-U
+    // extension-header paths that led here become one verifier state (Linux 6.1 walked the
+    // rest once per combination, past its instruction limit).
+    let [off, end, _, _] = bpf_net::launder::launder_masked(
+        [g.payload_off as u64, udp.end as u64, 0, 0],
+        [bpf_net::launder::OFFSET, bpf_net::launder::LEN16, 0, 0],
+    )
+    .ok_or(not_gpdu)?;
     Ok(GPdu {
-        off: g.payload_off,
-        end: udp.end,
+        off: off as usize,
+        end: end as usize,
         qru: (qfi << 2) | (u8::from(rqi) << 1),
         teid: g.teid.to_be_bytes(),
     })
@@ -236,9 +244,14 @@ pub fn gtp6_d_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         args[0] = m.qru;
         args[1..MOB_ARGS_LEN].copy_from_slice(&m.teid);
         let a = (usize::from(p.args_off) & 0xf).min(16 - MOB_ARGS_LEN);
-        let last = (n - 1) & (MAX_SEGMENTS - 1);
-        put_args(&mut q.segments[last], a, MOB_ARGS_LEN, &args);
-        q.segments[n & (MAX_SEGMENTS - 1)] = ip.dst;
+        // Masks the compiler keeps (bpf_net::launder::mask): Linux 6.1's verifier does not
+        // carry the `n < MAX_SEGMENTS` check above to the copy of `n` the index is made from.
+        const M: u64 = MAX_SEGMENTS as u64 - 1;
+        let last = bpf_net::launder::mask::<M>(n as u64 - 1) as usize;
+        let last = q.segments.get_mut(last).ok_or(Reason::RuleMissing)?;
+        put_args(last, a, MOB_ARGS_LEN, &args);
+        let end = bpf_net::launder::mask::<M>(n as u64) as usize;
+        *q.segments.get_mut(end).ok_or(Reason::RuleMissing)? = ip.dst;
         q.count = (n + 1) as u8;
         q.reduced = 0;
         m.placed = true;
