@@ -559,47 +559,17 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         }
         return r;
     }
-    // The address and port this direction rewrites: the destination of the original, the
-    // source of the reply.
-    let original = direction == dir::ORIGINAL;
-    let port_at = if original { 2 } else { 0 };
-    let old = if original { &key.dst } else { &key.src };
-    let change = Change {
-        old_addr: old,
-        new_addr: nat_addr,
-        words: if ip.v6 { 4 } else { 1 },
-        port_at,
-        port: nat_port,
-    };
-    set_addr(&cur, &ip, original, old, nat_addr)?;
-    change.apply_to(&cur, &ip)?;
-    if m == mode::FULL_NAT {
-        // The other address too: the client's source becomes the service's address and the
-        // connection's port; the reply's destination the client again.
-        // SAFETY: as above.
-        let (peer, peer_port) = unsafe { (&(*ct).peer_addr, (*ct).peer_port) };
-        let other = if original { &key.src } else { &key.dst };
-        let change = Change {
-            old_addr: other,
-            new_addr: peer,
-            words: if ip.v6 { 4 } else { 1 },
-            port_at: 2 - port_at,
-            port: peer_port,
-        };
-        set_addr(&cur, &ip, !original, other, peer)?;
-        change.apply_to(&cur, &ip)?;
-        // By words: `*peer` out of the map value is a `memmove` call (see bpf_net::mem).
-        if original {
-            key.src = bpf_net::mem::copy16(peer);
-        } else {
-            key.dst = bpf_net::mem::copy16(peer);
-        }
-    }
-    // The packet's addresses after the rewrite.
-    if original {
-        key.dst = bpf_net::mem::copy16(nat_addr);
+    // SAFETY: as above.
+    let (peer, peer_port) = unsafe { (&(*ct).peer_addr, (*ct).peer_port) };
+    let full = m == mode::FULL_NAT;
+    // One branch on the direction, each arm with it a constant. Verifier workaround (Linux
+    // 6.1): LLVM tests a runtime direction once per `if`, on a copy reloaded from the stack,
+    // and 6.1 does not carry what one test learnt to the next copy, so it walked every
+    // combination of the tests (2 to the 8th and more), past its instruction limit.
+    if direction == dir::ORIGINAL {
+        rewrite::<true>(&cur, &ip, key, nat_addr, nat_port, full, peer, peer_port)?;
     } else {
-        key.src = bpf_net::mem::copy16(nat_addr);
+        rewrite::<false>(&cur, &ip, key, nat_addr, nat_port, full, peer, peer_port)?;
     }
     let l = Lookup {
         v6: ip.v6,
@@ -609,6 +579,62 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         len: ip.len as u16,
     };
     route(ctx, &cur, &ip, &l, now)
+}
+
+/// Rewrites a packet of an established connection in the direction `ORIGINAL` (client to
+/// service) or the reply's: the destination of the original (the source of the reply) becomes
+/// `nat_addr` and `nat_port`; with `full` NAT the other address too, to `peer` and
+/// `peer_port`. `key` becomes the packet's addresses after the rewrite.
+#[inline(always)]
+#[expect(clippy::too_many_arguments, reason = "one inlined arm per direction")]
+fn rewrite<const ORIGINAL: bool>(
+    cur: &Cursor,
+    ip: &Ip,
+    key: &mut FlowKey,
+    nat_addr: &[u8; 16],
+    nat_port: u16,
+    full: bool,
+    peer: &[u8; 16],
+    peer_port: u16,
+) -> Result<(), Reason> {
+    let port_at = if ORIGINAL { 2 } else { 0 };
+    let old = if ORIGINAL { &key.dst } else { &key.src };
+    let change = Change {
+        old_addr: old,
+        new_addr: nat_addr,
+        words: if ip.v6 { 4 } else { 1 },
+        port_at,
+        port: nat_port,
+    };
+    set_addr(cur, ip, ORIGINAL, old, nat_addr)?;
+    change.apply_to(cur, ip)?;
+    if full {
+        // The other address too: the client's source becomes the service's address and the
+        // connection's port; the reply's destination the client again.
+        let other = if ORIGINAL { &key.src } else { &key.dst };
+        let change = Change {
+            old_addr: other,
+            new_addr: peer,
+            words: if ip.v6 { 4 } else { 1 },
+            port_at: 2 - port_at,
+            port: peer_port,
+        };
+        set_addr(cur, ip, !ORIGINAL, other, peer)?;
+        change.apply_to(cur, ip)?;
+        // By words: `*peer` out of the map value is a `memmove` call (see bpf_net::mem).
+        if ORIGINAL {
+            key.src = bpf_net::mem::copy16(peer);
+        } else {
+            key.dst = bpf_net::mem::copy16(peer);
+        }
+    }
+    // The packet's addresses after the rewrite.
+    if ORIGINAL {
+        key.dst = bpf_net::mem::copy16(nat_addr);
+    } else {
+        key.src = bpf_net::mem::copy16(nat_addr);
+    }
+    Ok(())
 }
 
 /// Forwards a translated packet as a router does: to the kernel when its TTL / Hop Limit is

@@ -154,6 +154,9 @@ enum Cmd {
         /// Writes the verifier's log of each refused program to DIR/OBJECT.PROGRAM.log.
         #[arg(long)]
         logs: Option<PathBuf>,
+        /// Only these programs (repeatable), e.g. `--only xdp_lb6`.
+        #[arg(long)]
+        only: Vec<String>,
     },
 }
 
@@ -273,10 +276,10 @@ fn main() -> anyhow::Result<()> {
             println!("doctor: every configured part can run on this kernel");
             Ok(())
         }
-        Cmd::Verifier { logs } => {
+        Cmd::Verifier { logs, only } => {
             use upf_lb::southbound::verifier;
             println!("machine: {}", bench::machine());
-            let rows = verifier::report();
+            let rows = verifier::report_only(&only);
             print!("{}", verifier::table(&rows));
             if let Some(dir) = logs {
                 std::fs::create_dir_all(&dir)

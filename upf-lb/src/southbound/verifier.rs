@@ -65,6 +65,11 @@ impl ProgramCost {
 /// and returns what each cost. An object that cannot be opened at all (its maps refused) gives
 /// one row with the cause.
 pub fn report() -> Vec<ProgramCost> {
+    report_only(&[])
+}
+
+/// As [`report`], for the programs named in `only` (every program when it is empty).
+pub fn report_only(only: &[String]) -> Vec<ProgramCost> {
     let mut out = Vec::new();
     let objects: [(&'static str, Result<Ebpf, LoadError>, &[&'static str]); 3] = [
         (
@@ -80,8 +85,16 @@ pub fn report() -> Vec<ProgramCost> {
         ),
     ];
     for (object, ebpf, programs) in objects {
+        let programs: Vec<&'static str> = programs
+            .iter()
+            .copied()
+            .filter(|p| only.is_empty() || only.iter().any(|o| o == p))
+            .collect();
+        if programs.is_empty() {
+            continue;
+        }
         match ebpf {
-            Ok(mut ebpf) => out.extend(verify_each(&mut ebpf, object, programs)),
+            Ok(mut ebpf) => out.extend(verify_each(&mut ebpf, object, &programs)),
             Err(e) => out.push(ProgramCost {
                 object,
                 program: "(object)",
