@@ -5,12 +5,13 @@
 #
 #   scripts/kernel-matrix.sh OUTDIR [KERNEL...]      (default kernels: 6.12 6.1)
 #
-# Per kernel, in OUTDIR/KERNEL/: verifier.txt (`upf-lb verifier`: every program's cost), one
-# BIN.log per test binary, features.log (which feature-gated tests ran). A kernel listed in
-# KNOWN_UNSUPPORTED runs the verifier report only: its outcome is reported, not counted, until
-# the programs load there (README, Supported kernels). The `test result:` lines of the binaries
-# are what scripts/test.sh adds to its totals; this script exits non-zero when a guest did not
-# finish or a counted binary failed.
+# Per kernel, in OUTDIR/KERNEL/: verifier.txt (`upf-lb verifier`: every program's cost),
+# doctor.txt (`upf-lb doctor` as an operator would run it there), one
+# BIN.log per test binary, features.log (which feature-gated tests ran). A test known to fail on
+# a kernel (KNOWN_FAILING below, each with its reason, as README's Supported kernels says) runs
+# apart, into BIN.known: its result is printed, not counted. The `test result:` lines of the
+# BIN.log files are what scripts/test.sh adds to its totals; this script exits non-zero when a
+# guest did not finish or a counted binary failed.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here/.."
@@ -21,7 +22,10 @@ shift
 kernels=("${@:-6.12 6.1}")
 # shellcheck disable=SC2206
 kernels=(${kernels[*]})
-KNOWN_UNSUPPORTED=${KNOWN_UNSUPPORTED:-6.1}
+# KERNEL/BIN -> "TEST|reason": known to fail there, run apart and reported (see above).
+declare -A KNOWN_FAILING=(
+    [6.1/verifier_headroom]="every_program_within_half_the_verifier_limit|on 6.1 xdp_n6, xdp_srv6_gtp6d and xdp_lb_sctp_ack6 load but need 54 to 95 % of the verifier's limit"
+)
 # The binaries a guest runs: the verifier's headroom, the BPF_PROG_TEST_RUN fixture tables,
 # and the tests that lean on a kernel feature.
 BINS=${MATRIX_BINS:-verifier_headroom lb_fixtures lb_sctp_fixtures gtp_uplink_fixtures gtp_downlink_fixtures gtp_echo_fixtures srv6_fixtures srv6_mobile srv6_kernel_diff srv6_headend srv6_daemon}
@@ -30,6 +34,11 @@ BINS=${MATRIX_BINS:-verifier_headroom lb_fixtures lb_sctp_fixtures gtp_uplink_fi
 # BPF_PROG_TEST_RUN calls, which emulation (TCG) does not run that close together.
 declare -A GUEST_SKIP=(
     [gtp_uplink_fixtures]="--skip uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules"
+)
+# The kernel features each guest has (a feature-gated test that finds one of them missing
+# fails there): Debian's 6.1 has seg6local without its PSP flavour (Linux 6.2).
+declare -A GUEST_FEATURES=(
+    [6.1]="seg6,vrf,sctp"
 )
 mkdir -p "$out"
 
@@ -56,16 +65,21 @@ for k in "${kernels[@]}"; do
         # (captures for tshark, a failed fixture's pcap) goes to the guest's own folder.
         # The feature log on the guest's own tmpfs (appends over 9p are not atomic), copied out
         # at the end.
-        echo "export UPF_LB_FEATURE_LOG=/run/features.log UPF_LB_REQUIRE_FEATURES=1 RUST_BACKTRACE=1 CARGO_TARGET_DIR=$d/target"
+        echo "export UPF_LB_FEATURE_LOG=/run/features.log UPF_LB_REQUIRE_FEATURES=${GUEST_FEATURES[$k]:-seg6,seg6-psp,vrf,sctp} RUST_BACKTRACE=1 CARGO_TARGET_DIR=$d/target"
         echo "RUST_BACKTRACE=0 ./target/debug/upf-lb verifier >$d/verifier.txt 2>&1; echo \"verifier exit \$?\" >>$d/verifier.txt"
-        if [[ " $KNOWN_UNSUPPORTED " != *" $k "* ]]; then
-            for b in $BINS; do
-                line=$(awk -v b="$b" '$1 == b' "$out/binaries.txt" | head -n1)
-                [ -n "$line" ] || { echo "echo 'test result: FAILED. 0 passed; 1 failed; 0 ignored (no test binary $b)' >$d/$b.log"; continue; }
-                set -- $line
-                echo "(cd $3 && timeout 1200 $2 --test-threads=2 ${GUEST_SKIP[$b]:-} >$d/$b.log 2>&1); echo \"exit \$?\" >>$d/$b.log"
-            done
-        fi
+        # The preflight check as an operator runs it (the embedded configuration names the demo's
+        # interfaces, which the guest lacks: those rows fail); printed, not counted.
+        echo "RUST_BACKTRACE=0 ./target/debug/upf-lb doctor >$d/doctor.txt 2>&1; echo \"doctor exit \$?\" >>$d/doctor.txt"
+        for b in $BINS; do
+            line=$(awk -v b="$b" '$1 == b' "$out/binaries.txt" | head -n1)
+            [ -n "$line" ] || { echo "echo 'test result: FAILED. 0 passed; 1 failed; 0 ignored (no test binary $b)' >$d/$b.log"; continue; }
+            set -- $line
+            known=${KNOWN_FAILING[$k/$b]:-}
+            skip=${GUEST_SKIP[$b]:-}
+            [ -z "$known" ] || skip="$skip --skip ${known%%|*}"
+            echo "(cd $3 && timeout 1200 $2 --test-threads=2 $skip >$d/$b.log 2>&1); echo \"exit \$?\" >>$d/$b.log"
+            [ -z "$known" ] || echo "(cd $3 && timeout 1200 $2 --exact ${known%%|*} >$d/$b.known 2>&1); echo \"exit \$?\" >>$d/$b.known"
+        done
         echo "cp /run/features.log $d/features.log 2>/dev/null || true"
     } >"$guest"
     t0=$(date +%s)
@@ -82,10 +96,6 @@ for k in "${kernels[@]}"; do
     fi
     printf '[matrix] %s: %d s\n' "$kver" "$secs"
     sed -n '1,200p' "$d/verifier.txt" | grep -vE '  ok$' || true
-    if [[ " $KNOWN_UNSUPPORTED " == *" $k "* ]]; then
-        echo "[matrix] $kver is not supported yet (README, Supported kernels): verifier report only, not counted"
-        continue
-    fi
     for b in $BINS; do
         f="$d/$b.log"
         r=$(grep -E '^test result:' "$f" 2>/dev/null | tail -n1 || true)
@@ -95,6 +105,14 @@ for k in "${kernels[@]}"; do
         fi
         printf '[matrix] %-22s %s\n' "$b" "$r"
         case "$r" in *FAILED*) status=1; grep -E '^(test .* FAILED|---- |thread .* panicked)' "$f" | head -n 20 || true ;; esac
+        known=${KNOWN_FAILING[$k/$b]:-}
+        if [ -n "$known" ]; then
+            r=$(grep -E '^test result:' "$d/$b.known" 2>/dev/null | tail -n1 || true)
+            case "$r" in
+                *"1 passed"*) printf '[matrix] %-22s %s passes now: drop it from KNOWN_FAILING (scripts/kernel-matrix.sh) and README\n' "$b" "${known%%|*}" ;;
+                *) printf '[matrix] %-22s %s: known to fail, not counted (%s): %s\n' "$b" "${known%%|*}" "${known#*|}" "${r:-no result}" ;;
+            esac
+        fi
     done
 done
 exit "$status"

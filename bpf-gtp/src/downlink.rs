@@ -339,14 +339,7 @@ pub fn encap4_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     let l3_off = stored_offset(s.l3_off);
     let version: &[u8; 1] = cur.get(l3_off, Reason::Ipv4Truncated)?;
     let inner_v6 = version[0] >> 4 == 6;
-    encap4_forward(
-        ctx,
-        l3_off,
-        s.inner_len as usize,
-        inner_v6,
-        &far,
-        psc,
-    )
+    encap4_forward(ctx, l3_off, s.inner_len as usize, inner_v6, &far, psc)
 }
 
 /// The IPv6-outer stage (`xdp_n6_encap6`): GTP-U/UDP/IPv6 creation, then the FIB.

@@ -114,14 +114,8 @@ pub fn lookup_in(ctx: &XdpContext, l: &Lookup<'_>, table: u32) -> Result<Found, 
         0
     };
     // SAFETY: ctx.ctx is this invocation's xdp_md and `p` a local of the size passed.
-    let rc = unsafe {
-        bpf_fib_lookup(
-            ctx.ctx as *mut _,
-            p,
-            size_of::<FibParams>() as i32,
-            flags,
-        )
-    } as u32;
+    let rc = unsafe { bpf_fib_lookup(ctx.ctx as *mut _, p, size_of::<FibParams>() as i32, flags) }
+        as u32;
     match rc {
         BPF_FIB_LKUP_RET_SUCCESS => Ok(Found::Success {
             ifindex: p.ifindex,

@@ -36,12 +36,12 @@ pub mod ipv4;
 pub mod ipv6;
 #[cfg(target_arch = "bpf")]
 pub mod launder;
+pub mod mem;
 pub mod ratelimit;
 pub mod sctp;
 pub mod srh;
 pub mod tcp;
 pub mod udp;
-pub mod mem;
 
 #[cfg(test)]
 mod testutil;

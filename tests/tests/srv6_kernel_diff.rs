@@ -1,5 +1,5 @@
 //! Tier 3: our SRv6 endpoint against the kernel's own (seg6local End, End with the PSP flavour,
-//! End.X, End.DX4, End.DX6, End.DT6) on the same generated packets. Namespaces src -> dut -> sink over veth: the packets are sent as raw
+//! End.X, End.DX4, End.DX6, End.DT6, End.DT4 in a VRF) on the same generated packets. Namespaces src -> dut -> sink over veth: the packets are sent as raw
 //! frames from src, the dut forwards them (once with seg6local routes, once with xdp_srv6
 //! attached to its ingress and no seg6local), and what reaches sink is compared frame by frame:
 //! the two must be identical. One difference is the kernel's, documented in its own test.
@@ -203,7 +203,6 @@ fn kernel(inner_dst_mac: [u8; 6]) -> Bed {
     for (sid, action, dev) in [
         (END_SID, &["End"][..], "b0"),
         (DX4_SID, &["End.DX4", "nh4", NH4], "b1"),
-        (PSP_SID, &["End", "flavors", "psp"], "b0"),
         (X_SID, &["End.X", "nh6", &nh6], "b1"),
         (DX6_SID, &["End.DX6", "nh6", &nh6], "b1"),
         (DT6_SID, &["End.DT6", "table", "254"], "b1"),
@@ -211,6 +210,11 @@ fn kernel(inner_dst_mac: [u8; 6]) -> Bed {
         (DT6_T_SID, &["End.DT6", "table", &table], "b1"),
     ] {
         b.seg6local(sid, action, dev).unwrap();
+    }
+    // The PSP flavour where the kernel has it (Linux 6.2 and newer): its own test.
+    if upf_lb::kernel::has_seg6_psp().is_ok() {
+        b.seg6local(PSP_SID, &["End", "flavors", "psp"], "b0")
+            .unwrap();
     }
     b
 }
@@ -258,7 +262,37 @@ fn our_endpoint_behaviours_forward_exactly_what_the_kernel_does() {
         return;
     }
     require_root();
-    let inputs = inputs();
+    compare(
+        inputs()
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("end-psp"))
+            .collect(),
+    );
+}
+
+/// As the main test, for End with the PSP flavour (RFC 8986 4.16.1), which the kernel's
+/// seg6local has from Linux 6.2 on.
+#[test]
+fn our_end_with_psp_forwards_exactly_what_the_kernel_does() {
+    if !upf_lb::kernel::test_needs(
+        "our_end_with_psp_forwards_exactly_what_the_kernel_does",
+        "seg6-psp",
+    ) {
+        return;
+    }
+    require_root();
+    compare(
+        inputs()
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("end-psp"))
+            .collect(),
+    );
+}
+
+/// Sends `inputs` through the kernel's bed and through ours; every frame must reach sink,
+/// by XDP in ours, and the frames must be identical.
+fn compare(inputs: Vec<(String, Vec<u8>)>) {
+    assert!(!inputs.is_empty());
     let frames: Vec<Vec<u8>> = inputs.iter().map(|(_, f)| f.clone()).collect();
     let k = run(&kernel(SINK_MAC), &frames);
     let (b, dp) = ours(SINK_MAC);
@@ -342,4 +376,135 @@ fn the_kernel_refuses_end_dt4_and_end_dt46_without_vrf() {
         let r = b.seg6local(dt4, &[action, arg, "254"], "b1");
         assert!(r.is_err(), "{action} {arg} 254 accepted");
     }
+}
+
+/// An End.DT4 SID (bound as a /80) of the VRF test: table [`VRF_TABLE`].
+const DT4_VRF_SID: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0xb, 0, 0, 0);
+/// The table of the dut's VRF device: the only one with a route to [`VRF_DST`].
+const VRF_TABLE: u32 = 200;
+/// The inner destination of the VRF test: routed by [`VRF_TABLE`] only (via the End.DX4 next
+/// hop, whose neighbour is sink), so a lookup in the main table would not reach sink.
+const VRF_DST: &str = "192.0.2.9";
+
+/// The dut's VRF device `vrf-dt` bound to [`VRF_TABLE`], that table's route to [`VRF_DST`],
+/// and VRF strict mode (which the kernel's End.DT4 `vrftable` requires).
+fn vrf(b: &Bed) {
+    b.dut
+        .ip(&[
+            "link",
+            "add",
+            "vrf-dt",
+            "type",
+            "vrf",
+            "table",
+            &VRF_TABLE.to_string(),
+        ])
+        .unwrap();
+    b.dut.ip(&["link", "set", "vrf-dt", "up"]).unwrap();
+    b.dut
+        .ip(&[
+            "route",
+            "add",
+            "192.0.2.0/24",
+            "via",
+            NH4,
+            "dev",
+            "b1",
+            "onlink",
+            "table",
+            &VRF_TABLE.to_string(),
+        ])
+        .unwrap();
+    b.dut
+        .run(|| std::fs::write("/proc/sys/net/vrf/strict_mode", "1"))
+        .expect("net.vrf.strict_mode");
+}
+
+/// End.DT4 (RFC 8986 4.8) where the kernel can follow: with a VRF device bound to a table
+/// that alone routes the inner destination, the kernel's `End.DT4 vrftable` and ours (a FIB
+/// lookup in that table) send the same frames to sink, at several TTLs, ToS and sizes, with and
+/// without an SRH. The inner destination is not in the main table: a lookup there would not
+/// reach sink, so the test also shows both use the table.
+#[test]
+fn end_dt4_in_a_vrf_forwards_exactly_what_the_kernel_does() {
+    let t = "end_dt4_in_a_vrf_forwards_exactly_what_the_kernel_does";
+    let (seg6, vrf_dev) = (
+        upf_lb::kernel::test_needs(t, "seg6"),
+        upf_lb::kernel::test_needs(t, "vrf"),
+    );
+    if !(seg6 && vrf_dev) {
+        return;
+    }
+    require_root();
+    let mut frames = Vec::new();
+    for (ttl, tos, n) in [
+        (64u8, 0u8, 16usize),
+        (2, 0xb8, 0),
+        (255, 0x20, 700),
+        (17, 1, 1200),
+    ] {
+        let mut inner = IpPacket::v4(UE_V4, VRF_DST.parse().unwrap(), payload(n));
+        if let Ip::V4(h) = &mut inner.ip {
+            h.ttl = ttl;
+            h.tos = tos;
+        }
+        let ipip = L4::Raw {
+            proto: 4,
+            bytes: inner.to_bytes(),
+        };
+        frames.push(frame(v6(DT4_VRF_SID, 64, tos, 0, vec![], ipip.clone())));
+        let srh0 = Ipv6Ext::Srh {
+            segments_left: 0,
+            segments: vec![DT4_VRF_SID],
+            tlvs: vec![],
+        };
+        frames.push(frame(v6(DT4_VRF_SID, 64, tos, 0, vec![srh0], ipip)));
+    }
+    let kb = Bed::new(SINK_MAC);
+    vrf(&kb);
+    kb.seg6local(
+        DT4_VRF_SID,
+        &["End.DT4", "vrftable", &VRF_TABLE.to_string()],
+        "vrf-dt",
+    )
+    .expect("the kernel's End.DT4 vrftable");
+    let k = run(&kb, &frames);
+    drop(kb);
+    let ob = Bed::new(SINK_MAC);
+    vrf(&ob);
+    let mut dp = Srv6Datapath::load(16).expect("load bpf-srv6");
+    dp.add_sid(DT4_VRF_SID, 80, Behaviour::EndDt4 { table: VRF_TABLE })
+        .unwrap();
+    let p = dp.xdp_mut(bpf_abi::srv6::PROG_XDP_SRV6).expect("program");
+    ob.dut
+        .run(|| p.attach("b0", aya::programs::XdpMode::Skb))
+        .expect("attach");
+    let o = run(&ob, &frames);
+    let c = dp.counters().unwrap();
+    let redirected = c
+        .iter()
+        .find(|(r, _)| *r == Reason::Srv6Dt4Redirect)
+        .map_or(0, |(_, s)| s.packets);
+    assert_eq!(
+        redirected,
+        frames.len() as u64,
+        "every packet by XDP: {c:?}"
+    );
+    let mut bad = Vec::new();
+    for (i, (k, o)) in k.iter().zip(&o).enumerate() {
+        match (k, o) {
+            (None, _) => bad.push(format!("frame {i}: the kernel forwarded nothing")),
+            (Some(k), o) if Some(k) != o.as_ref() => {
+                bad.push(format!("frame {i}: kernel {k:02x?}\n  ours   {o:02x?}"))
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        frames.len(),
+        bad.join("\n")
+    );
 }

@@ -75,6 +75,24 @@ pub fn has_seg6_lwt() -> Result<(), String> {
     ])
 }
 
+/// seg6local's End with the PSP flavour (RFC 8986 4.16.1; Linux 6.2 and newer).
+pub fn has_seg6_psp() -> Result<(), String> {
+    ip_in_private_netns(&[
+        "-6",
+        "route",
+        "add",
+        "2001:db8:ffff::1/128",
+        "encap",
+        "seg6local",
+        "action",
+        "End",
+        "flavors",
+        "psp",
+        "dev",
+        "lo",
+    ])
+}
+
 /// VRF devices (CONFIG_NET_VRF).
 pub fn has_vrf() -> Result<(), String> {
     ip_in_private_netns(&["link", "add", "vrfprobe", "type", "vrf", "table", "10"])
@@ -325,13 +343,23 @@ pub fn first_failure(checks: &[Check]) -> Option<String> {
 
 /// For tests that need a kernel feature the datapath itself does not (the kernel's own SRv6 as
 /// a reference, VRF, kernel SCTP): true when this kernel has `feature` (`seg6`, `vrf`,
-/// `sctp`). A test is never skipped silently: without the feature it says so on stderr, and
+/// `sctp`, `seg6-psp`). A test is never skipped silently: without the feature it says so on stderr, and
 /// the outcome (ran or not, which test, which kernel) is appended to the file named by
 /// `UPF_LB_FEATURE_LOG`, from which the test command's summary says where each test ran. In a
-/// kernel-matrix guest (`UPF_LB_REQUIRE_FEATURES=1`) a missing feature fails the test.
+/// kernel-matrix guest (`UPF_LB_REQUIRE_FEATURES`, the features that kernel has) a missing
+/// one fails the test.
 pub fn test_needs(test: &str, feature: &str) -> bool {
+    /// `UPF_LB_REQUIRE_FEATURES`: `1` (every feature) or a comma-separated list of those the
+    /// kernel is known to have (the kernel matrix sets it per guest).
+    fn required(feature: &str) -> bool {
+        match std::env::var("UPF_LB_REQUIRE_FEATURES") {
+            Ok(v) => v == "1" || v.split(',').any(|f| f.trim() == feature),
+            Err(_) => false,
+        }
+    }
     let r = match feature {
         "seg6" => has_seg6_lwt(),
+        "seg6-psp" => has_seg6_psp(),
         "vrf" => has_vrf(),
         "sctp" => has_kernel_sctp(),
         other => Err(format!("unknown feature {other}")),
@@ -354,7 +382,7 @@ pub fn test_needs(test: &str, feature: &str) -> bool {
     }
     match r {
         Ok(()) => true,
-        Err(e) if std::env::var_os("UPF_LB_REQUIRE_FEATURES").is_some() => {
+        Err(e) if required(feature) => {
             panic!("{test} needs {feature}, which kernel {rel} lacks: {e}")
         }
         Err(e) => {
