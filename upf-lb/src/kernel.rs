@@ -61,23 +61,17 @@ fn ip_in_private_netns(args: &[&str]) -> Result<(), String> {
 /// The kernel's own SRv6 routes (`encap seg6`, `seg6local`: CONFIG_IPV6_SEG6_LWTUNNEL), the
 /// reference the differential tests compare our datapath with.
 pub fn has_seg6_lwt() -> Result<(), String> {
-    ip_in_private_netns(&[
-        "-6",
-        "route",
-        "add",
-        "2001:db8:ffff::1/128",
-        "encap",
-        "seg6local",
-        "action",
-        "End",
-        "dev",
-        "lo",
-    ])
+    seg6local_end(&[])
 }
 
 /// seg6local's End with the PSP flavour (RFC 8986 4.16.1; Linux 6.2 and newer).
 pub fn has_seg6_psp() -> Result<(), String> {
-    ip_in_private_netns(&[
+    seg6local_end(&["flavors", "psp"])
+}
+
+/// Whether a seg6local End route (with `extra` arguments after the action) can be added.
+fn seg6local_end(extra: &[&str]) -> Result<(), String> {
+    let mut args = vec![
         "-6",
         "route",
         "add",
@@ -86,11 +80,10 @@ pub fn has_seg6_psp() -> Result<(), String> {
         "seg6local",
         "action",
         "End",
-        "flavors",
-        "psp",
-        "dev",
-        "lo",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["dev", "lo"]);
+    ip_in_private_netns(&args)
 }
 
 /// VRF devices (CONFIG_NET_VRF).
