@@ -160,8 +160,9 @@ pub struct Sid {
 
 const _: () = assert!(size_of::<Sid>() == 36);
 
-/// An SR policy of the headend (RFC 8986 5.1, 5.2).
-#[repr(C)]
+/// An SR policy of the headend (RFC 8986 5.1, 5.2). 8-aligned (as the kernel keeps map
+/// values), so that the datapath copies it by words.
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Outer source address.

@@ -49,6 +49,24 @@ pub fn copy16(a: &[u8; 16]) -> [u8; 16] {
     out
 }
 
+/// `*src` copied into `*dst` by 8-byte words (not a `memmove` call, see the module's comment):
+/// for values too long for [`copy16`], such as a map value copied into a per-CPU scratch.
+/// `T` must be 8-aligned and a whole number of words long (checked when compiled).
+#[inline(always)]
+pub fn copy_words<T: Copy>(dst: &mut T, src: &T) {
+    const { assert!(align_of::<T>() >= 8 && size_of::<T>().is_multiple_of(8)) };
+    let n = size_of::<T>() / 8;
+    let (d, s) = ((dst as *mut T).cast::<u64>(), (src as *const T).cast::<u64>());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: both are 8-aligned and `n` words long (the assertion above), and `i < n`;
+        // volatile, so that LLVM does not make the loop a `memmove` call again. Any bit
+        // pattern of a `Copy` plain-data `T` is what `src` held.
+        unsafe { core::ptr::write_volatile(d.add(i), core::ptr::read_volatile(s.add(i))) };
+        i += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -58,6 +76,17 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn copy_words_copies_every_word() {
+        #[repr(C, align(8))]
+        #[derive(Clone, Copy, PartialEq, Debug)]
+        struct V([u8; 24]);
+        let src = V(core::array::from_fn(|i| i as u8 + 1));
+        let mut dst = V([0; 24]);
+        copy_words(&mut dst, &src);
+        assert_eq!(dst, src);
+    }
 
     #[test]
     fn every_byte_is_zero_whatever_was_there() {

@@ -239,7 +239,7 @@ pub fn gtp6_d_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         // SAFETY: this CPU's value of the per-CPU array, valid for this run; no other user
         // on this CPU meanwhile.
         let q = unsafe { &mut *q };
-        *q = *p;
+        bpf_net::mem::copy_words(q, p);
         let mut args = [0u8; GTP4_ARGS_LEN];
         args[0] = m.qru;
         args[1..MOB_ARGS_LEN].copy_from_slice(&m.teid);
@@ -362,8 +362,11 @@ fn encaps(
             let off = ETH_HLEN + 40 + SRH_FIXED_LEN + i * SEGMENT_LEN;
             let seg = cur.get_mut::<[u8; SEGMENT_LEN]>(off, Reason::AdjustFailed)?;
             let from = (n - 1 - i) & (MAX_SEGMENTS - 1);
+            // By words (bpf_net::mem::copy16): as a `memmove` call, Linux 6.1 walked the
+            // call's byte loop for every segment on every path.
+            let v = bpf_net::mem::copy16(&p.segments[from]);
             // SAFETY: the cursor proved 16 bytes at `off`.
-            unsafe { *seg = p.segments[from] };
+            unsafe { *seg = v };
             i += 1;
         }
     }
@@ -537,8 +540,10 @@ pub fn insert_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
         let off = ETH_HLEN + 40 + SRH_FIXED_LEN + i * SEGMENT_LEN;
         let seg = cur.get_mut::<[u8; SEGMENT_LEN]>(off, Reason::AdjustFailed)?;
         let from = (n - i) & (MAX_SEGMENTS - 1);
+        // By words, as in `encaps`.
+        let v = bpf_net::mem::copy16(&p.segments[from]);
         // SAFETY: the cursor proved 16 bytes at `off`.
-        unsafe { *seg = p.segments[from] };
+        unsafe { *seg = v };
         i += 1;
     }
     let mut src = [0u8; 16];
