@@ -463,7 +463,16 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     }
     let (len, backend_tag) = handshake_chunk(cur, ip, s)?;
     let j = path_of(&p.addrs, p.paths, &addrs.src, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
-    let vip = &p.vips[j & (MAX_SCTP_PATHS - 1)];
+    // Verifier workaround (Linux 6.1): `path_of` ends in one state per path it may match, each
+    // of which went on alone through the rewrite's two bpf_loop callbacks and the rest
+    // (xdp_lb_sctp_ack6: 72 % of the limit); the path's index through map memory
+    // (bpf_net::launder) makes them one.
+    let [j, _, _, _] = bpf_net::launder::launder_masked(
+        [j as u64, 0, 0, 0],
+        [MAX_SCTP_PATHS as u64 - 1, 0, 0, 0],
+    )
+    .ok_or(Reason::LbSctpUnknownPath)?;
+    let vip = &p.vips[j as usize & (MAX_SCTP_PATHS - 1)];
     rewrite_init_ack(ctx, ip.l4_off, ip.off + ip.len, len, &pk, ip.v6)?;
     // Both directions, half-open: the client's packets carry the backend's tag, the
     // backend's the client's.
