@@ -78,6 +78,12 @@ pub const MAP_VIPS: &str = "LB_VIPS";
 /// Traffic by backend ID: `BPF_MAP_TYPE_PERCPU_ARRAY` of `[u64; 4]` (packets and bytes to
 /// the backend, packets and bytes from it).
 pub const MAP_BACKEND_STATS: &str = "LB_BACKEND_STATS";
+/// The daemon's health-probe sources (`BPF_MAP_TYPE_HASH` from a [`ServiceKey`] with port 0
+/// and the probes' protocol): what a backend sends to one of them answers a probe and is the
+/// kernel's (`lb_health_probe`), never taken for a client's traffic.
+pub const MAP_PROBE_SOURCES: &str = "LB_PROBE_SRC";
+/// Probe sources at most (one per local address that reaches a backend, and protocol).
+pub const MAX_PROBE_SOURCES: u32 = 64;
 /// SCTP: each backend address's association template.
 pub const MAP_SCTP_PEERS: &str = "LB_SCTP_PEERS";
 /// SCTP: established associations.

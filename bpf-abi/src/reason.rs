@@ -355,6 +355,9 @@ reasons! {
     /// SRv6 headend: H.Insert / H.Insert.Red: an SRH inserted into the IPv6 packet,
     /// redirected.
     Srv6InsertRedirect = 115, "srv6_insert_redirect", Redirect;
+    /// LB: an answer to one of the daemon's own health probes (addressed to a probe source of
+    /// `LB_PROBE_SRC`): the kernel's, untouched, so that the probe sees it.
+    LbHealthProbe = 116, "lb_health_probe", Pass;
 }
 
 #[cfg(test)]

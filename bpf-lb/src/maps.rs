@@ -27,6 +27,11 @@ pub static VIPS: HashMap<ServiceKey, u32> = HashMap::with_max_entries(1, 0);
 #[map(name = "LB_DECAP")]
 pub static DECAP: HashMap<ServiceKey, u32> = HashMap::with_max_entries(1, 0);
 
+/// The daemon's health-probe sources ([`bpf_abi::lb::MAP_PROBE_SOURCES`]).
+#[map(name = "LB_PROBE_SRC")]
+pub static PROBE_SOURCES: HashMap<ServiceKey, u32> =
+    HashMap::with_max_entries(bpf_abi::lb::MAX_PROBE_SOURCES, 0);
+
 /// The round-robin scheduler's per-CPU counter.
 #[map(name = "LB_RR")]
 pub static RR: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);

@@ -28,7 +28,10 @@
 //! - Anything else to a VIP is dropped and counted (`lb_sctp_no_association`).
 
 use crate::{
-    maps::{BACKENDS, LB_JUMP, MAGLEV, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN, SCTP_PEERS, SERVICES},
+    maps::{
+        BACKENDS, LB_JUMP, MAGLEV, PROBE_SOURCES, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN, SCTP_PEERS,
+        SERVICES,
+    },
     nat::{self, Ip},
 };
 use aya_ebpf::{
@@ -111,6 +114,19 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     } else {
         Err(Reason::LbNoService)
     }
+}
+
+/// True when `addr` is a source of the daemon's SCTP health probes.
+#[inline(always)]
+fn is_probe_source(addr: &[u8; 16], family: u8) -> bool {
+    let k = ServiceKey {
+        vip: *addr,
+        port: 0,
+        proto: proto::SCTP,
+        family,
+    };
+    // SAFETY: only whether the key is there is read.
+    unsafe { PROBE_SOURCES.get(k) }.is_some()
 }
 
 /// A tracked association's entry for a packet.
@@ -432,7 +448,8 @@ fn init(
 /// An INIT ACK (`xdp_lb_sctp_ack`, `V6`: `xdp_lb_sctp_ack6`, by tail call from
 /// `xdp_lb_sctp`: a program of its own for its stack and the verifier's paths): from a
 /// backend, the association half-open under both tags, the backend's addresses hidden behind
-/// the VIPs, the checksum recomputed, the source made the VIP; from anyone else, the kernel's.
+/// the VIPs, the checksum recomputed, the source made the VIP; to one of the daemon's
+/// health-probe sources (`LB_PROBE_SRC`) or from anyone else, the kernel's.
 #[inline(always)]
 pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
@@ -442,6 +459,11 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let s = sctp::parse_sctp(&cur, ip.l4_off, ip.off + ip.len)?;
     if ip.protocol != proto::SCTP || s.chunk_count == 0 || s.first_chunk_type != chunk::INIT_ACK {
         return Err(Reason::LbNoService);
+    }
+    if is_probe_source(&addrs.dst, addrs.family) {
+        // A backend's answer to the daemon's health probe (lb_health): an INIT ACK like a
+        // client's, but to the daemon's own address.
+        return Ok(Reason::LbHealthProbe);
     }
     let (cur, ip, s) = (&cur, &ip, &s);
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
@@ -467,11 +489,9 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     // of which went on alone through the rewrite's two bpf_loop callbacks and the rest
     // (xdp_lb_sctp_ack6: 72 % of the limit); the path's index through map memory
     // (bpf_net::launder) makes them one.
-    let [j, _, _, _] = bpf_net::launder::launder_masked(
-        [j as u64, 0, 0, 0],
-        [MAX_SCTP_PATHS as u64 - 1, 0, 0, 0],
-    )
-    .ok_or(Reason::LbSctpUnknownPath)?;
+    let [j, _, _, _] =
+        bpf_net::launder::launder_masked([j as u64, 0, 0, 0], [MAX_SCTP_PATHS as u64 - 1, 0, 0, 0])
+            .ok_or(Reason::LbSctpUnknownPath)?;
     let vip = &p.vips[j as usize & (MAX_SCTP_PATHS - 1)];
     rewrite_init_ack(ctx, ip.l4_off, ip.off + ip.len, len, &pk, ip.v6)?;
     // Both directions, half-open: the client's packets carry the backend's tag, the

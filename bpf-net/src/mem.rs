@@ -56,7 +56,10 @@ pub fn copy16(a: &[u8; 16]) -> [u8; 16] {
 pub fn copy_words<T: Copy>(dst: &mut T, src: &T) {
     const { assert!(align_of::<T>() >= 8 && size_of::<T>().is_multiple_of(8)) };
     let n = size_of::<T>() / 8;
-    let (d, s) = ((dst as *mut T).cast::<u64>(), (src as *const T).cast::<u64>());
+    let (d, s) = (
+        (dst as *mut T).cast::<u64>(),
+        (src as *const T).cast::<u64>(),
+    );
     let mut i = 0;
     while i < n {
         // SAFETY: both are 8-aligned and `n` words long (the assertion above), and `i < n`;

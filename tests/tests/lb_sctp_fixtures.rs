@@ -810,3 +810,78 @@ fn counter(dp: &LbDatapath, r: Reason) -> u64 {
         .find(|(x, _)| *x == r)
         .map_or(0, |(_, c)| c.packets)
 }
+
+/// The daemon's SCTP health probe sends an INIT from a local address to a backend; the
+/// backend's INIT ACK (or ABORT) to that address is the probe's, left to the kernel untouched
+/// (`lb_health_probe`), while the same INIT ACK to a client is still a client's handshake.
+#[test]
+fn health_probe_answers_reach_the_daemon_untouched() {
+    require_root();
+    let (fib, mut dp) = bed();
+    // The daemon's probe sources: its address towards the backends, in each family.
+    const PROBE4: Ipv4Addr = Ipv4Addr::new(198, 18, 5, 200);
+    const PROBE6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 5, 0, 0, 0, 0, 0xc8);
+    let ack = |tag| vec![init(INIT_ACK, tag, &[param(7, &[0xc0; 40])])];
+    let probe_ack4 = sctp::v4(FibNs::NH4, PROBE4, PORT, 50_001, 0x7777, ack(0x1234));
+    let probe_ack6 = sctp::v6(FibNs::NH6, PROBE6, PORT, 50_002, 0x7778, ack(0x1235));
+    let probe_abort4 = sctp::v4(
+        FibNs::NH4,
+        PROBE4,
+        PORT,
+        50_003,
+        0x7779,
+        vec![(ABORT, 0, vec![])],
+    );
+    let client_ack4 = sctp::v4(FibNs::NH4, CLIENT, PORT, 5000, 0x8888, ack(0x1236));
+
+    // Not yet told: an INIT ACK from a backend is a client's handshake, wherever it goes.
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    let (action, _) = fib
+        .test_run(prog, &Frame::new(probe_ack4.clone()).to_bytes())
+        .unwrap();
+    assert_ne!(action, xdp::PASS, "an unknown destination is not a probe's");
+
+    dp.set_probe_sources(132, &[PROBE4.into(), PROBE6.into()])
+        .unwrap();
+    let before = counter(&dp, Reason::LbHealthProbe);
+    let t = vec![
+        Fixture::unchanged(
+            "probe-init-ack-v4-to-the-kernel",
+            Frame::new(probe_ack4.clone()).to_bytes(),
+            Reason::LbHealthProbe,
+        ),
+        Fixture::unchanged(
+            "probe-init-ack-v6-to-the-kernel",
+            Frame::new(probe_ack6.clone()).to_bytes(),
+            Reason::LbHealthProbe,
+        ),
+        // A backend that refuses the probe: its ABORT (to no service) reaches the daemon too.
+        Fixture::unchanged(
+            "probe-abort-to-the-kernel",
+            Frame::new(probe_abort4).to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    assert_eq!(counter(&dp, Reason::LbHealthProbe), before + 2);
+
+    // A client's INIT ACK is still rewritten and routed to the client.
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    let (action, out) = fib
+        .test_run(prog, &Frame::new(client_ack4).to_bytes())
+        .unwrap();
+    assert_eq!(action, xdp::REDIRECT, "the client's INIT ACK");
+    assert_eq!(
+        &out[14 + 12..14 + 16],
+        &VIP1.octets(),
+        "sourced from the VIP"
+    );
+
+    // Told again without them: the probe sources are gone, and so is the exemption.
+    dp.set_probe_sources(132, &[]).unwrap();
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    let (action, _) = fib
+        .test_run(prog, &Frame::new(probe_ack6).to_bytes())
+        .unwrap();
+    assert_ne!(action, xdp::PASS, "no longer a probe source");
+}

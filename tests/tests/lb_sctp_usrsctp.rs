@@ -27,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 use upf_lb::{
-    lb_health::{Check, probe},
+    lb_health::{Check, probe, source_for},
     netns::{Netns, Reaped, unique_name, veth},
     southbound::{
         LbDatapath,
@@ -344,9 +344,32 @@ fn multi_homed_sctp_between_usrsctp_stacks() {
     // The daemon's SCTP health check (an INIT over a raw socket from the load balancer's
     // namespace): both backends up. Then one backend is killed while an association runs on
     // the other: the check reports it down, the running association loses nothing.
+    // As the daemon does it: each probe from the address that reaches its backend, told to
+    // the datapath, which leaves the answers to those addresses to the probe.
+    let target = |i: usize| std::net::SocketAddr::from((BACKENDS[i][0], PORT));
+    let sources: Vec<IpAddr> = (0..2)
+        .map(|i| {
+            lb.run(|| source_for(target(i)))
+                .expect("a route to the backend")
+        })
+        .collect();
+    dp.set_probe_sources(132, &sources).unwrap();
+    let answered = || {
+        dp.counters()
+            .unwrap()
+            .into_iter()
+            .find(|(r, _)| *r == bpf_abi::Reason::LbHealthProbe)
+            .map_or(0, |(_, c)| c.packets)
+    };
     let sctp_check = |i: usize| {
-        let a = std::net::SocketAddr::from((BACKENDS[i][0], PORT));
-        lb.run(|| probe(Check::Sctp, a, Duration::from_secs(1)))
+        lb.run(|| {
+            probe(
+                Check::Sctp,
+                target(i),
+                Some(sources[i]),
+                Duration::from_secs(1),
+            )
+        })
     };
     assert_eq!(sctp_check(0), Ok(()), "backend 0 answers INIT");
     assert_eq!(sctp_check(1), Ok(()), "backend 1 answers INIT");
@@ -378,6 +401,11 @@ fn multi_homed_sctp_between_usrsctp_stacks() {
     let down = sctp_check(killed).expect_err("the killed backend fails its check");
     assert!(down.contains("no INIT ACK"), "{down}");
     assert_eq!(sctp_check(1 - killed), Ok(()), "the other is up");
+    assert!(
+        answered() >= 3,
+        "each INIT ACK answering a probe was left to it: {}",
+        answered()
+    );
 
     for c in caps {
         stop(c);

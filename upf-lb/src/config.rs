@@ -997,6 +997,7 @@ impl LbService {
             service,
             backend,
             addr: std::net::SocketAddr::new(addr, port),
+            source: None,
             check: self.health,
         };
         if self.proto == 132 {

@@ -9,7 +9,7 @@
 
 use std::{
     io::ErrorKind,
-    net::{SocketAddr, TcpStream, UdpSocket},
+    net::{IpAddr, SocketAddr, TcpStream, UdpSocket},
     time::{Duration, Instant},
 };
 
@@ -47,6 +47,9 @@ pub struct Target {
     pub backend: usize,
     /// Where to probe (SCTP: its first address).
     pub addr: SocketAddr,
+    /// The local address the probe is sent from (SCTP: set when the checks start, and told
+    /// to the datapath, which leaves the answers to it alone); None: the kernel's choice.
+    pub source: Option<IpAddr>,
     /// How.
     pub check: Check,
 }
@@ -117,14 +120,19 @@ impl Tracker {
 }
 
 /// One probe of `addr` by `check`: Ok when the backend is up, else why not.
-pub fn probe(check: Check, addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+pub fn probe(
+    check: Check,
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<(), String> {
     match check {
         Check::None => Ok(()),
         Check::Tcp => TcpStream::connect_timeout(&addr, timeout)
             .map(drop)
             .map_err(|e| format!("TCP connect: {e}")),
         Check::Udp => udp_probe(addr, timeout),
-        Check::Sctp => sctp_probe(addr, timeout),
+        Check::Sctp => sctp_probe(addr, source, timeout),
     }
 }
 
@@ -200,7 +208,56 @@ pub fn sctp_init(sport: u16, dport: u16, tag: u32) -> Vec<u8> {
     p
 }
 
-fn sctp_probe(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+/// `ip` with port 0 as a socket address for bind(2) and sendto(2), and its length.
+fn sockaddr(ip: IpAddr) -> (libc::sockaddr_storage, u32) {
+    // SAFETY: all-zero bytes are a valid sockaddr_storage.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match ip {
+        IpAddr::V4(a) => {
+            let sa = libc::sockaddr_in {
+                sin_family: libc::AF_INET as u16,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for every sockaddr.
+            unsafe { std::ptr::write((&raw mut ss).cast(), sa) };
+            size_of::<libc::sockaddr_in>()
+        }
+        IpAddr::V6(a) => {
+            let sa = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as u16,
+                sin6_port: 0,
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: as above.
+            unsafe { std::ptr::write((&raw mut ss).cast(), sa) };
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as u32)
+}
+
+/// The local address the kernel sends from to reach `dst` (a connected UDP socket's; nothing
+/// is sent): a probe's source, which the datapath must know (`LbDatapath::set_probe_sources`).
+pub fn source_for(dst: SocketAddr) -> std::io::Result<IpAddr> {
+    let any: SocketAddr = if dst.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let s = UdpSocket::bind(any)?;
+    s.connect(dst)?;
+    Ok(s.local_addr()?.ip())
+}
+
+fn sctp_probe(addr: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> Result<(), String> {
     let (family, v6) = match addr {
         SocketAddr::V4(_) => (libc::AF_INET, false),
         SocketAddr::V6(_) => (libc::AF_INET6, true),
@@ -214,53 +271,30 @@ fn sctp_probe(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
         ));
     }
     let raw = Raw(fd);
+    if let Some(src) = source {
+        let (sa, len) = sockaddr(src);
+        // SAFETY: `sa` is a valid socket address of `len` bytes for the call.
+        if unsafe { libc::bind(raw.0, (&raw const sa).cast(), len) } < 0 {
+            return Err(format!(
+                "SCTP probe source {src}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
     let (sport, tag) = nonce();
     let init = sctp_init(sport, addr.port(), tag);
     // The destination with port 0: a raw socket's port is its protocol or nothing.
-    let sent = match addr {
-        SocketAddr::V4(a) => {
-            let sa = libc::sockaddr_in {
-                sin_family: libc::AF_INET as u16,
-                sin_port: 0,
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: `init` and `sa` are valid for the call; the lengths are theirs.
-            unsafe {
-                libc::sendto(
-                    raw.0,
-                    init.as_ptr().cast(),
-                    init.len(),
-                    0,
-                    (&raw const sa).cast(),
-                    size_of::<libc::sockaddr_in>() as u32,
-                )
-            }
-        }
-        SocketAddr::V6(a) => {
-            let sa = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as u16,
-                sin6_port: 0,
-                sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: 0,
-            };
-            // SAFETY: as above.
-            unsafe {
-                libc::sendto(
-                    raw.0,
-                    init.as_ptr().cast(),
-                    init.len(),
-                    0,
-                    (&raw const sa).cast(),
-                    size_of::<libc::sockaddr_in6>() as u32,
-                )
-            }
-        }
+    let (sa, len) = sockaddr(addr.ip());
+    // SAFETY: `init` and `sa` are valid for the call; the lengths are theirs.
+    let sent = unsafe {
+        libc::sendto(
+            raw.0,
+            init.as_ptr().cast(),
+            init.len(),
+            0,
+            (&raw const sa).cast(),
+            len,
+        )
     };
     if sent < 0 {
         return Err(format!("SCTP INIT: {}", std::io::Error::last_os_error()));
@@ -327,7 +361,7 @@ pub fn spawn(
                     if t.check == Check::None {
                         continue;
                     }
-                    let r = probe(t.check, t.addr, p.timeout);
+                    let r = probe(t.check, t.addr, t.source, p.timeout);
                     if let Some(up) = s.observe(r.is_ok(), &p) {
                         let why = match r {
                             Ok(()) => format!("{} check passed", t.check.name()),
@@ -400,13 +434,17 @@ mod tests {
         let t = Duration::from_millis(500);
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let a = l.local_addr().unwrap();
-        assert_eq!(probe(Check::Tcp, a, t), Ok(()));
+        assert_eq!(probe(Check::Tcp, a, None, t), Ok(()));
         drop(l);
-        assert!(probe(Check::Tcp, a, t).unwrap_err().contains("TCP connect"));
+        assert!(
+            probe(Check::Tcp, a, None, t)
+                .unwrap_err()
+                .contains("TCP connect")
+        );
         let u = UdpSocket::bind("127.0.0.1:0").unwrap();
         let a = u.local_addr().unwrap();
-        assert_eq!(probe(Check::Udp, a, t), Ok(()), "silence is up");
+        assert_eq!(probe(Check::Udp, a, None, t), Ok(()), "silence is up");
         drop(u);
-        assert!(probe(Check::Udp, a, t).unwrap_err().contains("UDP"));
+        assert!(probe(Check::Udp, a, None, t).unwrap_err().contains("UDP"));
     }
 }

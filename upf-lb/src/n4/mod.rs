@@ -208,23 +208,46 @@ impl N4 {
     /// and the load balancer when configured), summed by reason: what statistics, metrics and
     /// drop events report.
     /// Starts the load balancer's health checks (when `[lb]` has services that are checked):
-    /// their changes arrive on the returned channel, for [`N4::on_backend_health`].
+    /// their changes arrive on the returned channel, for [`N4::on_backend_health`]. The SCTP
+    /// probes' sources (the local address that reaches each backend) are fixed here and told
+    /// to the datapath first, so that it leaves their INIT ACKs to the probe.
     pub fn start_lb_health(
-        &self,
+        &mut self,
     ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::lb_health::Change>> {
-        let lb = self.cfg.lb.as_ref()?;
-        let targets: Vec<_> = lb
+        use crate::lb_health::{Check, source_for};
+        let lb_cfg = self.cfg.lb.as_ref()?;
+        let params = lb_cfg.health;
+        let mut targets: Vec<_> = lb_cfg
             .services
             .iter()
             .enumerate()
             .flat_map(|(i, s)| s.health_targets(i))
-            .filter(|t| t.check != crate::lb_health::Check::None)
+            .filter(|t| t.check != Check::None)
             .collect();
-        if targets.is_empty() || self.lb.is_none() {
+        let lb = self.lb.as_mut()?;
+        if targets.is_empty() {
+            return None;
+        }
+        let mut sources = Vec::new();
+        for t in targets.iter_mut().filter(|t| t.check == Check::Sctp) {
+            match source_for(t.addr) {
+                Ok(src) => {
+                    t.source = Some(src);
+                    if !sources.contains(&src) {
+                        sources.push(src);
+                    }
+                }
+                // No route yet: the probe fails (and says why) until there is one.
+                Err(e) => tracing::warn!(backend = %t.addr, error = %e,
+                    "load balancer: no source address for the SCTP health probe"),
+            }
+        }
+        if let Err(e) = lb.set_probe_sources(bpf_net::proto::SCTP, &sources) {
+            tracing::warn!(error = %e, "load balancer: health checks not started");
             return None;
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        match crate::lb_health::spawn(targets, lb.health, tx) {
+        match crate::lb_health::spawn(targets, params, tx) {
             Ok(_) => Some(rx),
             Err(e) => {
                 tracing::warn!(error = %e, "load balancer: health checks not started");

@@ -17,13 +17,13 @@ use bpf_abi::{
     Counter, Reason,
     lb::{
         Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKEND_STATS, MAP_BACKENDS, MAP_CONNTRACK,
-        MAP_DECAP, MAP_LB_JUMP, MAP_MAGLEV, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN, MAP_SCTP_PEERS,
-        MAP_SERVICES, MAP_VIPS, MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS,
-        PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP,
-        PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46, PROG_XDP_LB_ICMP64, PROG_XDP_LB_NEW,
-        PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6,
-        PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6, PROG_XDP_LB_TOO_BIG, PROG_XDP_LB6, PeerKey,
-        SctpAssoc, SctpKey, Service, ServiceKey, jump, mode,
+        MAP_DECAP, MAP_LB_JUMP, MAP_MAGLEV, MAP_PROBE_SOURCES, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN,
+        MAP_SCTP_PEERS, MAP_SERVICES, MAP_VIPS, MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE,
+        MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP,
+        PROG_XDP_LB_ICMP, PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46, PROG_XDP_LB_ICMP64,
+        PROG_XDP_LB_NEW, PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK,
+        PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6, PROG_XDP_LB_TOO_BIG,
+        PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump, mode,
     },
 };
 use std::{
@@ -592,17 +592,34 @@ impl LbDatapath {
     /// The VIPs whose IPIP / IP6IP6 packets `xdp_lb_decap` decapsulates (a DSR backend's side),
     /// replacing the ones set before.
     pub fn set_decap_vips(&mut self, vips: &[IpAddr]) -> Result<(), LbError> {
-        let mut m: HashMap<&mut MapData, ServiceKey, u32> = typed(&mut self.ebpf, MAP_DECAP)?;
-        let old: Vec<ServiceKey> = m.keys().filter_map(Result::ok).collect();
         let new: Vec<ServiceKey> = vips.iter().map(|v| key_of(*v, 0, 0)).collect();
+        self.set_addresses(MAP_DECAP, |_| true, &new)
+    }
+
+    /// Sets the sources of the daemon's health probes of protocol `proto` (the local
+    /// addresses they are sent from): what backends send to them is left to the kernel, so
+    /// that the probe sees its answer (`lb_health_probe`).
+    pub fn set_probe_sources(&mut self, proto: u8, sources: &[IpAddr]) -> Result<(), LbError> {
+        let new: Vec<ServiceKey> = sources.iter().map(|a| key_of(*a, proto, 0)).collect();
+        self.set_addresses(MAP_PROBE_SOURCES, |k| k.proto == proto, &new)
+    }
+
+    /// Makes the entries of the address map `name` (a [`ServiceKey`] to 1) that `mine` selects
+    /// exactly `new`.
+    fn set_addresses(
+        &mut self,
+        name: &'static str,
+        mine: impl Fn(&ServiceKey) -> bool,
+        new: &[ServiceKey],
+    ) -> Result<(), LbError> {
+        let mut m: HashMap<&mut MapData, ServiceKey, u32> = typed(&mut self.ebpf, name)?;
+        let old: Vec<ServiceKey> = m.keys().filter_map(Result::ok).filter(&mine).collect();
         for k in old.iter().filter(|k| !new.contains(k)) {
             let _ = m.remove(k);
         }
-        for k in &new {
-            m.insert(k, 1, 0).map_err(|source| LbError::Map {
-                name: MAP_DECAP,
-                source,
-            })?;
+        for k in new {
+            m.insert(k, 1, 0)
+                .map_err(|source| LbError::Map { name, source })?;
         }
         Ok(())
     }
