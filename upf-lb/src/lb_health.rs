@@ -137,13 +137,7 @@ pub fn probe(
 }
 
 fn udp_probe(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
-    let any: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        ([0u16; 8], 0).into()
-    };
-    let s = UdpSocket::bind(any).map_err(|e| format!("UDP socket: {e}"))?;
-    s.connect(addr).map_err(|e| format!("UDP connect: {e}"))?;
+    let s = connected_udp(addr).map_err(|e| format!("UDP socket: {e}"))?;
     s.set_read_timeout(Some(timeout))
         .map_err(|e| format!("UDP socket: {e}"))?;
     let refused = |e: &std::io::Error| {
@@ -247,6 +241,11 @@ fn sockaddr(ip: IpAddr) -> (libc::sockaddr_storage, u32) {
 /// The local address the kernel sends from to reach `dst` (a connected UDP socket's; nothing
 /// is sent): a probe's source, which the datapath must know (`LbDatapath::set_probe_sources`).
 pub fn source_for(dst: SocketAddr) -> std::io::Result<IpAddr> {
+    Ok(connected_udp(dst)?.local_addr()?.ip())
+}
+
+/// A UDP socket of `dst`'s family on an ephemeral port, connected to `dst`.
+fn connected_udp(dst: SocketAddr) -> std::io::Result<UdpSocket> {
     let any: SocketAddr = if dst.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -254,7 +253,7 @@ pub fn source_for(dst: SocketAddr) -> std::io::Result<IpAddr> {
     };
     let s = UdpSocket::bind(any)?;
     s.connect(dst)?;
-    Ok(s.local_addr()?.ip())
+    Ok(s)
 }
 
 fn sctp_probe(addr: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> Result<(), String> {

@@ -204,9 +204,6 @@ pub struct N4 {
 pub const LB_SWEEP: Duration = Duration::from_secs(5);
 
 impl N4 {
-    /// The outcome counters of every eBPF object this UP function runs (the GTP-U user plane,
-    /// and the load balancer when configured), summed by reason: what statistics, metrics and
-    /// drop events report.
     /// Starts the load balancer's health checks (when `[lb]` has services that are checked):
     /// their changes arrive on the returned channel, for [`N4::on_backend_health`]. The SCTP
     /// probes' sources (the local address that reaches each backend) are fixed here and told
