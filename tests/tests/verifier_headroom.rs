@@ -1,6 +1,7 @@
 //! Tier 2: every program of every object loads on this kernel, and within the verifier's
 //! headroom: at most half of its one-million-instruction limit (`upf-lb verifier` prints the
-//! same figures). The kernel matrix of scripts/test.sh runs this on each kernel it boots.
+//! same figures), and each one's peak verifier states and stack depth are known. The kernel
+//! matrix of scripts/test.sh runs this on each kernel it boots.
 
 use std::sync::OnceLock;
 
@@ -59,5 +60,33 @@ fn every_program_within_half_the_verifier_limit() {
         )),
         None => Some(format!("{} {}: refused", r.object, r.program)),
         _ => None,
+    });
+}
+
+/// The second load that reads peak states and stack depth (verifier/stats.rs) verified the
+/// same program as the datapath's load: the same instruction count, and both figures read.
+#[test]
+fn every_loaded_program_has_its_peak_states_and_stack_depth() {
+    check(|r| {
+        if r.refused.is_some() {
+            return None;
+        }
+        let who = format!("{} {}", r.object, r.program);
+        if let Some(e) = &r.stats_error {
+            return Some(format!("{who}: no statistics: {e}"));
+        }
+        if r.stats_processed != r.processed {
+            return Some(format!(
+                "{who}: the statistics' load processed {:?} instructions, the datapath's {:?}",
+                r.stats_processed, r.processed
+            ));
+        }
+        match (r.peak_states, &r.stack_depth) {
+            (Some(_), Some(d)) if !d.is_empty() => None,
+            _ => Some(format!(
+                "{who}: peak states {:?}, stack depth {:?}",
+                r.peak_states, r.stack_depth
+            )),
+        }
     });
 }

@@ -148,7 +148,8 @@ enum Cmd {
         config: Option<PathBuf>,
     },
     /// What the kernel's verifier spends on every eBPF program, on this kernel: instructions
-    /// processed (and their share of the one-million limit), size, JITed size. Exits non-zero
+    /// processed (and their share of the one-million limit), size, JITed size, peak verifier
+    /// states, stack depth (per function, as the verifier says it). Exits non-zero
     /// when a program is refused or needs more than half the limit.
     Verifier {
         /// Writes the verifier's log of each refused program to DIR/OBJECT.PROGRAM.log.

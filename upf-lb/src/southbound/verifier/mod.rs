@@ -6,12 +6,16 @@
 //! object's programs are loaded one by one here, the way the datapaths load them, and what each
 //! cost is read back from the kernel (`bpf_prog_info.verified_insns`, Linux 5.16 and newer).
 //! [`HEADROOM`] is the share of the limit a program may use: a program over it is one verifier
-//! release away from not loading at all.
+//! release away from not loading at all. Peak states and stack depth are in the verifier's log
+//! only, which [`stats`] gets from a second load of a program that loaded.
+
+pub mod stats;
 
 use super::{
     LoadError, MapSizes,
     lb::{LB_PROGRAMS, LbDatapath, LbSizes},
     loader::{GTP_PROGRAMS, GtpDatapath, xdp_of_mut},
+    objects,
     srv6::{SRV6_PROGRAMS, Srv6Datapath},
 };
 use aya::{Ebpf, programs::ProgramError};
@@ -37,13 +41,17 @@ pub struct ProgramCost {
     pub insns: Option<u32>,
     /// Its JITed size, in bytes.
     pub jited_bytes: Option<u32>,
-    /// Peak verifier states and stack depth: in the verifier's log, which the kernel writes
-    /// only when asked and the loader asks only on a refusal.
+    /// Instructions processed by the second load that read the verifier's statistics
+    /// ([`stats`]); equal to `processed` when both verified the same program.
+    pub stats_processed: Option<u32>,
+    /// Peak verifier states: from the refusal's log, or from the second load.
     pub peak_states: Option<u32>,
     /// As the log says it: one figure per function, e.g. `152+0+48`.
     pub stack_depth: Option<String>,
     /// Why the kernel refused the program (one line), or None when it loaded.
     pub refused: Option<String>,
+    /// Why the second load gave no statistics, when it did not.
+    pub stats_error: Option<String>,
     /// The verifier's whole log of a refusal.
     pub log: Option<String>,
 }
@@ -71,20 +79,33 @@ pub fn report() -> Vec<ProgramCost> {
 /// As [`report`], for the programs named in `only` (every program when it is empty).
 pub fn report_only(only: &[String]) -> Vec<ProgramCost> {
     let mut out = Vec::new();
-    let objects: [(&'static str, Result<Ebpf, LoadError>, &[&'static str]); 3] = [
+    type Object = (
+        &'static str,
+        &'static [u8],
+        Result<Ebpf, LoadError>,
+        &'static [&'static str],
+    );
+    let objects: [Object; 3] = [
         (
             "bpf-gtp",
+            objects::BPF_GTP,
             GtpDatapath::open(&MapSizes::for_sessions(4096), None).map(|(e, _)| e),
             GTP_PROGRAMS,
         ),
-        ("bpf-srv6", Srv6Datapath::open(1024), SRV6_PROGRAMS),
+        (
+            "bpf-srv6",
+            objects::BPF_SRV6,
+            Srv6Datapath::open(1024),
+            SRV6_PROGRAMS,
+        ),
         (
             "bpf-lb",
+            objects::BPF_LB,
             LbDatapath::open(LbSizes::new(64, 256, 65_536)),
             LB_PROGRAMS,
         ),
     ];
-    for (object, ebpf, programs) in objects {
+    for (object, bytes, ebpf, programs) in objects {
         let programs: Vec<&'static str> = programs
             .iter()
             .copied()
@@ -94,43 +115,48 @@ pub fn report_only(only: &[String]) -> Vec<ProgramCost> {
             continue;
         }
         match ebpf {
-            Ok(mut ebpf) => out.extend(verify_each(&mut ebpf, object, &programs)),
+            Ok(mut ebpf) => out.extend(verify_each(&mut ebpf, bytes, object, &programs)),
             Err(e) => out.push(ProgramCost {
-                object,
-                program: "(object)",
-                processed: None,
-                insns: None,
-                jited_bytes: None,
-                peak_states: None,
-                stack_depth: None,
                 refused: Some(one_line(&e.to_string())),
-                log: None,
+                ..ProgramCost::new(object, "(object)")
             }),
         }
     }
     out
 }
 
-/// Loads each of `programs` of `ebpf` and reads what it cost.
+impl ProgramCost {
+    fn new(object: &'static str, program: &'static str) -> Self {
+        ProgramCost {
+            object,
+            program,
+            processed: None,
+            insns: None,
+            jited_bytes: None,
+            stats_processed: None,
+            peak_states: None,
+            stack_depth: None,
+            refused: None,
+            stats_error: None,
+            log: None,
+        }
+    }
+}
+
+/// Loads each of `programs` of `ebpf` (opened from `bytes`) and reads what it cost; for each
+/// that loads, its peak states and stack depth from a second load ([`stats`]).
 pub fn verify_each(
     ebpf: &mut Ebpf,
+    bytes: &[u8],
     object: &'static str,
     programs: &[&'static str],
 ) -> Vec<ProgramCost> {
+    // Relocated before any program loads: the same maps, nothing taken out of `ebpf` yet.
+    let relocated = stats::Relocated::new(bytes, ebpf);
     programs
         .iter()
         .map(|&program| {
-            let mut c = ProgramCost {
-                object,
-                program,
-                processed: None,
-                insns: None,
-                jited_bytes: None,
-                peak_states: None,
-                stack_depth: None,
-                refused: None,
-                log: None,
-            };
+            let mut c = ProgramCost::new(object, program);
             let prog = match xdp_of_mut(ebpf, program) {
                 Ok(p) => p,
                 Err(e) => {
@@ -144,6 +170,15 @@ pub fn verify_each(
                         c.processed = info.verified_instruction_count();
                         c.insns = info.size_translated().map(|b| b / 8);
                         c.jited_bytes = Some(info.size_jitted());
+                        match relocated.as_ref().map(|r| r.stats(program)) {
+                            Ok(Ok(s)) => {
+                                c.stats_processed = s.processed;
+                                c.peak_states = s.peak_states;
+                                c.stack_depth = s.stack_depth;
+                            }
+                            Ok(Err(e)) => c.stats_error = Some(e),
+                            Err(e) => c.stats_error = Some(e.clone()),
+                        }
                     }
                     Err(e) => c.refused = Some(format!("loaded, but its info: {e}")),
                 },
@@ -234,7 +269,10 @@ pub fn table(rows: &[ProgramCost]) -> String {
         let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
         let verdict = match (&r.refused, r.within_headroom()) {
             (Some(why), _) => format!("REFUSED: {why}"),
-            (None, true) => "ok".to_string(),
+            (None, true) => match &r.stats_error {
+                None => "ok".to_string(),
+                Some(e) => format!("ok (peak and stack unknown: {e})"),
+            },
             (None, false) => format!("OVER HEADROOM ({HEADROOM})"),
         };
         let _ = writeln!(
