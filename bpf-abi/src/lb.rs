@@ -22,6 +22,11 @@
 //! - `LB_SCTP_HALF_OPEN` ([`MAP_SCTP_HALF_OPEN`]): the same for associations whose handshake
 //!   has not completed (an INIT ACK seen, not yet the COOKIE ACK): a flood of INITs fills only
 //!   this bounded table, never the one of established associations.
+//! - `LB_SCTP_INIT_PATH` ([`MAP_SCTP_INIT_PATH`]): `BPF_MAP_TYPE_LRU_HASH` from an INIT's
+//!   [`SctpKey`] (its Initiate Tag, which the INIT ACK carries as its verification tag, and
+//!   its ports) to the paths (VIP indices) the INIT came on, a bit each, and the latest (bits
+//!   8..16), so that the INIT ACK leaves from a VIP the INIT was sent to, whichever address
+//!   the backend answered from.
 //!
 //! All sized at load time.
 
@@ -90,6 +95,8 @@ pub const MAP_SCTP_PEERS: &str = "LB_SCTP_PEERS";
 pub const MAP_SCTP_ASSOC: &str = "LB_SCTP_ASSOC";
 /// SCTP: associations in their handshake.
 pub const MAP_SCTP_HALF_OPEN: &str = "LB_SCTP_HALF_OPEN";
+/// SCTP: the path each INIT came on, until its INIT ACK.
+pub const MAP_SCTP_INIT_PATH: &str = "LB_SCTP_INIT_PATH";
 /// Paths (VIPs, and addresses of each backend) an SCTP service has at most (RFC 9260 allows
 /// more; 8 covers multi-homed N2 deployments, and the bound).
 pub const MAX_SCTP_PATHS: usize = 8;
@@ -445,7 +452,9 @@ const _: () = assert!(size_of::<SctpKey>() == 12);
 
 /// An SCTP association through the load balancer (and, in `LB_SCTP_PEERS`, the template it
 /// is made from): path `i` is the service's VIP `vips[i]` on the client's side and the
-/// backend's address `addrs[i]` on its side.
+/// backend's address `addrs[i]` on its side; `clients[i]` is the client's address last seen
+/// sending to `vips[i]` (zero until then), so that what the backend sends to that address
+/// leaves from `vips[i]`, whichever of its own addresses the backend sent from.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SctpAssoc {
@@ -453,6 +462,8 @@ pub struct SctpAssoc {
     pub vips: [[u8; 16]; MAX_SCTP_PATHS],
     /// The backend's addresses, network order, in the VIPs' order.
     pub addrs: [[u8; 16]; MAX_SCTP_PATHS],
+    /// The client's address on each path, network order (zero: none seen yet).
+    pub clients: [[u8; 16]; MAX_SCTP_PATHS],
     /// Paths in use (1..=8).
     pub paths: u8,
     /// 4 or 6.
@@ -473,13 +484,14 @@ pub struct SctpAssoc {
     pub expires_ns: u64,
 }
 
-const _: () = assert!(size_of::<SctpAssoc>() == 288);
+const _: () = assert!(size_of::<SctpAssoc>() == 416);
 
 impl Default for SctpAssoc {
     fn default() -> Self {
         SctpAssoc {
             vips: [[0; 16]; MAX_SCTP_PATHS],
             addrs: [[0; 16]; MAX_SCTP_PATHS],
+            clients: [[0; 16]; MAX_SCTP_PATHS],
             paths: 0,
             family: 0,
             dir: 0,

@@ -358,6 +358,10 @@ reasons! {
     /// LB: an answer to one of the daemon's own health probes (addressed to a probe source of
     /// `LB_PROBE_SRC`): the kernel's, untouched, so that the probe sees it.
     LbHealthProbe = 116, "lb_health_probe", Pass;
+    /// LB: an SCTP packet from a backend's address and service port that belongs to no
+    /// tracked association (and answers no health probe): it cannot be translated, and
+    /// passed on it would show the client the backend's own address; dropped.
+    LbSctpUntranslatable = 117, "lb_sctp_untranslatable", Drop;
 }
 
 #[cfg(test)]

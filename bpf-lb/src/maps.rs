@@ -68,6 +68,11 @@ pub static SCTP_ASSOC: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max_ent
 #[map(name = "LB_SCTP_HALF_OPEN")]
 pub static SCTP_HALF_OPEN: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max_entries(1, 0);
 
+/// SCTP: the paths (VIP indices) each INIT came on, by its Initiate Tag and ports, for its INIT
+/// ACK (bounded, LRU: an INIT flood evicts only other INITs' entries).
+#[map(name = "LB_SCTP_INIT_PATH")]
+pub static SCTP_INIT_PATH: LruHashMap<SctpKey, u32> = LruHashMap::with_max_entries(1, 0);
+
 /// Tail calls of `xdp_lb` (`bpf_abi::lb::jump`; filled by the loader).
 #[map(name = "LB_JUMP")]
 pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(16, 0);

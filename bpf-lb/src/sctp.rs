@@ -5,19 +5,27 @@
 //! its INIT, or added later by ASCONF: they pass unchanged, the backend sees them as they are),
 //! reach the same backend:
 //!
-//! - INIT (to a VIP): no state. The backend is the service's Maglev choice by the INIT's
-//!   Initiate Tag and ports, so a retransmitted INIT, on any path, goes to the same backend;
-//!   the destination becomes the backend's address for the VIP's path.
+//! - INIT (to a VIP): no association yet. The backend is the service's Maglev choice by the
+//!   INIT's Initiate Tag and ports, so a retransmitted INIT, on any path, goes to the same
+//!   backend; the destination becomes the backend's address for the VIP's path, and the path
+//!   is remembered by the tag and ports (`LB_SCTP_INIT_PATH`, LRU) for the INIT ACK.
 //! - INIT ACK (from a backend's address): the association enters the half-open table under both
 //!   tags (the backend's Initiate Tag for the client's packets, the client's tag for the
 //!   backend's), the backend's address parameters are replaced by the VIPs of their paths (any
 //!   other address parameter becomes RFC 4820 Padding, which receivers skip: the client sees
 //!   only VIPs), the CRC32c is recomputed (it is not incremental), and the source becomes the
-//!   VIP of its path.
+//!   VIP the INIT was sent to (RFC 9260 5.1: the INIT ACK goes to the INIT's source), whichever
+//!   address the backend answered from; the INIT ACK's destination is the client's address on
+//!   that path.
 //! - COOKIE ACK (from the backend): the association moves to the established table.
 //! - Any other packet of a tracked association: the destination (client to VIP) becomes the
-//!   backend's address of that VIP's path, or the source (backend to client) the VIP of that
-//!   address's path. Only IP addresses change: SCTP's checksum covers no pseudo-header.
+//!   backend's address of that VIP's path, and the client's source address is remembered as
+//!   its address on that path (`SctpAssoc::clients`); the source (backend to client) becomes
+//!   the VIP of the path the client uses from the destination address, whichever of its
+//!   addresses the backend sent from (stacks answer a HEARTBEAT on the second path from their
+//!   first address; RFC 9260 8.3 wants the answer from where the HEARTBEAT went). A client
+//!   address never seen sending is reached from the VIP of the backend address's path. Only
+//!   IP addresses change: SCTP's checksum covers no pseudo-header.
 //! - ABORT and SHUTDOWN COMPLETE (also with the T bit, whose tag is the sender's own) close the
 //!   association (10 s, for retransmissions).
 //! - ASCONF (RFC 5061): the client's add or delete its own addresses and pass (the association
@@ -25,12 +33,15 @@
 //!   ASCONF itself). A backend's would announce the backend's own addresses, and ASCONF is
 //!   always authenticated (AUTH), so it cannot be rewritten: dropped, counted
 //!   (`lb_sctp_backend_asconf`); a backend's addresses are the configured ones.
-//! - Anything else to a VIP is dropped and counted (`lb_sctp_no_association`).
+//! - Anything else to a VIP is dropped and counted (`lb_sctp_no_association`); anything from
+//!   a backend's address and service port that no association knows (and that answers no
+//!   health probe) too (`lb_sctp_untranslatable`): passed on, it would show the client the
+//!   backend's own address.
 
 use crate::{
     maps::{
-        BACKENDS, LB_JUMP, MAGLEV, PROBE_SOURCES, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN, SCTP_PEERS,
-        SERVICES,
+        BACKENDS, LB_JUMP, MAGLEV, PROBE_SOURCES, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN,
+        SCTP_INIT_PATH, SCTP_PEERS, SERVICES,
     },
     nat::{self, Ip},
 };
@@ -110,10 +121,23 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         return init(ctx, &cur, &ip, &mut addrs, &s, now);
     }
     if service(&addrs.dst, s.dst, family).is_some() {
-        Err(Reason::LbSctpNoAssociation)
-    } else {
-        Err(Reason::LbNoService)
+        return Err(Reason::LbSctpNoAssociation);
     }
+    let pk = PeerKey {
+        addr: addrs.src,
+        port: s.src,
+        family,
+        _pad: 0,
+    };
+    // SAFETY: only whether the key is there is read.
+    if unsafe { SCTP_PEERS.get(pk) }.is_none() {
+        return Err(Reason::LbNoService);
+    }
+    if is_probe_source(&addrs.dst, family) {
+        // The rest of a health probe's exchange (an ABORT, a retransmitted INIT ACK's kin).
+        return Ok(Reason::LbHealthProbe);
+    }
+    Err(Reason::LbSctpUntranslatable)
 }
 
 /// True when `addr` is a source of the daemon's SCTP health probes.
@@ -268,13 +292,35 @@ fn forward(
         (&a.addrs, &a.vips, &addrs.src)
     };
     let j = path_of(from, a.paths, old, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
-    readdress(cur, ip, addrs, f.to_backend, &to[j & (MAX_SCTP_PATHS - 1)])?;
-    let twin_vtag = a.twin_vtag;
-    crate::maps::count_backend(a.backend, f.to_backend, ip.len);
+    let (twin_vtag, st_now, backend) = (a.twin_vtag, a.state, a.backend);
+    let other = twin(&f.key, twin_vtag);
+    let j = if f.to_backend {
+        if !same16(&a.clients[j & (MAX_SCTP_PATHS - 1)], &addrs.src) {
+            // The client's address on this path changed (or is new): remembered in both
+            // entries. `a` is not read after this.
+            learn_client(f.entry, &other, f.half, j as u64, &addrs.src);
+        }
+        j
+    } else {
+        reply_path(&a.clients, a.paths, j, &addrs.dst, ip.v6)
+    };
+    // Verifier workaround: each way to the path's index above (its own path or a client's
+    // address, each match its own state) went on alone through the rewrite and the route
+    // (xdp_lb_sctp6 from 17 % to 29 % of the limit); through map memory they are one.
+    let [j, _, _, _] =
+        bpf_net::launder::launder_masked([j as u64, 0, 0, 0], [MAX_SCTP_PATHS as u64 - 1, 0, 0, 0])
+            .ok_or(Reason::LbSctpUnknownPath)?;
+    readdress(
+        cur,
+        ip,
+        addrs,
+        f.to_backend,
+        &to[j as usize & (MAX_SCTP_PATHS - 1)],
+    )?;
+    crate::maps::count_backend(backend, f.to_backend, ip.len);
     // SAFETY: as above; the counter is atomic.
     unsafe { bpf_net::atomic::fetch_add(core::ptr::addr_of_mut!((*f.entry).packets), 1) };
     let closing = s.chunk_types & (1 << chunk::ABORT | 1 << chunk::SHUTDOWN_COMPLETE) != 0;
-    let other = twin(&f.key, twin_vtag);
     if closing {
         set_state(f.entry, state::CLOSING, now);
         let t = if f.half {
@@ -293,7 +339,7 @@ fn forward(
     } else {
         let st = if f.half {
             state::HALF_OPEN
-        } else if a.state == state::CLOSING {
+        } else if st_now == state::CLOSING {
             state::CLOSING
         } else {
             state::ESTABLISHED
@@ -301,6 +347,79 @@ fn forward(
         set_state(f.entry, st, now);
     }
     route_as(ctx, cur, ip, addrs, now)
+}
+
+/// Whether two addresses are the same (all 16 bytes: an IPv4 one is zero after its 4).
+#[inline(always)]
+fn same16(a: &[u8; 16], b: &[u8; 16]) -> bool {
+    let ((al, ah), (bl, bh)) = (words(a), words(b));
+    (al ^ bl) | (ah ^ bh) == 0
+}
+
+/// The path of a backend's packet to client address `dst`: the backend address's path `jb`
+/// when the client uses `dst` on it, else the path on which the client last sent from `dst`,
+/// else `jb` (an address the client has not sent from yet).
+#[inline(always)]
+fn reply_path(
+    clients: &[[u8; 16]; MAX_SCTP_PATHS],
+    paths: u8,
+    jb: usize,
+    dst: &[u8; 16],
+    v6: bool,
+) -> usize {
+    if same16(&clients[jb & (MAX_SCTP_PATHS - 1)], dst) {
+        return jb;
+    }
+    path_of(clients, paths, dst, v6).unwrap_or(jb)
+}
+
+/// Records `client` as the client's address on path `j` of the entry `e` and of its twin
+/// `other` (in the half-open table when `half`). A function of its own (a BPF-to-BPF call):
+/// inlined, its stack and the caller's did not fit the 512 bytes in `xdp_lb_sctp6`.
+#[inline(never)]
+fn learn_client(e: *mut SctpAssoc, other: &SctpKey, half: bool, j: u64, client: &[u8; 16]) {
+    let j = j as usize;
+    set_client(e, j, client);
+    let t = if half {
+        SCTP_HALF_OPEN.get_ptr_mut(other)
+    } else {
+        SCTP_ASSOC.get_ptr_mut(other)
+    };
+    if let Some(t) = t {
+        set_client(t, j, client);
+    }
+}
+
+/// Records `client` as the client's address on path `j` of both half-open entries of a new
+/// association. A function of its own (a BPF-to-BPF call): inlined, it did not fit the
+/// 512 bytes of stack in `xdp_lb_sctp_ack6`.
+#[inline(never)]
+fn seed_client(reply: &SctpKey, original: &SctpKey, j: u64, client: &[u8; 16]) {
+    if let Some(e) = SCTP_HALF_OPEN.get_ptr_mut(reply) {
+        set_client(e, j as usize, client);
+    }
+    if let Some(e) = SCTP_HALF_OPEN.get_ptr_mut(original) {
+        set_client(e, j as usize, client);
+    }
+}
+
+/// Records `client` as the client's address on path `j` of the entry `e`, by two 8-byte
+/// stores (a 16-byte copy took stack `xdp_lb_sctp_ack6` does not have).
+#[inline(always)]
+fn set_client(e: *mut SctpAssoc, j: usize, client: &[u8; 16]) {
+    const _: () = assert!(
+        core::mem::align_of::<SctpAssoc>() == 8
+            && core::mem::offset_of!(SctpAssoc, clients) % 8 == 0
+    );
+    let (lo, hi) = words(client);
+    // SAFETY: a value of an SCTP map, valid for this program run, 8-aligned (map values are,
+    // and so is `clients` in it, above); a racing writer on another CPU writes the same kind
+    // of value (a reader between the two stores sees a stale path once).
+    unsafe {
+        let w = core::ptr::addr_of_mut!((*e).clients[j & (MAX_SCTP_PATHS - 1)]).cast::<u64>();
+        core::ptr::write_volatile(w, lo);
+        core::ptr::write_volatile(w.add(1), hi);
+    }
 }
 
 /// Writes `new` over the packet's destination (`to_dst`) or source address, and into `addrs`.
@@ -440,9 +559,39 @@ fn init(
     // SAFETY: read in place; entries are only replaced whole by the controller.
     let peer = unsafe { SCTP_PEERS.get(pk) }.ok_or(Reason::LbNoBackend)?;
     let j = path_of(&peer.vips, peer.paths, &addrs.dst, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
+    // For the INIT ACK's source: this path added to the paths the INIT came on, and made the
+    // latest. Should the LRU refuse a new entry (no memory), the INIT ACK leaves from the VIP
+    // of the backend address it came from, as it would without this map.
+    let key = init_key(tag, s.src, s.dst, addrs.family);
+    let j32 = (j & (MAX_SCTP_PATHS - 1)) as u32;
+    match SCTP_INIT_PATH.get_ptr_mut(&key) {
+        // SAFETY: a value of the map, valid for this program run; a retransmission on another
+        // CPU at once may lose one path's bit (the INIT ACK then takes the latest path).
+        Some(v) => unsafe { *v = (*v & 0xff) | (1 << j32) | (j32 << 8) },
+        None => {
+            let _ = SCTP_INIT_PATH.insert(&key, &((1 << j32) | (j32 << 8)), 0);
+        }
+    }
     crate::maps::count_backend(id, true, ip.len);
     readdress(cur, ip, addrs, true, &peer.addrs[j & (MAX_SCTP_PATHS - 1)])?;
     route_as(ctx, cur, ip, addrs, now)
+}
+
+/// The key of `LB_SCTP_INIT_PATH`, whose value holds the paths an INIT came on (bit `j` for
+/// path `j`) and the latest one (bits 8..16): the client's Initiate Tag and ports, as the INIT
+/// ACK's
+/// entry of the backend's direction will be keyed (`dir::REPLY`, the service's port first), so
+/// that the INIT ACK looks the path up by that key.
+#[inline(always)]
+fn init_key(tag: u32, client_port: u16, service_port: u16, family: u8) -> SctpKey {
+    SctpKey {
+        vtag: tag,
+        sport: service_port,
+        dport: client_port,
+        dir: dir::REPLY,
+        family,
+        _pad: [0; 2],
+    }
 }
 
 /// An INIT ACK (`xdp_lb_sctp_ack`, `V6`: `xdp_lb_sctp_ack6`, by tail call from
@@ -484,16 +633,10 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Err(Reason::LbSctpBadHandshake);
     }
     let (len, backend_tag) = handshake_chunk(cur, ip, s)?;
-    let j = path_of(&p.addrs, p.paths, &addrs.src, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
-    // Verifier workaround (Linux 6.1): `path_of` ends in one state per path it may match, each
-    // of which went on alone through the rewrite's two bpf_loop callbacks and the rest
-    // (xdp_lb_sctp_ack6: 72 % of the limit); the path's index through map memory
-    // (bpf_net::launder) makes them one.
-    let [j, _, _, _] =
-        bpf_net::launder::launder_masked([j as u64, 0, 0, 0], [MAX_SCTP_PATHS as u64 - 1, 0, 0, 0])
-            .ok_or(Reason::LbSctpUnknownPath)?;
-    let vip = &p.vips[j as usize & (MAX_SCTP_PATHS - 1)];
+    // The rewrite first: nothing of the path lives across its two bpf_loop calls (stack), and
+    // the verifier walks them before `path_of` splits its states.
     rewrite_init_ack(ctx, ip.l4_off, ip.off + ip.len, len, &pk, ip.v6)?;
+    let jb = path_of(&p.addrs, p.paths, &addrs.src, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
     // Both directions, half-open: the client's packets carry the backend's tag, the
     // backend's the client's.
     let reply = SctpKey {
@@ -504,10 +647,30 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         family: addrs.family,
         _pad: [0; 2],
     };
+    // The path of the INIT this answers: its Initiate Tag is this packet's verification tag,
+    // its key `reply` (init_key). The backend address's own path when the INIT came on it (a
+    // stack that answers from where the INIT went), else the path of the latest INIT (a stack
+    // that answers every path from its first address).
+    // SAFETY: the value is read at once.
+    let j = match unsafe { SCTP_INIT_PATH.get(reply) } {
+        Some(&v) if v & (1 << (jb & (MAX_SCTP_PATHS - 1))) != 0 => jb,
+        Some(&v) if (v >> 8) & 0xff < u32::from(p.paths) => ((v >> 8) & 0xff) as usize,
+        _ => jb,
+    };
+    // Verifier workaround (Linux 6.1): `path_of` ends in one state per path it may match, each
+    // of which went on alone through the rest (xdp_lb_sctp_ack6: 72 % of the limit when the
+    // rewrite came after it); the path's index through map memory (bpf_net::launder) makes
+    // them one.
+    let [j, _, _, _] =
+        bpf_net::launder::launder_masked([j as u64, 0, 0, 0], [MAX_SCTP_PATHS as u64 - 1, 0, 0, 0])
+            .ok_or(Reason::LbSctpUnknownPath)?;
+    let vip = &p.vips[j as usize & (MAX_SCTP_PATHS - 1)];
     let original = twin(&reply, backend_tag);
     crate::maps::count_backend(p.backend, false, ip.len);
     half_open(&reply, p, backend_tag, now)?;
     half_open(&original, p, s.vtag, now)?;
+    // The INIT ACK goes to the INIT's source: the client's address on path `j`.
+    seed_client(&reply, &original, j, &addrs.dst);
     readdress(cur, ip, &mut addrs, false, vip)?;
     route_as(ctx, cur, ip, &addrs, now)
 }

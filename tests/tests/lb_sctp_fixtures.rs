@@ -4,8 +4,11 @@
 //! independently by the packet builder, whose CRC32c is checked against RFC 3720's vectors);
 //! the rewritten INIT ACK decoded by tshark (checksum good, only VIPs among its addresses);
 //! negative rows (unknown tags, malformed handshakes, truncated and bad chunks, a stranger's
-//! address); ICMP errors about an association translated inside and out; INIT and INIT ACK floods leave the established associations alone; scapy-built
-//! malformed SCTP (its own CRC32c, agreeing with ours) dropped with its counter.
+//! address); ICMP errors about an association translated inside and out; INIT and INIT ACK
+//! floods leave the established associations alone; scapy-built malformed SCTP (its own
+//! CRC32c, agreeing with ours) dropped with its counter; a backend that answers every path
+//! from its first address still reaches the client on each path from that path's VIP, and
+//! what no association knows is dropped (`lb_sctp_untranslatable`).
 
 use bpf_abi::{Reason, lb::PROG_XDP_LB};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -571,11 +574,14 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
             to_backend(c6(BE6_2, 0, vec![init6.clone()])),
             Reason::LbRedirect,
         ),
+        // The INIT went to VIP2; the backend answers from its first address (as usrsctp
+        // does): the INIT ACK leaves from VIP2, where the INIT went (RFC 9260 5.1; issue 23),
+        // not from the VIP of the backend address's path.
         Fixture::of(
-            "init-ack6-shows-only-vips",
+            "init-ack6-shows-only-vips-from-the-vip-the-init-went-to",
             &b6(FibNs::NH6, 0x3333, ack6(FibNs::NH6, BE6_2)),
             xdp::REDIRECT,
-            to_client(b6(VIP6_1, 0x3333, ack6_out)),
+            to_client(b6(VIP6_2, 0x3333, ack6_out)),
             Reason::LbRedirect,
         ),
         Fixture::of(
@@ -704,6 +710,153 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
     assert!(
         all.iter().any(|a| a.backend_tag == 0x4444 && a.established),
         "the established association survives the flood"
+    );
+}
+
+/// A backend that answers every path from its first address (as usrsctp and most stacks do):
+/// what the client receives on a path still comes from the VIP it addressed on that path
+/// (issue 23). The INIT went to VIP2 from the client's second address, so the INIT ACK leaves
+/// from VIP2; a HEARTBEAT ACK from the backend's first address to the client's path-2
+/// address leaves from VIP2, data to its path-1 address from VIP1, from either backend
+/// address. A packet from the backend's service port that no association knows is dropped
+/// and counted (`lb_sctp_untranslatable`), never passed on with the backend's address.
+#[test]
+fn replies_leave_from_the_vip_the_client_used_on_that_path() {
+    require_root();
+    let (fib, dp) = bed();
+    const CT: u32 = 0x5151_5151;
+    const BT: u32 = 0x6262_6262;
+    const CPORT: u16 = 6000;
+    let to_backend = |p: IpPacket| routed(p, FibNs::NH_MAC, FibNs::N6_MAC);
+    // CLIENT and CLIENT2 are both neighbours on n3 (GNB_MAC).
+    let to_client = |p: IpPacket| routed(p, FibNs::GNB_MAC, FibNs::N3_MAC);
+    let c = |src, dst, vtag, chunks| sctp::v4(src, dst, CPORT, PORT, vtag, chunks);
+    let b = |src, dst, vtag, chunks| sctp::v4(src, dst, PORT, CPORT, vtag, chunks);
+    let client_init = init(
+        INIT,
+        CT,
+        &[param(5, &CLIENT.octets()), param(5, &CLIENT2.octets())],
+    );
+    let cookie = param(7, &[0xc1; 40]);
+    let ack_in = init(
+        INIT_ACK,
+        BT,
+        &[
+            param(5, &FibNs::NH4.octets()),
+            param(5, &BE2.octets()),
+            cookie.clone(),
+        ],
+    );
+    let ack_out = init(
+        INIT_ACK,
+        BT,
+        &[
+            param(5, &VIP1.octets()),
+            param(5, &VIP2.octets()),
+            cookie.clone(),
+        ],
+    );
+    let hb_ack = (5u8, 0u8, param(1, b"heartbeat info 01"));
+    let t = vec![
+        Fixture::of(
+            "init-from-the-clients-second-address-to-vip2",
+            &c(CLIENT2, VIP2, 0, vec![client_init.clone()]),
+            xdp::REDIRECT,
+            to_backend(c(CLIENT2, BE2, 0, vec![client_init.clone()])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "init-ack-from-the-first-address-leaves-from-vip2",
+            &b(FibNs::NH4, CLIENT2, CT, vec![ack_in]),
+            xdp::REDIRECT,
+            to_client(b(VIP2, CLIENT2, CT, vec![ack_out])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "cookie-echo-to-vip2",
+            &c(CLIENT2, VIP2, BT, vec![(COOKIE_ECHO, 0, vec![0xc1; 40])]),
+            xdp::REDIRECT,
+            to_backend(c(CLIENT2, BE2, BT, vec![(COOKIE_ECHO, 0, vec![0xc1; 40])])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "cookie-ack-from-the-first-address-leaves-from-vip2",
+            &b(FibNs::NH4, CLIENT2, CT, vec![(COOKIE_ACK, 0, vec![])]),
+            xdp::REDIRECT,
+            to_client(b(VIP2, CLIENT2, CT, vec![(COOKIE_ACK, 0, vec![])])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "data-from-the-clients-first-address-to-vip1",
+            &c(CLIENT, VIP1, BT, vec![data(1, b"path 1")]),
+            xdp::REDIRECT,
+            to_backend(c(CLIENT, FibNs::NH4, BT, vec![data(1, b"path 1")])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "heartbeat-on-path-2",
+            &c(CLIENT2, VIP2, BT, vec![heartbeat()]),
+            xdp::REDIRECT,
+            to_backend(c(CLIENT2, BE2, BT, vec![heartbeat()])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "heartbeat-ack-from-the-first-address-leaves-from-vip2",
+            &b(FibNs::NH4, CLIENT2, CT, vec![hb_ack.clone()]),
+            xdp::REDIRECT,
+            to_client(b(VIP2, CLIENT2, CT, vec![hb_ack.clone()])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "data-from-the-second-address-to-the-path-1-client-leaves-from-vip1",
+            &b(BE2, CLIENT, CT, vec![data(1, b"to path 1")]),
+            xdp::REDIRECT,
+            to_client(b(VIP1, CLIENT, CT, vec![data(1, b"to path 1")])),
+            Reason::LbRedirect,
+        ),
+        Fixture::of(
+            "data-from-the-first-address-to-the-path-1-client-leaves-from-vip1",
+            &b(FibNs::NH4, CLIENT, CT, vec![data(2, b"to path 1")]),
+            xdp::REDIRECT,
+            to_client(b(VIP1, CLIENT, CT, vec![data(2, b"to path 1")])),
+            Reason::LbRedirect,
+        ),
+        // No association has this tag: the backend's own address must not reach the client.
+        Fixture::unchanged(
+            "backend-packet-of-no-association",
+            Frame::new(b(FibNs::NH4, CLIENT, 0xdead_0001, vec![data(3, b"x")])).to_bytes(),
+            Reason::LbSctpUntranslatable,
+        ),
+        Fixture::unchanged(
+            "backend-abort-of-no-association",
+            Frame::new(b(BE2, CLIENT2, 0xdead_0002, vec![(ABORT, 0, vec![])])).to_bytes(),
+            Reason::LbSctpUntranslatable,
+        ),
+        // From another port of the backend's host: not the service's, the kernel's.
+        Fixture::unchanged(
+            "backend-host-other-port",
+            Frame::new(sctp::v4(
+                FibNs::NH4,
+                CLIENT,
+                PORT + 1,
+                CPORT,
+                0xdead_0003,
+                vec![data(4, b"x")],
+            ))
+            .to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    let before = counter(&dp, Reason::LbSctpUntranslatable);
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    assert_eq!(counter(&dp, Reason::LbSctpUntranslatable), before + 2);
+    // The association's entries know the client's address on each path.
+    let a = dp.sctp_associations();
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(
+        a[0].clients,
+        vec![Some(IpAddr::V4(CLIENT)), Some(IpAddr::V4(CLIENT2))],
+        "{a:?}"
     );
 }
 
@@ -855,15 +1008,16 @@ fn health_probe_answers_reach_the_daemon_untouched() {
             Frame::new(probe_ack6.clone()).to_bytes(),
             Reason::LbHealthProbe,
         ),
-        // A backend that refuses the probe: its ABORT (to no service) reaches the daemon too.
+        // A backend that refuses the probe: its ABORT (of no association) reaches the daemon
+        // too, where from a backend to anyone else it would be untranslatable.
         Fixture::unchanged(
             "probe-abort-to-the-kernel",
             Frame::new(probe_abort4).to_bytes(),
-            Reason::LbNoService,
+            Reason::LbHealthProbe,
         ),
     ];
     run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
-    assert_eq!(counter(&dp, Reason::LbHealthProbe), before + 2);
+    assert_eq!(counter(&dp, Reason::LbHealthProbe), before + 3);
 
     // A client's INIT ACK is still rewritten and routed to the client.
     let prog = dp.xdp(PROG_XDP_LB).unwrap();

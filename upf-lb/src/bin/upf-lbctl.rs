@@ -361,7 +361,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "sctp_associations": r.sctp_associations.iter().map(|a| json!({
                     "client_tag": a.client_tag, "backend_tag": a.backend_tag,
                     "client_port": a.client_port, "port": a.port, "vips": a.vips,
-                    "backend": a.backend, "established": a.established, "closing": a.closing,
+                    "backend": a.backend, "clients": a.clients,
+                    "established": a.established, "closing": a.closing,
                     "packets_to_backend": a.packets_to_backend,
                     "packets_to_client": a.packets_to_client,
                 })).collect::<Vec<_>>(),
@@ -400,11 +401,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 if !r.sctp_associations.is_empty() {
                     println!(
-                        "{:<10} {:<10} {:>6} {:<32} {:<12} {:>10} {:>10}",
+                        "{:<10} {:<10} {:>6} {:<32} {:<32} {:<12} {:>10} {:>10}",
                         "CLIENT-TAG",
                         "BACKEND-TAG",
                         "PORT",
                         "BACKEND",
+                        "CLIENT-BY-PATH",
                         "STATE",
                         "TO-BE",
                         "TO-CLIENT"
@@ -418,11 +420,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             "half-open"
                         };
                         println!(
-                            "{:<#10x} {:<#10x} {:>6} {:<32} {:<12} {:>10} {:>10}",
+                            "{:<#10x} {:<#10x} {:>6} {:<32} {:<32} {:<12} {:>10} {:>10}",
                             a.client_tag,
                             a.backend_tag,
                             a.client_port,
                             a.backend.join(","),
+                            a.clients
+                                .iter()
+                                .map(|c| if c.is_empty() { "-" } else { c.as_str() })
+                                .collect::<Vec<_>>()
+                                .join(","),
                             st,
                             a.packets_to_backend,
                             a.packets_to_client

@@ -546,6 +546,11 @@ impl N4 {
                 port: u32::from(a.port),
                 vips: a.vips.iter().map(ToString::to_string).collect(),
                 backend: a.backend.iter().map(ToString::to_string).collect(),
+                clients: a
+                    .clients
+                    .iter()
+                    .map(|c| c.map(|c| c.to_string()).unwrap_or_default())
+                    .collect(),
                 established: a.established,
                 closing: a.closing,
                 packets_to_backend: a.packets.0,

@@ -18,12 +18,13 @@ use bpf_abi::{
     lb::{
         Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKEND_STATS, MAP_BACKENDS, MAP_CONNTRACK,
         MAP_DECAP, MAP_LB_JUMP, MAP_MAGLEV, MAP_PROBE_SOURCES, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN,
-        MAP_SCTP_PEERS, MAP_SERVICES, MAP_VIPS, MAP_XLAT4, MAP_XLAT6, MAX_BACKENDS_PER_SERVICE,
-        MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64, PROG_XDP_LB_DECAP,
-        PROG_XDP_LB_ICMP, PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46, PROG_XDP_LB_ICMP64,
-        PROG_XDP_LB_NEW, PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP, PROG_XDP_LB_SCTP_ACK,
-        PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6, PROG_XDP_LB_TOO_BIG,
-        PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump, mode,
+        MAP_SCTP_INIT_PATH, MAP_SCTP_PEERS, MAP_SERVICES, MAP_VIPS, MAP_XLAT4, MAP_XLAT6,
+        MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64,
+        PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP, PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46,
+        PROG_XDP_LB_ICMP64, PROG_XDP_LB_NEW, PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP,
+        PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6,
+        PROG_XDP_LB_TOO_BIG, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump,
+        mode,
     },
 };
 use std::{
@@ -168,6 +169,9 @@ pub struct SctpAssociation {
     pub backend: Vec<IpAddr>,
     /// The VIPs.
     pub vips: Vec<IpAddr>,
+    /// The client's address on each path, as last seen sending to that path's VIP (None: not
+    /// yet); what the backend sends to it leaves from that VIP.
+    pub clients: Vec<Option<IpAddr>>,
     /// Handshake done (COOKIE ACK seen).
     pub established: bool,
     /// ABORT or SHUTDOWN COMPLETE seen.
@@ -448,6 +452,11 @@ impl LbDatapath {
             .map_max_entries(
                 MAP_SCTP_HALF_OPEN,
                 sizes.sctp_half_open.max(1).saturating_mul(5) / 2 + 64,
+            )
+            // One an INIT in flight, as many as half-open associations can be.
+            .map_max_entries(
+                MAP_SCTP_INIT_PATH,
+                sizes.sctp_half_open.max(1).saturating_mul(5) / 4 + 64,
             )
             .map_max_entries(MAP_SERVICES, services)
             .map_max_entries(MAP_BACKENDS, backends)
@@ -1102,6 +1111,10 @@ impl LbDatapath {
                     port: k.dport,
                     backend: a.addrs[..paths].iter().map(|x| ip(x, a.family)).collect(),
                     vips: a.vips[..paths].iter().map(|x| ip(x, a.family)).collect(),
+                    clients: a.clients[..paths]
+                        .iter()
+                        .map(|x| (*x != [0; 16]).then(|| ip(x, a.family)))
+                        .collect(),
                     established,
                     closing: a.state == bpf_abi::lb::state::CLOSING,
                     packets: (a.packets, reply.copied().unwrap_or(0)),
