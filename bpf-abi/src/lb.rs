@@ -27,6 +27,10 @@
 //!   its ports) to the paths (VIP indices) the INIT came on, a bit each, and the latest (bits
 //!   8..16), so that the INIT ACK leaves from a VIP the INIT was sent to, whichever address
 //!   the backend answered from.
+//! - `LB_SCTP_VIP_LINK` ([`MAP_SCTP_VIP_LINK`]): `BPF_MAP_TYPE_LRU_HASH` from an SCTP VIP
+//!   ([`ServiceKey`], port 0) to the interface its clients' packets arrive on, so that what
+//!   leaves on that interface for a client leaves from that VIP: configured (the service's
+//!   `links`, marked [`VIP_LINK_PINNED`]), else learnt from the clients' packets.
 //!
 //! All sized at load time.
 
@@ -97,6 +101,11 @@ pub const MAP_SCTP_ASSOC: &str = "LB_SCTP_ASSOC";
 pub const MAP_SCTP_HALF_OPEN: &str = "LB_SCTP_HALF_OPEN";
 /// SCTP: the path each INIT came on, until its INIT ACK.
 pub const MAP_SCTP_INIT_PATH: &str = "LB_SCTP_INIT_PATH";
+/// SCTP: the interface each VIP's clients come in on.
+pub const MAP_SCTP_VIP_LINK: &str = "LB_SCTP_VIP_LINK";
+/// In a value of `LB_SCTP_VIP_LINK`: configured, not to be changed by what the datapath sees
+/// (the interface index is the rest).
+pub const VIP_LINK_PINNED: u32 = 1 << 31;
 /// Paths (VIPs, and addresses of each backend) an SCTP service has at most (RFC 9260 allows
 /// more; 8 covers multi-homed N2 deployments, and the bound).
 pub const MAX_SCTP_PATHS: usize = 8;

@@ -234,8 +234,8 @@ fn encap4_forward(
         len: outer_len,
     };
     match fib::forward(ctx, &l)? {
-        Fwd::Redirected => Ok(Reason::DownlinkRedirect),
-        Fwd::Kernel => Ok(Reason::DownlinkToKernel),
+        Fwd::Redirected(_) => Ok(Reason::DownlinkRedirect),
+        Fwd::Kernel(_) => Ok(Reason::DownlinkToKernel),
         Fwd::TooBig(mtu) => icmp::too_big(
             ctx,
             ETH_HLEN + usize::from(overhead),
@@ -372,10 +372,10 @@ pub fn encap6_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
     };
     let up = s.uplink != 0;
     match fib::forward(ctx, &l)? {
-        Fwd::Redirected if up => Ok(Reason::UplinkRedirect),
-        Fwd::Redirected => Ok(Reason::DownlinkRedirect),
-        Fwd::Kernel if up => Ok(Reason::UplinkToKernel),
-        Fwd::Kernel => Ok(Reason::DownlinkToKernel),
+        Fwd::Redirected(_) if up => Ok(Reason::UplinkRedirect),
+        Fwd::Redirected(_) => Ok(Reason::DownlinkRedirect),
+        Fwd::Kernel(_) if up => Ok(Reason::UplinkToKernel),
+        Fwd::Kernel(_) => Ok(Reason::DownlinkToKernel),
         Fwd::TooBig(_) if up => Err(Reason::MtuExceeded),
         Fwd::TooBig(mtu) => {
             let overhead = outer_len.saturating_sub(s.inner_len as u16);

@@ -197,8 +197,8 @@ fn pdus(
             len: outer_len,
         };
         return match fib::forward(ctx, &l)? {
-            Fwd::Redirected => Ok(Reason::UplinkRedirect),
-            Fwd::Kernel => Ok(Reason::UplinkToKernel),
+            Fwd::Redirected(_) => Ok(Reason::UplinkRedirect),
+            Fwd::Kernel(_) => Ok(Reason::UplinkToKernel),
             Fwd::TooBig(_) => Err(Reason::MtuExceeded),
         };
     }
@@ -238,14 +238,14 @@ fn pdus(
         len: flow.len as u16,
     };
     match fib::forward(ctx, &l)? {
-        Fwd::Redirected => {
+        Fwd::Redirected(_) => {
             // Forwarded here, so decremented here, as a router does; the kernel decrements
             // what it forwards itself.
             ttl(ctx, flow, true)?;
             Ok(Reason::UplinkRedirect)
         }
         // Too big for the egress: the kernel fragments or answers with ICMP.
-        Fwd::Kernel | Fwd::TooBig(_) => Ok(Reason::UplinkToKernel),
+        Fwd::Kernel(_) | Fwd::TooBig(_) => Ok(Reason::UplinkToKernel),
     }
 }
 

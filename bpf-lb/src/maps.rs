@@ -73,6 +73,11 @@ pub static SCTP_HALF_OPEN: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max
 #[map(name = "LB_SCTP_INIT_PATH")]
 pub static SCTP_INIT_PATH: LruHashMap<SctpKey, u32> = LruHashMap::with_max_entries(1, 0);
 
+/// SCTP: the interface each VIP's clients' packets arrive on (learnt from them), by the VIP
+/// (port 0).
+#[map(name = "LB_SCTP_VIP_LINK")]
+pub static SCTP_VIP_LINK: LruHashMap<ServiceKey, u32> = LruHashMap::with_max_entries(1, 0);
+
 /// Tail calls of `xdp_lb` (`bpf_abi::lb::jump`; filled by the loader).
 #[map(name = "LB_JUMP")]
 pub static LB_JUMP: ProgramArray = ProgramArray::with_max_entries(16, 0);

@@ -549,7 +549,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
             tos: ip.tos,
             len: len as u16,
         };
-        let r = route_as(ctx, &cur, &ip, &l, now, true);
+        let r = route_as(ctx, &cur, &ip, &l, now, true).map(|(r, _)| r);
         if tunnel && r == Err(Reason::LbTooBig) && crate::dsr::unwrap(ctx, ip.v6).is_ok() {
             // Too big once encapsulated: the frame as it came (the tunnel's header off),
             // `xdp_lb_too_big` sends the client its "too big".
@@ -649,6 +649,19 @@ pub(crate) fn route(
     l: &Lookup<'_>,
     now: u64,
 ) -> Result<Reason, Reason> {
+    route_as(ctx, cur, ip, l, now, false).map(|(r, _)| r)
+}
+
+/// As [`route`], with the interface the packet leaves on, redirected or by the kernel (0: not
+/// known).
+#[inline(always)]
+pub(crate) fn route_egress(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ip,
+    l: &Lookup<'_>,
+    now: u64,
+) -> Result<(Reason, u32), Reason> {
     route_as(ctx, cur, ip, l, now, false)
 }
 
@@ -663,7 +676,7 @@ fn route_as(
     l: &Lookup<'_>,
     now: u64,
     dsr: bool,
-) -> Result<Reason, Reason> {
+) -> Result<(Reason, u32), Reason> {
     if !dsr {
         let expiring = if ip.v6 {
             ipv6::hop_limit_expiring(cur, ip.off)?
@@ -671,12 +684,12 @@ fn route_as(
             ipv4::ttl_expiring(cur, ip.off)?
         };
         if expiring {
-            return Ok(Reason::LbToKernel);
+            return Ok((Reason::LbToKernel, 0));
         }
     }
     match fib::forward_at(ctx, l, now)? {
-        Fwd::Redirected if dsr => Ok(Reason::LbDsrRedirect),
-        Fwd::Kernel if dsr => Err(Reason::LbDsrNoRoute),
+        Fwd::Redirected(ifindex) if dsr => Ok((Reason::LbDsrRedirect, ifindex)),
+        Fwd::Kernel(_) if dsr => Err(Reason::LbDsrNoRoute),
         Fwd::TooBig(mtu) if dsr => {
             // For `xdp_lb_too_big`, which tells the client.
             if let Some(m) = crate::maps::MTU.get_ptr_mut(0) {
@@ -685,15 +698,16 @@ fn route_as(
             }
             Err(Reason::LbTooBig)
         }
-        Fwd::Redirected => {
+        Fwd::Redirected(ifindex) => {
             if ip.v6 {
                 ipv6::decrement_hop_limit(cur, ip.off)?;
             } else {
                 ipv4::decrement_ttl(cur, ip.off)?;
             }
-            Ok(Reason::LbRedirect)
+            Ok((Reason::LbRedirect, ifindex))
         }
-        Fwd::Kernel | Fwd::TooBig(_) => Ok(Reason::LbToKernel),
+        Fwd::Kernel(ifindex) => Ok((Reason::LbToKernel, ifindex)),
+        Fwd::TooBig(_) => Ok((Reason::LbToKernel, 0)),
     }
 }
 

@@ -41,7 +41,7 @@
 use crate::{
     maps::{
         BACKENDS, LB_JUMP, MAGLEV, PROBE_SOURCES, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN,
-        SCTP_INIT_PATH, SCTP_PEERS, SERVICES,
+        SCTP_INIT_PATH, SCTP_PEERS, SCTP_VIP_LINK, SERVICES,
     },
     nat::{self, Ip},
 };
@@ -54,8 +54,8 @@ use aya_ebpf::{
 use bpf_abi::{
     Reason,
     lb::{
-        FlowKey, MAX_SCTP_PATHS, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, ServiceKey, dir,
-        jump, state,
+        FlowKey, MAX_SCTP_PATHS, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, ServiceKey,
+        VIP_LINK_PINNED, dir, jump, state,
     },
 };
 use bpf_net::{
@@ -295,6 +295,8 @@ fn forward(
     let (twin_vtag, st_now, backend) = (a.twin_vtag, a.state, a.backend);
     let other = twin(&f.key, twin_vtag);
     let j = if f.to_backend {
+        // The VIP's link, before the destination becomes the backend's.
+        learn_link(&addrs.dst, addrs.family, ctx.ingress_ifindex() as u32);
         if !same16(&a.clients[j & (MAX_SCTP_PATHS - 1)], &addrs.src) {
             // The client's address on this path changed (or is new): remembered in both
             // entries. `a` is not read after this.
@@ -346,7 +348,105 @@ fn forward(
         };
         set_state(f.entry, st, now);
     }
-    route_as(ctx, cur, ip, addrs, now)
+    if f.to_backend {
+        route_as(ctx, cur, ip, addrs, now)
+    } else {
+        route_reply(ctx, cur, ip, addrs, now, f.entry, j)
+    }
+}
+
+/// Routes a packet to the client whose source is VIP `j` of the association (or template)
+/// `e`, then, when it leaves on the link that exactly one of the VIPs' clients come in on
+/// (`LB_SCTP_VIP_LINK`), makes that VIP its source: what a client receives on a link comes
+/// from that link's VIP, whichever of its addresses the client sent from (usrsctp sends on
+/// every path from one address) and whichever the backend did.
+#[inline(always)]
+fn route_reply(
+    ctx: &XdpContext,
+    cur: &Cursor,
+    ip: &Ip,
+    addrs: &mut FlowKey,
+    now: u64,
+    e: *const SctpAssoc,
+    j: u64,
+) -> Result<Reason, Reason> {
+    let l = Lookup {
+        v6: ip.v6,
+        src: &addrs.src,
+        dst: &addrs.dst,
+        tos: ip.tos,
+        len: ip.len as u16,
+    };
+    let (r, egress) = nat::route_egress(ctx, cur, ip, &l, now)?;
+    if egress != 0 {
+        // SAFETY: a value of an SCTP map, valid for this program run (its VIPs and paths are
+        // the controller's and never change in an entry).
+        let a = unsafe { &*e };
+        let k = path_of_link(&a.vips, a.paths, addrs.family, egress);
+        if k != j && k < MAX_SCTP_PATHS as u64 {
+            readdress(
+                cur,
+                ip,
+                addrs,
+                false,
+                &a.vips[k as usize & (MAX_SCTP_PATHS - 1)],
+            )?;
+        }
+    }
+    Ok(r)
+}
+
+/// Records that the clients of `vip` come in on `ifindex` (when it changed, and the VIP's link
+/// is not configured). A function of its own (a BPF-to-BPF call): its key's stack is its own.
+#[inline(never)]
+fn learn_link(vip: &[u8; 16], family: u8, ifindex: u32) {
+    let k = ServiceKey {
+        vip: bpf_net::mem::copy16(vip),
+        port: 0,
+        proto: proto::SCTP,
+        family,
+    };
+    match SCTP_VIP_LINK.get_ptr_mut(&k) {
+        // SAFETY: a value of the map, valid for this program run; writers race only with the
+        // same kind of value.
+        Some(v) => unsafe {
+            if *v != ifindex && *v & VIP_LINK_PINNED == 0 {
+                *v = ifindex;
+            }
+        },
+        None => {
+            // Refused (no memory): replies leave from the VIP the other rules choose.
+            let _ = SCTP_VIP_LINK.insert(&k, &ifindex, 0);
+        }
+    }
+}
+
+/// The path whose VIP, alone among the first `paths` of `vips`, has its clients come in on
+/// `ifindex`; `u64::MAX` when none or several do.
+#[inline(never)]
+fn path_of_link(vips: &[[u8; 16]; MAX_SCTP_PATHS], paths: u8, family: u8, ifindex: u32) -> u64 {
+    let mut found = u64::MAX;
+    let mut k = 0;
+    while k < MAX_SCTP_PATHS {
+        if k >= usize::from(paths) {
+            break;
+        }
+        let key = ServiceKey {
+            vip: bpf_net::mem::copy16(&vips[k]),
+            port: 0,
+            proto: proto::SCTP,
+            family,
+        };
+        // SAFETY: the value is read at once.
+        if unsafe { SCTP_VIP_LINK.get(key) }.is_some_and(|v| *v & !VIP_LINK_PINNED == ifindex) {
+            if found != u64::MAX {
+                return u64::MAX;
+            }
+            found = k as u64;
+        }
+        k += 1;
+    }
+    found
 }
 
 /// Whether two addresses are the same (all 16 bytes: an IPv4 one is zero after its 4).
@@ -559,6 +659,7 @@ fn init(
     // SAFETY: read in place; entries are only replaced whole by the controller.
     let peer = unsafe { SCTP_PEERS.get(pk) }.ok_or(Reason::LbNoBackend)?;
     let j = path_of(&peer.vips, peer.paths, &addrs.dst, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
+    learn_link(&addrs.dst, addrs.family, ctx.ingress_ifindex() as u32);
     // For the INIT ACK's source: this path added to the paths the INIT came on, and made the
     // latest. Should the LRU refuse a new entry (no memory), the INIT ACK leaves from the VIP
     // of the backend address it came from, as it would without this map.
@@ -672,7 +773,7 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     // The INIT ACK goes to the INIT's source: the client's address on path `j`.
     seed_client(&reply, &original, j, &addrs.dst);
     readdress(cur, ip, &mut addrs, false, vip)?;
-    route_as(ctx, cur, ip, &addrs, now)
+    route_reply(ctx, cur, ip, &mut addrs, now, peer, j)
 }
 
 /// Enters one direction of an association into the half-open table, from the backend's

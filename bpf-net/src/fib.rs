@@ -11,9 +11,9 @@
 use crate::Cursor;
 use aya_ebpf::{
     bindings::{
-        BPF_FIB_LKUP_RET_BLACKHOLE, BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_PROHIBIT,
-        BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LKUP_RET_UNREACHABLE, BPF_FIB_LOOKUP_DIRECT,
-        BPF_FIB_LOOKUP_TBID, bpf_fib_lookup as FibParams,
+        BPF_FIB_LKUP_RET_BLACKHOLE, BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH,
+        BPF_FIB_LKUP_RET_PROHIBIT, BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LKUP_RET_UNREACHABLE,
+        BPF_FIB_LOOKUP_DIRECT, BPF_FIB_LOOKUP_TBID, bpf_fib_lookup as FibParams,
     },
     helpers::generated::{bpf_fib_lookup, bpf_ktime_get_coarse_ns, bpf_redirect},
     macros::map,
@@ -73,7 +73,9 @@ pub enum Found {
         smac: [u8; 6],
         dmac: [u8; 6],
     },
-    Kernel,
+    /// Leave it to the kernel: the interface it leaves on when the FIB knows it (a route but
+    /// its neighbour not resolved), else 0.
+    Kernel(u32),
     TooBig(u16),
 }
 
@@ -130,7 +132,9 @@ pub fn lookup_in(ctx: &XdpContext, l: &Lookup<'_>, table: u32) -> Result<Found, 
             let mtu = unsafe { p.__bindgen_anon_1.mtu_result };
             Ok(Found::TooBig(mtu))
         }
-        _ => Ok(Found::Kernel),
+        // On NO_NEIGH the kernel has written the egress interface (bpf_ipv{4,6}_fib_lookup).
+        BPF_FIB_LKUP_RET_NO_NEIGH => Ok(Found::Kernel(p.ifindex)),
+        _ => Ok(Found::Kernel(0)),
     }
 }
 
@@ -142,10 +146,10 @@ fn words(a: &[u8; 16]) -> [u32; 4] {
 
 /// What the FIB decided.
 pub enum Fwd {
-    /// Redirected out of another interface (the MACs are rewritten).
-    Redirected,
-    /// Leave it to the kernel.
-    Kernel,
+    /// Redirected out of another interface, this one (the MACs are rewritten).
+    Redirected(u32),
+    /// Leave it to the kernel (the egress interface when known, else 0, as [`Found::Kernel`]).
+    Kernel(u32),
     /// Larger than the egress MTU (the MTU).
     TooBig(u16),
 }
@@ -154,7 +158,7 @@ pub enum Fwd {
 #[inline(always)]
 fn redirected(ctx: &XdpContext, smac: [u8; 6], dmac: [u8; 6], ifindex: u32) -> Result<Fwd, Reason> {
     redirect(ctx, smac, dmac, ifindex)?;
-    Ok(Fwd::Redirected)
+    Ok(Fwd::Redirected(ifindex))
 }
 
 /// Forwards by the next-hop cache when it has a fresh entry for the destination that accepted
@@ -211,8 +215,8 @@ pub fn forward_at(ctx: &XdpContext, l: &Lookup<'_>, now: u64) -> Result<Fwd, Rea
         return redirected(ctx, smac, dmac, ifindex);
     }
     match fwd {
-        Found::Kernel => Ok(Fwd::Kernel),
+        Found::Kernel(ifindex) => Ok(Fwd::Kernel(ifindex)),
         Found::TooBig(mtu) => Ok(Fwd::TooBig(mtu)),
-        Found::Success { .. } => Ok(Fwd::Kernel),
+        Found::Success { .. } => Ok(Fwd::Kernel(0)),
     }
 }

@@ -336,7 +336,7 @@ fn forward(ctx: &XdpContext, l: &Lookup<'_>, table: u32, done: Reason) -> Result
             Ok(done)
         }
         // The kernel resolves the neighbour, or answers Packet Too Big / Fragmentation Needed.
-        Found::Kernel | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
+        Found::Kernel(_) | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
     }
 }
 
@@ -569,6 +569,6 @@ fn decap(ctx: &XdpContext, ip: &Ipv6, sid: &Sid, inner: u8) -> Result<Reason, Re
             fib::redirect(ctx, smac, dmac, ifindex)?;
             Ok(done)
         }
-        Found::Kernel | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
+        Found::Kernel(_) | Found::TooBig(_) => Ok(Reason::Srv6ToKernel),
     }
 }

@@ -130,7 +130,7 @@ pub fn stage(ctx: &XdpContext) -> Result<Reason, Reason> {
             fib::redirect(ctx, smac, dmac, ifindex)?;
             Ok(Reason::Srv6MGtp4ERedirect)
         }
-        Found::Kernel => Ok(Reason::Srv6ToKernel),
+        Found::Kernel(_) => Ok(Reason::Srv6ToKernel),
         Found::TooBig(_) => Err(Reason::MtuExceeded),
     }
 }

@@ -437,7 +437,7 @@ fn encaps(
                 None => Reason::Srv6EncapRedirect,
             })
         }
-        Found::Kernel => Ok(Reason::Srv6ToKernel),
+        Found::Kernel(_) => Ok(Reason::Srv6ToKernel),
         // Too big for the egress once encapsulated.
         Found::TooBig(_) => Err(Reason::MtuExceeded),
     }
@@ -568,7 +568,7 @@ pub fn insert_stage(ctx: &XdpContext) -> Result<Reason, Reason> {
             fib::redirect(ctx, smac, dmac, ifindex)?;
             Ok(Reason::Srv6InsertRedirect)
         }
-        Found::Kernel => Ok(Reason::Srv6ToKernel),
+        Found::Kernel(_) => Ok(Reason::Srv6ToKernel),
         Found::TooBig(_) => Err(Reason::MtuExceeded),
     }
 }

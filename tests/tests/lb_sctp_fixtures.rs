@@ -723,7 +723,7 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
 #[test]
 fn replies_leave_from_the_vip_the_client_used_on_that_path() {
     require_root();
-    let (fib, dp) = bed();
+    let (fib, mut dp) = bed();
     const CT: u32 = 0x5151_5151;
     const BT: u32 = 0x6262_6262;
     const CPORT: u16 = 6000;
@@ -857,6 +857,47 @@ fn replies_leave_from_the_vip_the_client_used_on_that_path() {
         a[0].clients,
         vec![Some(IpAddr::V4(CLIENT)), Some(IpAddr::V4(CLIENT2))],
         "{a:?}"
+    );
+    // Both VIPs' clients came in on n3 (learnt): n3 is no VIP's own link, so the rules above
+    // chose. Pinned (the service's `links`): VIP2's clients on n3, VIP1's elsewhere; now what
+    // leaves on n3 for a client comes from VIP2, whichever address it goes to.
+    let vips = [IpAddr::V4(VIP1), IpAddr::V4(VIP2)];
+    let n3 = fib.n3_ifindex;
+    // Any other link: the loopback's index.
+    const LO: u32 = 1;
+    assert_eq!(dp.sctp_links(&vips), vec![Some((n3, false)); 2]);
+    dp.pin_sctp_links(&vips, &[LO, n3]).unwrap();
+    assert_eq!(
+        dp.sctp_links(&vips),
+        vec![Some((LO, true)), Some((n3, true))]
+    );
+    let t = vec![
+        Fixture::of(
+            "pinned-link-data-to-the-path-1-client-leaves-from-vip2",
+            &b(FibNs::NH4, CLIENT, CT, vec![data(5, b"pinned")]),
+            xdp::REDIRECT,
+            to_client(b(VIP2, CLIENT, CT, vec![data(5, b"pinned")])),
+            Reason::LbRedirect,
+        ),
+        // Pinned links are not relearnt from what comes in.
+        Fixture::of(
+            "client-data-to-vip1-on-n3",
+            &c(CLIENT, VIP1, BT, vec![data(6, b"again")]),
+            xdp::REDIRECT,
+            to_backend(c(CLIENT, FibNs::NH4, BT, vec![data(6, b"again")])),
+            Reason::LbRedirect,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    assert_eq!(
+        dp.sctp_links(&vips),
+        vec![Some((LO, true)), Some((n3, true))]
+    );
+    dp.pin_sctp_links(&vips, &[0, 0]).unwrap();
+    assert_eq!(
+        dp.sctp_links(&vips),
+        vec![None, None],
+        "unpinned: learnt again"
     );
 }
 

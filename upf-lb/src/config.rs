@@ -158,6 +158,7 @@ struct RawLb {
 struct RawLbService {
     vip: Option<String>,
     vips: Option<Vec<String>>,
+    links: Option<Vec<String>>,
     protocol: String,
     port: Option<u16>,
     health: Option<String>,
@@ -972,6 +973,10 @@ pub struct LbService {
     pub vip: IpAddr,
     /// SCTP: the VIPs, one a path (`vip` first); TCP and UDP: `vip` alone.
     pub vips: Vec<IpAddr>,
+    /// SCTP: the interface (of `lb.interfaces`) each VIP's clients come in on, in the VIPs'
+    /// order; what is sent to a client on one leaves from its VIP. Empty: learnt from the
+    /// clients' packets.
+    pub links: Vec<String>,
     /// IP protocol (6 TCP, 17 UDP, 132 SCTP).
     pub proto: u8,
     /// Port; 0: every port (TCP and UDP).
@@ -1148,6 +1153,39 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
             (None, None) => return Err(bad(f("vip"), "missing (or vips, for SCTP)")),
         };
         let vip = vips[0];
+        let links = match &sv.links {
+            None => Vec::new(),
+            Some(_) if proto != 132 => {
+                return Err(bad(f("links"), "for SCTP only (a VIP a link)"));
+            }
+            Some(l) => {
+                if l.len() != vips.len() {
+                    return Err(bad(
+                        f("links"),
+                        format!(
+                            "{} interfaces for {} VIPs: one a VIP, in the VIPs' order",
+                            l.len(),
+                            vips.len()
+                        ),
+                    ));
+                }
+                for (k, name) in l.iter().enumerate() {
+                    if !r.interfaces.contains(name) {
+                        return Err(bad(
+                            f(&format!("links[{k}]")),
+                            format!("{name:?} is not one of lb.interfaces"),
+                        ));
+                    }
+                    if l[..k].contains(name) {
+                        return Err(bad(
+                            f(&format!("links[{k}]")),
+                            format!("{name:?} twice: each VIP's clients on a link of its own"),
+                        ));
+                    }
+                }
+                l.clone()
+            }
+        };
         let port = sv.port.unwrap_or(0);
         use crate::lb_health::Check;
         let check = match (sv.health.as_deref(), proto) {
@@ -1346,6 +1384,7 @@ fn lb_config(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
             forwarding,
             vip,
             vips,
+            links,
             proto,
             port,
             backends,
@@ -1785,6 +1824,7 @@ backends = [{ addr = "2001:db8:0:6::53" }]
 
 [[lb.service]]
 vips = ["203.0.113.1", "203.0.113.2"]
+links = ["lb0", "lb1"]
 protocol = "sctp"
 port = 38412
 backends = [{ addrs = ["198.18.1.11", "198.18.101.11"] }]
@@ -1827,6 +1867,8 @@ backends = [{ addr = "203.0.113.80", port = 8080 }]
         assert!(Config::default_embedded().lb.is_none(), "off by default");
         let sc = &c.services[2];
         assert_eq!((sc.proto, sc.port, sc.vips.len()), (132, 38412, 2));
+        assert_eq!(sc.links, ["lb0", "lb1"]);
+        assert!(c.services[0].links.is_empty());
         assert_eq!(
             sc.sctp_backends[0].addrs,
             [
@@ -1918,6 +1960,26 @@ backends = [{ addr = "203.0.113.80", port = 8080 }]
                 "lb.interfaces[1]",
             ),
             ("[\"lb0\", \"lb1\"]", "[]", "lb.interfaces"),
+            (
+                "links = [\"lb0\", \"lb1\"]",
+                "links = [\"lb0\"]",
+                "lb.service[2].links",
+            ),
+            (
+                "links = [\"lb0\", \"lb1\"]",
+                "links = [\"lb0\", \"eth9\"]",
+                "lb.service[2].links[1]",
+            ),
+            (
+                "links = [\"lb0\", \"lb1\"]",
+                "links = [\"lb1\", \"lb1\"]",
+                "lb.service[2].links[1]",
+            ),
+            (
+                "protocol = \"udp\"",
+                "protocol = \"udp\"\nlinks = [\"lb0\"]",
+                "lb.service[1].links",
+            ),
             ("xdp_mode = \"skb\"", "xdp_mode = \"fast\"", "lb.xdp_mode"),
             ("connections = 1000", "connections = 0", "lb.connections"),
             (

@@ -158,6 +158,16 @@ pub fn load_lb(cfg: &crate::config::LbConfig) -> anyhow::Result<crate::southboun
             _ => lb.set_service(s.vip, s.proto, s.port, &s.backends),
         }
         .with_context(|| format!("lb.service[{i}]"))?;
+        if !s.links.is_empty() {
+            let mut ifindexes = Vec::new();
+            for (k, name) in s.links.iter().enumerate() {
+                let ifindex = crate::kernel::ifindex(name)
+                    .with_context(|| format!("lb.service[{i}].links[{k}]: no interface {name}"))?;
+                ifindexes.push(ifindex);
+            }
+            lb.pin_sctp_links(&s.vips, &ifindexes)
+                .with_context(|| format!("lb.service[{i}].links"))?;
+        }
     }
     let mode = match cfg.xdp_mode {
         XdpMode::Driver => aya::programs::XdpMode::Driver,
@@ -302,10 +312,7 @@ fn start(cfg: Config, recovery: u32) -> anyhow::Result<N4> {
         tracing::info!(sessions = n, recovery, fresh_maps = fresh, "state restored");
         println!("upf-lb: restored {n} sessions (Recovery Time Stamp {recovery})");
     }
-    let name = std::ffi::CString::new(n6.clone())?;
-    // SAFETY: if_nametoindex reads a NUL-terminated string that outlives the call.
-    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    anyhow::ensure!(ifindex != 0, "no interface {n6}");
+    let ifindex = crate::kernel::ifindex(&n6).with_context(|| format!("no interface {n6}"))?;
     n4.set_n6_ifindex(ifindex);
     Ok(n4)
 }

@@ -138,7 +138,7 @@ fn is_bpffs(path: &Path) -> bool {
 }
 
 /// The index of interface `name` in this namespace, if it exists.
-fn ifindex(name: &str) -> Option<u32> {
+pub fn ifindex(name: &str) -> Option<u32> {
     let c = std::ffi::CString::new(name).ok()?;
     // SAFETY: `c` is a NUL-terminated interface name.
     let i = unsafe { libc::if_nametoindex(c.as_ptr()) };

@@ -18,9 +18,9 @@ use bpf_abi::{
     lb::{
         Backend, Ct, FlowKey, MAGLEV_SIZE, MAP_BACKEND_STATS, MAP_BACKENDS, MAP_CONNTRACK,
         MAP_DECAP, MAP_LB_JUMP, MAP_MAGLEV, MAP_PROBE_SOURCES, MAP_SCTP_ASSOC, MAP_SCTP_HALF_OPEN,
-        MAP_SCTP_INIT_PATH, MAP_SCTP_PEERS, MAP_SERVICES, MAP_VIPS, MAP_XLAT4, MAP_XLAT6,
-        MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_46, PROG_XDP_LB_64,
-        PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP, PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46,
+        MAP_SCTP_INIT_PATH, MAP_SCTP_PEERS, MAP_SCTP_VIP_LINK, MAP_SERVICES, MAP_VIPS, MAP_XLAT4,
+        MAP_XLAT6, MAX_BACKENDS_PER_SERVICE, MAX_SCTP_PATHS, PROG_XDP_LB, PROG_XDP_LB_46,
+        PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP, PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46,
         PROG_XDP_LB_ICMP64, PROG_XDP_LB_NEW, PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP,
         PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6,
         PROG_XDP_LB_TOO_BIG, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump,
@@ -453,6 +453,11 @@ impl LbDatapath {
                 MAP_SCTP_HALF_OPEN,
                 sizes.sctp_half_open.max(1).saturating_mul(5) / 2 + 64,
             )
+            // One a VIP.
+            .map_max_entries(
+                MAP_SCTP_VIP_LINK,
+                services.saturating_mul(MAX_SCTP_PATHS as u32) + 64,
+            )
             // One an INIT in flight, as many as half-open associations can be.
             .map_max_entries(
                 MAP_SCTP_INIT_PATH,
@@ -611,6 +616,47 @@ impl LbDatapath {
     pub fn set_probe_sources(&mut self, proto: u8, sources: &[IpAddr]) -> Result<(), LbError> {
         let new: Vec<ServiceKey> = sources.iter().map(|a| key_of(*a, proto, 0)).collect();
         self.set_addresses(MAP_PROBE_SOURCES, |k| k.proto == proto, &new)
+    }
+
+    /// Pins the link of each SCTP VIP: the interface its clients' packets come in on
+    /// (`ifindexes[i]` for `vips[i]`), so that what the load balancer sends a client on that
+    /// interface leaves from that VIP from the first packet on (without it, the datapath learns
+    /// each VIP's link from the clients' packets). An ifindex of 0 unpins (learnt again).
+    pub fn pin_sctp_links(&mut self, vips: &[IpAddr], ifindexes: &[u32]) -> Result<(), LbError> {
+        let name = MAP_SCTP_VIP_LINK;
+        let mut m: HashMap<&mut MapData, ServiceKey, u32> = typed(&mut self.ebpf, name)?;
+        for (v, &ifindex) in vips.iter().zip(ifindexes) {
+            let k = key_of(*v, 132, 0);
+            if ifindex == 0 {
+                let _ = m.remove(&k);
+                continue;
+            }
+            m.insert(k, ifindex | bpf_abi::lb::VIP_LINK_PINNED, 0)
+                .map_err(|source| LbError::Map { name, source })?;
+        }
+        Ok(())
+    }
+
+    /// The link (interface index) of each SCTP VIP, configured or learnt, and whether it was
+    /// configured; None for a VIP whose link is not known yet.
+    pub fn sctp_links(&self, vips: &[IpAddr]) -> Vec<Option<(u32, bool)>> {
+        let Some(Ok(m)) = self
+            .ebpf
+            .map(MAP_SCTP_VIP_LINK)
+            .map(HashMap::<&MapData, ServiceKey, u32>::try_from)
+        else {
+            return vec![None; vips.len()];
+        };
+        vips.iter()
+            .map(|v| {
+                m.get(&key_of(*v, 132, 0), 0).ok().map(|x| {
+                    (
+                        x & !bpf_abi::lb::VIP_LINK_PINNED,
+                        x & bpf_abi::lb::VIP_LINK_PINNED != 0,
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Makes the entries of the address map `name` (a [`ServiceKey`] to 1) that `mine` selects
