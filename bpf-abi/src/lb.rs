@@ -27,10 +27,11 @@
 //!   its ports) to the paths (VIP indices) the INIT came on, a bit each, and the latest (bits
 //!   8..16), so that the INIT ACK leaves from a VIP the INIT was sent to, whichever address
 //!   the backend answered from.
-//! - `LB_SCTP_VIP_LINK` ([`MAP_SCTP_VIP_LINK`]): `BPF_MAP_TYPE_LRU_HASH` from an SCTP VIP
-//!   ([`ServiceKey`], port 0) to the interface its clients' packets arrive on, so that what
-//!   leaves on that interface for a client leaves from that VIP: configured (the service's
-//!   `links`, marked [`VIP_LINK_PINNED`]), else learnt from the clients' packets.
+//! - `LB_SCTP_VIP_LINK` ([`MAP_SCTP_VIP_LINK`]): `BPF_MAP_TYPE_LRU_HASH` from an SCTP
+//!   service and an interface ([`SctpLinkKey`]) to the paths whose VIPs' clients come in on
+//!   it ([`link`]), so that what leaves on that interface for a client leaves from the VIP of
+//!   the one path that does: configured (the service's `links`, [`link::PINNED`]), else
+//!   learnt from the clients' INITs (the first packet a client sends to a VIP).
 //!
 //! All sized at load time.
 
@@ -103,9 +104,30 @@ pub const MAP_SCTP_HALF_OPEN: &str = "LB_SCTP_HALF_OPEN";
 pub const MAP_SCTP_INIT_PATH: &str = "LB_SCTP_INIT_PATH";
 /// SCTP: the interface each VIP's clients come in on.
 pub const MAP_SCTP_VIP_LINK: &str = "LB_SCTP_VIP_LINK";
-/// In a value of `LB_SCTP_VIP_LINK`: configured, not to be changed by what the datapath sees
-/// (the interface index is the rest).
-pub const VIP_LINK_PINNED: u32 = 1 << 31;
+
+/// The values of `LB_SCTP_VIP_LINK`: bit `j` (0..8) for each path whose VIP's clients came in
+/// on the key's interface, the latest such path's index in bits 8..16 (the path, when only
+/// one bit is set), [`link::PINNED`] for a configured one.
+pub mod link {
+    /// Configured: not changed by what the datapath sees.
+    pub const PINNED: u32 = 1 << 31;
+
+    /// The value for path `j` seen (or configured) alone.
+    pub const fn only(j: u32) -> u32 {
+        (1 << j) | (j << 8)
+    }
+
+    /// The path of the interface: the one path whose clients come in on it, else None (none
+    /// or several).
+    pub const fn path(v: u32) -> Option<u32> {
+        let mask = v & 0xff;
+        if mask != 0 && mask & (mask - 1) == 0 {
+            Some((v >> 8) & 0xff)
+        } else {
+            None
+        }
+    }
+}
 /// Paths (VIPs, and addresses of each backend) an SCTP service has at most (RFC 9260 allows
 /// more; 8 covers multi-homed N2 deployments, and the bound).
 pub const MAX_SCTP_PATHS: usize = 8;
@@ -177,6 +199,22 @@ pub struct ServiceKey {
 }
 
 const _: () = assert!(size_of::<ServiceKey>() == 20);
+
+/// The key of `LB_SCTP_VIP_LINK`: an SCTP service (by its first VIP) and an interface.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SctpLinkKey {
+    /// The service's first VIP, network order (IPv4 in the first 4 bytes, the rest 0).
+    pub vip: [u8; 16],
+    /// The interface's index.
+    pub ifindex: u32,
+    /// 4 or 6.
+    pub family: u8,
+    /// Zero.
+    pub _pad: [u8; 3],
+}
+
+const _: () = assert!(size_of::<SctpLinkKey>() == 24);
 
 /// A service's entry.
 #[repr(C)]
@@ -519,6 +557,8 @@ mod pod {
     use super::*;
     // SAFETY: repr(C), no padding (the sizes are asserted), any bit pattern valid.
     unsafe impl aya::Pod for ServiceKey {}
+    // SAFETY: as above (24 bytes, no padding: `_pad` is a field).
+    unsafe impl aya::Pod for SctpLinkKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for Service {}
     // SAFETY: as above.

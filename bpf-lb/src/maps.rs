@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray},
 };
 use bpf_abi::lb::{
-    Backend, Ct, FlowKey, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey,
-    Xlat46, Xlat64,
+    Backend, Ct, FlowKey, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, SctpLinkKey, Service,
+    ServiceKey, Xlat46, Xlat64,
 };
 
 /// Services by VIP, protocol and port.
@@ -73,10 +73,10 @@ pub static SCTP_HALF_OPEN: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max
 #[map(name = "LB_SCTP_INIT_PATH")]
 pub static SCTP_INIT_PATH: LruHashMap<SctpKey, u32> = LruHashMap::with_max_entries(1, 0);
 
-/// SCTP: the interface each VIP's clients' packets arrive on (learnt from them), by the VIP
-/// (port 0).
+/// SCTP: the paths whose VIPs' clients come in on an interface, by service and interface
+/// (`bpf_abi::lb::link`).
 #[map(name = "LB_SCTP_VIP_LINK")]
-pub static SCTP_VIP_LINK: LruHashMap<ServiceKey, u32> = LruHashMap::with_max_entries(1, 0);
+pub static SCTP_VIP_LINK: LruHashMap<SctpLinkKey, u32> = LruHashMap::with_max_entries(1, 0);
 
 /// Tail calls of `xdp_lb` (`bpf_abi::lb::jump`; filled by the loader).
 #[map(name = "LB_JUMP")]

@@ -549,7 +549,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
             tos: ip.tos,
             len: len as u16,
         };
-        let r = route_as(ctx, &cur, &ip, &l, now, true).map(|(r, _)| r);
+        let r = route_as(ctx, &cur, &ip, &l, now, true);
         if tunnel && r == Err(Reason::LbTooBig) && crate::dsr::unwrap(ctx, ip.v6).is_ok() {
             // Too big once encapsulated: the frame as it came (the tunnel's header off),
             // `xdp_lb_too_big` sends the client its "too big".
@@ -649,11 +649,12 @@ pub(crate) fn route(
     l: &Lookup<'_>,
     now: u64,
 ) -> Result<Reason, Reason> {
-    route_as(ctx, cur, ip, l, now, false).map(|(r, _)| r)
+    route_as(ctx, cur, ip, l, now, false)
 }
 
 /// As [`route`], with the interface the packet leaves on, redirected or by the kernel (0: not
-/// known).
+/// known), for SCTP's replies. Not through [`route_as`]: the interface carried out of the one
+/// FIB call site of TCP and UDP took `xdp_lb6` past the verifier's limit on Linux 6.1.
 #[inline(always)]
 pub(crate) fn route_egress(
     ctx: &XdpContext,
@@ -662,7 +663,26 @@ pub(crate) fn route_egress(
     l: &Lookup<'_>,
     now: u64,
 ) -> Result<(Reason, u32), Reason> {
-    route_as(ctx, cur, ip, l, now, false)
+    let expiring = if ip.v6 {
+        ipv6::hop_limit_expiring(cur, ip.off)?
+    } else {
+        ipv4::ttl_expiring(cur, ip.off)?
+    };
+    if expiring {
+        return Ok((Reason::LbToKernel, 0));
+    }
+    match fib::forward_at(ctx, l, now)? {
+        Fwd::Redirected(ifindex) => {
+            if ip.v6 {
+                ipv6::decrement_hop_limit(cur, ip.off)?;
+            } else {
+                ipv4::decrement_ttl(cur, ip.off)?;
+            }
+            Ok((Reason::LbRedirect, ifindex))
+        }
+        Fwd::Kernel(ifindex) => Ok((Reason::LbToKernel, ifindex)),
+        Fwd::TooBig(_) => Ok((Reason::LbToKernel, 0)),
+    }
 }
 
 /// As [`route`], or (`dsr`) for a DSR packet: sent to the backend by the FIB as it is (no
@@ -676,7 +696,7 @@ fn route_as(
     l: &Lookup<'_>,
     now: u64,
     dsr: bool,
-) -> Result<(Reason, u32), Reason> {
+) -> Result<Reason, Reason> {
     if !dsr {
         let expiring = if ip.v6 {
             ipv6::hop_limit_expiring(cur, ip.off)?
@@ -684,11 +704,11 @@ fn route_as(
             ipv4::ttl_expiring(cur, ip.off)?
         };
         if expiring {
-            return Ok((Reason::LbToKernel, 0));
+            return Ok(Reason::LbToKernel);
         }
     }
     match fib::forward_at(ctx, l, now)? {
-        Fwd::Redirected(ifindex) if dsr => Ok((Reason::LbDsrRedirect, ifindex)),
+        Fwd::Redirected(_) if dsr => Ok(Reason::LbDsrRedirect),
         Fwd::Kernel(_) if dsr => Err(Reason::LbDsrNoRoute),
         Fwd::TooBig(mtu) if dsr => {
             // For `xdp_lb_too_big`, which tells the client.
@@ -698,16 +718,15 @@ fn route_as(
             }
             Err(Reason::LbTooBig)
         }
-        Fwd::Redirected(ifindex) => {
+        Fwd::Redirected(_) => {
             if ip.v6 {
                 ipv6::decrement_hop_limit(cur, ip.off)?;
             } else {
                 ipv4::decrement_ttl(cur, ip.off)?;
             }
-            Ok((Reason::LbRedirect, ifindex))
+            Ok(Reason::LbRedirect)
         }
-        Fwd::Kernel(ifindex) => Ok((Reason::LbToKernel, ifindex)),
-        Fwd::TooBig(_) => Ok((Reason::LbToKernel, 0)),
+        Fwd::Kernel(_) | Fwd::TooBig(_) => Ok(Reason::LbToKernel),
     }
 }
 

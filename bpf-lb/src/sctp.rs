@@ -24,8 +24,12 @@
 //!   the VIP of the path the client uses from the destination address, whichever of its
 //!   addresses the backend sent from (stacks answer a HEARTBEAT on the second path from their
 //!   first address; RFC 9260 8.3 wants the answer from where the HEARTBEAT went). A client
-//!   address never seen sending is reached from the VIP of the backend address's path. Only
-//!   IP addresses change: SCTP's checksum covers no pseudo-header.
+//!   address never seen sending is reached from the VIP of the backend address's path.
+//!   Above both: what leaves on an interface that is one VIP's link (`LB_SCTP_VIP_LINK`: the
+//!   service's `links`, or the one VIP whose clients' INITs came in on it) leaves from that
+//!   VIP, so that what a client receives on a link comes from that link's VIP even when it
+//!   sends on every link from one address (usrsctp does). Only IP addresses change: SCTP's
+//!   checksum covers no pseudo-header.
 //! - ABORT and SHUTDOWN COMPLETE (also with the T bit, whose tag is the sender's own) close the
 //!   association (10 s, for retransmissions).
 //! - ASCONF (RFC 5061): the client's add or delete its own addresses and pass (the association
@@ -54,8 +58,8 @@ use aya_ebpf::{
 use bpf_abi::{
     Reason,
     lb::{
-        FlowKey, MAX_SCTP_PATHS, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, ServiceKey,
-        VIP_LINK_PINNED, dir, jump, state,
+        FlowKey, MAX_SCTP_PATHS, MAX_SCTP_REWRITE, PeerKey, SctpAssoc, SctpKey, SctpLinkKey,
+        ServiceKey, dir, jump, link, state,
     },
 };
 use bpf_net::{
@@ -295,8 +299,6 @@ fn forward(
     let (twin_vtag, st_now, backend) = (a.twin_vtag, a.state, a.backend);
     let other = twin(&f.key, twin_vtag);
     let j = if f.to_backend {
-        // The VIP's link, before the destination becomes the backend's.
-        learn_link(&addrs.dst, addrs.family, ctx.ingress_ifindex() as u32);
         if !same16(&a.clients[j & (MAX_SCTP_PATHS - 1)], &addrs.src) {
             // The client's address on this path changed (or is new): remembered in both
             // entries. `a` is not read after this.
@@ -356,10 +358,12 @@ fn forward(
 }
 
 /// Routes a packet to the client whose source is VIP `j` of the association (or template)
-/// `e`, then, when it leaves on the link that exactly one of the VIPs' clients come in on
-/// (`LB_SCTP_VIP_LINK`), makes that VIP its source: what a client receives on a link comes
-/// from that link's VIP, whichever of its addresses the client sent from (usrsctp sends on
-/// every path from one address) and whichever the backend did.
+/// `e`, then, when it leaves on the link of one of the VIPs (`LB_SCTP_VIP_LINK`: configured,
+/// or the one whose clients' INITs came in on it), makes that VIP its source: what a client
+/// receives on a link comes from that link's VIP, whichever of its addresses the client sent
+/// from (usrsctp sends on every path from one address) and whichever the backend did.
+/// (Learnt from INITs only: learning from every packet of an association took xdp_lb_sctp6
+/// from 38 % to 53 % of the verifier's limit on Linux 6.1.)
 #[inline(always)]
 fn route_reply(
     ctx: &XdpContext,
@@ -382,8 +386,8 @@ fn route_reply(
         // SAFETY: a value of an SCTP map, valid for this program run (its VIPs and paths are
         // the controller's and never change in an entry).
         let a = unsafe { &*e };
-        let k = path_of_link(&a.vips, a.paths, addrs.family, egress);
-        if k != j && k < MAX_SCTP_PATHS as u64 {
+        let k = path_of_link(&a.vips[0], addrs.family, egress);
+        if k != j && k < u64::from(a.paths) {
             readdress(
                 cur,
                 ip,
@@ -396,57 +400,49 @@ fn route_reply(
     Ok(r)
 }
 
-/// Records that the clients of `vip` come in on `ifindex` (when it changed, and the VIP's link
-/// is not configured). A function of its own (a BPF-to-BPF call): its key's stack is its own.
+/// Records that the clients of path `j` of the service whose first VIP is `vip` come in on
+/// `ifindex` (when new, and the interface's paths are not configured). A function of its own
+/// (a BPF-to-BPF call): its key's stack is its own.
 #[inline(never)]
-fn learn_link(vip: &[u8; 16], family: u8, ifindex: u32) {
-    let k = ServiceKey {
-        vip: bpf_net::mem::copy16(vip),
-        port: 0,
-        proto: proto::SCTP,
-        family,
-    };
+fn learn_link(vip: &[u8; 16], family: u8, ifindex: u32, j: u32) {
+    let j = j & (MAX_SCTP_PATHS as u32 - 1);
+    let k = link_key(vip, family, ifindex);
     match SCTP_VIP_LINK.get_ptr_mut(&k) {
         // SAFETY: a value of the map, valid for this program run; writers race only with the
-        // same kind of value.
+        // same kind of value (a lost bit is set again by the path's next packet).
         Some(v) => unsafe {
-            if *v != ifindex && *v & VIP_LINK_PINNED == 0 {
-                *v = ifindex;
+            if *v & (1 << j) == 0 && *v & link::PINNED == 0 {
+                *v = (*v & 0xff) | link::only(j);
             }
         },
         None => {
             // Refused (no memory): replies leave from the VIP the other rules choose.
-            let _ = SCTP_VIP_LINK.insert(&k, &ifindex, 0);
+            let _ = SCTP_VIP_LINK.insert(&k, &link::only(j), 0);
         }
     }
 }
 
-/// The path whose VIP, alone among the first `paths` of `vips`, has its clients come in on
-/// `ifindex`; `u64::MAX` when none or several do.
+/// The path whose clients, alone among the service's (its first VIP `vip`), come in on
+/// `ifindex`; `u64::MAX` when none or several do. A function of its own, as `learn_link`.
 #[inline(never)]
-fn path_of_link(vips: &[[u8; 16]; MAX_SCTP_PATHS], paths: u8, family: u8, ifindex: u32) -> u64 {
-    let mut found = u64::MAX;
-    let mut k = 0;
-    while k < MAX_SCTP_PATHS {
-        if k >= usize::from(paths) {
-            break;
-        }
-        let key = ServiceKey {
-            vip: bpf_net::mem::copy16(&vips[k]),
-            port: 0,
-            proto: proto::SCTP,
-            family,
-        };
-        // SAFETY: the value is read at once.
-        if unsafe { SCTP_VIP_LINK.get(key) }.is_some_and(|v| *v & !VIP_LINK_PINNED == ifindex) {
-            if found != u64::MAX {
-                return u64::MAX;
-            }
-            found = k as u64;
-        }
-        k += 1;
+fn path_of_link(vip: &[u8; 16], family: u8, ifindex: u32) -> u64 {
+    // SAFETY: the value is read at once.
+    match unsafe { SCTP_VIP_LINK.get(link_key(vip, family, ifindex)) }.and_then(|v| link::path(*v))
+    {
+        Some(j) => u64::from(j),
+        None => u64::MAX,
     }
-    found
+}
+
+/// The key of `LB_SCTP_VIP_LINK`.
+#[inline(always)]
+fn link_key(vip: &[u8; 16], family: u8, ifindex: u32) -> SctpLinkKey {
+    SctpLinkKey {
+        vip: bpf_net::mem::copy16(vip),
+        ifindex,
+        family,
+        _pad: [0; 3],
+    }
 }
 
 /// Whether two addresses are the same (all 16 bytes: an IPv4 one is zero after its 4).
@@ -659,7 +655,12 @@ fn init(
     // SAFETY: read in place; entries are only replaced whole by the controller.
     let peer = unsafe { SCTP_PEERS.get(pk) }.ok_or(Reason::LbNoBackend)?;
     let j = path_of(&peer.vips, peer.paths, &addrs.dst, ip.v6).ok_or(Reason::LbSctpUnknownPath)?;
-    learn_link(&addrs.dst, addrs.family, ctx.ingress_ifindex() as u32);
+    learn_link(
+        &peer.vips[0],
+        addrs.family,
+        ctx.ingress_ifindex() as u32,
+        j as u32,
+    );
     // For the INIT ACK's source: this path added to the paths the INIT came on, and made the
     // latest. Should the LRU refuse a new entry (no memory), the INIT ACK leaves from the VIP
     // of the backend address it came from, as it would without this map.

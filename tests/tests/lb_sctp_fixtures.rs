@@ -757,14 +757,31 @@ fn replies_leave_from_the_vip_the_client_used_on_that_path() {
         ],
     );
     let hb_ack = (5u8, 0u8, param(1, b"heartbeat info 01"));
+    let vips = [IpAddr::V4(VIP1), IpAddr::V4(VIP2)];
+    let n3 = fib.n3_ifindex;
+    // The INIT to VIP2 came in on n3: n3 is learnt as VIP2's link (LB_SCTP_VIP_LINK) ...
+    let t = vec![Fixture::of(
+        "init-from-the-clients-second-address-to-vip2",
+        &c(CLIENT2, VIP2, 0, vec![client_init.clone()]),
+        xdp::REDIRECT,
+        to_backend(c(CLIENT2, BE2, 0, vec![client_init.clone()])),
+        Reason::LbRedirect,
+    )];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    assert_eq!(dp.sctp_links(&vips), vec![None, Some((n3, false))]);
+    // ... until an INIT to VIP1 comes in on it too (another client's, never answered): both
+    // VIPs' clients on one link, n3 is no VIP's own, and the rules by address decide below.
+    let other_init = init(INIT, 0x7373_7373, &[param(5, &CLIENT.octets())]);
+    let t = vec![Fixture::of(
+        "another-init-to-vip1-on-the-same-link",
+        &c(CLIENT, VIP1, 0, vec![other_init.clone()]),
+        xdp::REDIRECT,
+        to_backend(c(CLIENT, FibNs::NH4, 0, vec![other_init.clone()])),
+        Reason::LbRedirect,
+    )];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    assert_eq!(dp.sctp_links(&vips), vec![None, None]);
     let t = vec![
-        Fixture::of(
-            "init-from-the-clients-second-address-to-vip2",
-            &c(CLIENT2, VIP2, 0, vec![client_init.clone()]),
-            xdp::REDIRECT,
-            to_backend(c(CLIENT2, BE2, 0, vec![client_init.clone()])),
-            Reason::LbRedirect,
-        ),
         Fixture::of(
             "init-ack-from-the-first-address-leaves-from-vip2",
             &b(FibNs::NH4, CLIENT2, CT, vec![ack_in]),
@@ -858,14 +875,11 @@ fn replies_leave_from_the_vip_the_client_used_on_that_path() {
         vec![Some(IpAddr::V4(CLIENT)), Some(IpAddr::V4(CLIENT2))],
         "{a:?}"
     );
-    // Both VIPs' clients came in on n3 (learnt): n3 is no VIP's own link, so the rules above
-    // chose. Pinned (the service's `links`): VIP2's clients on n3, VIP1's elsewhere; now what
-    // leaves on n3 for a client comes from VIP2, whichever address it goes to.
-    let vips = [IpAddr::V4(VIP1), IpAddr::V4(VIP2)];
-    let n3 = fib.n3_ifindex;
+    // Pinned (the service's `links`): VIP2's clients on n3, VIP1's elsewhere; now what leaves
+    // on n3 for a client comes from VIP2, whichever address it goes to.
     // Any other link: the loopback's index.
     const LO: u32 = 1;
-    assert_eq!(dp.sctp_links(&vips), vec![Some((n3, false)); 2]);
+    assert_eq!(dp.sctp_links(&vips), vec![None, None]);
     dp.pin_sctp_links(&vips, &[LO, n3]).unwrap();
     assert_eq!(
         dp.sctp_links(&vips),
@@ -881,10 +895,10 @@ fn replies_leave_from_the_vip_the_client_used_on_that_path() {
         ),
         // Pinned links are not relearnt from what comes in.
         Fixture::of(
-            "client-data-to-vip1-on-n3",
-            &c(CLIENT, VIP1, BT, vec![data(6, b"again")]),
+            "an-init-to-vip1-on-n3",
+            &c(CLIENT, VIP1, 0, vec![other_init.clone()]),
             xdp::REDIRECT,
-            to_backend(c(CLIENT, FibNs::NH4, BT, vec![data(6, b"again")])),
+            to_backend(c(CLIENT, FibNs::NH4, 0, vec![other_init.clone()])),
             Reason::LbRedirect,
         ),
     ];

@@ -975,7 +975,7 @@ pub struct LbService {
     pub vips: Vec<IpAddr>,
     /// SCTP: the interface (of `lb.interfaces`) each VIP's clients come in on, in the VIPs'
     /// order; what is sent to a client on one leaves from its VIP. Empty: learnt from the
-    /// clients' packets.
+    /// clients' INITs.
     pub links: Vec<String>,
     /// IP protocol (6 TCP, 17 UDP, 132 SCTP).
     pub proto: u8,

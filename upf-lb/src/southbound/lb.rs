@@ -23,8 +23,8 @@ use bpf_abi::{
         PROG_XDP_LB_64, PROG_XDP_LB_DECAP, PROG_XDP_LB_ICMP, PROG_XDP_LB_ICMP6, PROG_XDP_LB_ICMP46,
         PROG_XDP_LB_ICMP64, PROG_XDP_LB_NEW, PROG_XDP_LB_NEW6, PROG_XDP_LB_SCTP,
         PROG_XDP_LB_SCTP_ACK, PROG_XDP_LB_SCTP_ACK6, PROG_XDP_LB_SCTP_ICMP6, PROG_XDP_LB_SCTP6,
-        PROG_XDP_LB_TOO_BIG, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, Service, ServiceKey, jump,
-        mode,
+        PROG_XDP_LB_TOO_BIG, PROG_XDP_LB6, PeerKey, SctpAssoc, SctpKey, SctpLinkKey, Service,
+        ServiceKey, jump, link, mode,
     },
 };
 use std::{
@@ -619,44 +619,66 @@ impl LbDatapath {
     }
 
     /// Pins the link of each SCTP VIP: the interface its clients' packets come in on
-    /// (`ifindexes[i]` for `vips[i]`), so that what the load balancer sends a client on that
-    /// interface leaves from that VIP from the first packet on (without it, the datapath learns
-    /// each VIP's link from the clients' packets). An ifindex of 0 unpins (learnt again).
+    /// (`ifindexes[i]` for `vips[i]`, the service's VIPs in order), so that what the load
+    /// balancer sends a client on that interface leaves from that VIP from the first packet on.
+    /// What the service had (pinned or learnt) goes first; an ifindex of 0 pins nothing for
+    /// its VIP, whose link the datapath then learns from the clients' INITs.
     pub fn pin_sctp_links(&mut self, vips: &[IpAddr], ifindexes: &[u32]) -> Result<(), LbError> {
         let name = MAP_SCTP_VIP_LINK;
-        let mut m: HashMap<&mut MapData, ServiceKey, u32> = typed(&mut self.ebpf, name)?;
-        for (v, &ifindex) in vips.iter().zip(ifindexes) {
-            let k = key_of(*v, 132, 0);
+        let Some(first) = vips.first() else {
+            return Ok(());
+        };
+        let (vip, family) = addr16(*first);
+        let mut m: HashMap<&mut MapData, SctpLinkKey, u32> = typed(&mut self.ebpf, name)?;
+        let old: Vec<SctpLinkKey> = m
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k.vip == vip && k.family == family)
+            .collect();
+        for k in &old {
+            let _ = m.remove(k);
+        }
+        for (j, &ifindex) in ifindexes.iter().enumerate().take(vips.len()) {
             if ifindex == 0 {
-                let _ = m.remove(&k);
                 continue;
             }
-            m.insert(k, ifindex | bpf_abi::lb::VIP_LINK_PINNED, 0)
+            let k = SctpLinkKey {
+                vip,
+                ifindex,
+                family,
+                _pad: [0; 3],
+            };
+            m.insert(k, link::only(j as u32) | link::PINNED, 0)
                 .map_err(|source| LbError::Map { name, source })?;
         }
         Ok(())
     }
 
-    /// The link (interface index) of each SCTP VIP, configured or learnt, and whether it was
-    /// configured; None for a VIP whose link is not known yet.
+    /// The link (interface index) of each VIP of the SCTP service `vips` (in order): the one
+    /// interface on which only that VIP's clients come in, configured (true) or learnt; None
+    /// while none is known.
     pub fn sctp_links(&self, vips: &[IpAddr]) -> Vec<Option<(u32, bool)>> {
-        let Some(Ok(m)) = self
-            .ebpf
-            .map(MAP_SCTP_VIP_LINK)
-            .map(HashMap::<&MapData, ServiceKey, u32>::try_from)
-        else {
-            return vec![None; vips.len()];
+        let mut out = vec![None; vips.len()];
+        let (Some(first), Some(Ok(m))) = (
+            vips.first(),
+            self.ebpf
+                .map(MAP_SCTP_VIP_LINK)
+                .map(HashMap::<&MapData, SctpLinkKey, u32>::try_from),
+        ) else {
+            return out;
         };
-        vips.iter()
-            .map(|v| {
-                m.get(&key_of(*v, 132, 0), 0).ok().map(|x| {
-                    (
-                        x & !bpf_abi::lb::VIP_LINK_PINNED,
-                        x & bpf_abi::lb::VIP_LINK_PINNED != 0,
-                    )
-                })
-            })
-            .collect()
+        let (vip, family) = addr16(*first);
+        for (k, v) in m.iter().filter_map(Result::ok) {
+            if k.vip != vip || k.family != family {
+                continue;
+            }
+            if let Some(j) = link::path(v)
+                && let Some(o) = out.get_mut(j as usize)
+            {
+                *o = Some((k.ifindex, v & link::PINNED != 0));
+            }
+        }
+        out
     }
 
     /// Makes the entries of the address map `name` (a [`ServiceKey`] to 1) that `mine` selects
