@@ -92,6 +92,11 @@ pub const MAP_BACKEND_STATS: &str = "LB_BACKEND_STATS";
 /// and the probes' protocol): what a backend sends to one of them answers a probe and is the
 /// kernel's (`lb_health_probe`), never taken for a client's traffic.
 pub const MAP_PROBE_SOURCES: &str = "LB_PROBE_SRC";
+/// The first source port of the daemon's TCP and UDP health probes (each probe is bound to one
+/// of this port and above, from a probe source): what comes back to a probe source on one of
+/// them is the probe's (`lb_health_probe`), and full NAT and NAT64 never give a connection one
+/// of them.
+pub const PROBE_PORT_FIRST: u16 = 64_512;
 /// Probe sources at most (one per local address that reaches a backend, and protocol).
 pub const MAX_PROBE_SOURCES: u32 = 64;
 /// SCTP: each backend address's association template.

@@ -32,6 +32,19 @@ pub static DECAP: HashMap<ServiceKey, u32> = HashMap::with_max_entries(1, 0);
 pub static PROBE_SOURCES: HashMap<ServiceKey, u32> =
     HashMap::with_max_entries(bpf_abi::lb::MAX_PROBE_SOURCES, 0);
 
+/// True when `addr` is a source of the daemon's health probes of protocol `proto`.
+#[inline(always)]
+pub fn is_probe_source(addr: &[u8; 16], proto: u8, family: u8) -> bool {
+    let k = ServiceKey {
+        vip: *addr,
+        port: 0,
+        proto,
+        family,
+    };
+    // SAFETY: only whether the key is there is read.
+    unsafe { PROBE_SOURCES.get(k) }.is_some()
+}
+
 /// The round-robin scheduler's per-CPU counter.
 #[map(name = "LB_RR")]
 pub static RR: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);

@@ -10,7 +10,7 @@ use crate::maps::{BACKENDS, CONNTRACK, LB_JUMP, MAGLEV, SERVICES};
 use aya_ebpf::{helpers::generated::bpf_ktime_get_coarse_ns, programs::XdpContext};
 use bpf_abi::{
     Reason,
-    lb::{Ct, FlowKey, MAGLEV_SIZE, ServiceKey, dir, jump, mode, state},
+    lb::{Ct, FlowKey, MAGLEV_SIZE, PROBE_PORT_FIRST, ServiceKey, dir, jump, mode, state},
 };
 use bpf_net::{
     Cursor, atomic, csum,
@@ -121,12 +121,12 @@ pub(crate) fn slot_of(svc: &bpf_abi::lb::Service, src: &[u8; 16], hash: u32) -> 
     svc.id.wrapping_mul(MAGLEV_SIZE) + h % MAGLEV_SIZE
 }
 
-/// Source ports given to connections that get one of their own (full NAT, NAT64): 1024 and
-/// up.
+/// Source ports given to connections that get one of their own (full NAT, NAT64): 1024 up to
+/// the health probes' ports (`bpf_abi::lb::PROBE_PORT_FIRST`), which a connection never gets.
 const PORT_BASE: u32 = 1024;
 /// Ports tried for a new connection before giving up: with these, one source address holds
 /// about 40 000 connections to one backend address and port before the first refusal
-/// (double hashing over 64 512 ports; 65 % full).
+/// (double hashing over 63 488 ports; 65 % full).
 const PORT_TRIES: u32 = 16;
 
 /// A source port for a new connection that `taken` says is free: the flow's hash `h` picks
@@ -137,7 +137,8 @@ pub(crate) fn free_port(h: u32, mut taken: impl FnMut(u16) -> bool) -> Option<u1
     let step = (h.wrapping_mul(0x9e37_79b1) >> 16) | 1;
     let mut i = 0;
     while i < PORT_TRIES {
-        let p = (PORT_BASE + ((h >> 8).wrapping_add(i.wrapping_mul(step)) % (65536 - PORT_BASE)))
+        let p = (PORT_BASE
+            + ((h >> 8).wrapping_add(i.wrapping_mul(step)) % (PROBE_PORT_FIRST as u32 - PORT_BASE)))
             as u16;
         if !taken(p) {
             return Some(p);
@@ -504,6 +505,12 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     key.sport = u16::from_be_bytes([ports[0], ports[1]]);
     key.dport = u16::from_be_bytes([ports[2], ports[3]]);
     key.proto = ip.protocol;
+    if key.dport >= PROBE_PORT_FIRST
+        && crate::maps::is_probe_source(&key.dst, ip.protocol, key.family)
+    {
+        // An answer to one of the daemon's TCP or UDP health probes: the kernel's, untouched.
+        return Ok(Reason::LbHealthProbe);
+    }
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
     let ct = match CONNTRACK.get_ptr_mut(&*key) {

@@ -44,8 +44,8 @@
 
 use crate::{
     maps::{
-        BACKENDS, LB_JUMP, MAGLEV, PROBE_SOURCES, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN,
-        SCTP_INIT_PATH, SCTP_PEERS, SCTP_VIP_LINK, SERVICES,
+        BACKENDS, LB_JUMP, MAGLEV, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN, SCTP_INIT_PATH, SCTP_PEERS,
+        SCTP_VIP_LINK, SERVICES,
     },
     nat::{self, Ip},
 };
@@ -137,24 +137,11 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     if unsafe { SCTP_PEERS.get(pk) }.is_none() {
         return Err(Reason::LbNoService);
     }
-    if is_probe_source(&addrs.dst, family) {
+    if crate::maps::is_probe_source(&addrs.dst, proto::SCTP, family) {
         // The rest of a health probe's exchange (an ABORT, a retransmitted INIT ACK's kin).
         return Ok(Reason::LbHealthProbe);
     }
     Err(Reason::LbSctpUntranslatable)
-}
-
-/// True when `addr` is a source of the daemon's SCTP health probes.
-#[inline(always)]
-fn is_probe_source(addr: &[u8; 16], family: u8) -> bool {
-    let k = ServiceKey {
-        vip: *addr,
-        port: 0,
-        proto: proto::SCTP,
-        family,
-    };
-    // SAFETY: only whether the key is there is read.
-    unsafe { PROBE_SOURCES.get(k) }.is_some()
 }
 
 /// A tracked association's entry for a packet.
@@ -711,7 +698,7 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     if ip.protocol != proto::SCTP || s.chunk_count == 0 || s.first_chunk_type != chunk::INIT_ACK {
         return Err(Reason::LbNoService);
     }
-    if is_probe_source(&addrs.dst, addrs.family) {
+    if crate::maps::is_probe_source(&addrs.dst, proto::SCTP, addrs.family) {
         // A backend's answer to the daemon's health probe (lb_health): an INIT ACK like a
         // client's, but to the daemon's own address.
         return Ok(Reason::LbHealthProbe);

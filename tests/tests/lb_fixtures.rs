@@ -1727,8 +1727,109 @@ fn full_nat_gives_each_connection_a_port_of_its_own() {
         assert_eq!(action, xdp::REDIRECT, "connection {i}");
         assert_eq!(out[26..30], lb4.octets(), "from the source address");
         let p = u16::from_be_bytes([out[34], out[35]]);
-        assert!(p >= 1024, "port {p}");
+        assert!(
+            (1024..bpf_abi::lb::PROBE_PORT_FIRST).contains(&p),
+            "port {p}: 1024 and up, below the health probes' ports"
+        );
         assert!(ports.insert(p), "connection {i}: port {p} twice");
     }
     assert_eq!(dp.tracked(), 2 * N as usize);
+}
+
+/// The daemon's TCP and UDP health probes go from a probe source and a port of their band
+/// (`PROBE_PORT_FIRST` and up): a backend's answer to one is the kernel's, untouched
+/// (`lb_health_probe`), before any conntrack lookup; the same to another port, another
+/// address or another protocol's probe source is the load balancer's as ever.
+#[test]
+fn health_probe_answers_reach_the_daemon_untouched() {
+    require_root();
+    let fib = FibNs::new();
+    let mut dp = LbDatapath::load(4, 8, 1024).expect("load bpf-lb");
+    dp.set_service(
+        VIP.into(),
+        6,
+        80,
+        &[BackendSpec {
+            addr: FibNs::NH4.into(),
+            port: 8080,
+            weight: 1,
+        }],
+    )
+    .unwrap();
+    const PROBE4: Ipv4Addr = Ipv4Addr::new(198, 18, 5, 200);
+    const PROBE6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 5, 0, 0, 0, 0, 0xc8);
+    dp.set_probe_sources(6, &[PROBE4.into(), PROBE6.into()])
+        .unwrap();
+    dp.set_probe_sources(17, &[PROBE4.into()]).unwrap();
+    let band = bpf_abi::lb::PROBE_PORT_FIRST;
+    let udp = |dst, dport| {
+        IpPacket::v4(
+            FibNs::NH4,
+            dst,
+            L4::Udp {
+                src: 53,
+                dst: dport,
+                payload: b"answer".to_vec(),
+            },
+        )
+    };
+    let syn_ack = 0x12;
+    let t = vec![
+        Fixture::unchanged(
+            "tcp-syn-ack-to-a-probe-port",
+            Frame::new(tcp(FibNs::NH4, PROBE4, 8080, band + 88, syn_ack)).to_bytes(),
+            Reason::LbHealthProbe,
+        ),
+        Fixture::unchanged(
+            "tcp-rst-to-the-last-probe-port",
+            Frame::new(tcp(FibNs::NH4, PROBE4, 8080, 65_535, 0x04)).to_bytes(),
+            Reason::LbHealthProbe,
+        ),
+        Fixture::unchanged(
+            "tcp6-syn-ack-to-a-probe-port",
+            Frame::new(tcp6(FibNs::NH6, PROBE6, 8080, band, syn_ack)).to_bytes(),
+            Reason::LbHealthProbe,
+        ),
+        Fixture::unchanged(
+            "udp-answer-to-a-probe-port",
+            Frame::new(udp(PROBE4, band + 488)).to_bytes(),
+            Reason::LbHealthProbe,
+        ),
+        // Not the probes': below the band, to an address that is no probe source, or UDP to a
+        // source of TCP probes only.
+        Fixture::unchanged(
+            "tcp-below-the-band",
+            Frame::new(tcp(FibNs::NH4, PROBE4, 8080, band - 1, syn_ack)).to_bytes(),
+            Reason::LbNoService,
+        ),
+        Fixture::unchanged(
+            "tcp-to-a-client-in-the-band",
+            Frame::new(tcp(FibNs::NH4, CLIENT, 8080, band + 88, syn_ack)).to_bytes(),
+            Reason::LbNoService,
+        ),
+        Fixture::unchanged(
+            "udp-to-a-tcp-only-probe-source",
+            Frame::new(IpPacket::v6(
+                FibNs::NH6,
+                PROBE6,
+                L4::Udp {
+                    src: 53,
+                    dst: band + 488,
+                    payload: b"answer".to_vec(),
+                },
+            ))
+            .to_bytes(),
+            Reason::LbNoService,
+        ),
+    ];
+    run_xdp_fixtures_in(Some((&fib.ns, fib.n3_ifindex)), &dp, PROG_XDP_LB, &t);
+    // A client's connection is still the load balancer's.
+    let prog = dp.xdp(PROG_XDP_LB).unwrap();
+    let (action, _) = fib
+        .test_run(
+            prog,
+            &Frame::new(tcp(CLIENT, VIP, 40_000, 80, 0x02)).to_bytes(),
+        )
+        .unwrap();
+    assert_eq!(action, xdp::REDIRECT, "a client's SYN to the VIP");
 }

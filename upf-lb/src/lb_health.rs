@@ -6,10 +6,15 @@
 //! goes down after `fall` failed probes in a row and up after `rise` good ones; each change goes
 //! to the N4 owner, which takes the backend out of its service (and forgets its flows, which
 //! move to the others) or puts it back, and tells API watchers.
+//!
+//! Every probe leaves from the local address that reaches its backend (a probe source, told to
+//! the datapath: `LbDatapath::set_probe_sources`), TCP and UDP ones from a port of the probes'
+//! own (`bpf_abi::lb::PROBE_PORT_FIRST` and up, which full NAT never gives a connection), so
+//! that the datapath knows their answers and leaves them to the kernel (`lb_health_probe`).
 
 use std::{
     io::ErrorKind,
-    net::{IpAddr, SocketAddr, TcpStream, UdpSocket},
+    net::{IpAddr, SocketAddr, UdpSocket},
     time::{Duration, Instant},
 };
 
@@ -47,8 +52,8 @@ pub struct Target {
     pub backend: usize,
     /// Where to probe (SCTP: its first address).
     pub addr: SocketAddr,
-    /// The local address the probe is sent from (SCTP: set when the checks start, and told
-    /// to the datapath, which leaves the answers to it alone); None: the kernel's choice.
+    /// The local address the probe is sent from (set when the checks start, and told to the
+    /// datapath, which leaves the answers to it alone); None: the kernel's choice.
     pub source: Option<IpAddr>,
     /// How.
     pub check: Check,
@@ -128,16 +133,62 @@ pub fn probe(
 ) -> Result<(), String> {
     match check {
         Check::None => Ok(()),
-        Check::Tcp => TcpStream::connect_timeout(&addr, timeout)
-            .map(drop)
-            .map_err(|e| format!("TCP connect: {e}")),
-        Check::Udp => udp_probe(addr, timeout),
+        Check::Tcp => tcp_probe(addr, source, timeout),
+        Check::Udp => udp_probe(addr, source, timeout),
         Check::Sctp => sctp_probe(addr, source, timeout),
     }
 }
 
-fn udp_probe(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
-    let s = connected_udp(addr).map_err(|e| format!("UDP socket: {e}"))?;
+/// The next local port of the probes' band (`bpf_abi::lb::PROBE_PORT_FIRST` to 65535).
+fn probe_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let first = bpf_abi::lb::PROBE_PORT_FIRST;
+    let band = 65_536 - u32::from(first);
+    first + (N.fetch_add(1, Ordering::Relaxed) % band) as u16
+}
+
+/// `make(local)` with `local` the probe's source (unspecified when None) and a port of the
+/// probes' band, the next port while one is in use (16 tries).
+fn bound<T>(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    make: impl Fn(SocketAddr) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let ip = source.unwrap_or(if addr.is_ipv4() {
+        IpAddr::from([0, 0, 0, 0])
+    } else {
+        IpAddr::from([0u16; 8])
+    });
+    let mut last = None;
+    for _ in 0..16 {
+        match make(SocketAddr::new(ip, probe_port())) {
+            Err(e) if e.kind() == ErrorKind::AddrInUse => last = Some(e),
+            r => return r,
+        }
+    }
+    Err(last.unwrap_or_else(|| ErrorKind::AddrInUse.into()))
+}
+
+/// A TCP connect from the probes' band; closed by RST (SO_LINGER 0), so that the band's port
+/// does not wait in TIME_WAIT.
+fn tcp_probe(addr: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> Result<(), String> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = bound(addr, source, |local| {
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        s.set_linger(Some(Duration::ZERO))?;
+        s.bind(&local.into())?;
+        Ok(s)
+    })
+    .map_err(|e| format!("TCP probe socket: {e}"))?;
+    s.connect_timeout(&addr.into(), timeout)
+        .map_err(|e| format!("TCP connect: {e}"))
+}
+
+fn udp_probe(addr: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> Result<(), String> {
+    let s = bound(addr, source, UdpSocket::bind)
+        .and_then(|s| s.connect(addr).map(|()| s))
+        .map_err(|e| format!("UDP socket: {e}"))?;
     s.set_read_timeout(Some(timeout))
         .map_err(|e| format!("UDP socket: {e}"))?;
     let refused = |e: &std::io::Error| {

@@ -3,7 +3,9 @@
 //! and two backend namespaces hang off three more interfaces of it; TCP connections to the VIP
 //! complete through `xdp_lb` and reach both backends, which see the client's own address; the
 //! daemon says it attached the load balancer; a backend that stops listening fails its TCP
-//! health check, the daemon says so and sends every new connection to the other; its
+//! health check (probes from the daemon's probe source and port band, their answers left to
+//! the kernel: `lb_health_probe`), the daemon says so and sends every new connection to the
+//! other; its
 //! Prometheus metrics count what `xdp_lb` did, and it stops cleanly. A second service, full
 //! NAT from the load balancer's own address, reaches backend 1, which sees only that address;
 //! `upf-lbctl lb` shows each service's mode.
@@ -220,6 +222,12 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
             "{dir}: {n:?}\n{metrics}"
         );
     }
+    // The TCP health probes' answers (to the daemon's probe source, on the probes' port band)
+    // were left to the kernel, and counted.
+    assert!(
+        count("lb_health_probe") > 0,
+        "no TCP probe answer counted lb_health_probe"
+    );
     let translated = count("lb_redirect") + count("lb_to_kernel");
     assert!(
         translated >= 3 * u64::from(CONNECTIONS),

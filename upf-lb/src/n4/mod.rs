@@ -225,23 +225,37 @@ impl N4 {
         if targets.is_empty() {
             return None;
         }
-        let mut sources = Vec::new();
-        for t in targets.iter_mut().filter(|t| t.check == Check::Sctp) {
+        // Each probe's source, by protocol (the datapath's key has it).
+        let mut sources: [(u8, Vec<std::net::IpAddr>); 3] = [
+            (bpf_net::proto::TCP, Vec::new()),
+            (bpf_net::proto::UDP, Vec::new()),
+            (bpf_net::proto::SCTP, Vec::new()),
+        ];
+        for t in targets.iter_mut() {
+            let i = match t.check {
+                Check::Tcp => 0,
+                Check::Udp => 1,
+                Check::Sctp => 2,
+                Check::None => continue,
+            };
             match source_for(t.addr) {
                 Ok(src) => {
                     t.source = Some(src);
-                    if !sources.contains(&src) {
-                        sources.push(src);
+                    if !sources[i].1.contains(&src) {
+                        sources[i].1.push(src);
                     }
                 }
-                // No route yet: the probe fails (and says why) until there is one.
-                Err(e) => tracing::warn!(backend = %t.addr, error = %e,
-                    "load balancer: no source address for the SCTP health probe"),
+                // No route yet: the probe goes from the kernel's choice (SCTP's fails, and
+                // says why) until there is one.
+                Err(e) => tracing::warn!(backend = %t.addr, check = t.check.name(), error = %e,
+                    "load balancer: no source address for the health probe"),
             }
         }
-        if let Err(e) = lb.set_probe_sources(bpf_net::proto::SCTP, &sources) {
-            tracing::warn!(error = %e, "load balancer: health checks not started");
-            return None;
+        for (proto, s) in &sources {
+            if let Err(e) = lb.set_probe_sources(*proto, s) {
+                tracing::warn!(error = %e, "load balancer: health checks not started");
+                return None;
+            }
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         match crate::lb_health::spawn(targets, params, tx) {
