@@ -27,7 +27,7 @@
 //!   its ports) to the paths (VIP indices) the INIT came on, a bit each, and the latest (bits
 //!   8..16), so that the INIT ACK leaves from a VIP the INIT was sent to, whichever address
 //!   the backend answered from.
-//! - `LB_SCTP_VIP_LINK` ([`MAP_SCTP_VIP_LINK`]): `BPF_MAP_TYPE_LRU_HASH` from an SCTP
+//! - `LB_SCTP_VIP_LINK` ([`MAP_SCTP_VIP_LINK`]): `BPF_MAP_TYPE_HASH` (never evicting) from an SCTP
 //!   service and an interface ([`SctpLinkKey`]) to the paths whose VIPs' clients come in on
 //!   it ([`link`]), so that what leaves on that interface for a client leaves from the VIP of
 //!   the one path that does: configured (the service's `links`, [`link::PINNED`]), else

@@ -87,9 +87,9 @@ pub static SCTP_HALF_OPEN: LruHashMap<SctpKey, SctpAssoc> = LruHashMap::with_max
 pub static SCTP_INIT_PATH: LruHashMap<SctpKey, u32> = LruHashMap::with_max_entries(1, 0);
 
 /// SCTP: the paths whose VIPs' clients come in on an interface, by service and interface
-/// (`bpf_abi::lb::link`).
+/// (`bpf_abi::lb::link`). A plain hash: a configured entry is never evicted.
 #[map(name = "LB_SCTP_VIP_LINK")]
-pub static SCTP_VIP_LINK: LruHashMap<SctpLinkKey, u32> = LruHashMap::with_max_entries(1, 0);
+pub static SCTP_VIP_LINK: HashMap<SctpLinkKey, u32> = HashMap::with_max_entries(1, 0);
 
 /// Tail calls of `xdp_lb` (`bpf_abi::lb::jump`; filled by the loader).
 #[map(name = "LB_JUMP")]

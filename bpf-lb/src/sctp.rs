@@ -50,6 +50,7 @@ use crate::{
     nat::{self, Ip},
 };
 use aya_ebpf::{
+    bindings::BPF_NOEXIST,
     helpers::generated::{
         bpf_ktime_get_coarse_ns, bpf_loop, bpf_xdp_load_bytes, bpf_xdp_store_bytes,
     },
@@ -403,8 +404,9 @@ fn learn_link(vip: &[u8; 16], family: u8, ifindex: u32, j: u32) {
             }
         },
         None => {
-            // Refused (no memory): replies leave from the VIP the other rules choose.
-            let _ = SCTP_VIP_LINK.insert(&k, &link::only(j), 0);
+            // Only when still absent (BPF_NOEXIST: a configured entry written meanwhile
+            // stays). Refused (full): replies leave from the VIP the other rules choose.
+            let _ = SCTP_VIP_LINK.insert(&k, &link::only(j), BPF_NOEXIST as u64);
         }
     }
 }

@@ -6,7 +6,7 @@
 use super::{
     LoadError,
     loader::{link_tail_call, load_programs, read_counters, xdp_of, xdp_of_mut},
-    objects,
+    lru_entries, objects,
 };
 use aya::{
     Ebpf, EbpfLoader,
@@ -444,37 +444,37 @@ impl LbDatapath {
                 MAP_SCTP_PEERS,
                 backends.saturating_mul(MAX_SCTP_PATHS as u32),
             )
-            // Two entries an association, and a quarter more (LRU, as below).
+            // Two entries an association (LRU: and the CPUs' free lists, `lru_entries`).
             .map_max_entries(
                 MAP_SCTP_ASSOC,
-                sizes.sctp_associations.max(1).saturating_mul(5) / 2 + 64,
+                lru_entries(sizes.sctp_associations.max(1).saturating_mul(2)),
             )
             .map_max_entries(
                 MAP_SCTP_HALF_OPEN,
-                sizes.sctp_half_open.max(1).saturating_mul(5) / 2 + 64,
+                lru_entries(sizes.sctp_half_open.max(1).saturating_mul(2)),
             )
-            // One a VIP.
+            // A plain hash (configured entries are never evicted): one a service's VIP, and
+            // a few for interfaces on which several VIPs' clients come in.
             .map_max_entries(
                 MAP_SCTP_VIP_LINK,
                 services.saturating_mul(MAX_SCTP_PATHS as u32) + 64,
             )
             // One an INIT in flight, as many as half-open associations can be.
-            .map_max_entries(
-                MAP_SCTP_INIT_PATH,
-                sizes.sctp_half_open.max(1).saturating_mul(5) / 4 + 64,
-            )
+            .map_max_entries(MAP_SCTP_INIT_PATH, lru_entries(sizes.sctp_half_open.max(1)))
             .map_max_entries(MAP_SERVICES, services)
             .map_max_entries(MAP_BACKENDS, backends)
             .map_max_entries(MAP_BACKEND_STATS, backends)
             .map_max_entries(MAP_VIPS, services)
             .map_max_entries(MAP_DECAP, services)
-            // NAT64: one entry a direction in each (LRU: a quarter more).
-            .map_max_entries(MAP_XLAT6, connections.max(1).saturating_mul(5) / 4 + 64)
-            .map_max_entries(MAP_XLAT4, connections.max(1).saturating_mul(5) / 4 + 64)
+            // NAT64: one entry a direction in each.
+            .map_max_entries(MAP_XLAT6, lru_entries(connections.max(1)))
+            .map_max_entries(MAP_XLAT4, lru_entries(connections.max(1)))
             .map_max_entries(MAP_MAGLEV, services * MAGLEV_SIZE)
-            // Two entries a connection, and a quarter more: an LRU hash starts evicting
-            // before it is full (its free entries are spread over the CPUs' lists).
-            .map_max_entries(MAP_CONNTRACK, connections.max(1).saturating_mul(5) / 2 + 64)
+            // Two entries a connection.
+            .map_max_entries(
+                MAP_CONNTRACK,
+                lru_entries(connections.max(1).saturating_mul(2)),
+            )
             .load(objects::BPF_LB)
             .map_err(|source| LoadError::Object {
                 object: "bpf-lb",
