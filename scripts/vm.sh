@@ -23,6 +23,11 @@ want=${1:?kernel: 6.1, 6.12 or a linux-image package}
 out=$(realpath -m "${2:?outdir}")
 cmd=${3:?command}
 mods=${VM_MODULES:-virtio_pci 9pnet_virtio 9p veth vrf sctp gtp dummy}
+# Modules of that list left unloaded at boot (their dependencies are loaded): each one's file is
+# in /run/modules/NAME.ko for the command to load (insmod) when it wants, after running what
+# must not see it (usrsctp's raw-socket peers need a kernel without SCTP sockets, and a
+# loaded sctp module cannot be unloaded: every namespace's control socket holds it).
+defer=${VM_DEFER_MODULES:-}
 
 log() { printf '[vm] %s\n' "$*" >&2; }
 
@@ -93,12 +98,16 @@ cat >"$i/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc p /proc; mount -t sysfs s /sys; mount -t devtmpfs d /dev
-for m in ${order[*]}; do insmod /lib/\$m 2>/dev/null; done
+for m in ${order[*]}; do
+    case " $defer " in *" \${m%.ko} "*) continue ;; esac
+    insmod /lib/\$m 2>/dev/null
+done
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=524288,cache=loose root /host
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 out /host$out
 mount -t proc p /host/proc; mount -t sysfs s /host/sys; mount -t devtmpfs d /host/dev
 mount -t devpts pts /host/dev/pts 2>/dev/null
-mount -t tmpfs r /host/run; mkdir -p /host/run/netns
+mount -t tmpfs r /host/run; mkdir -p /host/run/netns /host/run/modules
+for m in $defer; do cp /lib/\$m.ko /host/run/modules/ 2>/dev/null; done
 [ $tmpfs_tmp = 1 ] && mount -t tmpfs t /host/tmp
 mount -t bpf b /host/sys/fs/bpf; mount -t debugfs d /host/sys/kernel/debug 2>/dev/null
 ip link set lo up 2>/dev/null
