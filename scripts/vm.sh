@@ -2,9 +2,9 @@
 # Runs a command under another Linux kernel: one of Debian 12's kernel packages, booted by QEMU with
 # this machine's root file system shared read-only over 9p (the build, the tools and the test
 # binaries are the host's own) and OUTDIR shared read-write. The kernel's modules (veth, vrf, sctp,
-# gtp, dummy and what they need) are loaded from the package before the command runs, in a chroot
-# of the host's root, as root, with /run, /tmp (unless the checkout lives there), /sys/fs/bpf and
-# /run/netns fresh.
+# gtp, dummy, bridge and what they need) are loaded from the package before the command runs, in a
+# chroot of the host's root, as root, with /run, /tmp (unless the checkout lives there),
+# /sys/fs/bpf and /run/netns fresh.
 #
 #   scripts/vm.sh KERNEL OUTDIR 'CMD'
 #
@@ -22,7 +22,7 @@ source "$here/env.sh"
 want=${1:?kernel: 6.1, 6.12 or a linux-image package}
 out=$(realpath -m "${2:?outdir}")
 cmd=${3:?command}
-mods=${VM_MODULES:-virtio_pci 9pnet_virtio 9p veth vrf sctp gtp dummy}
+mods=${VM_MODULES:-virtio_pci 9pnet_virtio 9p veth vrf sctp gtp dummy bridge}
 # Modules of that list left unloaded at boot (their dependencies are loaded): each one's file is
 # in /run/modules/NAME.ko for the command to load (insmod) when it wants, after running what
 # must not see it (usrsctp's raw-socket peers need a kernel without SCTP sockets, and a

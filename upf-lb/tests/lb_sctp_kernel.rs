@@ -4,7 +4,9 @@
 //! echo servers listening on both of their addresses. It needs kernel SCTP (the kernel
 //! matrix's guests have it; this machine's kernel does not: there it is logged as not run).
 //! The stacks' timers are shortened (RTO 100..1000 ms, a path failed after 2 missed
-//! retransmissions, a HEARTBEAT a second) so that the cut path fails over within the test.
+//! retransmissions, a HEARTBEAT a second) so that the cut path fails over within the test,
+//! and their CRC32c computed in software (no veth offload), so that every captured packet
+//! carries the checksum a wire would.
 
 mod common;
 mod sctp_bed;
@@ -16,6 +18,7 @@ use std::{
     io::{ErrorKind, Read, Write},
     net::{Ipv4Addr, SocketAddr, SocketAddrV4},
     os::fd::AsRawFd,
+    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -125,6 +128,36 @@ impl Stack for Kernel {
     }
 
     fn prepare(&self, ns: &Netns) {
+        // The CRC32c computed before a packet leaves (a veth would carry it uncomputed, as
+        // CHECKSUM_PARTIAL, to a receiver that trusts it): what the captures show is then
+        // what a wire would carry, and the scenario's checksum check means something.
+        let out = Command::new("ip")
+            .args(["-n", ns.name(), "-o", "link", "show"])
+            .output()
+            .expect("ip link show");
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some(name) = l
+                .split(':')
+                .nth(1)
+                .map(|n| n.trim().split('@').next().unwrap_or(""))
+            else {
+                continue;
+            };
+            if name.is_empty() || name == "lo" {
+                continue;
+            }
+            let st = Command::new("ip")
+                .args(["netns", "exec", ns.name(), "ethtool", "-K", name])
+                .args(["tx-checksum-sctp", "off"])
+                .stdout(Stdio::null())
+                .status()
+                .expect("ethtool");
+            assert!(
+                st.success(),
+                "{}: ethtool -K {name} tx-checksum-sctp off",
+                ns.name()
+            );
+        }
         for kv in [
             "net.sctp.rto_initial=300",
             "net.sctp.rto_min=100",

@@ -68,7 +68,8 @@ pub trait Stack {
     /// Panics with what is missing when the stack cannot run here.
     fn check(&self);
 
-    /// Sets up namespace `ns` (the client's or a backend's) for the stack.
+    /// Sets up namespace `ns` (the client's, a backend's or the load balancer's) for the
+    /// stack.
     fn prepare(&self, _ns: &Netns) {}
 
     /// Starts an echo server on port [`PORT`] of both `addrs` in `ns`; dropping what it
@@ -313,6 +314,9 @@ pub fn run(stack: &impl Stack) {
         sh(ns, &format!("route add default via 198.19.{n}.1"));
     }
     sysctl(lb, "net.ipv4.ip_forward=1");
+    // The load balancer's namespace too: its kernel answers what reaches it (an ABORT for
+    // a probe's INIT ACK, when it has SCTP sockets).
+    stack.prepare(lb);
     stack.prepare(&cl);
     for ns in &be {
         stack.prepare(ns);
