@@ -369,6 +369,34 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
     Ok(())
 }
 
+/// Runs `x` in live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES, Linux 5.18: each of `repeat`
+/// copies of `frame` goes where the program sends it, as if it came in on the interface
+/// `ctx` names), on CPU 0, from the calling thread's namespace; returns the time it took. A
+/// kernel that refuses the mode is named in the error.
+pub fn live_run(
+    x: &Xdp,
+    frame: &[u8],
+    ctx: &[u8],
+    repeat: u32,
+) -> anyhow::Result<std::time::Duration> {
+    pin_to_cpu0()?;
+    let t0 = std::time::Instant::now();
+    x.test_run(TestRunOptions {
+        data_in: Some(frame),
+        ctx_in: Some(ctx),
+        repeat,
+        attrs: aya::programs::TestRunAttrs::new().xdp_live_frames(64),
+        ..TestRunOptions::new()
+    })
+    .with_context(|| {
+        format!(
+            "BPF_PROG_TEST_RUN in live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES), Linux {}",
+            crate::kernel::release()
+        )
+    })?;
+    Ok(t0.elapsed())
+}
+
 /// Pins the calling thread to CPU 0 (the softirqs of a veth path it drives then run there
 /// too: wall time over frames is the path's cost).
 pub fn pin_to_cpu0() -> anyhow::Result<()> {

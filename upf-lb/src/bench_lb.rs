@@ -437,7 +437,7 @@ const BACKEND_PORT: u16 = 5353;
 /// `xdp_noop` for the kernel, whose nftables DNATs to the backend on sink's link).
 fn veth_run(dut: Dut, flows: u32, frames: u32) -> anyhow::Result<(f64, u64)> {
     use crate::{southbound::Srv6Datapath, testbed::srv6bed};
-    use aya::programs::{TestRunAttrs, XdpMode};
+    use aya::programs::XdpMode;
     use bpf_abi::srv6::{PROG_XDP_BENCH, PROG_XDP_SINK};
     let bed = srv6bed::Bed::new(srv6bed::SINK_MAC);
     let mac = |m: [u8; 6]| {
@@ -532,19 +532,9 @@ fn veth_run(dut: Dut, flows: u32, frames: u32) -> anyhow::Result<(f64, u64)> {
     ensure!(b0 != 0, "the dut has no b0");
     let ctx = xdp_md(frame.len(), b0);
     let x = s6.xdp(PROG_XDP_BENCH)?;
-    let live = |repeat: u32| -> anyhow::Result<std::time::Duration> {
-        bed.dut.run(|| -> anyhow::Result<_> {
-            crate::bench::pin_to_cpu0()?;
-            let t0 = Instant::now();
-            x.test_run(TestRunOptions {
-                data_in: Some(&frame),
-                ctx_in: Some(&ctx[..]),
-                repeat,
-                attrs: TestRunAttrs::new().xdp_live_frames(64),
-                ..TestRunOptions::new()
-            })?;
-            Ok(t0.elapsed())
-        })
+    let live = |repeat: u32| {
+        bed.dut
+            .run(|| crate::bench::live_run(x, &frame, &ctx, repeat))
     };
     // Every flow set up first (untimed: the figure is for established flows), each CPU's
     // counter cycling from where it is.

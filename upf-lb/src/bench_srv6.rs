@@ -135,7 +135,7 @@ enum Dut {
 /// frame and tail-calls our xdp_srv6 (its redirect is done for real) or xdp_noop (XDP_PASS:
 /// into the kernel's stack, seg6local routes or plain forwarding).
 fn veth_run(dut: Dut, frame: &[u8], frames: u32) -> anyhow::Result<(f64, u64)> {
-    use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, XdpMode};
+    use aya::programs::XdpMode;
     use bpf_abi::srv6::{PROG_XDP_BENCH, PROG_XDP_SINK};
     let bed = srv6bed::Bed::new(srv6bed::SINK_MAC);
     let mut dp = Srv6Datapath::load(16)?;
@@ -169,18 +169,9 @@ fn veth_run(dut: Dut, frame: &[u8], frames: u32) -> anyhow::Result<(f64, u64)> {
     let ctx = crate::bench::xdp_md(frame.len(), b0);
     let before = delivered(&dp)?;
     let x = dp.xdp(PROG_XDP_BENCH)?;
-    let elapsed = bed.dut.run(|| -> anyhow::Result<_> {
-        crate::bench::pin_to_cpu0()?;
-        let t0 = std::time::Instant::now();
-        x.test_run(TestRunOptions {
-            data_in: Some(frame),
-            ctx_in: Some(&ctx[..]),
-            repeat: frames,
-            attrs: TestRunAttrs::new().xdp_live_frames(64),
-            ..TestRunOptions::new()
-        })?;
-        Ok(t0.elapsed())
-    })?;
+    let elapsed = bed
+        .dut
+        .run(|| crate::bench::live_run(x, frame, &ctx, frames))?;
     // What is still in the veth rings arrives; it was paid for inside the run.
     std::thread::sleep(std::time::Duration::from_millis(200));
     Ok((
