@@ -352,10 +352,9 @@ impl MapSizes {
             (bpf_abi::gtp::MAP_UL_TEID_DIRECT, self.ul_direct.max(1)),
             (MAP_UL_TEID_TABLE, teid_table_buckets(self.ul_keys)),
             (MAP_EVENTS, self.events_bytes),
-            (
-                MAP_BUFF_LIMIT,
-                super::lru_entries(self.dl4_keys.saturating_add(self.dl6_keys)),
-            ),
+            // Per CPU: not padded by `lru_entries` (the pad times every CPU); an evicted
+            // entry only restarts one session's one-second window.
+            (MAP_BUFF_LIMIT, self.dl4_keys.saturating_add(self.dl6_keys)),
             (MAP_URR_THRESHOLDS, self.urrs),
             (MAP_UL_TEID, self.ul_keys),
             (MAP_DL_UE4, self.dl4_keys),
