@@ -154,6 +154,15 @@ fn stop(mut r: Reaped) {
     }
 }
 
+/// The addresses of a tshark field with every occurrence (`-E occurrence=a`, comma-joined).
+fn addresses(field: &str) -> BTreeSet<String> {
+    field
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("tshark");
     cmd.args(["-n", "-r"])
@@ -565,11 +574,7 @@ pub fn run(stack: &impl Stack) {
             "sctp.chunk_type == 2",
             &["sctp.parameter_ipv4_address"],
         ) {
-            let a: BTreeSet<String> = r[0]
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
+            let a = addresses(&r[0]);
             assert_eq!(
                 a,
                 vips,
@@ -597,11 +602,7 @@ pub fn run(stack: &impl Stack) {
             "sctp.chunk_type == 1",
             &["sctp.parameter_ipv4_address"],
         ) {
-            let a: BTreeSet<String> = r[0]
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
+            let a = addresses(&r[0]);
             assert!(
                 a.is_subset(&client_addrs),
                 "INIT addresses at backend {i}: {a:?}"
