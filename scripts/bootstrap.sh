@@ -57,7 +57,7 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 command -v ethtool >/dev/null || need_apt+=(ethtool)
 # usrsctp's examples: a userland SCTP stack over raw IP, the SCTP load balancer's real peers.
 [ -x /usr/lib/usrsctp/echo_server ] || need_apt+=(libusrsctp-examples)
-# nftables: the kernel's DNAT, what `upf-lb bench-lb --veth` compares the load balancer with.
+# nftables: the kernel's DNAT, what `upf-lb-bench lb --veth` compares the load balancer with.
 command -v nft >/dev/null || need_apt+=(nftables)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"

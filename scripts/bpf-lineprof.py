@@ -6,7 +6,7 @@ samples itself: perf gives `bpf_prog_<tag>_<name>+0xOFF`; the program's jited li
 (BPF_OBJ_GET_INFO_BY_FD) maps OFF to an xlated instruction; `bpftool prog dump xlated linum`
 maps that to its source line.
 
-Usage (as root, while the program is loaded, e.g. during `upf-lb bench --runs 2000000`):
+Usage (as root, while the program is loaded, e.g. during `upf-lb-bench gtp --runs 2000000`):
   perf record -F 25000 -a -o /tmp/perf.data -- sleep 5
   python3 scripts/bpf-lineprof.py PROG_ID /tmp/perf.data [TOP]
 """

@@ -46,7 +46,7 @@ wait "$cargo_pid" || status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     echo "scripts/test.sh: the tests did not finish within 45 minutes" >&2
 fi
-leftover=$(pgrep -f 'target/debug/upf-lb (run|demo)' || true)
+leftover=$(pgrep -f 'target/debug/upf-lb( run|-demo)' || true)
 if [ -n "$leftover" ]; then
     echo "scripts/test.sh: a test left these daemons running; killing them:" >&2
     ps -o pid,args -p "$(echo "$leftover" | paste -sd,)" >&2 || true
@@ -55,9 +55,9 @@ if [ -n "$leftover" ]; then
 fi
 
 # The README's main command runs too: the demo (daemon, SMF, traffic) must succeed.
-stamp "demo (upf-lb demo: the daemon driven over PFCP in namespaces)"
-cargo build --locked -p upf-lb
-if timeout --kill-after=10 300 ./target/debug/upf-lb demo --count 3; then
+stamp "demo (upf-lb-demo: the daemon driven over PFCP in namespaces)"
+cargo build --locked -p upf-lb -p upf-lb-demo
+if timeout --kill-after=10 300 ./target/debug/upf-lb-demo --count 3; then
     echo "test result: ok. 1 passed; 0 failed; 0 ignored (the demo)" >>"$log"
 else
     echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (the demo)" >>"$log"

@@ -6,7 +6,7 @@
 //! - [`require_root`]: tests that need root say so and fail when not root; nothing is skipped.
 //! - [`tshark_fields`]: decodes a pcap with tshark, an independent dissector.
 //!
-//! Packets come from `upf_lb::packet`, namespaces from `upf_lb::netns`.
+//! Packets come from `upf_lb_packet`, namespaces from `upf_lb_testkit::netns`.
 
 pub mod n4;
 pub mod raw;
@@ -18,15 +18,13 @@ use std::{
     path::{Path, PathBuf},
     process::Command,
 };
-use upf_lb::{
-    fixtures::Fixture,
-    southbound::{GtpDatapath, Srv6Datapath},
-};
+use upf_lb::southbound::{GtpDatapath, Srv6Datapath};
+use upf_lb_testkit::fixtures::Fixture;
 
 /// Fails the test unless it runs as root: eBPF loading and namespaces need it. Never skips.
 pub fn require_root() {
     assert!(
-        upf_lb::netns::is_root(),
+        upf_lb_testkit::netns::is_root(),
         "this test loads eBPF programs or creates network namespaces and must run as root \
          (it fails rather than pass silently)"
     );
@@ -129,7 +127,7 @@ impl XdpRun {
 /// Runs `input` once through `prog` of `dp` (inside the namespace when given, arriving on the
 /// interface with the given index) and reports what it did.
 pub fn run_xdp_once_in(
-    ns: Option<(&upf_lb::netns::Netns, u32)>,
+    ns: Option<(&upf_lb_testkit::netns::Netns, u32)>,
     dp: &impl XdpObject,
     prog: &'static str,
     input: &[u8],
@@ -137,7 +135,7 @@ pub fn run_xdp_once_in(
     let p = dp.program(prog);
     let before = counters(dp);
     let mut out = vec![0u8; input.len() + 512];
-    let ctx = upf_lb::bench::xdp_md(input.len(), ns.map_or(0, |n| n.1));
+    let ctx = upf_lb::southbound::test_run::xdp_md(input.len(), ns.map_or(0, |n| n.1));
     let mut run = || {
         p.test_run(TestRunOptions {
             data_in: Some(input),
@@ -169,7 +167,7 @@ pub fn run_xdp_once_in(
 /// reference's run when both did the same (action, output bytes, counters), else `Err` saying
 /// what each did.
 pub fn run_both_in(
-    ns: Option<(&upf_lb::netns::Netns, u32)>,
+    ns: Option<(&upf_lb_testkit::netns::Netns, u32)>,
     dp: &impl XdpObject,
     prog: &'static str,
     reference: &'static str,
@@ -193,7 +191,7 @@ pub fn run_both_in(
 /// interface with the given index: the FIB the programs consult is then that namespace's
 /// (routes and neighbours a test set up, nothing of the machine's).
 pub fn run_xdp_fixtures_in(
-    ns: Option<(&upf_lb::netns::Netns, u32)>,
+    ns: Option<(&upf_lb_testkit::netns::Netns, u32)>,
     dp: &impl XdpObject,
     prog: &'static str,
     fixtures: &[Fixture],
@@ -210,7 +208,7 @@ pub fn run_xdp_fixtures_in(
             let path = target_dir()
                 .join("fixture-failures")
                 .join(format!("{}.pcap", fx.name));
-            upf_lb::pcap::write_frames(&path, &[&fx.input, &fx.output, &r.output])
+            upf_lb_packet::pcap::write_frames(&path, &[&fx.input, &fx.output, &r.output])
                 .expect("write failure pcap");
             why.push(format!(
                 "output differs (input, expected, actual in {}):\n{}",
@@ -334,7 +332,7 @@ pub fn shared_pcaps() -> PathBuf {
     p
 }
 
-pub use upf_lb::testbed::FibNs;
+pub use upf_lb_testkit::testbed::FibNs;
 
 #[cfg(test)]
 mod tests {

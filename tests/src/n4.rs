@@ -4,10 +4,12 @@ use std::net::SocketAddr;
 use upf_lb::{
     config::{self, Config},
     daemon,
-    demo::Topology,
+    southbound::GtpDatapath,
+};
+use upf_lb_testkit::{
     fixtures::{GNB_V4, UPF_V4},
     smf::{SessionPlan, Smf, Ue},
-    southbound::GtpDatapath,
+    topology::Topology,
 };
 
 /// The daemon, its SMF and the namespaces; dropped in this order.

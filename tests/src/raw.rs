@@ -6,7 +6,7 @@ use std::{
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     time::{Duration, Instant},
 };
-use upf_lb::netns::Netns;
+use upf_lb_testkit::netns::Netns;
 
 /// A packet socket bound to one interface.
 pub struct RawSocket {

@@ -8,11 +8,9 @@ use bpf_abi::{
     names,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use upf_lb::{
-    fixtures::{self, Fixture, xdp},
-    packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, Ipv4, L4, Psc},
-    southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
-};
+use upf_lb::southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build};
+use upf_lb_packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, Ipv4, L4, Psc};
+use upf_lb_testkit::fixtures::{self, Fixture, xdp};
 use upf_lb_tests::{FibNs, require_root, run_xdp_fixtures_in};
 
 const UPF_N3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -324,7 +322,7 @@ fn tshark_decodes_the_downlink_encapsulation() {
     let pcap = upf_lb_tests::target_dir()
         .join("tshark")
         .join("downlink-encap.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&out]).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &[&out]).unwrap();
     let rows = upf_lb_tests::tshark_fields(
         &pcap,
         &[
@@ -443,7 +441,7 @@ fn buffered_packets_and_crossed_thresholds_reach_the_controller_as_events() {
 
 #[test]
 fn downlink_over_an_ipv6_transport_gets_a_gtpu_udp_ipv6_header_with_a_valid_checksum() {
-    use upf_lb::packet::Ipv6;
+    use upf_lb_packet::Ipv6;
     require_root();
     let fib = FibNs::new();
     let mut dp = GtpDatapath::load().expect("load bpf-gtp");
@@ -655,7 +653,7 @@ fn downlink_packets_too_big_for_the_tunnel_get_icmp_fragmentation_needed_back() 
         let f = Frame::new(p.clone());
         let Ip::V6(inner) = &p.ip else { unreachable!() };
         let icmp = IpPacket {
-            ip: Ip::V6(upf_lb::packet::Ipv6::new(upf_n6_v6, inner.src)),
+            ip: Ip::V6(upf_lb_packet::Ipv6::new(upf_n6_v6, inner.src)),
             l4: L4::Icmp {
                 ty: 2,
                 code: 0,
@@ -711,7 +709,7 @@ fn icmp_too_big_errors_are_rate_limited_per_cpu() {
     let limit = 1000u64;
     let extra = 20u64;
     let p = dp.xdp(names::PROG_XDP_N6).unwrap();
-    let ctx = upf_lb::bench::xdp_md(input.len(), fib.n3_ifindex);
+    let ctx = upf_lb::southbound::test_run::xdp_md(input.len(), fib.n3_ifindex);
     let mut out = vec![0u8; input.len() + 512];
     // The limit is per CPU: keep every run on one CPU.
     // SAFETY: a zeroed cpu_set_t is valid; CPU_SET and sched_setaffinity on this thread only.
@@ -759,7 +757,7 @@ fn xdp_n6_on_the_common_frame_agrees_with_the_general_path() {
     // without extension headers) itself and passes every other frame, and every packet whose
     // FAR buffers, to `xdp_n6_general`. Every frame here must come out of `xdp_n6` exactly as
     // out of `xdp_n6_general`: the same action, output bytes and outcome counter.
-    use upf_lb::packet::Ipv6Ext;
+    use upf_lb_packet::Ipv6Ext;
     use upf_lb_tests::run_both_in;
     require_root();
     let fib = FibNs::new();

@@ -3,10 +3,10 @@
 
 use bpf_abi::{Reason, names};
 use std::net::Ipv4Addr;
-use upf_lb::{
-    fixtures::{self, Fixture, echo_fixture, echo_request_v4, echo_request_v6, xdp},
-    packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, Ipv6Ext, L4},
-    southbound::GtpDatapath,
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, Ipv6Ext, L4};
+use upf_lb_testkit::fixtures::{
+    self, Fixture, echo_fixture, echo_request_v4, echo_request_v6, xdp,
 };
 use upf_lb_tests::{require_root, run_xdp_fixtures};
 
@@ -28,7 +28,7 @@ fn gtpu_v4(g: &Gtpu) -> Frame {
 fn fix_ipv4_checksum(f: &mut [u8], l3: usize) {
     let hl = usize::from(f[l3] & 0x0f) * 4;
     f[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
-    let c = upf_lb::packet::inet_checksum(&[&f[l3..l3 + hl]]);
+    let c = upf_lb_packet::inet_checksum(&[&f[l3..l3 + hl]]);
     f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
 }
 

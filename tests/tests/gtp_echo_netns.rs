@@ -6,11 +6,11 @@ use std::{
     net::{IpAddr, SocketAddr},
     time::Duration,
 };
-use upf_lb::{
-    demo::{Topology, echo},
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_packet::Gtpu;
+use upf_lb_testkit::{
     fixtures,
-    packet::Gtpu,
-    southbound::GtpDatapath,
+    topology::{Topology, echo},
 };
 use upf_lb_tests::require_root;
 

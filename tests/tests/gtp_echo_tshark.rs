@@ -3,11 +3,9 @@
 
 use aya::programs::{TestRun, TestRunOptions};
 use bpf_abi::names;
-use upf_lb::{
-    fixtures::{echo_request_v4, echo_request_v6, xdp},
-    packet::Frame,
-    southbound::GtpDatapath,
-};
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_packet::Frame;
+use upf_lb_testkit::fixtures::{echo_request_v4, echo_request_v6, xdp};
 use upf_lb_tests::{require_root, target_dir, tshark_fields};
 
 fn respond(dp: &GtpDatapath, req: &Frame) -> Vec<u8> {
@@ -51,7 +49,7 @@ fn tshark_decodes_the_ipv4_echo_response() {
     let req = echo_request_v4(0xbeef);
     let reply = respond(&dp, &req);
     let pcap = target_dir().join("tshark").join("echo-ipv4.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&req.to_bytes(), &reply]).expect("write pcap");
+    upf_lb_packet::pcap::write_frames(&pcap, &[&req.to_bytes(), &reply]).expect("write pcap");
     let mut fields = FIELDS.to_vec();
     fields.extend([
         "ip.checksum.status",
@@ -86,7 +84,7 @@ fn tshark_decodes_the_ipv4_echo_response() {
     let mut bad = reply.clone();
     let n = bad.len();
     bad[n - 1] ^= 0x01;
-    upf_lb::pcap::write_frames(&pcap, &[&bad]).expect("write pcap");
+    upf_lb_packet::pcap::write_frames(&pcap, &[&bad]).expect("write pcap");
     let rows = tshark_fields(&pcap, &["udp.checksum.status"], OPTS);
     assert_eq!(rows[0][0], "0");
 }
@@ -98,7 +96,7 @@ fn tshark_decodes_the_ipv6_echo_response() {
     let req = echo_request_v6(7);
     let reply = respond(&dp, &req);
     let pcap = target_dir().join("tshark").join("echo-ipv6.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&reply]).expect("write pcap");
+    upf_lb_packet::pcap::write_frames(&pcap, &[&reply]).expect("write pcap");
     let mut fields = FIELDS.to_vec();
     fields.extend(["ipv6.src", "ipv6.dst", "ipv6.hlim"]);
     let rows = tshark_fields(&pcap, &fields, OPTS);

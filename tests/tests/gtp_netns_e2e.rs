@@ -5,10 +5,10 @@
 
 use bpf_abi::Reason;
 use std::net::SocketAddr;
-use upf_lb::{
-    demo::{DN, Topology, install_session, ue_exchange},
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_testkit::{
     fixtures::UE_V4,
-    southbound::GtpDatapath,
+    topology::{DN, Topology, install_session, ue_exchange},
 };
 use upf_lb_tests::require_root;
 
@@ -63,10 +63,8 @@ fn udp_from_a_ue_reaches_the_dn_and_replies_come_back_encapsulated() {
 #[test]
 fn end_markers_reach_the_gnb_on_the_old_path() {
     use std::{net::UdpSocket, time::Duration};
-    use upf_lb::{
-        fixtures::{GNB_V4, UPF_V4},
-        southbound::signalling,
-    };
+    use upf_lb::southbound::signalling;
+    use upf_lb_testkit::fixtures::{GNB_V4, UPF_V4};
     require_root();
     let mut dp = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::new(&mut dp).expect("topology");

@@ -1,13 +1,13 @@
 //! Tier 3: TCP through the user plane. A TUN device in the gNB namespace plays the UE
 //! (198.18.0.1): the kernel's own TCP stack connects from it to a DN server; relay threads are
-//! the gNB (`upf_lb::ue`), carrying the UE's packets in GTP-U G-PDUs over UDP to the UPF and
+//! the gNB (`upf_lb_testkit::ue`), carrying the UE's packets in GTP-U G-PDUs over UDP to the UPF and
 //! writing what comes back (decapsulated) into the TUN device. Bytes echoed by the DN must come
 //! back intact.
 
-use upf_lb::{
-    demo::{Topology, install_session},
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_testkit::{
     fixtures::UE_V4,
-    southbound::GtpDatapath,
+    topology::{Topology, install_session},
     ue::tcp_echo,
 };
 use upf_lb_tests::require_root;

@@ -6,10 +6,8 @@
 
 use aya::programs::{TestRun, TestRunOptions};
 use bpf_abi::{Reason, names};
-use upf_lb::{
-    fixtures::xdp,
-    southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
-};
+use upf_lb::southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build};
+use upf_lb_testkit::fixtures::xdp;
 use upf_lb_tests::{FibNs, python_records, require_root};
 
 const MAKE: &str = r#"
@@ -62,7 +60,7 @@ fn scapy_g_pdus_are_decapsulated_to_the_t_pdu_scapy_put_in() {
     for r in &recs {
         let (frame, inner) = (hex(&r["frame"]), hex(&r["inner"]));
         let mut out = vec![0u8; frame.len() + 256];
-        let ctx = upf_lb::bench::xdp_md(frame.len(), fib.n3_ifindex);
+        let ctx = upf_lb::southbound::test_run::xdp_md(frame.len(), fib.n3_ifindex);
         let res = fib
             .ns
             .run(|| {

@@ -8,11 +8,9 @@ use bpf_abi::{
     names,
 };
 use std::net::{IpAddr, Ipv4Addr};
-use upf_lb::{
-    fixtures::{self, Fixture, xdp},
-    packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, L4, Psc},
-    southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
-};
+use upf_lb::southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build};
+use upf_lb_packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, L4, Psc};
+use upf_lb_testkit::fixtures::{self, Fixture, xdp};
 use upf_lb_tests::{FibNs, require_root, run_xdp_fixtures_in};
 
 const OHR_GTPU_V4: u8 = 0;
@@ -320,14 +318,8 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
     // N9: the T-PDU (TTL unchanged) in a new GTP-U tunnel, UL container with QFI 7; over IPv4
     // (zero UDP checksum) and IPv6 (the builder computes the outer UDP checksum the datapath
     // must match).
-    let v4 = Ip::V4(upf_lb::packet::Ipv4::new(
-        fixtures::UPF_V4,
-        fixtures::GNB_V4,
-    ));
-    let v6 = Ip::V6(upf_lb::packet::Ipv6::new(
-        fixtures::UPF_V6,
-        fixtures::GNB_V6,
-    ));
+    let v4 = Ip::V4(upf_lb_packet::Ipv4::new(fixtures::UPF_V4, fixtures::GNB_V4));
+    let v6 = Ip::V6(upf_lb_packet::Ipv6::new(fixtures::UPF_V6, fixtures::GNB_V6));
     for (name, teid, next_teid, outer) in [
         ("ul-n9-relayed", 0x600, 0x7777, v4),
         ("ul-n9-relayed-over-ipv6", 0x700, 0x8888, v6),

@@ -8,10 +8,10 @@
 
 use bpf_abi::{Reason, lb::PROG_XDP_LB};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use upf_lb::{
+use upf_lb::southbound::{LbDatapath, lb::BackendSpec};
+use upf_lb_packet::{Frame, IpPacket, L4};
+use upf_lb_testkit::{
     fixtures::{Fixture, routed, xdp},
-    packet::{Frame, IpPacket, L4},
-    southbound::{LbDatapath, lb::BackendSpec},
     testbed::FibNs,
 };
 use upf_lb_tests::{require_root, run_xdp_fixtures_in, tshark_fields};
@@ -128,11 +128,11 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
         )
     };
     let mut dying = syn.clone();
-    if let upf_lb::packet::Ip::V4(h) = &mut dying.ip {
+    if let upf_lb_packet::Ip::V4(h) = &mut dying.ip {
         h.ttl = 1;
     }
     let mut dying_out = tcp(CLIENT, FibNs::NH4, 40000, 8080, 0x02);
-    if let upf_lb::packet::Ip::V4(h) = &mut dying_out.ip {
+    if let upf_lb_packet::Ip::V4(h) = &mut dying_out.ip {
         h.ttl = 1;
     }
     let t = vec![
@@ -385,7 +385,7 @@ fn connections_to_a_vip_go_to_its_backend_and_come_back_from_the_vip() {
     let dir = std::env::temp_dir().join(format!("upf-lb-lb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("out.pcap");
-    upf_lb::pcap::write_frames(
+    upf_lb_packet::pcap::write_frames(
         &pcap,
         &[
             &t[0].output,
@@ -667,7 +667,7 @@ fn nat64_translates_ipv6_clients_to_ipv4_backends() {
     let port = u16::from_be_bytes([out[34], out[35]]);
     assert!(port >= 1024, "{port}");
     let mut syn4 = tcp(src, FibNs::NH4, port, 8080, 0x02);
-    if let upf_lb::packet::L4::Tcp { payload, .. } = &mut syn4.l4 {
+    if let upf_lb_packet::L4::Tcp { payload, .. } = &mut syn4.l4 {
         *payload = b"\x16\x03\x01 hello".to_vec();
     }
     assert_eq!(
@@ -676,7 +676,7 @@ fn nat64_translates_ipv6_clients_to_ipv4_backends() {
         "SYN translated to IPv4"
     );
     let mut synack4 = tcp(FibNs::NH4, src, 8080, port, 0x12);
-    if let upf_lb::packet::L4::Tcp { payload, .. } = &mut synack4.l4 {
+    if let upf_lb_packet::L4::Tcp { payload, .. } = &mut synack4.l4 {
         *payload = b"\x16\x03\x01 hello".to_vec();
     }
     let t = vec![
@@ -748,7 +748,7 @@ fn nat64_translates_ipv6_clients_to_ipv4_backends() {
             &Frame::new(udp4(FibNs::NH4, src, 8080, uport)).to_bytes(),
         )
         .unwrap();
-    upf_lb::pcap::write_frames(&pcap, &[&out, &back]).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &[&out, &back]).unwrap();
     let f = tshark_fields(
         &pcap,
         &[
@@ -792,8 +792,8 @@ fn nat64_translates_ipv6_clients_to_ipv4_backends() {
     // checksum, the ICMPv6 pseudo-header checksum and the IPv4 headers' right.
     let hl = |mut p: IpPacket, h: u8| {
         match &mut p.ip {
-            upf_lb::packet::Ip::V4(x) => x.ttl = h,
-            upf_lb::packet::Ip::V6(x) => x.hop_limit = h,
+            upf_lb_packet::Ip::V4(x) => x.ttl = h,
+            upf_lb_packet::Ip::V6(x) => x.hop_limit = h,
         }
         p
     };
@@ -841,13 +841,13 @@ fn nat64_translates_ipv6_clients_to_ipv4_backends() {
     let mut syn6q = tcp6(CLIENT6, vip, 40000, 80, 0x02);
     syn6q = hl(syn6q, 63);
     let mut syn4q = tcp(src, FibNs::NH4, port, 8080, 0x02);
-    if let upf_lb::packet::L4::Tcp { payload, .. } = &mut syn4q.l4 {
+    if let upf_lb_packet::L4::Tcp { payload, .. } = &mut syn4q.l4 {
         *payload = b"\x16\x03\x01 hello".to_vec();
     }
     syn4q = hl(syn4q, 63);
     let reply6 = hl(tcp6(vip, CLIENT6, 80, 40000, 0x12), 63);
     let mut reply4 = tcp(FibNs::NH4, src, 8080, port, 0x12);
-    if let upf_lb::packet::L4::Tcp { payload, .. } = &mut reply4.l4 {
+    if let upf_lb_packet::L4::Tcp { payload, .. } = &mut reply4.l4 {
         *payload = b"\x16\x03\x01 hello".to_vec();
     }
     reply4 = hl(reply4, 63);
@@ -939,7 +939,7 @@ fn nat64_translates_ipv6_clients_to_ipv4_backends() {
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("nat64-icmp.pcap");
     let frames: Vec<&[u8]> = errs[..5].iter().map(|f| &f.output[..]).collect();
-    upf_lb::pcap::write_frames(&pcap, &frames).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &frames).unwrap();
     let f = tshark_fields(
         &pcap,
         &[
@@ -1034,10 +1034,8 @@ fn schedulers_source_hash_and_round_robin() {
 #[test]
 fn full_nat_and_dsr_send_what_each_mode_says() {
     use bpf_abi::lb::{FlowKey, PROG_XDP_LB_DECAP, flow_hash};
-    use upf_lb::{
-        packet::{Ip, Ipv4, Ipv6},
-        southbound::lb::Forwarding,
-    };
+    use upf_lb::southbound::lb::Forwarding;
+    use upf_lb_packet::{Ip, Ipv4, Ipv6};
     require_root();
     let fib = FibNs::new();
     let mut dp = LbDatapath::load(16, 64, 4096).expect("load bpf-lb");
@@ -1495,7 +1493,7 @@ fn full_nat_and_dsr_send_what_each_mode_says() {
     let dir6 = std::env::temp_dir().join(format!("upf-lb-icmp6-{}", std::process::id()));
     std::fs::create_dir_all(&dir6).unwrap();
     let pcap6 = dir6.join("icmp6.pcap");
-    upf_lb::pcap::write_frames(&pcap6, &[&errs[2].output, &errs[3].output, &errs[5].output])
+    upf_lb_packet::pcap::write_frames(&pcap6, &[&errs[2].output, &errs[3].output, &errs[5].output])
         .unwrap();
     let f6 = tshark_fields(
         &pcap6,
@@ -1617,7 +1615,7 @@ fn full_nat_and_dsr_send_what_each_mode_says() {
     let dir = std::env::temp_dir().join(format!("upf-lb-dsr-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("dsr.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&t[8].output, &t[9].output]).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &[&t[8].output, &t[9].output]).unwrap();
     let f = tshark_fields(
         &pcap,
         &["ip.proto", "ip.dst", "ipv6.nxt", "ipv6.dst", "tcp.dstport"],

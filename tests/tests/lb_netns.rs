@@ -18,10 +18,8 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
-use upf_lb::{
-    netns::{Netns, unique_name, veth},
-    southbound::{LbDatapath, lb::BackendSpec},
-};
+use upf_lb::southbound::{LbDatapath, lb::BackendSpec};
+use upf_lb_testkit::netns::{Netns, unique_name, veth};
 use upf_lb_tests::require_root;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 10);

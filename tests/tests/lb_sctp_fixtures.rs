@@ -12,18 +12,16 @@
 
 use bpf_abi::{Reason, lb::PROG_XDP_LB};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use upf_lb::{
+use upf_lb::southbound::{
+    LbDatapath,
+    lb::{LbSizes, SctpBackendSpec},
+};
+use upf_lb_packet::{
+    Frame, IpPacket, L4,
+    sctp::{self, ABORT, COOKIE_ACK, COOKIE_ECHO, INIT, INIT_ACK, data, heartbeat, init, param},
+};
+use upf_lb_testkit::{
     fixtures::{Fixture, routed, xdp},
-    packet::{
-        Frame, IpPacket, L4,
-        sctp::{
-            self, ABORT, COOKIE_ACK, COOKIE_ECHO, INIT, INIT_ACK, data, heartbeat, init, param,
-        },
-    },
-    southbound::{
-        LbDatapath,
-        lb::{LbSizes, SctpBackendSpec},
-    },
     testbed::FibNs,
 };
 use upf_lb_tests::{require_root, run_xdp_fixtures_in, tshark_fields};
@@ -385,7 +383,7 @@ fn a_multi_homed_association_is_one_backend_on_every_path() {
         .unwrap();
     let dir = tempfile_dir();
     let pcap = dir.join("init-ack.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&out]).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &[&out]).unwrap();
     let f = tshark_fields(
         &pcap,
         &[

@@ -19,10 +19,10 @@ use std::{
     net::{SocketAddr, UdpSocket},
     time::Duration,
 };
-use upf_lb::{
-    demo::DN,
+use upf_lb_testkit::{
     fixtures::GNB_V4,
     smf::{self, ids},
+    topology::DN,
     ue::gtpu_header_len,
 };
 use upf_lb_tests::{

@@ -16,7 +16,7 @@ use pfcp::{
     message::{self as msg, message_type as mt},
 };
 use std::{net::Ipv4Addr, time::Duration};
-use upf_lb::{
+use upf_lb_testkit::{
     fixtures::{GNB_V4, UPF_V4},
     smf::{self, Smf, far_to_gnb, ids, session_request, update_far_to_gnb},
 };

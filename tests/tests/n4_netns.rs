@@ -16,10 +16,10 @@ use std::{
     net::Ipv4Addr,
     time::{Duration, Instant},
 };
-use upf_lb::{
-    demo::ue_exchange_with,
+use upf_lb_testkit::{
     fixtures::{GNB_V4, UPF_V4},
     smf::{self, ids},
+    topology::ue_exchange_with,
 };
 use upf_lb_tests::{
     n4::{bed, plan},
@@ -345,7 +345,7 @@ fn a_dead_peer_loses_its_sessions_after_n1_unanswered_heartbeats() {
 #[test]
 fn an_smf_over_ipv6_gets_ipv6_f_seids_and_f_teids() {
     use pfcp::ie::addr::{FSeid, FTeid};
-    use upf_lb::fixtures::{GNB_V6, UPF_V6};
+    use upf_lb_testkit::fixtures::{GNB_V6, UPF_V6};
     require_root();
     let b = bed(&[("heartbeat_interval_s = 10", "heartbeat_interval_s = 1")]);
     let mut smf = b

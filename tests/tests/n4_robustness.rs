@@ -12,9 +12,9 @@ use std::{
 use upf_lb::{
     daemon,
     n4::{MAX_ASSOCIATIONS, N4},
-    smf::{self, session_request},
     southbound::GtpDatapath,
 };
+use upf_lb_testkit::smf::{self, session_request};
 use upf_lb_tests::{
     n4::{config_with, plan},
     require_root,
@@ -227,7 +227,7 @@ fn a_flood_of_establishments_meets_the_session_limit_and_deletion_frees_everythi
 
 /// An uplink G-PDU from the gNB on `teid` with QFI 9, from the UE 198.18.0.1 to the DN.
 fn gpdu(teid: u32) -> Vec<u8> {
-    use upf_lb::packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc};
+    use upf_lb_packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc};
     let inner = IpPacket::v4(
         Ipv4Addr::new(198, 18, 0, 1),
         Ipv4Addr::new(203, 0, 113, 10),

@@ -19,9 +19,9 @@ use std::{
     net::Ipv4Addr,
     time::{Duration, Instant},
 };
-use upf_lb::{
-    demo::ue_exchange_with,
+use upf_lb_testkit::{
     smf::{self, Smf},
+    topology::ue_exchange_with,
 };
 use upf_lb_tests::{
     n4::{Bed, bed, plan},

@@ -1,6 +1,6 @@
 //! The namespace guard removes what it made, also when the test panics.
 
-use upf_lb::netns::{Netns, unique_name, veth};
+use upf_lb_testkit::netns::{Netns, unique_name, veth};
 use upf_lb_tests::require_root;
 
 fn namespaces() -> String {

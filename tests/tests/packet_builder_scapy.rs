@@ -3,10 +3,8 @@
 //! recomputes its checksums.
 
 use std::collections::BTreeMap;
-use upf_lb::{
-    fixtures::{self, echo_request_v4, echo_response_for},
-    packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc},
-};
+use upf_lb_packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc};
+use upf_lb_testkit::fixtures::{self, echo_request_v4, echo_response_for};
 use upf_lb_tests::{python_records, target_dir};
 
 const DECODE: &str = r#"
@@ -37,7 +35,7 @@ fn decode(name: &str, frames: &[Frame]) -> Vec<BTreeMap<String, String>> {
     let bytes: Vec<Vec<u8>> = frames.iter().map(Frame::to_bytes).collect();
     let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
     let path = target_dir().join("scapy").join(format!("{name}.pcap"));
-    upf_lb::pcap::write_frames(&path, &refs).expect("write pcap");
+    upf_lb_packet::pcap::write_frames(&path, &refs).expect("write pcap");
     let recs = python_records(DECODE, &[&path]);
     assert_eq!(recs.len(), frames.len());
     recs

@@ -7,7 +7,8 @@ use std::{
     path::{Path, PathBuf},
     process::Command,
 };
-use upf_lb::{pcap, replay};
+use upf_lb::replay;
+use upf_lb_packet::pcap;
 use upf_lb_tests::{
     n4::config_with, require_root, shared_pcaps, target_dir, tshark_fields, venv_python,
 };

@@ -9,10 +9,8 @@
 use aya::programs::{TestRun, TestRunOptions};
 use bpf_abi::{Reason, names};
 use std::collections::BTreeSet;
-use upf_lb::{
-    fixtures::xdp,
-    southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build},
-};
+use upf_lb::southbound::{GtpDatapath, Key, PdrSpec, SessionSpec, gtp::build};
+use upf_lb_testkit::fixtures::xdp;
 use upf_lb_tests::{FibNs, require_root, shared_pcaps, tshark_fields};
 
 struct Capture {
@@ -23,7 +21,7 @@ struct Capture {
 
 fn capture(name: &str) -> Capture {
     let path = shared_pcaps().join("pcapplusplus").join(name);
-    let frames = upf_lb::pcap::read_frames(&path).expect("read capture");
+    let frames = upf_lb_packet::pcap::read_frames(&path).expect("read capture");
     let rows = tshark_fields(&path, &["udp.dstport", "gtp.message", "gtp.teid"], &[]);
     assert_eq!(frames.len(), rows.len());
     let gpdu_teid = rows
@@ -168,7 +166,7 @@ fn every_g_pdu_of_the_captures_is_decapsulated_to_its_t_pdu() {
             if teid.is_none() {
                 continue;
             }
-            let ctx = upf_lb::bench::xdp_md(f.len(), fib.n3_ifindex);
+            let ctx = upf_lb::southbound::test_run::xdp_md(f.len(), fib.n3_ifindex);
             let (action, out) = fib.ns.run(|| run(prog, f, Some(&ctx)));
             let t = tpdu_offset(f);
             let et: [u8; 2] = if f[t] >> 4 == 6 {

@@ -11,10 +11,10 @@
 //! answer an ICMPv6 error.
 
 use std::net::{IpAddr, Ipv6Addr};
-use upf_lb::{
+use upf_lb::southbound::{Srv6Datapath, srv6::Behaviour};
+use upf_lb_packet::{Frame, Ip, IpPacket, Ipv6Ext, L4};
+use upf_lb_testkit::{
     fixtures::{Fixture, UE_V4, UE_V6, routed, udp, xdp},
-    packet::{Frame, Ip, IpPacket, Ipv6Ext, L4},
-    southbound::{Srv6Datapath, srv6::Behaviour},
     testbed::FibNs,
 };
 use upf_lb_tests::{require_root, run_xdp_fixtures_in};

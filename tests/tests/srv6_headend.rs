@@ -11,10 +11,10 @@
 use bpf_abi::{Reason, srv6::PROG_XDP_HEADEND};
 use bpf_net::{Cursor, flow::parse_flow};
 use std::net::{IpAddr, Ipv6Addr};
-use upf_lb::{
+use upf_lb::southbound::{Srv6Datapath, srv6::EncapPolicy};
+use upf_lb_packet::{Frame, Ip, IpPacket, Ipv6Ext, L4};
+use upf_lb_testkit::{
     fixtures::{Fixture, UE_V4, UE_V6, xdp},
-    packet::{Frame, Ip, IpPacket, Ipv6Ext, L4},
-    southbound::{Srv6Datapath, srv6::EncapPolicy},
     testbed::{FibNs, srv6bed},
 };
 use upf_lb_tests::{raw::RawSocket, require_root, run_xdp_fixtures_in};
@@ -340,7 +340,7 @@ fn our_headend_encapsulates_as_the_kernel_does_but_for_flow_label_and_ipv4_dscp(
 /// extension headers of its own is the kernel's. Byte for byte against the packet builder.
 #[test]
 fn h_insert_and_h_insert_red() {
-    use upf_lb::fixtures::{routed, udp};
+    use upf_lb_testkit::fixtures::{routed, udp};
     require_root();
     let fib = FibNs::new();
     let mut dp = Srv6Datapath::load(8).expect("load bpf-srv6");

@@ -6,14 +6,12 @@
 
 use bpf_abi::Reason;
 use std::{net::Ipv6Addr, time::Duration};
-use upf_lb::{
-    fixtures::UE_V4,
-    packet::{Frame, Ip, IpPacket, Ipv6Ext, L4},
-    southbound::{Srv6Datapath, srv6::Behaviour},
-};
+use upf_lb::southbound::{Srv6Datapath, srv6::Behaviour};
+use upf_lb_packet::{Frame, Ip, IpPacket, Ipv6Ext, L4};
+use upf_lb_testkit::fixtures::UE_V4;
 use upf_lb_tests::{raw::RawSocket, require_root};
 
-use upf_lb::testbed::srv6bed::{
+use upf_lb_testkit::testbed::srv6bed::{
     Bed, DT6_SID, DT6_T_SID, DUT_IN_MAC, DX4_SID, DX6_SID, END_SID, HEADEND, INNER_DST, INNER6_DST,
     MID, NH4, NH6, OTHER_MAC, PSP_SID, SINK_MAC, SRC_MAC, T_SID, TABLE, TABLE_DST, X_SID,
 };

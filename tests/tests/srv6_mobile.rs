@@ -9,10 +9,10 @@ use bpf_abi::{
     srv6::{PROG_XDP_HEADEND, PROG_XDP_SRV6},
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
-use upf_lb::{
+use upf_lb::southbound::{Srv6Datapath, srv6::Behaviour};
+use upf_lb_packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc};
+use upf_lb_testkit::{
     fixtures::{UE_V4, udp, xdp},
-    packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc},
-    southbound::{Srv6Datapath, srv6::Behaviour},
     testbed::FibNs,
 };
 use upf_lb_tests::{require_root, tshark_fields};
@@ -26,7 +26,7 @@ fn run(fib: &FibNs, dp: &Srv6Datapath, prog: &'static str, input: &[u8]) -> (u32
     use aya::programs::{TestRun, TestRunOptions};
     let before = dp.counters().unwrap();
     let mut out = vec![0u8; input.len() + 256];
-    let ctx = upf_lb::bench::xdp_md(input.len(), fib.n3_ifindex);
+    let ctx = upf_lb::southbound::test_run::xdp_md(input.len(), fib.n3_ifindex);
     let p = dp.xdp(prog).unwrap();
     let r = fib
         .ns
@@ -106,7 +106,7 @@ fn gtpu_to_srv6_and_back_keeps_teid_qfi_and_payload() {
     let dir = std::env::temp_dir().join(format!("upf-lb-mobile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("back.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&back]).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &[&back]).unwrap();
     let f = &tshark_fields(
         &pcap,
         &[
@@ -140,7 +140,8 @@ fn gtpu_to_srv6_and_back_keeps_teid_qfi_and_payload() {
 /// than 1, no SRH, and a non-IP upper layer are answered with the RFC's ICMPv6 errors.
 #[test]
 fn end_m_gtp6_e_rebuilds_gtpu_over_ipv6() {
-    use upf_lb::{fixtures::Fixture, packet::Ipv6Ext};
+    use upf_lb_packet::Ipv6Ext;
+    use upf_lb_testkit::fixtures::Fixture;
     use upf_lb_tests::run_xdp_fixtures_in;
     require_root();
     let fib = FibNs::new();
@@ -163,7 +164,7 @@ fn end_m_gtp6_e_rebuilds_gtpu_over_ipv6() {
     let tpdu = udp(UE_V4.into(), [198, 51, 100, 7].into(), 5000, 7000);
     let srv6 = |sl: u8, segments: Vec<Ipv6Addr>, l4: L4| {
         let mut p = IpPacket::v6("2001:db8:0:3::1".parse().unwrap(), sid, l4);
-        if let upf_lb::packet::Ip::V6(h) = &mut p.ip
+        if let upf_lb_packet::Ip::V6(h) = &mut p.ip
             && !segments.is_empty()
         {
             h.ext = vec![Ipv6Ext::Srh {
@@ -231,7 +232,7 @@ fn end_m_gtp6_e_rebuilds_gtpu_over_ipv6() {
     let dir = std::env::temp_dir().join(format!("upf-lb-gtp6e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("gtp6e.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&t[0].output]).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &[&t[0].output]).unwrap();
     let f = &tshark_fields(
         &pcap,
         &[
@@ -323,7 +324,7 @@ fn end_m_gtp6_d_turns_gtpu_over_ipv6_into_srv6() {
     let dir = std::env::temp_dir().join(format!("upf-lb-gtp6d-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("gtp6d.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&out]).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &[&out]).unwrap();
     let f = &tshark_fields(
         &pcap,
         &["ipv6.routing.segleft", "ipv6.routing.srh.addr", "ip.dst"],
@@ -373,10 +374,8 @@ fn end_m_gtp6_d_turns_gtpu_over_ipv6_into_srv6() {
 #[test]
 fn n9_far_realised_as_srv6_through_h_m_gtp4_d() {
     use bpf_abi::names::PROG_XDP_N3;
-    use upf_lb::{
-        fixtures::{GNB_V4, UPF_V4},
-        southbound::Key,
-    };
+    use upf_lb::southbound::Key;
+    use upf_lb_testkit::fixtures::{GNB_V4, UPF_V4};
     require_root();
     // The session's uplink PDR removes the GTP-U/UDP/IPv4 header (Outer Header Removal 0,
     // TS 29.244 8.2.64); its FAR relays over N9 with the QER's QFI 7.
@@ -501,7 +500,7 @@ fn end_m_gtp6_d_di_and_end_m_gtp6_e_round_trip() {
     let dir = std::env::temp_dir().join(format!("upf-lb-gtp6di-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("back.pcap");
-    upf_lb::pcap::write_frames(&pcap, &[&back]).unwrap();
+    upf_lb_packet::pcap::write_frames(&pcap, &[&back]).unwrap();
     let f = &tshark_fields(
         &pcap,
         &[
@@ -594,7 +593,7 @@ fn downlink_n9_far_realised_as_srv6() {
     // The T-PDU: the data network's packet, one hop on (TTL one less).
     let t = &ip6[40 + 24..];
     let mut hop = pkt;
-    if let upf_lb::packet::Ip::V4(h) = &mut hop.ip {
+    if let upf_lb_packet::Ip::V4(h) = &mut hop.ip {
         h.ttl -= 1;
     }
     assert_eq!(t, &hop.to_bytes()[..]);
@@ -615,10 +614,8 @@ fn n9_bed(
         gtp::{FAR_SRV6, Qer},
         srv6::PROG_XDP_HEADEND_GTP4,
     };
-    use upf_lb::{
-        fixtures::UPF_V4,
-        southbound::{GtpDatapath, PdrSpec, SessionSpec, gtp::build},
-    };
+    use upf_lb::southbound::{GtpDatapath, PdrSpec, SessionSpec, gtp::build};
+    use upf_lb_testkit::fixtures::UPF_V4;
     let fib = FibNs::new();
     let mut gtp = GtpDatapath::load().expect("load bpf-gtp");
     let mut srv6 = Srv6Datapath::load(8).expect("load bpf-srv6");

@@ -20,11 +20,11 @@ use std::{
     net::{Ipv4Addr, Ipv6Addr, UdpSocket},
     time::{Duration, Instant},
 };
-use upf_lb::{
+use upf_lb::southbound::{Srv6Datapath, srv6::Behaviour};
+use upf_lb_packet::{Gtpu, GtpuExt, IpPacket, L4, Psc};
+use upf_lb_testkit::{
     fixtures::UE_V4,
     netns::{Netns, unique_name, veth},
-    packet::{Gtpu, GtpuExt, IpPacket, L4, Psc},
-    southbound::{Srv6Datapath, srv6::Behaviour},
 };
 use upf_lb_tests::require_root;
 

@@ -10,11 +10,8 @@
 use aya::programs::{TestRun, TestRunOptions};
 use bpf_abi::{Reason, srv6::PROG_XDP_SRV6};
 use std::net::Ipv6Addr;
-use upf_lb::{
-    fixtures::xdp,
-    southbound::{Srv6Datapath, srv6::Behaviour},
-    testbed::FibNs,
-};
+use upf_lb::southbound::{Srv6Datapath, srv6::Behaviour};
+use upf_lb_testkit::{fixtures::xdp, testbed::FibNs};
 use upf_lb_tests::{require_root, shared_pcaps, tshark_fields};
 
 const FIELDS: &[&str] = &[
@@ -47,7 +44,11 @@ fn public_srh_captures_through_end() {
     let mut dp = Srv6Datapath::load(64).unwrap();
     for f in &files {
         let before = tshark_fields(f, FIELDS, &[]);
-        for (i, frame) in upf_lb::pcap::read_frames(f).unwrap().iter().enumerate() {
+        for (i, frame) in upf_lb_packet::pcap::read_frames(f)
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             let name = format!("{}#{i}", f.file_name().unwrap().to_string_lossy());
             let b = &before[i];
             let dst: Ipv6Addr = b[0].parse().unwrap_or_else(|_| panic!("{name}: {b:?}"));
@@ -55,7 +56,7 @@ fn public_srh_captures_through_end() {
             dp.add_sid(dst, 128, Behaviour::End).unwrap();
             let c0 = dp.counters().unwrap();
             let mut out = vec![0u8; frame.len() + 256];
-            let ctx = upf_lb::bench::xdp_md(frame.len(), fib.n3_ifindex);
+            let ctx = upf_lb::southbound::test_run::xdp_md(frame.len(), fib.n3_ifindex);
             let p = dp.xdp(PROG_XDP_SRV6).unwrap();
             let r = fib.ns.run(|| {
                 p.test_run(TestRunOptions {
@@ -75,7 +76,7 @@ fn public_srh_captures_through_end() {
                 .map(|((r, _), _)| *r)
                 .unwrap_or_else(|| panic!("{name}: no outcome counted"));
             let path = out_dir.join(format!("{i}-{}", f.file_name().unwrap().to_string_lossy()));
-            upf_lb::pcap::write_frames(&path, &[&out]).unwrap();
+            upf_lb_packet::pcap::write_frames(&path, &[&out]).unwrap();
             let after = &tshark_fields(&path, FIELDS, &[])[0];
             if name.contains("-trunc") {
                 // Cut short in the capture: the Payload Length runs past the packet.

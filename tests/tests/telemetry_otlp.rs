@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::{
     metrics::v1::{metric, number_data_point},
 };
 use std::time::{Duration, Instant};
-use upf_lb::{demo::ue_exchange_with, otlp_receiver::OtlpReceiver, smf};
+use upf_lb_testkit::{otlp_receiver::OtlpReceiver, smf, topology::ue_exchange_with};
 use upf_lb_tests::{n4::bed, n4::plan, require_root};
 
 fn attr<'a>(a: &'a [KeyValue], k: &str) -> Option<&'a any_value::Value> {
@@ -103,7 +103,7 @@ impl Drop for StateDir {
 }
 
 /// Two API calls in the UPF's namespace: statistics, and a session that does not exist.
-fn api_calls(ns: &upf_lb::netns::Netns) {
+fn api_calls(ns: &upf_lb_testkit::netns::Netns) {
     use upf_lb::northbound::pb::{self, upf_lb_client::UpfLbClient};
     ns.run(|| {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -11,9 +11,9 @@ use std::{
     net::TcpStream,
     time::Duration,
 };
-use upf_lb::{
-    demo::ue_exchange_with,
+use upf_lb_testkit::{
     smf::{self, ids},
+    topology::ue_exchange_with,
 };
 use upf_lb_tests::{
     n4::{api_stats, bed, plan},

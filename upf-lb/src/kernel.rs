@@ -387,6 +387,21 @@ pub fn test_needs(test: &str, feature: &str) -> bool {
     }
 }
 
+/// One line describing the machine, for a report (doctor, verifier, benchmarks).
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split_once(':').map_or("", |(_, v)| v).trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, {cpus} CPUs, kernel {}", kernel.trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,6 @@ use crate::{
     config::Config,
     daemon,
     n4::{N4, ntp_now},
-    packet::{Frame, IpPacket, L4},
     southbound::GtpDatapath,
 };
 use anyhow::Context;
@@ -22,6 +21,7 @@ use std::{
     path::Path,
     time::Instant,
 };
+use upf_lb_packet::{Frame, IpPacket, L4};
 
 /// Room a program may add in front of a frame (GTP-U/UDP/IPv6 encapsulation and more).
 const HEADROOM: usize = 512;
@@ -212,7 +212,7 @@ pub fn replay(n4: &mut N4, frames: &[Vec<u8>]) -> anyhow::Result<(Vec<Vec<u8>>, 
                 let before = counters(&n4.dp)?;
                 let x = n4.dp.xdp(prog)?;
                 let mut buf = vec![0u8; f.len() + HEADROOM];
-                let ctx = crate::bench::xdp_md(f.len(), 0);
+                let ctx = crate::southbound::test_run::xdp_md(f.len(), 0);
                 let r = x
                     .test_run(TestRunOptions {
                         data_in: Some(f),
@@ -269,12 +269,12 @@ pub fn run(
     verdicts: Option<&Path>,
 ) -> anyhow::Result<Summary> {
     let cfg = config.unwrap_or_else(Config::default_embedded);
-    let frames = crate::pcap::read_frames(input)?;
+    let frames = upf_lb_packet::pcap::read_frames(input)?;
     let dp = GtpDatapath::load_with(&daemon::map_sizes(&cfg)).context("loading bpf-gtp")?;
     let mut n4 = N4::new(cfg, dp, ntp_now())?;
     let (out, vs) = replay(&mut n4, &frames)?;
     let refs: Vec<&[u8]> = out.iter().map(Vec::as_slice).collect();
-    crate::pcap::write_frames(output, &refs)?;
+    upf_lb_packet::pcap::write_frames(output, &refs)?;
     if let Some(p) = verdicts {
         let mut text = String::new();
         for v in &vs {

@@ -682,7 +682,7 @@ mod tests {
             ni_len: 8,
         };
         let over = |local: &Local, peer: Ipv4Addr, ni: Option<&[u8]>| {
-            let mut f = crate::smf::far_to_gnb(1, 0x77, peer);
+            let mut f = upf_lb_testkit::smf::far_to_gnb(1, 0x77, peer);
             if let Some(fp) = f.forwarding_parameters.as_mut() {
                 fp.network_instance = ni.map(|b| pfcp::ie::simple::Bytes(b.to_vec()));
             }
@@ -705,7 +705,7 @@ mod tests {
         any.srv6_n9[0].ni_len = 0;
         assert!(over(&any, peer, None), "any Network Instance");
         assert!(
-            far(&crate::smf::far_to_gnb(1, 0x77, peer), &LOCAL)
+            far(&upf_lb_testkit::smf::far_to_gnb(1, 0x77, peer), &LOCAL)
                 .unwrap()
                 .flags
                 & bpf_abi::gtp::FAR_SRV6
@@ -923,12 +923,12 @@ mod store_tests {
 
     #[test]
     fn rules_survive_their_encoding() {
-        let req = crate::smf::session_request(
+        let req = upf_lb_testkit::smf::session_request(
             pfcp::ie::addr::NodeId::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
-            &crate::smf::SessionPlan {
+            &upf_lb_testkit::smf::SessionPlan {
                 cp_seid: 1,
                 cp_addr: Ipv4Addr::new(192, 0, 2, 1),
-                ue: crate::smf::Ue::V4(Ipv4Addr::new(198, 18, 0, 7)),
+                ue: upf_lb_testkit::smf::Ue::V4(Ipv4Addr::new(198, 18, 0, 7)),
                 gnb_teid: 5,
                 gnb: Ipv4Addr::new(192, 0, 2, 1),
                 qfi: 9,

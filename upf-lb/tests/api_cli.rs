@@ -12,10 +12,12 @@ use std::{
 use upf_lb::{
     config::{self, Config},
     daemon,
-    demo::{Topology, ue_exchange_with},
+    southbound::GtpDatapath,
+};
+use upf_lb_testkit::{
     fixtures::{GNB_V4, UPF_V4},
     smf::{self, SessionPlan, Smf, Ue},
-    southbound::GtpDatapath,
+    topology::{Topology, ue_exchange_with},
 };
 
 const TOKEN: &str = "test-token-0123456789";
@@ -45,7 +47,10 @@ fn json(o: &Output) -> Value {
 
 #[test]
 fn upf_lbctl_sees_sessions_and_refuses_a_wrong_token() {
-    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    assert!(
+        upf_lb_testkit::netns::is_root(),
+        "needs root (eBPF, namespaces)"
+    );
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");
     let text = config::DEFAULT
@@ -147,12 +152,12 @@ fn upf_lbctl_sees_sessions_and_refuses_a_wrong_token() {
     });
     std::thread::sleep(Duration::from_millis(700));
     topo.gnb.run(|| {
-        use upf_lb::packet::{Gtpu, GtpuExt, IpPacket, L4, Psc};
+        use upf_lb_packet::{Gtpu, GtpuExt, IpPacket, L4, Psc};
         let s = std::net::UdpSocket::bind((GNB_V4, 0)).unwrap();
         for i in 0..30u16 {
             let inner = IpPacket::v4(
                 ue.unwrap(),
-                upf_lb::demo::DN,
+                upf_lb_testkit::topology::DN,
                 L4::Udp {
                     src: 5000,
                     dst: 7000,

@@ -3,7 +3,8 @@
 //! one that trusts another CA, gets none.
 
 use std::process::{Command, Output};
-use upf_lb::{config::Config, daemon, demo::Topology, southbound::GtpDatapath};
+use upf_lb::{config::Config, daemon, southbound::GtpDatapath};
+use upf_lb_testkit::topology::Topology;
 
 fn ctl(ns: &str, args: &[&str]) -> Output {
     Command::new("nsenter")
@@ -18,7 +19,10 @@ fn ctl(ns: &str, args: &[&str]) -> Output {
 
 #[test]
 fn the_api_speaks_tls_to_clients_that_trust_its_certificate_only() {
-    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    assert!(
+        upf_lb_testkit::netns::is_root(),
+        "needs root (eBPF, namespaces)"
+    );
     let dir = std::env::temp_dir().join(format!("upf-lb-api-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // A CA and a server certificate for localhost / 127.0.0.1, made by rcgen.

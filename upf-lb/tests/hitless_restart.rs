@@ -12,13 +12,13 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
-use upf_lb::{
-    demo::{DN, Topology},
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_packet::{Gtpu, GtpuExt, IpPacket, L4, Psc};
+use upf_lb_testkit::{
     fixtures::{GNB_V4, UPF_V4},
     netns::Reaped,
-    packet::{Gtpu, GtpuExt, IpPacket, L4, Psc},
     smf::{self, SessionPlan, Smf, Ue, ids},
-    southbound::GtpDatapath,
+    topology::{DN, Topology},
 };
 
 fn start(ns: &str, config: &Path) -> Reaped {
@@ -52,7 +52,7 @@ fn start(ns: &str, config: &Path) -> Reaped {
 }
 
 fn signal(c: &mut Reaped, sig: i32) {
-    let st = upf_lb::netns::signal_and_wait(c, sig, Duration::from_secs(10)).unwrap();
+    let st = upf_lb_testkit::netns::signal_and_wait(c, sig, Duration::from_secs(10)).unwrap();
     assert!(st.is_some(), "daemon did not stop");
 }
 
@@ -66,7 +66,10 @@ impl Drop for Bpffs {
 
 #[test]
 fn forwarding_and_sessions_survive_a_stop_and_a_kill_of_the_daemon() {
-    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    assert!(
+        upf_lb_testkit::netns::is_root(),
+        "needs root (eBPF, namespaces)"
+    );
     let dir = std::env::temp_dir().join(format!("upf-lb-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("bpf")).unwrap();

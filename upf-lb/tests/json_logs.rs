@@ -10,16 +10,19 @@ use std::{
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
-use upf_lb::{
-    demo::Topology,
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_testkit::{
     fixtures::{GNB_V4, UPF_V4},
     smf::Smf,
-    southbound::GtpDatapath,
+    topology::Topology,
 };
 
 #[test]
 fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
-    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    assert!(
+        upf_lb_testkit::netns::is_root(),
+        "needs root (eBPF, namespaces)"
+    );
     let dir = std::env::temp_dir().join(format!("upf-lb-json-logs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("upf-lb.toml");
@@ -32,9 +35,11 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
     std::fs::write(&config, text).unwrap();
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");
-    let collector =
-        upf_lb::otlp_receiver::OtlpReceiver::start(&format!("/run/netns/{}", topo.upf.name()))
-            .expect("OTLP receiver");
+    let collector = upf_lb_testkit::otlp_receiver::OtlpReceiver::start(&format!(
+        "/run/netns/{}",
+        topo.upf.name()
+    ))
+    .expect("OTLP receiver");
     let d = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", topo.upf.name()))
         .arg("--")
@@ -46,7 +51,7 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("upf-lb run");
-    let mut d = upf_lb::netns::Reaped(d);
+    let mut d = upf_lb_testkit::netns::Reaped(d);
     let err = d.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -119,7 +124,7 @@ fn json_log_lines_inside_a_pfcp_transaction_carry_its_trace_id() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10));
+    let st = upf_lb_testkit::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10));
     assert!(st.unwrap().is_some(), "daemon did not stop");
     drop(topo);
     let _ = std::fs::remove_dir_all(&dir);

@@ -24,10 +24,10 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
-use upf_lb::{
-    demo::Topology,
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_testkit::{
     netns::{Netns, unique_name, veth},
-    southbound::GtpDatapath,
+    topology::Topology,
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 19, 100, 1);
@@ -39,7 +39,10 @@ const LB_L1: Ipv4Addr = Ipv4Addr::new(198, 19, 2, 1);
 
 #[test]
 fn the_daemon_runs_the_load_balancer_from_its_configuration() {
-    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    assert!(
+        upf_lb_testkit::netns::is_root(),
+        "needs root (eBPF, namespaces)"
+    );
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");
     let client = Netns::create(&unique_name("lbdc")).unwrap();
@@ -233,7 +236,7 @@ fn the_daemon_runs_the_load_balancer_from_its_configuration() {
         translated >= 3 * u64::from(CONNECTIONS),
         "{translated} packets translated by xdp_lb in the metrics"
     );
-    let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
+    let st = upf_lb_testkit::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
         .unwrap()
         .expect("the daemon stops on SIGTERM");
     assert!(st.success(), "{st:?}");

@@ -26,7 +26,7 @@ use std::{
     thread::JoinHandle,
     time::{Duration, Instant},
 };
-use upf_lb::netns::Netns;
+use upf_lb_testkit::netns::Netns;
 
 /// `SOL_SCTP` and `SCTP_SOCKOPT_BINDX_ADD` (include/uapi/linux/sctp.h).
 const SOL_SCTP: libc::c_int = 132;

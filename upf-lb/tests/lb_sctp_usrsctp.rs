@@ -17,7 +17,7 @@ use std::{
     sync::mpsc,
     time::{Duration, Instant},
 };
-use upf_lb::netns::Netns;
+use upf_lb_testkit::netns::Netns;
 
 const USRSCTP: &str = "/usr/lib/usrsctp";
 

@@ -18,10 +18,10 @@ use std::{
     process::Command,
     time::{Duration, Instant},
 };
-use upf_lb::{
-    demo::Topology,
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_testkit::{
     netns::{Netns, unique_name, veth},
-    southbound::GtpDatapath,
+    topology::Topology,
 };
 
 const SINK: Ipv4Addr = Ipv4Addr::new(198, 18, 7, 10);
@@ -38,7 +38,10 @@ fn the_daemon_runs_srv6_from_its_configuration() {
     if !upf_lb::kernel::test_needs("the_daemon_runs_srv6_from_its_configuration", "seg6") {
         return;
     }
-    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    assert!(
+        upf_lb_testkit::netns::is_root(),
+        "needs root (eBPF, namespaces)"
+    );
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");
     let client = Netns::create(&unique_name("s6dc")).unwrap();
@@ -220,7 +223,7 @@ fn the_daemon_runs_srv6_from_its_configuration() {
         .filter_map(|s| s["behaviour"].as_str())
         .collect();
     assert_eq!(behaviours, ["End.DX4", "End.M.GTP6.D"], "{v}");
-    let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
+    let st = upf_lb_testkit::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
         .unwrap()
         .expect("the daemon stops on SIGTERM");
     assert!(st.success(), "{st:?}");

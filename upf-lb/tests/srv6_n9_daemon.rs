@@ -19,13 +19,13 @@ use std::{
     process::Command,
     time::Duration,
 };
-use upf_lb::{
-    demo::{DN_IF, N6_IF, Topology},
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_packet::{Gtpu, GtpuExt, IpPacket, L4, Psc};
+use upf_lb_testkit::{
     fixtures::{GNB_V4, UE_V4, UPF_V4},
     netns::veth,
-    packet::{Gtpu, GtpuExt, IpPacket, L4, Psc},
     smf::{self, SessionPlan, Smf, Ue, ids},
-    southbound::GtpDatapath,
+    topology::{DN_IF, N6_IF, Topology},
 };
 
 const PEER: Ipv4Addr = Ipv4Addr::new(198, 19, 9, 10);
@@ -35,7 +35,10 @@ const DN_MAC: &str = "02:00:00:00:0d:02";
 
 #[test]
 fn an_smf_n9_far_leaves_as_srv6() {
-    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    assert!(
+        upf_lb_testkit::netns::is_root(),
+        "needs root (eBPF, namespaces)"
+    );
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");
     veth(&topo.upf, "sr0", &topo.dn, "sr1").unwrap();
@@ -210,7 +213,7 @@ fn an_smf_n9_far_leaves_as_srv6() {
         );
         assert_eq!((r[3], r[4]), ("198.51.100.7", "7000"), "the T-PDU: {r:?}");
     }
-    let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
+    let st = upf_lb_testkit::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
         .unwrap()
         .expect("the daemon stops on SIGTERM");
     assert!(st.success(), "{st:?}");

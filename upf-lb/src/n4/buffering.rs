@@ -9,8 +9,8 @@
 //! Report Response) discards packets held longer.
 
 use super::{N4, Outgoing, PFCP_PORT, Request};
-use crate::bench::xdp_md;
 use crate::southbound::signalling;
+use crate::southbound::test_run::xdp_md;
 use aya::programs::{TestRun, TestRunOptions};
 use bpf_abi::{
     gtp::{EVENT_BUFFERED, FAR_BUFF, FAR_NOCP, PPI_NONE},

@@ -6,6 +6,7 @@ pub mod loader;
 pub mod objects;
 pub mod signalling;
 pub mod srv6;
+pub mod test_run;
 pub mod verifier;
 
 pub use gtp::{Installed, InstalledParts, Key, MapSizes, PdrSpec, SessionSpec, SouthboundError};

@@ -11,7 +11,7 @@ use std::{
     sync::mpsc::Receiver,
     time::{Duration, Instant},
 };
-use upf_lb::netns::{Netns, Reaped};
+use upf_lb_testkit::netns::{Netns, Reaped};
 
 /// `upf-lb run --config config` in `ns` (RUST_LOG=info), started: "N4 listening" said.
 pub struct Running {

@@ -30,10 +30,10 @@ use std::{
     sync::{Arc, Mutex, mpsc},
     time::{Duration, Instant},
 };
-use upf_lb::{
-    demo::Topology,
+use upf_lb::southbound::GtpDatapath;
+use upf_lb_testkit::{
     netns::{Netns, Reaped, unique_name, veth},
-    southbound::GtpDatapath,
+    topology::Topology,
 };
 
 pub const VIPS: [Ipv4Addr; 2] = [
@@ -276,7 +276,10 @@ impl Log {
 
 /// The scenario, with `stack`'s client and echo servers.
 pub fn run(stack: &impl Stack) {
-    assert!(upf_lb::netns::is_root(), "needs root (eBPF, namespaces)");
+    assert!(
+        upf_lb_testkit::netns::is_root(),
+        "needs root (eBPF, namespaces)"
+    );
     stack.check();
     let mut noop = GtpDatapath::load().expect("load bpf-gtp");
     let topo = Topology::bare(&mut noop).expect("topology");
@@ -528,7 +531,7 @@ pub fn run(stack: &impl Stack) {
         probes >= 3 * 4,
         "the probes' INIT ACKs were left to the daemon: {probes}"
     );
-    let st = upf_lb::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
+    let st = upf_lb_testkit::netns::signal_and_wait(&mut d, libc::SIGTERM, Duration::from_secs(10))
         .unwrap()
         .expect("the daemon stops on SIGTERM");
     assert!(st.success(), "{st:?}");

@@ -5,9 +5,8 @@
 //! and the TCP test. Every loop is bounded by a deadline.
 
 use crate::{
-    demo::{DN, Topology},
     fixtures::{GNB_V4, UPF_V4},
-    packet::{Gtpu, GtpuExt, Psc},
+    topology::{DN, Topology},
 };
 use anyhow::{Context, bail, ensure};
 use std::{
@@ -18,6 +17,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
+use upf_lb_packet::{Gtpu, GtpuExt, Psc};
 
 /// The DN's TCP echo port.
 pub const DN_TCP_PORT: u16 = 8000;

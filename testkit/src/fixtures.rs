@@ -1,10 +1,10 @@
 //! Named packets and the outcome the datapath must give them: shared by the benchmark, the
 //! demo and the tests, so each measures and checks the same thing.
 
-use crate::packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, Ipv4, Ipv6, L4, Psc};
 use bpf_abi::Reason;
 use std::net::IpAddr;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use upf_lb_packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, Ipv4, Ipv6, L4, Psc};
 
 /// gNB N3 address in the fixtures (TEST-NET-1).
 pub const GNB_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -56,14 +56,14 @@ impl Fixture {
     /// A fixture of the packet `input` (behind the builder's default Ethernet header).
     pub fn of(
         name: &str,
-        input: &crate::packet::IpPacket,
+        input: &upf_lb_packet::IpPacket,
         action: u32,
         output: Vec<u8>,
         reason: Reason,
     ) -> Fixture {
         Fixture {
             name: name.into(),
-            input: crate::packet::Frame::new(input.clone()).to_bytes(),
+            input: upf_lb_packet::Frame::new(input.clone()).to_bytes(),
             action,
             output,
             reason,
@@ -183,7 +183,7 @@ pub fn error_indication_for(request: &Frame, teid: u32) -> Frame {
 }
 
 fn gtpu_msg_error_indication() -> u8 {
-    crate::packet::gtpu_msg::ERROR_INDICATION
+    upf_lb_packet::gtpu_msg::ERROR_INDICATION
 }
 
 /// An answered Echo Request fixture.

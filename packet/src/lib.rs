@@ -1,10 +1,13 @@
-//! A packet builder for tests, benchmarks, the demo and replay: Ethernet (with VLAN tags), IPv4
+//! upf-lb-packet: a packet builder and pcap I/O for userspace: the frames `upf-lb replay` writes,
+//! and the test kit's fixtures, tests, benchmarks and the demo. Ethernet (with VLAN tags), IPv4
 //! (with options), IPv6 (with extension headers and the SRH), UDP, TCP, ICMP/ICMPv6, SCTP and
 //! GTP-U (with extension headers and the PDU Session Container).
 //!
 //! Independent of `bpf-net` by design: the datapath's parsers are checked against packets this
 //! module lays out from the RFC and TS field tables, so one bug cannot hide in both. Lengths and
 //! checksums are computed unless a field says otherwise (malformed fixtures set them by hand).
+
+pub mod pcap;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -9,18 +9,10 @@
 //! median of the rounds of each, and the net cost is their difference. Every call's action and
 //! output bytes are checked against the fixture.
 
-use crate::fixtures::Fixture;
 use anyhow::{Context, bail, ensure};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-
-/// The `struct xdp_md` given as BPF_PROG_TEST_RUN context: the packet's length and the
-/// interface it "arrived" on (data, data_meta, rx queue and egress must be 0).
-pub fn xdp_md(len: usize, ingress_ifindex: u32) -> [u8; 24] {
-    let mut c = [0u8; 24];
-    c[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
-    c[12..16].copy_from_slice(&ingress_ifindex.to_ne_bytes());
-    c
-}
+use upf_lb::{kernel::machine, southbound::test_run::xdp_md};
+use upf_lb_testkit::fixtures::Fixture;
 
 /// Outcome of one benchmark.
 #[derive(Debug, Clone)]
@@ -121,7 +113,7 @@ pub fn measure_in(
     // Keep the statistics on while this fd lives.
     let _stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).context("BPF_ENABLE_STATS")?;
     let noop_fx = Fixture {
-        action: crate::fixtures::xdp::PASS,
+        action: upf_lb_testkit::fixtures::xdp::PASS,
         output: fx.input.clone(),
         ..fx.clone()
     };
@@ -143,31 +135,10 @@ pub fn measure_in(
     })
 }
 
-/// One line describing the machine, for the report.
-pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split_once(':').map_or("", |(_, v)| v).trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cpu}, {cpus} CPUs, kernel {}", kernel.trim())
-}
-
 /// Per-packet cost of the user plane with `levels` sessions installed (uplink decapsulation and
 /// downlink encapsulation, both with FIB lookup and redirect, in a [`FibNs`]), plus an uplink
 /// PDR whose match is its 8th SDF filter. Prints a table; every run's output is checked.
 pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()> {
-    use crate::{
-        fixtures::{self, Fixture, encapsulated, routed, udp, xdp},
-        packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc},
-        southbound::{GtpDatapath, Key, MapSizes, PdrSpec, SessionSpec, gtp::build},
-        testbed::FibNs,
-    };
     use bpf_abi::{
         Reason,
         gtp::{Qer, TEID_DIRECT},
@@ -176,6 +147,12 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
     use std::{
         net::{IpAddr, Ipv4Addr, Ipv6Addr},
         time::Instant,
+    };
+    use upf_lb::southbound::{GtpDatapath, Key, MapSizes, PdrSpec, SessionSpec, gtp::build};
+    use upf_lb_packet::{Frame, Gtpu, GtpuExt, IpPacket, L4, Psc};
+    use upf_lb_testkit::{
+        fixtures::{self, Fixture, encapsulated, routed, udp, xdp},
+        testbed::FibNs,
     };
 
     let max = levels.iter().copied().max().unwrap_or(1);
@@ -391,7 +368,7 @@ pub fn live_run(
     .with_context(|| {
         format!(
             "BPF_PROG_TEST_RUN in live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES), Linux {}",
-            crate::kernel::release()
+            upf_lb::kernel::release()
         )
     })?;
     Ok(t0.elapsed())

@@ -38,7 +38,7 @@ impl FibNs {
     ) -> anyhow::Result<(u32, Vec<u8>)> {
         use aya::programs::{TestRun, TestRunOptions};
         let mut out = vec![0u8; frame.len() + 256];
-        let ctx = crate::bench::xdp_md(frame.len(), self.n3_ifindex);
+        let ctx = upf_lb::southbound::test_run::xdp_md(frame.len(), self.n3_ifindex);
         let r = self.ns.run(|| {
             prog.test_run(TestRunOptions {
                 data_in: Some(frame),

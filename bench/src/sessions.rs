@@ -4,18 +4,17 @@
 //! of requests in flight, checks every answer is an acceptance, and prints sessions per second
 //! and the process's resident memory per session.
 
-use crate::{
-    config::Config,
-    daemon,
-    netns::{Netns, unique_name},
-    smf::{self, SessionPlan, Smf, Ue},
-};
 use anyhow::{Context, bail, ensure};
 use pfcp::{Body, Cause, Message};
 use std::{
     collections::HashSet,
     net::{Ipv4Addr, SocketAddr},
     time::{Duration, Instant},
+};
+use upf_lb::{config::Config, daemon};
+use upf_lb_testkit::{
+    netns::{Netns, unique_name},
+    smf::{self, SessionPlan, Smf, Ue},
 };
 
 /// Resident memory of this process, bytes.
@@ -70,7 +69,7 @@ pub fn session_rate(
     ns.ip(&["addr", "add", "203.0.113.1/24", "dev", "n6"])?;
     ns.ip(&["link", "set", "n3", "up"])?;
     ns.ip(&["link", "set", "n6", "up"])?;
-    let mut text = crate::config::DEFAULT.to_string();
+    let mut text = upf_lb::config::DEFAULT.to_string();
     for (a, b) in [
         (
             "listen = [\"192.0.2.2:8805\", \"[2001:db8:0:3::2]:8805\"]",
@@ -123,7 +122,7 @@ pub fn session_rate(
         );
         // A collector on another node in a deployment: here it shares the two CPUs, in the
         // background.
-        Some(crate::otlp_receiver::OtlpReceiver::start_with(
+        Some(upf_lb_testkit::otlp_receiver::OtlpReceiver::start_with(
             &format!("/run/netns/{}", ns.name()),
             true,
         )?)
@@ -223,9 +222,9 @@ pub fn session_rate(
     })
 }
 
-/// `upf-lb bench-sessions`: one run per count, printed as a table.
+/// `upf-lb-bench sessions`: one run per count, printed as a table.
 pub fn run(counts: &[u32], window: usize, persist: bool, otlp: bool) -> anyhow::Result<()> {
-    println!("machine: {}", crate::bench::machine());
+    println!("machine: {}", upf_lb::kernel::machine());
     println!(
         "method: Session Establishment Requests (2 PDR, 2 FAR, 1 QER, 1 URR, F-TEID and UE IP CHOOSE) over UDP on loopback, {window} in flight, rules installed in the kernel maps{}; RSS of the process (daemon + client) per session",
         if persist {
@@ -237,7 +236,7 @@ pub fn run(counts: &[u32], window: usize, persist: bool, otlp: bool) -> anyhow::
     if !otlp {
         // The daemon as it runs without a collector: logging on (`upf-lb run` always logs), so
         // the two runs differ only by the exporters.
-        crate::telemetry::install_subscriber(false);
+        upf_lb::telemetry::install_subscriber(false);
     }
     if otlp {
         println!(
@@ -262,17 +261,17 @@ pub fn run(counts: &[u32], window: usize, persist: bool, otlp: bool) -> anyhow::
     Ok(())
 }
 
-/// `upf-lb bench-sessions --otlp-pairs P`: P pairs of runs of `n` sessions, without then with
+/// `upf-lb-bench sessions --otlp-pairs P`: P pairs of runs of `n` sessions, without then with
 /// OTLP export (logging on in both), each pair's rate ratio and their median: the cost of
 /// telemetry measured as ratios in one process, as this noisy machine needs.
 pub fn otlp_pairs(n: u32, window: usize, persist: bool, pairs: u32) -> anyhow::Result<()> {
     ensure!(pairs > 0, "--otlp-pairs needs at least one pair");
-    println!("machine: {}", crate::bench::machine());
+    println!("machine: {}", upf_lb::kernel::machine());
     println!(
         "method: {n} Session Establishment Requests, {window} in flight{}, per pair a run without and a run with OTLP (a span per PFCP transaction and its steps, every transaction traced unless UPF_LB_TRACE_SAMPLE_RATIO says otherwise, and the metrics, to a collector in the namespace at the lowest priority)",
         if persist { ", persisted" } else { "" }
     );
-    crate::telemetry::install_subscriber(false);
+    upf_lb::telemetry::install_subscriber(false);
     println!(
         "{:>6} {:>16} {:>16} {:>8}",
         "pair", "without/s", "with OTLP/s", "ratio"

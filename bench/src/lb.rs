@@ -1,4 +1,4 @@
-//! `upf-lb bench-lb`: the per-packet cost of the L4 load balancer (`xdp_lb`) on a packet of an
+//! `upf-lb-bench lb`: the per-packet cost of the L4 load balancer (`xdp_lb`) on a packet of an
 //! established TCP connection (tracked: conntrack hit, DNAT, checksums, TTL, FIB lookup and
 //! redirect), with 1 to a million connections tracked, through BPF_PROG_TEST_RUN in a
 //! namespace with a known FIB; every run's output is checked against the fixture. With
@@ -6,28 +6,28 @@
 //! through the program (the set-up rate), then the cost of a DATA packet of an established
 //! association and of an INIT ACK (address parameters rewritten, CRC32c recomputed).
 
-use crate::{
-    bench::{machine, measure_in, xdp_md},
-    fixtures::{Fixture, routed, xdp},
-    packet::{
-        Frame, IpPacket, L4,
-        sctp::{
-            COOKIE_ACK, COOKIE_ECHO, Chunk, INIT, INIT_ACK, PARAM_COOKIE, PARAM_IPV4, data, init,
-            param,
-        },
-    },
-    southbound::{
-        LbDatapath,
-        lb::{BackendSpec, LbSizes, SctpBackendSpec},
-    },
-    testbed::FibNs,
-};
+use crate::gtp::measure_in;
 use anyhow::{Context, ensure};
 use aya::programs::{TestRun, TestRunOptions};
 use bpf_abi::{Reason, lb::PROG_XDP_LB, names::PROG_XDP_NOOP};
 use std::{
     net::{IpAddr, Ipv4Addr},
     time::Instant,
+};
+use upf_lb::southbound::{
+    LbDatapath,
+    lb::{BackendSpec, LbSizes, SctpBackendSpec},
+};
+use upf_lb::{kernel::machine, southbound::test_run::xdp_md};
+use upf_lb_packet::{
+    Frame, IpPacket, L4,
+    sctp::{
+        COOKIE_ACK, COOKIE_ECHO, Chunk, INIT, INIT_ACK, PARAM_COOKIE, PARAM_IPV4, data, init, param,
+    },
+};
+use upf_lb_testkit::{
+    fixtures::{Fixture, routed, xdp},
+    testbed::FibNs,
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -52,7 +52,7 @@ const LB_ADDR: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 /// Runs the benchmark at each connection count of `flows`, the service in `mode` (`dnat`,
 /// `full_nat`, `dsr_l2`, `dsr_tunnel`).
 pub fn run(flows: &[u32], runs: u32, rounds: usize, mode: &str) -> anyhow::Result<()> {
-    use crate::southbound::lb::Forwarding;
+    use upf_lb::southbound::lb::Forwarding;
     ensure!(!flows.is_empty(), "--flows needs at least one count");
     let (forwarding, path) = match mode {
         "dnat" => (
@@ -155,8 +155,8 @@ pub fn run(flows: &[u32], runs: u32, rounds: usize, mode: &str) -> anyhow::Resul
         // The measured connection, opened (full NAT: its port is the datapath's choice).
         fib.test_run(dp.xdp(PROG_XDP_LB)?, &input)?;
         let key = bpf_abi::lb::FlowKey {
-            src: crate::southbound::lb::addr16(CLIENT.into()).0,
-            dst: crate::southbound::lb::addr16(VIP.into()).0,
+            src: upf_lb::southbound::lb::addr16(CLIENT.into()).0,
+            dst: upf_lb::southbound::lb::addr16(VIP.into()).0,
             sport: 40000,
             dport: 80,
             proto: 6,
@@ -186,7 +186,7 @@ pub fn run(flows: &[u32], runs: u32, rounds: usize, mode: &str) -> anyhow::Resul
             ),
             Forwarding::DsrL2 => l2(tcp(CLIENT, VIP, 40000, 80)),
             Forwarding::DsrTunnel { .. } => l2(IpPacket {
-                ip: crate::packet::Ip::V4(crate::packet::Ipv4::new(LB_ADDR, FibNs::NH4)),
+                ip: upf_lb_packet::Ip::V4(upf_lb_packet::Ipv4::new(LB_ADDR, FibNs::NH4)),
                 l4: L4::Raw {
                     proto: 4,
                     bytes: tcp(CLIENT, VIP, 40000, 80).to_bytes(),
@@ -224,7 +224,7 @@ pub fn run(flows: &[u32], runs: u32, rounds: usize, mode: &str) -> anyhow::Resul
 }
 
 fn sctp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, vtag: u32, c: Chunk) -> IpPacket {
-    crate::packet::sctp::v4(src, dst, sport, dport, vtag, vec![c])
+    upf_lb_packet::sctp::v4(src, dst, sport, dport, vtag, vec![c])
 }
 
 /// The second VIP and the backend's second address (routed via NH4 in the FIB namespace).
@@ -436,9 +436,10 @@ const BACKEND_PORT: u16 = 5353;
 /// each frame in live-frames mode as if it arrived on the dut's b0 and tail-calls `xdp_lb`, or
 /// `xdp_noop` for the kernel, whose nftables DNATs to the backend on sink's link).
 fn veth_run(dut: Dut, flows: u32, frames: u32) -> anyhow::Result<(f64, u64)> {
-    use crate::{southbound::Srv6Datapath, testbed::srv6bed};
     use aya::programs::XdpMode;
     use bpf_abi::srv6::{PROG_XDP_BENCH, PROG_XDP_SINK};
+    use upf_lb::southbound::Srv6Datapath;
+    use upf_lb_testkit::testbed::srv6bed;
     let bed = srv6bed::Bed::new(srv6bed::SINK_MAC);
     let mac = |m: [u8; 6]| {
         m.iter()
@@ -534,7 +535,7 @@ fn veth_run(dut: Dut, flows: u32, frames: u32) -> anyhow::Result<(f64, u64)> {
     let x = s6.xdp(PROG_XDP_BENCH)?;
     let live = |repeat: u32| {
         bed.dut
-            .run(|| crate::bench::live_run(x, &frame, &ctx, repeat))
+            .run(|| crate::gtp::live_run(x, &frame, &ctx, repeat))
     };
     // Every flow set up first (untimed: the figure is for established flows), each CPU's
     // counter cycling from where it is.

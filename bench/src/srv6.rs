@@ -1,4 +1,4 @@
-//! `upf-lb bench-srv6`: the cost of our SRv6 endpoint behaviours.
+//! `upf-lb-bench srv6`: the cost of our SRv6 endpoint behaviours.
 //!
 //! 1. Per packet (BPF_PROG_TEST_RUN, kernel run-time statistics, net of a no-op, in a
 //!    [`FibNs`]): End, End.DX4 and H.Encaps (IPv4 in IPv6 with a two-segment SRH) with their
@@ -13,14 +13,14 @@
 //!    arrives. The thread is pinned to one CPU, where the softirqs of the path run too: wall
 //!    time / frames is ns per frame.
 
-use crate::{
-    fixtures::{Fixture, UE_V4, routed, udp, xdp},
-    packet::{Frame, Ip, IpPacket, Ipv6Ext, L4},
-    southbound::{Srv6Datapath, srv6::Behaviour},
-    testbed::{FibNs, srv6bed},
-};
 use bpf_abi::{Reason, names::PROG_XDP_NOOP, srv6::PROG_XDP_SRV6};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use upf_lb::southbound::{Srv6Datapath, srv6::Behaviour};
+use upf_lb_packet::{Frame, Ip, IpPacket, Ipv6Ext, L4};
+use upf_lb_testkit::{
+    fixtures::{Fixture, UE_V4, routed, udp, xdp},
+    testbed::{FibNs, srv6bed},
+};
 
 /// IPv6 from `src` to `dst`, Hop Limit 64, with `ext`, carrying `l4`.
 fn v6(src: Ipv6Addr, dst: Ipv6Addr, ext: Vec<Ipv6Ext>, l4: L4) -> IpPacket {
@@ -166,12 +166,12 @@ fn veth_run(dut: Dut, frame: &[u8], frames: u32) -> anyhow::Result<(f64, u64)> {
         .dut
         .run(|| unsafe { libc::if_nametoindex(c"b0".as_ptr()) });
     anyhow::ensure!(b0 != 0, "the dut has no b0");
-    let ctx = crate::bench::xdp_md(frame.len(), b0);
+    let ctx = upf_lb::southbound::test_run::xdp_md(frame.len(), b0);
     let before = delivered(&dp)?;
     let x = dp.xdp(PROG_XDP_BENCH)?;
     let elapsed = bed
         .dut
-        .run(|| crate::bench::live_run(x, frame, &ctx, frames))?;
+        .run(|| crate::gtp::live_run(x, frame, &ctx, frames))?;
     // What is still in the veth rings arrives; it was paid for inside the run.
     std::thread::sleep(std::time::Duration::from_millis(200));
     Ok((
@@ -224,7 +224,7 @@ fn veth_frames() -> Vec<(&'static str, Vec<u8>)> {
 
 /// Measures and prints the tables.
 pub fn run(runs: u32, rounds: usize, frames: u32) -> anyhow::Result<()> {
-    println!("machine: {}", crate::bench::machine());
+    println!("machine: {}", upf_lb::kernel::machine());
     println!(
         "method: BPF_PROG_TEST_RUN repeat=1 x {runs} per round, kernel bpf_stats, median of {rounds}, net of xdp_noop, FIB lookup and redirect included"
     );
@@ -236,7 +236,7 @@ pub fn run(runs: u32, rounds: usize, frames: u32) -> anyhow::Result<()> {
     dp.add_policy(
         HEADEND_PREFIX.0.into(),
         HEADEND_PREFIX.1,
-        &crate::southbound::srv6::EncapPolicy {
+        &upf_lb::southbound::srv6::EncapPolicy {
             src: HEADEND_SRC,
             segments: vec![FibNs::NH6, srv6bed::END_SID],
             reduced: false,
@@ -249,7 +249,7 @@ pub fn run(runs: u32, rounds: usize, frames: u32) -> anyhow::Result<()> {
             PROG_XDP_SRV6
         };
         let r = fib.ns.run(|| {
-            crate::bench::measure_in(
+            crate::gtp::measure_in(
                 dp.xdp(prog)?,
                 dp.xdp(PROG_XDP_NOOP)?,
                 &fx,

@@ -100,7 +100,7 @@ impl OtlpReceiver {
                 // SAFETY: `ns` is an open namespace file; setns changes only this thread's namespace.
                 let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
                 if background {
-                    crate::telemetry::lowest_priority();
+                    upf_lb::telemetry::lowest_priority();
                 }
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -257,7 +257,7 @@ where
             if req.uri().path() != "/opentelemetry.proto.collector.trace.v1.TraceService/Export" {
                 return Ok(tonic::Status::unimplemented("").into_http());
             }
-            Ok(tonic::server::Grpc::new(crate::otlp_spans::RawCodec)
+            Ok(tonic::server::Grpc::new(upf_lb::otlp_spans::RawCodec)
                 .unary(svc, req)
                 .await)
         })
