@@ -10,7 +10,6 @@ use std::{
     time::{Duration, Instant},
 };
 use upf_lb::{
-    daemon,
     n4::{MAX_ASSOCIATIONS, N4},
     southbound::GtpDatapath,
 };
@@ -41,7 +40,7 @@ fn endpoint() -> N4 {
         ("first = 0x80000000", "first = 0x80000000"),
         ("last = 0x8001ffff", "last = 0x8000001f"),
     ]);
-    let dp = GtpDatapath::load_with(&daemon::map_sizes(&cfg)).expect("load bpf-gtp");
+    let dp = GtpDatapath::load_with(&cfg.map_sizes()).expect("load bpf-gtp");
     N4::new(cfg, dp, 1000).expect("endpoint")
 }
 
@@ -260,7 +259,7 @@ fn a_modification_that_fails_half_way_leaves_the_old_rules_in_force() {
     };
     require_root();
     let cfg = config_with(&[("max_sessions = 65536", "max_sessions = 1")]);
-    let dp = GtpDatapath::load_with(&daemon::map_sizes(&cfg)).expect("load bpf-gtp");
+    let dp = GtpDatapath::load_with(&cfg.map_sizes()).expect("load bpf-gtp");
     let mut n4 = N4::new(cfg, dp, 1000).expect("endpoint");
     let now = Instant::now();
     let peer = smf_addr(0);

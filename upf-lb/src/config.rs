@@ -1454,6 +1454,22 @@ fn iface(r: &RawIface, name: &str) -> Result<Iface, ConfigError> {
 }
 
 impl Config {
+    /// Map sizes for a configuration: `max_sessions` of the typical shape, and a direct TEID
+    /// array covering the part of the F-TEID range from `TEID_DIRECT` up.
+    pub fn map_sizes(&self) -> crate::southbound::MapSizes {
+        let mut m = crate::southbound::MapSizes::for_sessions(self.max_sessions);
+        let (first, last) = self.fteid;
+        m.ul_direct = if last >= bpf_abi::gtp::TEID_DIRECT {
+            let lo = first.max(bpf_abi::gtp::TEID_DIRECT);
+            (last - bpf_abi::gtp::TEID_DIRECT + 1)
+                .min(16 << 20)
+                .max(lo - bpf_abi::gtp::TEID_DIRECT + 1)
+        } else {
+            1
+        };
+        m
+    }
+
     /// Parses and checks a configuration file's text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {

@@ -5,10 +5,10 @@
 use crate::{
     config::{Config, XdpMode},
     n4::{N4, Outgoing, ntp_now, trace::Txn},
-    southbound::{GtpDatapath, MapSizes},
+    southbound::GtpDatapath,
 };
 use anyhow::Context;
-use bpf_abi::{gtp::TEID_DIRECT, names};
+use bpf_abi::names;
 use std::{
     net::SocketAddr,
     sync::Arc,
@@ -25,22 +25,6 @@ const MAX_BATCH: usize = 256;
 
 /// Largest PFCP datagram we accept (a UDP payload over a 9000-byte MTU fits).
 const MAX_DATAGRAM: usize = 65535;
-
-/// Map sizes for a configuration: `max_sessions` of the typical shape, and a direct TEID
-/// array covering the part of the F-TEID range from `TEID_DIRECT` up.
-pub fn map_sizes(cfg: &Config) -> MapSizes {
-    let mut m = MapSizes::for_sessions(cfg.max_sessions);
-    let (first, last) = cfg.fteid;
-    m.ul_direct = if last >= TEID_DIRECT {
-        let lo = first.max(TEID_DIRECT);
-        (last - TEID_DIRECT + 1)
-            .min(16 << 20)
-            .max(lo - TEID_DIRECT + 1)
-    } else {
-        1
-    };
-    m
-}
 
 /// bpffs's statfs magic (linux/magic.h).
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
@@ -90,8 +74,8 @@ pub fn load_and_attach(cfg: &Config) -> anyhow::Result<(GtpDatapath, bool)> {
     if let Some(d) = &pin_dir {
         prepare_pin_dir(d)?;
     }
-    let (mut dp, fresh) =
-        GtpDatapath::load_pinned(&map_sizes(cfg), pin_dir.as_deref()).context("loading bpf-gtp")?;
+    let (mut dp, fresh) = GtpDatapath::load_pinned(&cfg.map_sizes(), pin_dir.as_deref())
+        .context("loading bpf-gtp")?;
     for (prog, iface) in [(names::PROG_XDP_N3, &cfg.n3), (names::PROG_XDP_N6, &cfg.n6)] {
         let mode = match iface.xdp_mode {
             XdpMode::Driver => aya::programs::XdpMode::Driver,

@@ -203,7 +203,7 @@ impl Encoder {
         self.text.clear();
         let _ = write!(self.text, "{}", t.peer);
         let peer = self.text.as_str();
-        let message = crate::telemetry::message_name(t.message);
+        let message = crate::n4::trace::message_name(t.message);
         span(
             &mut self.spans,
             &trace_id,

@@ -8,7 +8,6 @@
 
 use crate::{
     config::Config,
-    daemon,
     n4::{N4, ntp_now},
     southbound::GtpDatapath,
 };
@@ -270,7 +269,7 @@ pub fn run(
 ) -> anyhow::Result<Summary> {
     let cfg = config.unwrap_or_else(Config::default_embedded);
     let frames = upf_lb_packet::pcap::read_frames(input)?;
-    let dp = GtpDatapath::load_with(&daemon::map_sizes(&cfg)).context("loading bpf-gtp")?;
+    let dp = GtpDatapath::load_with(&cfg.map_sizes()).context("loading bpf-gtp")?;
     let mut n4 = N4::new(cfg, dp, ntp_now())?;
     let (out, vs) = replay(&mut n4, &frames)?;
     let refs: Vec<&[u8]> = out.iter().map(Vec::as_slice).collect();

@@ -4,26 +4,8 @@
 //! Cause, sessions, associations, buffered packets, and map occupancy against capacity.
 //! Per-CPU counters are summed here, in userspace; reading them costs the datapath nothing.
 
-use crate::n4::N4;
+use crate::n4::{N4, trace::message_name};
 use std::fmt::Write as _;
-
-/// PFCP message type names (TS 29.244 Table 7.3-1) for labels.
-pub fn message_name(t: u8) -> String {
-    use pfcp::message_type as mt;
-    match t {
-        mt::HEARTBEAT_REQUEST => "heartbeat_request".into(),
-        mt::ASSOCIATION_SETUP_REQUEST => "association_setup_request".into(),
-        mt::ASSOCIATION_UPDATE_REQUEST => "association_update_request".into(),
-        mt::ASSOCIATION_RELEASE_REQUEST => "association_release_request".into(),
-        mt::NODE_REPORT_REQUEST => "node_report_request".into(),
-        mt::SESSION_SET_DELETION_REQUEST => "session_set_deletion_request".into(),
-        mt::SESSION_ESTABLISHMENT_REQUEST => "session_establishment_request".into(),
-        mt::SESSION_MODIFICATION_REQUEST => "session_modification_request".into(),
-        mt::SESSION_DELETION_REQUEST => "session_deletion_request".into(),
-        mt::SESSION_REPORT_REQUEST => "session_report_request".into(),
-        t => format!("type_{t}"),
-    }
-}
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
@@ -241,7 +223,7 @@ pub fn prometheus(n4: &N4) -> String {
         );
     }
     let (pdrs, sdfs, fars, qers, urrs) = n4.dp.slots_in_use();
-    let sizes = crate::daemon::map_sizes(n4.config());
+    let sizes = n4.config().map_sizes();
     family(
         &mut o,
         "upf_lb_map_entries",
@@ -309,7 +291,7 @@ impl Snapshot {
     /// The numbers of `n4` now.
     pub fn of(n4: &N4) -> Snapshot {
         let (pdrs, sdfs, fars, qers, urrs) = n4.dp.slots_in_use();
-        let sizes = crate::daemon::map_sizes(n4.config());
+        let sizes = n4.config().map_sizes();
         Snapshot {
             reasons: n4
                 .datapath_counters()

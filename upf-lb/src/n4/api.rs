@@ -166,7 +166,7 @@ impl N4 {
                     })
                     .unwrap_or_default();
                 let (pdrs, sdfs, fars, qers, urrs) = self.dp.slots_in_use();
-                let sizes = crate::daemon::map_sizes(&self.cfg);
+                let sizes = self.cfg.map_sizes();
                 let qfis = crate::telemetry::qfi_counts(self)
                     .into_iter()
                     .map(|(interface, direction, qfi, packets, bytes)| pb::QfiCount {
@@ -184,7 +184,7 @@ impl N4 {
                         .pfcp_stats
                         .iter()
                         .map(|((t, c), (n, _))| pb::PfcpCount {
-                            message: crate::telemetry::message_name(*t),
+                            message: crate::n4::trace::message_name(*t),
                             cause: u32::from(*c),
                             count: *n,
                         })

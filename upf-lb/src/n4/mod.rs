@@ -370,7 +370,7 @@ impl N4 {
 }
 
 impl N4 {
-    /// An endpoint for `cfg` programming `dp` (loaded with `crate::daemon::map_sizes(cfg)`),
+    /// An endpoint for `cfg` programming `dp` (loaded with `cfg.map_sizes()`),
     /// with Recovery Time Stamp `recovery`.
     pub fn new(
         cfg: Config,

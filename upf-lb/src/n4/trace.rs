@@ -241,6 +241,24 @@ impl Recorder {
     }
 }
 
+/// PFCP message type names (TS 29.244 Table 7.3-1): the label of metrics, spans and the API.
+pub fn message_name(t: u8) -> String {
+    use pfcp::message_type as mt;
+    match t {
+        mt::HEARTBEAT_REQUEST => "heartbeat_request".into(),
+        mt::ASSOCIATION_SETUP_REQUEST => "association_setup_request".into(),
+        mt::ASSOCIATION_UPDATE_REQUEST => "association_update_request".into(),
+        mt::ASSOCIATION_RELEASE_REQUEST => "association_release_request".into(),
+        mt::NODE_REPORT_REQUEST => "node_report_request".into(),
+        mt::SESSION_SET_DELETION_REQUEST => "session_set_deletion_request".into(),
+        mt::SESSION_ESTABLISHMENT_REQUEST => "session_establishment_request".into(),
+        mt::SESSION_MODIFICATION_REQUEST => "session_modification_request".into(),
+        mt::SESSION_DELETION_REQUEST => "session_deletion_request".into(),
+        mt::SESSION_REPORT_REQUEST => "session_report_request".into(),
+        t => format!("type_{t}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,8 @@
 //! Loads an eBPF object, has the kernel verify every program in it, and reads its counters.
 
 use crate::southbound::{
-    gtp::{Allocators, MapSizes},
     objects,
+    slots::{Allocators, MapSizes},
 };
 use aya::{
     Ebpf, EbpfLoader,

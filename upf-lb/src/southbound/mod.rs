@@ -1,17 +1,21 @@
 //! The southbound side: the eBPF objects, loading them into the kernel, and reading their maps.
 
+pub mod error;
 pub mod gtp;
 pub mod lb;
 pub mod loader;
 pub mod objects;
 pub mod signalling;
+pub mod slots;
 pub mod srv6;
 pub mod test_run;
 pub mod verifier;
 
-pub use gtp::{Installed, InstalledParts, Key, MapSizes, PdrSpec, SessionSpec, SouthboundError};
+pub use error::SouthboundError;
+pub use gtp::{Installed, InstalledParts, Key, PdrSpec, SessionSpec};
 pub use lb::LbDatapath;
 pub use loader::{GtpDatapath, LoadError};
+pub use slots::MapSizes;
 pub use srv6::Srv6Datapath;
 
 /// The free entries a CPU may keep to itself in an LRU hash map (`LOCAL_FREE_TARGET` in the
