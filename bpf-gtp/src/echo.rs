@@ -6,7 +6,7 @@
 //!
 //! Request IEs (a Private Extension) and extension headers are not echoed.
 
-use crate::{n3::OuterIp, reply};
+use crate::{outer::OuterIp, reply};
 use aya_ebpf::programs::XdpContext;
 use bpf_abi::Reason;
 use bpf_net::{

@@ -4,7 +4,7 @@
 //! plus the UDP Port extension header with the G-PDU's source port when that is not 2152
 //! (TS 29.281 5.2.2.1). At most [`LIMIT_PER_SEC`] per second per CPU: the rest are dropped.
 
-use crate::{n3::OuterIp, ratelimit, reply};
+use crate::{outer::OuterIp, ratelimit, reply};
 use aya_ebpf::programs::XdpContext;
 use bpf_abi::Reason;
 use bpf_net::{

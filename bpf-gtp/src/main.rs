@@ -13,6 +13,7 @@ mod fib;
 mod icmp;
 mod maps;
 mod n3;
+mod outer;
 mod pdr;
 mod qer;
 mod ratelimit;

@@ -4,7 +4,7 @@
 //! uplink; an unknown TEID is answered with an Error Indication); any other message goes to
 //! the kernel, counted as `GtpuOther`.
 
-use crate::{echo, errind, uplink};
+use crate::{echo, errind, outer::OuterIp, uplink};
 use aya_ebpf::programs::XdpContext;
 use bpf_abi::Reason;
 use bpf_net::{
@@ -16,20 +16,6 @@ use bpf_net::{
     proto,
     udp::{Udp, parse_udp},
 };
-
-/// The outer IP header of a GTP-U packet, as far as the stages need it.
-#[derive(Clone, Copy)]
-pub enum OuterIp {
-    /// IPv4, with its Type of Service byte.
-    V4 { src: [u8; 4], dst: [u8; 4], tos: u8 },
-    /// IPv6, with its Traffic Class and Flow Label.
-    V6 {
-        src: [u8; 16],
-        dst: [u8; 16],
-        traffic_class: u8,
-        flow_label: u32,
-    },
-}
 
 /// Parses the frame down to GTP-U and hands it to the stage for its message type.
 /// `Ok` and `Err` both carry the outcome; `Err` is an early exit.

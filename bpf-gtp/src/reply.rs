@@ -7,7 +7,7 @@
 //!   correct checksum;
 //! - the GTP-U message the caller built.
 
-use crate::n3::OuterIp;
+use crate::outer::OuterIp;
 use aya_ebpf::{helpers::generated::bpf_xdp_adjust_tail, programs::XdpContext};
 use bpf_abi::Reason;
 use bpf_net::{Cursor, csum, eth::EthHdr, ipv4::IP_DF, proto, udp::Udp};

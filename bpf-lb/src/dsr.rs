@@ -16,7 +16,7 @@
 //!
 //! A backend without the kernel's tunnel devices runs `xdp_lb_decap` ([`decap`]).
 
-use crate::{maps::DECAP, nat::Ip};
+use crate::{ip::Ip, maps::DECAP};
 use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext};
 use bpf_abi::{
     Reason,
@@ -62,7 +62,7 @@ pub fn prepare(
         let h = cur.get::<[u8; 8]>(ip.off, Reason::Ipv4Truncated)?;
         ([h[4], h[5]], h[6] & 0x40)
     };
-    let flow = crate::nat::flow_hash(key) & 0x000f_ffff;
+    let flow = bpf_abi::lb::flow_hash(key) & 0x000f_ffff;
     let macs = *cur.get::<[u8; 12]>(0, Reason::EthTruncated)?;
     // The new Ethernet and outer IP headers end where the inner packet starts (a VLAN tag, if
     // there was one, goes).

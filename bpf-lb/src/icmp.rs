@@ -22,8 +22,9 @@
 //! kernel's. SCTP quotes (IPv4) go to `xdp_lb_sctp`.
 
 use crate::{
+    ip::{self, Ip},
     maps::{CONNTRACK, LB_JUMP},
-    nat::{self, Ip},
+    nat,
 };
 use aya_ebpf::{helpers::generated::bpf_ktime_get_coarse_ns, programs::XdpContext};
 use bpf_abi::{
@@ -58,7 +59,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     // this CPU meanwhile.
     let [key, new] = unsafe { &mut *s };
     *key = FlowKey::default();
-    let ip = nat::parse_ip::<V6>(&cur, eth.l3_off, key)?;
+    let ip = ip::parse_ip::<V6>(&cur, eth.l3_off, key)?;
     let want = if V6 { proto::ICMPV6 } else { proto::ICMP };
     if ip.protocol != want {
         return Err(Reason::LbNoService);

@@ -8,6 +8,7 @@
 
 mod dsr;
 mod icmp;
+mod ip;
 mod maps;
 mod nat;
 mod nat64;

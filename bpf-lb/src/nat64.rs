@@ -9,8 +9,9 @@
 //! dropped and counted (`lb_xlat_unsupported`). ICMP errors: `nat64_icmp`.
 
 use crate::{
+    ip::{self, Ip},
     maps::{BACKENDS, MAGLEV, SERVICES, XLAT4, XLAT6},
-    nat::{self, Ip},
+    nat,
 };
 use aya_ebpf::{
     helpers::generated::{bpf_ktime_get_coarse_ns, bpf_xdp_adjust_head},
@@ -98,7 +99,7 @@ pub fn to_v4(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Err(Reason::LbXlatUnsupported);
     }
     let mut key = FlowKey::default();
-    let ip = nat::parse_ip::<true>(&cur, eth.l3_off, &mut key)?;
+    let ip = ip::parse_ip::<true>(&cur, eth.l3_off, &mut key)?;
     if ip.l4_off != ETH_HLEN + ipv6::IPV6_HLEN {
         return Err(Reason::LbXlatUnsupported);
     }
@@ -285,7 +286,7 @@ pub fn to_v6(ctx: &XdpContext) -> Result<Reason, Reason> {
         return Err(Reason::LbXlatUnsupported);
     }
     let mut key = FlowKey::default();
-    let ip = nat::parse_ip::<false>(&cur, eth.l3_off, &mut key)?;
+    let ip = ip::parse_ip::<false>(&cur, eth.l3_off, &mut key)?;
     if ip.l4_off != ETH_HLEN + 20 {
         return Err(Reason::LbXlatUnsupported);
     }

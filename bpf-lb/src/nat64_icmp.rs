@@ -22,8 +22,9 @@
 //! dropped and counted the same way.
 
 use crate::{
+    ip::Ip,
     maps::{XLAT4, XLAT6},
-    nat::{self, Ip},
+    nat,
 };
 use aya_ebpf::{
     helpers::generated::{bpf_ktime_get_coarse_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_tail},

@@ -43,11 +43,12 @@
 //!   backend's own address.
 
 use crate::{
+    ip::{self, Ip},
     maps::{
         BACKENDS, LB_JUMP, MAGLEV, SCRATCH, SCTP_ASSOC, SCTP_HALF_OPEN, SCTP_INIT_PATH, SCTP_PEERS,
         SCTP_VIP_LINK, SERVICES,
     },
-    nat::{self, Ip},
+    nat,
 };
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
@@ -91,7 +92,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
     let eth = parse_eth(&cur)?;
     let mut addrs = FlowKey::default();
-    let ip = nat::settle(nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?)?;
+    let ip = ip::settle(ip::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?)?;
     if !V6 && ip.protocol == proto::ICMP {
         return icmp_error(ctx, &cur, &ip);
     }
@@ -695,7 +696,7 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
     let eth = parse_eth(&cur)?;
     let mut addrs = FlowKey::default();
-    let ip = nat::settle(nat::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?)?;
+    let ip = ip::settle(ip::parse_ip::<V6>(&cur, eth.l3_off, &mut addrs)?)?;
     let s = sctp::parse_sctp(&cur, ip.l4_off, ip.off + ip.len)?;
     if ip.protocol != proto::SCTP || s.chunk_count == 0 || s.first_chunk_type != chunk::INIT_ACK {
         return Err(Reason::LbNoService);
@@ -1142,7 +1143,7 @@ pub fn icmp6(ctx: &XdpContext) -> Result<Reason, Reason> {
     let cur = Cursor::from_xdp(ctx);
     let eth = parse_eth(&cur)?;
     let mut addrs = FlowKey::default();
-    let ip = nat::parse_ip::<true>(&cur, eth.l3_off, &mut addrs)?;
+    let ip = ip::parse_ip::<true>(&cur, eth.l3_off, &mut addrs)?;
     if ip.protocol != proto::ICMPV6 || ip.l4_off != ip.off + 40 {
         return Err(Reason::LbNoService);
     }
