@@ -49,10 +49,14 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Check a configuration file and print what it resolves to.
+    /// Check a configuration file and print what it resolves to: the file with every default
+    /// of its sections written in (the API token hidden), as TOML or JSON.
     CheckConfig {
         /// Configuration file.
         config: PathBuf,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Toml)]
+        output: Output,
     },
     /// Checks this kernel and machine for what the configured parts need (kernel version,
     /// BTF, JIT, capabilities, bpffs, interfaces, IPv6 forwarding, the kernel features the
@@ -75,6 +79,15 @@ enum Cmd {
         #[arg(long)]
         only: Vec<String>,
     },
+}
+
+/// `check-config`'s output format.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Output {
+    /// The configuration file's own layout.
+    Toml,
+    /// The same keys as JSON.
+    Json,
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -139,9 +152,15 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Cmd::CheckConfig { config } => {
-            let cfg = load_config(Some(&config))?;
-            println!("{cfg:#?}");
+        Cmd::CheckConfig { config, output } => {
+            let text = std::fs::read_to_string(&config)
+                .with_context(|| format!("reading the configuration {}", config.display()))?;
+            let (_, resolved) = Config::parse_resolved(&text)
+                .with_context(|| format!("in {}", config.display()))?;
+            match output {
+                Output::Toml => print!("{}", resolved.to_toml()?),
+                Output::Json => println!("{}", resolved.to_json()?),
+            }
             Ok(())
         }
         Cmd::Doctor { config } => {

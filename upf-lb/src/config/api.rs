@@ -1,10 +1,10 @@
 //! `[api]`: the gRPC management API (address, bearer token, TLS, drop events).
 
 use super::field::{ConfigError, bad};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawApi {
     pub(super) enabled: Option<bool>,
@@ -23,6 +23,9 @@ pub(super) struct Api {
     pub(super) drop_event_rate: u64,
 }
 
+const LISTEN: &str = "127.0.0.1:50051";
+const DROP_EVENT_RATE: u64 = 1000;
+
 /// On at 127.0.0.1:50051 without the section.
 pub(super) fn check(raw: Option<&RawApi>) -> Result<Api, ConfigError> {
     let none = RawApi::default();
@@ -39,7 +42,7 @@ pub(super) fn check(raw: Option<&RawApi>) -> Result<Api, ConfigError> {
         (None, Some(_)) => return Err(bad("api.tls_cert", "tls_key needs tls_cert")),
     };
     let listen = if api.enabled.unwrap_or(true) {
-        let a = api.listen.as_deref().unwrap_or("127.0.0.1:50051");
+        let a = api.listen.as_deref().unwrap_or(LISTEN);
         Some(a.parse().map_err(|_| {
             bad(
                 "api.listen",
@@ -60,6 +63,19 @@ pub(super) fn check(raw: Option<&RawApi>) -> Result<Api, ConfigError> {
         listen,
         token: api.token.clone(),
         tls,
-        drop_event_rate: api.drop_event_rate.unwrap_or(1000),
+        drop_event_rate: api.drop_event_rate.unwrap_or(DROP_EVENT_RATE),
     })
+}
+
+/// The defaults written in and the token hidden, for `check-config`.
+pub(super) fn fill(raw: &mut Option<RawApi>) {
+    let a = raw.get_or_insert_with(RawApi::default);
+    let on = *a.enabled.get_or_insert(true);
+    if on {
+        a.listen.get_or_insert_with(|| LISTEN.into());
+    }
+    a.drop_event_rate.get_or_insert(DROP_EVENT_RATE);
+    if let Some(t) = &mut a.token {
+        *t = format!("(hidden: {} characters)", t.len());
+    }
 }

@@ -1,9 +1,9 @@
 //! `[fteid]`: the range local F-TEIDs are chosen from (CHOOSE, TS 29.244 5.5.3).
 
 use super::field::{ConfigError, bad};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFteid {
     pub(super) first: u32,
@@ -27,4 +27,9 @@ pub(super) fn check(raw: Option<&RawFteid>, max_sessions: u32) -> Result<(u32, u
             bpf_abi::gtp::TEID_DIRECT + max_sessions.saturating_mul(2) - 1,
         ),
     })
+}
+
+/// The range in use written in, for `check-config`.
+pub(super) fn fill(raw: &mut Option<RawFteid>, (first, last): (u32, u32)) {
+    raw.get_or_insert(RawFteid { first, last });
 }

@@ -2,10 +2,10 @@
 //! is also `[lb]`'s and `[srv6]`'s).
 
 use super::field::{ConfigError, bad, opt_addr};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawIface {
     pub(super) interface: String,
@@ -72,4 +72,9 @@ pub(super) fn iface(r: &RawIface, name: &str) -> Result<Iface, ConfigError> {
         ipv6,
         xdp_mode,
     })
+}
+
+/// The defaults written in, for `check-config`.
+pub(super) fn fill(raw: &mut RawIface) {
+    raw.xdp_mode.get_or_insert_with(|| "driver".into());
 }

@@ -4,10 +4,10 @@ use super::{
     field::{ConfigError, bad, ip},
     iface::XdpMode,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLb {
     #[serde(default)]
@@ -28,7 +28,7 @@ pub(super) struct RawLb {
     pub(super) service: Vec<RawLbService>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLbService {
     pub(super) vip: Option<String>,
@@ -44,7 +44,7 @@ pub(super) struct RawLbService {
     pub(super) backends: Vec<RawLbBackend>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLbBackend {
     pub(super) addr: Option<String>,
@@ -132,6 +132,14 @@ impl LbService {
     }
 }
 
+const CONNECTIONS: u32 = 1_000_000;
+const SCTP_ASSOCIATIONS: u32 = 16_384;
+const SCTP_HALF_OPEN: u32 = 4096;
+const HEALTH_INTERVAL_MS: u64 = 2000;
+const HEALTH_TIMEOUT_MS: u64 = 1000;
+const HEALTH_FALL: u32 = 3;
+const HEALTH_RISE: u32 = 2;
+
 /// `[lb]`: every field checked, errors naming it.
 pub(super) fn check(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigError> {
     if r.interfaces.is_empty() && r.decap_interfaces.is_empty() {
@@ -172,15 +180,15 @@ pub(super) fn check(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigErro
         }
     }
     let xdp_mode = XdpMode::parse("lb.xdp_mode", r.xdp_mode.as_deref())?;
-    let connections = r.connections.unwrap_or(1_000_000);
+    let connections = r.connections.unwrap_or(CONNECTIONS);
     if connections == 0 || connections > 50_000_000 {
         return Err(bad("lb.connections", "1 to 50000000"));
     }
-    let sctp_associations = r.sctp_associations.unwrap_or(16_384);
+    let sctp_associations = r.sctp_associations.unwrap_or(SCTP_ASSOCIATIONS);
     if sctp_associations == 0 || sctp_associations > 4_000_000 {
         return Err(bad("lb.sctp_associations", "1 to 4000000"));
     }
-    let sctp_half_open = r.sctp_half_open.unwrap_or(4096);
+    let sctp_half_open = r.sctp_half_open.unwrap_or(SCTP_HALF_OPEN);
     if sctp_half_open == 0 || sctp_half_open > 1_000_000 {
         return Err(bad("lb.sctp_half_open", "1 to 1000000"));
     }
@@ -193,10 +201,18 @@ pub(super) fn check(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigErro
             Ok(std::time::Duration::from_millis(v))
         };
     let health = crate::lb_health::Params {
-        interval: ms("lb.health_interval_ms", r.health_interval_ms, 2000)?,
-        timeout: ms("lb.health_timeout_ms", r.health_timeout_ms, 1000)?,
-        fall: r.health_fall.unwrap_or(3),
-        rise: r.health_rise.unwrap_or(2),
+        interval: ms(
+            "lb.health_interval_ms",
+            r.health_interval_ms,
+            HEALTH_INTERVAL_MS,
+        )?,
+        timeout: ms(
+            "lb.health_timeout_ms",
+            r.health_timeout_ms,
+            HEALTH_TIMEOUT_MS,
+        )?,
+        fall: r.health_fall.unwrap_or(HEALTH_FALL),
+        rise: r.health_rise.unwrap_or(HEALTH_RISE),
     };
     if health.timeout > health.interval {
         return Err(bad("lb.health_timeout_ms", "at most lb.health_interval_ms"));
@@ -504,4 +520,17 @@ pub(super) fn check(r: RawLb, n3: &str, n6: &str) -> Result<LbConfig, ConfigErro
         health,
         services,
     })
+}
+
+/// The section's own defaults written in, for `check-config` (a service's and a backend's
+/// fields stay as written).
+pub(super) fn fill(raw: &mut RawLb) {
+    raw.xdp_mode.get_or_insert_with(|| "driver".into());
+    raw.connections.get_or_insert(CONNECTIONS);
+    raw.sctp_associations.get_or_insert(SCTP_ASSOCIATIONS);
+    raw.sctp_half_open.get_or_insert(SCTP_HALF_OPEN);
+    raw.health_interval_ms.get_or_insert(HEALTH_INTERVAL_MS);
+    raw.health_timeout_ms.get_or_insert(HEALTH_TIMEOUT_MS);
+    raw.health_fall.get_or_insert(HEALTH_FALL);
+    raw.health_rise.get_or_insert(HEALTH_RISE);
 }

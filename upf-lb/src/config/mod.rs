@@ -36,16 +36,35 @@ pub use ue_pool::UePool;
 
 use field::bad;
 use pfcp::ie::addr::NodeId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::{
     net::{IpAddr, SocketAddr},
     time::Duration,
 };
 
+/// A configuration file with every default a section has written in and the API token hidden:
+/// what `upf-lb check-config` prints. Given back to [`Config::parse`] (with a token of its
+/// own), it makes the same [`Config`].
+pub struct Resolved(RawConfig);
+
+impl Resolved {
+    /// As TOML, in the file's own layout.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(&self.0)?)
+    }
+
+    /// As JSON (the same keys; an absent optional key is left out).
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        Ok(serde_json::to_string_pretty(&toml::Value::try_from(
+            &self.0,
+        )?)?)
+    }
+}
+
 /// The embedded default configuration (the demo's topology).
 pub const DEFAULT: &str = include_str!("../../../config/upf-lb.toml");
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     node: node::RawNode,
@@ -148,6 +167,12 @@ impl Config {
 
     /// Parses and checks a configuration file's text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        Self::parse_resolved(text).map(|(c, _)| c)
+    }
+
+    /// Parses and checks a configuration file's text; also gives the file with every default
+    /// written in ([`Resolved`]).
+    pub fn parse_resolved(text: &str) -> Result<(Config, Resolved), ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             // toml names the key and the line; keep its message whole.
             let field = e
@@ -177,15 +202,31 @@ impl Config {
         let state = state::check(raw.state.as_ref())?;
         let api = api::check(raw.api.as_ref())?;
         let telemetry = telemetry::check(raw.telemetry.as_ref())?;
-        let srv6 = match raw.srv6 {
+        let srv6 = match raw.srv6.clone() {
             None => None,
             Some(s) => Some(srv6::check(s, &n3.interface, &n6.interface)?),
         };
-        let lb = match raw.lb {
+        let lb = match raw.lb.clone() {
             None => None,
             Some(l) => Some(lb::check(l, &n3.interface, &n6.interface)?),
         };
-        Ok(Config {
+        let mut file = raw;
+        iface::fill(&mut file.n3);
+        iface::fill(&mut file.n6);
+        n4::fill(&mut file.n4);
+        limits::fill(&mut file.limits);
+        fteid::fill(&mut file.fteid, fteid);
+        qer::fill(&mut file.qer);
+        buffering::fill(&mut file.buffering);
+        api::fill(&mut file.api);
+        telemetry::fill(&mut file.telemetry);
+        if let Some(l) = &mut file.lb {
+            lb::fill(l);
+        }
+        if let Some(s) = &mut file.srv6 {
+            srv6::fill(s);
+        }
+        let config = Config {
             node_id,
             n3,
             n6,
@@ -211,7 +252,8 @@ impl Config {
             drop_event_rate: api.drop_event_rate,
             lb,
             srv6,
-        })
+        };
+        Ok((config, Resolved(file)))
     }
 
     /// The embedded default.

@@ -2,10 +2,10 @@
 
 use super::field::{ConfigError, bad};
 use pfcp::ie::addr::NodeId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNode {
     pub(super) node_id: String,

@@ -5,10 +5,10 @@ use super::{
     field::{ConfigError, bad},
     iface::XdpMode,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSrv6 {
     pub(super) interfaces: Option<Vec<String>>,
@@ -23,7 +23,7 @@ pub(super) struct RawSrv6 {
     pub(super) n9: Vec<RawN9>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawN9 {
     pub(super) peer: String,
@@ -36,7 +36,7 @@ pub(super) struct RawN9 {
 
 /// A local SID's fields as `[[srv6.sid]]` (and the API's SetSid) give them, unchecked:
 /// [`parse_sid`] checks them.
-#[derive(Deserialize, Clone, Debug, Default)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawSid {
     /// address/length.
@@ -69,7 +69,7 @@ pub struct RawSid {
     pub rate_kbps: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPolicy {
     pub(super) prefix: String,
@@ -389,6 +389,8 @@ pub struct N9Config {
     pub args_at: u8,
 }
 
+const MAX_SIDS: u32 = 1024;
+
 /// `[srv6]`: every field checked, errors naming it.
 pub(super) fn check(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, ConfigError> {
     use crate::southbound::srv6::EncapPolicy;
@@ -423,7 +425,7 @@ pub(super) fn check(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, Config
         ));
     }
     let xdp_mode = XdpMode::parse("srv6.xdp_mode", r.xdp_mode.as_deref())?;
-    let max_sids = r.max_sids.unwrap_or(1024);
+    let max_sids = r.max_sids.unwrap_or(MAX_SIDS);
     if max_sids == 0 || max_sids > 1_000_000 {
         return Err(bad("srv6.max_sids", "1 to 1000000"));
     }
@@ -582,4 +584,13 @@ pub(super) fn check(r: RawSrv6, n3: &str, n6: &str) -> Result<Srv6Config, Config
         gtp4d: gtp4ds,
         gtp6d,
     })
+}
+
+/// The section's own defaults written in, for `check-config` (a SID's, a policy's and an N9
+/// tunnel's fields stay as written).
+pub(super) fn fill(raw: &mut RawSrv6) {
+    raw.interfaces.get_or_insert_with(Vec::new);
+    raw.headend_interfaces.get_or_insert_with(Vec::new);
+    raw.xdp_mode.get_or_insert_with(|| "driver".into());
+    raw.max_sids.get_or_insert(MAX_SIDS);
 }

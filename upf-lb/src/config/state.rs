@@ -1,9 +1,9 @@
 //! `[state]`: what outlives the daemon for a hitless restart (pinned maps, the session store).
 
 use super::field::{ConfigError, bad};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawState {
     pub(super) pin_dir: String,

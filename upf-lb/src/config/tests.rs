@@ -657,3 +657,73 @@ fn cidrs_match_their_members_only() {
             .contains("203.0.113.9".parse().unwrap())
     );
 }
+
+/// What `check-config` prints is a configuration that makes the same [`Config`], every
+/// default a section has written in: for the default, a file with `[lb]` (TCP, UDP, SCTP
+/// services, every forwarding mode), one with `[srv6]`, and one with `[state]`, `[telemetry]`
+/// and the API's TLS and token.
+#[test]
+fn check_config_prints_a_file_that_makes_the_same_config() {
+    let dir = std::env::temp_dir().join(format!("upf-lb-resolved-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("api.crt"), dir.join("api.key"));
+    std::fs::write(&cert, "certificate").unwrap();
+    std::fs::write(&key, "key").unwrap();
+    let token = "a-token-of-some-length";
+    let extra = "[state]\npin_dir = \"/sys/fs/bpf/upf-lb\"\ndb = \"/var/lib/upf-lb/state.redb\"\n";
+    let files = [
+        DEFAULT.to_string(),
+        format!("{DEFAULT}\n{LB}"),
+        format!("{DEFAULT}\n{LB_MODES}"),
+        format!("{DEFAULT}\n{SRV6}"),
+        DEFAULT
+            .replacen(
+                "enabled = true",
+                &format!(
+                    "enabled = true\ntoken = \"{token}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+                    cert.display(),
+                    key.display()
+                ),
+                1,
+            )
+            .replacen(
+                "# otlp_endpoint = \"http://127.0.0.1:4317\"",
+                "otlp_endpoint = \"http://127.0.0.1:4317\"\nprometheus_listen = \"127.0.0.1:9464\"",
+                1,
+            )
+            + "\n"
+            + extra,
+    ];
+    for (i, text) in files.iter().enumerate() {
+        let (c, resolved) =
+            Config::parse_resolved(text).unwrap_or_else(|e| panic!("file {i}: {e}"));
+        let toml = resolved.to_toml().unwrap();
+        // The token is hidden: the printed file does not carry a secret, and would not pass.
+        if c.api_token.is_some() {
+            assert!(!toml.contains(token), "{toml}");
+            assert!(toml.contains("(hidden: 22 characters)"), "{toml}");
+        }
+        let again =
+            Config::parse(&toml.replace("\"(hidden: 22 characters)\"", &format!("\"{token}\"")))
+                .unwrap_or_else(|e| panic!("file {i}: {e}\n{toml}"));
+        assert_eq!(again, c, "file {i}:\n{toml}");
+        // Every default of a section is written in.
+        for key in [
+            "t1_ms = 3000",
+            "n1 = 3",
+            "max_sessions = 65536",
+            "mbr_burst_ms = 100",
+        ] {
+            assert!(toml.contains(key), "file {i} lacks {key}:\n{toml}");
+        }
+        // JSON: the same keys and values.
+        let json: serde_json::Value = serde_json::from_str(&resolved.to_json().unwrap()).unwrap();
+        assert_eq!(json["n4"]["t1_ms"], 3000, "file {i}");
+        assert_eq!(json["fteid"]["first"], u64::from(c.fteid.0), "file {i}");
+        assert_eq!(
+            json["buffering"]["total"], c.buffer_total as u64,
+            "file {i}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

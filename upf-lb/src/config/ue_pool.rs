@@ -4,9 +4,9 @@ use super::{
     cidr::Cidr,
     field::{ConfigError, bad},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPool {
     pub(super) network_instance: String,
