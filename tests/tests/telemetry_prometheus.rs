@@ -24,7 +24,7 @@ fn scrape(b: &upf_lb_tests::n4::Bed) -> Scrape {
     let text = b.topo.upf.run(|| {
         let mut c = TcpStream::connect(("192.0.2.2", 9464)).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: upf\r\n\r\n")
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: upf\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut s = String::new();
         c.read_to_string(&mut s).unwrap();
@@ -190,10 +190,84 @@ fn the_prometheus_endpoint_counts_what_the_datapath_and_n4_did() {
     // Anything but GET /metrics is a 404.
     let other = b.topo.upf.run(|| {
         let mut c = TcpStream::connect(("192.0.2.2", 9464)).unwrap();
-        c.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: upf\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut s = String::new();
         c.read_to_string(&mut s).unwrap();
         s
     });
     assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+
+    // One connection kept alive for three requests: Prometheus text, HEAD, OpenMetrics.
+    let (text, head, om) = b.topo.upf.run(|| {
+        let c = TcpStream::connect(("192.0.2.2", 9464)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut r = std::io::BufReader::new(c.try_clone().unwrap());
+        let mut w = c;
+        let mut ask = |req: &str, body: bool| {
+            w.write_all(req.as_bytes()).unwrap();
+            response(&mut r, body)
+        };
+        let text = ask("GET /metrics HTTP/1.1\r\nHost: upf\r\n\r\n", true);
+        let head = ask("HEAD /metrics HTTP/1.1\r\nHost: upf\r\n\r\n", false);
+        let om = ask(
+            "GET /metrics HTTP/1.1\r\nHost: upf\r\nAccept: application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3\r\n\r\n",
+            true,
+        );
+        (text, head, om)
+    });
+    assert!(
+        text.0.contains("content-type: text/plain; version=0.0.4"),
+        "{}",
+        text.0
+    );
+    assert!(!text.1.contains("# EOF"));
+    assert!(head.0.starts_with("http/1.1 200"), "{}", head.0);
+    assert!(head.1.is_empty(), "HEAD has no body");
+    assert!(
+        om.0.contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{}",
+        om.0
+    );
+    assert!(om.1.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+    // The same samples in both formats (OpenMetrics: counters TYPEd without _total).
+    let samples = |t: &str| -> std::collections::BTreeSet<String> {
+        t.lines()
+            .filter(|l| {
+                l.starts_with("upf_lb_sessions") || l.starts_with("upf_lb_pfcp_requests_total")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(!samples(&text.1).is_empty());
+    assert_eq!(samples(&text.1), samples(&om.1));
+    assert!(
+        om.1.contains("# TYPE upf_lb_pfcp_requests counter"),
+        "{}",
+        om.1
+    );
+}
+
+/// One HTTP/1.1 response from `r`: its head (header names in lower case) and its body
+/// (`Content-Length` bytes; none for a HEAD).
+fn response(r: &mut impl std::io::BufRead, body: bool) -> (String, String) {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "connection closed after {head:?}"
+        );
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line.to_ascii_lowercase());
+    }
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut b = vec![0u8; if body { len } else { 0 }];
+    r.read_exact(&mut b).unwrap();
+    (head.replace("\r\n", "\n"), String::from_utf8(b).unwrap())
 }

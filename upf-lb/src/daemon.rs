@@ -524,7 +524,7 @@ async fn serve_with_ready(
     .map_err(|e| anyhow::anyhow!("watching the event ring buffer: {e}"))?;
     let mut gtpu = std::collections::HashMap::new();
     // The Prometheus endpoint asks the owner for the text over a channel.
-    let (metrics_tx, mut metrics_rx) = mpsc::channel::<tokio::sync::oneshot::Sender<String>>(16);
+    let (metrics_tx, mut metrics_rx): (MetricsAsk, _) = mpsc::channel(16);
     if let Some(a) = n4.config().prometheus_listen {
         let l = tokio::net::TcpListener::bind(a)
             .await
@@ -603,8 +603,8 @@ async fn serve_with_ready(
                 n4.on_backend_health(c);
                 Vec::new()
             }
-            Some(reply) = metrics_rx.recv() => {
-                let _ = reply.send(crate::telemetry::prometheus(&n4));
+            Some((format, reply)) = metrics_rx.recv() => {
+                let _ = reply.send(crate::telemetry::prometheus(&n4, format));
                 continue;
             }
             r = events.readable() => {
@@ -700,56 +700,48 @@ async fn serve_with_ready(
     Ok(n4)
 }
 
-/// Serves `GET /metrics` (HTTP/1.1, one request per connection) with the owner's text.
-async fn prometheus_server(
-    l: tokio::net::TcpListener,
-    ask: mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    loop {
-        let Ok((mut c, _)) = l.accept().await else {
-            continue;
+/// What the metrics endpoint asks the owner for: the text in a format, answered on the sender.
+type MetricsAsk = mpsc::Sender<(
+    crate::telemetry::Format,
+    tokio::sync::oneshot::Sender<String>,
+)>;
+
+/// Serves `GET /metrics` (and HEAD) over HTTP/1.1 with keep-alive (hyper, through axum), in
+/// the format the scraper's Accept header asks for; anything else is a 404.
+async fn prometheus_server(l: tokio::net::TcpListener, ask: MetricsAsk) {
+    use axum::{
+        extract::State,
+        http::{HeaderMap, StatusCode, header},
+        response::IntoResponse,
+    };
+    async fn metrics(State(ask): State<MetricsAsk>, headers: HeaderMap) -> impl IntoResponse {
+        let format = crate::telemetry::Format::from_accept(
+            headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let text = match ask.send((format, tx)).await {
+            Ok(()) => rx.await.ok(),
+            Err(_) => None,
         };
-        let ask = ask.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            let mut n = 0;
-            // Until the end of the request head, 8 KiB or 2 s, whichever first.
-            let head = tokio::time::timeout(Duration::from_secs(2), async {
-                while n < buf.len() {
-                    match c.read(&mut buf[n..]).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(k) => n += k,
-                    }
-                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-            })
-            .await;
-            if head.is_err() {
-                return;
-            }
-            let line = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if line.starts_with("GET /metrics ") {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                match ask.send(tx).await {
-                    Ok(()) => match rx.await {
-                        Ok(text) => ("200 OK", text),
-                        Err(_) => ("503 Service Unavailable", String::new()),
-                    },
-                    Err(_) => ("503 Service Unavailable", String::new()),
-                }
-            } else {
-                ("404 Not Found", "only GET /metrics here\n".to_string())
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = c.write_all(resp.as_bytes()).await;
-            let _ = c.shutdown().await;
-        });
+        match text {
+            Some(t) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, format.content_type())],
+                t,
+            ),
+            None => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "the daemon is stopping\n".to_string(),
+            ),
+        }
+    }
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "only GET /metrics here\n") })
+        .with_state(ask);
+    if let Err(e) = axum::serve(l, app).await {
+        tracing::error!("the metrics endpoint stopped: {e}");
     }
 }
 

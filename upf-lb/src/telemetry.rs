@@ -1,15 +1,139 @@
-//! Metrics in the Prometheus text exposition format (what every Kubernetes cluster scrapes):
+//! Metrics in the Prometheus text exposition format or OpenMetrics, by the scraper's Accept
+//! header (prometheus-client writes both; what every Kubernetes cluster scrapes):
 //! the datapath's packets and bytes per reason and verdict (names from the bpf-abi reason
 //! enum, one source of names), PFCP requests and their handling time per message type and
 //! Cause, sessions, associations, buffered packets, and map occupancy against capacity.
 //! Per-CPU counters are summed here, in userspace; reading them costs the datapath nothing.
 
 use crate::n4::{N4, trace::message_name};
-use std::fmt::Write as _;
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+/// The text format of a scrape, by the scraper's `Accept` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text exposition format, version 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format an `Accept` header asks for: OpenMetrics when it ranks
+    /// `application/openmetrics-text` at least as high as `text/plain` (or lists only it),
+    /// else Prometheus 0.0.4 (also without a header).
+    pub fn from_accept(accept: Option<&str>) -> Format {
+        let (mut om, mut text) = (None::<f32>, None::<f32>);
+        for item in accept.unwrap_or("").split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = match media.as_str() {
+                "application/openmetrics-text" => &mut om,
+                "text/plain" | "*/*" | "text/*" => &mut text,
+                _ => continue,
+            };
+            *slot = Some(slot.map_or(q, |v| v.max(q)));
+        }
+        match (om, text) {
+            (Some(o), t) if o > 0.0 && o >= t.unwrap_or(0.0) => Format::OpenMetrics,
+            _ => Format::Prometheus,
+        }
+    }
+
+    /// Its Content-Type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// A scrape's metrics, registered in the order they are written.
+struct Metrics(prometheus_client::registry::Registry);
+
+type Labels = Vec<(&'static str, String)>;
+
+impl Metrics {
+    /// Help text as prometheus-client wants it (it adds the full stop).
+    fn help(help: &str) -> &str {
+        help.strip_suffix('.').unwrap_or(help)
+    }
+
+    /// A counter family `name` (ending in `_total`, which the encoder writes itself).
+    fn counter(
+        &mut self,
+        name: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (Labels, u64)>,
+    ) {
+        use prometheus_client::metrics::{counter::Counter, family::Family};
+        let f = Family::<Labels, Counter>::default();
+        for (l, v) in samples {
+            f.get_or_create(&l).inc_by(v);
+        }
+        let base = name
+            .strip_suffix("_total")
+            .expect("a counter's name ends in _total");
+        self.0.register(base, Self::help(help), f);
+    }
+
+    /// A counter family of seconds (fractional).
+    fn seconds(
+        &mut self,
+        name: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (Labels, f64)>,
+    ) {
+        use prometheus_client::metrics::{counter::Counter, family::Family};
+        use std::sync::atomic::AtomicU64;
+        let f = Family::<Labels, Counter<f64, AtomicU64>>::default();
+        for (l, v) in samples {
+            f.get_or_create(&l).inc_by(v);
+        }
+        let base = name
+            .strip_suffix("_total")
+            .expect("a counter's name ends in _total");
+        self.0.register(base, Self::help(help), f);
+    }
+
+    /// A gauge family.
+    fn gauges(&mut self, name: &str, help: &str, samples: impl IntoIterator<Item = (Labels, u64)>) {
+        use prometheus_client::metrics::{family::Family, gauge::Gauge};
+        use std::sync::atomic::AtomicU64;
+        let f = Family::<Labels, Gauge<u64, AtomicU64>>::default();
+        for (l, v) in samples {
+            f.get_or_create(&l).set(v);
+        }
+        self.0.register(name, Self::help(help), f);
+    }
+
+    /// A gauge without labels.
+    fn gauge(&mut self, name: &str, help: &str, v: u64) {
+        use prometheus_client::metrics::gauge::Gauge;
+        use std::sync::atomic::AtomicU64;
+        let g = Gauge::<u64, AtomicU64>::default();
+        g.set(v);
+        self.0.register(name, Self::help(help), g);
+    }
+
+    fn encode(&self, format: Format) -> String {
+        let mut o = String::with_capacity(16 * 1024);
+        // Writing into a String cannot fail.
+        let _ = match format {
+            Format::Prometheus => {
+                prometheus_client::encoding::prometheus_text::encode(&mut o, &self.0)
+            }
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut o, &self.0),
+        };
+        o
+    }
+}
+
+fn l(pairs: &[(&'static str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (*k, (*v).to_string())).collect()
 }
 
 /// The interface and direction labels of an ingress of the QFI counters.
@@ -37,22 +161,19 @@ pub fn qfi_counts(n4: &N4) -> Vec<(&'static str, &'static str, u8, u64, u64)> {
 }
 
 /// The load balancer's backends: traffic and health, from the API's view of it.
-fn lb_families(o: &mut String, n4: &N4) {
+fn lb_families(m: &mut Metrics, n4: &N4) {
     let Some(r) = n4.lb_view() else {
         return;
     };
-    family(
-        o,
-        "upf_lb_lb_backend_packets_total",
-        "counter",
-        "Packets the load balancer sent to a backend (direction=to) or from it (from).",
-    );
     let mut lines = Vec::new();
     for s in &r.services {
         for b in &s.backends {
-            let l = format!("service=\"{}\",backend=\"{}\"", s.index, b.addrs.join(","));
+            let base = l(&[
+                ("service", &s.index.to_string()),
+                ("backend", &b.addrs.join(",")),
+            ]);
             lines.push((
-                l,
+                base,
                 b.packets_to,
                 b.bytes_to,
                 b.packets_from,
@@ -61,78 +182,48 @@ fn lb_families(o: &mut String, n4: &N4) {
             ));
         }
     }
-    for (l, pt, _, pf, _, _) in &lines {
-        let _ = writeln!(
-            o,
-            "upf_lb_lb_backend_packets_total{{{l},direction=\"to\"}} {pt}"
-        );
-        let _ = writeln!(
-            o,
-            "upf_lb_lb_backend_packets_total{{{l},direction=\"from\"}} {pf}"
-        );
-    }
-    family(
-        o,
+    let with_dir = |base: &Labels, d: &str| {
+        let mut x = base.clone();
+        x.push(("direction", d.to_string()));
+        x
+    };
+    m.counter(
+        "upf_lb_lb_backend_packets_total",
+        "Packets the load balancer sent to a backend (direction=to) or from it (from).",
+        lines.iter().flat_map(|(b, pt, _, pf, _, _)| {
+            [(with_dir(b, "to"), *pt), (with_dir(b, "from"), *pf)]
+        }),
+    );
+    m.counter(
         "upf_lb_lb_backend_bytes_total",
-        "counter",
         "Bytes (IP) the load balancer sent to a backend (direction=to) or from it (from).",
+        lines.iter().flat_map(|(b, _, bt, _, bf, _)| {
+            [(with_dir(b, "to"), *bt), (with_dir(b, "from"), *bf)]
+        }),
     );
-    for (l, _, bt, _, bf, _) in &lines {
-        let _ = writeln!(
-            o,
-            "upf_lb_lb_backend_bytes_total{{{l},direction=\"to\"}} {bt}"
-        );
-        let _ = writeln!(
-            o,
-            "upf_lb_lb_backend_bytes_total{{{l},direction=\"from\"}} {bf}"
-        );
-    }
-    family(
-        o,
+    m.gauges(
         "upf_lb_lb_backend_up",
-        "gauge",
         "1 while a backend passes its health checks (or is not checked), else 0.",
+        lines.iter().map(|(b, .., up)| (b.clone(), u64::from(*up))),
     );
-    for (l, .., up) in &lines {
-        let _ = writeln!(o, "upf_lb_lb_backend_up{{{l}}} {}", u8::from(*up));
-    }
 }
 
-/// The metrics of `n4` and its datapath, as Prometheus text.
-pub fn prometheus(n4: &N4) -> String {
-    let mut o = String::with_capacity(16 * 1024);
+/// The metrics of `n4` and its datapath, as text in `format`.
+pub fn prometheus(n4: &N4, format: Format) -> String {
+    let mut m = Metrics(prometheus_client::registry::Registry::default());
     if let Ok(counters) = n4.datapath_counters() {
-        family(
-            &mut o,
+        let rv = |r: &bpf_abi::Reason| l(&[("reason", r.name()), ("verdict", r.verdict().name())]);
+        m.counter(
             "upf_lb_datapath_packets_total",
-            "counter",
             "Packets the eBPF programs handled, by outcome reason and verdict.",
+            counters.iter().map(|(r, c)| (rv(r), c.packets)),
         );
-        for (r, c) in &counters {
-            let _ = writeln!(
-                o,
-                "upf_lb_datapath_packets_total{{reason=\"{}\",verdict=\"{}\"}} {}",
-                r.name(),
-                r.verdict().name(),
-                c.packets
-            );
-        }
-        lb_families(&mut o, n4);
-        family(
-            &mut o,
+        lb_families(&mut m, n4);
+        m.counter(
             "upf_lb_datapath_bytes_total",
-            "counter",
             "Bytes of the packets the eBPF programs handled, by outcome reason and verdict.",
+            counters.iter().map(|(r, c)| (rv(r), c.bytes)),
         );
-        for (r, c) in &counters {
-            let _ = writeln!(
-                o,
-                "upf_lb_datapath_bytes_total{{reason=\"{}\",verdict=\"{}\"}} {}",
-                r.name(),
-                r.verdict().name(),
-                c.bytes
-            );
-        }
     }
     let qfis = qfi_counts(n4);
     for (name, help, bytes) in [
@@ -147,124 +238,98 @@ pub fn prometheus(n4: &N4) -> String {
             true,
         ),
     ] {
-        family(&mut o, name, "counter", help);
-        for (ifc, dir, q, p, b) in &qfis {
-            let v = if bytes { b } else { p };
-            let _ = writeln!(
-                o,
-                "{name}{{interface=\"{ifc}\",direction=\"{dir}\",qfi=\"{q}\",verdict=\"forwarded\"}} {v}"
-            );
-        }
+        m.counter(
+            name,
+            help,
+            qfis.iter().map(|(ifc, dir, q, p, b)| {
+                let labels = l(&[
+                    ("interface", ifc),
+                    ("direction", dir),
+                    ("qfi", &q.to_string()),
+                    ("verdict", "forwarded"),
+                ]);
+                (labels, if bytes { *b } else { *p })
+            }),
+        );
     }
-    family(
-        &mut o,
+    let mc = |t: u8, c: u8| l(&[("message", &message_name(t)), ("cause", &c.to_string())]);
+    m.counter(
         "upf_lb_pfcp_requests_total",
-        "counter",
         "PFCP requests answered, by message type and the Cause of the answer (0: none).",
+        n4.pfcp_stats
+            .iter()
+            .map(|((t, c), (n, _))| (mc(*t, *c), *n)),
     );
-    for ((t, c), (n, _)) in &n4.pfcp_stats {
-        let _ = writeln!(
-            o,
-            "upf_lb_pfcp_requests_total{{message=\"{}\",cause=\"{c}\"}} {n}",
-            message_name(*t)
-        );
-    }
-    family(
-        &mut o,
+    m.seconds(
         "upf_lb_pfcp_request_seconds_total",
-        "counter",
         "Time spent handling PFCP requests, by message type and Cause.",
+        n4.pfcp_stats
+            .iter()
+            .map(|((t, c), (_, ns))| (mc(*t, *c), *ns as f64 / 1e9)),
     );
-    for ((t, c), (_, ns)) in &n4.pfcp_stats {
-        let _ = writeln!(
-            o,
-            "upf_lb_pfcp_request_seconds_total{{message=\"{}\",cause=\"{c}\"}} {}",
-            message_name(*t),
-            *ns as f64 / 1e9
-        );
-    }
-    for (name, help, v) in [
-        (
-            "upf_lb_sessions",
-            "PFCP sessions held.",
-            n4.session_count() as u64,
-        ),
-        (
-            "upf_lb_associations",
-            "PFCP associations held.",
-            n4.associations().count() as u64,
-        ),
-        (
-            "upf_lb_buffered_packets",
-            "Downlink packets held for buffering sessions.",
-            n4.buffered() as u64,
-        ),
-    ] {
-        family(&mut o, name, "gauge", help);
-        let _ = writeln!(o, "{name} {v}");
-    }
+    m.gauge(
+        "upf_lb_sessions",
+        "PFCP sessions held.",
+        n4.session_count() as u64,
+    );
+    m.gauge(
+        "upf_lb_associations",
+        "PFCP associations held.",
+        n4.associations().count() as u64,
+    );
+    m.gauge(
+        "upf_lb_buffered_packets",
+        "Downlink packets held for buffering sessions.",
+        n4.buffered() as u64,
+    );
     let b = n4.buffer_stats;
-    family(
-        &mut o,
+    m.counter(
         "upf_lb_buffer_packets_total",
-        "counter",
         "Downlink buffering (TS 29.244 5.2.3) by outcome: held, dropped at a bound, discarded (age, DROBU), sent on, or not sent on (flush_failed: dropped, each logged with its cause).",
+        [
+            ("buffered", b.buffered),
+            ("dropped_full", b.dropped_full),
+            ("discarded", b.discarded),
+            ("flushed", b.flushed),
+            ("flush_failed", b.flush_failed),
+        ]
+        .map(|(o, n)| (l(&[("outcome", o)]), n)),
     );
-    for (outcome, n) in [
-        ("buffered", b.buffered),
-        ("dropped_full", b.dropped_full),
-        ("discarded", b.discarded),
-        ("flushed", b.flushed),
-        ("flush_failed", b.flush_failed),
-    ] {
-        let _ = writeln!(
-            o,
-            "upf_lb_buffer_packets_total{{outcome=\"{outcome}\"}} {n}"
-        );
-    }
     let (pdrs, sdfs, fars, qers, urrs) = n4.dp.slots_in_use();
     let sizes = n4.config().map_sizes();
-    family(
-        &mut o,
-        "upf_lb_map_entries",
-        "gauge",
-        "Rule slots in use per eBPF map.",
-    );
-    family(
-        &mut o,
-        "upf_lb_map_capacity",
-        "gauge",
-        "Rule slots per eBPF map.",
-    );
-    for (m, used, cap) in [
+    let maps = [
         ("PDRS", pdrs, sizes.pdrs),
         ("SDFS", sdfs, sizes.sdfs),
         ("FARS", fars, sizes.fars),
         ("QERS", qers, sizes.qers),
         ("URR_COUNTERS", urrs, sizes.urrs),
-    ] {
-        let _ = writeln!(o, "upf_lb_map_entries{{map=\"{m}\"}} {used}");
-        let _ = writeln!(o, "upf_lb_map_capacity{{map=\"{m}\"}} {cap}");
-    }
-    let s = &n4.stats;
-    family(
-        &mut o,
-        "upf_lb_pfcp_events_total",
-        "counter",
-        "N4 events: retransmissions answered from the cache, messages discarded, peers refused, restarted or dead, Session Report Requests.",
+    ];
+    m.gauges(
+        "upf_lb_map_entries",
+        "Rule slots in use per eBPF map.",
+        maps.map(|(n, used, _)| (l(&[("map", n)]), u64::from(used))),
     );
-    for (k, v) in [
-        ("retransmission_answered", s.retransmissions_answered),
-        ("discarded", s.discarded),
-        ("peer_refused", s.refused_peers),
-        ("peer_restarted", s.peer_restarts),
-        ("peer_dead", s.dead_peers),
-        ("report_sent", s.reports_sent),
-        ("report_unanswered", s.reports_unanswered),
-    ] {
-        let _ = writeln!(o, "upf_lb_pfcp_events_total{{event=\"{k}\"}} {v}");
-    }
-    o
+    m.gauges(
+        "upf_lb_map_capacity",
+        "Rule slots per eBPF map.",
+        maps.map(|(n, _, cap)| (l(&[("map", n)]), u64::from(cap))),
+    );
+    let s = &n4.stats;
+    m.counter(
+        "upf_lb_pfcp_events_total",
+        "N4 events: retransmissions answered from the cache, messages discarded, peers refused, restarted or dead, Session Report Requests.",
+        [
+            ("retransmission_answered", s.retransmissions_answered),
+            ("discarded", s.discarded),
+            ("peer_refused", s.refused_peers),
+            ("peer_restarted", s.peer_restarts),
+            ("peer_dead", s.dead_peers),
+            ("report_sent", s.reports_sent),
+            ("report_unanswered", s.reports_unanswered),
+        ]
+        .map(|(k, v)| (l(&[("event", k)]), v)),
+    );
+    m.encode(format)
 }
 
 /// A snapshot of the numbers the OTLP metrics report, refreshed by the owning task (the
@@ -830,5 +895,34 @@ where
             );
         }
         writeln!(w, "{}", serde_json::Value::Object(o))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Format;
+
+    #[test]
+    fn the_accept_header_picks_the_format() {
+        let f = |a: Option<&str>| Format::from_accept(a);
+        assert_eq!(f(None), Format::Prometheus);
+        assert_eq!(f(Some("*/*")), Format::Prometheus);
+        assert_eq!(f(Some("text/plain;version=0.0.4")), Format::Prometheus);
+        assert_eq!(f(Some("application/openmetrics-text")), Format::OpenMetrics);
+        // What Prometheus itself sends: OpenMetrics ranked first.
+        assert_eq!(
+            f(Some(
+                "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+            )),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            f(Some("application/openmetrics-text;q=0.2, text/plain;q=0.9")),
+            Format::Prometheus
+        );
+        assert_eq!(
+            f(Some("application/openmetrics-text;q=0")),
+            Format::Prometheus
+        );
     }
 }
