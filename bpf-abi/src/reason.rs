@@ -318,7 +318,9 @@ reasons! {
     /// kernel, its destination is the VIP.
     LbDsrNoRoute = 101, "lb_dsr_no_route", Drop;
     /// L4 LB: a packet that would exceed the egress MTU once encapsulated (DSR tunnel) and
-    /// whose sender is not told (no ICMP "too big" from here yet).
+    /// whose sender is not told: IPv4 with DF clear (it could not be fragmented inside the
+    /// tunnel either); the others get ICMP Fragmentation Needed or Packet Too Big
+    /// (`icmp_frag_needed`, `icmp_packet_too_big`, from `xdp_lb_too_big`).
     LbTooBig = 102, "lb_too_big", Drop;
     /// L4 LB: a DSR packet sent to its backend (unchanged, or in a tunnel).
     LbDsrRedirect = 103, "lb_dsr_redirect", Redirect;
