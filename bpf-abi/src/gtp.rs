@@ -161,16 +161,20 @@ pub struct UrrThreshold {
 
 /// Next-hop cache: a direct-mapped per-CPU array of [`NH_CACHE_SLOTS`] [`NhSlot`]s indexed by
 /// [`NhKey::slot`], written and read by the datapath (successful FIB lookups, valid for
-/// [`NH_CACHE_TTL_NS`]). Direct-mapped rather than a hash map: the lookup is an inlined array
+/// [`NH_CACHE_TTL_JIFFIES`]). Direct-mapped rather than a hash map: the lookup is an inlined array
 /// access and a compare of six words, no hashing helper (the kernel's hash lookup was about a
 /// tenth of the uplink's time); two destinations sharing a slot take turns, the loser asking
 /// the FIB.
 pub const MAP_NH_CACHE: &str = "NH_CACHE";
 /// Slots of [`MAP_NH_CACHE`] (a power of two: the index is masked).
 pub const NH_CACHE_SLOTS: u32 = 4096;
-/// How long a cached FIB result is used before the FIB is asked again: the longest a route or
-/// neighbour change takes to reach the fast path.
-pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
+/// How long a cached FIB result is used before the FIB is asked again, in jiffies: the longest
+/// a route or neighbour change takes to reach the fast path. In jiffies because the datapath's
+/// clock here is `bpf_jiffies64`, which the verifier inlines as one load (the coarse-ns helper
+/// was 11-15 % of the uplink and the downlink on one machine); the kernel's tick rate is not
+/// known to the datapath, so 100 jiffies is at most 1 s on any kernel (HZ 100 to 1000: 1 s,
+/// 0.4 s at Debian's HZ=250, 0.1 s at HZ=1000).
+pub const NH_CACHE_TTL_JIFFIES: u64 = 100;
 
 /// Key of [`MAP_NH_CACHE`].
 #[repr(C)]
@@ -189,8 +193,8 @@ pub struct NhKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NhEntry {
-    /// When the entry stops being used (bpf_ktime_get_coarse_ns).
-    pub expires_ns: u64,
+    /// When the entry stops being used (`bpf_jiffies64`).
+    pub expires_jiffies: u64,
     /// Egress interface.
     pub ifindex: u32,
     /// Longest packet the FIB accepted for this destination (the MTU check).

@@ -23,4 +23,4 @@ pub use wire::{Be16, Be32};
 /// map's type, a reason's index or the number of reasons (the size of the pinned `COUNTERS`).
 /// It is part of every pin path ([`names::PIN_ROOT`]), so a new layout never reuses maps
 /// pinned by an older build.
-pub const ABI_VERSION: u32 = 12;
+pub const ABI_VERSION: u32 = 13;

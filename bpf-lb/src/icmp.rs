@@ -26,7 +26,7 @@ use crate::{
     maps::{CONNTRACK, LB_JUMP},
     nat,
 };
-use aya_ebpf::{helpers::generated::bpf_ktime_get_coarse_ns, programs::XdpContext};
+use aya_ebpf::programs::XdpContext;
 use bpf_abi::{
     Reason,
     lb::{FlowKey, dir, jump, mode},
@@ -237,7 +237,7 @@ fn route<const V6: bool>(ctx: &XdpContext, cur: &Cursor, ip: &Ip, key: &FlowKey)
         len: ip.len as u16,
     };
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
-    match nat::route(ctx, cur, ip, &l, unsafe { bpf_ktime_get_coarse_ns() }) {
+    match nat::route(ctx, cur, ip, &l) {
         Ok(r) => r as u32,
         Err(r) => r as u32 | 1 << 16,
     }

@@ -464,7 +464,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
             tos: ip.tos,
             len: len as u16,
         };
-        let r = route_as(ctx, &cur, &ip, &l, now, true);
+        let r = route_as(ctx, &cur, &ip, &l, true);
         if tunnel && r == Err(Reason::LbTooBig) && crate::dsr::unwrap(ctx, ip.v6).is_ok() {
             // Too big once encapsulated: the frame as it came (the tunnel's header off),
             // `xdp_lb_too_big` sends the client its "too big".
@@ -493,7 +493,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         tos: ip.tos,
         len: ip.len as u16,
     };
-    route(ctx, &cur, &ip, &l, now)
+    route(ctx, &cur, &ip, &l)
 }
 
 /// Rewrites a packet of an established connection in the direction `ORIGINAL` (client to
@@ -554,7 +554,7 @@ fn rewrite<const ORIGINAL: bool>(
 
 /// Forwards a translated packet as a router does: to the kernel when its TTL / Hop Limit is
 /// expiring (it answers with Time Exceeded), else by the per-CPU next-hop cache or the FIB
-/// (at `now`, the caller's clock), TTL / Hop Limit one less when redirected here (the redirect
+/// TTL / Hop Limit one less when redirected here (the redirect
 /// happens when the program returns; the kernel decrements what it forwards itself).
 #[inline(always)]
 pub(crate) fn route(
@@ -562,9 +562,8 @@ pub(crate) fn route(
     cur: &Cursor,
     ip: &Ip,
     l: &Lookup<'_>,
-    now: u64,
 ) -> Result<Reason, Reason> {
-    route_as(ctx, cur, ip, l, now, false)
+    route_as(ctx, cur, ip, l, false)
 }
 
 /// As [`route`], with the interface the packet leaves on, redirected or by the kernel (0: not
@@ -576,7 +575,6 @@ pub(crate) fn route_egress(
     cur: &Cursor,
     ip: &Ip,
     l: &Lookup<'_>,
-    now: u64,
 ) -> Result<(Reason, u32), Reason> {
     let expiring = if ip.v6 {
         ipv6::hop_limit_expiring(cur, ip.off)?
@@ -586,7 +584,7 @@ pub(crate) fn route_egress(
     if expiring {
         return Ok((Reason::LbToKernel, 0));
     }
-    match fib::forward_at(ctx, l, now)? {
+    match fib::forward(ctx, l)? {
         Fwd::Redirected(ifindex) => {
             if ip.v6 {
                 ipv6::decrement_hop_limit(cur, ip.off)?;
@@ -609,7 +607,6 @@ fn route_as(
     cur: &Cursor,
     ip: &Ip,
     l: &Lookup<'_>,
-    now: u64,
     dsr: bool,
 ) -> Result<Reason, Reason> {
     if !dsr {
@@ -622,7 +619,7 @@ fn route_as(
             return Ok(Reason::LbToKernel);
         }
     }
-    match fib::forward_at(ctx, l, now)? {
+    match fib::forward(ctx, l)? {
         Fwd::Redirected(_) if dsr => Ok(Reason::LbDsrRedirect),
         Fwd::Kernel(_) if dsr => Err(Reason::LbDsrNoRoute),
         Fwd::TooBig(mtu) if dsr => {

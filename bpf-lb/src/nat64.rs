@@ -193,7 +193,7 @@ pub fn to_v4(ctx: &XdpContext) -> Result<Reason, Reason> {
         tos: ip.tos,
         len: total,
     };
-    match nat::route(ctx, &cur, &ip4, &l, now)? {
+    match nat::route(ctx, &cur, &ip4, &l)? {
         Reason::LbRedirect => Ok(Reason::LbXlatRedirect),
         r => Ok(r),
     }
@@ -356,7 +356,7 @@ pub fn to_v6(ctx: &XdpContext) -> Result<Reason, Reason> {
         tos: ip.tos,
         len: ip6.len as u16,
     };
-    match nat::route(ctx, &cur, &ip6, &l, now)? {
+    match nat::route(ctx, &cur, &ip6, &l)? {
         Reason::LbRedirect => Ok(Reason::LbXlatRedirect),
         r => Ok(r),
     }

@@ -27,7 +27,7 @@ use crate::{
     nat,
 };
 use aya_ebpf::{
-    helpers::generated::{bpf_ktime_get_coarse_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_tail},
+    helpers::generated::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail},
     programs::XdpContext,
 };
 use bpf_abi::{Reason, lb::FlowKey};
@@ -255,7 +255,7 @@ pub fn to_v6(ctx: &XdpContext) -> Result<Reason, Reason> {
         len: V6_LEN as u16,
     };
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
-    match nat::route(ctx, &cur, &ip, &l, unsafe { bpf_ktime_get_coarse_ns() })? {
+    match nat::route(ctx, &cur, &ip, &l)? {
         Reason::LbRedirect => Ok(Reason::LbIcmpRedirect),
         r => Ok(r),
     }
@@ -384,7 +384,7 @@ pub fn to_v4(ctx: &XdpContext) -> Result<Reason, Reason> {
         len: V4_LEN as u16,
     };
     // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
-    match nat::route(ctx, &cur, &ip, &l, unsafe { bpf_ktime_get_coarse_ns() })? {
+    match nat::route(ctx, &cur, &ip, &l)? {
         Reason::LbRedirect => Ok(Reason::LbIcmpRedirect),
         r => Ok(r),
     }

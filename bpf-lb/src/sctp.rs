@@ -124,7 +124,7 @@ pub fn ingress<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
         return forward(ctx, &cur, &ip, &mut addrs, &found, &s, now);
     }
     if s.chunk_count > 0 && s.first_chunk_type == chunk::INIT {
-        return init(ctx, &cur, &ip, &mut addrs, &s, now);
+        return init(ctx, &cur, &ip, &mut addrs, &s);
     }
     if service(&addrs.dst, s.dst, family).is_some() {
         return Err(Reason::LbSctpNoAssociation);
@@ -340,9 +340,9 @@ fn forward(
         set_state(f.entry, st, now);
     }
     if f.to_backend {
-        route_as(ctx, cur, ip, addrs, now)
+        route_as(ctx, cur, ip, addrs)
     } else {
-        route_reply(ctx, cur, ip, addrs, now, f.entry, j)
+        route_reply(ctx, cur, ip, addrs, f.entry, j)
     }
 }
 
@@ -359,7 +359,6 @@ fn route_reply(
     cur: &Cursor,
     ip: &Ip,
     addrs: &mut FlowKey,
-    now: u64,
     e: *const SctpAssoc,
     j: u64,
 ) -> Result<Reason, Reason> {
@@ -370,7 +369,7 @@ fn route_reply(
         tos: ip.tos,
         len: ip.len as u16,
     };
-    let (r, egress) = nat::route_egress(ctx, cur, ip, &l, now)?;
+    let (r, egress) = nat::route_egress(ctx, cur, ip, &l)?;
     if egress != 0 {
         // SAFETY: a value of an SCTP map, valid for this program run (its VIPs and paths are
         // the controller's and never change in an entry).
@@ -534,7 +533,6 @@ fn route_as(
     cur: &Cursor,
     ip: &Ip,
     addrs: &FlowKey,
-    now: u64,
 ) -> Result<Reason, Reason> {
     let l = Lookup {
         v6: ip.v6,
@@ -543,7 +541,7 @@ fn route_as(
         tos: ip.tos,
         len: ip.len as u16,
     };
-    nat::route(ctx, cur, ip, &l, now)
+    nat::route(ctx, cur, ip, &l)
 }
 
 /// Moves a half-open entry to the established table.
@@ -618,7 +616,6 @@ fn init(
     ip: &Ip,
     addrs: &mut FlowKey,
     s: &Sctp,
-    now: u64,
 ) -> Result<Reason, Reason> {
     let svc = service(&addrs.dst, s.dst, addrs.family).ok_or(Reason::LbNoService)?;
     if s.vtag != 0 {
@@ -666,7 +663,7 @@ fn init(
     }
     crate::maps::count_backend(id, true, ip.len);
     readdress(cur, ip, addrs, true, &peer.addrs[j & (MAX_SCTP_PATHS - 1)])?;
-    route_as(ctx, cur, ip, addrs, now)
+    route_as(ctx, cur, ip, addrs)
 }
 
 /// The key of `LB_SCTP_INIT_PATH`, whose value holds the paths an INIT came on (bit `j` for
@@ -764,7 +761,7 @@ pub fn init_ack<const V6: bool>(ctx: &XdpContext) -> Result<Reason, Reason> {
     // The INIT ACK goes to the INIT's source: the client's address on path `j`.
     seed_client(&reply, &original, j, &addrs.dst);
     readdress(cur, ip, &mut addrs, false, vip)?;
-    route_reply(ctx, cur, ip, &mut addrs, now, peer, j)
+    route_reply(ctx, cur, ip, &mut addrs, peer, j)
 }
 
 /// Enters one direction of an association into the half-open table, from the backend's
@@ -1123,7 +1120,7 @@ fn icmp_error(ctx: &XdpContext, cur: &Cursor, ip: &Ip) -> Result<Reason, Reason>
         tos: ip.tos,
         len: ip.len as u16,
     };
-    match nat::route(ctx, cur, ip, &l, now)? {
+    match nat::route(ctx, cur, ip, &l)? {
         Reason::LbRedirect => Ok(Reason::LbIcmpRedirect),
         r => Ok(r),
     }
@@ -1220,7 +1217,7 @@ pub fn icmp6(ctx: &XdpContext) -> Result<Reason, Reason> {
         tos: ip.tos,
         len: ip.len as u16,
     };
-    match nat::route(ctx, &cur, &ip, &l, now)? {
+    match nat::route(ctx, &cur, &ip, &l)? {
         Reason::LbRedirect => Ok(Reason::LbIcmpRedirect),
         r => Ok(r),
     }

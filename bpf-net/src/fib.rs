@@ -3,7 +3,7 @@
 //! header and redirects. What the FIB cannot finish in XDP ([`Found::Kernel`]: neighbour not
 //! resolved, destination local, forwarding off) is the kernel's to finish.
 //!
-//! [`forward`] caches successful lookups per CPU and destination for `NH_CACHE_TTL_NS` (a FIB
+//! [`forward`] caches successful lookups per CPU and destination for `NH_CACHE_TTL_JIFFIES` (a FIB
 //! lookup costs about as much as the rest of a user plane) in a direct-mapped array (no hashing
 //! helper on the fast path): a route or neighbour change reaches the fast path within that
 //! time. Every object that forwards with it has the map `NH_CACHE`.
@@ -15,14 +15,14 @@ use aya_ebpf::{
         BPF_FIB_LKUP_RET_PROHIBIT, BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LKUP_RET_UNREACHABLE,
         BPF_FIB_LOOKUP_DIRECT, BPF_FIB_LOOKUP_TBID, bpf_fib_lookup as FibParams,
     },
-    helpers::generated::{bpf_fib_lookup, bpf_ktime_get_coarse_ns, bpf_redirect},
+    helpers::generated::{bpf_fib_lookup, bpf_jiffies64, bpf_redirect},
     macros::map,
     maps::PerCpuArray,
     programs::XdpContext,
 };
 use bpf_abi::{
     Reason,
-    gtp::{NH_CACHE_SLOTS, NH_CACHE_TTL_NS, NhEntry, NhKey, NhSlot},
+    gtp::{NH_CACHE_SLOTS, NH_CACHE_TTL_JIFFIES, NhEntry, NhKey, NhSlot},
 };
 
 /// Next-hop cache: direct-mapped, per CPU (`bpf_abi::gtp::MAP_NH_CACHE`).
@@ -165,13 +165,9 @@ fn redirected(ctx: &XdpContext, smac: [u8; 6], dmac: [u8; 6], ifindex: u32) -> R
 /// a packet this long, else by the FIB (filling the cache on success).
 #[inline(always)]
 pub fn forward(ctx: &XdpContext, l: &Lookup<'_>) -> Result<Fwd, Reason> {
-    // SAFETY: bpf_ktime_get_coarse_ns has no preconditions.
-    forward_at(ctx, l, unsafe { bpf_ktime_get_coarse_ns() })
-}
-
-/// As [`forward`], at `now` (`bpf_ktime_get_coarse_ns`) the caller has read already.
-#[inline(always)]
-pub fn forward_at(ctx: &XdpContext, l: &Lookup<'_>, now: u64) -> Result<Fwd, Reason> {
+    // SAFETY: bpf_jiffies64 has no preconditions (the verifier replaces the call by a load of
+    // `jiffies` on 64-bit JITs).
+    let now = unsafe { bpf_jiffies64() };
     let d = l.dst;
     let w = |i: usize| u32::from_ne_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
     let key = NhKey {
@@ -188,7 +184,7 @@ pub fn forward_at(ctx: &XdpContext, l: &Lookup<'_>, now: u64) -> Result<Fwd, Rea
         // SAFETY: this CPU's element of a per-CPU array, valid for this program run; an XDP
         // run is not preempted on its CPU, so nothing writes the element meanwhile.
         let e = unsafe { &*p };
-        if e.key.same(&key) && now < e.entry.expires_ns && l.len <= e.entry.ok_len {
+        if e.key.same(&key) && now < e.entry.expires_jiffies && l.len <= e.entry.ok_len {
             return redirected(ctx, e.entry.smac, e.entry.dmac, e.entry.ifindex);
         }
     }
@@ -201,7 +197,7 @@ pub fn forward_at(ctx: &XdpContext, l: &Lookup<'_>, now: u64) -> Result<Fwd, Rea
     {
         if let Some(p) = slot {
             let entry = NhEntry {
-                expires_ns: now + NH_CACHE_TTL_NS,
+                expires_jiffies: now + NH_CACHE_TTL_JIFFIES,
                 ifindex,
                 ok_len: l.len,
                 _pad0: 0,

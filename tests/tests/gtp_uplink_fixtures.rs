@@ -868,3 +868,76 @@ fn teids_fill_their_bucket_then_the_hash_map_and_reuse_freed_slots() {
         .collect();
     run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N3, &t);
 }
+
+#[test]
+fn a_neighbour_change_reaches_the_fast_path_within_the_next_hop_caches_lifetime() {
+    // The next-hop cache (per CPU, NH_CACHE_TTL_JIFFIES) answers while it is fresh, so a
+    // neighbour change is not seen at once; once the lifetime has passed (100 jiffies: at most
+    // 1 s on any HZ) the FIB is asked again and every packet goes to the new MAC.
+    use bpf_abi::gtp::NH_CACHE_TTL_JIFFIES;
+    use std::time::{Duration, Instant};
+    require_root();
+    assert_eq!(NH_CACHE_TTL_JIFFIES, 100, "the bound below is for 100 jiffies");
+    let fib = FibNs::new();
+    let mut dp = GtpDatapath::load().expect("load bpf-gtp");
+    let teid = 0x4242;
+    dp.install(&SessionSpec {
+        session: 1,
+        fars: vec![(1, build::far_forward())],
+        urrs: vec![1],
+        pdrs: vec![(Key::UlTeid(teid), pdr(1, 1, 0, vec![], 1, None))],
+        ..Default::default()
+    })
+    .expect("install");
+    let inner = udp_to(FibNs::NH4.into(), 53, 64);
+    let input = gpdu(teid, None, &inner).to_bytes();
+    let prog = dp.xdp(names::PROG_XDP_N3).unwrap();
+    let dmac = |out: &[u8]| -> [u8; 6] { out[..6].try_into().unwrap() };
+    // The cache is per CPU: keep every run on one CPU.
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET and sched_setaffinity on this thread only.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
+    }
+    let (action, out) = fib.test_run(prog, &input).expect("run");
+    assert_eq!((action, dmac(&out)), (xdp::REDIRECT, FibNs::NH_MAC));
+    let new_mac = [0x02, 0, 0, 0, 0x0e, 0x01];
+    fib.ns
+        .ip(&[
+            "neigh",
+            "replace",
+            &FibNs::NH4.to_string(),
+            "lladdr",
+            "02:00:00:00:0e:01",
+            "dev",
+            "n6",
+            "nud",
+            "permanent",
+        ])
+        .expect("neigh replace");
+    let changed = Instant::now();
+    // Right after the change the cached entry still answers (the cache is in use).
+    let (_, out) = fib.test_run(prog, &input).expect("run");
+    assert_eq!(dmac(&out), FibNs::NH_MAC, "the cached next hop right after the change");
+    // Polled every 5 ms, at most 3 s: the new MAC appears within 1 s (plus scheduling slack).
+    let seen = loop {
+        let (action, out) = fib.test_run(prog, &input).expect("run");
+        assert_eq!(action, xdp::REDIRECT);
+        if dmac(&out) == new_mac {
+            break changed.elapsed();
+        }
+        assert!(changed.elapsed() < Duration::from_secs(3), "old MAC still used after 3 s");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(seen <= Duration::from_millis(1100), "new MAC after {seen:?}");
+    // And it stays: the cache was refilled from the FIB.
+    for _ in 0..50 {
+        let (_, out) = fib.test_run(prog, &input).expect("run");
+        assert_eq!(dmac(&out), new_mac);
+    }
+    eprintln!("neighbour change seen by the fast path after {seen:?}");
+}
