@@ -9,7 +9,7 @@ use crate::{
     encap::{self, Container},
     fib::{self, Fwd, Lookup},
     icmp,
-    maps::{DL_UE4, DL_UE6, FARS, N6_JUMP, N6_SCRATCH, QERS},
+    maps::{FARS, N6_JUMP, N6_SCRATCH, QERS, ue_session},
     pdr,
     qer::{self, Dir},
     urr,
@@ -20,7 +20,7 @@ use bpf_abi::{
     counters::Ingress,
     gtp::{
         FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, Far, N6Scratch, NONE, OHC_GTPU_IPV4,
-        OHC_GTPU_IPV6, Pdr, PdrList, Ue4Key, Ue6Key,
+        OHC_GTPU_IPV6, Pdr, PdrList, ue4_key, ue6_key,
     },
     names::{JUMP_N6_ENCAP4, JUMP_N6_ENCAP6},
 };
@@ -43,20 +43,20 @@ pub fn common(ctx: &XdpContext) -> Option<Reason> {
     let (flow, list) = if h.ne16::<12>() == ETH_P_IPV4.to_be() {
         let flow = flow::from_head4(&h.sub::<ETH_HLEN, 24>(), avail)?;
         let addr = [flow.dst[0], flow.dst[1], flow.dst[2], flow.dst[3]];
-        (flow, DL_UE4.get_ptr(Ue4Key { addr }))
+        (flow, ue_session(false, ue4_key(addr), addr, [0; 8]))
     } else if h.ne16::<12>() == ETH_P_IPV6.to_be() {
         let h = cur.head::<{ ETH_HLEN + 44 }>()?;
         let flow = flow::from_head6(&h.sub::<ETH_HLEN, 44>(), avail)?;
         let mut prefix = [0u8; 8];
         prefix.copy_from_slice(&flow.dst[..8]);
-        (flow, DL_UE6.get_ptr(Ue6Key { prefix }))
+        (flow, ue_session(true, ue6_key(prefix), [0; 4], prefix))
     } else {
         return None;
     };
     let Some(list) = list else {
         return Some(Reason::DlNoSession);
     };
-    // SAFETY: a hash map value pointer is valid for the rest of this program run.
+    // SAFETY: a map value pointer is valid for the rest of this program run.
     let (pdr, far) = match rules(&unsafe { *list }, &flow) {
         Ok(r) => r,
         Err(r) => return Some(r),
@@ -79,18 +79,18 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     let list = match eth.ethertype {
         ETH_P_IPV4 => {
             let dst: &[u8; 4] = cur.get(eth.l3_off + 16, Reason::Ipv4Truncated)?;
-            DL_UE4.get_ptr(Ue4Key { addr: *dst })
+            ue_session(false, ue4_key(*dst), *dst, [0; 8])
         }
         ETH_P_IPV6 => {
             let dst: &[u8; 8] = cur.get(eth.l3_off + 24, Reason::Ipv6Truncated)?;
-            DL_UE6.get_ptr(Ue6Key { prefix: *dst })
+            ue_session(true, ue6_key(*dst), [0; 4], *dst)
         }
         _ => return Err(Reason::NotIp),
     };
     let Some(list) = list else {
         return Err(Reason::DlNoSession);
     };
-    // SAFETY: a hash map value pointer is valid for the rest of this program run.
+    // SAFETY: a map value pointer is valid for the rest of this program run.
     let list: PdrList = unsafe { *list };
     let parsed = parse_flow(&cur, eth.l3_off)?;
     // Stage boundary: forget which VLAN tags, IPv4 options or IPv6 extension headers led

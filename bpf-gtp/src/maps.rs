@@ -7,7 +7,8 @@ use aya_ebpf::{
 };
 use bpf_abi::gtp::{
     Far, GtpConfig, N3Scratch, N6Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidBucket,
-    TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold,
+    TeidKey, TeidSlot, UE_BUCKET_SLOTS, Ue4Key, Ue6Key, UeBucket, UrrCounters, UrrThreshold,
+    ue_buckets,
 };
 use bpf_abi::names::{N3_JUMP_SLOTS, N6_JUMP_SLOTS};
 
@@ -54,12 +55,58 @@ pub fn teid_bucket_mask() -> u32 {
 /// Uplink lookup by direct local TEID (`bpf_abi::gtp::TEID_DIRECT`).
 #[map(name = "UL_TEID_DIRECT")]
 pub static UL_TEID_DIRECT: Array<TeidSlot> = Array::with_max_entries(1, 0);
-/// Downlink lookup by UE IPv4 address.
+/// Downlink lookup by UE IPv4 address, the table's overflow.
 #[map(name = "DL_UE4")]
 pub static DL_UE4: HashMap<Ue4Key, PdrList> = HashMap::with_max_entries(1, 0);
-/// Downlink lookup by UE IPv6 /64.
+/// Downlink lookup by UE IPv6 /64, the table's overflow.
 #[map(name = "DL_UE6")]
 pub static DL_UE6: HashMap<Ue6Key, PdrList> = HashMap::with_max_entries(1, 0);
+/// Downlink lookup by UE IPv4 address, buckets of slots (`bpf_abi::gtp::MAP_DL_UE4_TABLE`).
+#[map(name = "DL_UE4_TABLE")]
+pub static DL_UE4_TABLE: Array<UeBucket> = Array::with_max_entries(1, 0);
+/// Downlink lookup by UE IPv6 /64, buckets of slots (`bpf_abi::gtp::MAP_DL_UE6_TABLE`).
+#[map(name = "DL_UE6_TABLE")]
+pub static DL_UE6_TABLE: Array<UeBucket> = Array::with_max_entries(1, 0);
+/// Buckets of `DL_UE4_TABLE` minus one, set by the loader.
+#[unsafe(no_mangle)]
+static DL_UE4_BUCKET_MASK: u32 = 0;
+/// Buckets of `DL_UE6_TABLE` minus one, set by the loader.
+#[unsafe(no_mangle)]
+static DL_UE6_BUCKET_MASK: u32 = 0;
+
+/// The downlink PDRs of the UE with table key `key` (`bpf_abi::gtp::ue4_key` / `ue6_key`):
+/// in its two buckets of the UE table of its family (`v6`), else in that family's hash map
+/// (the table's overflow, keyed by `ue4` / `ue6`).
+#[inline(always)]
+pub fn ue_session(v6: bool, key: [u32; 2], ue4: [u8; 4], ue6: [u8; 8]) -> Option<*const PdrList> {
+    // SAFETY: plain reads of read-only globals; volatile, so that the compiler does not fold
+    // the build-time 0 the loader replaces.
+    let mask = unsafe {
+        if v6 {
+            core::ptr::read_volatile(&DL_UE6_BUCKET_MASK)
+        } else {
+            core::ptr::read_volatile(&DL_UE4_BUCKET_MASK)
+        }
+    };
+    let table = if v6 { &DL_UE6_TABLE } else { &DL_UE4_TABLE };
+    for b in ue_buckets(key, mask) {
+        if let Some(bucket) = table.get(b) {
+            let mut i = 0;
+            while i < UE_BUCKET_SLOTS {
+                let s = &bucket.slots[i];
+                if ((s.key[0] ^ key[0]) | (s.key[1] ^ key[1])) == 0 {
+                    return Some(&s.list as *const PdrList);
+                }
+                i += 1;
+            }
+        }
+    }
+    if v6 {
+        DL_UE6.get_ptr(Ue6Key { prefix: ue6 })
+    } else {
+        DL_UE4.get_ptr(Ue4Key { addr: ue4 })
+    }
+}
 /// PDR slots.
 #[map(name = "PDRS")]
 pub static PDRS: Array<Pdr> = Array::with_max_entries(1, 0);

@@ -528,12 +528,7 @@ fn readdress(
 
 /// Routes the packet by its (rewritten) addresses `addrs`.
 #[inline(always)]
-fn route_as(
-    ctx: &XdpContext,
-    cur: &Cursor,
-    ip: &Ip,
-    addrs: &FlowKey,
-) -> Result<Reason, Reason> {
+fn route_as(ctx: &XdpContext, cur: &Cursor, ip: &Ip, addrs: &FlowKey) -> Result<Reason, Reason> {
     let l = Lookup {
         v6: ip.v6,
         src: &addrs.src,

@@ -922,3 +922,98 @@ fn xdp_n6_on_the_common_frame_agrees_with_the_general_path() {
         differ.join("\n")
     );
 }
+
+#[test]
+fn ue_addresses_fill_their_bucket_then_the_hash_map_and_reuse_freed_slots() {
+    // UE tables of one bucket each (2 keys of each family: the hash maps hold 2 as well): four
+    // UEs of a family fill the bucket's slots, two more overflow into the hash map, a seventh
+    // finds no room. Every installed UE is found; removal makes each unknown again; after a
+    // removal from the bucket the seventh fits, in the freed slot (the hash map is still full).
+    use bpf_abi::gtp::table_buckets;
+    use upf_lb::southbound::MapSizes;
+    require_root();
+    let fib = FibNs::new();
+    let sizes = MapSizes {
+        dl4_keys: 2,
+        dl6_keys: 2,
+        ..MapSizes::for_sessions(64)
+    };
+    assert_eq!(table_buckets(sizes.dl4_keys), 1);
+    let mut dp = GtpDatapath::load_with(&sizes).expect("load bpf-gtp");
+    let v4: Vec<IpAddr> = (0..7).map(|i| ue(10 + i).into()).collect();
+    let v6: Vec<IpAddr> = (0..7u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, 0x60, 0x100 + i, 0, 0, 0, 1).into())
+        .collect();
+    let key = |a: IpAddr| match a {
+        IpAddr::V4(a) => Key::DlUe4(a),
+        IpAddr::V6(a) => {
+            let mut p = [0u8; 8];
+            p.copy_from_slice(&a.octets()[..8]);
+            Key::DlUe6(p)
+        }
+    };
+    let teid = |i: usize, a: IpAddr| 0x100 + i as u32 + if a.is_ipv6() { 0x80 } else { 0 };
+    let spec = |i: usize, a: IpAddr| SessionSpec {
+        session: teid(i, a),
+        fars: vec![(1, build::far_gtpu_v4(teid(i, a), UPF_N3, GNB))],
+        urrs: vec![1],
+        pdrs: vec![(key(a), pdr(1, 1, None))],
+        ..Default::default()
+    };
+    let fx = |name: String, i: usize, a: IpAddr, installed: bool| {
+        let p = from_dn(a, 64, 32);
+        if !installed {
+            return Fixture::unchanged(&name, Frame::new(p).to_bytes(), Reason::DlNoSession);
+        }
+        Fixture {
+            output: encapsulated(p.clone(), teid(i, a), None, 0, None),
+            input: Frame::new(p).to_bytes(),
+            name,
+            action: xdp::REDIRECT,
+            reason: Reason::DownlinkRedirect,
+        }
+    };
+    let ns = Some((&fib.ns, fib.n3_ifindex));
+    for (family, ues, map) in [("v4", &v4, "DL_UE4"), ("v6", &v6, "DL_UE6")] {
+        let mut sessions: Vec<_> = (0..6)
+            .map(|i| Some(dp.install(&spec(i, ues[i])).expect("install")))
+            .collect();
+        let e = dp.install(&spec(6, ues[6])).unwrap_err();
+        assert!(e.to_string().contains(map), "{family}: {e}");
+        let t: Vec<_> = (0..7)
+            .map(|i| fx(format!("dl-{family}-ue-{i}"), i, ues[i], i < 6))
+            .collect();
+        run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N6, &t);
+        run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N6_GENERAL, &t);
+        // One from the bucket removed: unknown; the seventh takes its slot.
+        dp.remove(sessions[1].take().unwrap());
+        sessions.push(Some(
+            dp.install(&spec(6, ues[6]))
+                .expect("install into the freed slot"),
+        ));
+        let t: Vec<_> = (0..7)
+            .map(|i| fx(format!("dl-{family}-after-reuse-{i}"), i, ues[i], i != 1))
+            .collect();
+        run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N6, &t);
+        // One from the hash map removed, then everything: every UE unknown.
+        dp.remove(sessions[5].take().unwrap());
+        let t: Vec<_> = (0..7)
+            .map(|i| {
+                fx(
+                    format!("dl-{family}-still-{i}"),
+                    i,
+                    ues[i],
+                    i != 1 && i != 5,
+                )
+            })
+            .collect();
+        run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N6, &t);
+        for s in sessions.into_iter().flatten() {
+            dp.remove(s);
+        }
+        let t: Vec<_> = (0..7)
+            .map(|i| fx(format!("dl-{family}-all-removed-{i}"), i, ues[i], false))
+            .collect();
+        run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N6, &t);
+    }
+}

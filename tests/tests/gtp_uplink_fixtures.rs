@@ -798,7 +798,7 @@ fn teids_fill_their_bucket_then_the_hash_map_and_reuse_freed_slots() {
     // fill the bucket's slots, two more overflow into the hash map, a seventh finds no room.
     // Every installed TEID is found; removal makes each unknown again; after a removal from
     // the bucket the seventh fits, in the freed slot (the hash map is still full).
-    use bpf_abi::gtp::teid_table_buckets;
+    use bpf_abi::gtp::table_buckets;
     use upf_lb::southbound::MapSizes;
     require_root();
     let fib = FibNs::new();
@@ -806,7 +806,7 @@ fn teids_fill_their_bucket_then_the_hash_map_and_reuse_freed_slots() {
         ul_keys: 2,
         ..MapSizes::for_sessions(64)
     };
-    assert_eq!(teid_table_buckets(sizes.ul_keys), 1);
+    assert_eq!(table_buckets(sizes.ul_keys), 1);
     let teids: Vec<u32> = (0..7).map(|i| 0x100 + 0x11 * i).collect();
     let mut dp = GtpDatapath::load_with(&sizes).expect("load bpf-gtp");
     let nh4: IpAddr = FibNs::NH4.into();
@@ -877,7 +877,10 @@ fn a_neighbour_change_reaches_the_fast_path_within_the_next_hop_caches_lifetime(
     use bpf_abi::gtp::NH_CACHE_TTL_JIFFIES;
     use std::time::{Duration, Instant};
     require_root();
-    assert_eq!(NH_CACHE_TTL_JIFFIES, 100, "the bound below is for 100 jiffies");
+    assert_eq!(
+        NH_CACHE_TTL_JIFFIES, 100,
+        "the bound below is for 100 jiffies"
+    );
     let fib = FibNs::new();
     let mut dp = GtpDatapath::load().expect("load bpf-gtp");
     let teid = 0x4242;
@@ -922,7 +925,11 @@ fn a_neighbour_change_reaches_the_fast_path_within_the_next_hop_caches_lifetime(
     let changed = Instant::now();
     // Right after the change the cached entry still answers (the cache is in use).
     let (_, out) = fib.test_run(prog, &input).expect("run");
-    assert_eq!(dmac(&out), FibNs::NH_MAC, "the cached next hop right after the change");
+    assert_eq!(
+        dmac(&out),
+        FibNs::NH_MAC,
+        "the cached next hop right after the change"
+    );
     // Polled every 5 ms, at most 3 s: the new MAC appears within 1 s (plus scheduling slack).
     let seen = loop {
         let (action, out) = fib.test_run(prog, &input).expect("run");
@@ -930,10 +937,16 @@ fn a_neighbour_change_reaches_the_fast_path_within_the_next_hop_caches_lifetime(
         if dmac(&out) == new_mac {
             break changed.elapsed();
         }
-        assert!(changed.elapsed() < Duration::from_secs(3), "old MAC still used after 3 s");
+        assert!(
+            changed.elapsed() < Duration::from_secs(3),
+            "old MAC still used after 3 s"
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
-    assert!(seen <= Duration::from_millis(1100), "new MAC after {seen:?}");
+    assert!(
+        seen <= Duration::from_millis(1100),
+        "new MAC after {seen:?}"
+    );
     // And it stays: the cache was refilled from the FIB.
     for _ in 0..50 {
         let (_, out) = fib.test_run(prog, &input).expect("run");

@@ -11,11 +11,13 @@ use super::{
 };
 use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
-    EVENT_DATA_LEN, Event, Far, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_FARS, MAP_PDRS,
-    MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_UL_TEID_DIRECT, MAP_UL_TEID_TABLE,
-    MAP_URR_COUNTERS, MAP_URR_PCPU, MAP_URR_THRESHOLDS, MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR,
-    MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr, PdrList, Qer, QerState, SdfFilter, TEID_DIRECT,
-    TeidBucket, TeidKey, TeidSlot, Ue4Key, Ue6Key, UrrCounters, UrrThreshold, teid_buckets,
+    EVENT_DATA_LEN, Event, Far, MAP_DL_UE4, MAP_DL_UE4_TABLE, MAP_DL_UE6, MAP_DL_UE6_TABLE,
+    MAP_EVENTS, MAP_FARS, MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID,
+    MAP_UL_TEID_DIRECT, MAP_UL_TEID_TABLE, MAP_URR_COUNTERS, MAP_URR_PCPU, MAP_URR_THRESHOLDS,
+    MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr, PdrList, Qer,
+    QerState, SdfFilter, TEID_BUCKET_SLOTS, TEID_DIRECT, TeidBucket, TeidKey, TeidSlot, Ue4Key,
+    Ue6Key, UeBucket, UeSlot, UrrCounters, UrrThreshold, teid_buckets, ue_buckets, ue4_key,
+    ue6_key,
 };
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
@@ -678,23 +680,19 @@ impl GtpDatapath {
                 }
             }
         }
-        {
-            let map = self
-                .ebpf()
-                .map(MAP_UL_TEID_TABLE)
-                .ok_or(SouthboundError::Full(MAP_UL_TEID_TABLE))?;
-            let a: Array<_, TeidBucket> =
-                Array::try_from(map).map_err(map_err(MAP_UL_TEID_TABLE))?;
-            for i in 0..a.len() {
-                let bucket = a.get(&i, 0).map_err(map_err(MAP_UL_TEID_TABLE))?;
-                for slot in bucket.slots {
-                    let key = Key::UlTeid(slot.teid);
-                    if slot.teid != 0 && !owned.contains(&key) {
-                        stale.push(key);
-                    }
-                }
-            }
+        for t in self.table_keys::<TeidBucket>(MAP_UL_TEID_TABLE)? {
+            stale.push(Key::UlTeid(t));
         }
+        for k in self.table_keys::<UeBucket>(MAP_DL_UE4_TABLE)? {
+            stale.push(Key::DlUe4(Ipv4Addr::from(k[0].to_ne_bytes())));
+        }
+        for k in self.table_keys::<UeBucket>(MAP_DL_UE6_TABLE)? {
+            let mut p = [0u8; 8];
+            p[..4].copy_from_slice(&k[0].to_ne_bytes());
+            p[4..].copy_from_slice(&k[1].to_ne_bytes());
+            stale.push(Key::DlUe6(p));
+        }
+        stale.retain(|k| !owned.contains(k));
         for k in &stale {
             self.set_key(*k, None)?;
         }
@@ -724,62 +722,58 @@ impl GtpDatapath {
         Array::try_from(map).map_err(map_err(name))
     }
 
-    /// Sets (`Some`) or clears (`None`) TEID `t` in the TEID table: in the slot that holds it,
-    /// else (setting) in the first free slot of its first bucket, then of its second; when it
-    /// moves into the table, out of the hash map. Returns false when the hash map is where `t`
-    /// is to be set or cleared: both buckets full, not in the table, or TEID 0 (the table's
-    /// free mark).
-    fn set_teid_bucket(&mut self, t: u32, list: Option<PdrList>) -> Result<bool, SouthboundError> {
-        if t == 0 {
-            return Ok(false);
+    /// The keys in use in the bucket table `name`.
+    fn table_keys<B: Bucket>(&self, name: &'static str) -> Result<Vec<B::Key>, SouthboundError> {
+        let map = self.ebpf().map(name).ok_or(SouthboundError::Full(name))?;
+        let a: Array<_, B> = Array::try_from(map).map_err(map_err(name))?;
+        let mut keys = Vec::new();
+        for i in 0..a.len() {
+            let bucket = a.get(&i, 0).map_err(map_err(name))?;
+            for j in 0..TEID_BUCKET_SLOTS {
+                if bucket.key(j) != B::FREE {
+                    keys.push(bucket.key(j));
+                }
+            }
         }
-        let err = |e| map_err(MAP_UL_TEID_TABLE)(e);
-        let buckets = teid_buckets(t, self.alloc.ul_bucket_mask);
-        let mut table = self.array::<TeidBucket>(MAP_UL_TEID_TABLE)?;
+        Ok(keys)
+    }
+
+    /// Sets (`Some`) or clears (`None`) `key` in the bucket table `name`, whose `buckets` are
+    /// its two: in the slot that holds it, else (setting) in the first free slot of its first
+    /// bucket, then of its second. [`Placed::Overflow`] when the table's hash map is where the
+    /// key is to be set or cleared: both buckets full, not in the table, or the free mark.
+    fn set_in_table<B: Bucket>(
+        &mut self,
+        name: &'static str,
+        buckets: [u32; 2],
+        key: B::Key,
+        list: Option<PdrList>,
+    ) -> Result<Placed, SouthboundError> {
+        if key == B::FREE {
+            return Ok(Placed::Overflow);
+        }
+        let err = |e| map_err(name)(e);
+        let mut table = self.array::<B>(name)?;
         let mut free = None;
         for b in buckets {
             let mut bucket = table.get(&b, 0).map_err(err)?;
-            if let Some(i) = bucket.slots.iter().position(|s| s.teid == t) {
-                bucket.slots[i] = match list {
-                    Some(list) => TeidSlot {
-                        teid: t,
-                        _pad: 0,
-                        list,
-                    },
-                    None => TeidSlot::default(),
-                };
+            if let Some(i) = (0..TEID_BUCKET_SLOTS).find(|&i| bucket.key(i) == key) {
+                bucket.set(i, list.map(|l| (key, l)));
                 table.set(b, bucket, 0).map_err(err)?;
-                return Ok(true);
+                return Ok(Placed::Updated);
             }
             if free.is_none()
-                && let Some(i) = bucket.slots.iter().position(|s| s.teid == 0)
+                && let Some(i) = (0..TEID_BUCKET_SLOTS).find(|&i| bucket.key(i) == B::FREE)
             {
                 free = Some((b, i, bucket));
             }
         }
         let (Some(list), Some((b, i, mut bucket))) = (list, free) else {
-            return Ok(false);
+            return Ok(Placed::Overflow);
         };
-        bucket.slots[i] = TeidSlot {
-            teid: t,
-            _pad: 0,
-            list,
-        };
+        bucket.set(i, Some((key, list)));
         table.set(b, bucket, 0).map_err(err)?;
-        // An overflowed TEID replaced after a slot freed up: the table holds it now.
-        let map = self
-            .ebpf_mut()
-            .map_mut(MAP_UL_TEID)
-            .ok_or(SouthboundError::Full(MAP_UL_TEID))?;
-        let mut h: HashMap<_, TeidKey, PdrList> =
-            HashMap::try_from(map).map_err(map_err(MAP_UL_TEID))?;
-        let key = TeidKey {
-            teid: bpf_abi::Be32::new(t),
-        };
-        if h.get(&key, 0).is_ok() {
-            h.remove(&key).map_err(map_err(MAP_UL_TEID))?;
-        }
-        Ok(true)
+        Ok(Placed::New)
     }
 
     fn set_key(&mut self, key: Key, list: Option<PdrList>) -> Result<(), SouthboundError> {
@@ -795,6 +789,22 @@ impl GtpDatapath {
                     Some(l) => h.insert($key, l, 0).map_err(map_err($name)),
                     None => h.remove(&$key).map_err(map_err($name)),
                 }
+            }};
+        }
+        // A key that overflowed into the hash map, set again after a slot of its table freed
+        // up: the table holds it now (and the datapath looks there first).
+        macro_rules! unhash {
+            ($name:expr, $k:ty, $key:expr) => {{
+                let map = self
+                    .ebpf_mut()
+                    .map_mut($name)
+                    .ok_or(SouthboundError::Full($name))?;
+                let mut h: HashMap<_, $k, PdrList> =
+                    HashMap::try_from(map).map_err(map_err($name))?;
+                if h.get(&$key, 0).is_ok() {
+                    h.remove(&$key).map_err(map_err($name))?;
+                }
+                Ok(())
             }};
         }
         match key {
@@ -814,20 +824,93 @@ impl GtpDatapath {
                     .map_err(map_err(MAP_UL_TEID_DIRECT))
             }
             Key::UlTeid(t) => {
-                if self.set_teid_bucket(t, list)? {
-                    return Ok(());
+                let buckets = teid_buckets(t, self.alloc.ul_bucket_mask);
+                let key = TeidKey {
+                    teid: bpf_abi::Be32::new(t),
+                };
+                match self.set_in_table::<TeidBucket>(MAP_UL_TEID_TABLE, buckets, t, list)? {
+                    Placed::Updated => Ok(()),
+                    Placed::New => unhash!(MAP_UL_TEID, TeidKey, key),
+                    Placed::Overflow => op!(MAP_UL_TEID, TeidKey, key),
                 }
-                op!(
-                    MAP_UL_TEID,
-                    TeidKey,
-                    TeidKey {
-                        teid: bpf_abi::Be32::new(t)
-                    }
-                )
             }
-            Key::DlUe4(a) => op!(MAP_DL_UE4, Ue4Key, Ue4Key { addr: a.octets() }),
-            Key::DlUe6(p) => op!(MAP_DL_UE6, Ue6Key, Ue6Key { prefix: p }),
+            Key::DlUe4(a) => {
+                let k = ue4_key(a.octets());
+                let buckets = ue_buckets(k, self.alloc.dl4_bucket_mask);
+                let key = Ue4Key { addr: a.octets() };
+                match self.set_in_table::<UeBucket>(MAP_DL_UE4_TABLE, buckets, k, list)? {
+                    Placed::Updated => Ok(()),
+                    Placed::New => unhash!(MAP_DL_UE4, Ue4Key, key),
+                    Placed::Overflow => op!(MAP_DL_UE4, Ue4Key, key),
+                }
+            }
+            Key::DlUe6(p) => {
+                let k = ue6_key(p);
+                let buckets = ue_buckets(k, self.alloc.dl6_bucket_mask);
+                let key = Ue6Key { prefix: p };
+                match self.set_in_table::<UeBucket>(MAP_DL_UE6_TABLE, buckets, k, list)? {
+                    Placed::Updated => Ok(()),
+                    Placed::New => unhash!(MAP_DL_UE6, Ue6Key, key),
+                    Placed::Overflow => op!(MAP_DL_UE6, Ue6Key, key),
+                }
+            }
         }
+    }
+}
+
+/// Where [`GtpDatapath::set_in_table`] put a key.
+enum Placed {
+    /// In the slot that held it.
+    Updated,
+    /// In a free slot: a copy in the table's hash map (from when both buckets were full) is to
+    /// go.
+    New,
+    /// Not in the table: the hash map is where it is set or cleared.
+    Overflow,
+}
+
+/// A bucket of a bucket table (the TEID table, the UE tables): [`TEID_BUCKET_SLOTS`] slots,
+/// each a key and a [`PdrList`], free when its key is [`Bucket::FREE`].
+trait Bucket: aya::Pod {
+    /// The key of a slot.
+    type Key: Copy + PartialEq;
+    /// The key of a free slot.
+    const FREE: Self::Key;
+    /// The key in slot `i`.
+    fn key(&self, i: usize) -> Self::Key;
+    /// Fills slot `i`, or frees it (`None`).
+    fn set(&mut self, i: usize, slot: Option<(Self::Key, PdrList)>);
+}
+
+impl Bucket for TeidBucket {
+    type Key = u32;
+    const FREE: u32 = 0;
+    fn key(&self, i: usize) -> u32 {
+        self.slots[i].teid
+    }
+    fn set(&mut self, i: usize, slot: Option<(u32, PdrList)>) {
+        self.slots[i] = match slot {
+            Some((teid, list)) => TeidSlot {
+                teid,
+                _pad: 0,
+                list,
+            },
+            None => TeidSlot::default(),
+        };
+    }
+}
+
+impl Bucket for UeBucket {
+    type Key = [u32; 2];
+    const FREE: [u32; 2] = [0, 0];
+    fn key(&self, i: usize) -> [u32; 2] {
+        self.slots[i].key
+    }
+    fn set(&mut self, i: usize, slot: Option<([u32; 2], PdrList)>) {
+        self.slots[i] = match slot {
+            Some((key, list)) => UeSlot { key, list },
+            None => UeSlot::default(),
+        };
     }
 }
 
@@ -1001,7 +1084,7 @@ mod tests {
         // Every map holds 1000 entries; the TEID table's entries are buckets of four slots,
         // twice as many slots as keys.
         for (name, n) in m.entries() {
-            let slots = if name == MAP_UL_TEID_TABLE {
+            let slots = if [MAP_UL_TEID_TABLE, MAP_DL_UE4_TABLE, MAP_DL_UE6_TABLE].contains(&name) {
                 n * bpf_abi::gtp::TEID_BUCKET_SLOTS as u32 / 2
             } else {
                 n

@@ -84,6 +84,8 @@ pub const PINNED_MAPS: &[&str] = &[
     bpf_abi::gtp::MAP_UL_TEID_TABLE,
     bpf_abi::gtp::MAP_DL_UE4,
     bpf_abi::gtp::MAP_DL_UE6,
+    bpf_abi::gtp::MAP_DL_UE4_TABLE,
+    bpf_abi::gtp::MAP_DL_UE6_TABLE,
     bpf_abi::gtp::MAP_PDRS,
     bpf_abi::gtp::MAP_SDFS,
     bpf_abi::gtp::MAP_FARS,
@@ -182,12 +184,27 @@ impl GtpDatapath {
         sizes: &MapSizes,
         pin_dir: Option<&std::path::Path>,
     ) -> Result<(Ebpf, bool), LoadError> {
-        let mask = bpf_abi::gtp::teid_table_buckets(sizes.ul_keys) - 1;
+        let masks = super::slots::Allocators::new(sizes);
         let mut loader = EbpfLoader::new();
         for (name, n) in sizes.entries() {
             loader.map_max_entries(name, n);
         }
-        loader.override_global(bpf_abi::gtp::GLOBAL_UL_TEID_BUCKET_MASK, &mask, true);
+        for (global, mask) in [
+            (
+                bpf_abi::gtp::GLOBAL_UL_TEID_BUCKET_MASK,
+                &masks.ul_bucket_mask,
+            ),
+            (
+                bpf_abi::gtp::GLOBAL_DL_UE4_BUCKET_MASK,
+                &masks.dl4_bucket_mask,
+            ),
+            (
+                bpf_abi::gtp::GLOBAL_DL_UE6_BUCKET_MASK,
+                &masks.dl6_bucket_mask,
+            ),
+        ] {
+            loader.override_global(global, mask, true);
+        }
         let mut fresh = true;
         let paths: Vec<(&str, std::path::PathBuf)> = pin_dir
             .map(|d| PINNED_MAPS.iter().map(|m| (*m, d.join(m))).collect())

@@ -3,9 +3,9 @@
 
 use super::error::SouthboundError;
 use bpf_abi::gtp::{
-    MAP_BUFF_LIMIT, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_FARS, MAP_PDRS, MAP_QER_STATE,
-    MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_UL_TEID_TABLE, MAP_URR_COUNTERS, MAP_URR_PCPU,
-    MAP_URR_THRESHOLDS, MAX_SDF_PER_PDR, teid_table_buckets,
+    MAP_BUFF_LIMIT, MAP_DL_UE4, MAP_DL_UE4_TABLE, MAP_DL_UE6, MAP_DL_UE6_TABLE, MAP_EVENTS,
+    MAP_FARS, MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID, MAP_UL_TEID_TABLE,
+    MAP_URR_COUNTERS, MAP_URR_PCPU, MAP_URR_THRESHOLDS, MAX_SDF_PER_PDR, table_buckets,
 };
 use std::collections::HashMap as StdHashMap;
 
@@ -128,10 +128,12 @@ impl MapSizes {
     }
 
     /// (map name, entries) for the loader.
-    pub fn entries(&self) -> [(&'static str, u32); 15] {
+    pub fn entries(&self) -> [(&'static str, u32); 17] {
         [
             (bpf_abi::gtp::MAP_UL_TEID_DIRECT, self.ul_direct.max(1)),
-            (MAP_UL_TEID_TABLE, teid_table_buckets(self.ul_keys)),
+            (MAP_UL_TEID_TABLE, table_buckets(self.ul_keys)),
+            (MAP_DL_UE4_TABLE, table_buckets(self.dl4_keys)),
+            (MAP_DL_UE6_TABLE, table_buckets(self.dl6_keys)),
             (MAP_EVENTS, self.events_bytes),
             // Per CPU: not padded by `lru_entries` (the pad times every CPU); an evicted
             // entry only restarts one session's one-second window.
@@ -158,6 +160,10 @@ pub struct Allocators {
     pub(super) ul_direct: u32,
     /// Buckets of the TEID table minus one.
     pub(crate) ul_bucket_mask: u32,
+    /// Buckets of the IPv4 UE table minus one.
+    pub(crate) dl4_bucket_mask: u32,
+    /// Buckets of the IPv6 UE table minus one.
+    pub(crate) dl6_bucket_mask: u32,
     pub(super) pdrs: Slots,
     pub(super) sdfs: Slots,
     pub(super) fars: Slots,
@@ -170,7 +176,9 @@ impl Allocators {
     pub fn new(sizes: &MapSizes) -> Self {
         Allocators {
             ul_direct: sizes.ul_direct.max(1),
-            ul_bucket_mask: teid_table_buckets(sizes.ul_keys) - 1,
+            ul_bucket_mask: table_buckets(sizes.ul_keys) - 1,
+            dl4_bucket_mask: table_buckets(sizes.dl4_keys) - 1,
+            dl6_bucket_mask: table_buckets(sizes.dl6_keys) - 1,
             pdrs: Slots::new(MAP_PDRS, sizes.pdrs),
             sdfs: Slots::new(MAP_SDFS, sizes.sdfs),
             fars: Slots::new(MAP_FARS, sizes.fars),
