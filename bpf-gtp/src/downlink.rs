@@ -33,8 +33,8 @@ use bpf_net::{
 };
 
 /// The common downlink frame, all in `xdp_n6` (untagged Ethernet; IPv4 without options or
-/// IPv6 without extension headers, read at constant offsets a word at a time). `None` for any
-/// other frame: `xdp_n6_general` takes it.
+/// IPv6 without extension headers, read at constant offsets a word at a time) for a UE in its
+/// first bucket of the UE table. `None` for any other frame or UE: `xdp_n6_general` takes it.
 #[inline(always)]
 pub fn common(ctx: &XdpContext) -> Option<Reason> {
     let cur = Cursor::from_xdp(ctx);
@@ -43,21 +43,22 @@ pub fn common(ctx: &XdpContext) -> Option<Reason> {
     let (flow, list) = if h.ne16::<12>() == ETH_P_IPV4.to_be() {
         let flow = flow::from_head4(&h.sub::<ETH_HLEN, 24>(), avail)?;
         let addr = [flow.dst[0], flow.dst[1], flow.dst[2], flow.dst[3]];
-        (flow, ue_session(false, ue4_key(addr), addr, [0; 8]))
+        (flow, ue_session(false, false, ue4_key(addr), addr, [0; 8]))
     } else if h.ne16::<12>() == ETH_P_IPV6.to_be() {
         let h = cur.head::<{ ETH_HLEN + 44 }>()?;
         let flow = flow::from_head6(&h.sub::<ETH_HLEN, 44>(), avail)?;
         let mut prefix = [0u8; 8];
         prefix.copy_from_slice(&flow.dst[..8]);
-        (flow, ue_session(true, ue6_key(prefix), [0; 4], prefix))
+        (
+            flow,
+            ue_session(true, false, ue6_key(prefix), [0; 4], prefix),
+        )
     } else {
         return None;
     };
-    let Some(list) = list else {
-        return Some(Reason::DlNoSession);
-    };
-    // SAFETY: a map value pointer is valid for the rest of this program run.
-    let (pdr, far) = match rules(&unsafe { *list }, &flow) {
+    // Not in the first bucket: `xdp_n6_general` looks further (and counts an unknown UE).
+    let list = list?;
+    let (pdr, far) = match rules(&list, &flow) {
         Ok(r) => r,
         Err(r) => return Some(r),
     };
@@ -79,19 +80,17 @@ pub fn ingress(ctx: &XdpContext) -> Result<Reason, Reason> {
     let list = match eth.ethertype {
         ETH_P_IPV4 => {
             let dst: &[u8; 4] = cur.get(eth.l3_off + 16, Reason::Ipv4Truncated)?;
-            ue_session(false, ue4_key(*dst), *dst, [0; 8])
+            ue_session(false, true, ue4_key(*dst), *dst, [0; 8])
         }
         ETH_P_IPV6 => {
             let dst: &[u8; 8] = cur.get(eth.l3_off + 24, Reason::Ipv6Truncated)?;
-            ue_session(true, ue6_key(*dst), [0; 4], *dst)
+            ue_session(true, true, ue6_key(*dst), [0; 4], *dst)
         }
         _ => return Err(Reason::NotIp),
     };
     let Some(list) = list else {
         return Err(Reason::DlNoSession);
     };
-    // SAFETY: a map value pointer is valid for the rest of this program run.
-    let list: PdrList = unsafe { *list };
     let parsed = parse_flow(&cur, eth.l3_off)?;
     // Stage boundary: forget which VLAN tags, IPv4 options or IPv6 extension headers led
     // here (see bpf_net::launder): the flow through map memory, the offset laundered.

@@ -75,10 +75,20 @@ static DL_UE4_BUCKET_MASK: u32 = 0;
 static DL_UE6_BUCKET_MASK: u32 = 0;
 
 /// The downlink PDRs of the UE with table key `key` (`bpf_abi::gtp::ue4_key` / `ue6_key`):
-/// in its two buckets of the UE table of its family (`v6`), else in that family's hash map
-/// (the table's overflow, keyed by `ue4` / `ue6`).
+/// in its first bucket of the UE table of its family (`v6`), then (`all`) in its second, then
+/// in that family's hash map (the table's overflow, keyed by `ue4` / `ue6`). `xdp_n6` looks in
+/// the first bucket only, where nearly every key is, and leaves a miss to `xdp_n6_general`:
+/// the second bucket and the hash map there too took `xdp_n6` past half the verifier's limit
+/// on Linux 6.1 (501 657 instructions processed). The list by value, not a pointer into the
+/// map: a pointer is a different verifier state for each slot it may point at.
 #[inline(always)]
-pub fn ue_session(v6: bool, key: [u32; 2], ue4: [u8; 4], ue6: [u8; 8]) -> Option<*const PdrList> {
+pub fn ue_session(
+    v6: bool,
+    all: bool,
+    key: [u32; 2],
+    ue4: [u8; 4],
+    ue6: [u8; 8],
+) -> Option<PdrList> {
     // SAFETY: plain reads of read-only globals; volatile, so that the compiler does not fold
     // the build-time 0 the loader replaces.
     let mask = unsafe {
@@ -89,23 +99,31 @@ pub fn ue_session(v6: bool, key: [u32; 2], ue4: [u8; 4], ue6: [u8; 8]) -> Option
         }
     };
     let table = if v6 { &DL_UE6_TABLE } else { &DL_UE4_TABLE };
-    for b in ue_buckets(key, mask) {
-        if let Some(bucket) = table.get(b) {
+    let buckets = ue_buckets(key, mask);
+    let mut n = 0;
+    while n < 2 {
+        if n == 1 && !all {
+            return None;
+        }
+        if let Some(bucket) = table.get(buckets[n]) {
             let mut i = 0;
             while i < UE_BUCKET_SLOTS {
                 let s = &bucket.slots[i];
                 if ((s.key[0] ^ key[0]) | (s.key[1] ^ key[1])) == 0 {
-                    return Some(&s.list as *const PdrList);
+                    return Some(s.list);
                 }
                 i += 1;
             }
         }
+        n += 1;
     }
-    if v6 {
+    let p = if v6 {
         DL_UE6.get_ptr(Ue6Key { prefix: ue6 })
     } else {
         DL_UE4.get_ptr(Ue4Key { addr: ue4 })
-    }
+    }?;
+    // SAFETY: a hash map value pointer is valid for the rest of this program run.
+    Some(unsafe { *p })
 }
 /// PDR slots.
 #[map(name = "PDRS")]
