@@ -776,37 +776,30 @@ impl GtpDatapath {
         Ok(Placed::New)
     }
 
+    /// Sets (`Some`) or removes (`None`) `key` in the hash map `name`. `absent_ok`: a key
+    /// that is not there is no error (a key that overflowed into the hash map, set again after
+    /// a slot of its table freed up: the table holds it now, and the datapath looks there
+    /// first).
+    fn set_hashed<K: aya::Pod>(
+        &mut self,
+        name: &'static str,
+        key: K,
+        list: Option<PdrList>,
+        absent_ok: bool,
+    ) -> Result<(), SouthboundError> {
+        let map = self
+            .ebpf_mut()
+            .map_mut(name)
+            .ok_or(SouthboundError::Full(name))?;
+        let mut h: HashMap<_, K, PdrList> = HashMap::try_from(map).map_err(map_err(name))?;
+        match list {
+            Some(l) => h.insert(key, l, 0).map_err(map_err(name)),
+            None if absent_ok && h.get(&key, 0).is_err() => Ok(()),
+            None => h.remove(&key).map_err(map_err(name)),
+        }
+    }
+
     fn set_key(&mut self, key: Key, list: Option<PdrList>) -> Result<(), SouthboundError> {
-        macro_rules! op {
-            ($name:expr, $k:ty, $key:expr) => {{
-                let map = self
-                    .ebpf_mut()
-                    .map_mut($name)
-                    .ok_or(SouthboundError::Full($name))?;
-                let mut h: HashMap<_, $k, PdrList> =
-                    HashMap::try_from(map).map_err(map_err($name))?;
-                match list {
-                    Some(l) => h.insert($key, l, 0).map_err(map_err($name)),
-                    None => h.remove(&$key).map_err(map_err($name)),
-                }
-            }};
-        }
-        // A key that overflowed into the hash map, set again after a slot of its table freed
-        // up: the table holds it now (and the datapath looks there first).
-        macro_rules! unhash {
-            ($name:expr, $k:ty, $key:expr) => {{
-                let map = self
-                    .ebpf_mut()
-                    .map_mut($name)
-                    .ok_or(SouthboundError::Full($name))?;
-                let mut h: HashMap<_, $k, PdrList> =
-                    HashMap::try_from(map).map_err(map_err($name))?;
-                if h.get(&$key, 0).is_ok() {
-                    h.remove(&$key).map_err(map_err($name))?;
-                }
-                Ok(())
-            }};
-        }
         match key {
             Key::UlTeid(t) if t & TEID_DIRECT != 0 && t & !TEID_DIRECT < self.alloc.ul_direct => {
                 let slot = TeidSlot {
@@ -830,8 +823,8 @@ impl GtpDatapath {
                 };
                 match self.set_in_table::<TeidBucket>(MAP_UL_TEID_TABLE, buckets, t, list)? {
                     Placed::Updated => Ok(()),
-                    Placed::New => unhash!(MAP_UL_TEID, TeidKey, key),
-                    Placed::Overflow => op!(MAP_UL_TEID, TeidKey, key),
+                    Placed::New => self.set_hashed(MAP_UL_TEID, key, None, true),
+                    Placed::Overflow => self.set_hashed(MAP_UL_TEID, key, list, false),
                 }
             }
             Key::DlUe4(a) => {
@@ -840,8 +833,8 @@ impl GtpDatapath {
                 let key = Ue4Key { addr: a.octets() };
                 match self.set_in_table::<UeBucket>(MAP_DL_UE4_TABLE, buckets, k, list)? {
                     Placed::Updated => Ok(()),
-                    Placed::New => unhash!(MAP_DL_UE4, Ue4Key, key),
-                    Placed::Overflow => op!(MAP_DL_UE4, Ue4Key, key),
+                    Placed::New => self.set_hashed(MAP_DL_UE4, key, None, true),
+                    Placed::Overflow => self.set_hashed(MAP_DL_UE4, key, list, false),
                 }
             }
             Key::DlUe6(p) => {
@@ -850,8 +843,8 @@ impl GtpDatapath {
                 let key = Ue6Key { prefix: p };
                 match self.set_in_table::<UeBucket>(MAP_DL_UE6_TABLE, buckets, k, list)? {
                     Placed::Updated => Ok(()),
-                    Placed::New => unhash!(MAP_DL_UE6, Ue6Key, key),
-                    Placed::Overflow => op!(MAP_DL_UE6, Ue6Key, key),
+                    Placed::New => self.set_hashed(MAP_DL_UE6, key, None, true),
+                    Placed::Overflow => self.set_hashed(MAP_DL_UE6, key, list, false),
                 }
             }
         }
