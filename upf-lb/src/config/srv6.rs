@@ -352,6 +352,28 @@ pub fn parse_sid(prefix: &str, x: &RawSid) -> Result<SidSpec, ConfigError> {
     if x.mapped.is_some() && !matches!(b, Behaviour::EndMap { .. }) {
         return Err(bad(f("mapped"), "for End.MAP only"));
     }
+    if x.nh.is_some()
+        && !matches!(
+            b,
+            Behaviour::EndX { .. } | Behaviour::EndDx4 { .. } | Behaviour::EndDx6 { .. }
+        )
+    {
+        return Err(bad(f("nh"), "for End.X, End.DX4 and End.DX6 only"));
+    }
+    if x.table.is_some()
+        && !matches!(
+            b,
+            Behaviour::EndT { .. }
+                | Behaviour::EndDt4 { .. }
+                | Behaviour::EndDt6 { .. }
+                | Behaviour::EndDt46 { .. }
+        )
+    {
+        return Err(bad(
+            f("table"),
+            "for End.T, End.DT4, End.DT6 and End.DT46 only",
+        ));
+    }
     let fl = crate::southbound::srv6::Flavours {
         psp: x.psp.unwrap_or(false),
         usp: x.usp.unwrap_or(false),

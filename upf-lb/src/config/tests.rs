@@ -581,6 +581,27 @@ fn srv6_sids_and_policies_are_read_and_checked() {
             "srv6.sid[2].segments",
         ),
         ("src_at = 8", "src_at = 13", "srv6.sid[5].src_at"),
+        (
+            "psp = true",
+            "psp = true\nnh = \"2001:db8::1\"",
+            "srv6.sid[0].nh",
+        ),
+        (
+            "table = 100",
+            "table = 100\nnh = \"2001:db8::1\"",
+            "srv6.sid[2].nh",
+        ),
+        (
+            "nh = \"198.51.100.10\"",
+            "nh = \"198.51.100.10\"\ntable = 7",
+            "srv6.sid[1].table",
+        ),
+        ("psp = true", "psp = true\ntable = 7", "srv6.sid[0].table"),
+        (
+            "rate_kbps = 10000",
+            "rate_kbps = 10000\ntable = 7",
+            "srv6.sid[7].table",
+        ),
         ("source = \"2001:db8:0:3::5\"", "", "srv6.sid[6].source"),
         (
             "table = 100",
