@@ -16,8 +16,11 @@ const LIBRARIES: &[&str] = &["bpf-net", "bpf-abi"];
 fn protos(dir: &std::path::Path) {
     let proto = dir.join("proto");
     println!("cargo:rerun-if-changed={}", proto.display());
-    let fds = protox::compile([proto.join("upf_lb.proto")], [proto])
-        .unwrap_or_else(|e| panic!("compiling upf-lb/proto: {e}"));
+    let fds = protox::compile(
+        [proto.join("upf_lb.proto"), proto.join("health.proto")],
+        [proto],
+    )
+    .unwrap_or_else(|e| panic!("compiling upf-lb/proto: {e}"));
     tonic_prost_build::configure()
         .compile_fds(fds)
         .unwrap_or_else(|e| panic!("generating the gRPC code: {e}"));

@@ -494,3 +494,65 @@ fn a_switch_with_sndem_sends_an_end_marker_on_the_old_tunnel() {
     );
     assert_eq!(gtp[em + 1..].len(), 2);
 }
+
+#[test]
+fn the_grpc_health_service_says_serving_while_the_daemon_runs_and_not_serving_as_it_stops() {
+    use upf_lb::northbound::{
+        health_pb::{
+            HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+        },
+        pb::{StatsRequest, upf_lb_client::UpfLbClient},
+    };
+    require_root();
+    // With a bearer token on the API: the health service answers without one (kubelet's
+    // probes carry none), the API does not.
+    let mut b = bed(&[(
+        "# token = \"change-me-to-something-long\"",
+        "token = \"a-token-the-probes-do-not-have\"",
+    )]);
+    let daemon = b.daemon.take().expect("daemon");
+    b.topo.upf.run(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let mut c = HealthClient::connect("http://127.0.0.1:50051")
+                .await
+                .expect("health service");
+            let ask = |service: &str| HealthCheckRequest {
+                service: service.into(),
+            };
+            for s in ["", "upflb.v1.UpfLb"] {
+                let r = c.check(ask(s)).await.expect("check").into_inner();
+                assert_eq!(r.status(), ServingStatus::Serving, "{s:?}");
+            }
+            let e = c.check(ask("upflb.v1.Nope")).await.unwrap_err();
+            assert_eq!(e.code(), tonic::Code::NotFound, "{e}");
+            let mut api = UpfLbClient::connect("http://127.0.0.1:50051")
+                .await
+                .expect("API");
+            let e = api.get_stats(StatsRequest {}).await.unwrap_err();
+            assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e}");
+            let mut unknown = c
+                .watch(ask("upflb.v1.Nope"))
+                .await
+                .expect("watch")
+                .into_inner();
+            let first = unknown.message().await.expect("watch").expect("a status");
+            assert_eq!(first.status(), ServingStatus::ServiceUnknown);
+            let mut w = c.watch(ask("")).await.expect("watch").into_inner();
+            let first = w.message().await.expect("watch").expect("a status");
+            assert_eq!(first.status(), ServingStatus::Serving);
+            // Stopping: the watcher hears NOT_SERVING before the API goes.
+            let stopped = tokio::task::spawn_blocking(move || daemon.stop());
+            let next = tokio::time::timeout(Duration::from_secs(10), w.message())
+                .await
+                .expect("a status within 10 s of the stop")
+                .expect("NOT_SERVING before the stream ends")
+                .expect("a status");
+            assert_eq!(next.status(), ServingStatus::NotServing);
+            stopped.await.expect("join").expect("daemon stops");
+        })
+    });
+}

@@ -535,6 +535,8 @@ async fn serve_with_ready(
     // The management API asks the owner too; its watchers get the owner's events.
     let (api_tx, mut api_rx) = mpsc::channel::<crate::northbound::ApiRequest>(64);
     let (events_tx, _) = tokio::sync::broadcast::channel::<crate::northbound::pb::Event>(1024);
+    // grpc.health.v1: serving from here (the datapath attached, N4 bound) until the stop.
+    let (serving_tx, serving_rx) = tokio::sync::watch::channel(true);
     if let Some(a) = n4.config().api_listen {
         let l = tokio::net::TcpListener::bind(a)
             .await
@@ -542,14 +544,18 @@ async fn serve_with_ready(
         let token = n4.config().api_token.clone();
         let tls = n4.config().api_tls.clone();
         let (ask, ev) = (api_tx.clone(), events_tx.clone());
+        let serving = serving_rx.clone();
         let tracer = otel.as_ref().map(crate::telemetry::Otel::tracer);
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::northbound::serve(l, token, tls, ask, ev, tracer).await {
+            if let Err(e) = crate::northbound::serve(l, token, tls, ask, ev, tracer, serving).await
+            {
                 tracing::error!(error = %e, "management API");
             }
         }));
     }
     drop(api_tx);
+    // The health service holds one receiver, each of its Watch streams one more.
+    drop(serving_rx);
     // The store, if any, on a writer thread: a batch's answers go out once its changes are
     // durable, while the owner goes on with the next batch (the fsync overlaps the work).
     let mut writer = n4
@@ -668,6 +674,13 @@ async fn serve_with_ready(
                 export_traced(&mut otel, txns, None);
             }
         }
+    }
+    // Not serving from now on: the health service's watchers (a gRPC-aware balancer, an
+    // operator's probe) are told before the API goes away with the tasks below, with a moment
+    // to send it when any watch.
+    serving_tx.send_replace(false);
+    if serving_tx.receiver_count() > 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // What was handled is stored and answered before the daemon goes.
     if let Some(mut w) = writer.take() {

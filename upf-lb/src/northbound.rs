@@ -11,6 +11,75 @@ pub mod pb {
     tonic::include_proto!("upflb.v1");
 }
 
+/// Generated from `proto/health.proto`: the gRPC Health Checking Protocol.
+pub mod health_pb {
+    tonic::include_proto!("grpc.health.v1");
+}
+
+/// The services whose status [`Health`] reports: the server as a whole ("") and the
+/// management API. The API's status is the daemon's: serving from when the datapath is attached
+/// and N4 is listening (the API starts only then) until the daemon begins to stop.
+pub const HEALTH_SERVICES: [&str; 2] = ["", "upflb.v1.UpfLb"];
+
+/// `grpc.health.v1.Health`, beside the API and outside its bearer token (kubelet's gRPC
+/// probes send none; the status is all it tells).
+pub struct Health {
+    serving: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Health {
+    fn status(serving: bool) -> health_pb::HealthCheckResponse {
+        use health_pb::health_check_response::ServingStatus;
+        health_pb::HealthCheckResponse {
+            status: if serving {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            } as i32,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl health_pb::health_server::Health for Health {
+    async fn check(
+        &self,
+        r: Request<health_pb::HealthCheckRequest>,
+    ) -> Result<Response<health_pb::HealthCheckResponse>, Status> {
+        let service = r.into_inner().service;
+        if !HEALTH_SERVICES.contains(&service.as_str()) {
+            return Err(Status::not_found(format!(
+                "unknown service {service:?}: \"\" or \"upflb.v1.UpfLb\""
+            )));
+        }
+        Ok(Response::new(Self::status(*self.serving.borrow())))
+    }
+
+    type WatchStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<health_pb::HealthCheckResponse, Status>> + Send>,
+    >;
+
+    async fn watch(
+        &self,
+        r: Request<health_pb::HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        use tokio_stream::StreamExt;
+        let service = r.into_inner().service;
+        if !HEALTH_SERVICES.contains(&service.as_str()) {
+            // The protocol: SERVICE_UNKNOWN, and the stream stays open (the service may come).
+            let unknown = health_pb::HealthCheckResponse {
+                status: health_pb::health_check_response::ServingStatus::ServiceUnknown as i32,
+            };
+            let s = tokio_stream::once(Ok(unknown)).chain(tokio_stream::pending());
+            return Ok(Response::new(Box::pin(s)));
+        }
+        // The status now, then each change (a watch stream yields the current value first).
+        let s = tokio_stream::wrappers::WatchStream::new(self.serving.clone())
+            .map(|serving| Ok(Self::status(serving)));
+        Ok(Response::new(Box::pin(s)))
+    }
+}
+
 /// A question for the owning task.
 pub enum ApiRequest {
     /// Health.
@@ -215,7 +284,9 @@ pub async fn serve(
     ask: mpsc::Sender<ApiRequest>,
     events: broadcast::Sender<pb::Event>,
     tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+    serving: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), tonic::transport::Error> {
+    let health = Health { serving };
     let api = Api {
         ask,
         events,
@@ -243,7 +314,8 @@ pub async fn serve(
                 .identity(tonic::transport::Identity::from_pem(cert, key)),
         )?;
     }
-    b.add_service(pb::upf_lb_server::UpfLbServer::with_interceptor(api, check))
+    b.add_service(health_pb::health_server::HealthServer::new(health))
+        .add_service(pb::upf_lb_server::UpfLbServer::with_interceptor(api, check))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listen))
         .await
 }
