@@ -16,7 +16,7 @@
 //! (apt packages clang-14 and libbpf-dev), then, as root, with a bpffs mounted at `PIN_DIR`:
 //! `cargo run --release -p upf-lb-bench --example eupf_same_run -- SESSIONS RUNS ROUNDS ALTERNATIONS PIN_DIR OBJECT...`
 //!
-//! Both get the same sessions: an uplink PDR by TEID with outer header removal and a FAR that
+//! Both get the same sessions (ours: `upf_lb_bench::gtp::bench_session`, with an IPv4 UE): an uplink PDR by TEID with outer header removal and a FAR that
 //! forwards, downlink PDRs by IPv4 and IPv6 UE address with a FAR that encapsulates GTP-U/IPv4
 //! and a QER (gate open, no MBR, QFI 9) and URRs. Differences in work: upf-lb decrements the
 //! inner TTL, eUPF does not; eUPF answers a downlink frame leaving by the interface it came in
@@ -30,10 +30,10 @@ use aya::{
     maps::{Array, HashMap},
     programs::Xdp,
 };
-use bpf_abi::{Reason, gtp::Qer, names};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use upf_lb::southbound::{GtpDatapath, Key, MapSizes, PdrSpec, SessionSpec, gtp::build};
-use upf_lb_bench::gtp::measure_in;
+use bpf_abi::{Reason, names};
+use std::net::{IpAddr, Ipv4Addr};
+use upf_lb::southbound::{GtpDatapath, MapSizes};
+use upf_lb_bench::gtp::{BENCH_GNB, BENCH_N3, bench_session, bench_ue6, measure_in};
 use upf_lb_packet::{Frame, Gtpu, GtpuExt, Ip, IpPacket, L4, Psc};
 use upf_lb_testkit::{
     fixtures::{self, Fixture, encapsulated, routed, udp, xdp},
@@ -58,44 +58,14 @@ fn main() -> anyhow::Result<()> {
     let objs = &a[6..];
     let fib = FibNs::new();
     let ifindex = fib.n3_ifindex;
-    let (n3, gnb) = (Ipv4Addr::new(192, 0, 2, 2), Ipv4Addr::new(192, 0, 2, 1));
+    let (n3, gnb) = (BENCH_N3, BENCH_GNB);
     let ue4 = |i: u32| Ipv4Addr::from(0xC612_0001 + i);
-    let ue6 = |i: u32| Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1);
+    let ue6 = bench_ue6;
     // upf-lb: the sessions of upf-lb-bench gtp, with an IPv4 UE address besides the /64.
     let mut dp = GtpDatapath::load_with(&MapSizes::for_sessions(n + 1)).context("load")?;
-    let qer = Qer {
-        qfi: 9,
-        ..build::qer_open()
-    };
     for i in 0..n {
-        let mut prefix = [0u8; 8];
-        prefix.copy_from_slice(&ue6(i).octets()[..8]);
-        let pdr = |id, ohr, far| PdrSpec {
-            pdr_id: id,
-            precedence: 10,
-            qfi: 0,
-            ohr,
-            sdfs: vec![],
-            far_id: far,
-            qer_id: Some(1),
-            urr_ids: vec![1],
-        };
-        dp.install(&SessionSpec {
-            session: i,
-            fars: vec![
-                (1, build::far_forward()),
-                (2, build::far_gtpu_v4(0x8000_0000 | i, n3, gnb)),
-            ],
-            qers: vec![(1, qer)],
-            urrs: vec![1],
-            urr_thresholds: vec![],
-            pdrs: vec![
-                (Key::UlTeid(0x1000 + i), pdr(1, Some(0), 1)),
-                (Key::DlUe6(prefix), pdr(2, None, 2)),
-                (Key::DlUe4(ue4(i)), pdr(4, None, 2)),
-            ],
-        })
-        .context("install")?;
+        dp.install(&bench_session(i, Some(ue4(i))))
+            .context("install")?;
     }
     // eUPF: one PDR per direction, FAR, QER (gates open, no MBR), two URRs, per session.
     let mut eupf = Vec::new();

@@ -135,17 +135,70 @@ pub fn measure_in(
     })
 }
 
+/// The N3 address of the user-plane benchmarks' sessions.
+pub const BENCH_N3: std::net::Ipv4Addr = std::net::Ipv4Addr::new(192, 0, 2, 2);
+/// Their gNB.
+pub const BENCH_GNB: std::net::Ipv4Addr = std::net::Ipv4Addr::new(192, 0, 2, 1);
+
+/// The IPv6 UE address of benchmark session `i` (its /64 is the session's).
+pub fn bench_ue6(i: u32) -> std::net::Ipv6Addr {
+    std::net::Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1)
+}
+
+/// Benchmark session `i`: uplink PDRs on TEID 0x1000 + i (hashed) and on the direct TEID i,
+/// with outer header removal and a forwarding FAR; a downlink PDR on the /64 of
+/// [`bench_ue6`]`(i)` (and on `ue4` when given) with a FAR that encapsulates GTP-U/IPv4 to
+/// [`BENCH_GNB`] with TEID 0x8000_0000 | i; one QER (gate open, no MBR, QFI 9) and one URR on
+/// every PDR.
+pub fn bench_session(i: u32, ue4: Option<std::net::Ipv4Addr>) -> upf_lb::southbound::SessionSpec {
+    use bpf_abi::gtp::{Qer, TEID_DIRECT};
+    use upf_lb::southbound::{Key, PdrSpec, SessionSpec, gtp::build};
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&bench_ue6(i).octets()[..8]);
+    let pdr = |id, ohr, far| PdrSpec {
+        pdr_id: id,
+        precedence: 10,
+        qfi: 0,
+        ohr,
+        sdfs: vec![],
+        far_id: far,
+        qer_id: Some(1),
+        urr_ids: vec![1],
+    };
+    let mut pdrs = vec![
+        (Key::UlTeid(0x1000 + i), pdr(1, Some(0), 1)),
+        (Key::UlTeid(TEID_DIRECT | i), pdr(3, Some(0), 1)),
+        (Key::DlUe6(prefix), pdr(2, None, 2)),
+    ];
+    if let Some(a) = ue4 {
+        pdrs.push((Key::DlUe4(a), pdr(4, None, 2)));
+    }
+    SessionSpec {
+        session: i,
+        fars: vec![
+            (1, build::far_forward()),
+            (2, build::far_gtpu_v4(0x8000_0000 | i, BENCH_N3, BENCH_GNB)),
+        ],
+        qers: vec![(
+            1,
+            Qer {
+                qfi: 9,
+                ..build::qer_open()
+            },
+        )],
+        urrs: vec![1],
+        urr_thresholds: vec![],
+        pdrs,
+    }
+}
+
 /// Per-packet cost of the user plane with `levels` sessions installed (uplink decapsulation and
 /// downlink encapsulation, both with FIB lookup and redirect, in a [`FibNs`]), plus an uplink
 /// PDR whose match is its 8th SDF filter. Prints a table; every run's output is checked.
 pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()> {
-    use bpf_abi::{
-        Reason,
-        gtp::{Qer, TEID_DIRECT},
-        names,
-    };
+    use bpf_abi::{Reason, gtp::TEID_DIRECT, names};
     use std::{
-        net::{IpAddr, Ipv4Addr, Ipv6Addr},
+        net::{IpAddr, Ipv4Addr},
         time::Instant,
     };
     use upf_lb::southbound::{GtpDatapath, Key, MapSizes, PdrSpec, SessionSpec, gtp::build};
@@ -159,41 +212,9 @@ pub fn user_plane(levels: &[u32], runs: u32, rounds: usize) -> anyhow::Result<()
     let fib = FibNs::new();
     let ifindex = fib.n3_ifindex;
     let mut dp = GtpDatapath::load_with(&MapSizes::for_sessions(max + 1))?;
-    let (n3, gnb) = (Ipv4Addr::new(192, 0, 2, 2), Ipv4Addr::new(192, 0, 2, 1));
-    let ue6 = |i: u32| Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1);
-    let qer = Qer {
-        qfi: 9,
-        ..build::qer_open()
-    };
-    let session = |i: u32| {
-        let mut prefix = [0u8; 8];
-        prefix.copy_from_slice(&ue6(i).octets()[..8]);
-        let pdr = |id, ohr, far| PdrSpec {
-            pdr_id: id,
-            precedence: 10,
-            qfi: 0,
-            ohr,
-            sdfs: vec![],
-            far_id: far,
-            qer_id: Some(1),
-            urr_ids: vec![1],
-        };
-        SessionSpec {
-            session: i,
-            fars: vec![
-                (1, build::far_forward()),
-                (2, build::far_gtpu_v4(0x8000_0000 | i, n3, gnb)),
-            ],
-            qers: vec![(1, qer)],
-            urrs: vec![1],
-            urr_thresholds: vec![],
-            pdrs: vec![
-                (Key::UlTeid(0x1000 + i), pdr(1, Some(0), 1)),
-                (Key::UlTeid(TEID_DIRECT | i), pdr(3, Some(0), 1)),
-                (Key::DlUe6(prefix), pdr(2, None, 2)),
-            ],
-        }
-    };
+    let (n3, gnb) = (BENCH_N3, BENCH_GNB);
+    let ue6 = bench_ue6;
+    let session = |i: u32| bench_session(i, None);
     // One more session whose uplink PDR matches on the last of 8 SDF filters.
     let sdf_teid = 0x0f00_0000;
     let any = (IpAddr::from(Ipv4Addr::UNSPECIFIED), 0);
