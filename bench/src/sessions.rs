@@ -17,16 +17,19 @@ use upf_lb_testkit::{
     smf::{self, SessionPlan, Smf, Ue},
 };
 
-/// Resident memory of this process, bytes.
-pub fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+/// Resident memory of this process, bytes: all of it (`VmRSS`) and its anonymous part
+/// (`RssAnon`: the heap and stacks, without the mapped eBPF arrays, whose pages the kernel
+/// allocated when it created the maps and which count in `VmRSS` once touched).
+pub fn rss_bytes() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
 }
 
 /// One run's figures.
@@ -38,6 +41,8 @@ pub struct SessionRate {
     pub elapsed: Duration,
     /// Resident memory the daemon (this process) grew by, per session, bytes.
     pub rss_per_session: f64,
+    /// The anonymous part of it (the process's own heap), per session, bytes.
+    pub anon_per_session: f64,
     /// CPU time of this process's threads while the requests ran, by thread name.
     pub cpu: Vec<(String, Duration)>,
 }
@@ -217,7 +222,8 @@ pub fn session_rate(
     Ok(SessionRate {
         sessions: n,
         elapsed,
-        rss_per_session: rss1.saturating_sub(rss0) as f64 / f64::from(n),
+        rss_per_session: rss1.0.saturating_sub(rss0.0) as f64 / f64::from(n),
+        anon_per_session: rss1.1.saturating_sub(rss0.1) as f64 / f64::from(n),
         cpu,
     })
 }
@@ -226,7 +232,7 @@ pub fn session_rate(
 pub fn run(counts: &[u32], window: usize, persist: bool, otlp: bool) -> anyhow::Result<()> {
     println!("machine: {}", upf_lb::kernel::machine());
     println!(
-        "method: Session Establishment Requests (2 PDR, 2 FAR, 1 QER, 1 URR, F-TEID and UE IP CHOOSE) over UDP on loopback, {window} in flight, rules installed in the kernel maps{}; RSS of the process (daemon + client) per session",
+        "method: Session Establishment Requests (2 PDR, 2 FAR, 1 QER, 1 URR, F-TEID and UE IP CHOOSE) over UDP on loopback, {window} in flight, rules installed in the kernel maps{}; RSS of the process (daemon + client) per session, all and its anonymous part (heap; without the mapped eBPF arrays)",
         if persist {
             " and persisted (redb, group commit before the answers)"
         } else {
@@ -244,17 +250,18 @@ pub fn run(counts: &[u32], window: usize, persist: bool, otlp: bool) -> anyhow::
         );
     }
     println!(
-        "{:>10} {:>10} {:>14} {:>16}",
-        "sessions", "seconds", "sessions/s", "RSS/session B"
+        "{:>10} {:>10} {:>14} {:>16} {:>16}",
+        "sessions", "seconds", "sessions/s", "RSS/session B", "anon/session B"
     );
     for &n in counts {
         let r = session_rate(n, window, persist, otlp)?;
         println!(
-            "{:>10} {:>10.3} {:>14.0} {:>16.0}",
+            "{:>10} {:>10.3} {:>14.0} {:>16.0} {:>16.0}",
             r.sessions,
             r.elapsed.as_secs_f64(),
             f64::from(r.sessions) / r.elapsed.as_secs_f64(),
-            r.rss_per_session
+            r.rss_per_session,
+            r.anon_per_session
         );
         println!("  CPU by thread: {}", cpu_line(&r.cpu));
     }

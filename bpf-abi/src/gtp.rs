@@ -143,6 +143,10 @@ pub const fn ue_buckets(key: [u32; 2], mask: u32) -> [u32; 2] {
     let x = key[0] ^ fmix32(key[1] ^ 0x2545_f491);
     [fmix32(x) & mask, fmix32(x ^ 0x5bd1_e995) & mask]
 }
+/// `BPF_F_MMAPABLE`: the flag of the arrays the controller maps into its memory and writes
+/// there, not by a system call per value (PDRs, SDF filters, FARs, QERs and their state, URR
+/// counters and thresholds, the TEID and UE tables); Linux 5.5.
+pub const MAP_F_MMAPABLE: u32 = 1 << 10;
 /// PDR slots: array of [`Pdr`], runs of them named by a [`PdrList`].
 pub const MAP_PDRS: &str = "PDRS";
 /// SDF filter slots: array of [`SdfFilter`], runs of them named by a [`Pdr`].

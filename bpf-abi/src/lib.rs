@@ -20,7 +20,7 @@ pub use reason::{Reason, Verdict};
 pub use wire::{Be16, Be32};
 
 /// Version of the kernel/userspace ABI: bump it on any change of a map's key or value layout, a
-/// map's type, a reason's index or the number of reasons (the size of the pinned `COUNTERS`).
+/// map's type, a map's flags, a reason's index or the number of reasons (the size of the pinned `COUNTERS`).
 /// It is part of every pin path ([`names::PIN_ROOT`]), so a new layout never reuses maps
 /// pinned by an older build.
-pub const ABI_VERSION: u32 = 13;
+pub const ABI_VERSION: u32 = 14;

@@ -65,6 +65,6 @@ pub const MAP_N3_SCRATCH: &str = "N3_SCRATCH";
 pub const PROG_XDP_NOOP: &str = "xdp_noop";
 
 /// Root of the pinned maps, versioned by the ABI so a layout change never reuses stale pins.
-pub const PIN_ROOT: &str = "/sys/fs/bpf/upf-lb/abi-v13";
+pub const PIN_ROOT: &str = "/sys/fs/bpf/upf-lb/abi-v14";
 
-const _: () = assert!(crate::ABI_VERSION == 13, "update PIN_ROOT with ABI_VERSION");
+const _: () = assert!(crate::ABI_VERSION == 14, "update PIN_ROOT with ABI_VERSION");

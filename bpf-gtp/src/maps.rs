@@ -6,9 +6,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruPerCpuHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use bpf_abi::gtp::{
-    Far, GtpConfig, N3Scratch, N6Scratch, Pdr, PdrList, Qer, QerState, SdfFilter, TeidBucket,
-    TeidKey, TeidSlot, UE_BUCKET_SLOTS, Ue4Key, Ue6Key, UeBucket, UrrCounters, UrrThreshold,
-    ue_buckets,
+    Far, GtpConfig, MAP_F_MMAPABLE, N3Scratch, N6Scratch, Pdr, PdrList, Qer, QerState, SdfFilter,
+    TeidBucket, TeidKey, TeidSlot, UE_BUCKET_SLOTS, Ue4Key, Ue6Key, UeBucket, UrrCounters,
+    UrrThreshold, ue_buckets,
 };
 use bpf_abi::names::{N3_JUMP_SLOTS, N6_JUMP_SLOTS};
 
@@ -40,7 +40,7 @@ pub static N3_SCRATCH: PerCpuArray<N3Scratch> = PerCpuArray::with_max_entries(1,
 pub static UL_TEID: HashMap<TeidKey, PdrList> = HashMap::with_max_entries(1, 0);
 /// Uplink lookup by local TEID, buckets of slots (`bpf_abi::gtp::MAP_UL_TEID_TABLE`).
 #[map(name = "UL_TEID_TABLE")]
-pub static UL_TEID_TABLE: Array<TeidBucket> = Array::with_max_entries(1, 0);
+pub static UL_TEID_TABLE: Array<TeidBucket> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// Buckets of `UL_TEID_TABLE` minus one (a power of two minus one), set by the loader.
 #[unsafe(no_mangle)]
 static UL_TEID_BUCKET_MASK: u32 = 0;
@@ -54,7 +54,7 @@ pub fn teid_bucket_mask() -> u32 {
 }
 /// Uplink lookup by direct local TEID (`bpf_abi::gtp::TEID_DIRECT`).
 #[map(name = "UL_TEID_DIRECT")]
-pub static UL_TEID_DIRECT: Array<TeidSlot> = Array::with_max_entries(1, 0);
+pub static UL_TEID_DIRECT: Array<TeidSlot> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// Downlink lookup by UE IPv4 address, the table's overflow.
 #[map(name = "DL_UE4")]
 pub static DL_UE4: HashMap<Ue4Key, PdrList> = HashMap::with_max_entries(1, 0);
@@ -63,10 +63,10 @@ pub static DL_UE4: HashMap<Ue4Key, PdrList> = HashMap::with_max_entries(1, 0);
 pub static DL_UE6: HashMap<Ue6Key, PdrList> = HashMap::with_max_entries(1, 0);
 /// Downlink lookup by UE IPv4 address, buckets of slots (`bpf_abi::gtp::MAP_DL_UE4_TABLE`).
 #[map(name = "DL_UE4_TABLE")]
-pub static DL_UE4_TABLE: Array<UeBucket> = Array::with_max_entries(1, 0);
+pub static DL_UE4_TABLE: Array<UeBucket> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// Downlink lookup by UE IPv6 /64, buckets of slots (`bpf_abi::gtp::MAP_DL_UE6_TABLE`).
 #[map(name = "DL_UE6_TABLE")]
-pub static DL_UE6_TABLE: Array<UeBucket> = Array::with_max_entries(1, 0);
+pub static DL_UE6_TABLE: Array<UeBucket> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// Buckets of `DL_UE4_TABLE` minus one, set by the loader.
 #[unsafe(no_mangle)]
 static DL_UE4_BUCKET_MASK: u32 = 0;
@@ -127,22 +127,22 @@ pub fn ue_session(
 }
 /// PDR slots.
 #[map(name = "PDRS")]
-pub static PDRS: Array<Pdr> = Array::with_max_entries(1, 0);
+pub static PDRS: Array<Pdr> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// SDF filter slots.
 #[map(name = "SDFS")]
-pub static SDFS: Array<SdfFilter> = Array::with_max_entries(1, 0);
+pub static SDFS: Array<SdfFilter> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// FARs.
 #[map(name = "FARS")]
-pub static FARS: Array<Far> = Array::with_max_entries(1, 0);
+pub static FARS: Array<Far> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// QER configuration.
 #[map(name = "QERS")]
-pub static QERS: Array<Qer> = Array::with_max_entries(1, 0);
+pub static QERS: Array<Qer> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// QER token buckets.
 #[map(name = "QER_STATE")]
-pub static QER_STATE: Array<QerState> = Array::with_max_entries(1, 0);
+pub static QER_STATE: Array<QerState> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// URR counters of URRs with an event point (atomic adds).
 #[map(name = "URR_COUNTERS")]
-pub static URR_COUNTERS: Array<UrrCounters> = Array::with_max_entries(1, 0);
+pub static URR_COUNTERS: Array<UrrCounters> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 /// URR counters of URRs without one, per CPU (plain adds).
 #[map(name = "URR_PCPU")]
 pub static URR_PCPU: PerCpuArray<UrrCounters> = PerCpuArray::with_max_entries(1, 0);
@@ -155,7 +155,7 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(4096, 0);
 pub static BUFF_LIMIT: LruPerCpuHashMap<u32, [u64; 2]> = LruPerCpuHashMap::with_max_entries(1, 0);
 /// URR thresholds.
 #[map(name = "URR_THRESHOLDS")]
-pub static URR_THRESHOLDS: Array<UrrThreshold> = Array::with_max_entries(1, 0);
+pub static URR_THRESHOLDS: Array<UrrThreshold> = Array::with_max_entries(1, MAP_F_MMAPABLE);
 
 /// The UP function's own addresses (`bpf_abi::gtp::GtpConfig`), written by the controller.
 #[map(name = "GTP_CONFIG")]

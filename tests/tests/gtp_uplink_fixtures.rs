@@ -797,7 +797,8 @@ fn teids_fill_their_bucket_then_the_hash_map_and_reuse_freed_slots() {
     // A TEID table of one bucket (2 uplink keys: the hash map holds 2 as well): four TEIDs
     // fill the bucket's slots, two more overflow into the hash map, a seventh finds no room.
     // Every installed TEID is found; removal makes each unknown again; after a removal from
-    // the bucket the seventh fits, in the freed slot (the hash map is still full).
+    // the bucket the seventh fits, in the freed slot (the hash map is still full); a TEID
+    // that overflowed moves into the table when set again there.
     use bpf_abi::gtp::table_buckets;
     use upf_lb::southbound::MapSizes;
     require_root();
@@ -807,7 +808,7 @@ fn teids_fill_their_bucket_then_the_hash_map_and_reuse_freed_slots() {
         ..MapSizes::for_sessions(64)
     };
     assert_eq!(table_buckets(sizes.ul_keys), 1);
-    let teids: Vec<u32> = (0..7).map(|i| 0x100 + 0x11 * i).collect();
+    let teids: Vec<u32> = (0..9).map(|i| 0x100 + 0x11 * i).collect();
     let mut dp = GtpDatapath::load_with(&sizes).expect("load bpf-gtp");
     let nh4: IpAddr = FibNs::NH4.into();
     let inner = udp_to(nh4, 53, 64);
@@ -860,10 +861,28 @@ fn teids_fill_their_bucket_then_the_hash_map_and_reuse_freed_slots() {
     let mut t = vec![unknown("ul-removed-from-hash".into(), teids[5])];
     t.extend([0, 2, 3, 4, 6].map(|i| forwarded(format!("ul-still-{i}"), teids[i])));
     run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N3, &t);
+    // A TEID of the hash map set again (a Modification) once its bucket has a free slot moves
+    // into the table, and its copy leaves the hash map: two new TEIDs that overflow then fit
+    // there (it holds 2), the eighth and ninth.
+    dp.remove(sessions[0].take().unwrap());
+    let moved = dp
+        .replace(sessions[4].take().unwrap(), &spec(4))
+        .map_err(|(_, e)| e)
+        .expect("replace the overflowed session");
+    sessions[4] = Some(moved);
+    for i in [7, 8] {
+        sessions.push(Some(
+            dp.install(&spec(i))
+                .expect("overflow into the emptied hash map"),
+        ));
+    }
+    let mut t = vec![unknown("ul-removed-again".into(), teids[0])];
+    t.extend([2, 3, 4, 6, 7, 8].map(|i| forwarded(format!("ul-after-move-{i}"), teids[i])));
+    run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N3, &t);
     for s in sessions.into_iter().flatten() {
         dp.remove(s);
     }
-    let t: Vec<_> = (0..7)
+    let t: Vec<_> = (0..9)
         .map(|i| unknown(format!("ul-all-removed-{i}"), teids[i]))
         .collect();
     run_xdp_fixtures_in(ns, &dp, names::PROG_XDP_N3, &t);

@@ -1,19 +1,20 @@
 //! Installs and removes a session's rules in the bpf-gtp maps (layouts in `bpf_abi::gtp`).
 //!
 //! Order (make before break): FARs, QERs (with fresh token buckets) and URR counters first, then
-//! SDF filters and PDR runs, and the lookup keys last, each key in one map update, so the
-//! datapath sees the whole new rule set or none of it. Removal goes the other way: keys first.
-//! A failed install rolls back what it wrote. Slot indices come from allocators owned here.
+//! SDF filters and PDR runs, and the lookup keys last, each key in one store (an 8-byte word of
+//! its table slot, release-ordered after the rules: [`super::mapped`]; or one hash-map update
+//! when its table buckets are full), so the datapath sees the whole new rule set or none of it.
+//! Removal goes the other way: keys first. A failed install rolls back what it wrote. Slot
+//! indices come from allocators owned here.
 
 use super::{
     error::{SouthboundError, map_err},
     loader::GtpDatapath,
+    mapped::MappedArray,
 };
 use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
-    EVENT_DATA_LEN, Event, Far, MAP_DL_UE4, MAP_DL_UE4_TABLE, MAP_DL_UE6, MAP_DL_UE6_TABLE,
-    MAP_EVENTS, MAP_FARS, MAP_PDRS, MAP_QER_STATE, MAP_QERS, MAP_SDFS, MAP_UL_TEID,
-    MAP_UL_TEID_DIRECT, MAP_UL_TEID_TABLE, MAP_URR_COUNTERS, MAP_URR_PCPU, MAP_URR_THRESHOLDS,
+    EVENT_DATA_LEN, Event, Far, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_UL_TEID, MAP_URR_PCPU,
     MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, NONE, OHR_NONE, Pdr, PdrList, Qer,
     QerState, SdfFilter, TEID_BUCKET_SLOTS, TEID_DIRECT, TeidBucket, TeidKey, TeidSlot, Ue4Key,
     Ue6Key, UeBucket, UeSlot, UrrCounters, UrrThreshold, teid_buckets, ue_buckets, ue4_key,
@@ -246,15 +247,12 @@ impl GtpDatapath {
             let prev = old.keys.iter().find(|(o, _)| o == k).map(|(_, l)| *l);
             let _ = self.set_key(*k, prev);
         }
-        if let Ok(mut a) = self.array::<Qer>(MAP_QERS) {
-            for (slot, q) in &new.restore_qers {
-                let _ = a.set(*slot, q, 0);
-            }
+        for (slot, q) in &new.restore_qers {
+            // The slot was read from the array, so it is in bounds.
+            let _ = self.arrays.qers.set(*slot, q);
         }
-        if let Ok(mut a) = self.array::<UrrThreshold>(MAP_URR_THRESHOLDS) {
-            for (slot, t) in &new.restore_thresholds {
-                let _ = a.set(*slot, t, 0);
-            }
+        for (slot, t) in &new.restore_thresholds {
+            let _ = self.arrays.urr_thresholds.set(*slot, t);
         }
         let keep_q = new.carried_qers.clone();
         let keep_u = new.carried_urrs.clone();
@@ -321,37 +319,28 @@ impl GtpDatapath {
         for (id, far) in &spec.fars {
             let slot = self.alloc.fars.alloc(1)?;
             inst.fars.insert(*id, slot);
-            self.array::<Far>(MAP_FARS)?
-                .set(slot, far, 0)
-                .map_err(map_err(MAP_FARS))?;
+            self.arrays.fars.set(slot, far)?;
         }
         for (id, qer) in &spec.qers {
             if let Some(&slot) = old.and_then(|o| o.qers.get(id)) {
                 // Carried over: new values in place, the token buckets go on.
                 inst.qers.insert(*id, slot);
                 inst.carried_qers.push(slot);
-                let mut a = self.array::<Qer>(MAP_QERS)?;
-                let prev = a.get(&slot, 0).map_err(map_err(MAP_QERS))?;
+                let prev = self.arrays.qers.get(slot)?;
                 inst.restore_qers.push((slot, prev));
-                a.set(slot, qer, 0).map_err(map_err(MAP_QERS))?;
+                self.arrays.qers.set(slot, qer)?;
                 if (prev.mbr_ul, prev.mbr_dl, prev.burst_ul, prev.burst_dl)
                     != (qer.mbr_ul, qer.mbr_dl, qer.burst_ul, qer.burst_dl)
                 {
                     // A new rate or burst starts with a full bucket, as a new QER does.
-                    self.array::<QerState>(MAP_QER_STATE)?
-                        .set(slot, QerState::full(qer), 0)
-                        .map_err(map_err(MAP_QER_STATE))?;
+                    self.arrays.qer_state.set(slot, &QerState::full(qer))?;
                 }
                 continue;
             }
             let slot = self.alloc.qers.alloc(1)?;
             inst.qers.insert(*id, slot);
-            self.array::<QerState>(MAP_QER_STATE)?
-                .set(slot, QerState::full(qer), 0)
-                .map_err(map_err(MAP_QER_STATE))?;
-            self.array::<Qer>(MAP_QERS)?
-                .set(slot, qer, 0)
-                .map_err(map_err(MAP_QERS))?;
+            self.arrays.qer_state.set(slot, &QerState::full(qer))?;
+            self.arrays.qers.set(slot, qer)?;
         }
         for id in &spec.urrs {
             let total_bytes = spec
@@ -363,29 +352,23 @@ impl GtpDatapath {
                 // Carried over: the counters go on; the threshold may change.
                 inst.urrs.insert(*id, slot);
                 inst.carried_urrs.push(slot);
-                let prev = self
-                    .array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
-                    .get(&slot, 0)
-                    .map_err(map_err(MAP_URR_THRESHOLDS))?;
+                let prev = self.arrays.urr_thresholds.get(slot)?;
                 inst.restore_thresholds.push((slot, prev));
                 self.set_urr_target(slot, total_bytes)?;
                 continue;
             }
             let slot = self.alloc.urrs.alloc(1)?;
             inst.urrs.insert(*id, slot);
-            self.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
-                .set(
-                    slot,
-                    UrrThreshold {
-                        total_bytes,
-                        reported: 0,
-                    },
-                    0,
-                )
-                .map_err(map_err(MAP_URR_THRESHOLDS))?;
-            self.array::<UrrCounters>(MAP_URR_COUNTERS)?
-                .set(slot, UrrCounters::default(), 0)
-                .map_err(map_err(MAP_URR_COUNTERS))?;
+            self.arrays.urr_thresholds.set(
+                slot,
+                &UrrThreshold {
+                    total_bytes,
+                    reported: 0,
+                },
+            )?;
+            self.arrays
+                .urr_counters
+                .set(slot, &UrrCounters::default())?;
             self.zero_urr_pcpu(slot)?;
         }
 
@@ -399,9 +382,8 @@ impl GtpDatapath {
                 } else {
                     let f = self.alloc.sdfs.alloc(p.sdfs.len() as u32)?;
                     inst.sdf_runs.push((f, p.sdfs.len() as u32));
-                    let mut sdfs = self.array::<SdfFilter>(MAP_SDFS)?;
                     for (j, s) in p.sdfs.iter().enumerate() {
-                        sdfs.set(f + j as u32, s, 0).map_err(map_err(MAP_SDFS))?;
+                        self.arrays.sdfs.set(f + j as u32, s)?;
                     }
                     f
                 };
@@ -440,9 +422,7 @@ impl GtpDatapath {
                     urrs,
                     session: spec.session,
                 };
-                self.array::<Pdr>(MAP_PDRS)?
-                    .set(first + i as u32, pdr, 0)
-                    .map_err(map_err(MAP_PDRS))?;
+                self.arrays.pdrs.set(first + i as u32, &pdr)?;
             }
             let list = PdrList {
                 first,
@@ -465,12 +445,7 @@ impl GtpDatapath {
 
     /// Counters of the URR in `slot`.
     pub fn urr_counters(&self, slot: u32) -> Result<UrrCounters, SouthboundError> {
-        let map = self
-            .ebpf()
-            .map(MAP_URR_COUNTERS)
-            .ok_or(SouthboundError::Full(MAP_URR_COUNTERS))?;
-        let a: Array<_, UrrCounters> = Array::try_from(map).map_err(map_err(MAP_URR_COUNTERS))?;
-        let shared = a.get(&slot, 0).map_err(map_err(MAP_URR_COUNTERS))?;
+        let shared = self.arrays.urr_counters.get(slot)?;
         let p = self.urr_pcpu_sum(slot)?;
         Ok(UrrCounters {
             _reserved: 0,
@@ -527,16 +502,13 @@ impl GtpDatapath {
     /// the point set on the shared total. Only the threshold entry is written, never counters.
     pub fn set_urr_target(&mut self, slot: u32, total_bytes: u64) -> Result<(), SouthboundError> {
         let write = |dp: &mut Self, t: u64| {
-            dp.array::<UrrThreshold>(MAP_URR_THRESHOLDS)?
-                .set(
-                    slot,
-                    UrrThreshold {
-                        total_bytes: t,
-                        reported: 0,
-                    },
-                    0,
-                )
-                .map_err(map_err(MAP_URR_THRESHOLDS))
+            dp.arrays.urr_thresholds.set(
+                slot,
+                &UrrThreshold {
+                    total_bytes: t,
+                    reported: 0,
+                },
+            )
         };
         if total_bytes == 0 {
             return write(self, 0);
@@ -550,7 +522,13 @@ impl GtpDatapath {
     /// Tells the datapath one of the UP function's N6 addresses (the source of the ICMP or
     /// ICMPv6 it sends to the data network); the other family's address is kept.
     pub fn set_n6_address(&mut self, a: std::net::IpAddr) -> Result<(), SouthboundError> {
-        let mut map = self.array::<bpf_abi::gtp::GtpConfig>(bpf_abi::gtp::MAP_GTP_CONFIG)?;
+        let name = bpf_abi::gtp::MAP_GTP_CONFIG;
+        let map = self
+            .ebpf_mut()
+            .map_mut(name)
+            .ok_or(SouthboundError::Full(name))?;
+        let mut map: Array<_, bpf_abi::gtp::GtpConfig> =
+            Array::try_from(map).map_err(map_err(name))?;
         let mut cfg = map
             .get(&0, 0)
             .map_err(map_err(bpf_abi::gtp::MAP_GTP_CONFIG))?;
@@ -611,12 +589,7 @@ impl GtpDatapath {
 
     /// Token buckets of the QER in `slot`.
     pub fn qer_state(&self, slot: u32) -> Result<QerState, SouthboundError> {
-        let map = self
-            .ebpf()
-            .map(MAP_QER_STATE)
-            .ok_or(SouthboundError::Full(MAP_QER_STATE))?;
-        let a: Array<_, QerState> = Array::try_from(map).map_err(map_err(MAP_QER_STATE))?;
-        a.get(&slot, 0).map_err(map_err(MAP_QER_STATE))
+        self.arrays.qer_state.get(slot)
     }
 
     /// Takes over the slots of sessions installed by a previous controller into the pinned
@@ -646,47 +619,21 @@ impl GtpDatapath {
         &mut self,
         owned: &std::collections::HashSet<Key>,
     ) -> Result<usize, SouthboundError> {
-        let mut stale = Vec::new();
-        macro_rules! scan {
-            ($name:expr, $k:ty, $to:expr) => {{
-                let map = self.ebpf().map($name).ok_or(SouthboundError::Full($name))?;
-                let h: HashMap<_, $k, PdrList> = HashMap::try_from(map).map_err(map_err($name))?;
-                for k in h.keys() {
-                    let k = k.map_err(map_err($name))?;
-                    let key = $to(k);
-                    if !owned.contains(&key) {
-                        stale.push(key);
-                    }
-                }
-            }};
-        }
-        scan!(MAP_UL_TEID, TeidKey, |k: TeidKey| Key::UlTeid(k.teid.get()));
-        scan!(MAP_DL_UE4, Ue4Key, |k: Ue4Key| Key::DlUe4(Ipv4Addr::from(
-            k.addr
-        )));
-        scan!(MAP_DL_UE6, Ue6Key, |k: Ue6Key| Key::DlUe6(k.prefix));
-        {
-            let map = self
-                .ebpf()
-                .map(MAP_UL_TEID_DIRECT)
-                .ok_or(SouthboundError::Full(MAP_UL_TEID_DIRECT))?;
-            let a: Array<_, TeidSlot> =
-                Array::try_from(map).map_err(map_err(MAP_UL_TEID_DIRECT))?;
-            for i in 0..a.len() {
-                let slot = a.get(&i, 0).map_err(map_err(MAP_UL_TEID_DIRECT))?;
-                let key = Key::UlTeid(slot.teid);
-                if slot.teid != 0 && !owned.contains(&key) {
-                    stale.push(key);
-                }
+        let mut stale = self.overflow_keys()?;
+        let direct = &self.arrays.ul_direct;
+        for i in 0..direct.entries() {
+            let slot = direct.get(i)?;
+            if slot.teid != 0 {
+                stale.push(Key::UlTeid(slot.teid));
             }
         }
-        for t in self.table_keys::<TeidBucket>(MAP_UL_TEID_TABLE)? {
+        for t in table_keys(&self.arrays.ul_table)? {
             stale.push(Key::UlTeid(t));
         }
-        for k in self.table_keys::<UeBucket>(MAP_DL_UE4_TABLE)? {
+        for k in table_keys(&self.arrays.dl4_table)? {
             stale.push(Key::DlUe4(Ipv4Addr::from(k[0].to_ne_bytes())));
         }
-        for k in self.table_keys::<UeBucket>(MAP_DL_UE6_TABLE)? {
+        for k in table_keys(&self.arrays.dl6_table)? {
             let mut p = [0u8; 8];
             p[..4].copy_from_slice(&k[0].to_ne_bytes());
             p[4..].copy_from_slice(&k[1].to_ne_bytes());
@@ -711,30 +658,23 @@ impl GtpDatapath {
         )
     }
 
-    fn array<V: aya::Pod>(
-        &mut self,
-        name: &'static str,
-    ) -> Result<Array<&mut aya::maps::MapData, V>, SouthboundError> {
-        let map = self
-            .ebpf_mut()
-            .map_mut(name)
-            .ok_or(SouthboundError::Full(name))?;
-        Array::try_from(map).map_err(map_err(name))
-    }
-
-    /// The keys in use in the bucket table `name`.
-    fn table_keys<B: Bucket>(&self, name: &'static str) -> Result<Vec<B::Key>, SouthboundError> {
-        let map = self.ebpf().map(name).ok_or(SouthboundError::Full(name))?;
-        let a: Array<_, B> = Array::try_from(map).map_err(map_err(name))?;
+    /// The keys in the three overflow hash maps (from a scan of the kernel's maps).
+    pub(crate) fn overflow_keys(&self) -> Result<Vec<Key>, SouthboundError> {
         let mut keys = Vec::new();
-        for i in 0..a.len() {
-            let bucket = a.get(&i, 0).map_err(map_err(name))?;
-            for j in 0..TEID_BUCKET_SLOTS {
-                if bucket.key(j) != B::FREE {
-                    keys.push(bucket.key(j));
+        macro_rules! scan {
+            ($name:expr, $k:ty, $to:expr) => {{
+                let map = self.ebpf().map($name).ok_or(SouthboundError::Full($name))?;
+                let h: HashMap<_, $k, PdrList> = HashMap::try_from(map).map_err(map_err($name))?;
+                for k in h.keys() {
+                    keys.push($to(k.map_err(map_err($name))?));
                 }
-            }
+            }};
         }
+        scan!(MAP_UL_TEID, TeidKey, |k: TeidKey| Key::UlTeid(k.teid.get()));
+        scan!(MAP_DL_UE4, Ue4Key, |k: Ue4Key| Key::DlUe4(Ipv4Addr::from(
+            k.addr
+        )));
+        scan!(MAP_DL_UE6, Ue6Key, |k: Ue6Key| Key::DlUe6(k.prefix));
         Ok(keys)
     }
 
@@ -743,8 +683,7 @@ impl GtpDatapath {
     /// bucket, then of its second. [`Placed::Overflow`] when the table's hash map is where the
     /// key is to be set or cleared: both buckets full, not in the table, or the free mark.
     fn set_in_table<B: Bucket>(
-        &mut self,
-        name: &'static str,
+        table: &mut MappedArray<B>,
         buckets: [u32; 2],
         key: B::Key,
         list: Option<PdrList>,
@@ -752,27 +691,23 @@ impl GtpDatapath {
         if key == B::FREE {
             return Ok(Placed::Overflow);
         }
-        let err = |e| map_err(name)(e);
-        let mut table = self.array::<B>(name)?;
         let mut free = None;
         for b in buckets {
-            let mut bucket = table.get(&b, 0).map_err(err)?;
+            let bucket = table.get(b)?;
             if let Some(i) = (0..TEID_BUCKET_SLOTS).find(|&i| bucket.key(i) == key) {
-                bucket.set(i, list.map(|l| (key, l)));
-                table.set(b, bucket, 0).map_err(err)?;
+                table.set_slot(b, i * SLOT_BYTES, B::word(key), list.map(list_word))?;
                 return Ok(Placed::Updated);
             }
             if free.is_none()
                 && let Some(i) = (0..TEID_BUCKET_SLOTS).find(|&i| bucket.key(i) == B::FREE)
             {
-                free = Some((b, i, bucket));
+                free = Some((b, i));
             }
         }
-        let (Some(list), Some((b, i, mut bucket))) = (list, free) else {
+        let (Some(list), Some((b, i))) = (list, free) else {
             return Ok(Placed::Overflow);
         };
-        bucket.set(i, Some((key, list)));
-        table.set(b, bucket, 0).map_err(err)?;
+        table.set_slot(b, i * SLOT_BYTES, B::word(key), Some(list_word(list)))?;
         Ok(Placed::New)
     }
 
@@ -780,7 +715,7 @@ impl GtpDatapath {
     /// that is not there is no error (a key that overflowed into the hash map, set again after
     /// a slot of its table freed up: the table holds it now, and the datapath looks there
     /// first).
-    fn set_hashed<K: aya::Pod>(
+    fn set_hashed_in<K: aya::Pod>(
         &mut self,
         name: &'static str,
         key: K,
@@ -800,55 +735,100 @@ impl GtpDatapath {
     }
 
     fn set_key(&mut self, key: Key, list: Option<PdrList>) -> Result<(), SouthboundError> {
-        match key {
+        let placed = match key {
             Key::UlTeid(t) if t & TEID_DIRECT != 0 && t & !TEID_DIRECT < self.alloc.ul_direct => {
-                let slot = TeidSlot {
-                    teid: t,
-                    _pad: 0,
-                    list: list.unwrap_or_default(),
-                };
-                let slot = if list.is_some() {
-                    slot
-                } else {
-                    TeidSlot::default()
-                };
-                self.array::<TeidSlot>(MAP_UL_TEID_DIRECT)?
-                    .set(t & !TEID_DIRECT, slot, 0)
-                    .map_err(map_err(MAP_UL_TEID_DIRECT))
+                return self.arrays.ul_direct.set_slot(
+                    t & !TEID_DIRECT,
+                    0,
+                    TeidBucket::word(t),
+                    list.map(list_word),
+                );
             }
             Key::UlTeid(t) => {
                 let buckets = teid_buckets(t, self.alloc.ul_bucket_mask);
-                let key = TeidKey {
-                    teid: bpf_abi::Be32::new(t),
-                };
-                match self.set_in_table::<TeidBucket>(MAP_UL_TEID_TABLE, buckets, t, list)? {
-                    Placed::Updated => Ok(()),
-                    Placed::New => self.set_hashed(MAP_UL_TEID, key, None, true),
-                    Placed::Overflow => self.set_hashed(MAP_UL_TEID, key, list, false),
-                }
+                Self::set_in_table(&mut self.arrays.ul_table, buckets, t, list)?
             }
             Key::DlUe4(a) => {
                 let k = ue4_key(a.octets());
                 let buckets = ue_buckets(k, self.alloc.dl4_bucket_mask);
-                let key = Ue4Key { addr: a.octets() };
-                match self.set_in_table::<UeBucket>(MAP_DL_UE4_TABLE, buckets, k, list)? {
-                    Placed::Updated => Ok(()),
-                    Placed::New => self.set_hashed(MAP_DL_UE4, key, None, true),
-                    Placed::Overflow => self.set_hashed(MAP_DL_UE4, key, list, false),
-                }
+                Self::set_in_table(&mut self.arrays.dl4_table, buckets, k, list)?
             }
             Key::DlUe6(p) => {
                 let k = ue6_key(p);
                 let buckets = ue_buckets(k, self.alloc.dl6_bucket_mask);
-                let key = Ue6Key { prefix: p };
-                match self.set_in_table::<UeBucket>(MAP_DL_UE6_TABLE, buckets, k, list)? {
-                    Placed::Updated => Ok(()),
-                    Placed::New => self.set_hashed(MAP_DL_UE6, key, None, true),
-                    Placed::Overflow => self.set_hashed(MAP_DL_UE6, key, list, false),
-                }
+                Self::set_in_table(&mut self.arrays.dl6_table, buckets, k, list)?
+            }
+        };
+        match placed {
+            Placed::Updated => Ok(()),
+            // A copy in the hash map from when both buckets were full is to go (the datapath
+            // looks in the table first, so the order does not matter to it).
+            Placed::New if self.overflowed.remove(&key) => self.set_hashed(key, None, true),
+            Placed::New => Ok(()),
+            Placed::Overflow => {
+                self.set_hashed(key, list, false)?;
+                match list {
+                    Some(_) => self.overflowed.insert(key),
+                    None => self.overflowed.remove(&key),
+                };
+                Ok(())
             }
         }
     }
+
+    /// Sets (`Some`) or removes (`None`) `key` in its family's overflow hash map.
+    fn set_hashed(
+        &mut self,
+        key: Key,
+        list: Option<PdrList>,
+        absent_ok: bool,
+    ) -> Result<(), SouthboundError> {
+        match key {
+            Key::UlTeid(t) => self.set_hashed_in(
+                MAP_UL_TEID,
+                TeidKey {
+                    teid: bpf_abi::Be32::new(t),
+                },
+                list,
+                absent_ok,
+            ),
+            Key::DlUe4(a) => {
+                self.set_hashed_in(MAP_DL_UE4, Ue4Key { addr: a.octets() }, list, absent_ok)
+            }
+            Key::DlUe6(p) => self.set_hashed_in(MAP_DL_UE6, Ue6Key { prefix: p }, list, absent_ok),
+        }
+    }
+}
+
+/// Bytes of a lookup slot ([`TeidSlot`], [`UeSlot`]): its key's 8, then its [`PdrList`]'s 8.
+const SLOT_BYTES: usize = 16;
+const _: () = {
+    assert!(size_of::<TeidSlot>() == SLOT_BYTES && size_of::<UeSlot>() == SLOT_BYTES);
+    assert!(std::mem::offset_of!(TeidSlot, list) == 8 && std::mem::offset_of!(UeSlot, list) == 8);
+    assert!(size_of::<TeidBucket>() == SLOT_BYTES * TEID_BUCKET_SLOTS);
+    assert!(size_of::<UeBucket>() == SLOT_BYTES * TEID_BUCKET_SLOTS);
+};
+
+/// A [`PdrList`] as the 8-byte word a lookup slot holds it in.
+fn list_word(l: PdrList) -> u64 {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&l.first.to_ne_bytes());
+    b[4..].copy_from_slice(&l.count.to_ne_bytes());
+    u64::from_ne_bytes(b)
+}
+
+/// The keys in use in a bucket table.
+fn table_keys<B: Bucket>(table: &MappedArray<B>) -> Result<Vec<B::Key>, SouthboundError> {
+    let mut keys = Vec::new();
+    for i in 0..table.entries() {
+        let bucket = table.get(i)?;
+        for j in 0..TEID_BUCKET_SLOTS {
+            if bucket.key(j) != B::FREE {
+                keys.push(bucket.key(j));
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// Where [`GtpDatapath::set_in_table`] put a key.
@@ -871,8 +851,8 @@ trait Bucket: aya::Pod {
     const FREE: Self::Key;
     /// The key in slot `i`.
     fn key(&self, i: usize) -> Self::Key;
-    /// Fills slot `i`, or frees it (`None`).
-    fn set(&mut self, i: usize, slot: Option<(Self::Key, PdrList)>);
+    /// A key as the 8-byte word its slot holds it in.
+    fn word(key: Self::Key) -> u64;
 }
 
 impl Bucket for TeidBucket {
@@ -881,15 +861,11 @@ impl Bucket for TeidBucket {
     fn key(&self, i: usize) -> u32 {
         self.slots[i].teid
     }
-    fn set(&mut self, i: usize, slot: Option<(u32, PdrList)>) {
-        self.slots[i] = match slot {
-            Some((teid, list)) => TeidSlot {
-                teid,
-                _pad: 0,
-                list,
-            },
-            None => TeidSlot::default(),
-        };
+    fn word(teid: u32) -> u64 {
+        // TeidSlot: the TEID, then 4 bytes of padding (0).
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&teid.to_ne_bytes());
+        u64::from_ne_bytes(b)
     }
 }
 
@@ -899,11 +875,11 @@ impl Bucket for UeBucket {
     fn key(&self, i: usize) -> [u32; 2] {
         self.slots[i].key
     }
-    fn set(&mut self, i: usize, slot: Option<([u32; 2], PdrList)>) {
-        self.slots[i] = match slot {
-            Some((key, list)) => UeSlot { key, list },
-            None => UeSlot::default(),
-        };
+    fn word(key: [u32; 2]) -> u64 {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&key[0].to_ne_bytes());
+        b[4..].copy_from_slice(&key[1].to_ne_bytes());
+        u64::from_ne_bytes(b)
     }
 }
 
@@ -1034,6 +1010,7 @@ pub mod build {
 mod tests {
     use super::*;
     use crate::southbound::slots::{MapSizes, Slots};
+    use bpf_abi::gtp::{MAP_DL_UE4_TABLE, MAP_DL_UE6_TABLE, MAP_UL_TEID_TABLE};
 
     #[test]
     fn sdf_masks_follow_the_prefix_length() {

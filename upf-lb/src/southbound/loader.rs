@@ -1,6 +1,7 @@
 //! Loads an eBPF object, has the kernel verify every program in it, and reads its counters.
 
 use crate::southbound::{
+    mapped::GtpArrays,
     objects,
     slots::{Allocators, MapSizes},
 };
@@ -51,6 +52,9 @@ pub enum LoadError {
         /// Entries the configuration asks for.
         want: u32,
     },
+    /// The pinned maps could not be read.
+    #[error("reading the pinned maps: {0}")]
+    Pinned(String),
     /// A map the object must have is missing or of another type.
     #[error("map {name}: {source}")]
     Map {
@@ -65,8 +69,13 @@ pub enum LoadError {
 /// The GTP-U datapath object, loaded and verified, with the allocators of its rule slots: the
 /// one owner of its maps.
 pub struct GtpDatapath {
+    /// The rule and lookup arrays, mapped (dropped before the object that owns their maps).
+    pub(super) arrays: GtpArrays,
     ebpf: Ebpf,
     pub(crate) alloc: Allocators,
+    /// The keys in the overflow hash maps (`UL_TEID`, `DL_UE4`, `DL_UE6`), so that a key set
+    /// in its table looks there only when a copy is there to remove.
+    pub(super) overflowed: std::collections::HashSet<crate::southbound::Key>,
 }
 
 /// Every map of bpf-gtp: what a controller pins to survive its own restart (a test checks
@@ -168,12 +177,21 @@ impl GtpDatapath {
         ] {
             link_tail_call(&mut ebpf, jump, index, prog)?;
         }
-        let dp = GtpDatapath {
+        let arrays =
+            GtpArrays::new(&ebpf).map_err(|(name, source)| LoadError::Map { name, source })?;
+        let mut dp = GtpDatapath {
+            arrays,
             ebpf,
             alloc: Allocators::new(sizes),
+            overflowed: Default::default(),
         };
         if !fresh {
             dp.check_sizes(sizes)?;
+            dp.overflowed = dp
+                .overflow_keys()
+                .map_err(|e| LoadError::Pinned(e.to_string()))?
+                .into_iter()
+                .collect();
         }
         Ok((dp, fresh))
     }

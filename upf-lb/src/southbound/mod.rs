@@ -4,6 +4,7 @@ pub mod error;
 pub mod gtp;
 pub mod lb;
 pub mod loader;
+pub mod mapped;
 pub mod objects;
 pub mod signalling;
 pub mod slots;
