@@ -21,3 +21,4 @@ pub mod southbound;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod vec_map;

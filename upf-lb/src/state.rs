@@ -7,6 +7,7 @@
 //! Offending IE and the Failed Rule ID to answer with; the southbound then applies the spec.
 
 use crate::southbound::{Key, PdrSpec, SessionSpec, gtp::build};
+use crate::vec_map::VecMap;
 use bpf_abi::gtp::{
     FAR_BUFF, FAR_DROP, FAR_DUPL, FAR_FORW, FAR_NOCP, FAR_TLM, Far, GATE_DL_CLOSED, GATE_UL_CLOSED,
     MAX_PDRS_PER_KEY, MAX_SDF_PER_PDR, MAX_URRS_PER_PDR, PPI_NONE, Qer, SDF_FLOW_LABEL, SDF_SPI,
@@ -35,13 +36,13 @@ use std::{
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rules {
     /// PDRs (F-TEID and UE IP Address CHOOSE already resolved).
-    pub pdrs: BTreeMap<u16, Box<CreatePdr>>,
+    pub pdrs: VecMap<u16, Box<CreatePdr>>,
     /// FARs.
-    pub fars: BTreeMap<u32, Box<CreateFar>>,
+    pub fars: VecMap<u32, Box<CreateFar>>,
     /// QERs.
-    pub qers: BTreeMap<u32, Box<CreateQer>>,
+    pub qers: VecMap<u32, Box<CreateQer>>,
     /// URRs.
-    pub urrs: BTreeMap<u32, Box<CreateUrr>>,
+    pub urrs: VecMap<u32, Box<CreateUrr>>,
     /// The BAR.
     pub bar: Option<CreateBar>,
 }

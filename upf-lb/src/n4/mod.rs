@@ -142,7 +142,7 @@ pub struct N4 {
     n4_v4: Option<Ipv4Addr>,
     n4_v6: Option<Ipv6Addr>,
     assocs: HashMap<NodeId, Association>,
-    sessions: HashMap<u64, session::Session>,
+    sessions: HashMap<u64, Box<session::Session>>,
     /// Session index (in datapath events) to UP SEID.
     by_index: HashMap<u32, u64>,
     /// (CP Node ID, CP SEID) to UP SEID.

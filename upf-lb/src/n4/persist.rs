@@ -5,6 +5,7 @@
 //! (the pins were lost, say after a reboot) the sessions are installed afresh from their rules.
 
 use super::{Association, N4, session::Session, usage::UrrState};
+use crate::vec_map::VecMap;
 use crate::{
     southbound::{Installed, Key},
     state::Rules,
@@ -16,7 +17,7 @@ use pfcp::{
     wire::{Ie, Writer},
 };
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::HashSet,
     net::IpAddr,
     time::{Duration, Instant},
 };
@@ -178,7 +179,7 @@ impl N4 {
                 .map_err(|e| anyhow::anyhow!("stored rules of session {seid}: {e}"))?;
             let node =
                 NodeId::decode(&r.node, 0).map_err(|e| anyhow::anyhow!("stored Node ID: {e}"))?;
-            let mut urrs = BTreeMap::new();
+            let mut urrs = VecMap::new();
             for (id, u) in &r.urrs {
                 let Some(rule) = rules.urrs.get(id) else {
                     continue;
@@ -222,7 +223,7 @@ impl N4 {
             }
             self.by_index.insert(r.index, seid);
             self.by_cp.insert((node.clone(), r.cp_seid), seid);
-            let mut chosen = BTreeMap::new();
+            let mut chosen = VecMap::new();
             for (c, f) in &r.chosen {
                 chosen.insert(
                     *c,
@@ -245,13 +246,13 @@ impl N4 {
                     .ue
                     .iter()
                     .copied()
-                    .collect::<std::collections::BTreeSet<IpAddr>>(),
+                    .collect::<crate::vec_map::VecSet<IpAddr>>(),
                 keys: r.keys.clone(),
                 urrs,
                 buffer: Default::default(),
             };
             let (rules, states) = (session.rules.clone(), session.urrs.clone());
-            self.sessions.insert(seid, session);
+            self.sessions.insert(seid, Box::new(session));
             self.schedule(seid, &rules, &states);
             self.next_seid = self.next_seid.max(seid + 1);
             if fresh_maps {

@@ -6,6 +6,7 @@
 //! allocated is given back.
 
 use super::{N4, usage::UrrState};
+use crate::vec_map::{VecMap, VecSet};
 use crate::{
     southbound::{Installed, Key, SouthboundError},
     state::{RuleError, Rules},
@@ -23,7 +24,7 @@ use pfcp::{
     message as msg, validate,
 };
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeSet,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     time::Instant,
 };
@@ -42,15 +43,15 @@ pub(super) struct Session {
     /// Session index in the datapath (events).
     pub index: u32,
     /// TEIDs it holds from our range.
-    pub teids: BTreeSet<u32>,
+    pub teids: VecSet<u32>,
     /// F-TEIDs chosen, by CHOOSE ID.
-    pub chosen: BTreeMap<u8, FTeid>,
+    pub chosen: VecMap<u8, FTeid>,
     /// UE addresses it holds from our pools.
-    pub ue: BTreeSet<IpAddr>,
+    pub ue: VecSet<IpAddr>,
     /// Datapath keys it owns.
     pub keys: Vec<Key>,
     /// Measurement state per URR.
-    pub urrs: BTreeMap<u32, UrrState>,
+    pub urrs: VecMap<u32, UrrState>,
     /// Downlink packets held for it.
     pub buffer: super::buffering::Buffer,
 }
@@ -137,7 +138,7 @@ impl N4 {
     fn resolve(
         &mut self,
         p: &mut CreatePdr,
-        chosen: &mut BTreeMap<u8, FTeid>,
+        chosen: &mut VecMap<u8, FTeid>,
         ue: &mut (Option<Ipv4Addr>, Option<Ipv6Addr>),
         claims: &mut Claims,
     ) -> Result<Option<CreatedPdr>, RuleError> {
@@ -389,7 +390,7 @@ impl N4 {
         let index = index as u32;
         let seid = self.next_seid;
         let mut claims = Claims::default();
-        let mut chosen = BTreeMap::new();
+        let mut chosen = VecMap::new();
         let mut ue = (None, None);
         let result = (|| {
             let mut rules = Rules::default();
@@ -456,7 +457,7 @@ impl N4 {
         };
         tracing::debug!(%from, up_seid = seid, cp_seid = cp.seid, pdrs = session.rules.pdrs.len(), "session established");
         self.by_cp.insert((session.node.clone(), cp.seid), seid);
-        self.sessions.insert(seid, session);
+        self.sessions.insert(seid, Box::new(session));
         self.touch(seid);
         self.meta_dirty = true;
         self.api_event("session_up", seid, 0, 0);
@@ -506,7 +507,7 @@ impl N4 {
         self.indices.release(u128::from(s.index));
         self.by_index.remove(&s.index);
         self.buffered_total -= s.buffer.frames.len();
-        Some(s)
+        Some(*s)
     }
 
     pub(super) fn session_deletion(
@@ -838,9 +839,7 @@ impl N4 {
             }
             states.retain(|id, _| rules.urrs.contains_key(id));
             for (id, u) in &rules.urrs {
-                states
-                    .entry(*id)
-                    .or_insert_with(|| UrrState::new(u, UrrCounters::default(), now));
+                states.get_or_insert_with(*id, || UrrState::new(u, UrrCounters::default(), now));
             }
             let spec = spec_for(&rules, &states, index, &self.local)?;
             self.check_keys(seid, &spec)?;
@@ -998,7 +997,7 @@ impl N4 {
     }
 
     /// Wakes the time triggers of every URR of `rules`.
-    pub(super) fn schedule(&mut self, seid: u64, rules: &Rules, states: &BTreeMap<u32, UrrState>) {
+    pub(super) fn schedule(&mut self, seid: u64, rules: &Rules, states: &VecMap<u32, UrrState>) {
         for (id, u) in &rules.urrs {
             if let Some(at) = states.get(id).and_then(|st| st.next_due(u)) {
                 self.timers.insert(at, seid, *id);
@@ -1028,7 +1027,7 @@ impl N4 {
 }
 
 /// Fresh measurement states for every URR of `rules` (new slots: counters at zero).
-fn fresh_states(rules: &Rules, now: Instant) -> BTreeMap<u32, UrrState> {
+fn fresh_states(rules: &Rules, now: Instant) -> VecMap<u32, UrrState> {
     rules
         .urrs
         .iter()
@@ -1040,7 +1039,7 @@ fn fresh_states(rules: &Rules, now: Instant) -> BTreeMap<u32, UrrState> {
 /// URR's volume event point armed.
 pub(super) fn spec_for(
     rules: &Rules,
-    states: &BTreeMap<u32, UrrState>,
+    states: &VecMap<u32, UrrState>,
     index: u32,
     local: &crate::state::Local,
 ) -> Result<crate::southbound::SessionSpec, RuleError> {

@@ -290,8 +290,7 @@ impl N4 {
         let end = super::ntp_now();
         let st = s
             .urrs
-            .entry(urr)
-            .or_insert_with(|| UrrState::new(&rule, UrrCounters::default(), now));
+            .get_or_insert_with(urr, || UrrState::new(&rule, UrrCounters::default(), now));
         let d = sub(&now_c, &st.base);
         let mut trig = UsageReportTrigger::empty();
         for t in triggers {

@@ -12,6 +12,7 @@ use super::{
     loader::GtpDatapath,
     mapped::MappedArray,
 };
+use crate::vec_map::VecMap;
 use aya::maps::{Array, HashMap, MapError};
 use bpf_abi::gtp::{
     EVENT_DATA_LEN, Event, Far, MAP_DL_UE4, MAP_DL_UE6, MAP_EVENTS, MAP_UL_TEID, MAP_URR_PCPU,
@@ -102,9 +103,9 @@ pub struct Installed {
     keys: Vec<(Key, PdrList)>,
     pdr_runs: Vec<(u32, u32)>,
     sdf_runs: Vec<(u32, u32)>,
-    fars: BTreeMap<u32, u32>,
-    qers: BTreeMap<u32, u32>,
-    urrs: BTreeMap<u32, u32>,
+    fars: VecMap<u32, u32>,
+    qers: VecMap<u32, u32>,
+    urrs: VecMap<u32, u32>,
     /// QER and URR slots taken over from the session this one replaced (not freed on rollback).
     carried_qers: Vec<u32>,
     carried_urrs: Vec<u32>,
