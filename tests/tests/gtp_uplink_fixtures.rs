@@ -415,6 +415,7 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
     );
 
     // Removing session 1 makes its TEID unknown again.
+    let s1_urr = s1.urr_slot(1).unwrap();
     dp.remove(s1);
     let f = gpdu(0x100, Some(9), &udp_to(nh4, 53, 64));
     run_xdp_fixtures_in(
@@ -429,6 +430,20 @@ fn uplink_g_pdus_are_decapsulated_forwarded_or_dropped_by_their_rules() {
             Reason::GtpuErrorIndication,
         )],
     );
+    // A session installed next takes session 1's URR slot, and starts from zero: its per-CPU
+    // counters (where that URR counted) were cleared, not only the shared ones.
+    let s5 = dp
+        .install(&SessionSpec {
+            session: 5,
+            fars: vec![(1, build::far_forward())],
+            urrs: vec![1],
+            pdrs: vec![(Key::UlTeid(0x500), pdr(1, 1, 0, vec![], 1, None))],
+            ..Default::default()
+        })
+        .expect("install session 5");
+    assert_eq!(s5.urr_slot(1), Some(s1_urr), "the freed slot is reused");
+    let c = dp.urr_counters(s1_urr).unwrap();
+    assert_eq!((c.ul_packets, c.ul_bytes, c.dl_packets), (0, 0, 0));
 }
 
 #[test]

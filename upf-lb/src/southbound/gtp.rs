@@ -358,7 +358,7 @@ impl GtpDatapath {
                 self.set_urr_target(slot, total_bytes)?;
                 continue;
             }
-            let slot = self.alloc.urrs.alloc(1)?;
+            let (slot, used) = self.alloc.urrs.alloc_tracked(1)?;
             inst.urrs.insert(*id, slot);
             self.arrays.urr_thresholds.set(
                 slot,
@@ -370,7 +370,11 @@ impl GtpDatapath {
             self.arrays
                 .urr_counters
                 .set(slot, &UrrCounters::default())?;
-            self.zero_urr_pcpu(slot)?;
+            // The per-CPU part cannot be mapped: a bpf(2) call, spared where the slot is as
+            // the kernel created it (maps made by this controller, a slot never handed out).
+            if used || !self.fresh_maps {
+                self.zero_urr_pcpu(slot)?;
+            }
         }
 
         // SDF filters and PDR runs, then the keys.

@@ -76,6 +76,9 @@ pub struct GtpDatapath {
     /// The keys in the overflow hash maps (`UL_TEID`, `DL_UE4`, `DL_UE6`), so that a key set
     /// in its table looks there only when a copy is there to remove.
     pub(super) overflowed: std::collections::HashSet<crate::southbound::Key>,
+    /// The maps were created by this controller (not taken over from pins): a slot its
+    /// allocators never handed out holds the kernel's zeros.
+    pub(super) fresh_maps: bool,
 }
 
 /// Every map of bpf-gtp: what a controller pins to survive its own restart (a test checks
@@ -184,6 +187,7 @@ impl GtpDatapath {
             ebpf,
             alloc: Allocators::new(sizes),
             overflowed: Default::default(),
+            fresh_maps: fresh,
         };
         if !fresh {
             dp.check_sizes(sizes)?;

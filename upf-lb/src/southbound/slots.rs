@@ -31,15 +31,21 @@ impl Slots {
 
     /// A run of `len` consecutive slots.
     pub fn alloc(&mut self, len: u32) -> Result<u32, SouthboundError> {
+        self.alloc_tracked(len).map(|(first, _)| first)
+    }
+
+    /// A run of `len` consecutive slots, and whether this allocator handed them out before
+    /// (a run from the free list; false: from the bump pointer, never used through it).
+    pub fn alloc_tracked(&mut self, len: u32) -> Result<(u32, bool), SouthboundError> {
         if let Some(first) = self.free.get_mut(&len).and_then(Vec::pop) {
-            return Ok(first);
+            return Ok((first, true));
         }
         if self.cap - self.next < len {
             return Err(SouthboundError::Full(self.name));
         }
         let first = self.next;
         self.next += len;
-        Ok(first)
+        Ok((first, false))
     }
 
     /// Gives a run back.
