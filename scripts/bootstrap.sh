@@ -5,8 +5,9 @@
 #   - rust-src and clippy/rustfmt for the toolchains (eBPF crates build with -Z build-std on nightly)
 #   - bpf-linker 0.13.0 built against the nightly's own LLVM, in a lasting folder (see shared/FACTS.md)
 #   - Debian packages the tests use: tshark, iproute2, ethtool, libusrsctp-examples (usrsctp),
-#     nftables (the kernel's DNAT, for a benchmark)
-#   - a Python venv with scapy (an independent packet encoder/decoder for test oracles)
+#     nftables (the kernel's DNAT, for a benchmark), kubernetes-client (kubectl kustomize) when no kubectl
+#   - a Python venv with scapy (an independent packet encoder/decoder for test oracles),
+#     kubernetes-validate and yamllint (the manifests' checkers)
 #
 # Prints `export` lines for the caller with --print-env; scripts source scripts/env.sh instead.
 set -euo pipefail
@@ -59,6 +60,9 @@ command -v ethtool >/dev/null || need_apt+=(ethtool)
 [ -x /usr/lib/usrsctp/echo_server ] || need_apt+=(libusrsctp-examples)
 # nftables: the kernel's DNAT, what `upf-lb-bench lb --veth` compares the load balancer with.
 command -v nft >/dev/null || need_apt+=(nftables)
+# kubectl for `kubectl kustomize` (manifests/ rendered in the tests): Debian's, unless the
+# machine has one (any since 1.14 renders Kustomize).
+command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -73,6 +77,17 @@ if ! "$UPF_LB_VENV/bin/python" -c "import scapy, sys; sys.exit(scapy.VERSION != 
     log "creating venv $UPF_LB_VENV with scapy"
     python3 -m venv "$UPF_LB_VENV"
     "$UPF_LB_VENV/bin/pip" install -q --disable-pip-version-check "scapy==$SCAPY_VERSION"
+fi
+# The manifests' checkers: Kubernetes' OpenAPI schemas of many versions (kubernetes-validate,
+# with jsonschema for the CRD schemas) and yamllint.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+YAMLLINT_VERSION=1.37.1
+if ! "$UPF_LB_VENV/bin/python" -c "
+import importlib.metadata as m, sys
+sys.exit(m.version('kubernetes-validate') != '$KUBERNETES_VALIDATE_VERSION' or m.version('yamllint') != '$YAMLLINT_VERSION')" 2>/dev/null; then
+    log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION and yamllint $YAMLLINT_VERSION in $UPF_LB_VENV"
+    "$UPF_LB_VENV/bin/pip" install -q --disable-pip-version-check \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "yamllint==$YAMLLINT_VERSION"
 fi
 
 log "done in $(( $(date +%s) - t0 )) s"
