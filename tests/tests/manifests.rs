@@ -95,6 +95,13 @@ fn the_objects_agree_with_the_custom_resource_schemas_and_the_configuration() {
             panic!("overlays/{overlay}: the ConfigMap's upf-lb.toml: {e}");
         }
     }
+    // The SR-IOV overlay really swaps N3 and N6 for VFs, and asks the device plugin for them.
+    let sriov = std::fs::read_to_string(render("check", "sriov")).expect("rendered");
+    assert_eq!(sriov.matches(r#""type": "sriov""#).count(), 2, "{sriov}");
+    for r in ["intel.com/sriov_n3", "intel.com/sriov_n6"] {
+        // The NAD's annotation, the container's request and its limit.
+        assert_eq!(sriov.matches(r).count(), 3, "{r} in:\n{sriov}");
+    }
     // The checker refuses what it should: a ServiceMonitor with an unknown field and a
     // malformed interval, appended to a good rendering.
     let file = render("check", "deployment");

@@ -1,7 +1,7 @@
 //! The documents hold (tier 1, no root): every command README.md, ARCHITECTURE.md and docs/
 //! name for `upf-lb` and `upf-lbctl` exists with its flags, every other command names a
-//! binary, script, package or test that exists, and docs/configuration.md lists exactly the
-//! keys the configuration parser takes, table by table. (upf-lb-bench's and upf-lb-demo's
+//! binary, script, package, test or bootstrapped tool (kubectl) that exists, and
+//! docs/configuration.md lists exactly the keys the configuration parser takes, table by table. (upf-lb-bench's and upf-lb-demo's
 //! commands are checked in their own packages.)
 
 use std::{collections::BTreeSet, path::Path};
@@ -51,6 +51,19 @@ fn every_documented_command_names_something_that_exists() {
         if let Some(s) = p.strip_prefix("scripts/") {
             if !docs::root().join("scripts").join(s).is_file() {
                 bad.push(format!("{}: no script {p}", c.at));
+            }
+            continue;
+        }
+        // Tools of other projects a document may show, each one scripts/bootstrap.sh
+        // installs (so it is on PATH here).
+        if p == "kubectl" {
+            let found = std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()));
+            if !found {
+                bad.push(format!(
+                    "{}: {p} is not on PATH (scripts/bootstrap.sh)",
+                    c.at
+                ));
             }
             continue;
         }
