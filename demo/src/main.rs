@@ -26,10 +26,16 @@ struct Cli {
     /// UDP datagrams per session.
     #[arg(long, default_value_t = 3)]
     count: u16,
+    /// Run the UPF from this container image (podman; scripts/image.sh builds it) with the
+    /// UPF's namespace as its network and only CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN,
+    /// instead of the upf-lb binary beside this one.
+    #[arg(long)]
+    image: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
-    run(Cli::parse().count)
+    let cli = Cli::parse();
+    run(cli.count, cli.image.as_deref())
 }
 
 /// The `upf-lb` binary beside this one (the same cargo target directory).
@@ -55,16 +61,46 @@ impl Daemon {
         ns: &Netns,
         config: &std::path::Path,
         log: std::path::PathBuf,
+        image: Option<&str>,
     ) -> anyhow::Result<Self> {
         use std::io::BufRead;
-        let exe = upf_lb_exe()?;
         let err = std::fs::File::create(&log)?;
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns.name()])
-            .arg(exe)
-            .arg("run")
-            .arg("--config")
-            .arg(config)
+        let mut cmd = match image {
+            None => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns.name()])
+                    .arg(upf_lb_exe()?)
+                    .arg("run")
+                    .arg("--config")
+                    .arg(config);
+                c
+            }
+            Some(image) => {
+                // podman forwards SIGTERM to the daemon (--sig-proxy) and returns its status.
+                let mut c = Command::new("podman");
+                c.arg("run")
+                    .arg("--rm")
+                    .arg(format!("--name=upf-lb-demo-{}", std::process::id()))
+                    .arg(format!("--network=ns:/run/netns/{}", ns.name()))
+                    .args(["--cap-drop=all", "--cap-add=BPF,PERFMON,NET_ADMIN"]);
+                // A seccomp profile that admits bpf(2) with CAP_BPF (scripts/containers-env.sh
+                // writes one): the runtime's default admits it only with CAP_SYS_ADMIN.
+                if let Some(p) = std::env::var_os("UPF_LB_SECCOMP") {
+                    let mut o = std::ffi::OsString::from("--security-opt=seccomp=");
+                    o.push(p);
+                    c.arg(o);
+                }
+                c.arg(format!(
+                    "--volume={}:/etc/upf-lb/upf-lb.toml:ro",
+                    config.display()
+                ))
+                .arg("--env=RUST_LOG=info")
+                .arg(image)
+                .args(["run", "--config", "/etc/upf-lb/upf-lb.toml"]);
+                c
+            }
+        };
+        let mut child = cmd
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::piped())
             .stderr(err)
@@ -142,7 +178,7 @@ fn usage_line(u: &pfcp::ie::grouped::UsageReport) -> String {
 /// F-TEID and UE IP CHOOSE, a QER and a URR each; UDP and TCP through every session; usage
 /// queried, a gate closed and opened, the sessions deleted with their final usage, the
 /// association released. Every step checks what it expects and fails loudly otherwise.
-fn run(count: u16) -> anyhow::Result<()> {
+fn run(count: u16, image: Option<&str>) -> anyhow::Result<()> {
     use pfcp::{
         Cause,
         ie::{
@@ -170,11 +206,12 @@ fn run(count: u16) -> anyhow::Result<()> {
     let cfg_path = dir.join("upf-lb.toml");
     std::fs::write(&cfg_path, upf_lb::config::DEFAULT)?;
     println!(
-        "[2] starting `upf-lb run --config {}` (the embedded default configuration) in {}",
+        "[2] starting `upf-lb run --config {}` (the embedded default configuration) in {}{}",
         cfg_path.display(),
-        topo.upf.name()
+        topo.upf.name(),
+        image.map_or(String::new(), |i| format!(", from the container image {i}"))
     );
-    let daemon = Daemon::start(&topo.upf, &cfg_path, dir.join("upf-lb.log"))?;
+    let daemon = Daemon::start(&topo.upf, &cfg_path, dir.join("upf-lb.log"), image)?;
     println!("  daemon log: {}", daemon.log.display());
 
     let mut smf = topo.gnb.run(|| {
