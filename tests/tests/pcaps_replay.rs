@@ -107,7 +107,7 @@ fn replayed(input: &Path) -> Vec<String> {
         .expect("verdicts")
         .lines()
         .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
             let len = v["output_len"].as_u64().expect("output_len") as usize;
             let frame = if len > 0 {
                 let f = outputs.next().expect("an output frame for each output_len");
@@ -120,8 +120,17 @@ fn replayed(input: &Path) -> Vec<String> {
             } else {
                 String::new()
             };
-            v["output"] = serde_json::Value::String(frame);
-            serde_json::to_string(&v).expect("JSON")
+            // The fields in a fixed order, whatever order serde_json keeps an object's keys in
+            // (its preserve_order feature differs from one build of the workspace to another).
+            let s = |k: &str| serde_json::to_string(&v[k]).expect("JSON");
+            format!(
+                r#"{{"index":{},"path":{},"verdict":{},"reason":{},"output_len":{},"output":"{frame}"}}"#,
+                s("index"),
+                s("path"),
+                s("verdict"),
+                s("reason"),
+                s("output_len")
+            )
         })
         .collect();
     assert!(
